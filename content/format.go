@@ -1,0 +1,169 @@
+package content
+
+import (
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// EventsHeader is the header row of the generic events.csv format.
+var EventsHeader = []string{"user_id", "item_id", "kind", "value", "timestamp"}
+
+// ParseItemLine decodes one line of the generic items.jsonl format and
+// validates it. Unknown fields are errors: a misspelt field would otherwise
+// vanish silently.
+func ParseItemLine(line []byte) (Item, error) {
+	dec := json.NewDecoder(bytes.NewReader(line))
+	dec.DisallowUnknownFields()
+	var j struct {
+		ID          *string          `json:"id"`
+		Title       string           `json:"title"`
+		Description string           `json:"description"`
+		Tags        []string         `json:"tags"`
+		Categories  []string         `json:"categories"`
+		Attributes  map[string]Value `json:"attributes"`
+	}
+	if err := dec.Decode(&j); err != nil {
+		return Item{}, fmt.Errorf("bad JSON: %w", jsonReason(err))
+	}
+	if dec.More() {
+		return Item{}, errors.New("bad JSON: more than one value on the line")
+	}
+	if j.ID == nil {
+		return Item{}, invalid("id", "is missing")
+	}
+	it := Item{
+		ID: *j.ID, Title: j.Title, Description: j.Description,
+		Tags: j.Tags, Categories: j.Categories, Attributes: j.Attributes,
+	}
+	if err := it.Validate(); err != nil {
+		return Item{}, err
+	}
+	return it, nil
+}
+
+func jsonReason(err error) error {
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		return fmt.Errorf("%s at byte %d", se.Error(), se.Offset)
+	}
+	if err == io.EOF {
+		return errors.New("empty line")
+	}
+	return err
+}
+
+// ParseEventRecord decodes one row of the generic events.csv format and
+// validates it. An empty value means 1; the timestamp is unix seconds,
+// RFC 3339, or empty (unknown).
+func ParseEventRecord(rec []string) (Event, error) {
+	if len(rec) != len(EventsHeader) {
+		return Event{}, fmt.Errorf("has %d fields, want %d (%s)", len(rec), len(EventsHeader), strings.Join(EventsHeader, ","))
+	}
+	ev := Event{UserID: rec[0], ItemID: rec[1], Kind: rec[2], Value: 1}
+	if s := rec[3]; s != "" {
+		v, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			return Event{}, invalid("value", "%q is not a number", clip(s))
+		}
+		ev.Value = v
+	}
+	t, err := ParseTimestamp(rec[4])
+	if err != nil {
+		return Event{}, err
+	}
+	ev.Time = t
+	if err := ev.Validate(); err != nil {
+		return Event{}, err
+	}
+	return ev, nil
+}
+
+// ParseTimestamp reads unix seconds (integer or fractional) or RFC 3339;
+// the empty string is the zero time (unknown).
+func ParseTimestamp(s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		if n < -62135596800 || n > 253402300799 { // years 1 to 9999
+			return time.Time{}, invalid("timestamp", "%d is out of range", n)
+		}
+		return time.Unix(n, 0).UTC(), nil
+	}
+	if f, err := strconv.ParseFloat(s, 64); err == nil {
+		if math.IsNaN(f) || f < -62135596800 || f > 253402300799 {
+			return time.Time{}, invalid("timestamp", "%q is out of range", clip(s))
+		}
+		sec, frac := math.Modf(f)
+		return time.Unix(int64(sec), int64(frac*1e9)).UTC(), nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, invalid("timestamp", "%q is neither unix seconds nor RFC 3339", clip(s))
+	}
+	return t, nil
+}
+
+// EventRecord formats an event as a row of the generic events.csv format.
+// Unknown times are written empty; whole-second times as unix seconds and
+// others as RFC 3339, so that a row reads back to the same event.
+func EventRecord(ev Event) []string {
+	ts := ""
+	if !ev.Time.IsZero() {
+		if ev.Time.Nanosecond() == 0 {
+			ts = strconv.FormatInt(ev.Time.Unix(), 10)
+		} else {
+			ts = ev.Time.UTC().Format(time.RFC3339Nano)
+		}
+	}
+	return []string{ev.UserID, ev.ItemID, ev.Kind, strconv.FormatFloat(ev.Value, 'g', -1, 64), ts}
+}
+
+// EventWriter writes the generic events.csv format.
+type EventWriter struct {
+	w           *csv.Writer
+	wroteHeader bool
+}
+
+// NewEventWriter returns a writer that starts with the header row.
+func NewEventWriter(w io.Writer) *EventWriter { return &EventWriter{w: csv.NewWriter(w)} }
+
+// Write writes one event.
+func (ew *EventWriter) Write(ev Event) error {
+	if !ew.wroteHeader {
+		ew.wroteHeader = true
+		if err := ew.w.Write(EventsHeader); err != nil {
+			return err
+		}
+	}
+	return ew.w.Write(EventRecord(ev))
+}
+
+// Flush writes buffered rows (and the header, if nothing else was written).
+func (ew *EventWriter) Flush() error {
+	if !ew.wroteHeader {
+		ew.wroteHeader = true
+		if err := ew.w.Write(EventsHeader); err != nil {
+			return err
+		}
+	}
+	ew.w.Flush()
+	return ew.w.Error()
+}
+
+// clip shortens a value quoted in an error message.
+func clip(s string) string {
+	const n = 40
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}

@@ -1,0 +1,99 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/duetrec/duet/content"
+)
+
+func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = run(context.Background(), args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestExitStatus(t *testing.T) {
+	dir := t.TempDir()
+	cases := []struct {
+		name string
+		args []string
+		code int
+		text string // expected in stdout+stderr
+	}{
+		{"help", []string{"--help"}, 0, "Available Commands"},
+		{"gen help", []string{"gen", "--help"}, 0, "--items"},
+		{"import help", []string{"import", "--help"}, 0, "--skip-bad"},
+		{"no command", nil, 2, "command is required"},
+		{"unknown command", []string{"frobnicate"}, 2, "frobnicate"},
+		{"unknown flag", []string{"gen", "--bogus"}, 2, "bogus"},
+		{"bad flag value", []string{"gen", "--out", dir, "--items", "many"}, 2, "many"},
+		{"missing out", []string{"gen"}, 2, "--out is required"},
+		{"zero items", []string{"gen", "--out", dir, "--items", "0"}, 2, "at least 1"},
+		{"import without source", []string{"import", "--data", dir}, 2, "--movielens"},
+		{"import both sources", []string{"import", "--data", dir, "--movielens", dir, "--items", "x"}, 2, "either"},
+		{"import missing file", []string{"import", "--data", dir, "--movielens", filepath.Join(dir, "nope")}, 1, "no such file"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			code, out, errs := runCLI(t, c.args...)
+			if code != c.code || !strings.Contains(out+errs, c.text) {
+				t.Fatalf("exit %d (want %d)\nstdout: %s\nstderr: %s\nwant text %q", code, c.code, out, errs, c.text)
+			}
+		})
+	}
+}
+
+func TestGenThenImport(t *testing.T) {
+	src := filepath.Join(t.TempDir(), "src")
+	code, out, errs := runCLI(t, "gen", "--out", src, "--items", "200", "--users", "50", "--seed", "3")
+	if code != 0 {
+		t.Fatalf("gen: %d %s %s", code, out, errs)
+	}
+	first, _ := os.ReadFile(filepath.Join(src, "events.csv"))
+	if code, _, _ := runCLI(t, "gen", "--out", src, "--items", "200", "--users", "50", "--seed", "3"); code != 0 {
+		t.Fatal("second gen failed")
+	}
+	second, _ := os.ReadFile(filepath.Join(src, "events.csv"))
+	if !bytes.Equal(first, second) {
+		t.Fatal("gen is not deterministic")
+	}
+	if left, _ := filepath.Glob(filepath.Join(src, ".*tmp*")); len(left) != 0 {
+		t.Fatalf("temporary files left behind: %v", left)
+	}
+	data := filepath.Join(t.TempDir(), "data")
+	code, out, errs = runCLI(t, "import", "--data", data, "--items", filepath.Join(src, "items.jsonl"), "--events", filepath.Join(src, "events.csv"))
+	if code != 0 || !strings.Contains(out, "imported 200 items") {
+		t.Fatalf("import: %d %s %s", code, out, errs)
+	}
+	s, err := content.Open(context.Background(), data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	st, _ := s.Stats(context.Background())
+	lines := bytes.Count(first, []byte("\n")) - 1
+	if st.Items != 200 || st.Events != lines {
+		t.Fatalf("store holds %+v, events file has %d rows", st, lines)
+	}
+}
+
+func TestImport_SkipBadReport(t *testing.T) {
+	dir := t.TempDir()
+	items := filepath.Join(dir, "items.jsonl")
+	os.WriteFile(items, []byte("{\"id\":\"a\"}\n{oops\n{\"id\":\"b\"}\n"), 0o644)
+	data := filepath.Join(dir, "data")
+	code, _, errs := runCLI(t, "import", "--data", data, "--items", items)
+	if code != 1 || !strings.Contains(errs, "items.jsonl:2: bad JSON") {
+		t.Fatalf("exit %d, stderr %s", code, errs)
+	}
+	code, out, _ := runCLI(t, "import", "--data", data, "--items", items, "--skip-bad")
+	if code != 0 || !strings.Contains(out, "imported 2 items") || !strings.Contains(out, "skipped 1 bad rows") || !strings.Contains(out, "items.jsonl:2:") {
+		t.Fatalf("exit %d, stdout %s", code, out)
+	}
+}
