@@ -1,0 +1,132 @@
+package index_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/duetrec/duet/index"
+)
+
+func writeTestSnapshot(t *testing.T, root string, seq uint64) string {
+	t.Helper()
+	dir, err := index.WriteSnapshot(context.Background(), root, index.Manifest{Seq: seq, Items: 2, Dim: 4}, func(dir string) error {
+		if err := os.WriteFile(filepath.Join(dir, "vectors.f32"), []byte("0123456789abcdef"), 0o644); err != nil {
+			return err
+		}
+		if err := os.MkdirAll(filepath.Join(dir, "text", "store"), 0o755); err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dir, "text", "store", "seg1"), []byte("segment"), 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func TestSnapshot_RoundTrip(t *testing.T) {
+	ctx := context.Background()
+	root := t.TempDir()
+	dir := writeTestSnapshot(t, root, 42)
+	m, err := index.VerifySnapshot(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Seq != 42 || m.Items != 2 || m.Dim != 4 || m.Format != index.SnapshotFormat || len(m.Files) != 2 || m.Files["text/store/seg1"].Size != 7 {
+		t.Fatalf("manifest %+v", m)
+	}
+	if seq, ok := index.SnapshotSeq(dir); !ok || seq != 42 {
+		t.Fatalf("SnapshotSeq(%s) = %d, %v", dir, seq, ok)
+	}
+	if left, _ := filepath.Glob(filepath.Join(root, ".tmp-*")); len(left) != 0 {
+		t.Fatalf("temporary directories left: %v", left)
+	}
+}
+
+func TestSnapshot_RefusesDamage(t *testing.T) {
+	ctx := context.Background()
+	cases := []struct {
+		name   string
+		damage func(dir string) error
+		want   string
+	}{
+		{"flipped byte", func(dir string) error {
+			p := filepath.Join(dir, "vectors.f32")
+			b, _ := os.ReadFile(p)
+			b[3] ^= 1
+			return os.WriteFile(p, b, 0o644)
+		}, "checksum"},
+		{"truncated file", func(dir string) error { return os.Truncate(filepath.Join(dir, "vectors.f32"), 5) }, "5 bytes"},
+		{"missing file", func(dir string) error { return os.Remove(filepath.Join(dir, "text", "store", "seg1")) }, "missing"},
+		{"extra file", func(dir string) error { return os.WriteFile(filepath.Join(dir, "stray"), nil, 0o644) }, "not in the manifest"},
+		{"no manifest", func(dir string) error { return os.Remove(filepath.Join(dir, index.ManifestFile)) }, "manifest.json"},
+		{"corrupt manifest", func(dir string) error {
+			return os.WriteFile(filepath.Join(dir, index.ManifestFile), []byte("{\"format\":"), 0o644)
+		}, "manifest"},
+		{"other format", func(dir string) error {
+			p := filepath.Join(dir, index.ManifestFile)
+			b, _ := os.ReadFile(p)
+			return os.WriteFile(p, []byte(strings.Replace(string(b), `"format": 1`, `"format": 99`, 1)), 0o644)
+		}, "format 99"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			root := t.TempDir()
+			good := writeTestSnapshot(t, root, 1)
+			bad := writeTestSnapshot(t, root, 2)
+			if err := c.damage(bad); err != nil {
+				t.Fatal(err)
+			}
+			_, err := index.VerifySnapshot(ctx, bad)
+			if !errors.Is(err, index.ErrBadSnapshot) || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("err %v, want ErrBadSnapshot mentioning %q", err, c.want)
+			}
+			// The newest good snapshot is chosen instead, and the bad one reported.
+			dir, m, skipped, err := index.LatestSnapshot(ctx, root)
+			if err != nil || dir != good || m.Seq != 1 || len(skipped) != 1 {
+				t.Fatalf("latest: %s %+v %v %v", dir, m, skipped, err)
+			}
+		})
+	}
+}
+
+func TestSnapshot_FailedFillLeavesNothing(t *testing.T) {
+	root := t.TempDir()
+	_, err := index.WriteSnapshot(context.Background(), root, index.Manifest{Seq: 1}, func(dir string) error {
+		os.WriteFile(filepath.Join(dir, "half"), []byte("x"), 0o644)
+		return errors.New("disk full")
+	})
+	if err == nil || !strings.Contains(err.Error(), "disk full") {
+		t.Fatalf("err %v", err)
+	}
+	entries, _ := os.ReadDir(root)
+	if len(entries) != 0 {
+		t.Fatalf("left behind: %v", entries)
+	}
+	if _, _, _, err := index.LatestSnapshot(context.Background(), root); !errors.Is(err, index.ErrBadSnapshot) {
+		t.Fatalf("latest of none: %v", err)
+	}
+}
+
+func TestPruneSnapshots(t *testing.T) {
+	root := t.TempDir()
+	var dirs []string
+	for seq := range uint64(5) {
+		dirs = append(dirs, writeTestSnapshot(t, root, seq))
+	}
+	os.MkdirAll(filepath.Join(root, ".tmp-interrupted"), 0o755)
+	if err := index.PruneSnapshots(root, 2); err != nil {
+		t.Fatal(err)
+	}
+	left, _ := index.Snapshots(root)
+	if len(left) != 2 || left[0] != dirs[4] || left[1] != dirs[3] {
+		t.Fatalf("left %v", left)
+	}
+	if tmps, _ := filepath.Glob(filepath.Join(root, ".tmp-*")); len(tmps) != 0 {
+		t.Fatalf("temporary left: %v", tmps)
+	}
+}
