@@ -50,6 +50,7 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzParseItemLine$$' -fuzztime=$(FUZZTIME) ./content
 	$(GO) test -run='^$$' -fuzz='^FuzzParseEventRecord$$' -fuzztime=$(FUZZTIME) ./content
 	$(GO) test -run='^$$' -fuzz='^FuzzParseMovieLensRecord$$' -fuzztime=$(FUZZTIME) ./content
+	$(GO) test -run='^$$' -fuzz='^FuzzParseEventJSON$$' -fuzztime=$(FUZZTIME) ./content
 
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem ./...

@@ -19,9 +19,11 @@ var EventsHeader = []string{"user_id", "item_id", "kind", "value", "timestamp"}
 // ParseItemLine decodes one line of the generic items.jsonl format and
 // validates it. Unknown fields are errors: a misspelt field would otherwise
 // vanish silently.
-func ParseItemLine(line []byte) (Item, error) {
-	dec := json.NewDecoder(bytes.NewReader(line))
-	dec.DisallowUnknownFields()
+func ParseItemLine(line []byte) (Item, error) { return ParseItemJSON(line, "") }
+
+// ParseItemJSON is ParseItemLine for an item whose id may be given apart, as
+// in a URL: a missing id is taken from id, and a different one is an error.
+func ParseItemJSON(line []byte, id string) (Item, error) {
 	var j struct {
 		ID          *string          `json:"id"`
 		Title       string           `json:"title"`
@@ -30,14 +32,16 @@ func ParseItemLine(line []byte) (Item, error) {
 		Categories  []string         `json:"categories"`
 		Attributes  map[string]Value `json:"attributes"`
 	}
-	if err := dec.Decode(&j); err != nil {
-		return Item{}, fmt.Errorf("bad JSON: %w", jsonReason(err))
+	if err := decodeStrict(line, &j); err != nil {
+		return Item{}, err
 	}
-	if dec.More() {
-		return Item{}, errors.New("bad JSON: more than one value on the line")
-	}
-	if j.ID == nil {
+	switch {
+	case j.ID == nil && id == "":
 		return Item{}, invalid("id", "is missing")
+	case j.ID == nil:
+		j.ID = &id
+	case id != "" && *j.ID != id:
+		return Item{}, invalid("id", "%q differs from %q", clip(*j.ID), clip(id))
 	}
 	it := Item{
 		ID: *j.ID, Title: j.Title, Description: j.Description,
@@ -47,6 +51,19 @@ func ParseItemLine(line []byte) (Item, error) {
 		return Item{}, err
 	}
 	return it, nil
+}
+
+// decodeStrict decodes exactly one JSON value, refusing unknown fields.
+func decodeStrict(b []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("bad JSON: %w", jsonReason(err))
+	}
+	if dec.More() {
+		return errors.New("bad JSON: more than one value")
+	}
+	return nil
 }
 
 func jsonReason(err error) error {
@@ -110,6 +127,63 @@ func ParseTimestamp(s string) (time.Time, error) {
 		return time.Time{}, invalid("timestamp", "%q is neither unix seconds nor RFC 3339", clip(s))
 	}
 	return t, nil
+}
+
+// eventJSON is an event as the API reads and writes it.
+type eventJSON struct {
+	UserID    string          `json:"user_id"`
+	ItemID    string          `json:"item_id"`
+	Kind      string          `json:"kind"`
+	Value     *float64        `json:"value,omitempty"`
+	Timestamp json.RawMessage `json:"timestamp,omitempty"`
+}
+
+// ParseEventJSON decodes and validates an event given as JSON:
+// {"user_id", "item_id", "kind", "value", "timestamp"}. A missing value
+// means 1; the timestamp is unix seconds (a number or a string of digits),
+// an RFC 3339 string, or missing (unknown). Unknown fields are errors.
+func ParseEventJSON(b []byte) (Event, error) {
+	var j eventJSON
+	if err := decodeStrict(b, &j); err != nil {
+		return Event{}, err
+	}
+	ev := Event{UserID: j.UserID, ItemID: j.ItemID, Kind: j.Kind, Value: 1}
+	if j.Value != nil {
+		ev.Value = *j.Value
+	}
+	if ts := j.Timestamp; len(ts) > 0 && string(ts) != "null" {
+		s := string(ts)
+		if ts[0] == '"' {
+			if err := json.Unmarshal(ts, &s); err != nil {
+				return Event{}, invalid("timestamp", "is not a string")
+			}
+			if s == "" {
+				return Event{}, invalid("timestamp", "is empty")
+			}
+		}
+		t, err := ParseTimestamp(s)
+		if err != nil {
+			return Event{}, err
+		}
+		ev.Time = t
+	}
+	if err := ev.Validate(); err != nil {
+		return Event{}, err
+	}
+	return ev, nil
+}
+
+// MarshalJSON writes the shape ParseEventJSON reads, with the time in
+// RFC 3339 (omitted when unknown).
+func (ev Event) MarshalJSON() ([]byte, error) {
+	if math.IsNaN(ev.Value) || math.IsInf(ev.Value, 0) {
+		return nil, fmt.Errorf("event value %v is not finite", ev.Value)
+	}
+	j := eventJSON{UserID: ev.UserID, ItemID: ev.ItemID, Kind: ev.Kind, Value: &ev.Value}
+	if !ev.Time.IsZero() {
+		j.Timestamp, _ = json.Marshal(ev.Time.UTC().Format(time.RFC3339Nano))
+	}
+	return json.Marshal(j)
 }
 
 // EventRecord formats an event as a row of the generic events.csv format.

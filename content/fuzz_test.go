@@ -135,3 +135,36 @@ func FuzzParseMovieLensRecord(f *testing.F) {
 		}
 	})
 }
+
+// An accepted JSON event is valid and marshals back to the same event.
+func FuzzParseEventJSON(f *testing.F) {
+	for _, s := range []string{
+		`{"user_id":"u","item_id":"i","kind":"view"}`,
+		`{"user_id":"u","item_id":"i","kind":"rating","value":4.5,"timestamp":1700000000}`,
+		`{"user_id":"u","item_id":"i","kind":"click","timestamp":"2023-11-14T22:13:20.5Z"}`,
+		`{"user_id":"u","item_id":"i","kind":"v","timestamp":"1700000000"}`,
+		`{"user_id":"u","item_id":"i","kind":"v","extra":1}`, `{"user_id":1}`, `null`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		ev, err := content.ParseEventJSON(b)
+		if err != nil {
+			return
+		}
+		if err := ev.Validate(); err != nil {
+			t.Fatalf("accepted an invalid event: %v", err)
+		}
+		out, err := json.Marshal(ev)
+		if err != nil {
+			t.Fatalf("marshal: %v", err)
+		}
+		back, err := content.ParseEventJSON(out)
+		if err != nil {
+			t.Fatalf("%s does not read back: %v", out, err)
+		}
+		if back.UserID != ev.UserID || back.ItemID != ev.ItemID || back.Kind != ev.Kind || back.Value != ev.Value || !back.Time.Equal(ev.Time) {
+			t.Fatalf("round trip: %+v != %+v", ev, back)
+		}
+	})
+}

@@ -282,6 +282,8 @@ var (
 	ErrInvalid = errors.New("invalid record")
 	// ErrNotFound means the item does not exist.
 	ErrNotFound = errors.New("not found")
+	// ErrExists means an item to be created is already in the catalog.
+	ErrExists = errors.New("already exists")
 	// ErrUnknownItem means an event names an item the catalog does not hold.
 	ErrUnknownItem = errors.New("unknown item")
 	// ErrClosed means the store was closed.

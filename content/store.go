@@ -237,9 +237,19 @@ func (s *Store) PutItem(ctx context.Context, it Item) (uint64, error) {
 	return s.PutItems(ctx, []Item{it})
 }
 
+// CreateItem stores a new item and returns the write's sequence number, or
+// ErrExists if an item with its id is already in the catalog.
+func (s *Store) CreateItem(ctx context.Context, it Item) (uint64, error) {
+	return s.putItems(ctx, []Item{it}, true)
+}
+
 // PutItems stores items in one transaction: all of them or, if any is
 // invalid, none. It returns the sequence number of the last write.
 func (s *Store) PutItems(ctx context.Context, items []Item) (uint64, error) {
+	return s.putItems(ctx, items, false)
+}
+
+func (s *Store) putItems(ctx context.Context, items []Item, create bool) (uint64, error) {
 	for i := range items {
 		if err := items[i].Validate(); err != nil {
 			return 0, fmt.Errorf("item %d (%q): %w", i, clip(items[i].ID), err)
@@ -254,6 +264,9 @@ func (s *Store) PutItems(ctx context.Context, items []Item) (uint64, error) {
 		for _, it := range items {
 			it.CreatedAt, it.UpdatedAt = now, now
 			if old := b.Get([]byte(it.ID)); old != nil {
+				if create {
+					return fmt.Errorf("item %q: %w", clip(it.ID), ErrExists)
+				}
 				prev, err := decodeItem(old)
 				if err != nil {
 					return fmt.Errorf("item %q: %w", it.ID, err)

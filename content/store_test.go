@@ -112,6 +112,7 @@ func TestStore_InvalidWritesChangeNothing(t *testing.T) {
 			_, err := s.AppendEvents(ctx, []content.Event{{UserID: "u", ItemID: "ok"}})
 			return err
 		}, content.ErrInvalid},
+		{"create existing", func() error { _, err := s.CreateItem(ctx, content.Item{ID: "ok", Title: "changed"}); return err }, content.ErrExists},
 		{"delete unknown", func() error { _, err := s.DeleteItem(ctx, "nope"); return err }, content.ErrNotFound},
 	}
 	for _, c := range cases {
@@ -121,6 +122,9 @@ func TestStore_InvalidWritesChangeNothing(t *testing.T) {
 			}
 			if after, _ := s.Stats(ctx); after != before {
 				t.Fatalf("stats changed from %+v to %+v", before, after)
+			}
+			if it, _ := s.Item(ctx, "ok"); it.Title != "" {
+				t.Fatalf("existing item changed: %+v", it)
 			}
 			if _, err := s.Item(ctx, "new"); !errors.Is(err, content.ErrNotFound) {
 				t.Fatalf("item of a failed batch was written: %v", err)

@@ -1,0 +1,39 @@
+package server
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"net/http"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+)
+
+// auth requires "Authorization: Bearer <token>". When the configured token
+// is empty, open routes let everyone in and closed ones let no one in.
+func (s *Server) auth(token func() string, openWhenUnset bool) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			want := token()
+			if want == "" {
+				if openWhenUnset {
+					return next(c)
+				}
+				return newError(http.StatusUnauthorized, "unauthorized", "this route is disabled: no token is configured for it")
+			}
+			h := c.Request().Header.Get(echo.HeaderAuthorization)
+			got, ok := strings.CutPrefix(h, "Bearer ")
+			if !ok || !tokenEqual(got, want) {
+				c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="duet"`)
+				return newError(http.StatusUnauthorized, "unauthorized", "missing or wrong bearer token")
+			}
+			return next(c)
+		}
+	}
+}
+
+// tokenEqual compares in constant time; hashing first hides the length.
+func tokenEqual(got, want string) bool {
+	a, b := sha256.Sum256([]byte(got)), sha256.Sum256([]byte(want))
+	return subtle.ConstantTimeCompare(a[:], b[:]) == 1
+}

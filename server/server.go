@@ -1,0 +1,254 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/time/rate"
+
+	"github.com/duetrec/duet/content"
+)
+
+// Config is the server's configuration. Zero fields take the defaults
+// given in their comments.
+type Config struct {
+	// Tokens. An empty editor, admin or events token refuses every request
+	// to those routes; an empty read token leaves reads open.
+	EditorToken string
+	AdminToken  string
+	EventsToken string
+	ReadToken   string
+
+	// TrustedProxies lists the CIDR ranges of proxies allowed to name the
+	// client in X-Forwarded-For. Empty: the peer address is the client, and
+	// the header is ignored, so the rate limiter cannot be fooled by it.
+	TrustedProxies []string
+
+	MaxBodyBytes   int64         // default 1 MiB
+	MaxBatch       int           // items or events in one request; default 1000
+	MaxK           int           // default 1000
+	MaxQueryBytes  int           // default 1024
+	RequestTimeout time.Duration // default 5s
+	// SearchRate and SearchBurst limit searches per client per second;
+	// defaults 200 and 400. A negative rate turns the limit off.
+	SearchRate  float64
+	SearchBurst int
+	// ShutdownTimeout bounds how long Serve waits for in-flight requests
+	// once asked to stop; default 10s.
+	ShutdownTimeout time.Duration
+
+	Logger *slog.Logger // default slog.Default()
+}
+
+func (c *Config) defaults() {
+	if c.MaxBodyBytes <= 0 {
+		c.MaxBodyBytes = 1 << 20
+	}
+	if c.MaxBatch <= 0 {
+		c.MaxBatch = 1000
+	}
+	if c.MaxK <= 0 {
+		c.MaxK = 1000
+	}
+	if c.MaxQueryBytes <= 0 {
+		c.MaxQueryBytes = 1024
+	}
+	if c.RequestTimeout <= 0 {
+		c.RequestTimeout = 5 * time.Second
+	}
+	if c.SearchRate == 0 {
+		c.SearchRate = 200
+	}
+	if c.SearchBurst <= 0 {
+		c.SearchBurst = 400
+	}
+	if c.ShutdownTimeout <= 0 {
+		c.ShutdownTimeout = 10 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+}
+
+// Live is told about every write after it is durable, so the live indexes
+// follow the store. Its methods must be safe for concurrent use.
+type Live interface {
+	ItemPut(ctx context.Context, item content.Item) error
+	ItemDeleted(ctx context.Context, id string) error
+}
+
+// Server is Duet's HTTP server. Create it with New.
+type Server struct {
+	cfg     Config
+	echo    *echo.Echo
+	store   *content.Store
+	live    Live
+	log     *slog.Logger
+	metrics *metrics
+	ready   atomic.Bool
+}
+
+// Option configures optional parts of a Server.
+type Option func(*Server)
+
+// WithLive hands durable writes to live indexes.
+func WithLive(l Live) Option { return func(s *Server) { s.live = l } }
+
+// WithRegistry registers the server's metrics with reg instead of a
+// registry of its own.
+func WithRegistry(reg *prometheus.Registry) Option {
+	return func(s *Server) { s.metrics = newMetrics(reg) }
+}
+
+// New returns a server over the store. It is ready to serve at once.
+func New(store *content.Store, cfg Config, opts ...Option) (*Server, error) {
+	cfg.defaults()
+	s := &Server{cfg: cfg, store: store, log: cfg.Logger}
+	for _, o := range opts {
+		o(s)
+	}
+	if s.metrics == nil {
+		s.metrics = newMetrics(prometheus.NewRegistry())
+	}
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = s.errorHandler
+	ipx, err := ipExtractor(cfg.TrustedProxies)
+	if err != nil {
+		return nil, err
+	}
+	e.IPExtractor = ipx
+	s.echo = e
+	s.routes()
+	for name, tok := range map[string]string{"editor": cfg.EditorToken, "admin": cfg.AdminToken, "events": cfg.EventsToken} {
+		if tok == "" {
+			s.log.Warn("no token configured: those routes refuse every request", "routes", name)
+		}
+	}
+	s.ready.Store(true)
+	return s, nil
+}
+
+// ipExtractor trusts X-Forwarded-For only from the given proxy ranges.
+func ipExtractor(trusted []string) (echo.IPExtractor, error) {
+	if len(trusted) == 0 {
+		return echo.ExtractIPDirect(), nil
+	}
+	opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
+	for _, cidr := range trusted {
+		_, n, err := net.ParseCIDR(cidr)
+		if err != nil {
+			return nil, fmt.Errorf("trusted proxy %q: %w", cidr, err)
+		}
+		opts = append(opts, echo.TrustIPRange(n))
+	}
+	return echo.ExtractIPFromXFFHeader(opts...), nil
+}
+
+// Handler returns the server as an http.Handler.
+func (s *Server) Handler() http.Handler { return s.echo }
+
+// Serve answers requests on ln until ctx is done, then stops accepting,
+// waits for in-flight requests (at most ShutdownTimeout) and returns.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	hs := &http.Server{
+		Handler:           s.echo,
+		ReadHeaderTimeout: 5 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	s.ready.Store(false)
+	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+func (s *Server) routes() {
+	e := s.echo
+	e.Pre(middleware.RequestID())
+	e.Use(s.metrics.middleware)
+	e.Use(middleware.RequestLoggerWithConfig(middleware.RequestLoggerConfig{
+		LogStatus: true, LogURI: true, LogMethod: true, LogLatency: true, LogRequestID: true,
+		LogRemoteIP: true, LogError: true, HandleError: true,
+		LogValuesFunc: func(c echo.Context, v middleware.RequestLoggerValues) error {
+			s.log.LogAttrs(c.Request().Context(), slog.LevelInfo, "request",
+				slog.String("method", v.Method), slog.String("uri", v.URI), slog.Int("status", v.Status),
+				slog.Duration("latency", v.Latency), slog.String("ip", v.RemoteIP), slog.String("request_id", v.RequestID))
+			return nil
+		},
+	}))
+	e.Use(middleware.Recover())
+	e.Use(middleware.BodyLimit(strconv.FormatInt(s.cfg.MaxBodyBytes, 10) + "B"))
+	e.Use(middleware.ContextTimeout(s.cfg.RequestTimeout))
+
+	e.GET("/healthz", func(c echo.Context) error { return c.JSON(http.StatusOK, map[string]string{"status": "ok"}) })
+	e.GET("/readyz", s.readyz)
+	e.GET("/metrics", echo.WrapHandler(s.metrics.handler()))
+	e.GET("/openapi.json", s.openAPI)
+
+	// Middleware per route, not per group: an Echo group with middleware
+	// also catches unknown paths under it, which would answer 401 for 404.
+	read := s.auth(func() string { return s.cfg.ReadToken }, true)
+	e.GET("/v1/items", s.listItems, read)
+	e.GET("/v1/items/:id", s.getItem, read)
+	e.GET("/v1/users/:id/history", s.userHistory, read)
+
+	editor := s.auth(func() string { return s.cfg.EditorToken }, false)
+	e.POST("/v1/items", s.createItem, editor)
+	e.POST("/v1/items\\:batch", s.batchItems, editor)
+	e.PUT("/v1/items/:id", s.putItem, editor)
+	e.DELETE("/v1/items/:id", s.deleteItem, editor)
+
+	e.POST("/v1/events", s.postEvents, s.auth(func() string { return s.cfg.EventsToken }, false))
+}
+
+func (s *Server) readyz(c echo.Context) error {
+	if !s.ready.Load() {
+		return newError(http.StatusServiceUnavailable, "not_ready", "not ready")
+	}
+	return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// searchLimiter limits requests per client, keyed by the address the
+// IPExtractor gives.
+func (s *Server) searchLimiter() echo.MiddlewareFunc {
+	if s.cfg.SearchRate < 0 {
+		return func(next echo.HandlerFunc) echo.HandlerFunc { return next }
+	}
+	store := middleware.NewRateLimiterMemoryStoreWithConfig(middleware.RateLimiterMemoryStoreConfig{
+		Rate: rate.Limit(s.cfg.SearchRate), Burst: s.cfg.SearchBurst, ExpiresIn: time.Minute,
+	})
+	return middleware.RateLimiterWithConfig(middleware.RateLimiterConfig{
+		Store:               store,
+		IdentifierExtractor: func(c echo.Context) (string, error) { return c.RealIP(), nil },
+		DenyHandler: func(c echo.Context, id string, err error) error {
+			return newError(http.StatusTooManyRequests, "rate_limited", "too many requests; slow down")
+		},
+		ErrorHandler: func(c echo.Context, err error) error {
+			return newError(http.StatusForbidden, "forbidden", "cannot identify the client")
+		},
+	})
+}

@@ -1,0 +1,392 @@
+package server_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/duetrec/duet/content"
+	"github.com/duetrec/duet/server"
+)
+
+const (
+	editorTok = "editor-secret"
+	eventsTok = "events-secret"
+	adminTok  = "admin-secret"
+)
+
+type recordingLive struct {
+	mu      sync.Mutex
+	puts    []string
+	deletes []string
+}
+
+func (l *recordingLive) ItemPut(_ context.Context, it content.Item) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.puts = append(l.puts, it.ID)
+	return nil
+}
+
+func (l *recordingLive) ItemDeleted(_ context.Context, id string) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.deletes = append(l.deletes, id)
+	return nil
+}
+
+type fixture struct {
+	t     *testing.T
+	store *content.Store
+	srv   *server.Server
+	live  *recordingLive
+}
+
+func newFixture(t *testing.T, mutate ...func(*server.Config)) *fixture {
+	t.Helper()
+	st, err := content.Open(context.Background(), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	cfg := server.Config{
+		EditorToken: editorTok, EventsToken: eventsTok, AdminToken: adminTok,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	}
+	for _, m := range mutate {
+		m(&cfg)
+	}
+	live := &recordingLive{}
+	srv, err := server.New(st, cfg, server.WithLive(live))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &fixture{t: t, store: st, srv: srv, live: live}
+}
+
+// do sends a request; token "" sends none.
+func (f *fixture) do(method, target, token, body string) *httptest.ResponseRecorder {
+	f.t.Helper()
+	var r io.Reader
+	if body != "" {
+		r = strings.NewReader(body)
+	}
+	req := httptest.NewRequest(method, target, r)
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	rec := httptest.NewRecorder()
+	f.srv.Handler().ServeHTTP(rec, req)
+	return rec
+}
+
+func errorCode(t *testing.T, rec *httptest.ResponseRecorder) string {
+	t.Helper()
+	var body struct {
+		Error struct{ Code, Message string }
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil || body.Error.Code == "" || body.Error.Message == "" {
+		t.Fatalf("status %d: body %q is not an API error", rec.Code, rec.Body.String())
+	}
+	return body.Error.Code
+}
+
+func TestItems_CRUD(t *testing.T) {
+	f := newFixture(t)
+	rec := f.do("POST", "/v1/items", editorTok, `{"id":"a","title":"Alpha","tags":["x"],"attributes":{"year":1999}}`)
+	if rec.Code != http.StatusCreated {
+		t.Fatalf("create: %d %s", rec.Code, rec.Body)
+	}
+	var w struct {
+		Item content.Item
+		Seq  uint64
+	}
+	json.Unmarshal(rec.Body.Bytes(), &w)
+	if w.Item.ID != "a" || w.Item.CreatedAt.IsZero() || w.Seq == 0 {
+		t.Fatalf("create answer %s", rec.Body)
+	}
+	if rec := f.do("POST", "/v1/items", editorTok, `{"id":"a"}`); rec.Code != http.StatusConflict || errorCode(t, rec) != "exists" {
+		t.Fatalf("create twice: %d %s", rec.Code, rec.Body)
+	}
+	if rec := f.do("GET", "/v1/items/a", "", ""); rec.Code != 200 || !strings.Contains(rec.Body.String(), `"title":"Alpha"`) {
+		t.Fatalf("get: %d %s", rec.Code, rec.Body)
+	}
+	if rec := f.do("PUT", "/v1/items/a", editorTok, `{"title":"Alpha 2"}`); rec.Code != 200 {
+		t.Fatalf("put: %d %s", rec.Code, rec.Body)
+	}
+	if it, _ := f.store.Item(context.Background(), "a"); it.Title != "Alpha 2" {
+		t.Fatalf("stored title %q", it.Title)
+	}
+	if rec := f.do("PUT", "/v1/items/b", editorTok, `{"id":"b","title":"Beta"}`); rec.Code != 200 {
+		t.Fatalf("put new: %d %s", rec.Code, rec.Body)
+	}
+	rec = f.do("POST", "/v1/items:batch", editorTok, `{"items":[{"id":"c"},{"id":"d","title":"Delta"}]}`)
+	if rec.Code != 200 || !strings.Contains(rec.Body.String(), `"count":2`) {
+		t.Fatalf("batch: %d %s", rec.Code, rec.Body)
+	}
+	rec = f.do("GET", "/v1/items?limit=3", "", "")
+	var page struct {
+		Items []content.Item
+		Next  string
+	}
+	json.Unmarshal(rec.Body.Bytes(), &page)
+	if rec.Code != 200 || len(page.Items) != 3 || page.Next != "c" {
+		t.Fatalf("list: %d %s", rec.Code, rec.Body)
+	}
+	rec = f.do("GET", "/v1/items?limit=3&after=c", "", "")
+	page.Next = ""
+	json.Unmarshal(rec.Body.Bytes(), &page)
+	if len(page.Items) != 1 || page.Items[0].ID != "d" || page.Next != "" {
+		t.Fatalf("second page: %s", rec.Body)
+	}
+	if rec := f.do("DELETE", "/v1/items/b", editorTok, ""); rec.Code != 200 {
+		t.Fatalf("delete: %d %s", rec.Code, rec.Body)
+	}
+	if rec := f.do("GET", "/v1/items/b", "", ""); rec.Code != 404 || errorCode(t, rec) != "not_found" {
+		t.Fatalf("get deleted: %d %s", rec.Code, rec.Body)
+	}
+	if rec := f.do("DELETE", "/v1/items/b", editorTok, ""); rec.Code != 404 {
+		t.Fatalf("delete twice: %d", rec.Code)
+	}
+	if got := strings.Join(f.live.puts, ","); got != "a,a,b,c,d" || strings.Join(f.live.deletes, ",") != "b" {
+		t.Fatalf("live saw puts %v deletes %v", f.live.puts, f.live.deletes)
+	}
+}
+
+func TestEventsAndHistory(t *testing.T) {
+	f := newFixture(t)
+	f.do("POST", "/v1/items:batch", editorTok, `{"items":[{"id":"a"},{"id":"b"}]}`)
+	rec := f.do("POST", "/v1/events", eventsTok, `{"user_id":"u","item_id":"a","kind":"view","timestamp":1700000000}`)
+	if rec.Code != 200 || !strings.Contains(rec.Body.String(), `"accepted":1`) {
+		t.Fatalf("one event: %d %s", rec.Code, rec.Body)
+	}
+	rec = f.do("POST", "/v1/events", eventsTok, `{"events":[{"user_id":"u","item_id":"b","kind":"rating","value":4,"timestamp":"2023-11-14T22:13:21Z"},{"user_id":"u","item_id":"a","kind":"click"}]}`)
+	if rec.Code != 200 || !strings.Contains(rec.Body.String(), `"accepted":2`) {
+		t.Fatalf("batch: %d %s", rec.Code, rec.Body)
+	}
+	rec = f.do("GET", "/v1/users/u/history", "", "")
+	var h struct {
+		Events []struct {
+			ItemID    string `json:"item_id"`
+			Kind      string
+			Value     float64
+			Timestamp string
+		}
+	}
+	json.Unmarshal(rec.Body.Bytes(), &h)
+	if rec.Code != 200 || len(h.Events) != 3 || h.Events[1].Value != 4 || h.Events[2].Kind != "click" || h.Events[2].Timestamp == "" {
+		t.Fatalf("history: %d %s", rec.Code, rec.Body)
+	}
+	if rec := f.do("GET", "/v1/users/u/history?limit=1", "", ""); !strings.Contains(rec.Body.String(), `"kind":"click"`) || strings.Count(rec.Body.String(), "item_id") != 1 {
+		t.Fatalf("history limit 1: %s", rec.Body)
+	}
+}
+
+// Bad input gets the right status and error code and changes nothing.
+func TestBadInput(t *testing.T) {
+	f := newFixture(t, func(c *server.Config) { c.MaxBodyBytes = 4096; c.MaxBatch = 3 })
+	f.do("POST", "/v1/items", editorTok, `{"id":"a","title":"Alpha"}`)
+	before, _ := f.store.Stats(context.Background())
+	long := strings.Repeat("x", 300)
+	cases := []struct {
+		name, method, target, token, body string
+		status                            int
+		code                              string
+	}{
+		{"no token", "POST", "/v1/items", "", `{"id":"n"}`, 401, "unauthorized"},
+		{"wrong token", "POST", "/v1/items", "nope", `{"id":"n"}`, 401, "unauthorized"},
+		{"events token on editor route", "POST", "/v1/items", eventsTok, `{"id":"n"}`, 401, "unauthorized"},
+		{"editor token on events route", "POST", "/v1/events", editorTok, `{"user_id":"u","item_id":"a","kind":"v"}`, 401, "unauthorized"},
+		{"malformed JSON", "POST", "/v1/items", editorTok, `{"id":`, 400, "bad_json"},
+		{"empty body", "POST", "/v1/items", editorTok, ``, 400, "bad_json"},
+		{"unknown field", "POST", "/v1/items", editorTok, `{"id":"n","colour":"red"}`, 400, "bad_json"},
+		{"wrong type", "POST", "/v1/items", editorTok, `{"id":"n","tags":"x"}`, 400, "bad_json"},
+		{"missing id", "POST", "/v1/items", editorTok, `{"title":"t"}`, 400, "invalid_field"},
+		{"id too long", "POST", "/v1/items", editorTok, `{"id":"` + long + `"}`, 400, "invalid_field"},
+		{"control character", "POST", "/v1/items", editorTok, `{"id":"n","title":"a\u0007b"}`, 400, "invalid_field"},
+		{"id differs from path", "PUT", "/v1/items/n", editorTok, `{"id":"m"}`, 400, "invalid_field"},
+		{"path id too long", "PUT", "/v1/items/" + long, editorTok, `{}`, 400, "invalid_id"},
+		{"oversized body", "POST", "/v1/items", editorTok, `{"id":"n","description":"` + strings.Repeat("y", 5000) + `"}`, 413, "body_too_large"},
+		{"batch too large", "POST", "/v1/items:batch", editorTok, `{"items":[{"id":"1"},{"id":"2"},{"id":"3"},{"id":"4"}]}`, 400, "batch_too_large"},
+		{"batch with one bad item", "POST", "/v1/items:batch", editorTok, `{"items":[{"id":"1"},{"title":"x"}]}`, 400, "invalid_field"},
+		{"empty batch", "POST", "/v1/items:batch", editorTok, `{"items":[]}`, 400, "invalid_field"},
+		{"event for unknown item", "POST", "/v1/events", eventsTok, `{"user_id":"u","item_id":"zz","kind":"view"}`, 422, "unknown_item"},
+		{"event batch with unknown item", "POST", "/v1/events", eventsTok, `{"events":[{"user_id":"u","item_id":"a","kind":"view"},{"user_id":"u","item_id":"zz","kind":"view"}]}`, 422, "unknown_item"},
+		{"event without kind", "POST", "/v1/events", eventsTok, `{"user_id":"u","item_id":"a"}`, 400, "invalid_field"},
+		{"event bad timestamp", "POST", "/v1/events", eventsTok, `{"user_id":"u","item_id":"a","kind":"v","timestamp":"soon"}`, 400, "invalid_field"},
+		{"event value not a number", "POST", "/v1/events", eventsTok, `{"user_id":"u","item_id":"a","kind":"v","value":"5"}`, 400, "bad_json"},
+		{"events batch and more", "POST", "/v1/events", eventsTok, `{"events":[],"user_id":"u"}`, 400, "bad_json"},
+		{"events not an object", "POST", "/v1/events", eventsTok, `[1,2]`, 400, "bad_json"},
+		{"delete unknown", "DELETE", "/v1/items/zz", editorTok, ``, 404, "not_found"},
+		{"bad limit", "GET", "/v1/items?limit=0", "", ``, 400, "invalid_parameter"},
+		{"huge limit", "GET", "/v1/items?limit=100000", "", ``, 400, "invalid_parameter"},
+		{"limit not a number", "GET", "/v1/users/u/history?limit=ten", "", ``, 400, "invalid_parameter"},
+		{"unknown route", "GET", "/v1/nothing", "", ``, 404, "not_found"},
+		{"wrong method", "PATCH", "/v1/items/a", editorTok, `{}`, 405, "method_not_allowed"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			rec := f.do(c.method, c.target, c.token, c.body)
+			if rec.Code != c.status || errorCode(t, rec) != c.code {
+				t.Fatalf("got %d %s, want %d %s", rec.Code, rec.Body, c.status, c.code)
+			}
+			if after, _ := f.store.Stats(context.Background()); after != before {
+				t.Fatalf("state changed: %+v → %+v", before, after)
+			}
+			if it, _ := f.store.Item(context.Background(), "a"); it.Title != "Alpha" {
+				t.Fatalf("item a changed: %+v", it)
+			}
+		})
+	}
+}
+
+func TestAuth_UnsetTokens(t *testing.T) {
+	f := newFixture(t, func(c *server.Config) { c.EditorToken, c.EventsToken = "", "" })
+	if rec := f.do("POST", "/v1/items", "anything", `{"id":"a"}`); rec.Code != 401 {
+		t.Fatalf("unset editor token: %d", rec.Code)
+	}
+	if rec := f.do("POST", "/v1/events", "", `{}`); rec.Code != 401 {
+		t.Fatalf("unset events token: %d", rec.Code)
+	}
+	r := newFixture(t, func(c *server.Config) { c.ReadToken = "reader" })
+	if rec := r.do("GET", "/v1/items", "", ""); rec.Code != 401 {
+		t.Fatalf("read without token: %d", rec.Code)
+	}
+	if rec := r.do("GET", "/v1/items", "reader", ""); rec.Code != 200 {
+		t.Fatalf("read with token: %d", rec.Code)
+	}
+	if rec := r.do("GET", "/healthz", "", ""); rec.Code != 200 {
+		t.Fatalf("healthz needs no token: %d", rec.Code)
+	}
+}
+
+func TestOps(t *testing.T) {
+	f := newFixture(t)
+	for _, p := range []string{"/healthz", "/readyz"} {
+		if rec := f.do("GET", p, "", ""); rec.Code != 200 {
+			t.Fatalf("%s: %d", p, rec.Code)
+		}
+	}
+	f.do("GET", "/v1/items/a", "", "")
+	rec := f.do("GET", "/metrics", "", "")
+	body := rec.Body.String()
+	for _, want := range []string{
+		`duet_http_requests_total{method="GET",route="/v1/items/:id",status="404"} 1`,
+		`duet_http_request_duration_seconds_bucket{method="GET",route="/v1/items/:id"`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Fatalf("metrics lack %q", want)
+		}
+	}
+	if rec := f.do("GET", "/v1/items/a", "", ""); rec.Header().Get("X-Request-Id") == "" {
+		t.Fatal("no request id")
+	}
+}
+
+// The OpenAPI document and the router agree: every route is documented and
+// every documented operation is routed.
+func TestOpenAPI_MatchesRoutes(t *testing.T) {
+	f := newFixture(t)
+	rec := f.do("GET", "/openapi.json", "", "")
+	var doc struct {
+		OpenAPI string                                `json:"openapi"`
+		Paths   map[string]map[string]json.RawMessage `json:"paths"`
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &doc); err != nil || !strings.HasPrefix(doc.OpenAPI, "3.1") {
+		t.Fatalf("document: %v %q", err, doc.OpenAPI)
+	}
+	var documented []string
+	for path, ops := range doc.Paths {
+		for method := range ops {
+			if method == "parameters" {
+				continue
+			}
+			documented = append(documented, strings.ToUpper(method)+" "+path)
+		}
+	}
+	param := regexp.MustCompile(`/:([a-z]+)`)
+	var routed []string
+	for _, r := range server.Routes(f.srv) {
+		path := param.ReplaceAllString(r.Path, "/{$1}")
+		path = strings.ReplaceAll(path, `\:`, ":")
+		routed = append(routed, r.Method+" "+path)
+	}
+	sort.Strings(documented)
+	sort.Strings(routed)
+	if strings.Join(documented, "\n") != strings.Join(routed, "\n") {
+		t.Fatalf("documented:\n%s\n\nrouted:\n%s", strings.Join(documented, "\n"), strings.Join(routed, "\n"))
+	}
+}
+
+// X-Forwarded-For names the client only when the peer is a trusted proxy,
+// so a client cannot dodge the rate limit by inventing addresses.
+func TestClientIP(t *testing.T) {
+	cases := []struct {
+		name    string
+		trusted []string
+		peer    string
+		xff     string
+		want    string
+	}{
+		{"header ignored by default", nil, "203.0.113.7:5000", "198.51.100.1", "203.0.113.7"},
+		{"trusted proxy", []string{"10.0.0.0/8"}, "10.1.2.3:5000", "198.51.100.1", "198.51.100.1"},
+		{"untrusted peer", []string{"10.0.0.0/8"}, "203.0.113.7:5000", "198.51.100.1", "203.0.113.7"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			f := newFixture(t, func(cfg *server.Config) { cfg.TrustedProxies = c.trusted })
+			req := httptest.NewRequest("GET", "/healthz", nil)
+			req.RemoteAddr = c.peer
+			req.Header.Set("X-Forwarded-For", c.xff)
+			if got := server.ClientIP(f.srv, req); got != c.want {
+				t.Fatalf("client ip %q, want %q", got, c.want)
+			}
+		})
+	}
+	if _, err := server.New(nil, server.Config{TrustedProxies: []string{"nonsense"}}); err == nil {
+		t.Fatal("accepted a bad CIDR")
+	}
+}
+
+// Serve drains in-flight requests when its context ends.
+func TestServe_GracefulShutdown(t *testing.T) {
+	f := newFixture(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- f.srv.Serve(ctx, ln) }()
+	url := "http://" + ln.Addr().String()
+	resp, err := http.Get(url + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("serve: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("serve did not return")
+	}
+	if _, err := http.Get(url + "/healthz"); err == nil {
+		t.Fatal("still serving after shutdown")
+	}
+}
