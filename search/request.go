@@ -1,0 +1,226 @@
+package search
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Mode chooses which candidate lists a search uses.
+type Mode string
+
+// Fusion chooses how the vector and keyword lists are merged.
+type Fusion string
+
+const (
+	ModeHybrid  Mode = "hybrid"
+	ModeVector  Mode = "vector"
+	ModeKeyword Mode = "keyword"
+
+	// FusionRRF is reciprocal rank fusion: Σ 1/(RRFK + rank), ranks from 1.
+	FusionRRF Fusion = "rrf"
+	// FusionRelative min-max normalises each list, then weighs the vector
+	// list by Alpha and the keyword list by 1 − Alpha.
+	FusionRelative Fusion = "relative"
+	// FusionWeighted weighs the raw scores: Alpha·vector + (1 − Alpha)·keyword.
+	FusionWeighted Fusion = "weighted"
+)
+
+// Limits on a request.
+const (
+	MaxK          = 1000
+	MaxOffset     = 10000
+	MaxQueryBytes = 1024
+	MaxWindow     = 5000
+	MaxFilterTerm = 64 // values in one filter list
+)
+
+// ErrInvalidRequest is matched by every validation failure of a Request.
+var ErrInvalidRequest = errors.New("invalid request")
+
+// Request is one question to the engine.
+type Request struct {
+	Query  string // free text; may be empty when UserID is set
+	UserID string // personalises by the user's live history; may be empty
+	K      int    // hits wanted; default 10
+	Offset int    // hits to skip, for paging
+	Mode   Mode   // default hybrid
+	Fusion Fusion // default rrf
+	// Alpha weighs the vector list against the keyword list in relative and
+	// weighted fusion, and the user vector against the query vector when
+	// both are given. Default 0.5.
+	Alpha *float64
+	RRFK  float64 // default 60
+	// Window is how many candidates each list fetches; default max(100, 4·K).
+	Window      int
+	Filters     Filters
+	ExcludeSeen bool
+	Diversity   Diversity
+	Explain     bool
+}
+
+// Filters restrict hits; every given filter must pass. They apply to both
+// candidate lists before fusion.
+type Filters struct {
+	Categories []string     // any of
+	Tags       []string     // any of
+	Attributes []AttrFilter // all of
+}
+
+// AttrFilter is an equality or numeric range test on one attribute.
+type AttrFilter struct {
+	Key string
+	// Equals, when set, must equal the attribute (a string, or a number
+	// written as one).
+	Equals   *string
+	Min, Max *float64 // inclusive numeric bounds
+}
+
+// Diversity re-ranks the fused list.
+type Diversity struct {
+	// MMRLambda in (0, 1] turns on maximal marginal relevance: λ·relevance −
+	// (1 − λ)·similarity to the hits already chosen; 1 is pure relevance,
+	// 0 is off.
+	MMRLambda float64
+	// MaxPerCategory caps the hits sharing a primary (first) category; 0 is
+	// no cap.
+	MaxPerCategory int
+}
+
+func invalid(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrInvalidRequest, fmt.Sprintf(format, args...))
+}
+
+// Normalize validates the request and fills in defaults.
+func (r *Request) Normalize() error {
+	if r.K == 0 {
+		r.K = 10
+	}
+	if r.K < 1 || r.K > MaxK {
+		return invalid("k must be from 1 to %d, got %d", MaxK, r.K)
+	}
+	if r.Offset < 0 || r.Offset > MaxOffset {
+		return invalid("offset must be from 0 to %d, got %d", MaxOffset, r.Offset)
+	}
+	if err := checkText("query", r.Query, MaxQueryBytes); err != nil {
+		return err
+	}
+	if err := checkText("user", r.UserID, 256); err != nil {
+		return err
+	}
+	switch r.Mode {
+	case "":
+		r.Mode = ModeHybrid
+	case ModeHybrid, ModeVector, ModeKeyword:
+	default:
+		return invalid("mode must be hybrid, vector or keyword, got %q", clip(string(r.Mode)))
+	}
+	switch r.Fusion {
+	case "":
+		r.Fusion = FusionRRF
+	case FusionRRF, FusionRelative, FusionWeighted:
+	default:
+		return invalid("fusion must be rrf, relative or weighted, got %q", clip(string(r.Fusion)))
+	}
+	if r.Alpha == nil {
+		a := 0.5
+		r.Alpha = &a
+	}
+	if a := *r.Alpha; math.IsNaN(a) || a < 0 || a > 1 {
+		return invalid("alpha must be from 0 to 1")
+	}
+	if r.RRFK == 0 {
+		r.RRFK = 60
+	}
+	if math.IsNaN(r.RRFK) || r.RRFK < 1 || r.RRFK > 1e6 {
+		return invalid("rrf_k must be from 1 to 1000000")
+	}
+	if r.Window == 0 {
+		r.Window = max(100, 4*(r.K+r.Offset))
+	}
+	if r.Window < r.K+r.Offset || r.Window > MaxWindow {
+		return invalid("window must be from k+offset to %d, got %d", MaxWindow, r.Window)
+	}
+	if d := r.Diversity; math.IsNaN(d.MMRLambda) || d.MMRLambda < 0 || d.MMRLambda > 1 {
+		return invalid("mmr_lambda must be from 0 to 1")
+	}
+	if r.Diversity.MaxPerCategory < 0 {
+		return invalid("max_per_category must not be negative")
+	}
+	if r.Mode == ModeKeyword && r.Query == "" && !r.Filters.any() {
+		return invalid("keyword mode needs a query or a filter")
+	}
+	return r.Filters.validate()
+}
+
+func (f *Filters) any() bool {
+	return len(f.Categories)+len(f.Tags)+len(f.Attributes) > 0
+}
+
+func (f *Filters) validate() error {
+	for name, list := range map[string][]string{"category": f.Categories, "tag": f.Tags} {
+		if len(list) > MaxFilterTerm {
+			return invalid("at most %d %s filters", MaxFilterTerm, name)
+		}
+		for _, v := range list {
+			if v == "" {
+				return invalid("empty %s filter", name)
+			}
+			if err := checkText(name, v, 128); err != nil {
+				return err
+			}
+		}
+	}
+	if len(f.Attributes) > MaxFilterTerm {
+		return invalid("at most %d attribute filters", MaxFilterTerm)
+	}
+	for _, a := range f.Attributes {
+		if a.Key == "" {
+			return invalid("attribute filter without a key")
+		}
+		if err := checkText("attribute key", a.Key, 128); err != nil {
+			return err
+		}
+		if a.Equals == nil && a.Min == nil && a.Max == nil {
+			return invalid("attribute filter %q tests nothing", clip(a.Key))
+		}
+		if a.Equals != nil {
+			if err := checkText("attribute value", *a.Equals, 1024); err != nil {
+				return err
+			}
+		}
+		for _, b := range []*float64{a.Min, a.Max} {
+			if b != nil && (math.IsNaN(*b) || math.IsInf(*b, 0)) {
+				return invalid("attribute %q bound is not finite", clip(a.Key))
+			}
+		}
+		if a.Min != nil && a.Max != nil && *a.Min > *a.Max {
+			return invalid("attribute %q: min %v above max %v", clip(a.Key), *a.Min, *a.Max)
+		}
+	}
+	return nil
+}
+
+func checkText(field, s string, max int) error {
+	if len(s) > max {
+		return invalid("%s is %d bytes, at most %d", field, len(s), max)
+	}
+	if !utf8.ValidString(s) {
+		return invalid("%s is not valid UTF-8", field)
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			return invalid("%s contains control character %U", field, r)
+		}
+	}
+	return nil
+}
+
+func clip(s string) string {
+	if len(s) > 40 {
+		return s[:40] + "…"
+	}
+	return s
+}
