@@ -208,21 +208,25 @@ func (s *Server) routes() {
 	e.GET("/readyz", s.readyz)
 	e.GET("/metrics", echo.WrapHandler(s.metrics.handler()))
 	e.GET("/openapi.json", s.openAPI)
+	e.GET("/", s.page("index.html"))
+	e.GET("/editor", s.page("editor.html"))
+	e.GET("/ui/:file", s.asset)
 
 	// Middleware per route, not per group: an Echo group with middleware
 	// also catches unknown paths under it, which would answer 401 for 404.
-	read := s.auth(func() string { return s.cfg.ReadToken }, true)
+	// Editors and admins may read too: the editor page lists items.
+	read := s.auth(func() []string { return []string{s.cfg.ReadToken, s.cfg.EditorToken, s.cfg.AdminToken} }, true)
 	e.GET("/v1/items", s.listItems, read)
 	e.GET("/v1/items/:id", s.getItem, read)
 	e.GET("/v1/users/:id/history", s.userHistory, read)
 
-	editor := s.auth(func() string { return s.cfg.EditorToken }, false)
+	editor := s.auth(func() []string { return []string{s.cfg.EditorToken} }, false)
 	e.POST("/v1/items", s.createItem, editor)
 	e.POST("/v1/items\\:batch", s.batchItems, editor)
 	e.PUT("/v1/items/:id", s.putItem, editor)
 	e.DELETE("/v1/items/:id", s.deleteItem, editor)
 
-	e.POST("/v1/events", s.postEvents, s.auth(func() string { return s.cfg.EventsToken }, false))
+	e.POST("/v1/events", s.postEvents, s.auth(func() []string { return []string{s.cfg.EventsToken} }, false))
 }
 
 func (s *Server) readyz(c echo.Context) error {

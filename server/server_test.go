@@ -390,3 +390,35 @@ func TestServe_GracefulShutdown(t *testing.T) {
 		t.Fatal("still serving after shutdown")
 	}
 }
+
+func TestPages(t *testing.T) {
+	f := newFixture(t)
+	cases := []struct {
+		path, ctype, text string
+		status            int
+	}{
+		{"/", "text/html", `id="search"`, 200},
+		{"/editor", "text/html", `id="item"`, 200},
+		{"/ui/style.css", "text/css", "--accent", 200},
+		{"/ui/playground.js", "javascript", "/v1/search", 200},
+		{"/ui/editor.js", "javascript", "/v1/items", 200},
+		{"/ui/nothing.js", "application/json", "not_found", 404},
+		{"/ui/..%2fserver.go", "application/json", "not_found", 404},
+	}
+	for _, c := range cases {
+		rec := f.do("GET", c.path, "", "")
+		if rec.Code != c.status || !strings.Contains(rec.Header().Get("Content-Type"), c.ctype) || !strings.Contains(rec.Body.String(), c.text) {
+			t.Errorf("%s: %d %q %.80q", c.path, rec.Code, rec.Header().Get("Content-Type"), rec.Body.String())
+		}
+	}
+}
+
+func TestAuth_EditorMayRead(t *testing.T) {
+	f := newFixture(t, func(c *server.Config) { c.ReadToken = "reader" })
+	if rec := f.do("GET", "/v1/items", editorTok, ""); rec.Code != 200 {
+		t.Fatalf("editor reading: %d", rec.Code)
+	}
+	if rec := f.do("GET", "/v1/items", eventsTok, ""); rec.Code != 401 {
+		t.Fatalf("events token reading: %d", rec.Code)
+	}
+}

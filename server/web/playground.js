@@ -1,0 +1,83 @@
+"use strict";
+const $ = (id) => document.getElementById(id);
+const fmt = (x) => (x === undefined || x === null ? "—" : Number(x).toFixed(4));
+const list = (s) => s.split(",").map((x) => x.trim()).filter(Boolean);
+
+function el(tag, attrs = {}, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
+  for (const c of children) e.append(c);
+  return e;
+}
+
+function explainTable(x) {
+  const t = el("table");
+  t.append(el("tr", {}, el("th", {}, ""), el("th", { class: "num" }, "score"), el("th", { class: "num" }, "rank")));
+  t.append(el("tr", {}, el("td", {}, "vector"), el("td", { class: "num" }, fmt(x.vector)), el("td", { class: "num" }, x.vector_rank || "—")));
+  t.append(el("tr", {}, el("td", {}, "keyword"), el("td", { class: "num" }, fmt(x.keyword)), el("td", { class: "num" }, x.keyword_rank || "—")));
+  t.append(el("tr", {}, el("td", {}, "fused"), el("td", { class: "num" }, fmt(x.fused)), el("td", {}, "")));
+  const box = el("div", {}, t);
+  if (x.because && x.because.length) {
+    box.append(el("p", {}, "Because the user liked: " + x.because.map((b) => b.title || b.id).join(", ")));
+  }
+  return box;
+}
+
+function render(hits) {
+  const ol = $("hits");
+  ol.replaceChildren();
+  for (const h of hits) {
+    const it = h.item || { id: h.id };
+    const li = el("li", { "data-id": h.id });
+    li.append(el("div", { class: "hit-title" }, it.title || it.id));
+    li.append(el("div", { class: "hit-meta" }, `${it.id} · score ${fmt(h.score)}`));
+    const chips = el("div");
+    for (const c of it.categories || []) chips.append(el("span", { class: "chip" }, c));
+    for (const t of it.tags || []) chips.append(el("span", { class: "chip" }, "#" + t));
+    li.append(chips);
+    if (it.description) li.append(el("p", { class: "desc" }, it.description.slice(0, 280)));
+    if (h.explain) {
+      const d = el("details", {}, el("summary", {}, "Why this result"));
+      d.append(explainTable(h.explain));
+      li.append(d);
+    }
+    ol.append(li);
+  }
+}
+
+async function search(ev) {
+  if (ev) ev.preventDefault();
+  const p = new URLSearchParams();
+  const q = $("q").value.trim(), user = $("user").value.trim();
+  if (q) p.set("q", q);
+  if (user) p.set("user", user);
+  for (const k of ["mode", "fusion", "alpha", "k"]) p.set(k, $(k).value);
+  for (const c of list($("category").value)) p.append("category", c);
+  for (const t of list($("tag").value)) p.append("tag", t);
+  if (Number($("mmr").value) > 0) p.set("mmr", $("mmr").value);
+  if ($("exclude_seen").checked) p.set("exclude_seen", "true");
+  p.set("explain", "true");
+  history.replaceState(null, "", "?" + p.toString());
+  const status = $("status");
+  status.className = "status";
+  status.textContent = "Searching…";
+  try {
+    const r = await fetch("/v1/search?" + p.toString());
+    const body = await r.json();
+    if (!r.ok) throw new Error(body.error ? body.error.message : r.statusText);
+    render(body.hits);
+    status.textContent = `${body.hits.length} results in ${body.took_ms.toFixed(1)} ms`;
+  } catch (e) {
+    status.className = "status error";
+    status.textContent = "Search failed: " + e.message;
+    $("hits").replaceChildren();
+  }
+}
+
+$("search").addEventListener("submit", search);
+const init = new URLSearchParams(location.search);
+for (const k of ["q", "user", "mode", "fusion", "alpha", "k", "mmr"]) if (init.has(k)) $(k).value = init.get(k);
+if (init.has("category")) $("category").value = init.getAll("category").join(", ");
+if (init.has("tag")) $("tag").value = init.getAll("tag").join(", ");
+if (init.get("exclude_seen") === "true") $("exclude_seen").checked = true;
+if (init.has("q") || init.has("user")) search();
