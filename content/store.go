@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -75,9 +76,23 @@ func Open(ctx context.Context, dir string) (*Store, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("open store %s: %w", dir, err)
 	}
-	path := filepath.Join(dir, StoreFile)
+	return openFile(filepath.Join(dir, StoreFile), false)
+}
+
+// OpenFile opens a store file read-only, such as a backup written by
+// Backup. Writes to it fail.
+func OpenFile(ctx context.Context, path string) (*Store, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return openFile(path, true)
+}
+
+func openFile(path string, readOnly bool) (*Store, error) {
+	dir := filepath.Dir(path)
 	db, err := bolt.Open(path, 0o600, &bolt.Options{
-		Timeout: 500 * time.Millisecond,
+		ReadOnly: readOnly,
+		Timeout:  500 * time.Millisecond,
 		// The freelist is rebuilt on open instead of written on every commit.
 		NoFreelistSync: true,
 		FreelistType:   bolt.FreelistMapType,
@@ -91,7 +106,12 @@ func Open(ctx context.Context, dir string) (*Store, error) {
 		}
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
-	if err := initBuckets(db); err != nil {
+	if readOnly {
+		err = checkVersion(db)
+	} else {
+		err = initBuckets(db)
+	}
+	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
@@ -104,6 +124,24 @@ func Open(ctx context.Context, dir string) (*Store, error) {
 	}
 	go s.commitLoop()
 	return s, nil
+}
+
+func checkVersion(db *bolt.DB) error {
+	return db.View(func(tx *bolt.Tx) error {
+		meta := tx.Bucket(bucketMeta)
+		if meta == nil {
+			return errors.New("not a store: no meta bucket")
+		}
+		if v := meta.Get(keyVersion); len(v) != 8 || binary.BigEndian.Uint64(v) != storeVersion {
+			return fmt.Errorf("store format version %x, want %d", v, storeVersion)
+		}
+		for _, b := range [][]byte{bucketItems, bucketChanges, bucketEvents} {
+			if tx.Bucket(b) == nil {
+				return fmt.Errorf("not a store: no %s bucket", b)
+			}
+		}
+		return nil
+	})
 }
 
 func initBuckets(db *bolt.DB) error {
@@ -130,8 +168,27 @@ func initBuckets(db *bolt.DB) error {
 	})
 }
 
-// Dir returns the data directory the store lives in.
+// Dir returns the directory the store's file is in.
 func (s *Store) Dir() string { return s.dir }
+
+// Backup writes a consistent copy of the whole store file to w while
+// reads and writes go on, and returns the sequence number it reflects. The
+// copy opens with OpenFile.
+func (s *Store) Backup(ctx context.Context, w io.Writer) (uint64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	var seq uint64
+	err := s.db.View(func(tx *bolt.Tx) error {
+		seq = getU64(tx.Bucket(bucketMeta), keySeq)
+		_, err := tx.WriteTo(w)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("backup: %w", err)
+	}
+	return seq, nil
+}
 
 // Close waits for pending writes and closes the store.
 func (s *Store) Close() error {
@@ -240,16 +297,23 @@ func (s *Store) PutItem(ctx context.Context, it Item) (uint64, error) {
 // CreateItem stores a new item and returns the write's sequence number, or
 // ErrExists if an item with its id is already in the catalog.
 func (s *Store) CreateItem(ctx context.Context, it Item) (uint64, error) {
-	return s.putItems(ctx, []Item{it}, true)
+	return s.putItems(ctx, []Item{it}, putCreate)
 }
+
+// How putItems treats existing items and times.
+const (
+	putReplace = iota // replace; keep CreatedAt, stamp UpdatedAt
+	putCreate         // refuse an existing id
+	putRestore        // replace; keep the item's own times
+)
 
 // PutItems stores items in one transaction: all of them or, if any is
 // invalid, none. It returns the sequence number of the last write.
 func (s *Store) PutItems(ctx context.Context, items []Item) (uint64, error) {
-	return s.putItems(ctx, items, false)
+	return s.putItems(ctx, items, putReplace)
 }
 
-func (s *Store) putItems(ctx context.Context, items []Item, create bool) (uint64, error) {
+func (s *Store) putItems(ctx context.Context, items []Item, mode int) (uint64, error) {
 	for i := range items {
 		if err := items[i].Validate(); err != nil {
 			return 0, fmt.Errorf("item %d (%q): %w", i, clip(items[i].ID), err)
@@ -262,16 +326,20 @@ func (s *Store) putItems(ctx context.Context, items []Item, create bool) (uint64
 		b := tx.Bucket(bucketItems)
 		var added int64
 		for _, it := range items {
-			it.CreatedAt, it.UpdatedAt = now, now
+			if mode != putRestore {
+				it.CreatedAt, it.UpdatedAt = now, now
+			}
 			if old := b.Get([]byte(it.ID)); old != nil {
-				if create {
+				if mode == putCreate {
 					return fmt.Errorf("item %q: %w", clip(it.ID), ErrExists)
 				}
-				prev, err := decodeItem(old)
-				if err != nil {
-					return fmt.Errorf("item %q: %w", it.ID, err)
+				if mode == putReplace {
+					prev, err := decodeItem(old)
+					if err != nil {
+						return fmt.Errorf("item %q: %w", it.ID, err)
+					}
+					it.CreatedAt = prev.CreatedAt
 				}
-				it.CreatedAt = prev.CreatedAt
 			} else {
 				added++
 			}

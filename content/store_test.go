@@ -299,3 +299,40 @@ func TestStore_Reopen(t *testing.T) {
 		t.Fatalf("after reopen: %+v, %v", it, err)
 	}
 }
+
+// A backup taken while writes go on opens read-only with what was there.
+func TestStore_Backup(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t, t.TempDir())
+	if _, err := s.PutItems(ctx, []content.Item{{ID: "a", Title: "A"}, {ID: "b"}}); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "backup.db")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seq, err := s.Backup(ctx, f)
+	f.Close()
+	if err != nil || seq != 2 {
+		t.Fatalf("backup: seq %d, %v", seq, err)
+	}
+	s.PutItem(ctx, content.Item{ID: "c"}) // after the backup
+	b, err := content.OpenFile(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if it, err := b.Item(ctx, "a"); err != nil || it.Title != "A" {
+		t.Fatalf("backup item a: %+v %v", it, err)
+	}
+	if st, _ := b.Stats(ctx); st.Items != 2 || st.Seq != 2 {
+		t.Fatalf("backup stats %+v", st)
+	}
+	if _, err := b.PutItem(ctx, content.Item{ID: "x"}); err == nil {
+		t.Fatal("wrote to a read-only store")
+	}
+	if _, err := content.OpenFile(ctx, filepath.Join(t.TempDir(), "missing.db")); err == nil {
+		t.Fatal("opened a missing file read-only")
+	}
+}

@@ -1,0 +1,272 @@
+package content
+
+import (
+	"bufio"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/klauspost/compress/zstd"
+	bolt "go.etcd.io/bbolt"
+)
+
+// The files of a dump. Text compresses well, so both are zstd streams.
+const (
+	DumpItems    = "items.jsonl.zst"
+	DumpEvents   = "events.csv.zst"
+	DumpManifest = "dump.json"
+	dumpFormat   = 1
+)
+
+// ErrNotEmpty means a restore was asked into a store that holds data.
+var ErrNotEmpty = errors.New("store is not empty")
+
+// DumpManifest describes a dump; it has no time in it, so dumping the same
+// store twice gives the same bytes.
+type dumpManifest struct {
+	Format int    `json:"format"`
+	Seq    uint64 `json:"seq"`
+	Items  int    `json:"items"`
+	Events int    `json:"events"`
+}
+
+// Dump writes the whole catalog (items with their times, in id order) and
+// event log (by user, then time) to dir, as zstd-compressed items.jsonl
+// and events.csv, from one consistent read of the store.
+func Dump(ctx context.Context, s *Store, dir string) (Stats, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return Stats{}, fmt.Errorf("dump: %w", err)
+	}
+	var m dumpManifest
+	err := s.db.View(func(tx *bolt.Tx) error {
+		m = dumpManifest{Format: dumpFormat, Seq: getU64(tx.Bucket(bucketMeta), keySeq)}
+		if err := writeZstdFile(filepath.Join(dir, DumpItems), func(w io.Writer) error {
+			enc := json.NewEncoder(w)
+			return tx.Bucket(bucketItems).ForEach(func(k, v []byte) error {
+				it, err := decodeItem(v)
+				if err != nil {
+					return fmt.Errorf("item %q: %w", k, err)
+				}
+				m.Items++
+				return enc.Encode(it)
+			})
+		}); err != nil {
+			return err
+		}
+		return writeZstdFile(filepath.Join(dir, DumpEvents), func(w io.Writer) error {
+			ew := NewEventWriter(w)
+			n := 0
+			err := tx.Bucket(bucketEvents).ForEach(func(k, v []byte) error {
+				if n++; n%4096 == 0 {
+					if err := ctx.Err(); err != nil {
+						return err
+					}
+				}
+				ev, err := decodeEvent(k, v)
+				if err != nil {
+					return err
+				}
+				m.Events++
+				return ew.Write(ev)
+			})
+			if err != nil {
+				return err
+			}
+			return ew.Flush()
+		})
+	})
+	if err != nil {
+		return Stats{}, fmt.Errorf("dump: %w", err)
+	}
+	b, _ := json.MarshalIndent(m, "", "  ")
+	if err := writeFileSync(filepath.Join(dir, DumpManifest), append(b, '\n')); err != nil {
+		return Stats{}, fmt.Errorf("dump: %w", err)
+	}
+	return Stats{Items: m.Items, Events: m.Events, Seq: m.Seq}, nil
+}
+
+// Restore reads a dump into an empty store, keeping items' times and the
+// order of events. It fails with ErrNotEmpty on a store that holds
+// anything. The dump is read and checked whole (rows and the manifest's
+// counts) before anything is written, so a damaged dump changes nothing.
+func Restore(ctx context.Context, s *Store, dir string, p Progress) (Stats, error) {
+	st, err := s.Stats(ctx)
+	if err != nil {
+		return Stats{}, err
+	}
+	if st.Items != 0 || st.Events != 0 {
+		return Stats{}, fmt.Errorf("restore: %w (%d items, %d events)", ErrNotEmpty, st.Items, st.Events)
+	}
+	mb, err := os.ReadFile(filepath.Join(dir, DumpManifest))
+	if err != nil {
+		return Stats{}, fmt.Errorf("restore: %w", err)
+	}
+	var m dumpManifest
+	if err := json.Unmarshal(mb, &m); err != nil || m.Format != dumpFormat {
+		return Stats{}, fmt.Errorf("restore: %s is not a dump of format %d", DumpManifest, dumpFormat)
+	}
+	var n Stats
+	err = scanDump(dir, p, "check", func([]Item) error { return nil }, func([]Event) error { return nil }, &n)
+	if err != nil {
+		return Stats{}, fmt.Errorf("restore: %w", err)
+	}
+	if n.Items != m.Items || n.Events != m.Events {
+		return Stats{}, fmt.Errorf("restore: the dump holds %d items and %d events, its manifest says %d and %d", n.Items, n.Events, m.Items, m.Events)
+	}
+	var got Stats
+	err = scanDump(dir, p, "restore", func(items []Item) error {
+		_, err := s.putItems(ctx, items, putRestore)
+		return err
+	}, func(evs []Event) error {
+		_, err := s.AppendEvents(ctx, evs)
+		return err
+	}, &got)
+	if err != nil {
+		return got, fmt.Errorf("restore: %w", err)
+	}
+	st, err = s.Stats(ctx)
+	got.Seq = st.Seq
+	return got, err
+}
+
+// scanDump reads a dump's items and events in batches, counting them in n.
+func scanDump(dir string, p Progress, stage string, items func([]Item) error, events func([]Event) error, n *Stats) error {
+	batch := make([]Item, 0, 1000)
+	flushItems := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		if err := items(batch); err != nil {
+			return err
+		}
+		n.Items += len(batch)
+		batch = batch[:0]
+		return nil
+	}
+	err := readZstdFile(filepath.Join(dir, DumpItems), p, stage+" items", func(r io.Reader) error {
+		sc := bufio.NewScanner(r)
+		sc.Buffer(make([]byte, 64<<10), maxLine)
+		for line := 1; sc.Scan(); line++ {
+			var it Item
+			if err := json.Unmarshal(sc.Bytes(), &it); err != nil {
+				return &RowError{File: DumpItems, Line: line, Err: err}
+			}
+			if err := it.Validate(); err != nil {
+				return &RowError{File: DumpItems, Line: line, Err: err}
+			}
+			batch = append(batch, it)
+			if len(batch) == cap(batch) {
+				if err := flushItems(); err != nil {
+					return err
+				}
+			}
+		}
+		if err := sc.Err(); err != nil {
+			return err
+		}
+		return flushItems()
+	})
+	if err != nil {
+		return err
+	}
+	evs := make([]Event, 0, 10000)
+	flushEvents := func() error {
+		if len(evs) == 0 {
+			return nil
+		}
+		if err := events(evs); err != nil {
+			return err
+		}
+		n.Events += len(evs)
+		evs = evs[:0]
+		return nil
+	}
+	return readZstdFile(filepath.Join(dir, DumpEvents), p, stage+" events", func(r io.Reader) error {
+		cr := csv.NewReader(bufio.NewReader(r))
+		cr.ReuseRecord = true
+		if _, err := cr.Read(); err != nil {
+			return &RowError{File: DumpEvents, Line: 1, Err: err}
+		}
+		for {
+			rec, err := cr.Read()
+			if err == io.EOF {
+				return flushEvents()
+			}
+			line, _ := cr.FieldPos(0)
+			if err != nil {
+				return &RowError{File: DumpEvents, Line: line, Err: err}
+			}
+			ev, err := ParseEventRecord(rec)
+			if err != nil {
+				return &RowError{File: DumpEvents, Line: line, Err: err}
+			}
+			evs = append(evs, ev)
+			if len(evs) == cap(evs) {
+				if err := flushEvents(); err != nil {
+					return err
+				}
+			}
+		}
+	})
+}
+
+func writeZstdFile(path string, fn func(io.Writer) error) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	bw := bufio.NewWriterSize(f, 1<<20)
+	zw, err := zstd.NewWriter(bw, zstd.WithEncoderConcurrency(1))
+	if err == nil {
+		err = fn(zw)
+		if cerr := zw.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err == nil {
+		err = bw.Flush()
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+func readZstdFile(path string, p Progress, stage string, fn func(io.Reader) error) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	defer progressDone(p)
+	zr, err := zstd.NewReader(bufio.NewReader(progressReader(f, p, stage)), zstd.WithDecoderConcurrency(1))
+	if err != nil {
+		return err
+	}
+	defer zr.Close()
+	return fn(zr)
+}
+
+func writeFileSync(path string, b []byte) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}

@@ -1,0 +1,90 @@
+package content_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/duetrec/duet/content"
+)
+
+// Dump, restore into an empty store, dump again: the same bytes.
+func TestDumpRestore_RoundTrip(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t, t.TempDir())
+	dir := t.TempDir()
+	items, _ := os.Create(filepath.Join(dir, "items.jsonl"))
+	events, _ := os.Create(filepath.Join(dir, "events.csv"))
+	if _, err := content.Generate(ctx, content.GenOptions{Items: 150, Users: 40, Seed: 9}, items, events); err != nil {
+		t.Fatal(err)
+	}
+	items.Close()
+	events.Close()
+	if _, err := content.ImportGeneric(ctx, s, items.Name(), events.Name(), content.ImportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// Events with a fractional time and an unknown time, an edited item.
+	s.AppendEvents(ctx, []content.Event{
+		{UserID: "odd", ItemID: "i001", Kind: "rating", Value: 3.25, Time: time.Unix(1700000000, 123456789)},
+		{UserID: "odd", ItemID: "i002", Kind: "view", Value: 1},
+	})
+	s.PutItem(ctx, content.Item{ID: "i003", Title: "Edited", Attributes: map[string]content.Value{"n": content.Number(0.1)}})
+
+	first := filepath.Join(t.TempDir(), "dump1")
+	st1, err := content.Dump(ctx, s, first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := openStore(t, t.TempDir())
+	got, err := content.Restore(ctx, r, first, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Items != st1.Items || got.Events != st1.Events {
+		t.Fatalf("restored %+v, dumped %+v", got, st1)
+	}
+	orig, _ := s.Item(ctx, "i003")
+	back, _ := r.Item(ctx, "i003")
+	if !back.CreatedAt.Equal(orig.CreatedAt) || !back.UpdatedAt.Equal(orig.UpdatedAt) || back.Title != "Edited" {
+		t.Fatalf("times or content lost: %+v vs %+v", back, orig)
+	}
+	second := filepath.Join(t.TempDir(), "dump2")
+	if _, err := content.Dump(ctx, r, second); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{content.DumpItems, content.DumpEvents} {
+		a, _ := os.ReadFile(filepath.Join(first, name))
+		b, _ := os.ReadFile(filepath.Join(second, name))
+		if len(a) == 0 || !bytes.Equal(a, b) {
+			t.Fatalf("%s differs between the dumps (%d and %d bytes)", name, len(a), len(b))
+		}
+	}
+	// Only into an empty store.
+	if _, err := content.Restore(ctx, r, first, nil); !errors.Is(err, content.ErrNotEmpty) {
+		t.Fatalf("restore into a full store: %v", err)
+	}
+}
+
+func TestRestore_Corrupt(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t, t.TempDir())
+	s.PutItem(ctx, content.Item{ID: "a"})
+	dump := filepath.Join(t.TempDir(), "d")
+	if _, err := content.Dump(ctx, s, dump); err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(dump, content.DumpItems)
+	b, _ := os.ReadFile(p)
+	os.WriteFile(p, b[:len(b)/2], 0o644)
+	fresh := openStore(t, t.TempDir())
+	if _, err := content.Restore(ctx, fresh, dump, nil); err == nil {
+		t.Fatal("restored a truncated dump")
+	}
+	if st, _ := fresh.Stats(ctx); st.Items != 0 || st.Events != 0 {
+		t.Fatalf("a failed restore wrote %+v", st)
+	}
+}
