@@ -11,14 +11,20 @@ SEED     ?= 1
 MOVIELENS ?= ../shared/data/ml-latest-small
 DEMO_SRC ?= .data/demo-source
 FUZZTIME ?= 5s
+ADDR     ?= 127.0.0.1:8080
+# Demo tokens, for a server on localhost only; set your own anywhere else.
+export DUET_EDITOR_TOKEN ?= demo-editor
+export DUET_ADMIN_TOKEN  ?= demo-admin
+export DUET_EVENTS_TOKEN ?= demo-events
 
-.PHONY: build run test vet fmt-check fuzz bench clean
+.PHONY: build run test vet fmt-check fuzz bench clean browser
 
 build:
 	$(GO) build -o $(BIN) ./tools/duet
 
-# The store is filled once; the stamp marks a completed import so that an
-# interrupted one is redone instead of half-trusted.
+# The store is filled once (the stamp marks a completed import, so that an
+# interrupted one is redone instead of half-trusted) and indexed once; then
+# the server runs until interrupted.
 run: build
 ifeq ($(DATASET),demo)
 	@test -f $(DEMO_SRC)/items.jsonl -a -f $(DEMO_SRC)/events.csv || \
@@ -32,11 +38,20 @@ else ifeq ($(DATASET),movielens)
 else
 	$(error DATASET must be demo or movielens)
 endif
-	@echo "store ready in $(DATA)"
+	@test -n "$$(ls $(DATA)/snapshots 2>/dev/null | grep snap-)" || $(BIN) rebuild --data $(DATA)
+	@echo "editor token: $$DUET_EDITOR_TOKEN (DUET_EDITOR_TOKEN)"
+	$(BIN) serve --data $(DATA) --addr $(ADDR)
 
-test: fmt-check vet
+test: fmt-check vet browser
 	$(GO) test -race -count=1 ./...
 	$(MAKE) fuzz
+
+# The browser tests drive Debian's headless Chromium; install it when missing.
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { \
+		echo "installing chromium for the browser tests"; \
+		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -51,6 +66,7 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzParseEventRecord$$' -fuzztime=$(FUZZTIME) ./content
 	$(GO) test -run='^$$' -fuzz='^FuzzParseMovieLensRecord$$' -fuzztime=$(FUZZTIME) ./content
 	$(GO) test -run='^$$' -fuzz='^FuzzParseEventJSON$$' -fuzztime=$(FUZZTIME) ./content
+	$(GO) test -run='^$$' -fuzz='^FuzzSearchRequest$$' -fuzztime=$(FUZZTIME) ./server
 
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem ./...

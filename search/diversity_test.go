@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/duetrec/duet/content"
 )
 
 func ids(fs []fused) string {
@@ -56,7 +58,7 @@ func TestCapPerCategory(t *testing.T) {
 
 func TestRequest_Normalize(t *testing.T) {
 	f := func(v float64) *float64 { return &v }
-	s := func(v string) *string { return &v }
+	s := func(v string) *content.Value { x := content.String(v); return &x }
 	cases := []struct {
 		name string
 		req  Request

@@ -6,6 +6,8 @@ import (
 	"math"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/duetrec/duet/content"
 )
 
 // Mode chooses which candidate lists a search uses.
@@ -53,6 +55,9 @@ type Request struct {
 	// both are given. Default 0.5.
 	Alpha *float64
 	RRFK  float64 // default 60
+	// UserWeight weighs the user vector against the query vector when both
+	// are given: normalise(w·user + (1 − w)·query). Default 0.5.
+	UserWeight *float64
 	// Window is how many candidates each list fetches; default max(100, 4·K).
 	Window      int
 	Filters     Filters
@@ -72,9 +77,9 @@ type Filters struct {
 // AttrFilter is an equality or numeric range test on one attribute.
 type AttrFilter struct {
 	Key string
-	// Equals, when set, must equal the attribute (a string, or a number
-	// written as one).
-	Equals   *string
+	// Equals, when set, must equal the attribute: a string exactly, a
+	// number numerically (a string never equals a number).
+	Equals   *content.Value
 	Min, Max *float64 // inclusive numeric bounds
 }
 
@@ -130,6 +135,13 @@ func (r *Request) Normalize() error {
 	}
 	if a := *r.Alpha; math.IsNaN(a) || a < 0 || a > 1 {
 		return invalid("alpha must be from 0 to 1")
+	}
+	if r.UserWeight == nil {
+		w := 0.5
+		r.UserWeight = &w
+	}
+	if w := *r.UserWeight; math.IsNaN(w) || w < 0 || w > 1 {
+		return invalid("user_weight must be from 0 to 1")
 	}
 	if r.RRFK == 0 {
 		r.RRFK = 60
@@ -187,7 +199,10 @@ func (f *Filters) validate() error {
 			return invalid("attribute filter %q tests nothing", clip(a.Key))
 		}
 		if a.Equals != nil {
-			if err := checkText("attribute value", *a.Equals, 1024); err != nil {
+			if a.Equals.IsNum && (math.IsNaN(a.Equals.Num) || math.IsInf(a.Equals.Num, 0)) {
+				return invalid("attribute %q value is not finite", clip(a.Key))
+			}
+			if err := checkText("attribute value", a.Equals.Str, 1024); err != nil {
 				return err
 			}
 		}

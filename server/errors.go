@@ -34,8 +34,11 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 	}
 	ae := s.toAPIError(err)
 	if ae.Status >= 500 {
-		s.log.ErrorContext(c.Request().Context(), "request failed", "err", err,
-			"request_id", c.Response().Header().Get(echo.HeaderXRequestID))
+		id := c.Response().Header().Get(echo.HeaderXRequestID)
+		s.log.ErrorContext(c.Request().Context(), "request failed", "err", err, "request_id", id)
+		if ae.Code == "internal" {
+			ae = newError(ae.Status, ae.Code, "internal error; request id "+id)
+		}
 	}
 	if c.Request().Method == http.MethodHead {
 		c.NoContent(ae.Status)

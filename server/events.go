@@ -53,9 +53,16 @@ func (s *Server) postEvents(c echo.Context) error {
 		}
 		evs[i] = ev
 	}
-	seq, err := s.store.AppendEvents(c.Request().Context(), evs)
+	ctx := c.Request().Context()
+	seq, err := s.store.AppendEvents(ctx, evs)
 	if err != nil {
 		return err
+	}
+	// The user vector reads the live history, so the next recommendation
+	// already sees these; the backend only counts them towards popularity.
+	if be, release, err := s.acquire(); err == nil {
+		be.EventsAdded(evs)
+		release()
 	}
 	return c.JSON(http.StatusOK, map[string]any{"accepted": len(evs), "seq": seq})
 }

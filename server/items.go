@@ -162,20 +162,8 @@ func (s *Server) itemDone(c echo.Context, status int, id string, seq uint64) err
 	if err != nil {
 		return err
 	}
-	s.applyPut(c, it)
+	s.live(ctx, seq, func(be Backend) error { return be.ItemPut(ctx, it) })
 	return c.JSON(status, itemWritten{Item: it, Seq: seq})
-}
-
-// applyPut hands a durable item to the live indexes. The write is already
-// acknowledged by the store, so a failure here is logged, not returned: the
-// item is picked up again when the indexes replay the store's changes.
-func (s *Server) applyPut(c echo.Context, it content.Item) {
-	if s.live == nil {
-		return
-	}
-	if err := s.live.ItemPut(c.Request().Context(), it); err != nil {
-		s.log.ErrorContext(c.Request().Context(), "live index update failed", "item", it.ID, "err", err)
-	}
 }
 
 type batchBody struct {
@@ -210,11 +198,17 @@ func (s *Server) batchItems(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	for _, it := range items {
-		if stored, err := s.store.Item(ctx, it.ID); err == nil {
-			s.applyPut(c, stored)
+	s.live(ctx, seq, func(be Backend) error {
+		var errs []error
+		for _, it := range items {
+			stored, err := s.store.Item(ctx, it.ID)
+			if err == nil {
+				err = be.ItemPut(ctx, stored)
+			}
+			errs = append(errs, err)
 		}
-	}
+		return errors.Join(errs...)
+	})
 	return c.JSON(http.StatusOK, map[string]any{"count": len(items), "seq": seq})
 }
 
@@ -228,10 +222,6 @@ func (s *Server) deleteItem(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if s.live != nil {
-		if err := s.live.ItemDeleted(ctx, id); err != nil {
-			s.log.ErrorContext(ctx, "live index delete failed", "item", id, "err", err)
-		}
-	}
+	s.live(ctx, seq, func(be Backend) error { return be.ItemDeleted(ctx, id) })
 	return c.JSON(http.StatusOK, map[string]any{"deleted": id, "seq": seq})
 }

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"time"
@@ -9,14 +10,18 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/duetrec/duet/content"
 )
 
 type metrics struct {
 	reg      *prometheus.Registry
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
-	items    prometheus.Gauge
-	events   prometheus.Gauge
+
+	indexItems   prometheus.Gauge
+	snapshotSeq  prometheus.Gauge
+	liveFailures prometheus.Counter
 }
 
 func newMetrics(reg *prometheus.Registry) *metrics {
@@ -29,10 +34,17 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 			Name: "duet_http_request_duration_seconds", Help: "HTTP request latency by route and method.",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
 		}, []string{"route", "method"}),
-		items:  prometheus.NewGauge(prometheus.GaugeOpts{Name: "duet_store_items", Help: "Items in the catalog."}),
-		events: prometheus.NewGauge(prometheus.GaugeOpts{Name: "duet_store_events", Help: "Events in the log."}),
+		indexItems: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "duet_index_items", Help: "Items in the loaded snapshot when it was built.",
+		}),
+		snapshotSeq: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "duet_snapshot_seq", Help: "Store sequence number the loaded snapshot was built at.",
+		}),
+		liveFailures: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "duet_live_apply_failures_total", Help: "Durable writes the live indexes failed to apply.",
+		}),
 	}
-	reg.MustRegister(m.requests, m.latency, m.items, m.events,
+	reg.MustRegister(m.requests, m.latency, m.indexItems, m.snapshotSeq, m.liveFailures,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -61,4 +73,27 @@ func (m *metrics) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 
 func (m *metrics) handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+}
+
+// storeGauges reports the store's counts and the live indexes' lag, read at
+// scrape time.
+func (s *Server) storeGauges() {
+	stat := func(pick func(content.Stats) int) func() float64 {
+		return func() float64 {
+			st, err := s.store.Stats(context.Background())
+			if err != nil {
+				return -1
+			}
+			return float64(pick(st))
+		}
+	}
+	s.metrics.reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "duet_store_items", Help: "Items in the catalog."},
+			stat(func(st content.Stats) int { return st.Items })),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "duet_store_events", Help: "Events in the log."},
+			stat(func(st content.Stats) int { return st.Events })),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "duet_live_lag", Help: "Item changes in the store the live indexes have not applied (counted up to 1000).",
+		}, func() float64 { return float64(s.lag(context.Background())) }),
+	)
 }

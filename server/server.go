@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -80,8 +81,8 @@ func (c *Config) defaults() {
 	}
 }
 
-// Live is told about every write after it is durable, so the live indexes
-// follow the store. Its methods must be safe for concurrent use.
+// Live is told about every item write after it is durable, so the live
+// indexes follow the store. Its methods must be safe for concurrent use.
 type Live interface {
 	ItemPut(ctx context.Context, item content.Item) error
 	ItemDeleted(ctx context.Context, id string) error
@@ -92,17 +93,17 @@ type Server struct {
 	cfg     Config
 	echo    *echo.Echo
 	store   *content.Store
-	live    Live
 	log     *slog.Logger
 	metrics *metrics
 	ready   atomic.Bool
+
+	loader   Loader
+	gen      atomic.Pointer[generation] // the backend in service
+	reloadMu sync.Mutex                 // one reload at a time
 }
 
 // Option configures optional parts of a Server.
 type Option func(*Server)
-
-// WithLive hands durable writes to live indexes.
-func WithLive(l Live) Option { return func(s *Server) { s.live = l } }
 
 // WithRegistry registers the server's metrics with reg instead of a
 // registry of its own.
@@ -110,7 +111,9 @@ func WithRegistry(reg *prometheus.Registry) Option {
 	return func(s *Server) { s.metrics = newMetrics(reg) }
 }
 
-// New returns a server over the store. It is ready to serve at once.
+// New returns a server over the store. Without a loader it serves the
+// store's routes at once; with one, search routes answer 503 until Reload
+// has loaded a snapshot.
 func New(store *content.Store, cfg Config, opts ...Option) (*Server, error) {
 	cfg.defaults()
 	s := &Server{cfg: cfg, store: store, log: cfg.Logger}
@@ -135,7 +138,8 @@ func New(store *content.Store, cfg Config, opts ...Option) (*Server, error) {
 			s.log.Warn("no token configured: those routes refuse every request", "routes", name)
 		}
 	}
-	s.ready.Store(true)
+	s.storeGauges()
+	s.ready.Store(s.loader == nil)
 	return s, nil
 }
 
@@ -227,6 +231,17 @@ func (s *Server) routes() {
 	e.DELETE("/v1/items/:id", s.deleteItem, editor)
 
 	e.POST("/v1/events", s.postEvents, s.auth(func() []string { return []string{s.cfg.EventsToken} }, false))
+
+	limit := s.searchLimiter()
+	e.GET("/v1/search", s.getSearch, read, limit)
+	e.POST("/v1/search", s.postSearch, read, limit)
+	e.GET("/v1/users/:id/recommendations", s.recommendations, read, limit)
+	e.GET("/v1/items/:id/similar", s.similar, read, limit)
+
+	admin := s.auth(func() []string { return []string{s.cfg.AdminToken} }, false)
+	e.POST("/admin/snapshots/reload", s.reloadRoute, admin)
+	e.GET("/admin/stats", s.stats, admin)
+	e.GET("/admin/backup", s.backup, admin)
 }
 
 func (s *Server) readyz(c echo.Context) error {

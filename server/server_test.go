@@ -3,6 +3,8 @@ package server_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -16,6 +18,7 @@ import (
 	"time"
 
 	"github.com/duetrec/duet/content"
+	"github.com/duetrec/duet/search"
 	"github.com/duetrec/duet/server"
 )
 
@@ -25,34 +28,80 @@ const (
 	adminTok  = "admin-secret"
 )
 
-type recordingLive struct {
+// fakeBackend records what reaches it and answers searches with the
+// request it got, so tests can see how the server read it.
+type fakeBackend struct {
 	mu      sync.Mutex
+	name    string
+	seq     uint64
 	puts    []string
 	deletes []string
+	events  int
+	closed  bool
+	last    search.Request
 }
 
-func (l *recordingLive) ItemPut(_ context.Context, it content.Item) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.puts = append(l.puts, it.ID)
+func (b *fakeBackend) Search(_ context.Context, req search.Request) (*search.Result, error) {
+	if err := req.Normalize(); err != nil {
+		return nil, err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return nil, errors.New("search on a closed backend")
+	}
+	b.last = req
+	return &search.Result{Hits: []search.Hit{{ID: b.name, Score: 1}}, Mode: req.Mode, Fusion: req.Fusion, Source: "query"}, nil
+}
+
+func (b *fakeBackend) Similar(ctx context.Context, id string, req search.Request) (*search.Result, error) {
+	if id == "missing" {
+		return nil, search.ErrNotFound
+	}
+	req.Query = "similar to " + id
+	return b.Search(ctx, req)
+}
+
+func (b *fakeBackend) ItemPut(_ context.Context, it content.Item) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.puts = append(b.puts, it.ID)
 	return nil
 }
 
-func (l *recordingLive) ItemDeleted(_ context.Context, id string) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.deletes = append(l.deletes, id)
+func (b *fakeBackend) ItemDeleted(_ context.Context, id string) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.deletes = append(b.deletes, id)
+	return nil
+}
+
+func (b *fakeBackend) EventsAdded(evs []content.Event) {
+	b.mu.Lock()
+	b.events += len(evs)
+	b.mu.Unlock()
+}
+
+func (b *fakeBackend) Info() server.BackendInfo {
+	return server.BackendInfo{Snapshot: b.name, Seq: b.seq, Items: 1}
+}
+
+func (b *fakeBackend) Close() error {
+	b.mu.Lock()
+	b.closed = true
+	b.mu.Unlock()
 	return nil
 }
 
 type fixture struct {
-	t     *testing.T
+	t     testing.TB
 	store *content.Store
 	srv   *server.Server
-	live  *recordingLive
+	live  *fakeBackend // the backend in service
+	loads int
 }
 
-func newFixture(t *testing.T, mutate ...func(*server.Config)) *fixture {
+func newFixture(t testing.TB, mutate ...func(*server.Config)) *fixture {
 	t.Helper()
 	st, err := content.Open(context.Background(), t.TempDir())
 	if err != nil {
@@ -66,12 +115,25 @@ func newFixture(t *testing.T, mutate ...func(*server.Config)) *fixture {
 	for _, m := range mutate {
 		m(&cfg)
 	}
-	live := &recordingLive{}
-	srv, err := server.New(st, cfg, server.WithLive(live))
+	f := &fixture{t: t, store: st}
+	loader := func(ctx context.Context) (server.Backend, error) {
+		f.loads++
+		seq := uint64(0)
+		if st, err := f.store.Stats(ctx); err == nil {
+			seq = st.Seq
+		}
+		f.live = &fakeBackend{name: fmt.Sprint("snapshot-", f.loads), seq: seq}
+		return f.live, nil
+	}
+	srv, err := server.New(st, cfg, server.WithLoader(loader))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &fixture{t: t, store: st, srv: srv, live: live}
+	f.srv = srv
+	if _, err := srv.Reload(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return f
 }
 
 // do sends a request; token "" sends none.
@@ -93,7 +155,7 @@ func (f *fixture) do(method, target, token, body string) *httptest.ResponseRecor
 	return rec
 }
 
-func errorCode(t *testing.T, rec *httptest.ResponseRecorder) string {
+func errorCode(t testing.TB, rec *httptest.ResponseRecorder) string {
 	t.Helper()
 	var body struct {
 		Error struct{ Code, Message string }
@@ -421,4 +483,10 @@ func TestAuth_EditorMayRead(t *testing.T) {
 	if rec := f.do("GET", "/v1/items", eventsTok, ""); rec.Code != 401 {
 		t.Fatalf("events token reading: %d", rec.Code)
 	}
+}
+
+func newRecorder() *httptest.ResponseRecorder { return httptest.NewRecorder() }
+
+func mustRequest(method, target string) *http.Request {
+	return httptest.NewRequest(method, target, nil)
 }

@@ -6,8 +6,14 @@ package vec
 
 import "math"
 
-// Dot returns the inner product of a and b, which must have equal length.
-func Dot(a, b []float32) float32 {
+// Dot returns the inner product of a and b, which must have equal length
+// (b may be longer; its tail is ignored). It uses the fastest kernel the
+// build and the CPU allow; see Kernel.
+func Dot(a, b []float32) float32 { return dot(a, b) }
+
+// DotPortable is the reference inner product: plain Go, four accumulators.
+// The accelerated kernels are tested against it.
+func DotPortable(a, b []float32) float32 {
 	b = b[:len(a)]
 	var s0, s1, s2, s3 float32
 	i := 0
@@ -50,3 +56,7 @@ func Normalize(x []float32) float32 {
 	}
 	return n
 }
+
+// Kernel names the inner-product kernel Dot uses in this build on this CPU
+// ("portable", "vek-avx2", "archsimd-avx512", ...), for benchmark reports.
+func Kernel() string { return kernel() }

@@ -56,7 +56,7 @@ func newRoot() *cobra.Command {
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.CompletionOptions.DisableDefaultCmd = true
-	root.AddCommand(newGenCmd(), newImportCmd(), newServeCmd())
+	root.AddCommand(newGenCmd(), newImportCmd(), newTrainCmd(), newRebuildCmd(), newServeCmd(), newBenchCmd(), newDumpCmd(), newRestoreCmd(), newEvalCmd())
 	return root
 }
 

@@ -11,8 +11,9 @@ import (
 // barProgress draws a progress bar per stage on a terminal; elsewhere (a
 // pipe, a log file, CI) it stays silent so output remains readable.
 type barProgress struct {
-	w   io.Writer
-	bar *progressbar.ProgressBar
+	w     io.Writer
+	bar   *progressbar.ProgressBar
+	count bool // totals count things, not bytes
 }
 
 // newProgress returns a progress reporter drawing on stderr when it is a
@@ -24,11 +25,21 @@ func newProgress() *barProgress {
 	return &barProgress{w: os.Stderr}
 }
 
+// newCountProgress is newProgress for totals that count items, not bytes.
+func newCountProgress() *barProgress {
+	p := newProgress()
+	if p != nil {
+		p.count = true
+	}
+	return p
+}
+
 func (p *barProgress) Start(stage string, total int64) {
 	p.bar = progressbar.NewOptions64(total,
 		progressbar.OptionSetWriter(p.w),
 		progressbar.OptionSetDescription(stage),
-		progressbar.OptionShowBytes(true),
+		progressbar.OptionShowBytes(!p.count),
+		progressbar.OptionShowCount(),
 		progressbar.OptionSetWidth(30),
 		progressbar.OptionThrottle(100_000_000),
 		progressbar.OptionShowElapsedTimeOnFinish(),

@@ -1,0 +1,66 @@
+package index_test
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"os"
+	"path/filepath"
+
+	"github.com/duetrec/duet/content"
+	"github.com/duetrec/duet/index"
+)
+
+func ExampleOpenText() {
+	ctx := context.Background()
+	dir, err := os.MkdirTemp("", "duet-text")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+
+	tx, err := index.OpenText(ctx, filepath.Join(dir, "text"), nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer tx.Close()
+
+	// Bulk load, then a live edit: searchable as soon as Upsert returns.
+	err = tx.IndexBatch(ctx, []content.Item{
+		{ID: "m1", Title: "Rocket Science", Description: "How engines lift a payload.",
+			Tags: []string{"engineering"}, Categories: []string{"space"},
+			Attributes: map[string]content.Value{"year": content.Number(1999)}},
+		{ID: "m2", Title: "Bread", Description: "A rocket engineer bakes.",
+			Tags: []string{"baking"}, Categories: []string{"cooking"},
+			Attributes: map[string]content.Value{"year": content.Number(2010)}},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	err = tx.Upsert(ctx, content.Item{ID: "m3", Title: "Rockets of the Cold War",
+		Categories: []string{"history"}, Attributes: map[string]content.Value{"year": content.Number(2021)}})
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	since := 2000.0
+	res, err := tx.Search(ctx, index.TextQuery{
+		Text:      "cold war rockets",
+		Filter:    index.TextFilter{Ranges: []index.TextRange{{Attribute: "year", Min: &since}}},
+		K:         10,
+		FacetSize: 5,
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("total:", res.Total)
+	for _, h := range res.Hits {
+		fmt.Println(h.ID)
+	}
+	fmt.Println("categories:", res.Categories)
+	// Output:
+	// total: 2
+	// m3
+	// m2
+	// categories: map[cooking:1 history:1]
+}

@@ -1,0 +1,730 @@
+package index
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"runtime"
+	"sync"
+	"sync/atomic"
+
+	"github.com/duetrec/duet/internal/vec"
+)
+
+// HNSWOptions configures an HNSW index. Zero fields take the defaults.
+type HNSWOptions struct {
+	// M is the number of neighbours a node keeps on the upper layers; layer
+	// 0 keeps 2·M. Default 16.
+	M int
+	// EfConstruction is the width of the search that finds a new node's
+	// neighbours. Default 200.
+	EfConstruction int
+	// EfSearch is the default width of a query's search of layer 0; it can
+	// be changed with SetEfSearch or per query with SearchEf. Default 64.
+	EfSearch int
+	// ExactCutoff is the number of allowed items at or below which a
+	// filtered search scores the allowed items directly. Default
+	// DefaultExactCutoff; a negative value always walks the graph.
+	ExactCutoff int
+	// Seed drives the level generator, so that the same adds in the same
+	// order build the same graph.
+	Seed uint64
+	// DropPruned turns off keepPrunedConnections: by default a node whose
+	// heuristic selection leaves free slots fills them with the nearest
+	// candidates the heuristic rejected.
+	DropPruned bool
+}
+
+func (o HNSWOptions) withDefaults() HNSWOptions {
+	if o.M <= 0 {
+		o.M = 16
+	}
+	if o.EfConstruction <= 0 {
+		o.EfConstruction = 200
+	}
+	if o.EfSearch <= 0 {
+		o.EfSearch = 64
+	}
+	if o.ExactCutoff == 0 {
+		o.ExactCutoff = DefaultExactCutoff
+	}
+	return o
+}
+
+// maxM bounds M so that neighbour counts fit the format's byte and a corrupt
+// header cannot ask for absurd lists.
+const maxM = 127
+
+// maxLevel bounds a node's level; with M ≥ 2 a level beyond it has
+// probability below 2⁻³⁰ per node.
+const maxLevel = 30
+
+// HNSW is a Vector index on a hierarchical navigable small-world graph
+// (Malkov & Yashunin, "Efficient and robust approximate nearest neighbor
+// search using Hierarchical Navigable Small World graphs", 2016), with the
+// heuristic neighbour selection of the paper's algorithm 4.
+//
+// Storage is flat: the vectors in one []float32, layer-0 neighbour lists in
+// one []int32 of fixed-size slots, upper-layer lists in one small []int32
+// per node that has them. Neighbour lists are guarded by striped locks, so
+// searches run concurrently with each other and with Add, Upsert and Delete;
+// only growing the arrays and Delete take the index exclusively, briefly.
+//
+// Delete leaves a tombstone: the node stays in the graph as a stepping stone
+// but is never returned. Upsert is a tombstone plus an Add. Rebuild returns
+// a compacted copy without the tombstones.
+type HNSW struct {
+	opts HNSWOptions
+	dim  int
+	m0   int // layer-0 list capacity
+	ml   float64
+	ef   atomic.Int64 // default EfSearch
+
+	// wmu is held shared by every write and exclusively by Save and
+	// Rebuild, so that they see a graph no add is halfway through while
+	// searches carry on.
+	wmu sync.RWMutex
+
+	// mu guards the array headers and the maps: taken exclusively to grow
+	// them and for Delete, shared by searches and by the linking phase of
+	// an add.
+	mu     sync.RWMutex
+	vecs   []float32
+	levels []uint8
+	links0 []int32   // node i's layer-0 slot at i*(1+m0): count, neighbours
+	upper  [][]int32 // node i's layers 1..levels[i], each a 1+M slot; nil at level 0
+	ids    []string
+	pos    map[string]int32 // live ids only
+	dead   []bool
+	nDead  int
+	rng    *rand.Rand
+
+	// epMu serialises changes of the entry point; searches read it from
+	// top without locking.
+	epMu sync.Mutex
+	top  atomic.Uint64 // entry<<8 | level, or emptyTop
+
+	stripes [stripeCount]sync.Mutex
+	pool    sync.Pool
+}
+
+const (
+	stripeCount = 1024
+	emptyTop    = math.MaxUint64
+)
+
+var _ Vector = (*HNSW)(nil)
+
+// NewHNSW returns an empty HNSW index for vectors of dimension dim.
+func NewHNSW(dim int, opts HNSWOptions) (*HNSW, error) {
+	if err := checkDim(dim); err != nil {
+		return nil, fmt.Errorf("new hnsw index: %w", err)
+	}
+	opts = opts.withDefaults()
+	if opts.M < 2 || opts.M > maxM {
+		return nil, fmt.Errorf("new hnsw index: M %d out of range [2, %d]", opts.M, maxM)
+	}
+	return newHNSW(dim, opts, 0), nil
+}
+
+func newHNSW(dim int, opts HNSWOptions, n int) *HNSW {
+	h := &HNSW{
+		opts: opts,
+		dim:  dim,
+		m0:   2 * opts.M,
+		ml:   1 / math.Log(float64(opts.M)),
+		// n may come from an untrusted header: the hint is capped.
+		pos: make(map[string]int32, min(n, 1<<16)),
+		// The stream depends on the node count too, so that adds after a
+		// Load continue deterministically instead of repeating the levels
+		// of the first nodes.
+		rng: rand.New(rand.NewPCG(opts.Seed, uint64(n))),
+	}
+	h.ef.Store(int64(opts.EfSearch))
+	h.top.Store(emptyTop)
+	h.pool.New = func() any { return new(searcher) }
+	return h
+}
+
+// Dim returns the dimension of the vectors.
+func (h *HNSW) Dim() int { return h.dim }
+
+// Len returns the number of live items.
+func (h *HNSW) Len() int {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return len(h.pos)
+}
+
+// Tombstones returns the number of deleted nodes still in the graph.
+func (h *HNSW) Tombstones() int {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return h.nDead
+}
+
+// Options returns the options the index was built with; EfSearch is the
+// current default.
+func (h *HNSW) Options() HNSWOptions {
+	o := h.opts
+	o.EfSearch = int(h.ef.Load())
+	return o
+}
+
+// SetEfSearch sets the default search width; ef ≤ 0 restores the option's.
+func (h *HNSW) SetEfSearch(ef int) {
+	if ef <= 0 {
+		ef = h.opts.EfSearch
+	}
+	h.ef.Store(int64(ef))
+}
+
+// Add inserts a unit-length copy of v under id. It is safe to call from
+// several goroutines at once: building with one per core is the fast way
+// to fill a large index.
+func (h *HNSW) Add(id string, v []float32) error {
+	if err := h.add(id, v, false); err != nil {
+		return fmt.Errorf("add %q: %w", id, err)
+	}
+	return nil
+}
+
+// Upsert inserts v under id, tombstoning the node that held id before.
+func (h *HNSW) Upsert(id string, v []float32) error {
+	if err := h.add(id, v, true); err != nil {
+		return fmt.Errorf("upsert %q: %w", id, err)
+	}
+	return nil
+}
+
+// Delete tombstones id: it is no longer returned or counted, but its node
+// keeps serving as a path between its neighbours until Rebuild.
+func (h *HNSW) Delete(id string) error {
+	h.wmu.RLock()
+	defer h.wmu.RUnlock()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	i, ok := h.pos[id]
+	if !ok {
+		return fmt.Errorf("delete %q: %w", id, ErrNotFound)
+	}
+	h.kill(i)
+	return nil
+}
+
+// Vector returns a copy of the unit vector stored under id.
+func (h *HNSW) Vector(id string) ([]float32, bool) {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	i, ok := h.pos[id]
+	if !ok {
+		return nil, false
+	}
+	return append([]float32(nil), h.vec(i)...), true
+}
+
+func (h *HNSW) kill(i int32) {
+	h.dead[i] = true
+	h.nDead++
+	delete(h.pos, h.ids[i])
+}
+
+func (h *HNSW) add(id string, v []float32, replace bool) error {
+	u, err := normalized(v, h.dim)
+	if err != nil {
+		return err
+	}
+	h.wmu.RLock()
+	defer h.wmu.RUnlock()
+
+	h.mu.Lock()
+	if len(h.ids) >= maxItems {
+		h.mu.Unlock()
+		return fmt.Errorf("index full (%d nodes)", len(h.ids))
+	}
+	if old, ok := h.pos[id]; ok {
+		if !replace {
+			h.mu.Unlock()
+			return ErrExists
+		}
+		h.kill(old)
+	}
+	q := int32(len(h.ids))
+	level := h.randomLevel()
+	h.ids = append(h.ids, id)
+	h.pos[id] = q
+	h.vecs = append(h.vecs, u...)
+	h.levels = append(h.levels, uint8(level))
+	h.dead = append(h.dead, false)
+	h.links0 = append(h.links0, make([]int32, 1+h.m0)...)
+	var up []int32
+	if level > 0 {
+		up = make([]int32, level*(1+h.opts.M))
+	}
+	h.upper = append(h.upper, up)
+	h.mu.Unlock()
+
+	// The node is in the arrays but nothing links to it yet; linking needs
+	// only the shared lock, so searches and other adds proceed meanwhile.
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	s := h.getSearcher()
+	defer h.pool.Put(s)
+	h.link(s, q, level)
+	return nil
+}
+
+func (h *HNSW) randomLevel() int {
+	// 1-Float64 is in (0, 1], so the logarithm is finite.
+	l := int(-math.Log(1-h.rng.Float64()) * h.ml)
+	return min(l, maxLevel)
+}
+
+func (h *HNSW) vec(i int32) []float32 {
+	o := int(i) * h.dim
+	return h.vecs[o : o+h.dim : o+h.dim]
+}
+
+// slot returns node i's neighbour slot on level l: a count followed by
+// capacity entries. The caller holds i's stripe lock.
+func (h *HNSW) slot(i int32, l int) []int32 {
+	if l == 0 {
+		o := int(i) * (1 + h.m0)
+		return h.links0[o : o+1+h.m0]
+	}
+	o := (l - 1) * (1 + h.opts.M)
+	return h.upper[i][o : o+1+h.opts.M]
+}
+
+func (h *HNSW) stripe(i int32) *sync.Mutex { return &h.stripes[uint32(i)%stripeCount] }
+
+// neighbours copies node i's list on level l into buf.
+func (h *HNSW) neighbours(i int32, l int, buf []int32) []int32 {
+	mu := h.stripe(i)
+	mu.Lock()
+	s := h.slot(i, l)
+	buf = append(buf[:0], s[1:1+s[0]]...)
+	mu.Unlock()
+	return buf
+}
+
+func (h *HNSW) loadTop() (entry int32, level int, ok bool) {
+	t := h.top.Load()
+	if t == emptyTop {
+		return 0, 0, false
+	}
+	return int32(t >> 8), int(t & 0xff), true
+}
+
+func (h *HNSW) storeTop(entry int32, level int) {
+	h.top.Store(uint64(entry)<<8 | uint64(level))
+}
+
+// link connects the new node q on levels level..0 (algorithm 1 of the paper).
+func (h *HNSW) link(s *searcher, q int32, level int) {
+	qv := h.vec(q)
+	h.epMu.Lock()
+	ep, top, ok := h.loadTop()
+	if !ok {
+		h.storeTop(q, level)
+		h.epMu.Unlock()
+		return
+	}
+	if level > top {
+		// q becomes the entry point: hold the lock until it is linked so
+		// that no other add raises the top meanwhile and loses q's layers.
+		defer func() {
+			h.storeTop(q, level)
+			h.epMu.Unlock()
+		}()
+	} else {
+		h.epMu.Unlock()
+	}
+
+	cur := scored{ep, vec.Dot(qv, h.vec(ep))}
+	for l := top; l > level; l-- {
+		cur = h.greedy(s, qv, cur, l)
+	}
+	for l := min(level, top); l >= 0; l-- {
+		h.searchLayer(s, qv, cur, h.opts.EfConstruction, l, nil)
+		cands := sortDesc(s.res)
+		// Another add may already have linked to q on this level.
+		cands = dropIdx(cands, q)
+		if len(cands) == 0 {
+			continue
+		}
+		cur = cands[0]
+		s.sel = h.selectNeighbours(s, cands, h.opts.M, s.sel)
+		mu := h.stripe(q)
+		mu.Lock()
+		sl := h.slot(q, l)
+		sl[0] = int32(copy(sl[1:], s.sel))
+		mu.Unlock()
+		capacity := h.opts.M
+		if l == 0 {
+			capacity = h.m0
+		}
+		for _, e := range s.sel {
+			h.addLink(s, e, q, l, capacity)
+		}
+	}
+}
+
+// addLink adds q to e's list on level l, shrinking the list with the
+// selection heuristic when it overflows.
+func (h *HNSW) addLink(s *searcher, e, q int32, l, capacity int) {
+	mu := h.stripe(e)
+	mu.Lock()
+	defer mu.Unlock()
+	sl := h.slot(e, l)
+	n := int(sl[0])
+	for _, x := range sl[1 : 1+n] {
+		if x == q {
+			return
+		}
+	}
+	if n < capacity {
+		sl[1+n] = q
+		sl[0]++
+		return
+	}
+	ev := h.vec(e)
+	s.tmp = s.tmp[:0]
+	for _, x := range sl[1 : 1+n] {
+		s.tmp = append(s.tmp, scored{x, vec.Dot(ev, h.vec(x))})
+	}
+	s.tmp = append(s.tmp, scored{q, vec.Dot(ev, h.vec(q))})
+	cands := sortDesc(s.tmp)
+	s.sel2 = h.selectNeighbours(s, cands, capacity, s.sel2)
+	sl[0] = int32(copy(sl[1:], s.sel2))
+}
+
+// selectNeighbours is the paper's algorithm 4 without extendCandidates:
+// walking the candidates nearest first, keep one only if it is nearer to the
+// base than to every neighbour kept so far, which spreads the links over
+// directions instead of spending them all on one cluster. Unless
+// DropPruned, free slots are then filled with the nearest rejected ones.
+func (h *HNSW) selectNeighbours(s *searcher, cands []scored, m int, out []int32) []int32 {
+	out = out[:0]
+	s.pruned = s.pruned[:0]
+	for _, c := range cands {
+		if len(out) >= m {
+			break
+		}
+		cv := h.vec(c.idx)
+		good := true
+		for _, r := range out {
+			if vec.Dot(cv, h.vec(r)) > c.score {
+				good = false
+				break
+			}
+		}
+		if good {
+			out = append(out, c.idx)
+		} else {
+			s.pruned = append(s.pruned, c.idx)
+		}
+	}
+	if !h.opts.DropPruned {
+		for _, p := range s.pruned {
+			if len(out) >= m {
+				break
+			}
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// greedy walks level l from cur to the node nearest q it can reach.
+func (h *HNSW) greedy(s *searcher, q []float32, cur scored, l int) scored {
+	for changed := true; changed; {
+		changed = false
+		s.nbuf = h.neighbours(cur.idx, l, s.nbuf)
+		for _, e := range s.nbuf {
+			if sc := vec.Dot(q, h.vec(e)); sc > cur.score {
+				cur, changed = scored{e, sc}, true
+			}
+		}
+	}
+	return cur
+}
+
+// searchLayer is the paper's algorithm 2 on level l from ep, leaving the ef
+// best accepted nodes in s.res (a min-heap). Rejected nodes are still
+// expanded, and the walk stops only once s.res holds ef accepted nodes and
+// no candidate can improve it, so a selective filter widens the walk
+// instead of cutting it short.
+func (h *HNSW) searchLayer(s *searcher, q []float32, ep scored, ef, l int, accept func(int32) bool) {
+	s.begin(len(h.levels))
+	s.cand = append(s.cand[:0], ep)
+	s.res = s.res[:0]
+	s.visit(ep.idx)
+	if accept == nil || accept(ep.idx) {
+		s.res = append(s.res, ep)
+	}
+	for len(s.cand) > 0 {
+		var c scored
+		c, s.cand = maxPop(s.cand)
+		if len(s.res) >= ef && c.score < s.res[0].score {
+			break
+		}
+		s.nbuf = h.neighbours(c.idx, l, s.nbuf)
+		for _, e := range s.nbuf {
+			if !s.visit(e) {
+				continue
+			}
+			sc := vec.Dot(q, h.vec(e))
+			if len(s.res) >= ef && sc <= s.res[0].score {
+				continue
+			}
+			s.cand = append(s.cand, scored{e, sc})
+			maxUp(s.cand, len(s.cand)-1)
+			if accept == nil || accept(e) {
+				s.res = append(s.res, scored{e, sc})
+				minUp(s.res, len(s.res)-1)
+				if len(s.res) > ef {
+					_, s.res = minPop(s.res)
+				}
+			}
+		}
+	}
+}
+
+// Search returns the k live items nearest q among those filter accepts,
+// walking layer 0 with the index's EfSearch.
+func (h *HNSW) Search(ctx context.Context, q []float32, k int, filter Filter) ([]Result, error) {
+	return h.SearchEf(ctx, q, k, 0, filter)
+}
+
+// filterSample is how many nodes a FilterFunc is tried on to estimate how
+// many items it passes.
+const filterSample = 256
+
+// SearchEf is Search with a search width ef for this query (ef ≤ 0: the
+// index's EfSearch; values below k are raised to k). A larger ef costs
+// time and buys recall.
+func (h *HNSW) SearchEf(ctx context.Context, q []float32, k, ef int, filter Filter) ([]Result, error) {
+	u, err := normalized(q, h.dim)
+	if err != nil {
+		return nil, fmt.Errorf("hnsw search: %w", err)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if k <= 0 {
+		return nil, nil
+	}
+	if ef <= 0 {
+		ef = int(h.ef.Load())
+	}
+	ef = max(ef, k)
+
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	s := h.getSearcher()
+	defer h.pool.Put(s)
+
+	all := acceptAll(filter)
+	if !all && h.opts.ExactCutoff >= 0 {
+		if set, ok := filter.(AllowSet); ok {
+			if len(set) <= h.opts.ExactCutoff {
+				return h.scanSet(s, u, k, set), nil
+			}
+		} else if h.estimatePassing(filter) <= h.opts.ExactCutoff {
+			return h.scan(ctx, s, u, k, filter)
+		}
+	}
+
+	ep, top, ok := h.loadTop()
+	if !ok {
+		return nil, nil
+	}
+	cur := scored{ep, vec.Dot(u, h.vec(ep))}
+	for l := top; l > 0; l-- {
+		cur = h.greedy(s, u, cur, l)
+	}
+	var accept func(int32) bool
+	switch {
+	case all && h.nDead == 0:
+	case all:
+		accept = func(i int32) bool { return !h.dead[i] }
+	default:
+		accept = func(i int32) bool { return !h.dead[i] && filter.Allow(h.ids[i]) }
+	}
+	h.searchLayer(s, u, cur, ef, 0, accept)
+	res := sortDesc(s.res)
+	return h.results(res[:min(k, len(res))]), nil
+}
+
+// estimatePassing estimates how many live items f accepts from a sample of
+// nodes spread evenly over the arrays.
+func (h *HNSW) estimatePassing(f Filter) int {
+	n := len(h.ids)
+	live := len(h.pos)
+	if live <= h.opts.ExactCutoff {
+		return live
+	}
+	step := max(1, n/filterSample)
+	tried, passed := 0, 0
+	for i := 0; i < n; i += step {
+		if h.dead[i] {
+			continue
+		}
+		tried++
+		if f.Allow(h.ids[i]) {
+			passed++
+		}
+	}
+	if tried == 0 {
+		return 0
+	}
+	return int(float64(passed) / float64(tried) * float64(live))
+}
+
+func (h *HNSW) scanSet(s *searcher, u []float32, k int, set AllowSet) []Result {
+	t := topK{k: k, items: s.tmp[:0]}
+	for id := range set {
+		if i, ok := h.pos[id]; ok {
+			t.push(i, vec.Dot(u, h.vec(i)))
+		}
+	}
+	s.tmp = t.items
+	return h.results(t.sorted())
+}
+
+func (h *HNSW) scan(ctx context.Context, s *searcher, u []float32, k int, f Filter) ([]Result, error) {
+	t := topK{k: k, items: s.tmp[:0]}
+	for i := range h.ids {
+		if i%ctxEvery == 0 && i > 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
+		if h.dead[i] || !f.Allow(h.ids[i]) {
+			continue
+		}
+		t.push(int32(i), vec.Dot(u, h.vec(int32(i))))
+	}
+	s.tmp = t.items
+	return h.results(t.sorted()), nil
+}
+
+func (h *HNSW) results(items []scored) []Result {
+	out := make([]Result, len(items))
+	for j, it := range items {
+		out[j] = Result{ID: h.ids[it.idx], Score: it.score}
+	}
+	return out
+}
+
+// Rebuild returns a new index with the live items and the same options,
+// without tombstones. The receiver keeps serving meanwhile; writes to it
+// wait until the copy of its items is taken.
+func (h *HNSW) Rebuild(ctx context.Context) (*HNSW, error) {
+	h.wmu.Lock()
+	h.mu.RLock()
+	var (
+		ids  = make([]string, 0, len(h.pos))
+		vecs = make([]float32, 0, len(h.pos)*h.dim)
+	)
+	for i, id := range h.ids {
+		if !h.dead[i] {
+			ids = append(ids, id)
+			vecs = append(vecs, h.vec(int32(i))...)
+		}
+	}
+	opts := h.Options()
+	h.mu.RUnlock()
+	h.wmu.Unlock()
+
+	n, err := NewHNSW(h.dim, opts)
+	if err != nil {
+		return nil, fmt.Errorf("rebuild hnsw: %w", err)
+	}
+	if err := addParallel(ctx, n, ids, vecs, h.dim, runtime.GOMAXPROCS(0)); err != nil {
+		return nil, fmt.Errorf("rebuild hnsw: %w", err)
+	}
+	return n, nil
+}
+
+// addParallel adds ids[i] → vecs[i*dim:] with the given number of
+// goroutines, stopping at the first error or when ctx is done.
+func addParallel(ctx context.Context, idx Vector, ids []string, vecs []float32, dim, workers int) error {
+	var (
+		next     atomic.Int64
+		wg       sync.WaitGroup
+		firstErr error
+		errOnce  sync.Once
+	)
+	for range max(1, workers) {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(ids) || firstErr != nil {
+					return
+				}
+				if i%1024 == 0 && ctx.Err() != nil {
+					errOnce.Do(func() { firstErr = ctx.Err() })
+					return
+				}
+				if err := idx.Add(ids[i], vecs[i*dim:(i+1)*dim]); err != nil {
+					errOnce.Do(func() { firstErr = err })
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return firstErr
+}
+
+// searcher is the scratch space of one search or add, pooled so that a
+// search allocates only its results.
+type searcher struct {
+	marks           []uint32 // visited when marks[i] == gen
+	gen             uint32
+	cand, res, tmp  []scored
+	nbuf, sel, sel2 []int32
+	pruned          []int32
+}
+
+func (h *HNSW) getSearcher() *searcher { return h.pool.Get().(*searcher) }
+
+// begin starts a new visited set over n nodes: bumping the generation
+// clears it without touching the array.
+func (s *searcher) begin(n int) {
+	if len(s.marks) < n {
+		s.marks = make([]uint32, n+n/4+64)
+		s.gen = 0
+	}
+	s.gen++
+	if s.gen == 0 {
+		clear(s.marks)
+		s.gen = 1
+	}
+}
+
+func (s *searcher) visit(i int32) bool {
+	if s.marks[i] == s.gen {
+		return false
+	}
+	s.marks[i] = s.gen
+	return true
+}
+
+// sortDesc sorts a heap's storage best first and returns it.
+func sortDesc(h []scored) []scored {
+	t := topK{items: h}
+	return t.sorted()
+}
+
+func dropIdx(h []scored, i int32) []scored {
+	for j, x := range h {
+		if x.idx == i {
+			return append(h[:j], h[j+1:]...)
+		}
+	}
+	return h
+}

@@ -1,0 +1,334 @@
+package index
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/blevesearch/bleve/v2"
+	"github.com/blevesearch/bleve/v2/analysis/lang/en"
+	"github.com/blevesearch/bleve/v2/search"
+	"github.com/blevesearch/bleve/v2/search/query"
+
+	"github.com/duetrec/duet/content"
+)
+
+// Limits on a TextQuery. They bound the work one query can ask for.
+const (
+	MaxTextK            = 1000
+	MaxTextOffset       = 10_000
+	MaxTextQueryBytes   = 1 << 10
+	MaxTextFacetSize    = 1000
+	MaxTextFilterValues = 100 // per list of categories or tags, and of ranges
+)
+
+// Boosts of the fields free text is matched against: a word in the title
+// says more about an item than the same word in its description.
+const (
+	boostTitle       = 2.0
+	boostDescription = 1.0
+	boostLabels      = 1.0
+)
+
+// ErrInvalidQuery is matched by every query that Search refuses as malformed
+// or out of bounds.
+var ErrInvalidQuery = errors.New("invalid query")
+
+// TextQuery is a search of the text index.
+type TextQuery struct {
+	// Text is matched, analysed like the index (lowercased, stemmed, stop
+	// words dropped), against titles, descriptions, tags and categories;
+	// an item matches if any word does, and ranks by BM25 (title words
+	// weigh double). Text of stop words alone matches nothing. Empty or
+	// blank text browses: every item passing Filter matches, in id order,
+	// with score 0.
+	Text string
+	// Filter restricts the matches without changing their scores.
+	Filter TextFilter
+	// K is the number of hits to return, 1 to MaxTextK; Offset skips that
+	// many first, 0 to MaxTextOffset.
+	K, Offset int
+	// FacetSize, if positive, asks for counts of the FacetSize most
+	// frequent categories and tags among all matches.
+	FacetSize int
+	// Highlight asks for fragments of the title and description, as HTML
+	// with the matched words in <mark>. Browsing has nothing to highlight.
+	Highlight bool
+}
+
+// TextFilter restricts a search. Every part that is set must hold.
+type TextFilter struct {
+	// Categories and Tags match an item holding any of them, exactly.
+	Categories []string
+	Tags       []string
+	// Attributes match an item whose attribute of each key equals the
+	// value: strings exactly, numbers numerically.
+	Attributes map[string]content.Value
+	// Ranges match an item whose numeric attribute lies in every range.
+	Ranges []TextRange
+}
+
+// TextRange is a range of a numeric attribute, bounds included; a nil
+// bound leaves that side open.
+type TextRange struct {
+	Attribute string
+	Min, Max  *float64
+}
+
+func (f *TextFilter) empty() bool {
+	return len(f.Categories) == 0 && len(f.Tags) == 0 && len(f.Attributes) == 0 && len(f.Ranges) == 0
+}
+
+// TextHit is one item found.
+type TextHit struct {
+	ID    string
+	Score float64
+	// Fragments maps "title" and "description" to highlighted fragments
+	// when TextQuery.Highlight is set and the field matched.
+	Fragments map[string][]string
+}
+
+// TextResult is the answer to a TextQuery.
+type TextResult struct {
+	Hits []TextHit
+	// Total is the number of matching items, of which Hits is a page.
+	Total uint64
+	// Categories and Tags count the matching items holding each of the
+	// most frequent categories and tags, when facets were asked for.
+	Categories map[string]int
+	Tags       map[string]int
+}
+
+// Validate reports what is wrong with the query, as an error matching
+// ErrInvalidQuery.
+func (q *TextQuery) Validate() error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: %s", ErrInvalidQuery, fmt.Sprintf(format, args...))
+	}
+	switch {
+	case len(q.Text) > MaxTextQueryBytes:
+		return bad("text is %d bytes, more than %d", len(q.Text), MaxTextQueryBytes)
+	case !utf8.ValidString(q.Text):
+		return bad("text is not valid UTF-8")
+	case q.K < 1 || q.K > MaxTextK:
+		return bad("K is %d, want 1 to %d", q.K, MaxTextK)
+	case q.Offset < 0 || q.Offset > MaxTextOffset:
+		return bad("offset is %d, want 0 to %d", q.Offset, MaxTextOffset)
+	case q.FacetSize < 0 || q.FacetSize > MaxTextFacetSize:
+		return bad("facet size is %d, want 0 to %d", q.FacetSize, MaxTextFacetSize)
+	}
+	f := &q.Filter
+	for _, l := range []struct {
+		name   string
+		values []string
+	}{{"categories", f.Categories}, {"tags", f.Tags}} {
+		if len(l.values) > MaxTextFilterValues {
+			return bad("filter has %d %s, more than %d", len(l.values), l.name, MaxTextFilterValues)
+		}
+		for _, v := range l.values {
+			if v == "" || len(v) > content.MaxLabelBytes {
+				return bad("filter %s value %q is empty or longer than %d bytes", l.name, textClip(v), content.MaxLabelBytes)
+			}
+		}
+	}
+	if len(f.Attributes) > content.MaxAttributes {
+		return bad("filter has %d attributes, more than %d", len(f.Attributes), content.MaxAttributes)
+	}
+	for k, v := range f.Attributes {
+		if err := checkAttrKey(k); err != nil {
+			return bad("filter attribute: %v", err)
+		}
+		if v.IsNum && (math.IsNaN(v.Num) || math.IsInf(v.Num, 0)) {
+			return bad("filter attribute %q: %v is not a finite number", k, v.Num)
+		}
+		if !v.IsNum && len(v.Str) > content.MaxAttrValueBytes {
+			return bad("filter attribute %q: value is %d bytes, more than %d", k, len(v.Str), content.MaxAttrValueBytes)
+		}
+	}
+	if len(f.Ranges) > MaxTextFilterValues {
+		return bad("filter has %d ranges, more than %d", len(f.Ranges), MaxTextFilterValues)
+	}
+	for _, r := range f.Ranges {
+		if err := checkAttrKey(r.Attribute); err != nil {
+			return bad("filter range: %v", err)
+		}
+		if r.Min == nil && r.Max == nil {
+			return bad("filter range on %q has no bound", r.Attribute)
+		}
+		for _, b := range []*float64{r.Min, r.Max} {
+			if b != nil && (math.IsNaN(*b) || math.IsInf(*b, 0)) {
+				return bad("filter range on %q: bound %v is not a finite number", r.Attribute, *b)
+			}
+		}
+		if r.Min != nil && r.Max != nil && *r.Min > *r.Max {
+			return bad("filter range on %q: min %v is more than max %v", r.Attribute, *r.Min, *r.Max)
+		}
+	}
+	return nil
+}
+
+func checkAttrKey(k string) error {
+	if k == "" || len(k) > content.MaxLabelBytes {
+		return fmt.Errorf("key %q is empty or longer than %d bytes", textClip(k), content.MaxLabelBytes)
+	}
+	return nil
+}
+
+// Search runs a query. It fails with an error matching ErrInvalidQuery if
+// q does not validate, and with ErrTextClosed after Close. It is safe to
+// call concurrently with every other method and sees every edit whose
+// Upsert or Delete has returned.
+func (t *Text) Search(ctx context.Context, q TextQuery) (TextResult, error) {
+	if err := q.Validate(); err != nil {
+		return TextResult{}, err
+	}
+	req := textRequest(&q)
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	if t.closed {
+		return TextResult{}, ErrTextClosed
+	}
+	res, err := t.idx.SearchInContext(ctx, req)
+	if err != nil {
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return TextResult{}, ctxErr
+		}
+		return TextResult{}, fmt.Errorf("text search: %w", err)
+	}
+	out := TextResult{Total: res.Total, Hits: make([]TextHit, len(res.Hits))}
+	for i, h := range res.Hits {
+		out.Hits[i] = TextHit{ID: h.ID, Score: h.Score}
+		if len(h.Fragments) > 0 {
+			out.Hits[i].Fragments = h.Fragments
+		}
+	}
+	if q.FacetSize > 0 {
+		out.Categories = facetCounts(res.Facets[fieldCategories])
+		out.Tags = facetCounts(res.Facets[fieldTags])
+	}
+	return out, nil
+}
+
+// textRequest turns a validated query into a Bleve request. Free text
+// becomes a disjunction of match queries over the analysed fields; the
+// filter becomes a conjunction of exact term and numeric range queries put
+// in the Boolean query's filter clause, which restricts the matches without
+// scoring them.
+func textRequest(q *TextQuery) *bleve.SearchRequest {
+	var match query.Query
+	if strings.TrimSpace(q.Text) != "" {
+		fields := []struct {
+			name  string
+			boost float64
+		}{{fieldTitle, boostTitle}, {fieldDescription, boostDescription}, {fieldLabels, boostLabels}}
+		var anyField []query.Query
+		for _, f := range fields {
+			m := query.NewMatchQuery(q.Text)
+			m.SetField(f.name)
+			m.Analyzer = en.AnalyzerName
+			m.SetBoost(f.boost)
+			anyField = append(anyField, m)
+		}
+		match = query.NewDisjunctionQuery(anyField)
+	}
+	filter := filterQuery(&q.Filter)
+
+	var root query.Query
+	switch {
+	case filter == nil && match == nil:
+		root = query.NewMatchAllQuery()
+	case filter == nil:
+		root = match
+	default:
+		b := query.NewBooleanQuery(nil, nil, nil)
+		if match != nil {
+			b.AddMust(match)
+		}
+		b.AddFilter(filter)
+		root = b
+	}
+
+	req := bleve.NewSearchRequestOptions(root, q.K, q.Offset, false)
+	if match == nil {
+		// Every match would score the same: skip scoring, and page in a
+		// stable order.
+		req.Score = "none"
+		req.SortBy([]string{"_id"})
+	}
+	if q.Highlight && match != nil {
+		req.Highlight = bleve.NewHighlight()
+		req.Highlight.AddField(fieldTitle)
+		req.Highlight.AddField(fieldDescription)
+	}
+	if q.FacetSize > 0 {
+		req.AddFacet(fieldCategories, bleve.NewFacetRequest(fieldCategories, q.FacetSize))
+		req.AddFacet(fieldTags, bleve.NewFacetRequest(fieldTags, q.FacetSize))
+	}
+	return req
+}
+
+// filterQuery returns the conjunction of the filter's parts, or nil.
+func filterQuery(f *TextFilter) query.Query {
+	if f.empty() {
+		return nil
+	}
+	var all []query.Query
+	anyOf := func(field string, values []string) {
+		if len(values) == 0 {
+			return
+		}
+		terms := make([]query.Query, len(values))
+		for i, v := range values {
+			tq := query.NewTermQuery(v)
+			tq.SetField(field)
+			terms[i] = tq
+		}
+		all = append(all, query.NewDisjunctionQuery(terms))
+	}
+	anyOf(fieldCategories, f.Categories)
+	anyOf(fieldTags, f.Tags)
+
+	keys := make([]string, 0, len(f.Attributes))
+	for k := range f.Attributes {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys) // the same filter, the same query
+	incl := true
+	for _, k := range keys {
+		v := f.Attributes[k]
+		if v.IsNum {
+			n := v.Num
+			rq := query.NewNumericRangeInclusiveQuery(&n, &n, &incl, &incl)
+			rq.SetField(attrNumField(k))
+			all = append(all, rq)
+		} else {
+			tq := query.NewTermQuery(v.Str)
+			tq.SetField(attrStrField(k))
+			all = append(all, tq)
+		}
+	}
+	for _, r := range f.Ranges {
+		rq := query.NewNumericRangeInclusiveQuery(r.Min, r.Max, &incl, &incl)
+		rq.SetField(attrNumField(r.Attribute))
+		all = append(all, rq)
+	}
+	if len(all) == 1 {
+		return all[0]
+	}
+	return query.NewConjunctionQuery(all)
+}
+
+func facetCounts(fr *search.FacetResult) map[string]int {
+	counts := map[string]int{}
+	if fr == nil {
+		return counts
+	}
+	for _, tf := range fr.Terms.Terms() {
+		counts[tf.Term] = tf.Count
+	}
+	return counts
+}

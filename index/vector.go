@@ -1,0 +1,298 @@
+package index
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"slices"
+)
+
+// Errors of the vector indexes; callers test them with errors.Is.
+var (
+	// ErrDimension means a vector's length differs from the index's
+	// dimension.
+	ErrDimension = errors.New("vector has the wrong dimension")
+
+	// ErrZeroVector means a vector has length zero (all components zero, or
+	// too small to normalise); it has no direction to compare.
+	ErrZeroVector = errors.New("zero vector")
+
+	// ErrInvalidVector means a vector has a NaN or infinite component.
+	ErrInvalidVector = errors.New("vector has a NaN or infinite component")
+
+	// ErrExists means Add was given an id the index already holds; Upsert
+	// replaces instead.
+	ErrExists = errors.New("id already in the index")
+
+	// ErrNotFound means the index holds no item with the given id.
+	ErrNotFound = errors.New("id not in the index")
+
+	// ErrCorrupt means serialized index data is truncated, corrupt or of an
+	// unknown format version; it is refused rather than half-loaded.
+	ErrCorrupt = errors.New("corrupt index data")
+
+	// ErrUnsupported means the index cannot perform the operation; see the
+	// index type's documentation.
+	ErrUnsupported = errors.New("operation not supported by this index")
+)
+
+// Vector is a nearest-neighbour index over unit vectors with string ids.
+//
+// Implementations store unit-length copies of the vectors they are given
+// and normalise queries: a Result's Score is the cosine similarity (for unit
+// vectors, the inner product). All methods are safe for concurrent use.
+// Loading is a constructor of each implementation (LoadExact, LoadHNSW,
+// LoadCoderHNSW), reading what Save wrote.
+type Vector interface {
+	// Add inserts a vector under a new id; an existing id is ErrExists.
+	Add(id string, vec []float32) error
+	// Upsert inserts a vector or replaces the one stored under id.
+	Upsert(id string, vec []float32) error
+	// Delete removes id, or returns ErrNotFound.
+	Delete(id string) error
+	// Search returns up to k items accepted by filter (nil accepts all),
+	// sorted by score, highest first.
+	Search(ctx context.Context, vec []float32, k int, filter Filter) ([]Result, error)
+	// Len returns the number of items (deleted ones excluded).
+	Len() int
+	// Dim returns the dimension of the vectors.
+	Dim() int
+	// Save writes the index in its binary format.
+	Save(ctx context.Context, w io.Writer) error
+}
+
+// Result is one search hit.
+type Result struct {
+	ID    string
+	Score float32
+}
+
+// DefaultExactCutoff is the default number of allowed items at or below
+// which a filtered search scores the allowed items directly instead of
+// walking the graph: at that size the scan is cheaper than a walk that has
+// to step over the many rejected items around the few accepted ones.
+const DefaultExactCutoff = 2000
+
+// Filter restricts a search to some ids. A nil Filter accepts every item.
+type Filter interface {
+	Allow(id string) bool
+}
+
+// FilterFunc is a Filter given by a predicate. The index cannot know how
+// many ids it accepts, so it estimates that by sampling.
+type FilterFunc func(id string) bool
+
+// Allow reports whether f accepts id; a nil FilterFunc accepts everything.
+func (f FilterFunc) Allow(id string) bool { return f == nil || f(id) }
+
+// AllowSet is a Filter accepting exactly the ids in the set. Its size is
+// known, so a small set is searched by scoring its members directly.
+type AllowSet map[string]struct{}
+
+// NewAllowSet returns an AllowSet of ids.
+func NewAllowSet(ids ...string) AllowSet {
+	s := make(AllowSet, len(ids))
+	for _, id := range ids {
+		s[id] = struct{}{}
+	}
+	return s
+}
+
+// Allow reports whether id is in s.
+func (s AllowSet) Allow(id string) bool {
+	_, ok := s[id]
+	return ok
+}
+
+// acceptAll reports whether f lets everything through, so the search can
+// skip calling it.
+func acceptAll(f Filter) bool {
+	switch f := f.(type) {
+	case nil:
+		return true
+	case FilterFunc:
+		return f == nil
+	}
+	return false
+}
+
+// normalized validates v against dim and returns a unit-length copy. The
+// norm is summed in float64 so that very small or very large components
+// neither underflow to a false zero vector nor overflow to infinity.
+func normalized(v []float32, dim int) ([]float32, error) {
+	if len(v) != dim {
+		return nil, fmt.Errorf("%w: got %d, want %d", ErrDimension, len(v), dim)
+	}
+	var ss float64
+	for _, x := range v {
+		f := float64(x)
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			return nil, ErrInvalidVector
+		}
+		ss += f * f
+	}
+	n := math.Sqrt(ss)
+	if n == 0 || math.IsInf(n, 0) {
+		if n == 0 {
+			return nil, ErrZeroVector
+		}
+		return nil, ErrInvalidVector
+	}
+	out := make([]float32, dim)
+	for i, x := range v {
+		out[i] = float32(float64(x) / n)
+	}
+	// A vector whose components all underflow after scaling has no usable
+	// direction either.
+	var check float64
+	for _, x := range out {
+		check += float64(x) * float64(x)
+	}
+	if check < 0.5 {
+		return nil, ErrZeroVector
+	}
+	return out, nil
+}
+
+func checkDim(dim int) error {
+	if dim < 1 || dim > maxDim {
+		return fmt.Errorf("%w: dimension %d out of range [1, %d]", ErrDimension, dim, maxDim)
+	}
+	return nil
+}
+
+// maxDim bounds the dimension so that a corrupt header cannot ask for an
+// absurd allocation.
+const maxDim = 1 << 16
+
+// topK keeps the k best (id, score) pairs seen, as a min-heap on score so
+// the worst is at the root and is the one replaced.
+type topK struct {
+	k     int
+	items []scored
+}
+
+type scored struct {
+	idx   int32
+	score float32
+}
+
+func (t *topK) reset(k int) {
+	t.k = k
+	t.items = t.items[:0]
+}
+
+func (t *topK) full() bool { return len(t.items) >= t.k }
+
+// worst returns the score a newcomer must beat once the heap is full.
+func (t *topK) worst() float32 { return t.items[0].score }
+
+func (t *topK) push(idx int32, score float32) {
+	if len(t.items) < t.k {
+		t.items = append(t.items, scored{idx, score})
+		minUp(t.items, len(t.items)-1)
+		return
+	}
+	if score <= t.items[0].score {
+		return
+	}
+	t.items[0] = scored{idx, score}
+	minDown(t.items, 0)
+}
+
+// sorted returns the items best first; it reorders the heap's storage.
+func (t *topK) sorted() []scored {
+	slices.SortFunc(t.items, func(a, b scored) int {
+		switch {
+		case a.score > b.score:
+			return -1
+		case a.score < b.score:
+			return 1
+		}
+		return int(a.idx) - int(b.idx)
+	})
+	return t.items
+}
+
+// minUp and minDown maintain a binary min-heap on score; maxUp and maxDown a
+// max-heap. They are written out rather than going through container/heap,
+// whose interface calls cost more than the comparisons in these loops.
+func minUp(h []scored, i int) {
+	for i > 0 {
+		p := (i - 1) / 2
+		if h[p].score <= h[i].score {
+			return
+		}
+		h[p], h[i] = h[i], h[p]
+		i = p
+	}
+}
+
+func minDown(h []scored, i int) {
+	n := len(h)
+	for {
+		l := 2*i + 1
+		if l >= n {
+			return
+		}
+		m := l
+		if r := l + 1; r < n && h[r].score < h[l].score {
+			m = r
+		}
+		if h[i].score <= h[m].score {
+			return
+		}
+		h[i], h[m] = h[m], h[i]
+		i = m
+	}
+}
+
+func minPop(h []scored) (scored, []scored) {
+	top := h[0]
+	last := len(h) - 1
+	h[0] = h[last]
+	h = h[:last]
+	minDown(h, 0)
+	return top, h
+}
+
+func maxUp(h []scored, i int) {
+	for i > 0 {
+		p := (i - 1) / 2
+		if h[p].score >= h[i].score {
+			return
+		}
+		h[p], h[i] = h[i], h[p]
+		i = p
+	}
+}
+
+func maxDown(h []scored, i int) {
+	n := len(h)
+	for {
+		l := 2*i + 1
+		if l >= n {
+			return
+		}
+		m := l
+		if r := l + 1; r < n && h[r].score > h[l].score {
+			m = r
+		}
+		if h[i].score >= h[m].score {
+			return
+		}
+		h[i], h[m] = h[m], h[i]
+		i = m
+	}
+}
+
+func maxPop(h []scored) (scored, []scored) {
+	top := h[0]
+	last := len(h) - 1
+	h[0] = h[last]
+	h = h[:last]
+	maxDown(h, 0)
+	return top, h
+}

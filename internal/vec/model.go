@@ -1,0 +1,68 @@
+package vec
+
+import "math"
+
+// MatVec sets dst[i] to the inner product of row i of the row-major matrix m
+// (len(dst) rows of len(x) columns) with x.
+func MatVec(dst, m, x []float32) {
+	n := len(x)
+	m = m[:len(dst)*n]
+	for i := range dst {
+		dst[i] = Dot(m[i*n:(i+1)*n], x)
+	}
+}
+
+// MatTVecAdd adds mᵀx to dst, where m is row-major with len(x) rows of
+// len(dst) columns.
+func MatTVecAdd(dst, m, x []float32) {
+	n := len(dst)
+	m = m[:len(x)*n]
+	for i, xi := range x {
+		if xi != 0 {
+			Axpy(xi, m[i*n:(i+1)*n], dst)
+		}
+	}
+}
+
+// AddOuter adds alpha·x⊗y to the row-major matrix m of len(x) rows of len(y)
+// columns.
+func AddOuter(m []float32, alpha float32, x, y []float32) {
+	n := len(y)
+	m = m[:len(x)*n]
+	for i, xi := range x {
+		if xi != 0 {
+			Axpy(alpha*xi, y, m[i*n:(i+1)*n])
+		}
+	}
+}
+
+// Exp returns e^x in float32. It goes through float64 so that results are
+// the same on every platform.
+func Exp(x float32) float32 { return float32(math.Exp(float64(x))) }
+
+// Softmax replaces x by its softmax and returns log Σ exp(x), computed in a
+// numerically stable way. Entries equal to -Inf (masked) get probability 0.
+// If every entry is -Inf, x is set to zeros and -Inf is returned.
+func Softmax(x []float32) float32 {
+	if len(x) == 0 {
+		return float32(math.Inf(-1))
+	}
+	mx := x[0]
+	for _, v := range x[1:] {
+		if v > mx {
+			mx = v
+		}
+	}
+	if math.IsInf(float64(mx), -1) {
+		clear(x)
+		return mx
+	}
+	var sum float64
+	for i, v := range x {
+		e := math.Exp(float64(v - mx))
+		x[i] = float32(e)
+		sum += e
+	}
+	Scale(float32(1/sum), x)
+	return mx + float32(math.Log(sum))
+}

@@ -1,0 +1,494 @@
+package search
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"sort"
+	"time"
+
+	"github.com/duetrec/duet/content"
+	"github.com/duetrec/duet/index"
+	"github.com/duetrec/duet/internal/vec"
+)
+
+// VectorIndex is the vector index as the engine uses it; index.HNSW and
+// index.Exact satisfy it.
+type VectorIndex interface {
+	Search(ctx context.Context, v []float32, k int, filter index.Filter) ([]index.Result, error)
+	// Vector returns the stored (unit) vector of an item.
+	Vector(id string) ([]float32, bool)
+	Upsert(id string, v []float32) error
+	Delete(id string) error
+}
+
+// TextIndex is the text index as the engine uses it; index.Text satisfies it.
+type TextIndex interface {
+	Search(ctx context.Context, q index.TextQuery) (index.TextResult, error)
+	Upsert(ctx context.Context, it content.Item) error
+	Delete(ctx context.Context, id string) error
+}
+
+// Encoder puts items, users and text in the vector space; the two-tower
+// model behind it. Vectors it returns are the caller's to keep.
+type Encoder interface {
+	// ItemVector embeds an item, known to the model or new.
+	ItemVector(it content.Item) []float32
+	// QueryVector embeds free text; false when no word of it is known.
+	QueryVector(text string) ([]float32, bool)
+	// UserVector embeds a history (oldest first); false when it is empty.
+	UserVector(history []content.Item) ([]float32, bool)
+}
+
+// History reads a user's latest events, oldest first.
+type History interface {
+	UserEvents(ctx context.Context, userID string, n int) ([]content.Event, error)
+}
+
+// Options tunes an Engine. Zero fields take the defaults in their comments.
+type Options struct {
+	// HistoryLen is how many of the user's latest events the user vector
+	// reads; default 50.
+	HistoryLen int
+	// SeenLen is how many of the user's latest events exclude-seen drops;
+	// default 500.
+	SeenLen int
+	// Because is how many history items explain a user-driven hit; default 3.
+	Because int
+}
+
+// Engine answers search and recommendation requests. It is safe for
+// concurrent use, and its live-update methods keep it in step with the
+// store while it serves.
+type Engine struct {
+	vectors VectorIndex
+	text    TextIndex
+	enc     Encoder
+	hist    History
+	cat     *Catalog
+	opts    Options
+}
+
+// New returns an engine over the given parts. text may be nil (no keyword
+// search); the others are required.
+func New(vectors VectorIndex, text TextIndex, enc Encoder, hist History, cat *Catalog, opts Options) *Engine {
+	if opts.HistoryLen <= 0 {
+		opts.HistoryLen = 50
+	}
+	if opts.SeenLen <= 0 {
+		opts.SeenLen = 500
+	}
+	if opts.Because <= 0 {
+		opts.Because = 3
+	}
+	return &Engine{vectors: vectors, text: text, enc: enc, hist: hist, cat: cat, opts: opts}
+}
+
+// Catalog returns the engine's catalog.
+func (e *Engine) Catalog() *Catalog { return e.cat }
+
+// Hit is one result.
+type Hit struct {
+	ID      string        `json:"id"`
+	Score   float64       `json:"score"`
+	Item    *content.Item `json:"item,omitempty"`
+	Explain *Explanation  `json:"explain,omitempty"`
+}
+
+// Explanation says where a hit's score came from.
+type Explanation struct {
+	// Source of the vector list: "user", "query", "blend", "item" (similar
+	// items) or "popular" when there was nothing to personalise with.
+	Source      string    `json:"source"`
+	Vector      float64   `json:"vector"`
+	VectorRank  int       `json:"vector_rank"` // 1-based; 0 when not in the vector list
+	Keyword     float64   `json:"keyword"`
+	KeywordRank int       `json:"keyword_rank"`
+	Fused       float64   `json:"fused"`
+	Because     []Because `json:"because,omitempty"`
+}
+
+// Because names a history item close to a user-driven hit.
+type Because struct {
+	ID         string  `json:"id"`
+	Title      string  `json:"title,omitempty"`
+	Similarity float64 `json:"similarity"`
+}
+
+// Result is the answer to a request.
+type Result struct {
+	Hits   []Hit   `json:"hits"`
+	Mode   Mode    `json:"mode"`
+	Fusion Fusion  `json:"fusion"`
+	Source string  `json:"source"`
+	Timing Timings `json:"timing"`
+}
+
+// Timings splits a request's time by stage.
+type Timings struct {
+	User    time.Duration `json:"user_ns"`    // history read and user vector
+	Query   time.Duration `json:"query_ns"`   // query vector
+	ANN     time.Duration `json:"ann_ns"`     // vector search and re-scoring
+	Keyword time.Duration `json:"keyword_ns"` // text search
+	Fusion  time.Duration `json:"fusion_ns"`
+	Rerank  time.Duration `json:"rerank_ns"` // MMR, category cap, explanations
+	Total   time.Duration `json:"total_ns"`
+}
+
+// ErrNotFound means the item named by Similar is not in the catalog.
+var ErrNotFound = errors.New("item not found")
+
+// Search answers a request. Nothing known about the user and no query is
+// not an error: the answer is the popular items.
+func (e *Engine) Search(ctx context.Context, req Request) (*Result, error) {
+	start := time.Now()
+	if err := req.Normalize(); err != nil {
+		return nil, err
+	}
+	res := &Result{Mode: req.Mode, Fusion: req.Fusion}
+	allow := e.allowFunc(&req, nil)
+
+	// The user: history, what to exclude, the user vector.
+	var hist []*content.Item
+	seen := map[string]bool{}
+	var uv []float32
+	if req.UserID != "" {
+		t := time.Now()
+		n := e.opts.HistoryLen
+		if req.ExcludeSeen {
+			n = max(n, e.opts.SeenLen)
+		}
+		evs, err := e.hist.UserEvents(ctx, req.UserID, n)
+		if err != nil {
+			return nil, fmt.Errorf("search: history of %q: %w", req.UserID, err)
+		}
+		for i, ev := range evs {
+			seen[ev.ItemID] = true
+			if i < len(evs)-e.opts.HistoryLen {
+				continue // older than the user vector reads
+			}
+			if it, ok := e.cat.Item(ev.ItemID); ok {
+				hist = append(hist, it)
+			}
+		}
+		if req.Mode != ModeKeyword && len(hist) > 0 {
+			items := make([]content.Item, len(hist))
+			for i, it := range hist {
+				items[i] = *it
+			}
+			uv, _ = e.enc.UserVector(items)
+		}
+		res.Timing.User = time.Since(t)
+	}
+	if req.ExcludeSeen && len(seen) > 0 {
+		allow = e.allowFunc(&req, seen)
+	}
+
+	var qv []float32
+	if req.Query != "" && req.Mode != ModeKeyword {
+		t := time.Now()
+		qv, _ = e.enc.QueryVector(req.Query)
+		res.Timing.Query = time.Since(t)
+	}
+	v, source := blend(uv, qv, *req.UserWeight)
+	res.Source = source
+
+	var vecList, kwList []Scored
+	if v != nil {
+		t := time.Now()
+		hits, err := e.vectors.Search(ctx, v, req.Window, index.FilterFunc(func(id string) bool {
+			it, ok := e.cat.Item(id)
+			return ok && allow(it)
+		}))
+		if err != nil {
+			return nil, fmt.Errorf("search: vector index: %w", err)
+		}
+		vecList = make([]Scored, len(hits))
+		for i, h := range hits {
+			vecList[i] = Scored{ID: h.ID, Score: float64(h.Score)}
+		}
+		res.Timing.ANN = time.Since(t)
+	}
+	if req.Mode != ModeVector && e.text != nil && (req.Query != "" || req.Filters.any()) {
+		t := time.Now()
+		var err error
+		if kwList, err = e.keyword(ctx, &req, allow); err != nil {
+			return nil, err
+		}
+		res.Timing.Keyword = time.Since(t)
+		if v != nil && req.Mode == ModeHybrid {
+			// Keyword hits the vector list missed still get a personal
+			// score: their own vector against the user's.
+			t = time.Now()
+			vecList = e.rescore(vecList, kwList, v)
+			res.Timing.ANN += time.Since(t)
+		}
+	}
+
+	t := time.Now()
+	var cands []fused
+	switch {
+	case req.Mode == ModeVector:
+		cands = fuse(vecList, nil, req.Fusion, 1, req.RRFK)
+	case req.Mode == ModeKeyword:
+		cands = fuse(nil, kwList, req.Fusion, 0, req.RRFK)
+	default:
+		cands = fuse(vecList, kwList, req.Fusion, *req.Alpha, req.RRFK)
+	}
+	if len(vecList) == 0 && len(kwList) == 0 && req.Query == "" {
+		// Nothing to go on: the popular items, filtered.
+		res.Source = "popular"
+		cands = fuse(nil, e.cat.Popular(req.Window, allow), FusionWeighted, 0, req.RRFK)
+	}
+	res.Timing.Fusion = time.Since(t)
+
+	t = time.Now()
+	res.Hits = e.finish(cands, &req, res.Source, hist)
+	res.Timing.Rerank = time.Since(t)
+	res.Timing.Total = time.Since(start)
+	return res, nil
+}
+
+// Similar returns items near an item's vector, with the request's filters
+// and paging; Query, UserID and Mode are ignored.
+func (e *Engine) Similar(ctx context.Context, itemID string, req Request) (*Result, error) {
+	start := time.Now()
+	req.Query, req.UserID, req.Mode = "", "", ModeVector
+	if err := req.Normalize(); err != nil {
+		return nil, err
+	}
+	if _, ok := e.cat.Item(itemID); !ok {
+		return nil, fmt.Errorf("similar to %q: %w", itemID, ErrNotFound)
+	}
+	v, ok := e.vectors.Vector(itemID)
+	if !ok {
+		return nil, fmt.Errorf("similar to %q: %w", itemID, ErrNotFound)
+	}
+	allow := e.allowFunc(&req, map[string]bool{itemID: true})
+	t := time.Now()
+	hits, err := e.vectors.Search(ctx, v, req.Window, index.FilterFunc(func(id string) bool {
+		it, ok := e.cat.Item(id)
+		return ok && allow(it)
+	}))
+	if err != nil {
+		return nil, fmt.Errorf("similar to %q: %w", itemID, err)
+	}
+	list := make([]Scored, len(hits))
+	for i, h := range hits {
+		list[i] = Scored{ID: h.ID, Score: float64(h.Score)}
+	}
+	res := &Result{Mode: ModeVector, Fusion: req.Fusion, Source: "item"}
+	res.Timing.ANN = time.Since(t)
+	t = time.Now()
+	res.Hits = e.finish(fuse(list, nil, req.Fusion, 1, req.RRFK), &req, "item", nil)
+	res.Timing.Rerank = time.Since(t)
+	res.Timing.Total = time.Since(start)
+	return res, nil
+}
+
+// allowFunc is the filter every candidate list passes: the request's
+// filters, and not an excluded item.
+func (e *Engine) allowFunc(req *Request, exclude map[string]bool) func(*content.Item) bool {
+	f := req.Filters
+	return func(it *content.Item) bool {
+		return !exclude[it.ID] && f.match(it)
+	}
+}
+
+// blend picks the vector to search with: the user's, the query's, or
+// their weighted sum.
+func blend(uv, qv []float32, userWeight float64) ([]float32, string) {
+	switch {
+	case uv != nil && qv != nil:
+		b := make([]float32, len(uv))
+		vec.Axpy(float32(userWeight), uv, b)
+		vec.Axpy(float32(1-userWeight), qv, b)
+		if vec.Normalize(b) == 0 {
+			return uv, "user"
+		}
+		return b, "blend"
+	case uv != nil:
+		return uv, "user"
+	case qv != nil:
+		return qv, "query"
+	}
+	return nil, ""
+}
+
+func (e *Engine) keyword(ctx context.Context, req *Request, allow func(*content.Item) bool) ([]Scored, error) {
+	q := index.TextQuery{Text: req.Query, K: req.Window}
+	q.Filter.Categories = req.Filters.Categories
+	q.Filter.Tags = req.Filters.Tags
+	for _, a := range req.Filters.Attributes {
+		if a.Equals != nil {
+			if q.Filter.Attributes == nil {
+				q.Filter.Attributes = map[string]content.Value{}
+			}
+			q.Filter.Attributes[a.Key] = *a.Equals
+		}
+		if a.Min != nil || a.Max != nil {
+			q.Filter.Ranges = append(q.Filter.Ranges, index.TextRange{Attribute: a.Key, Min: a.Min, Max: a.Max})
+		}
+	}
+	r, err := e.text.Search(ctx, q)
+	if err != nil {
+		if errors.Is(err, index.ErrInvalidQuery) {
+			return nil, fmt.Errorf("%w: %w", ErrInvalidRequest, err)
+		}
+		return nil, fmt.Errorf("search: text index: %w", err)
+	}
+	out := make([]Scored, 0, len(r.Hits))
+	for _, h := range r.Hits {
+		// The text index filters too; the catalog check also drops what
+		// the user has seen and anything deleted a moment ago.
+		if it, ok := e.cat.Item(h.ID); ok && allow(it) {
+			out = append(out, Scored{ID: h.ID, Score: h.Score})
+		}
+	}
+	return out, nil
+}
+
+// rescore adds to the vector list the keyword candidates it lacks, scored
+// by their own vectors against v, and re-sorts it.
+func (e *Engine) rescore(vecList, kwList []Scored, v []float32) []Scored {
+	in := make(map[string]bool, len(vecList))
+	for _, s := range vecList {
+		in[s.ID] = true
+	}
+	added := false
+	for _, s := range kwList {
+		if in[s.ID] {
+			continue
+		}
+		if iv, ok := e.vectors.Vector(s.ID); ok {
+			vecList = append(vecList, Scored{ID: s.ID, Score: float64(vec.Dot(v, iv))})
+			added = true
+		}
+	}
+	if added {
+		sort.SliceStable(vecList, func(i, j int) bool { return vecList[i].Score > vecList[j].Score })
+	}
+	return vecList
+}
+
+// finish diversifies, pages and explains the fused candidates.
+func (e *Engine) finish(cands []fused, req *Request, source string, hist []*content.Item) []Hit {
+	if req.Diversity.MaxPerCategory > 0 {
+		cands = capPerCategory(cands, req.Diversity.MaxPerCategory, func(id string) string {
+			if it, ok := e.cat.Item(id); ok && len(it.Categories) > 0 {
+				return it.Categories[0]
+			}
+			return ""
+		})
+	}
+	need := req.Offset + req.K
+	if l := req.Diversity.MMRLambda; l > 0 && l < 1 {
+		cands = mmr(cands, need, l, func(a, b string) float64 {
+			va, oka := e.vectors.Vector(a)
+			vb, okb := e.vectors.Vector(b)
+			if !oka || !okb {
+				return 0
+			}
+			return float64(vec.Dot(va, vb))
+		})
+	}
+	if req.Offset >= len(cands) {
+		return []Hit{}
+	}
+	cands = cands[req.Offset:min(need, len(cands))]
+	hits := make([]Hit, 0, len(cands))
+	for _, c := range cands {
+		h := Hit{ID: c.id, Score: c.score}
+		h.Item, _ = e.cat.Item(c.id)
+		if req.Explain {
+			h.Explain = &Explanation{
+				Source: source, Vector: c.vector, VectorRank: c.vectorRank,
+				Keyword: c.keyword, KeywordRank: c.keywordRank, Fused: c.score,
+			}
+			if source == "user" || source == "blend" {
+				h.Explain.Because = e.because(c.id, hist)
+			}
+		}
+		hits = append(hits, h)
+	}
+	return hits
+}
+
+// because names the history items nearest a hit: the ones that pull the
+// user vector towards it the most.
+func (e *Engine) because(id string, hist []*content.Item) []Because {
+	hv, ok := e.vectors.Vector(id)
+	if !ok {
+		return nil
+	}
+	var out []Because
+	done := map[string]bool{}
+	for _, it := range hist {
+		if done[it.ID] || it.ID == id {
+			continue
+		}
+		done[it.ID] = true
+		iv, ok := e.vectors.Vector(it.ID)
+		if !ok {
+			continue
+		}
+		out = append(out, Because{ID: it.ID, Title: it.Title, Similarity: float64(vec.Dot(hv, iv))})
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Similarity > out[j].Similarity })
+	return out[:min(len(out), e.opts.Because)]
+}
+
+// ItemPut applies a durable item write to the live indexes: the catalog,
+// the vector index (the item embedded by content, or by its trained id) and
+// the text index. After it returns, the item is searchable.
+func (e *Engine) ItemPut(ctx context.Context, it content.Item) error {
+	v := e.enc.ItemVector(it)
+	if v == nil || isZero(v) {
+		return fmt.Errorf("item %q: no vector", it.ID)
+	}
+	if err := e.vectors.Upsert(it.ID, v); err != nil {
+		return fmt.Errorf("item %q: vector index: %w", it.ID, err)
+	}
+	if e.text != nil {
+		if err := e.text.Upsert(ctx, it); err != nil {
+			return fmt.Errorf("item %q: text index: %w", it.ID, err)
+		}
+	}
+	e.cat.Put(it)
+	return nil
+}
+
+// ItemDeleted applies a durable delete to the live indexes.
+func (e *Engine) ItemDeleted(ctx context.Context, id string) error {
+	e.cat.Delete(id)
+	var errs []error
+	if err := e.vectors.Delete(id); err != nil && !errors.Is(err, index.ErrNotFound) {
+		errs = append(errs, fmt.Errorf("vector index: %w", err))
+	}
+	if e.text != nil {
+		if err := e.text.Delete(ctx, id); err != nil {
+			errs = append(errs, fmt.Errorf("text index: %w", err))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("delete item %q: %w", id, err)
+	}
+	return nil
+}
+
+// EventsAdded counts durable events towards popularity.
+func (e *Engine) EventsAdded(evs []content.Event) {
+	for _, ev := range evs {
+		e.cat.AddPopularity(ev.ItemID, 1)
+	}
+}
+
+func isZero(v []float32) bool {
+	for _, x := range v {
+		if x != 0 && !math.IsNaN(float64(x)) {
+			return false
+		}
+	}
+	return true
+}

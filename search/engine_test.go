@@ -1,0 +1,268 @@
+package search_test
+
+import (
+	"context"
+	"errors"
+	"math"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/duetrec/duet/content"
+	"github.com/duetrec/duet/index"
+	"github.com/duetrec/duet/internal/vec"
+	"github.com/duetrec/duet/search"
+)
+
+// A small world in 3 dimensions: x is "space", y is "cooking", z is "jazz".
+var world = []struct {
+	item content.Item
+	v    []float32
+}{
+	{content.Item{ID: "rocket", Title: "Rocket launch", Categories: []string{"space"}, Tags: []string{"nasa"}, Attributes: map[string]content.Value{"year": content.Number(2001)}}, []float32{1, 0.1, 0}},
+	{content.Item{ID: "orbit", Title: "Orbit mechanics", Categories: []string{"space"}, Tags: []string{"physics"}, Attributes: map[string]content.Value{"year": content.Number(2010)}}, []float32{1, 0, 0.05}},
+	{content.Item{ID: "comet", Title: "Comet tales", Categories: []string{"space"}, Tags: []string{"nasa"}, Attributes: map[string]content.Value{"year": content.Number(1999)}}, []float32{0.9, 0, 0.3}},
+	{content.Item{ID: "bread", Title: "Bread baking", Categories: []string{"cooking"}, Tags: []string{"baking"}, Attributes: map[string]content.Value{"lang": content.String("fr")}}, []float32{0, 1, 0}},
+	{content.Item{ID: "soup", Title: "Soup for space travellers", Categories: []string{"cooking"}, Tags: []string{"quick"}, Attributes: map[string]content.Value{"lang": content.String("en")}}, []float32{0.2, 1, 0}},
+	{content.Item{ID: "bebop", Title: "Bebop nights", Categories: []string{"jazz"}, Tags: []string{"live"}}, []float32{0.05, 0, 1}},
+}
+
+// fakeText scores an item by how many query words its title holds.
+type fakeText struct{ items map[string]content.Item }
+
+func (f *fakeText) Search(_ context.Context, q index.TextQuery) (index.TextResult, error) {
+	var r index.TextResult
+	words := strings.Fields(strings.ToLower(q.Text))
+	for id, it := range f.items {
+		if len(q.Filter.Categories) > 0 && it.Categories[0] != q.Filter.Categories[0] {
+			continue
+		}
+		score := 0.0
+		for _, w := range words {
+			if strings.Contains(strings.ToLower(it.Title), w) {
+				score++
+			}
+		}
+		if score > 0 || (len(words) == 0 && len(q.Filter.Categories) > 0) {
+			r.Hits = append(r.Hits, index.TextHit{ID: id, Score: score * 10})
+		}
+	}
+	sort.Slice(r.Hits, func(i, j int) bool {
+		if r.Hits[i].Score != r.Hits[j].Score {
+			return r.Hits[i].Score > r.Hits[j].Score
+		}
+		return r.Hits[i].ID < r.Hits[j].ID
+	})
+	return r, nil
+}
+func (f *fakeText) Upsert(_ context.Context, it content.Item) error { f.items[it.ID] = it; return nil }
+func (f *fakeText) Delete(_ context.Context, id string) error       { delete(f.items, id); return nil }
+
+// fakeEncoder embeds known items by the table, new items and text by
+// keywords, users by the mean of their items.
+type fakeEncoder struct{ vecs map[string][]float32 }
+
+func unit(v []float32) []float32 {
+	out := append([]float32(nil), v...)
+	vec.Normalize(out)
+	return out
+}
+
+func (f *fakeEncoder) ItemVector(it content.Item) []float32 {
+	if v, ok := f.vecs[it.ID]; ok {
+		return unit(v)
+	}
+	v, _ := f.QueryVector(it.Title)
+	return v
+}
+
+func (f *fakeEncoder) QueryVector(text string) ([]float32, bool) {
+	v := make([]float32, 3)
+	t := strings.ToLower(text)
+	for word, axis := range map[string]int{"space": 0, "rocket": 0, "bread": 1, "soup": 1, "jazz": 2} {
+		if strings.Contains(t, word) {
+			v[axis]++
+		}
+	}
+	if vec.Normalize(v) == 0 {
+		return nil, false
+	}
+	return v, true
+}
+
+func (f *fakeEncoder) UserVector(hist []content.Item) ([]float32, bool) {
+	if len(hist) == 0 {
+		return nil, false
+	}
+	v := make([]float32, 3)
+	for _, it := range hist {
+		vec.Axpy(1, f.ItemVector(it), v)
+	}
+	vec.Normalize(v)
+	return v, true
+}
+
+type fakeHistory map[string][]content.Event
+
+func (h fakeHistory) UserEvents(_ context.Context, user string, n int) ([]content.Event, error) {
+	evs := h[user]
+	if len(evs) > n {
+		evs = evs[len(evs)-n:]
+	}
+	return evs, nil
+}
+
+func newEngine(t *testing.T) (*search.Engine, *fakeText) {
+	t.Helper()
+	ex, err := index.NewExact(3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := &fakeText{items: map[string]content.Item{}}
+	enc := &fakeEncoder{vecs: map[string][]float32{}}
+	cat := search.NewCatalog()
+	for _, w := range world {
+		enc.vecs[w.item.ID] = w.v
+	}
+	hist := fakeHistory{
+		"astro": {{UserID: "astro", ItemID: "rocket", Kind: "view"}, {UserID: "astro", ItemID: "orbit", Kind: "view"}},
+		"chef":  {{UserID: "chef", ItemID: "bread", Kind: "view"}},
+	}
+	e := search.New(ex, text, enc, hist, cat, search.Options{})
+	for i, w := range world {
+		if err := e.ItemPut(context.Background(), w.item); err != nil {
+			t.Fatal(err)
+		}
+		cat.AddPopularity(w.item.ID, float64(len(world)-i)) // rocket most popular
+	}
+	return e, text
+}
+
+func ids(r *search.Result) string {
+	var s []string
+	for _, h := range r.Hits {
+		s = append(s, h.ID)
+	}
+	return strings.Join(s, ",")
+}
+
+func f64(x float64) *float64 { return &x }
+
+func TestEngine_Search(t *testing.T) {
+	e, _ := newEngine(t)
+	ctx := context.Background()
+	cases := []struct {
+		name   string
+		req    search.Request
+		want   string
+		source string
+	}{
+		{"nothing known: popular", search.Request{K: 3}, "rocket,orbit,comet", "popular"},
+		{"unknown user: popular", search.Request{UserID: "nobody", K: 2}, "rocket,orbit", "popular"},
+		{"popular with a filter", search.Request{K: 2, Filters: search.Filters{Categories: []string{"cooking"}}, Mode: search.ModeVector}, "bread,soup", "popular"},
+		{"user vector", search.Request{UserID: "chef", K: 2, Mode: search.ModeVector}, "bread,soup", "user"},
+		{"user vector, seen excluded", search.Request{UserID: "chef", K: 2, Mode: search.ModeVector, ExcludeSeen: true}, "soup,rocket", "user"},
+		{"query vector", search.Request{Query: "jazz", K: 1, Mode: search.ModeVector}, "bebop", "query"},
+		{"keyword only", search.Request{Query: "soup", K: 3, Mode: search.ModeKeyword}, "soup", ""},
+		// Vector list for "space": orbit .999, rocket .995, comet .949, soup .196, bebop .05, bread 0;
+		// keyword list: soup only. RRF: soup 1/64+1/61 > orbit 1/61 > rocket 1/62.
+		{"hybrid rrf lifts the keyword hit", search.Request{Query: "space", K: 3}, "soup,orbit,rocket", "query"},
+		{"hybrid with a category filter", search.Request{Query: "space", K: 3, Filters: search.Filters{Categories: []string{"cooking"}}}, "soup,bread", "query"},
+		{"numeric range", search.Request{Query: "space", K: 3, Mode: search.ModeVector, Filters: search.Filters{Attributes: []search.AttrFilter{{Key: "year", Min: f64(2000)}}}}, "orbit,rocket", "query"},
+		{"tag filter", search.Request{Query: "space", K: 5, Mode: search.ModeVector, Filters: search.Filters{Tags: []string{"nasa"}}}, "rocket,comet", "query"},
+		{"per-category cap", search.Request{Query: "space", K: 3, Mode: search.ModeVector, Diversity: search.Diversity{MaxPerCategory: 1}}, "orbit,soup,bebop", "query"},
+		{"offset pages", search.Request{Query: "space", K: 2, Offset: 1, Mode: search.ModeVector}, "rocket,comet", "query"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r, err := e.Search(ctx, c.req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := ids(r); got != c.want || r.Source != c.source {
+				t.Fatalf("got %s (source %q), want %s (%q)", got, r.Source, c.want, c.source)
+			}
+			for _, h := range r.Hits {
+				if h.Item == nil || h.Item.ID != h.ID {
+					t.Fatalf("hit %s without its item", h.ID)
+				}
+			}
+		})
+	}
+}
+
+func TestEngine_Explain(t *testing.T) {
+	e, _ := newEngine(t)
+	r, err := e.Search(context.Background(), search.Request{UserID: "astro", Query: "space", K: 3, Explain: true, ExcludeSeen: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Source != "blend" || len(r.Hits) == 0 {
+		t.Fatalf("source %q, hits %s", r.Source, ids(r))
+	}
+	for _, h := range r.Hits {
+		x := h.Explain
+		if x == nil || x.Fused != h.Score {
+			t.Fatalf("hit %s: explanation %+v", h.ID, x)
+		}
+		want := 0.0
+		if x.VectorRank > 0 {
+			want += 1 / (60 + float64(x.VectorRank))
+		}
+		if x.KeywordRank > 0 {
+			want += 1 / (60 + float64(x.KeywordRank))
+		}
+		if math.Abs(want-h.Score) > 1e-12 {
+			t.Fatalf("hit %s: fused %v, ranks give %v", h.ID, h.Score, want)
+		}
+		if len(x.Because) == 0 || (x.Because[0].ID != "rocket" && x.Because[0].ID != "orbit") {
+			t.Fatalf("hit %s: because %+v", h.ID, x.Because)
+		}
+	}
+	if r.Hits[0].ID == "rocket" || r.Hits[0].ID == "orbit" {
+		t.Fatal("seen items not excluded")
+	}
+}
+
+func TestEngine_LiveEdits(t *testing.T) {
+	e, _ := newEngine(t)
+	ctx := context.Background()
+	it := content.Item{ID: "new", Title: "Jazz rocket", Categories: []string{"jazz"}}
+	if err := e.ItemPut(ctx, it); err != nil {
+		t.Fatal(err)
+	}
+	r, _ := e.Search(ctx, search.Request{Query: "jazz rocket", K: 1, Mode: search.ModeKeyword})
+	if ids(r) != "new" {
+		t.Fatalf("new item not found by keyword: %s", ids(r))
+	}
+	r, _ = e.Search(ctx, search.Request{Query: "jazz rocket", K: 6, Mode: search.ModeVector})
+	if !strings.Contains(ids(r), "new") {
+		t.Fatalf("new item not found by vector: %s", ids(r))
+	}
+	if err := e.ItemDeleted(ctx, "new"); err != nil {
+		t.Fatal(err)
+	}
+	r, _ = e.Search(ctx, search.Request{Query: "jazz rocket", K: 10})
+	if strings.Contains(ids(r), "new") {
+		t.Fatalf("deleted item still found: %s", ids(r))
+	}
+}
+
+func TestEngine_Similar(t *testing.T) {
+	e, _ := newEngine(t)
+	ctx := context.Background()
+	r, err := e.Similar(ctx, "rocket", search.Request{K: 2})
+	if err != nil || ids(r) != "orbit,comet" {
+		t.Fatalf("similar: %s %v", ids(r), err)
+	}
+	r, _ = e.Similar(ctx, "rocket", search.Request{K: 2, Filters: search.Filters{Categories: []string{"cooking"}}})
+	if ids(r) != "soup,bread" {
+		t.Fatalf("similar, filtered: %s", ids(r))
+	}
+	if _, err := e.Similar(ctx, "nope", search.Request{}); !errors.Is(err, search.ErrNotFound) {
+		t.Fatalf("unknown item: %v", err)
+	}
+	if _, err := e.Search(ctx, search.Request{K: -1}); !errors.Is(err, search.ErrInvalidRequest) {
+		t.Fatalf("bad request: %v", err)
+	}
+}

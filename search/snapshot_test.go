@@ -1,0 +1,95 @@
+package search_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/duetrec/duet/content"
+	"github.com/duetrec/duet/index"
+	"github.com/duetrec/duet/search"
+	"github.com/duetrec/duet/tower"
+)
+
+// smallModel trains a model on a small generated data set.
+func smallModel(t *testing.T) (*tower.Model, *tower.Dataset) {
+	t.Helper()
+	ctx := context.Background()
+	dir := t.TempDir()
+	items, _ := os.Create(filepath.Join(dir, "items.jsonl"))
+	events, _ := os.Create(filepath.Join(dir, "events.csv"))
+	if _, err := content.Generate(ctx, content.GenOptions{Items: 200, Users: 100, Seed: 4}, items, events); err != nil {
+		t.Fatal(err)
+	}
+	items.Close()
+	events.Close()
+	ds, err := tower.ReadDataset(ctx, items.Name(), events.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := tower.Train(ctx, ds, nil, nil, tower.Config{Epochs: 2, Workers: 1, Buckets: 1 << 12, Dim: 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, ds
+}
+
+func TestSnapshot_BuildLoad(t *testing.T) {
+	ctx := context.Background()
+	model, ds := smallModel(t)
+	root := t.TempDir()
+	pop := map[string]float64{ds.Items[0].ID: 5}
+	for _, ann := range []search.ANN{search.ANNExact, search.ANNHNSW} {
+		t.Run(string(ann), func(t *testing.T) {
+			dir, err := search.BuildSnapshot(ctx, root, 7, model, ds.Items, pop, search.BuildOptions{ANN: ann})
+			if err != nil {
+				t.Fatal(err)
+			}
+			snap, err := search.LoadSnapshot(ctx, dir, t.TempDir(), search.StaticHistory{}, search.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if snap.Manifest.Seq != 7 || snap.Manifest.Items != 200 || snap.Catalog().Len() != 200 {
+				t.Fatalf("manifest %+v, catalog %d", snap.Manifest, snap.Catalog().Len())
+			}
+			res, err := snap.Search(ctx, search.Request{K: 1})
+			if err != nil || len(res.Hits) != 1 || res.Hits[0].ID != ds.Items[0].ID || res.Source != "popular" {
+				t.Fatalf("popular: %+v %v", res, err)
+			}
+			it := ds.Items[3]
+			res, err = snap.Search(ctx, search.Request{Query: it.Title, K: 5, Mode: search.ModeKeyword})
+			if err != nil || len(res.Hits) == 0 {
+				t.Fatalf("keyword search for %q: %+v %v", it.Title, res, err)
+			}
+			// Live edits go to the working copy, never to the snapshot.
+			if err := snap.ItemPut(ctx, content.Item{ID: "live", Title: "Brand new"}); err != nil {
+				t.Fatal(err)
+			}
+			if err := snap.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := index.VerifySnapshot(ctx, dir); err != nil {
+				t.Fatalf("the snapshot changed under the server: %v", err)
+			}
+		})
+	}
+}
+
+func TestSnapshot_LoadRefusesDamage(t *testing.T) {
+	ctx := context.Background()
+	model, ds := smallModel(t)
+	dir, err := search.BuildSnapshot(ctx, t.TempDir(), 1, model, ds.Items, nil, search.BuildOptions{ANN: search.ANNExact})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(dir, "model.duet")
+	b, _ := os.ReadFile(p)
+	b[len(b)/2] ^= 0xff
+	os.WriteFile(p, b, 0o644)
+	work := filepath.Join(t.TempDir(), "work")
+	if _, err := search.LoadSnapshot(ctx, dir, work, search.StaticHistory{}, search.Options{}); !errors.Is(err, index.ErrBadSnapshot) {
+		t.Fatalf("damaged snapshot: %v", err)
+	}
+}

@@ -1,0 +1,270 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/duetrec/duet/content"
+	"github.com/duetrec/duet/search"
+)
+
+// Backend is what the server searches: the engine over one loaded
+// snapshot, kept live by the writes made after it.
+type Backend interface {
+	Search(ctx context.Context, req search.Request) (*search.Result, error)
+	Similar(ctx context.Context, itemID string, req search.Request) (*search.Result, error)
+	Live
+	EventsAdded(evs []content.Event)
+	// Info describes the loaded snapshot.
+	Info() BackendInfo
+	// Close releases the indexes; no call is made after it.
+	Close() error
+}
+
+// BackendInfo describes a loaded snapshot.
+type BackendInfo struct {
+	Snapshot string `json:"snapshot"`
+	Seq      uint64 `json:"seq"` // the store sequence number it was built at
+	Items    int    `json:"items"`
+}
+
+// Loader loads the newest complete snapshot as a Backend.
+type Loader func(ctx context.Context) (Backend, error)
+
+// WithLoader lets the server load snapshots, at start (Reload) and on
+// POST /admin/snapshots/reload.
+func WithLoader(l Loader) Option { return func(s *Server) { s.loader = l } }
+
+// generation is one backend in service. Requests hold its read lock while
+// they use it; retiring takes the write lock, so the backend is closed only
+// after the last request using it has finished.
+type generation struct {
+	be      Backend
+	mu      sync.RWMutex
+	closed  bool          // guarded by mu
+	applied atomic.Uint64 // highest store sequence number of an item change applied
+}
+
+// advance records that changes up to seq are applied.
+func (g *generation) advance(seq uint64) {
+	for {
+		cur := g.applied.Load()
+		if seq <= cur || g.applied.CompareAndSwap(cur, seq) {
+			return
+		}
+	}
+}
+
+var errNoIndex = newError(http.StatusServiceUnavailable, "not_ready", "no index is loaded yet")
+
+// acquire returns the backend in service and a release function.
+func (s *Server) acquire() (Backend, func(), error) {
+	for {
+		g := s.gen.Load()
+		if g == nil {
+			return nil, nil, errNoIndex
+		}
+		g.mu.RLock()
+		if !g.closed {
+			return g.be, g.mu.RUnlock, nil
+		}
+		// Swapped out between the load and the lock: take the new one.
+		g.mu.RUnlock()
+	}
+}
+
+// Reload loads the newest snapshot beside the one in service, brings it up
+// to date with the store, and swaps it in. Requests in flight finish on the
+// old one, which is then closed; no request fails or waits for the load.
+func (s *Server) Reload(ctx context.Context) (BackendInfo, error) {
+	if s.loader == nil {
+		return BackendInfo{}, errors.New("reload: the server has no snapshot loader")
+	}
+	s.reloadMu.Lock()
+	defer s.reloadMu.Unlock()
+	start := time.Now()
+	be, err := s.loader(ctx)
+	if err != nil {
+		return BackendInfo{}, fmt.Errorf("reload: %w", err)
+	}
+	info := be.Info()
+	g := &generation{be: be}
+	g.applied.Store(info.Seq)
+	// Replay what the store took after the snapshot, swap, then replay the
+	// writes that went to the old generation meanwhile. Replays read the
+	// items' current state, so replaying twice is harmless.
+	if err := s.replay(ctx, g); err != nil {
+		be.Close()
+		return BackendInfo{}, fmt.Errorf("reload: %w", err)
+	}
+	old := s.gen.Swap(g)
+	if err := s.replay(ctx, g); err != nil {
+		s.log.Error("replay after swap", "err", err)
+	}
+	if old != nil {
+		old.mu.Lock()
+		old.closed = true
+		old.mu.Unlock()
+		if err := old.be.Close(); err != nil {
+			s.log.Error("close old snapshot", "err", err)
+		}
+	}
+	s.ready.Store(true)
+	s.metrics.snapshotSeq.Set(float64(info.Seq))
+	s.metrics.indexItems.Set(float64(info.Items))
+	s.log.Info("snapshot loaded", "snapshot", info.Snapshot, "seq", info.Seq, "items", info.Items, "took", time.Since(start))
+	return info, nil
+}
+
+// replay applies the store's item changes made after the generation's
+// applied sequence number.
+func (s *Server) replay(ctx context.Context, g *generation) error {
+	for {
+		changes, err := s.store.ChangesSince(ctx, g.applied.Load(), 1000)
+		if err != nil {
+			return err
+		}
+		if len(changes) == 0 {
+			return nil
+		}
+		for _, ch := range changes {
+			if err := s.applyChange(ctx, g.be, ch); err != nil {
+				return err
+			}
+		}
+		g.advance(changes[len(changes)-1].Seq)
+	}
+}
+
+func (s *Server) applyChange(ctx context.Context, be Backend, ch content.Change) error {
+	if !ch.Deleted {
+		it, err := s.store.Item(ctx, ch.ItemID)
+		if err == nil {
+			return be.ItemPut(ctx, it)
+		}
+		if !errors.Is(err, content.ErrNotFound) {
+			return err
+		}
+	}
+	// Deleted then, or since.
+	return be.ItemDeleted(ctx, ch.ItemID)
+}
+
+// live hands a durable write to the backend in service. The write is
+// already acknowledged by the store, so a failure is logged, not returned:
+// the next replay picks the item up again.
+func (s *Server) live(ctx context.Context, seq uint64, apply func(Backend) error) {
+	g := s.gen.Load()
+	if g == nil {
+		return
+	}
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	if g.closed {
+		return
+	}
+	if err := apply(g.be); err != nil {
+		s.metrics.liveFailures.Inc()
+		s.log.ErrorContext(ctx, "live index update failed; the next reload replays it", "seq", seq, "err", err)
+		return
+	}
+	g.advance(seq)
+}
+
+func (s *Server) reloadRoute(c echo.Context) error {
+	info, err := s.Reload(c.Request().Context())
+	if err != nil {
+		s.log.ErrorContext(c.Request().Context(), "reload failed", "err", err)
+		return newError(http.StatusInternalServerError, "reload_failed", err.Error())
+	}
+	return c.JSON(http.StatusOK, info)
+}
+
+type statsResponse struct {
+	Store    content.Stats `json:"store"`
+	Snapshot *BackendInfo  `json:"snapshot,omitempty"`
+	// Lag is how many item changes in the store the live indexes have not
+	// applied (counted up to 1000).
+	Lag int `json:"lag"`
+}
+
+func (s *Server) stats(c echo.Context) error {
+	st, err := s.store.Stats(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	resp := statsResponse{Store: st}
+	if g := s.gen.Load(); g != nil {
+		info := g.be.Info()
+		resp.Snapshot = &info
+		resp.Lag = s.lag(c.Request().Context())
+	}
+	return c.JSON(http.StatusOK, resp)
+}
+
+// lag counts the item changes in the store after the live indexes' mark.
+func (s *Server) lag(ctx context.Context) int {
+	g := s.gen.Load()
+	if g == nil {
+		return 0
+	}
+	pending, err := s.store.ChangesSince(ctx, g.applied.Load(), 1000)
+	if err != nil {
+		return -1
+	}
+	return len(pending)
+}
+
+// backup streams a consistent copy of the store file, so that a rebuild
+// can read the store while this server holds it. The copy's sequence
+// number is in the X-Duet-Seq trailer.
+func (s *Server) backup(c echo.Context) error {
+	h := c.Response().Header()
+	h.Set(echo.HeaderContentType, "application/octet-stream")
+	h.Set("Trailer", "X-Duet-Seq")
+	c.Response().WriteHeader(http.StatusOK)
+	seq, err := s.store.Backup(c.Request().Context(), c.Response())
+	if err != nil {
+		// The status is sent; a missing trailer tells the client it failed.
+		s.log.ErrorContext(c.Request().Context(), "backup failed", "err", err)
+		return nil
+	}
+	h.Set("X-Duet-Seq", strconv.FormatUint(seq, 10))
+	return nil
+}
+
+// Watch reloads whenever newest names a snapshot other than the one in
+// service, checking every interval until ctx is done. newest returns "" when
+// there is none. A failed load is logged and tried again at the next
+// change.
+func (s *Server) Watch(ctx context.Context, interval time.Duration, newest func() string) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	failed := ""
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		want := newest()
+		if want == "" || want == failed {
+			continue
+		}
+		if g := s.gen.Load(); g != nil && g.be.Info().Snapshot == want {
+			continue
+		}
+		if _, err := s.Reload(ctx); err != nil {
+			s.log.Error("reload of a new snapshot failed", "snapshot", want, "err", err)
+			failed = want
+		}
+	}
+}

@@ -1,0 +1,293 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/duetrec/duet/content"
+	"github.com/duetrec/duet/search"
+)
+
+// searchBody is POST /v1/search; GET takes the same fields as parameters.
+type searchBody struct {
+	Q           string       `json:"q"`
+	User        string       `json:"user"`
+	K           int          `json:"k"`
+	Offset      int          `json:"offset"`
+	Mode        string       `json:"mode"`
+	Fusion      string       `json:"fusion"`
+	Alpha       *float64     `json:"alpha"`
+	RRFK        float64      `json:"rrf_k"`
+	UserWeight  *float64     `json:"user_weight"`
+	Window      int          `json:"window"`
+	Filters     filtersBody  `json:"filters"`
+	ExcludeSeen bool         `json:"exclude_seen"`
+	Diversity   diversityArg `json:"diversity"`
+	Explain     bool         `json:"explain"`
+}
+
+type filtersBody struct {
+	Categories []string   `json:"categories"`
+	Tags       []string   `json:"tags"`
+	Attributes []attrBody `json:"attributes"`
+}
+
+type attrBody struct {
+	Key    string         `json:"key"`
+	Equals *content.Value `json:"equals"`
+	Min    *float64       `json:"min"`
+	Max    *float64       `json:"max"`
+}
+
+type diversityArg struct {
+	MMRLambda      float64 `json:"mmr_lambda"`
+	MaxPerCategory int     `json:"max_per_category"`
+}
+
+func (b *searchBody) request() search.Request {
+	r := search.Request{
+		Query: b.Q, UserID: b.User, K: b.K, Offset: b.Offset,
+		Mode: search.Mode(b.Mode), Fusion: search.Fusion(b.Fusion),
+		Alpha: b.Alpha, RRFK: b.RRFK, UserWeight: b.UserWeight, Window: b.Window,
+		Filters:     search.Filters{Categories: b.Filters.Categories, Tags: b.Filters.Tags},
+		ExcludeSeen: b.ExcludeSeen,
+		Diversity:   search.Diversity{MMRLambda: b.Diversity.MMRLambda, MaxPerCategory: b.Diversity.MaxPerCategory},
+		Explain:     b.Explain,
+	}
+	for _, a := range b.Filters.Attributes {
+		r.Filters.Attributes = append(r.Filters.Attributes, search.AttrFilter{Key: a.Key, Equals: a.Equals, Min: a.Min, Max: a.Max})
+	}
+	return r
+}
+
+// queryRequest reads a search request from URL parameters. Unknown
+// parameters are errors, as unknown JSON fields are.
+func queryRequest(c echo.Context, allowed map[string]bool) (search.Request, error) {
+	q := c.QueryParams()
+	for k := range q {
+		if !allowed[k] {
+			return search.Request{}, badRequest("invalid_parameter", fmt.Sprintf("unknown parameter %q", clipString(k)))
+		}
+	}
+	var r search.Request
+	var err error
+	one := func(name string) string { return q.Get(name) }
+	num := func(name string, dst *int) {
+		if s := one(name); s != "" && err == nil {
+			var n int
+			if n, err = strconv.Atoi(s); err != nil {
+				err = badRequest("invalid_parameter", name+" must be an integer")
+			}
+			*dst = n
+		}
+	}
+	flt := func(name string) *float64 {
+		s := one(name)
+		if s == "" || err != nil {
+			return nil
+		}
+		f, perr := strconv.ParseFloat(s, 64)
+		if perr != nil {
+			err = badRequest("invalid_parameter", name+" must be a number")
+			return nil
+		}
+		return &f
+	}
+	boolean := func(name string) bool {
+		s := one(name)
+		if s == "" || err != nil {
+			return false
+		}
+		b, perr := strconv.ParseBool(s)
+		if perr != nil {
+			err = badRequest("invalid_parameter", name+" must be true or false")
+		}
+		return b
+	}
+	r.Query, r.UserID = one("q"), one("user")
+	r.Mode, r.Fusion = search.Mode(one("mode")), search.Fusion(one("fusion"))
+	num("k", &r.K)
+	num("offset", &r.Offset)
+	num("window", &r.Window)
+	num("max_per_category", &r.Diversity.MaxPerCategory)
+	r.Alpha = flt("alpha")
+	r.UserWeight = flt("user_weight")
+	if f := flt("rrf_k"); f != nil {
+		r.RRFK = *f
+	}
+	if f := flt("mmr"); f != nil {
+		r.Diversity.MMRLambda = *f
+	}
+	r.ExcludeSeen = boolean("exclude_seen")
+	r.Explain = boolean("explain")
+	r.Filters.Categories = q["category"]
+	r.Filters.Tags = q["tag"]
+	for _, a := range q["attr"] {
+		f, perr := parseAttr(a)
+		if perr != nil && err == nil {
+			err = perr
+		}
+		r.Filters.Attributes = append(r.Filters.Attributes, f)
+	}
+	return r, err
+}
+
+// parseAttr reads "key:value" (equality; a number if it reads as one) or
+// "key:min..max" (a numeric range; either side may be empty).
+func parseAttr(s string) (search.AttrFilter, error) {
+	key, val, ok := strings.Cut(s, ":")
+	if !ok || key == "" {
+		return search.AttrFilter{}, badRequest("invalid_parameter", `attr must be "key:value" or "key:min..max"`)
+	}
+	f := search.AttrFilter{Key: key}
+	if lo, hi, isRange := strings.Cut(val, ".."); isRange {
+		for _, b := range []struct {
+			s   string
+			dst **float64
+		}{{lo, &f.Min}, {hi, &f.Max}} {
+			if b.s == "" {
+				continue
+			}
+			x, err := strconv.ParseFloat(b.s, 64)
+			if err != nil {
+				return f, badRequest("invalid_parameter", fmt.Sprintf("attr %q: range bounds must be numbers", clipString(key)))
+			}
+			*b.dst = &x
+		}
+		return f, nil
+	}
+	v := content.String(val)
+	if x, err := strconv.ParseFloat(val, 64); err == nil {
+		v = content.Number(x)
+	}
+	f.Equals = &v
+	return f, nil
+}
+
+func clipString(s string) string {
+	if len(s) > 40 {
+		return s[:40] + "…"
+	}
+	return s
+}
+
+var (
+	searchParams  = paramSet("q", "user", "k", "offset", "mode", "fusion", "alpha", "rrf_k", "user_weight", "window", "category", "tag", "attr", "exclude_seen", "mmr", "max_per_category", "explain")
+	browseParams  = paramSet("k", "offset", "category", "tag", "attr", "exclude_seen", "mmr", "max_per_category", "explain")
+	similarParams = paramSet("k", "offset", "category", "tag", "attr", "mmr", "max_per_category", "explain")
+)
+
+func paramSet(names ...string) map[string]bool {
+	m := map[string]bool{}
+	for _, n := range names {
+		m[n] = true
+	}
+	return m
+}
+
+// searchResponse is the answer of the search routes.
+type searchResponse struct {
+	Hits   []search.Hit   `json:"hits"`
+	Mode   search.Mode    `json:"mode"`
+	Fusion search.Fusion  `json:"fusion"`
+	Source string         `json:"source"`
+	TookMS float64        `json:"took_ms"`
+	Timing search.Timings `json:"timing"`
+}
+
+func (s *Server) answer(c echo.Context, start time.Time, res *search.Result, err error) error {
+	if err != nil {
+		return searchError(err)
+	}
+	if res.Hits == nil {
+		res.Hits = []search.Hit{}
+	}
+	return c.JSON(http.StatusOK, searchResponse{
+		Hits: res.Hits, Mode: res.Mode, Fusion: res.Fusion, Source: res.Source,
+		TookMS: float64(time.Since(start).Microseconds()) / 1000, Timing: res.Timing,
+	})
+}
+
+func searchError(err error) error {
+	switch {
+	case errors.Is(err, search.ErrInvalidRequest):
+		return badRequest("invalid_request", err.Error())
+	case errors.Is(err, search.ErrNotFound):
+		return newError(http.StatusNotFound, "not_found", err.Error())
+	}
+	return err
+}
+
+func (s *Server) getSearch(c echo.Context) error {
+	start := time.Now()
+	req, err := queryRequest(c, searchParams)
+	if err != nil {
+		return err
+	}
+	return s.runSearch(c, start, req)
+}
+
+func (s *Server) postSearch(c echo.Context) error {
+	start := time.Now()
+	b, err := readBody(c)
+	if err != nil {
+		return err
+	}
+	var body searchBody
+	if err := decodeStrict(b, &body); err != nil {
+		return err
+	}
+	return s.runSearch(c, start, body.request())
+}
+
+func (s *Server) runSearch(c echo.Context, start time.Time, req search.Request) error {
+	be, release, err := s.acquire()
+	if err != nil {
+		return err
+	}
+	defer release()
+	res, err := be.Search(c.Request().Context(), req)
+	return s.answer(c, start, res, err)
+}
+
+func (s *Server) recommendations(c echo.Context) error {
+	start := time.Now()
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	req, err := queryRequest(c, browseParams)
+	if err != nil {
+		return err
+	}
+	req.UserID, req.Mode = id, search.ModeVector
+	if c.QueryParam("exclude_seen") == "" {
+		req.ExcludeSeen = true
+	}
+	return s.runSearch(c, start, req)
+}
+
+func (s *Server) similar(c echo.Context) error {
+	start := time.Now()
+	id, err := pathID(c, "id")
+	if err != nil {
+		return err
+	}
+	req, err := queryRequest(c, similarParams)
+	if err != nil {
+		return err
+	}
+	be, release, err := s.acquire()
+	if err != nil {
+		return err
+	}
+	defer release()
+	res, err := be.Similar(c.Request().Context(), id, req)
+	return s.answer(c, start, res, err)
+}

@@ -1,0 +1,137 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func runBenchANNCLI(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	cmd := newBenchANNCmd()
+	var out bytes.Buffer
+	cmd.SetArgs(args)
+	cmd.SetOut(&out)
+	cmd.SetErr(&out)
+	cmd.SilenceUsage = true
+	cmd.SilenceErrors = true
+	err := cmd.ExecuteContext(context.Background())
+	return out.String(), err
+}
+
+func TestBenchANN_Generated(t *testing.T) {
+	jsonPath := filepath.Join(t.TempDir(), "ann.json")
+	out, err := runBenchANNCLI(t, "--n", "3000", "--dim", "16", "--clusters", "10", "--queries", "50",
+		"--index", "hnsw,exact,coder", "--ef", "16,64", "--m", "8", "--ef-construction", "64", "--json", jsonPath)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	t.Log("\n" + out)
+	for _, want := range []string{"recall@10", "hnsw", "exact", "coder", "the exact scan"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q", want)
+		}
+	}
+	b, err := os.ReadFile(jsonPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep struct {
+		Name    string           `json:"name"`
+		Params  map[string]any   `json:"params"`
+		Results []map[string]any `json:"results"`
+	}
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.Name != "ann" || rep.Params["n"] != 3000.0 || len(rep.Results) != 4 {
+		t.Fatalf("report: %s", b)
+	}
+	for _, r := range rep.Results {
+		for _, k := range []string{"index", "ef", "recall@10", "qps", "build_s", "bytes_per_vector"} {
+			if _, ok := r[k]; !ok {
+				t.Fatalf("result lacks %q: %v", k, r)
+			}
+		}
+		if r["index"] == "exact" && r["recall@10"] != 1.0 {
+			t.Fatalf("exact recall %v", r["recall@10"])
+		}
+		if r["index"] == "hnsw" && r["ef"] == 64.0 && r["recall@10"].(float64) < 0.9 {
+			t.Fatalf("hnsw recall %v", r["recall@10"])
+		}
+	}
+}
+
+func writeFvecs(t *testing.T, path string, vecs [][]float32) {
+	t.Helper()
+	var b bytes.Buffer
+	for _, v := range vecs {
+		binary.Write(&b, binary.LittleEndian, int32(len(v)))
+		for _, x := range v {
+			binary.Write(&b, binary.LittleEndian, math.Float32bits(x))
+		}
+	}
+	if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestBenchANN_Fvecs(t *testing.T) {
+	dir := t.TempDir()
+	d := generateClustered(500, 20, 8, 5, 1.5, 3)
+	var base, qs [][]float32
+	for i := range d.n {
+		base = append(base, d.row(d.base, i))
+	}
+	for i := range d.nq {
+		qs = append(qs, d.row(d.qs, i))
+	}
+	bp, qp := filepath.Join(dir, "base.fvecs"), filepath.Join(dir, "q.fvecs")
+	writeFvecs(t, bp, base)
+	writeFvecs(t, qp, qs)
+	out, err := runBenchANNCLI(t, "--base", bp, "--queries", qp, "--ef", "32", "--k", "5")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if !strings.Contains(out, "500 base and 20 query vectors of dimension 8") || !strings.Contains(out, "recall@5") {
+		t.Fatalf("output:\n%s", out)
+	}
+
+	bad := filepath.Join(dir, "bad.fvecs")
+	raw, _ := os.ReadFile(bp)
+	os.WriteFile(bad, raw[:len(raw)-3], 0o644)
+	if _, err := runBenchANNCLI(t, "--base", bad, "--queries", qp); err == nil || !strings.Contains(err.Error(), "truncated") {
+		t.Fatalf("truncated file: %v", err)
+	}
+	writeFvecs(t, bad, [][]float32{{1, 2}, {1, 2, 3}})
+	if _, err := runBenchANNCLI(t, "--base", bad, "--queries", qp); err == nil || !strings.Contains(err.Error(), "dimension") {
+		t.Fatalf("mixed dimensions: %v", err)
+	}
+}
+
+func TestBenchANN_Usage(t *testing.T) {
+	cases := [][]string{
+		{"--index", "faiss"},
+		{"--ef", "16,x"},
+		{"--ef", "0"},
+		{"--k", "0"},
+		{"--n", "0"},
+		{"--queries", "many"},
+		{"--base", "b.fvecs"},
+		{"extra"},
+	}
+	for _, args := range cases {
+		_, err := runBenchANNCLI(t, args...)
+		var ue usageError
+		if !errors.As(err, &ue) {
+			t.Errorf("%v: %v, want a usage error", args, err)
+		}
+	}
+}

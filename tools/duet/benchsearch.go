@@ -1,0 +1,129 @@
+package main
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/duetrec/duet/content"
+	"github.com/duetrec/duet/index"
+	"github.com/duetrec/duet/search"
+	"github.com/duetrec/duet/tower"
+)
+
+func newBenchSearchCmd() *cobra.Command {
+	var (
+		data, jsonOut string
+		n, k          int
+		seed          uint64
+	)
+	cmd := &cobra.Command{
+		Use:   "search --data DATA [--queries N]",
+		Short: "Time hybrid requests in process, stage by stage",
+		Long: `Load the newest snapshot of DATA with its store and send it hybrid requests
+one at a time: a user from the store with one or two words from a random
+item's title. Report p50 and p99 of the whole request and the share of time
+in each stage (user vector, vector search, text search, fusion, re-ranking).
+The store must not be held by a server.`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if data == "" {
+				return usagef("--data is required")
+			}
+			ctx := cmd.Context()
+			st, err := content.Open(ctx, data)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			ds, err := tower.LoadDataset(ctx, st)
+			if err != nil {
+				return err
+			}
+			dir, _, _, err := index.LatestSnapshot(ctx, snapshotsDir(data))
+			if err != nil {
+				return err
+			}
+			work, err := os.MkdirTemp(data, liveDirPrefix)
+			if err != nil {
+				return err
+			}
+			snap, err := search.LoadSnapshot(ctx, dir, work, st, search.Options{})
+			if err != nil {
+				return err
+			}
+			defer snap.Close()
+			if len(ds.Users) == 0 {
+				return fmt.Errorf("the store in %s has no users", data)
+			}
+
+			rng := rand.New(rand.NewPCG(seed, 2))
+			reqs := make([]search.Request, n)
+			for i := range reqs {
+				words := strings.Fields(strings.ToLower(ds.Items[rng.IntN(len(ds.Items))].Title))
+				q := ""
+				if len(words) > 0 {
+					q = words[rng.IntN(len(words))]
+					if len(words) > 1 && rng.IntN(2) == 0 {
+						q += " " + words[rng.IntN(len(words))]
+					}
+				}
+				reqs[i] = search.Request{Query: q, UserID: ds.Users[rng.IntN(len(ds.Users))], K: k}
+			}
+			// Warm up caches and the text index before timing.
+			for i := range min(50, n) {
+				if _, err := snap.Search(ctx, reqs[i]); err != nil {
+					return err
+				}
+			}
+			totals := make([]time.Duration, 0, n)
+			var sum search.Timings
+			for _, r := range reqs {
+				res, err := snap.Search(ctx, r)
+				if err != nil {
+					return err
+				}
+				t := res.Timing
+				totals = append(totals, t.Total)
+				sum.User += t.User
+				sum.Query += t.Query
+				sum.ANN += t.ANN
+				sum.Keyword += t.Keyword
+				sum.Fusion += t.Fusion
+				sum.Rerank += t.Rerank
+				sum.Total += t.Total
+			}
+			slices.Sort(totals)
+			p50, p99 := totals[len(totals)/2], totals[min(len(totals)-1, len(totals)*99/100)]
+			share := func(d time.Duration) float64 { return float64(d) / float64(sum.Total) }
+			stages := map[string]float64{
+				"user_vector": share(sum.User), "query_vector": share(sum.Query), "ann": share(sum.ANN),
+				"bleve": share(sum.Keyword), "fusion": share(sum.Fusion), "rerank": share(sum.Rerank),
+			}
+			out := cmd.OutOrStdout()
+			fmt.Fprintf(out, "snapshot %s (%d items, %s)\n", dir, snap.Manifest.Items, snap.Manifest.Meta["ann"])
+			fmt.Fprintf(out, "%d hybrid requests, k=%d, one at a time: p50 %.2f ms, p99 %.2f ms, mean %.2f ms\n",
+				n, k, ms(p50), ms(p99), ms(sum.Total)/float64(n))
+			fmt.Fprintf(out, "time by stage: user vector %.0f%%, query vector %.0f%%, ANN %.0f%%, Bleve %.0f%%, fusion %.0f%%, re-rank %.0f%% (other %.0f%%)\n",
+				100*stages["user_vector"], 100*stages["query_vector"], 100*stages["ann"], 100*stages["bleve"], 100*stages["fusion"], 100*stages["rerank"],
+				100*(1-stages["user_vector"]-stages["query_vector"]-stages["ann"]-stages["bleve"]-stages["fusion"]-stages["rerank"]))
+			if jsonOut != "" {
+				return writeBenchJSON(jsonOut, "search", map[string]any{"data": data, "snapshot": dir, "items": snap.Manifest.Items, "queries": n, "k": k},
+					[]map[string]any{{"p50_ms": ms(p50), "p99_ms": ms(p99), "mean_ms": ms(sum.Total) / float64(n), "stage_share": stages}})
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&data, "data", "", "data directory with a store and snapshots")
+	f.IntVar(&n, "queries", 2000, "requests to time")
+	f.IntVar(&k, "k", 10, "hits per request")
+	f.Uint64Var(&seed, "seed", 1, "random seed")
+	f.StringVar(&jsonOut, "json", "", "write every figure to this JSON file")
+	return cmd
+}

@@ -1,0 +1,109 @@
+package main
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// chromium finds the browser; the Makefile installs Debian's chromium when
+// it is missing.
+func chromium(t *testing.T) string {
+	for _, name := range []string{os.Getenv("DUET_CHROMIUM"), "chromium", "chromium-browser", "google-chrome"} {
+		if name == "" {
+			continue
+		}
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatal("no Chromium found; `make test` installs it (apt-get install chromium)")
+	}
+	t.Skip("no Chromium found; `make test` installs it (apt-get install chromium)")
+	return ""
+}
+
+// TestBrowser drives the pages in headless Chromium: a search in the
+// playground shows results; an item created in the editor is found by
+// search at once.
+func TestBrowser(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a browser")
+	}
+	bin := chromium(t)
+	s := startStack(t)
+
+	dir := t.TempDir()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(bin),
+		chromedp.UserDataDir(dir),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("no-first-run", true),
+	)
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancelAlloc()
+	ctx, cancel := chromedp.NewContext(actx)
+	defer cancel()
+	ctx, cancelTimeout := context.WithTimeout(ctx, 60*time.Second)
+	defer cancelTimeout()
+
+	// The playground: type a query, submit, see results with their text.
+	css := func(s string) chromedp.CSS { return chromedp.CSS(s) }
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(s.base+"/"),
+		chromedp.WaitVisible(css("#q")),
+		chromedp.SendKeys(css("#q"), "telescope orbit"),
+		chromedp.Click(css(`button[type="submit"]`)),
+		chromedp.WaitVisible(css("#hits li")),
+	)
+	if err != nil {
+		t.Fatalf("playground: %v", err)
+	}
+	count, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll("#hits li").length`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	status, _ := chromedp.Run(ctx, chromedp.Text(css("#status")))
+	firstTitle, _ := chromedp.Run(ctx, chromedp.Text(css("#hits li .hit-title")))
+	if count == 0 || !strings.Contains(status, "results") || firstTitle == "" {
+		t.Fatalf("playground shows %d results, status %q, first title %q", count, status, firstTitle)
+	}
+
+	// The editor: create an item, then follow the link to find it.
+	err = chromedp.Do(ctx,
+		chromedp.Navigate(s.base+"/editor"),
+		chromedp.WaitVisible(css("#rows tr")),
+		chromedp.SendKeys(css("#token"), testEditorToken),
+		chromedp.SendKeys(css("#id"), "browser-item"),
+		chromedp.SendKeys(css("#title"), "Quokka xylophone recital"),
+		chromedp.SendKeys(css("#categories"), "jazz"),
+		chromedp.Click(css("#save")),
+		chromedp.WaitVisible(css("#find")),
+	)
+	saved, _ := chromedp.Run(ctx, chromedp.Text(css("#status")))
+	if err != nil {
+		t.Fatalf("editor: %v (status %q)", err, saved)
+	}
+	err = chromedp.Do(ctx,
+		chromedp.Click(css("#find")),
+		chromedp.WaitVisible(css(`#hits li[data-id="browser-item"]`)),
+	)
+	if err != nil {
+		t.Fatalf("finding the new item: %v", err)
+	}
+	found, _ := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('#hits li[data-id="browser-item"]').length`))
+	if !strings.Contains(saved, "Saved browser-item") || found != 1 {
+		t.Fatalf("editor status %q, found %d", saved, found)
+	}
+}

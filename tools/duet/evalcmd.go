@@ -1,0 +1,245 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/duetrec/duet/content"
+	"github.com/duetrec/duet/search"
+	"github.com/duetrec/duet/tower"
+	"github.com/duetrec/duet/tower/eval"
+)
+
+// twoTowerModels are the two-tower variants `duet eval` knows, one per
+// user encoder.
+var twoTowerModels = []string{"two-tower-attention", "two-tower-mean", "two-tower-recency"}
+
+func newEvalCmd() *cobra.Command {
+	var (
+		df                    dataFlags
+		train, test, protocol string
+		task, jsonOut         string
+		models                []string
+		ks                    []int
+		testFrac, coldItems   float64
+		seed                  uint64
+		easeMax, epochs       int
+	)
+	cmd := &cobra.Command{
+		Use:   "eval (--data DATA | --items F (--events F | --train F --test F))",
+		Short: "Evaluate the two-tower model against baselines, or personalised search",
+		Long: `Rank every item for every test user, the user's training items masked, and
+report Recall, NDCG, HR, MRR and catalogue coverage at each K for every model:
+the two-tower model (one line per user encoder) and the baselines (pop,
+itemknn, ease, bpr, random), each tuned on a validation split.
+
+Protocols: --protocol last (per user the latest interaction is the test item,
+the one before it validation), --protocol random --test-frac F --seed S, or a
+predefined split with --items F --train F --test F.
+--cold-items F holds that share of items out of training entirely and
+reports how well their content-only vectors are retrieved.
+
+--task search is the personalised-search benchmark: for every test item, a
+query of one or two words from its categories and tags, issued with the
+user's history, answered by each search mode.`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			predefined := train != "" || test != ""
+			if predefined {
+				if df.items == "" || train == "" || test == "" || df.data != "" || df.events != "" {
+					return usagef("a predefined split needs --items, --train and --test (and neither --data nor --events)")
+				}
+			} else if err := df.check(); err != nil {
+				return err
+			}
+			if task != "rank" && task != "search" {
+				return usagef("--task must be rank or search")
+			}
+			ctx := cmd.Context()
+			var (
+				ds  *tower.Dataset
+				spl *eval.Split
+				err error
+			)
+			switch {
+			case predefined:
+				ds, spl, err = eval.SplitPredefined(ctx, df.items, train, test)
+			case protocol == "last":
+				if ds, err = df.load(ctx); err == nil {
+					spl = eval.SplitLast(ds)
+				}
+			case protocol == "random":
+				if ds, err = df.load(ctx); err == nil {
+					spl, err = eval.SplitRandom(ds, testFrac, seed)
+				}
+			default:
+				return usagef("--protocol must be last or random")
+			}
+			if err != nil {
+				return err
+			}
+			if coldItems > 0 {
+				if spl, err = eval.HoldOutItems(spl, coldItems, seed); err != nil {
+					return usagef("%v", err)
+				}
+			}
+			if task == "search" {
+				return evalSearch(ctx, cmd.OutOrStdout(), ds, spl, epochs, seed, jsonOut)
+			}
+			var recs []eval.Recommender
+			for _, name := range models {
+				if slices.Contains(twoTowerModels, name) {
+					tt := eval.NewTwoTower(strings.TrimPrefix(name, "two-tower-"))
+					tt.Config.Epochs, tt.Config.Seed = epochs, seed
+					recs = append(recs, tt)
+					continue
+				}
+				r, err := eval.NewBaseline(name, seed)
+				if err != nil {
+					return usagef("%v", err)
+				}
+				if e, ok := r.(*eval.EASE); ok {
+					e.MaxItems = easeMax
+				}
+				recs = append(recs, r)
+			}
+			opts := eval.Options{K: ks, Progress: evalProgress(cmd.ErrOrStderr())}
+			run := eval.Run
+			if coldItems > 0 {
+				run = eval.RunColdStart
+			}
+			rep, err := run(ctx, ds, spl, recs, opts)
+			if err != nil {
+				return err
+			}
+			if err := rep.WriteTable(cmd.OutOrStdout()); err != nil {
+				return err
+			}
+			if jsonOut != "" {
+				f, err := os.Create(jsonOut)
+				if err != nil {
+					return err
+				}
+				if err := rep.WriteJSON(f); err != nil {
+					f.Close()
+					return err
+				}
+				return f.Close()
+			}
+			return nil
+		},
+	}
+	df.register(cmd)
+	f := cmd.Flags()
+	f.StringVar(&train, "train", "", "training events of a predefined split (generic events format)")
+	f.StringVar(&test, "test", "", "test events of a predefined split")
+	f.StringVar(&protocol, "protocol", "last", "last or random")
+	f.Float64Var(&testFrac, "test-frac", 0.2, "share of each user's interactions held out for test (protocol random)")
+	f.Uint64Var(&seed, "seed", 1, "random seed")
+	f.Float64Var(&coldItems, "cold-items", 0, "share of items held out of training entirely (cold start)")
+	f.StringVar(&task, "task", "rank", "rank (recommendation) or search (personalised search)")
+	f.StringSliceVar(&models, "models", append(append([]string{}, twoTowerModels...), "pop", "itemknn", "ease", "bpr"), "models to compare")
+	f.IntSliceVar(&ks, "k", []int{10}, "cut-offs")
+	f.StringVar(&jsonOut, "json", "", "write every figure to this JSON file")
+	f.IntVar(&easeMax, "ease-max-items", eval.DefaultEASEMaxItems, "skip EASE above this many items")
+	f.IntVar(&epochs, "epochs", 20, "most epochs of two-tower training")
+	return cmd
+}
+
+// evalProgress reports each model's stages on stderr when it is a terminal.
+func evalProgress(w io.Writer) func(model, stage string, cand, of int, done bool) {
+	if newProgress() == nil {
+		return nil
+	}
+	start := map[string]time.Time{}
+	return func(model, stage string, cand, of int, done bool) {
+		key := fmt.Sprint(model, stage, cand)
+		if !done {
+			start[key] = time.Now()
+			fmt.Fprintf(w, "\r\033[K%s: %s %d/%d…", model, stage, cand, of)
+			return
+		}
+		fmt.Fprintf(w, "\r\033[K%s: %s %d/%d done in %.1fs", model, stage, cand, of, time.Since(start[key]).Seconds())
+		if stage == "test" {
+			fmt.Fprintln(w)
+		}
+	}
+}
+
+// evalSearch runs the personalised-search benchmark on a split: a model
+// trained on the training part, every item indexed, and for each test item
+// a short query from its categories and tags, asked with the user's
+// training and validation history.
+func evalSearch(ctx context.Context, out io.Writer, ds *tower.Dataset, spl *eval.Split, epochs int, seed uint64, jsonOut string) error {
+	tt := eval.NewTwoTower("attention")
+	tt.Config.Epochs, tt.Config.Seed = epochs, seed
+	trainItems := spl.TrainItems()
+	start := time.Now()
+	model, err := tt.FitModel(ctx, ds, trainItems)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "trained in %.1fs\n", time.Since(start).Seconds())
+	hist := search.StaticHistory{}
+	rng := rand.New(rand.NewPCG(seed, 3))
+	var cases []search.EvalCase
+	pop := map[string]float64{}
+	for u, user := range ds.Users {
+		var evs []content.Event
+		for _, x := range spl.Train[u] {
+			evs = append(evs, content.Event{UserID: user, ItemID: ds.Items[x.Item].ID, Kind: "train"})
+			pop[ds.Items[x.Item].ID]++
+		}
+		for _, it := range spl.Val[u] {
+			evs = append(evs, content.Event{UserID: user, ItemID: ds.Items[it].ID, Kind: "val"})
+		}
+		hist[user] = evs
+		for _, it := range spl.Test[u] {
+			q := search.QueryFor(&ds.Items[it], rng)
+			if q == "" {
+				continue // nothing to ask with
+			}
+			cases = append(cases, search.EvalCase{UserID: user, Query: q, Target: ds.Items[it].ID})
+		}
+	}
+	root, err := os.MkdirTemp("", "duet-eval-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(root)
+	dir, err := search.BuildSnapshot(ctx, root, 0, model, ds.Items, pop, search.BuildOptions{ANN: search.ANNExact})
+	if err != nil {
+		return err
+	}
+	snap, err := search.LoadSnapshot(ctx, dir, dir+".work", hist, search.Options{SeenLen: 1 << 30})
+	if err != nil {
+		return err
+	}
+	defer snap.Close()
+	res, err := search.Evaluate(ctx, snap.Engine, cases, search.EvalModes())
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "personalised search, protocol %s: %d queries over %d items\n", spl.Protocol, len(cases), len(ds.Items))
+	fmt.Fprintf(out, "%-16s %8s %9s\n", "mode", "mrr@10", "recall@10")
+	for _, r := range res {
+		fmt.Fprintf(out, "%-16s %8.4f %9.4f\n", r.Name, r.MRR, r.Recall)
+	}
+	if jsonOut == "" {
+		return nil
+	}
+	b, err := json.MarshalIndent(map[string]any{"protocol": spl.Protocol, "task": "search", "k": []int{10}, "queries": len(cases), "models": res}, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(jsonOut, append(b, '\n'), 0o644)
+}

@@ -1,0 +1,275 @@
+package eval
+
+import (
+	"context"
+	"math"
+	"runtime"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+)
+
+// Metric names, the keys of a report's figures before "@K".
+const (
+	MetricRecall   = "recall"
+	MetricNDCG     = "ndcg"
+	MetricHR       = "hr"
+	MetricMRR      = "mrr"
+	MetricCoverage = "coverage"
+)
+
+// perUser are the metrics averaged over users, in the order they are
+// stored per user and K.
+var perUser = [...]string{MetricRecall, MetricNDCG, MetricHR, MetricMRR}
+
+// Key returns the report key of a metric at k, such as "ndcg@10".
+func Key(metric string, k int) string { return metric + "@" + strconv.Itoa(k) }
+
+// ranking is one evaluation pass: which users, what they have seen, what
+// they should find, and what may be ranked.
+type ranking struct {
+	users   []int32   // users to evaluate, in order
+	history [][]int32 // by user: model input, excluded from the ranking
+	target  [][]int32 // by user: relevant items, increasing
+	allowed []int32   // items that may be ranked; nil means all
+	items   int
+	ks      []int // increasing
+	workers int
+}
+
+// result holds a pass's means and coverage by key, and the user count.
+type result struct {
+	metrics map[string]float64
+	users   int
+}
+
+// rank evaluates rec over the pass. Each user's figures land in their own
+// slot and are summed in user order afterwards, so the result is the same
+// for any number of workers.
+func (p *ranking) rank(ctx context.Context, rec Recommender) (result, error) {
+	nk := len(p.ks)
+	maxK := p.ks[nk-1]
+	n := len(p.users)
+	vals := make([]float64, n*nk*len(perUser))
+	tops := make([][]int32, n)
+	var disallowed []bool
+	if p.allowed != nil {
+		disallowed = make([]bool, p.items)
+		for i := range disallowed {
+			disallowed[i] = true
+		}
+		for _, it := range p.allowed {
+			disallowed[it] = false
+		}
+	}
+	workers := p.workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	workers = max(1, min(workers, n))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errs := make([]error, workers)
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			scores := make([]float32, p.items)
+			var top topK
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				if i%64 == 0 {
+					if err := ctx.Err(); err != nil {
+						errs[w] = err
+						return
+					}
+				}
+				u := p.users[i]
+				clear(scores)
+				rec.Score(u, p.history[u], scores)
+				for _, it := range p.history[u] {
+					scores[it] = float32(math.Inf(-1))
+				}
+				if disallowed != nil {
+					for it, d := range disallowed {
+						if d {
+							scores[it] = float32(math.Inf(-1))
+						}
+					}
+				}
+				list := top.of(u, scores, maxK)
+				tops[i] = list
+				userMetrics(list, p.target[u], p.ks, vals[i*nk*len(perUser):(i+1)*nk*len(perUser)])
+			}
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return result{}, err
+		}
+	}
+	res := result{metrics: make(map[string]float64, nk*(len(perUser)+1)), users: n}
+	sums := make([]float64, nk*len(perUser))
+	for i := range n {
+		for j := range sums {
+			sums[j] += vals[i*len(sums)+j]
+		}
+	}
+	rankable := p.items
+	if p.allowed != nil {
+		rankable = len(p.allowed)
+	}
+	for ki, k := range p.ks {
+		for mi, m := range perUser {
+			v := 0.0
+			if n > 0 {
+				v = sums[ki*len(perUser)+mi] / float64(n)
+			}
+			res.metrics[Key(m, k)] = v
+		}
+		res.metrics[Key(MetricCoverage, k)] = coverage(tops, k, p.items, rankable)
+	}
+	return res, nil
+}
+
+// userMetrics writes recall, NDCG, HR and MRR at each k of ks for one
+// ranked list into out, len(perUser) values per k.
+func userMetrics(list, target []int32, ks []int, out []float64) {
+	if len(target) == 0 {
+		return
+	}
+	for ki, k := range ks {
+		var hits int
+		var dcg, rr float64
+		for r, it := range list[:min(k, len(list))] {
+			if _, ok := slices.BinarySearch(target, it); ok {
+				hits++
+				dcg += 1 / math.Log2(float64(r)+2)
+				if rr == 0 {
+					rr = 1 / float64(r+1)
+				}
+			}
+		}
+		var idcg float64
+		for r := range min(len(target), k) {
+			idcg += 1 / math.Log2(float64(r)+2)
+		}
+		o := out[ki*len(perUser):]
+		o[0] = float64(hits) / float64(len(target))
+		o[1] = dcg / idcg
+		if hits > 0 {
+			o[2] = 1
+		}
+		o[3] = rr
+	}
+}
+
+// coverage returns the share of the rankable items that appear in at least
+// one top-k list.
+func coverage(tops [][]int32, k, items, rankable int) float64 {
+	if rankable == 0 {
+		return 0
+	}
+	seen := make([]bool, items)
+	distinct := 0
+	for _, list := range tops {
+		for _, it := range list[:min(k, len(list))] {
+			if !seen[it] {
+				seen[it] = true
+				distinct++
+			}
+		}
+	}
+	return float64(distinct) / float64(rankable)
+}
+
+// topK selects the best items of a score vector. Higher scores come
+// first and items scored -Inf or NaN (excluded ones) are never selected.
+// Ties are broken by a hash of the user and the item, not by item index:
+// catalogue order often follows age or popularity, and a model that
+// scores many items alike (pop or ItemKNN on never-seen items) would
+// otherwise be credited with it.
+type topK struct {
+	heap []int32 // min-heap of the best so far: the worst on top
+	s    []float32
+	salt uint64
+}
+
+// worse reports whether item a ranks below item b.
+func (t *topK) worse(a, b int32) bool {
+	if t.s[a] != t.s[b] {
+		return t.s[a] < t.s[b]
+	}
+	ha, hb := mix(t.salt^uint64(a)), mix(t.salt^uint64(b))
+	if ha != hb {
+		return ha < hb
+	}
+	return a > b
+}
+
+// of returns the best k items of scores for user u, best first, in a new
+// slice.
+func (t *topK) of(u int32, scores []float32, k int) []int32 {
+	t.s = scores
+	t.salt = mix(uint64(u) + 0x746965) // "tie"
+	h := t.heap[:0]
+	for i, s := range scores {
+		if s != s || math.IsInf(float64(s), -1) {
+			continue
+		}
+		it := int32(i)
+		if len(h) < k {
+			h = append(h, it)
+			t.up(h, len(h)-1)
+			continue
+		}
+		if t.worse(h[0], it) {
+			h[0] = it
+			t.down(h, 0)
+		}
+	}
+	out := make([]int32, len(h))
+	for i := len(h) - 1; i >= 0; i-- {
+		out[i] = h[0]
+		h[0] = h[i]
+		h = h[:i]
+		t.down(h, 0)
+	}
+	t.heap = h[:0]
+	t.s = nil
+	return out
+}
+
+func (t *topK) up(h []int32, i int) {
+	for i > 0 {
+		p := (i - 1) / 2
+		if !t.worse(h[i], h[p]) {
+			return
+		}
+		h[i], h[p] = h[p], h[i]
+		i = p
+	}
+}
+
+func (t *topK) down(h []int32, i int) {
+	for {
+		l := 2*i + 1
+		if l >= len(h) {
+			return
+		}
+		m := l
+		if r := l + 1; r < len(h) && t.worse(h[r], h[l]) {
+			m = r
+		}
+		if !t.worse(h[m], h[i]) {
+			return
+		}
+		h[i], h[m] = h[m], h[i]
+		i = m
+	}
+}

@@ -1,0 +1,409 @@
+package tower
+
+import (
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+
+	"github.com/duetrec/duet/content"
+	"github.com/duetrec/duet/internal/vec"
+)
+
+// Config sets the shape of the model and how it is trained. Zero-valued
+// fields take the defaults listed; where zero is itself a useful setting
+// (LogQ, IDDropout), a negative value asks for zero.
+type Config struct {
+	Dim        int     // vector size; 64
+	Buckets    int     // hashed token buckets (unigrams and bigrams); 1<<18
+	HistoryLen int     // N, the most recent history items the user tower reads; 50
+	Encoder    string  // user tower: "mean", "recency" or "attention"; "recency"
+	Decay      float32 // recency encoder: weight ratio between consecutive positions; 0.8
+	UserID     bool    // add a learned user-id embedding in the user tower
+
+	Temperature float32 // softmax temperature on cosine scores; 0.05
+	LogQ        float32 // alpha of the logQ popularity correction; 1 (negative: off)
+	// IDDropout is the probability that an item's id embedding is left out
+	// for one batch (as target and in histories alike), so that the content
+	// path alone learns to place it; 0.5 (negative: 0).
+	IDDropout float32
+	// Negatives adds that many uniformly sampled items, shared by the whole
+	// batch, to the in-batch negatives; the logQ correction accounts for
+	// both samplers. 0.
+	Negatives int
+	// FullSoftmax trains with the exact softmax over every item (no
+	// sampling, no logQ): the reference for small catalogs, slow for large.
+	FullSoftmax bool
+
+	Optimizer string  // "adagrad" (row-wise for embeddings) or "adam" (lazy); "adagrad"
+	LR        float32 // learning rate; 0.1 for adagrad, 0.002 for adam
+	Epochs    int     // maximum epochs; 20
+	Patience  int     // epochs without validation gain before stopping; 3
+	Batch     int     // examples per batch; 256
+	// UserExamples caps the examples drawn from one user per epoch (a new
+	// random sample each epoch); 64 (negative: no cap). It bounds the cost
+	// of an epoch and keeps the heaviest users, who would otherwise supply
+	// most examples, from dominating training while every user counts the
+	// same in evaluation.
+	UserExamples int
+	// HeldIn adds, per user and epoch, that many examples whose target is
+	// a random item of the user's training history and whose input is the
+	// rest of it: a bag-of-items objective beside the next-item one; 0.
+	HeldIn  int
+	Seed    uint64 // random seed; 1
+	Workers int    // training goroutines; GOMAXPROCS (1 under the race detector)
+	ValK    int    // K of the validation Recall@K used for early stopping; 10
+
+	// Progress, when set, is called on the goroutine that called Train,
+	// never concurrently: about every second within an epoch and once at
+	// its end (with the validation recall).
+	Progress func(TrainProgress) `json:"-"`
+}
+
+func (c Config) withDefaults() Config {
+	def := func(p *int, v int) {
+		if *p == 0 {
+			*p = v
+		}
+	}
+	def(&c.Dim, 64)
+	def(&c.Buckets, 1<<18)
+	def(&c.HistoryLen, 50)
+	def(&c.Epochs, 20)
+	def(&c.Patience, 3)
+	def(&c.Batch, 256)
+	def(&c.ValK, 10)
+	switch {
+	case c.UserExamples == 0:
+		c.UserExamples = 64
+	case c.UserExamples < 0:
+		c.UserExamples = 0
+	}
+	if c.Workers == 0 {
+		c.Workers = runtime.GOMAXPROCS(0)
+	}
+	if raceEnabled {
+		// Hogwild updates are data races by design; the race detector
+		// would rightly report them.
+		c.Workers = 1
+	}
+	if c.Encoder == "" {
+		c.Encoder = EncoderRecency
+	}
+	if c.Optimizer == "" {
+		c.Optimizer = "adagrad"
+	}
+	if c.Decay == 0 {
+		c.Decay = 0.8
+	}
+	if c.Temperature == 0 {
+		c.Temperature = 0.05
+	}
+	switch {
+	case c.LogQ == 0:
+		c.LogQ = 1
+	case c.LogQ < 0:
+		c.LogQ = 0
+	}
+	switch {
+	case c.IDDropout == 0:
+		c.IDDropout = 0.5
+	case c.IDDropout < 0:
+		c.IDDropout = 0
+	}
+	if c.LR == 0 {
+		c.LR = 0.1
+		if c.Optimizer == "adam" {
+			c.LR = 0.002
+		}
+	}
+	if c.Seed == 0 {
+		c.Seed = 1
+	}
+	return c
+}
+
+// Limits on a Config, so that a bad file or a typo cannot ask for
+// unbounded memory.
+const (
+	maxDim        = 1024
+	maxBuckets    = 1 << 24
+	maxHistoryLen = 1024
+)
+
+// ErrConfig is returned when a Config holds an invalid value.
+var ErrConfig = errors.New("tower: invalid config")
+
+func (c Config) validate() error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: "+format, append([]any{ErrConfig}, args...)...)
+	}
+	switch {
+	case c.Dim < 1 || c.Dim > maxDim:
+		return bad("Dim %d, want 1 to %d", c.Dim, maxDim)
+	case c.Buckets < 1 || c.Buckets > maxBuckets:
+		return bad("Buckets %d, want 1 to %d", c.Buckets, maxBuckets)
+	case c.HistoryLen < 1 || c.HistoryLen > maxHistoryLen:
+		return bad("HistoryLen %d, want 1 to %d", c.HistoryLen, maxHistoryLen)
+	case c.Encoder != EncoderMean && c.Encoder != EncoderRecency && c.Encoder != EncoderAttention:
+		return bad("Encoder %q, want mean, recency or attention", c.Encoder)
+	case c.Optimizer != "adagrad" && c.Optimizer != "adam":
+		return bad("Optimizer %q, want adagrad or adam", c.Optimizer)
+	case !(c.Decay > 0 && c.Decay <= 1):
+		return bad("Decay %v, want (0, 1]", c.Decay)
+	case !(c.Temperature > 0):
+		return bad("Temperature %v, want > 0", c.Temperature)
+	case !(c.LogQ >= 0 && c.LogQ <= 10):
+		return bad("LogQ %v, want 0 to 10", c.LogQ)
+	case !(c.IDDropout >= 0 && c.IDDropout <= 1):
+		return bad("IDDropout %v, want 0 to 1", c.IDDropout)
+	case !(c.LR > 0):
+		return bad("LR %v, want > 0", c.LR)
+	case c.Negatives < 0 || c.UserExamples < 0 || c.HeldIn < 0 || c.Batch < 1 || c.Epochs < 1 || c.Patience < 1 || c.Workers < 1 || c.ValK < 1:
+		return bad("negative or zero count")
+	}
+	return nil
+}
+
+// params are the weights of the network. Tables are row-major float32.
+type params struct {
+	id   []float32 // items × dim: item-id embeddings
+	tok  []float32 // buckets × dim: hashed token embeddings
+	cat  []float32 // categories × dim
+	user []float32 // users × dim, when Config.UserID
+	pos  []float32 // HistoryLen × dim: attention position embeddings, newest first
+	att  []float32 // dim × dim: attention bilinear form
+	wi   []float32 // dim × dim: item projection
+	bi   []float32 // dim
+	wu   []float32 // dim × dim: user projection
+	bu   []float32 // dim
+}
+
+// all lists the weight slices in a fixed order: the file order, and the
+// order optimiser state follows.
+func (p *params) all() []*[]float32 {
+	return []*[]float32{&p.id, &p.tok, &p.cat, &p.user, &p.pos, &p.att, &p.wi, &p.bi, &p.wu, &p.bu}
+}
+
+// Model is a trained two-tower model. Its methods are safe for concurrent
+// use; vectors are L2-normalised, so a dot product is a cosine.
+type Model struct {
+	cfg Config
+
+	items     []string // catalog index → item id
+	itemIndex map[string]int32
+	cats      []string // category vocabulary, built at training time
+	catIndex  map[string]int32
+	users     []string // user index → id, when Config.UserID
+	userIndex map[string]int32
+	feats     []features // per catalog item, extracted at training time
+
+	p params
+
+	scratch sync.Pool // *userScratch
+}
+
+type userScratch struct {
+	xs []float32
+	p  []float32
+	z  []float32
+	st poolState
+}
+
+// Config returns the configuration the model was trained with, defaults
+// filled in.
+func (m *Model) Config() Config { c := m.cfg; c.Progress = nil; return c }
+
+// Dim returns the length of the model's vectors.
+func (m *Model) Dim() int { return m.cfg.Dim }
+
+// NumItems returns the number of catalog items the model was trained with.
+func (m *Model) NumItems() int { return len(m.items) }
+
+// ItemID returns the id of catalog item i, or "" when i is out of range.
+func (m *Model) ItemID(i int32) string {
+	if i < 0 || int(i) >= len(m.items) {
+		return ""
+	}
+	return m.items[i]
+}
+
+// ItemIndex returns the catalog index of an item id: the row of its trained
+// id embedding.
+func (m *Model) ItemIndex(id string) (int32, bool) {
+	i, ok := m.itemIndex[id]
+	return i, ok
+}
+
+func grow(dst []float32, n int) []float32 {
+	if cap(dst) < n {
+		return make([]float32, n)
+	}
+	return dst[:n]
+}
+
+// itemSum computes the item tower's input sum (id embedding + token mean +
+// category mean) of catalog item i, with or without the id.
+func (m *Model) itemSum(s []float32, i int32, withID bool) {
+	d := m.cfg.Dim
+	var idRow []float32
+	if withID {
+		idRow = m.p.id[int(i)*d : int(i+1)*d]
+	}
+	f := &m.feats[i]
+	bagForward(s, idRow, m.p.tok, f.toks, m.p.cat, f.cats)
+}
+
+// itemOut projects an input sum and normalises it: the item tower's output.
+func (m *Model) itemOut(dst, s []float32) {
+	z := make([]float32, m.cfg.Dim)
+	denseForward(z, m.p.wi, m.p.bi, s)
+	normForward(dst, z)
+}
+
+// features extracts the features of any item with the model's vocabulary.
+func (m *Model) features(it *content.Item) features {
+	a, err := analyzer()
+	if err != nil {
+		// Train and Load have already built the analyzer; a failure here
+		// cannot happen, and the category path still works.
+		return features{cats: itemFeatures(nil, &content.Item{Categories: it.Categories}, m.cfg.Buckets, m.catIndex).cats}
+	}
+	return itemFeatures(a, it, m.cfg.Buckets, m.catIndex)
+}
+
+// ItemVector computes the vector of any item from its content. A catalog
+// item (its ID known to the model) also gets its trained id embedding; a new
+// item is embedded by its content alone. It writes into dst when dst has
+// room and returns the vector.
+func (m *Model) ItemVector(it content.Item, dst []float32) []float32 {
+	d := m.cfg.Dim
+	dst = grow(dst, d)
+	f := m.features(&it)
+	var idRow []float32
+	if i, ok := m.itemIndex[it.ID]; ok {
+		idRow = m.p.id[int(i)*d : int(i+1)*d]
+	}
+	s := make([]float32, d)
+	bagForward(s, idRow, m.p.tok, f.toks, m.p.cat, f.cats)
+	m.itemOut(dst, s)
+	return dst
+}
+
+// ItemVectorByIndex computes the vector of catalog item i from the features
+// cached at training time. It returns nil when i is out of range.
+func (m *Model) ItemVectorByIndex(i int32, dst []float32) []float32 {
+	if i < 0 || int(i) >= len(m.items) {
+		return nil
+	}
+	dst = grow(dst, m.cfg.Dim)
+	s := make([]float32, m.cfg.Dim)
+	m.itemSum(s, i, true)
+	m.itemOut(dst, s)
+	return dst
+}
+
+// QueryVector embeds free text into the item space through the item
+// tower's content path, for vector search by text. It reports false, with a
+// zero vector, when the text holds no indexable word.
+func (m *Model) QueryVector(text string, dst []float32) ([]float32, bool) {
+	d := m.cfg.Dim
+	dst = grow(dst, d)
+	toks, err := textTokens(text, m.cfg.Buckets)
+	if err != nil || len(toks) == 0 {
+		clear(dst)
+		return dst, false
+	}
+	s := make([]float32, d)
+	bagForward(s, nil, m.p.tok, toks, m.p.cat, nil)
+	m.itemOut(dst, s)
+	return dst, true
+}
+
+// UserVector computes the vector of a user from their history: catalog
+// item indices, oldest first, of which the last HistoryLen count. Indices
+// out of range are skipped. An empty history gives the model's prior user
+// vector (the user projection's bias direction).
+func (m *Model) UserVector(history []int32, dst []float32) []float32 {
+	return m.userVector(-1, len(history), func(s []float32, k int) bool {
+		i := history[k]
+		if i < 0 || int(i) >= len(m.items) {
+			return false
+		}
+		m.itemSum(s, i, true)
+		return true
+	}, dst)
+}
+
+// UserVectorItems computes the vector of a user from a history of items
+// that may be new to the model, as a live server reads it from the store:
+// oldest first. Items whose ID the model knows use their trained id
+// embedding and the features cached at training time; new items are
+// embedded by their content.
+func (m *Model) UserVectorItems(history []content.Item, dst []float32) []float32 {
+	d := m.cfg.Dim
+	return m.userVector(-1, len(history), func(s []float32, k int) bool {
+		it := &history[k]
+		if i, ok := m.itemIndex[it.ID]; ok {
+			m.itemSum(s, i, true)
+			return true
+		}
+		f := m.features(it)
+		bagForward(s[:d], nil, m.p.tok, f.toks, m.p.cat, f.cats)
+		return true
+	}, dst)
+}
+
+// UserVectorID is UserVector for a model trained with Config.UserID: it
+// adds the user's id embedding when the model knows the user. For other
+// models and unknown users it equals UserVector.
+func (m *Model) UserVectorID(userID string, history []int32, dst []float32) []float32 {
+	u := int32(-1)
+	if i, ok := m.userIndex[userID]; ok && m.p.user != nil {
+		u = i
+	}
+	return m.userVector(u, len(history), func(s []float32, k int) bool {
+		i := history[k]
+		if i < 0 || int(i) >= len(m.items) {
+			return false
+		}
+		m.itemSum(s, i, true)
+		return true
+	}, dst)
+}
+
+// userVector runs the user tower over the last HistoryLen of n history
+// entries; sum fills the input sum of entry k, or reports false to skip it.
+func (m *Model) userVector(user int32, n int, sum func(s []float32, k int) bool, dst []float32) []float32 {
+	d := m.cfg.Dim
+	dst = grow(dst, d)
+	sc, _ := m.scratch.Get().(*userScratch)
+	if sc == nil {
+		sc = &userScratch{}
+	}
+	defer m.scratch.Put(sc)
+	N := m.cfg.HistoryLen
+	sc.xs = grow(sc.xs, N*d)
+	sc.p = grow(sc.p, d)
+	sc.z = grow(sc.z, d)
+	// Walk back from the newest entry so skipped ones do not use up the
+	// window, then keep the window oldest first.
+	cnt := 0
+	for k := n - 1; k >= 0 && cnt < N; k-- {
+		if sum(sc.xs[(N-1-cnt)*d:(N-cnt)*d], k) {
+			cnt++
+		}
+	}
+	xs := sc.xs[(N-cnt)*d:]
+	if cnt > 0 {
+		poolForward(m.cfg.Encoder, sc.p, xs, cnt, m.cfg.Decay, m.p.pos, m.p.att, &sc.st)
+	} else {
+		clear(sc.p)
+	}
+	if user >= 0 {
+		vec.Axpy(1, m.p.user[int(user)*d:int(user+1)*d], sc.p)
+	}
+	denseForward(sc.z, m.p.wu, m.p.bu, sc.p)
+	normForward(dst, sc.z)
+	return dst
+}

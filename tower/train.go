@@ -1,0 +1,511 @@
+package tower
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/blevesearch/bleve/v2/analysis"
+
+	"github.com/duetrec/duet/internal/vec"
+)
+
+// ValPair is one validation case: a user's history, oldest first, and the
+// item held out after it. User is the dataset's user index, or -1; it
+// matters only to models trained with Config.UserID.
+type ValPair struct {
+	User    int32
+	History []int32
+	Item    int32
+}
+
+// TrainProgress reports how training goes.
+type TrainProgress struct {
+	Epoch, Epochs  int     // the current epoch, from 1, and the maximum
+	Step, Steps    int     // batches done in this epoch, and per epoch
+	Loss           float64 // mean training loss of this epoch so far
+	Recall         float64 // validation Recall@ValK after the epoch; -1 within an epoch or without validation pairs
+	BestEpoch      int     // epoch with the best validation recall so far
+	ExamplesPerSec float64 // training throughput of this epoch so far
+	EpochDone      bool
+	Elapsed        time.Duration // since Train began
+}
+
+// ErrNoData is returned by Train when the histories hold no training
+// example (no user with two or more interactions).
+var ErrNoData = errors.New("tower: no training examples")
+
+// Train trains a model on the catalog of ds.
+//
+// train holds the training histories: train[u] is user u's interactions as
+// catalog indices (into ds.Items), oldest first. A nil train means every
+// interaction of ds.History. An evaluation harness passes the histories left
+// after holding out its test and validation items, and ds shares the
+// catalog, so nothing is copied. Each position t ≥ 1 of a history is one
+// example: the last HistoryLen items before t predict the item at t.
+//
+// val, when not empty, is scored after every epoch (Recall@ValK over every
+// item, the pair's history excluded from the ranking); training stops after
+// Patience epochs without a gain, and the returned model holds the best
+// epoch's weights. Without val, training runs Epochs epochs.
+//
+// Catalog items that never occur in train keep a zero id embedding (unless
+// drawn as extra negatives), so their vectors come from their content: the
+// cold-start path.
+//
+// With Workers > 1, workers update the shared weights without locks
+// (Hogwild): they may overwrite each other's updates to a row now and then,
+// which sparse updates make rare and which costs little accuracy. These
+// races are deliberate; race-detector builds therefore always train with one
+// worker. Workers = 1 is deterministic: the same inputs and Seed give the
+// same model, bit for bit.
+//
+// Train reads ds.Items and, when train is nil, ds.History; it does not keep
+// ds. Cancelling ctx stops training and returns ctx's error.
+func Train(ctx context.Context, ds *Dataset, train [][]int32, val []ValPair, cfg Config) (*Model, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	a, err := analyzer()
+	if err != nil {
+		return nil, err
+	}
+	n := len(ds.Items)
+	if n == 0 {
+		return nil, fmt.Errorf("train: %w: empty catalog", ErrNoData)
+	}
+	if train == nil {
+		train = make([][]int32, len(ds.History))
+		for u, h := range ds.History {
+			train[u] = make([]int32, len(h))
+			for k, x := range h {
+				train[u][k] = x.Item
+			}
+		}
+	}
+	for u, h := range train {
+		for _, i := range h {
+			if i < 0 || int(i) >= n {
+				return nil, fmt.Errorf("train: user %d: item index %d out of range [0, %d)", u, i, n)
+			}
+		}
+	}
+	for k, v := range val {
+		if v.Item < 0 || int(v.Item) >= n {
+			return nil, fmt.Errorf("train: validation pair %d: item index %d out of range", k, v.Item)
+		}
+	}
+
+	m, err := newModel(ctx, a, ds, len(train), cfg)
+	if err != nil {
+		return nil, err
+	}
+
+	t := newTrainer(m, train)
+	if len(t.ex) == 0 {
+		return nil, ErrNoData
+	}
+	if err := t.run(ctx, val); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// newModel builds an untrained model of the catalog of ds: the category
+// vocabulary, the cached item features and random weights.
+func newModel(ctx context.Context, a analysis.Analyzer, ds *Dataset, users int, cfg Config) (*Model, error) {
+	n := len(ds.Items)
+	m := &Model{cfg: cfg, itemIndex: make(map[string]int32, n), catIndex: map[string]int32{}}
+	m.items = make([]string, n)
+	for i := range ds.Items {
+		it := &ds.Items[i]
+		m.items[i] = it.ID
+		m.itemIndex[it.ID] = int32(i)
+		for _, c := range it.Categories {
+			if _, ok := m.catIndex[c]; !ok {
+				m.catIndex[c] = int32(len(m.cats))
+				m.cats = append(m.cats, c)
+			}
+		}
+	}
+	m.feats = make([]features, n)
+	for i := range ds.Items {
+		if i%1024 == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
+		m.feats[i] = itemFeatures(a, &ds.Items[i], cfg.Buckets, m.catIndex)
+	}
+	if cfg.UserID {
+		m.users = make([]string, users)
+		m.userIndex = make(map[string]int32, users)
+		for u := range users {
+			id := fmt.Sprintf("#%d", u)
+			if u < len(ds.Users) {
+				id = ds.Users[u]
+			}
+			m.users[u] = id
+			m.userIndex[id] = int32(u)
+		}
+	}
+	m.initParams(users)
+	return m, nil
+}
+
+// initParams sets random initial weights from the seed.
+func (m *Model) initParams(users int) {
+	c := m.cfg
+	d := c.Dim
+	rng := rand.New(rand.NewPCG(c.Seed, 0x746f776572))
+	normal := func(n int, sd float64) []float32 {
+		x := make([]float32, n)
+		for i := range x {
+			x[i] = float32(rng.NormFloat64() * sd)
+		}
+		return x
+	}
+	eye := func() []float32 {
+		w := normal(d*d, 0.01)
+		for i := range d {
+			w[i*d+i] += 1
+		}
+		return w
+	}
+	sd := 1 / math.Sqrt(float64(d))
+	m.p.id = make([]float32, len(m.items)*d)
+	m.p.tok = make([]float32, c.Buckets*d)
+	m.p.cat = normal(len(m.cats)*d, sd)
+	if c.UserID {
+		m.p.user = normal(users*d, 0.1*sd)
+	}
+	m.p.pos = normal(c.HistoryLen*d, 0.1*sd)
+	m.p.att = eye()
+	m.p.wi = eye()
+	m.p.bi = normal(d, 0.1*sd)
+	m.p.wu = eye()
+	m.p.bu = normal(d, 0.1*sd)
+}
+
+// example is one training example: the last HistoryLen items of
+// train[user][:end], leaving out position tgt, predict train[user][tgt].
+// A next-item example has tgt = end; a held-in one has end = len(history)
+// and tgt inside it.
+type example struct {
+	user, end, tgt int32
+}
+
+// sparse marks the tables updated row by row (only the rows a batch touches).
+var sparse = [...]bool{true, true, true, true, false, false, false, false, false, false}
+
+type trainer struct {
+	m     *Model
+	cfg   Config
+	train [][]int32
+	ex    []example
+	logq  []float32 // per item: log of its expected count among a batch's candidates
+
+	acc  [][]float32 // adagrad accumulators: per row for sparse tables, per weight for dense
+	mom  [][]float32 // adam first moments
+	vel  [][]float32 // adam second moments
+	step atomic.Int64
+}
+
+func newTrainer(m *Model, train [][]int32) *trainer {
+	cfg := m.cfg
+	t := &trainer{m: m, cfg: cfg, train: train}
+	n := len(m.items)
+	freq := make([]float64, n)
+	total := 0.0
+	for u, h := range train {
+		for k := 1; k < len(h); k++ {
+			t.ex = append(t.ex, example{int32(u), int32(k), int32(k)})
+			freq[h[k]]++
+			total++
+		}
+	}
+	// A candidate column holds item j with probability ∝ its share of
+	// targets (in-batch) plus Negatives/n (uniform); smoothing keeps
+	// unseen items finite.
+	t.logq = make([]float32, n)
+	for j := range freq {
+		q := float64(cfg.Batch)*(freq[j]+1)/(total+float64(n)) + float64(cfg.Negatives)/float64(n)
+		t.logq[j] = float32(math.Log(q))
+	}
+	d := cfg.Dim
+	for k, p := range m.p.all() {
+		size := len(*p)
+		if sparse[k] {
+			size /= d
+		}
+		if cfg.Optimizer == "adam" {
+			t.mom = append(t.mom, make([]float32, len(*p)))
+			t.vel = append(t.vel, make([]float32, len(*p)))
+		} else {
+			t.acc = append(t.acc, make([]float32, size))
+		}
+	}
+	return t
+}
+
+const (
+	adamB1  = 0.9
+	adamB2  = 0.999
+	adamEps = 1e-8
+	agEps   = 1e-8
+)
+
+// update applies gradient g to weights w of table k starting at offset off
+// (a row of a sparse table, or a whole dense table with off 0).
+func (t *trainer) update(k int, off int, g []float32) {
+	w := (*t.m.p.all()[k])[off : off+len(g)]
+	lr := t.cfg.LR
+	if t.cfg.Optimizer == "adam" {
+		step := float64(t.step.Load())
+		c1 := float32(1 - math.Pow(adamB1, step))
+		c2 := float32(1 - math.Pow(adamB2, step))
+		mo, ve := t.mom[k][off:off+len(g)], t.vel[k][off:off+len(g)]
+		for i, gi := range g {
+			mo[i] = adamB1*mo[i] + (1-adamB1)*gi
+			ve[i] = adamB2*ve[i] + (1-adamB2)*gi*gi
+			w[i] -= lr * (mo[i] / c1) / (float32(math.Sqrt(float64(ve[i]/c2))) + adamEps)
+		}
+		return
+	}
+	if sparse[k] {
+		// Row-wise Adagrad: one accumulator per row (the mean squared
+		// gradient), a quarter of the memory of per-weight state for tables
+		// that are most of the model.
+		r := off / t.cfg.Dim
+		a := t.acc[k][r] + vec.Dot(g, g)/float32(len(g))
+		t.acc[k][r] = a
+		vec.Axpy(-lr/float32(math.Sqrt(float64(a)+agEps)), g, w)
+		return
+	}
+	acc := t.acc[k]
+	for i, gi := range g {
+		acc[i] += gi * gi
+		w[i] -= lr * gi / float32(math.Sqrt(float64(acc[i])+agEps))
+	}
+}
+
+// snapshot copies the weights, to keep the best epoch's.
+func (m *Model) snapshot() [][]float32 {
+	var s [][]float32
+	for _, p := range m.p.all() {
+		s = append(s, append([]float32(nil), *p...))
+	}
+	return s
+}
+
+func (m *Model) restore(s [][]float32) {
+	for k, p := range m.p.all() {
+		copy(*p, s[k])
+	}
+}
+
+func (t *trainer) run(ctx context.Context, val []ValPair) error {
+	cfg := t.cfg
+	start := time.Now()
+	workers := make([]*worker, cfg.Workers)
+	for w := range workers {
+		workers[w] = newWorker(t, uint64(w))
+	}
+	rng := rand.New(rand.NewPCG(cfg.Seed, 0x65706f6368))
+	all := t.ex // grouped by user
+	var ex []example
+	best, bestEpoch, since := -1.0, 0, 0
+	var bestW [][]float32
+	for epoch := 1; epoch <= cfg.Epochs; epoch++ {
+		ex = t.epochExamples(rng, all, ex[:0])
+		steps := (len(ex) + cfg.Batch - 1) / cfg.Batch
+		var next, done atomic.Int64
+		var mu sync.Mutex
+		var lossSum float64
+		var examples int64
+		epochStart := time.Now()
+		report := func(final bool, recall float64) {
+			if cfg.Progress == nil {
+				return
+			}
+			mu.Lock()
+			p := TrainProgress{Epoch: epoch, Epochs: cfg.Epochs, Step: int(done.Load()), Steps: steps,
+				Recall: recall, BestEpoch: bestEpoch, EpochDone: final, Elapsed: time.Since(start)}
+			if p.Step > 0 {
+				p.Loss = lossSum / float64(p.Step)
+			}
+			p.ExamplesPerSec = float64(examples) / time.Since(epochStart).Seconds()
+			mu.Unlock()
+			cfg.Progress(p)
+		}
+		var wg sync.WaitGroup
+		errc := make(chan error, len(workers))
+		for _, w := range workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					b := int(next.Add(1) - 1)
+					if b >= steps {
+						return
+					}
+					if err := ctx.Err(); err != nil {
+						errc <- err
+						return
+					}
+					lo, hi := b*cfg.Batch, min((b+1)*cfg.Batch, len(ex))
+					loss := w.batch(ex[lo:hi])
+					mu.Lock()
+					lossSum += loss
+					examples += int64(hi - lo)
+					mu.Unlock()
+					done.Add(1)
+				}
+			}()
+		}
+		if cfg.Progress != nil {
+			finished := make(chan struct{})
+			go func() { wg.Wait(); close(finished) }()
+			tick := time.NewTicker(time.Second)
+		wait:
+			for {
+				select {
+				case <-finished:
+					break wait
+				case <-tick.C:
+					report(false, -1)
+				}
+			}
+			tick.Stop()
+		} else {
+			wg.Wait()
+		}
+		select {
+		case err := <-errc:
+			return err
+		default:
+		}
+		recall := -1.0
+		if len(val) > 0 {
+			var err error
+			recall, err = t.m.recall(ctx, val, cfg.ValK, cfg.Workers)
+			if err != nil {
+				return err
+			}
+			if recall > best {
+				best, bestEpoch, since = recall, epoch, 0
+				bestW = t.m.snapshot()
+			} else {
+				since++
+			}
+		}
+		report(true, recall)
+		if len(val) > 0 && since >= cfg.Patience {
+			break
+		}
+	}
+	if bestW != nil {
+		t.m.restore(bestW)
+	}
+	return nil
+}
+
+// epochExamples returns the examples of one epoch in random order: all of
+// them, or with Config.UserExamples at most that many random ones per user,
+// plus Config.HeldIn held-in examples per user.
+func (t *trainer) epochExamples(rng *rand.Rand, all, dst []example) []example {
+	limit := t.cfg.UserExamples
+	if limit <= 0 {
+		dst = append(dst, all...)
+	} else {
+		for lo := 0; lo < len(all); {
+			hi := lo + 1
+			for hi < len(all) && all[hi].user == all[lo].user {
+				hi++
+			}
+			seg := all[lo:hi]
+			// A partial Fisher-Yates shuffle picks the sample in place.
+			for k := 0; k < limit && k < len(seg); k++ {
+				j := k + rng.IntN(len(seg)-k)
+				seg[k], seg[j] = seg[j], seg[k]
+			}
+			dst = append(dst, seg[:min(limit, len(seg))]...)
+			lo = hi
+		}
+	}
+	if n := t.cfg.HeldIn; n > 0 {
+		for u, h := range t.train {
+			if len(h) < 2 {
+				continue
+			}
+			for range n {
+				dst = append(dst, example{int32(u), int32(len(h)), int32(rng.IntN(len(h)))})
+			}
+		}
+	}
+	rng.Shuffle(len(dst), func(i, j int) { dst[i], dst[j] = dst[j], dst[i] })
+	return dst
+}
+
+// recall returns the mean Recall@k of the validation pairs: ranking every
+// item by score, the pair's history excluded.
+func (m *Model) recall(ctx context.Context, val []ValPair, k, workers int) (float64, error) {
+	d := m.cfg.Dim
+	n := len(m.items)
+	iv := make([]float32, n*d)
+	for i := range n {
+		m.ItemVectorByIndex(int32(i), iv[i*d:(i+1)*d])
+	}
+	var hits atomic.Int64
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			scores := make([]float32, n)
+			u := make([]float32, d)
+			mark := make([]int32, n)
+			for {
+				p := int(next.Add(1) - 1)
+				if p >= len(val) || ctx.Err() != nil {
+					return
+				}
+				v := &val[p]
+				if v.User >= 0 && m.p.user != nil && int(v.User) < len(m.users) {
+					m.UserVectorID(m.users[v.User], v.History, u)
+				} else {
+					m.UserVector(v.History, u)
+				}
+				vec.MatVec(scores, iv, u)
+				stamp := int32(p + 1)
+				for _, h := range v.History {
+					if h >= 0 && int(h) < n {
+						mark[h] = stamp
+					}
+				}
+				st := scores[v.Item]
+				rank := 0
+				for j, s := range scores {
+					if s > st && mark[j] != stamp && int32(j) != v.Item {
+						rank++
+					}
+				}
+				if rank < k {
+					hits.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	return float64(hits.Load()) / float64(len(val)), nil
+}

@@ -1,0 +1,377 @@
+package tower
+
+import (
+	"math/rand/v2"
+
+	"github.com/duetrec/duet/internal/vec"
+)
+
+// sparseGrad accumulates gradient rows of an embedding table for one batch,
+// so that a row touched many times gets one optimiser step.
+type sparseGrad struct {
+	dim  int
+	slot []int32 // table row → index in rows, or -1
+	rows []int32
+	g    []float32
+}
+
+func newSparseGrad(rows, dim int) *sparseGrad {
+	s := &sparseGrad{dim: dim, slot: make([]int32, rows)}
+	for i := range s.slot {
+		s.slot[i] = -1
+	}
+	return s
+}
+
+func (s *sparseGrad) row(r int32) []float32 {
+	k := s.slot[r]
+	if k < 0 {
+		k = int32(len(s.rows))
+		s.slot[r] = k
+		s.rows = append(s.rows, r)
+		if need := (int(k) + 1) * s.dim; need > cap(s.g) {
+			g := make([]float32, need, 2*need)
+			copy(g, s.g)
+			s.g = g
+		}
+		s.g = s.g[:(int(k)+1)*s.dim]
+		clear(s.g[int(k)*s.dim:])
+	}
+	return s.g[int(k)*s.dim : int(k+1)*s.dim]
+}
+
+func (s *sparseGrad) reset() {
+	for _, r := range s.rows {
+		s.slot[r] = -1
+	}
+	s.rows = s.rows[:0]
+	s.g = s.g[:0]
+}
+
+// worker runs batches: forward, backward, update. Its buffers are its own;
+// only the weights and optimiser state are shared.
+type worker struct {
+	t   *trainer
+	rng *rand.Rand
+
+	// Items of the batch (targets, history items, negatives), each once.
+	slotOf []int32 // item → slot, or -1
+	items  []int32 // slot → item
+	drop   []bool  // slot → id embedding dropped in this batch
+	s, ds  []float32
+
+	// Candidate items (the softmax columns' distinct items).
+	candOf    []int32 // item → candidate, or -1
+	cands     []int32 // candidate → slot
+	cz, cv    []float32
+	cnorm     []float32
+	dcv, dcz  []float32
+	colItem   []int32
+	colCand   []int32
+	tgt       []int32
+	off       []float32
+	vs, dvs   []float32
+	us, dus   []float32
+	loss      lossScratch
+	dense     denseScratch
+	cs, dcs   []float32
+	dzu, dps  []float32
+	histSlots [][]int32
+	xs, dxs   [][]float32
+	pool      []poolState
+	ps, zu    []float32
+	unorm     []float32
+
+	tokG, catG, userG              *sparseGrad
+	dpos, datt, dwi, dbi, dwu, dbu []float32
+}
+
+func newWorker(t *trainer, id uint64) *worker {
+	m := t.m
+	n := len(m.items)
+	d := t.cfg.Dim
+	w := &worker{t: t, rng: rand.New(rand.NewPCG(t.cfg.Seed, 0x776f726b00+id))}
+	w.slotOf = make([]int32, n)
+	w.candOf = make([]int32, n)
+	for i := range n {
+		w.slotOf[i], w.candOf[i] = -1, -1
+	}
+	w.tokG = newSparseGrad(t.cfg.Buckets, d)
+	w.catG = newSparseGrad(len(m.cats), d)
+	if m.p.user != nil {
+		w.userG = newSparseGrad(len(m.p.user)/d, d)
+	}
+	w.dpos = make([]float32, len(m.p.pos))
+	w.datt = make([]float32, d*d)
+	w.dwi = make([]float32, d*d)
+	w.dbi = make([]float32, d)
+	w.dwu = make([]float32, d*d)
+	w.dbu = make([]float32, d)
+	return w
+}
+
+func (w *worker) addItem(i int32) int32 {
+	if s := w.slotOf[i]; s >= 0 {
+		return s
+	}
+	s := int32(len(w.items))
+	w.slotOf[i] = s
+	w.items = append(w.items, i)
+	return s
+}
+
+func (w *worker) addCand(i int32) int32 {
+	if c := w.candOf[i]; c >= 0 {
+		return c
+	}
+	c := int32(len(w.cands))
+	w.candOf[i] = c
+	w.cands = append(w.cands, w.addItem(i))
+	return c
+}
+
+func (w *worker) addCol(i int32) {
+	w.colItem = append(w.colItem, i)
+	w.colCand = append(w.colCand, w.addCand(i))
+}
+
+// batch trains on one batch and returns its mean loss.
+func (w *worker) batch(exs []example) float64 {
+	loss := w.forwardBackward(exs)
+	w.apply()
+	return loss
+}
+
+// forwardBackward computes the loss of a batch and leaves the gradients in
+// the worker's buffers: w.ds per item slot (the id rows' gradients, for
+// slots whose id was not dropped), the sparse token, category and user
+// gradients, and the dense ones.
+func (w *worker) forwardBackward(exs []example) float64 {
+	t := w.t
+	m := t.m
+	cfg := t.cfg
+	d := cfg.Dim
+	N := cfg.HistoryLen
+	B := len(exs)
+	t.step.Add(1)
+
+	// Columns: the batch's targets in example order, then the shared
+	// negatives; or, for the full softmax, every item.
+	w.colItem, w.colCand, w.tgt = w.colItem[:0], w.colCand[:0], w.tgt[:0]
+	if cfg.FullSoftmax {
+		for i := range int32(len(m.items)) {
+			w.addCol(i)
+		}
+		for _, e := range exs {
+			w.tgt = append(w.tgt, t.train[e.user][e.tgt])
+		}
+	} else {
+		for b, e := range exs {
+			w.addCol(t.train[e.user][e.tgt])
+			w.tgt = append(w.tgt, int32(b))
+		}
+		for range cfg.Negatives {
+			w.addCol(int32(w.rng.IntN(len(m.items))))
+		}
+	}
+	C := len(w.colItem)
+	if cap(w.histSlots) < B {
+		w.histSlots = make([][]int32, B)
+		w.xs = make([][]float32, B)
+		w.dxs = make([][]float32, B)
+		w.pool = make([]poolState, B)
+	}
+	for b, e := range exs {
+		h := t.train[e.user][:e.end]
+		lo := max(0, len(h)-N)
+		if e.tgt < e.end && int(e.tgt) >= lo && lo > 0 {
+			lo-- // the held-in target leaves a place in the window
+		}
+		hs := w.histSlots[b][:0]
+		for k := lo; k < len(h); k++ {
+			if k != int(e.tgt) {
+				hs = append(hs, w.addItem(h[k]))
+			}
+		}
+		w.histSlots[b] = hs
+	}
+
+	// Item sums, each distinct item once per batch.
+	S := len(w.items)
+	w.s = grow(w.s, S*d)
+	w.ds = grow(w.ds, S*d)
+	clear(w.ds)
+	if cap(w.drop) < S {
+		w.drop = make([]bool, S, 2*S)
+	}
+	w.drop = w.drop[:S]
+	for k, i := range w.items {
+		w.drop[k] = cfg.IDDropout > 0 && w.rng.Float32() < cfg.IDDropout
+		m.itemSum(w.s[k*d:(k+1)*d], i, !w.drop[k])
+	}
+
+	// Item tower outputs of the candidates.
+	K := len(w.cands)
+	w.cz = grow(w.cz, K*d)
+	w.cv = grow(w.cv, K*d)
+	w.cnorm = grow(w.cnorm, K)
+	for c, k := range w.cands {
+		z := w.cz[c*d : (c+1)*d]
+		denseForward(z, m.p.wi, m.p.bi, w.s[int(k)*d:int(k+1)*d])
+		w.cnorm[c] = normForward(w.cv[c*d:(c+1)*d], z)
+	}
+	w.vs = grow(w.vs, C*d)
+	w.dvs = grow(w.dvs, C*d)
+	clear(w.dvs)
+	w.off = grow(w.off, C)
+	for c, cc := range w.colCand {
+		copy(w.vs[c*d:(c+1)*d], w.cv[int(cc)*d:int(cc+1)*d])
+		w.off[c] = -cfg.LogQ * t.logq[w.colItem[c]]
+	}
+
+	// User tower.
+	w.us = grow(w.us, B*d)
+	w.dus = grow(w.dus, B*d)
+	clear(w.dus)
+	w.ps = grow(w.ps, B*d)
+	w.zu = grow(w.zu, B*d)
+	w.unorm = grow(w.unorm, B)
+	for b, e := range exs {
+		hs := w.histSlots[b]
+		n := len(hs)
+		p := w.ps[b*d : (b+1)*d]
+		if n > 0 {
+			xs := grow(w.xs[b], n*d)
+			w.xs[b] = xs
+			for k, sl := range hs {
+				copy(xs[k*d:(k+1)*d], w.s[int(sl)*d:int(sl+1)*d])
+			}
+			poolForward(cfg.Encoder, p, xs, n, cfg.Decay, m.p.pos, m.p.att, &w.pool[b])
+		} else {
+			clear(p)
+		}
+		if m.p.user != nil {
+			vec.Axpy(1, m.p.user[int(e.user)*d:int(e.user+1)*d], p)
+		}
+		z := w.zu[b*d : (b+1)*d]
+		denseForward(z, m.p.wu, m.p.bu, p)
+		w.unorm[b] = normForward(w.us[b*d:(b+1)*d], z)
+	}
+
+	// Loss.
+	var off []float32
+	var masks []int32
+	if !cfg.FullSoftmax {
+		off = w.off
+		masks = w.colItem
+	}
+	loss := softmaxLoss(w.us, w.vs, d, cfg.Temperature, off, w.tgt, masks, w.dus, w.dvs, &w.loss)
+
+	// Backward through the item tower of the candidates.
+	w.dcv = grow(w.dcv, K*d)
+	clear(w.dcv)
+	for c, cc := range w.colCand {
+		vec.Axpy(1, w.dvs[c*d:(c+1)*d], w.dcv[int(cc)*d:int(cc+1)*d])
+	}
+	// The candidates' projection: normalisation per row, then the dense
+	// layer for all rows at once.
+	w.dcz = grow(w.dcz, K*d)
+	clear(w.dcz)
+	w.cs = grow(w.cs, K*d)
+	w.dcs = grow(w.dcs, K*d)
+	clear(w.dcs)
+	for c, k := range w.cands {
+		normBackward(w.dcz[c*d:(c+1)*d], w.cv[c*d:(c+1)*d], w.cnorm[c], w.dcv[c*d:(c+1)*d])
+		copy(w.cs[c*d:(c+1)*d], w.s[int(k)*d:int(k+1)*d])
+	}
+	denseBackwardBatch(w.dwi, w.dbi, w.dcs, m.p.wi, w.cs, w.dcz, K, d, d, &w.dense)
+	for c, k := range w.cands {
+		vec.Axpy(1, w.dcs[c*d:(c+1)*d], w.ds[int(k)*d:int(k+1)*d])
+	}
+
+	// Backward through the user tower.
+	w.dzu = grow(w.dzu, B*d)
+	clear(w.dzu)
+	w.dps = grow(w.dps, B*d)
+	clear(w.dps)
+	for b := range B {
+		normBackward(w.dzu[b*d:(b+1)*d], w.us[b*d:(b+1)*d], w.unorm[b], w.dus[b*d:(b+1)*d])
+	}
+	denseBackwardBatch(w.dwu, w.dbu, w.dps, m.p.wu, w.ps, w.dzu, B, d, d, &w.dense)
+	for b, e := range exs {
+		dp := w.dps[b*d : (b+1)*d]
+		if w.userG != nil {
+			vec.Axpy(1, dp, w.userG.row(e.user))
+		}
+		hs := w.histSlots[b]
+		n := len(hs)
+		if n == 0 {
+			continue
+		}
+		dxs := grow(w.dxs[b], n*d)
+		w.dxs[b] = dxs
+		clear(dxs)
+		poolBackward(cfg.Encoder, dp, w.xs[b], n, m.p.pos, m.p.att, &w.pool[b], dxs, w.dpos, w.datt)
+		for k, sl := range hs {
+			vec.Axpy(1, dxs[k*d:(k+1)*d], w.ds[int(sl)*d:int(sl+1)*d])
+		}
+	}
+
+	// Backward through the embedding bags.
+	for k, i := range w.items {
+		f := &m.feats[i]
+		bagBackward(w.ds[k*d:(k+1)*d], nil, f.toks, w.tokG.row, f.cats, w.catG.row)
+	}
+	return loss
+}
+
+// apply takes one optimiser step with the gradients of forwardBackward and
+// resets the worker for the next batch.
+func (w *worker) apply() {
+	t := w.t
+	d := t.cfg.Dim
+	// Items are distinct within a batch: each id row gets one step.
+	for k, i := range w.items {
+		if !w.drop[k] {
+			t.update(0, int(i)*d, w.ds[k*d:(k+1)*d])
+		}
+	}
+	for k, r := range w.tokG.rows {
+		t.update(1, int(r)*d, w.tokG.g[k*d:(k+1)*d])
+	}
+	for k, r := range w.catG.rows {
+		t.update(2, int(r)*d, w.catG.g[k*d:(k+1)*d])
+	}
+	if w.userG != nil {
+		for k, r := range w.userG.rows {
+			t.update(3, int(r)*d, w.userG.g[k*d:(k+1)*d])
+		}
+	}
+	if t.cfg.Encoder == EncoderAttention {
+		t.update(4, 0, w.dpos)
+		t.update(5, 0, w.datt)
+	}
+	t.update(6, 0, w.dwi)
+	t.update(7, 0, w.dbi)
+	t.update(8, 0, w.dwu)
+	t.update(9, 0, w.dbu)
+	w.reset()
+}
+
+// reset clears the gradients and the batch's item slots.
+func (w *worker) reset() {
+	for _, g := range [][]float32{w.dpos, w.datt, w.dwi, w.dbi, w.dwu, w.dbu} {
+		clear(g)
+	}
+	w.tokG.reset()
+	w.catG.reset()
+	if w.userG != nil {
+		w.userG.reset()
+	}
+	for _, i := range w.items {
+		w.slotOf[i] = -1
+		w.candOf[i] = -1
+	}
+	w.items = w.items[:0]
+	w.cands = w.cands[:0]
+}
