@@ -17,7 +17,7 @@ export DUET_EDITOR_TOKEN ?= demo-editor
 export DUET_ADMIN_TOKEN  ?= demo-admin
 export DUET_EVENTS_TOKEN ?= demo-events
 
-.PHONY: build run test vet fmt-check fuzz bench clean browser
+.PHONY: build run test vet fmt-check fuzz bench clean browser quality
 
 build:
 	$(GO) build -o $(BIN) ./tools/duet
@@ -44,7 +44,13 @@ endif
 
 test: fmt-check vet browser
 	$(GO) test -race -count=1 ./...
+	$(MAKE) quality
 	$(MAKE) fuzz
+
+# Recall and learning tests shrink under the race detector; run them once
+# at full size without it.
+quality:
+	$(GO) test -count=1 -run 'Recall|Tombstones|BeatsPop' ./index ./tower/...
 
 # The browser tests drive Debian's headless Chromium; install it when missing.
 browser:

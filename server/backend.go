@@ -180,7 +180,10 @@ func (s *Server) live(ctx context.Context, seq uint64, apply func(Backend) error
 }
 
 func (s *Server) reloadRoute(c echo.Context) error {
-	info, err := s.Reload(c.Request().Context())
+	// A load takes as long as it takes; the request timeout is for
+	// searches. It is not cut short if the caller goes away either: a swap
+	// is all or nothing anyway.
+	info, err := s.Reload(context.WithoutCancel(c.Request().Context()))
 	if err != nil {
 		s.log.ErrorContext(c.Request().Context(), "reload failed", "err", err)
 		return newError(http.StatusInternalServerError, "reload_failed", err.Error())
@@ -231,7 +234,8 @@ func (s *Server) backup(c echo.Context) error {
 	h.Set(echo.HeaderContentType, "application/octet-stream")
 	h.Set("Trailer", "X-Duet-Seq")
 	c.Response().WriteHeader(http.StatusOK)
-	seq, err := s.store.Backup(c.Request().Context(), c.Response())
+	// Not bound by the request timeout: a large store takes a while to send.
+	seq, err := s.store.Backup(context.WithoutCancel(c.Request().Context()), c.Response())
 	if err != nil {
 		// The status is sent; a missing trailer tells the client it failed.
 		s.log.ErrorContext(c.Request().Context(), "backup failed", "err", err)

@@ -34,21 +34,23 @@ func (t *TwoTower) Name() string {
 	return "two-tower-" + enc
 }
 
-// Params reports the settings that differ between candidates.
+// Params reports the settings trained with, defaults filled in once fitted.
 func (t *TwoTower) Params() map[string]any {
-	return map[string]any{"temperature": t.Config.Temperature, "logq": t.Config.LogQ, "dim": t.Config.Dim}
+	c := t.Config
+	if t.model != nil {
+		c = t.model.Config()
+	}
+	return map[string]any{"temperature": c.Temperature, "logq": c.LogQ, "dim": c.Dim, "epochs": c.Epochs}
 }
 
-// Candidates tries a small grid of softmax temperatures and popularity
-// corrections.
+// Candidates tries two softmax temperatures: the setting that matters most
+// and, at a training run each, all the search the budget allows.
 func (t *TwoTower) Candidates() []Recommender {
 	var out []Recommender
 	for _, temp := range []float32{0.05, 0.1} {
-		for _, logq := range []float32{1, 0.5} {
-			c := t.Config
-			c.Temperature, c.LogQ = temp, logq
-			out = append(out, &TwoTower{Config: c})
-		}
+		c := t.Config
+		c.Temperature = temp
+		out = append(out, &TwoTower{Config: c})
 	}
 	return out
 }
