@@ -123,7 +123,7 @@ func Restore(ctx context.Context, s *Store, dir string, p Progress) (Stats, erro
 		_, err := s.putItems(ctx, items, putRestore)
 		return err
 	}, func(evs []Event) error {
-		_, err := s.AppendEvents(ctx, evs)
+		_, err := s.appendEvents(ctx, evs, false)
 		return err
 	}, &got)
 	if err != nil {

@@ -33,6 +33,10 @@ func TestDumpRestore_RoundTrip(t *testing.T) {
 		{UserID: "odd", ItemID: "i002", Kind: "view", Value: 1},
 	})
 	s.PutItem(ctx, content.Item{ID: "i003", Title: "Edited", Attributes: map[string]content.Value{"n": content.Number(0.1)}})
+	// A deleted item whose events stay in the log.
+	if _, err := s.DeleteItem(ctx, "i002"); err != nil {
+		t.Fatal(err)
+	}
 
 	first := filepath.Join(t.TempDir(), "dump1")
 	st1, err := content.Dump(ctx, s, first)

@@ -504,6 +504,12 @@ func (s *Store) ChangesSince(ctx context.Context, seq uint64, limit int) ([]Chan
 // transaction, all or none. Every event must name an item the catalog holds
 // (ErrUnknownItem otherwise). It returns the sequence number of the last.
 func (s *Store) AppendEvents(ctx context.Context, events []Event) (uint64, error) {
+	return s.appendEvents(ctx, events, true)
+}
+
+// appendEvents is AppendEvents; a restore turns the item check off, since
+// the log keeps the events of items deleted since.
+func (s *Store) appendEvents(ctx context.Context, events []Event, requireItems bool) (uint64, error) {
 	for i := range events {
 		if err := events[i].Validate(); err != nil {
 			return 0, fmt.Errorf("event %d: %w", i, err)
@@ -515,7 +521,7 @@ func (s *Store) AppendEvents(ctx context.Context, events []Event) (uint64, error
 		last = 0
 		items := tx.Bucket(bucketItems)
 		for i := range events {
-			if items.Get([]byte(events[i].ItemID)) == nil {
+			if requireItems && items.Get([]byte(events[i].ItemID)) == nil {
 				return fmt.Errorf("event %d: item %q: %w", i, clip(events[i].ItemID), ErrUnknownItem)
 			}
 		}

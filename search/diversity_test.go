@@ -87,6 +87,9 @@ func TestRequest_Normalize(t *testing.T) {
 		{"inverted range", Request{Filters: Filters{Attributes: []AttrFilter{{Key: "year", Min: f(2000), Max: f(1990)}}}}, "above max"},
 		{"equality", Request{Filters: Filters{Attributes: []AttrFilter{{Key: "lang", Equals: s("en")}}}}, ""},
 		{"window below k", Request{K: 50, Window: 10}, "window"},
+		{"deep page fits the window", Request{K: 10, Offset: 1300}, ""},
+		{"page beyond the window", Request{K: 10, Offset: MaxOffset + 1}, "offset"},
+		{"two equalities on one key", Request{Filters: Filters{Attributes: []AttrFilter{{Key: "lang", Equals: s("en")}, {Key: "lang", Equals: s("fr")}}}}, "two equality"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -210,7 +210,10 @@ func (e *Engine) Search(ctx context.Context, req Request) (*Result, error) {
 		}
 		res.Timing.ANN = time.Since(t)
 	}
-	if req.Mode != ModeVector && e.text != nil && (req.Query != "" || req.Filters.any()) {
+	// A filter alone does not make a keyword list: Bleve would browse the
+	// matches in id order, unscored, and fusion would rank that order.
+	// Filters already apply to the vector and popular lists.
+	if e.text != nil && (req.Query != "" && req.Mode != ModeVector || req.Mode == ModeKeyword) {
 		t := time.Now()
 		var err error
 		if kwList, err = e.keyword(ctx, &req, allow); err != nil {

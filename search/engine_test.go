@@ -161,6 +161,8 @@ func TestEngine_Search(t *testing.T) {
 		{"unknown user: popular", search.Request{UserID: "nobody", K: 2}, "rocket,orbit", "popular"},
 		{"popular with a filter", search.Request{K: 2, Filters: search.Filters{Categories: []string{"cooking"}}, Mode: search.ModeVector}, "bread,soup", "popular"},
 		{"user vector", search.Request{UserID: "chef", K: 2, Mode: search.ModeVector}, "bread,soup", "user"},
+		// A filter alone makes no keyword list (it would be id order).
+		{"user with a filter, hybrid", search.Request{UserID: "chef", K: 2, Filters: search.Filters{Categories: []string{"space"}}}, "rocket,orbit", "user"},
 		{"user vector, seen excluded", search.Request{UserID: "chef", K: 2, Mode: search.ModeVector, ExcludeSeen: true}, "soup,rocket", "user"},
 		{"query vector", search.Request{Query: "jazz", K: 1, Mode: search.ModeVector}, "bebop", "query"},
 		{"keyword only", search.Request{Query: "soup", K: 3, Mode: search.ModeKeyword}, "soup", ""},

@@ -33,7 +33,7 @@ const (
 // Limits on a request.
 const (
 	MaxK          = 1000
-	MaxOffset     = 10000
+	MaxOffset     = MaxWindow - MaxK // K + Offset must fit in one window
 	MaxQueryBytes = 1024
 	MaxWindow     = 5000
 	MaxFilterTerm = 64 // values in one filter list
@@ -58,7 +58,8 @@ type Request struct {
 	// UserWeight weighs the user vector against the query vector when both
 	// are given: normalise(w·user + (1 − w)·query). Default 0.5.
 	UserWeight *float64
-	// Window is how many candidates each list fetches; default max(100, 4·K).
+	// Window is how many candidates each list fetches; default
+	// max(100, 4·(K + Offset)), at most MaxWindow.
 	Window      int
 	Filters     Filters
 	ExcludeSeen bool
@@ -150,7 +151,7 @@ func (r *Request) Normalize() error {
 		return invalid("rrf_k must be from 1 to 1000000")
 	}
 	if r.Window == 0 {
-		r.Window = max(100, 4*(r.K+r.Offset))
+		r.Window = min(MaxWindow, max(100, 4*(r.K+r.Offset)))
 	}
 	if r.Window < r.K+r.Offset || r.Window > MaxWindow {
 		return invalid("window must be from k+offset to %d, got %d", MaxWindow, r.Window)
@@ -188,7 +189,9 @@ func (f *Filters) validate() error {
 	if len(f.Attributes) > MaxFilterTerm {
 		return invalid("at most %d attribute filters", MaxFilterTerm)
 	}
-	for _, a := range f.Attributes {
+	equals := map[string]bool{}
+	for i := range f.Attributes {
+		a := &f.Attributes[i]
 		if a.Key == "" {
 			return invalid("attribute filter without a key")
 		}
@@ -201,6 +204,15 @@ func (f *Filters) validate() error {
 		if a.Equals != nil {
 			if a.Equals.IsNum && (math.IsNaN(a.Equals.Num) || math.IsInf(a.Equals.Num, 0)) {
 				return invalid("attribute %q value is not finite", clip(a.Key))
+			}
+			if equals[a.Key] {
+				return invalid("attribute %q has two equality filters", clip(a.Key))
+			}
+			equals[a.Key] = true
+			if a.Equals.IsNum && a.Equals.Num == 0 {
+				// The text index encodes the float's bits: -0 would miss 0.
+				v := content.Number(0)
+				a.Equals = &v
 			}
 			if err := checkText("attribute value", a.Equals.Str, 1024); err != nil {
 				return err

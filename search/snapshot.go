@@ -261,6 +261,7 @@ func (s *Snapshot) SaveAs(ctx context.Context, root string, seq uint64, populari
 func LoadSnapshot(ctx context.Context, dir, work string, hist History, opts Options) (*Snapshot, error) {
 	m, err := index.VerifySnapshot(ctx, dir)
 	if err != nil {
+		os.RemoveAll(work)
 		return nil, err
 	}
 	fail := func(err error) (*Snapshot, error) {

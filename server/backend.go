@@ -51,6 +51,10 @@ type generation struct {
 	mu      sync.RWMutex
 	closed  bool          // guarded by mu
 	applied atomic.Uint64 // highest store sequence number of an item change applied
+	// applyMu serialises item applies, each of which reads the item's
+	// current state from the store: whatever order writes and replays
+	// arrive in, the last apply of an id leaves its latest state.
+	applyMu sync.Mutex
 }
 
 // advance records that changes up to seq are applied.
@@ -99,14 +103,15 @@ func (s *Server) Reload(ctx context.Context) (BackendInfo, error) {
 	g := &generation{be: be}
 	g.applied.Store(info.Seq)
 	// Replay what the store took after the snapshot, swap, then replay the
-	// writes that went to the old generation meanwhile. Replays read the
-	// items' current state, so replaying twice is harmless.
-	if err := s.replay(ctx, g); err != nil {
+	// writes that went to the old generation meanwhile: from the mark taken
+	// before the swap, since live writes move the mark on their own.
+	if err := s.replay(ctx, g, info.Seq); err != nil {
 		be.Close()
 		return BackendInfo{}, fmt.Errorf("reload: %w", err)
 	}
+	mark := g.applied.Load()
 	old := s.gen.Swap(g)
-	if err := s.replay(ctx, g); err != nil {
+	if err := s.replay(ctx, g, mark); err != nil {
 		s.log.Error("replay after swap", "err", err)
 	}
 	if old != nil {
@@ -124,11 +129,10 @@ func (s *Server) Reload(ctx context.Context) (BackendInfo, error) {
 	return info, nil
 }
 
-// replay applies the store's item changes made after the generation's
-// applied sequence number.
-func (s *Server) replay(ctx context.Context, g *generation) error {
+// replay applies the store's item changes made after from.
+func (s *Server) replay(ctx context.Context, g *generation, from uint64) error {
 	for {
-		changes, err := s.store.ChangesSince(ctx, g.applied.Load(), 1000)
+		changes, err := s.store.ChangesSince(ctx, from, 1000)
 		if err != nil {
 			return err
 		}
@@ -136,32 +140,34 @@ func (s *Server) replay(ctx context.Context, g *generation) error {
 			return nil
 		}
 		for _, ch := range changes {
-			if err := s.applyChange(ctx, g.be, ch); err != nil {
+			if err := s.applyItem(ctx, g, ch.ItemID); err != nil {
 				return err
 			}
 		}
-		g.advance(changes[len(changes)-1].Seq)
+		from = changes[len(changes)-1].Seq
+		g.advance(from)
 	}
 }
 
-func (s *Server) applyChange(ctx context.Context, be Backend, ch content.Change) error {
-	if !ch.Deleted {
-		it, err := s.store.Item(ctx, ch.ItemID)
-		if err == nil {
-			return be.ItemPut(ctx, it)
-		}
-		if !errors.Is(err, content.ErrNotFound) {
-			return err
-		}
+// applyItem brings one item of the generation's indexes to its current
+// state in the store: put, or deleted when the store no longer has it.
+func (s *Server) applyItem(ctx context.Context, g *generation, id string) error {
+	g.applyMu.Lock()
+	defer g.applyMu.Unlock()
+	it, err := s.store.Item(ctx, id)
+	switch {
+	case err == nil:
+		return g.be.ItemPut(ctx, it)
+	case errors.Is(err, content.ErrNotFound):
+		return g.be.ItemDeleted(ctx, id)
 	}
-	// Deleted then, or since.
-	return be.ItemDeleted(ctx, ch.ItemID)
+	return err
 }
 
-// live hands a durable write to the backend in service. The write is
-// already acknowledged by the store, so a failure is logged, not returned:
-// the next replay picks the item up again.
-func (s *Server) live(ctx context.Context, seq uint64, apply func(Backend) error) {
+// live brings the backend in service up to date with durable writes to
+// the given items. The writes are already acknowledged by the store, so a
+// failure is logged and counted, not returned: the next reload replays it.
+func (s *Server) live(ctx context.Context, seq uint64, ids ...string) {
 	g := s.gen.Load()
 	if g == nil {
 		return
@@ -171,12 +177,28 @@ func (s *Server) live(ctx context.Context, seq uint64, apply func(Backend) error
 	if g.closed {
 		return
 	}
-	if err := apply(g.be); err != nil {
-		s.metrics.liveFailures.Inc()
-		s.log.ErrorContext(ctx, "live index update failed; the next reload replays it", "seq", seq, "err", err)
-		return
+	for _, id := range ids {
+		if err := s.applyItem(ctx, g, id); err != nil {
+			s.metrics.liveFailures.Inc()
+			s.log.ErrorContext(ctx, "live index update failed; the next reload replays it", "item", id, "seq", seq, "err", err)
+			return
+		}
 	}
 	g.advance(seq)
+}
+
+// Close takes the backend out of service and closes it, once the requests
+// using it have finished. Serve has returned by then.
+func (s *Server) Close() error {
+	s.ready.Store(false)
+	g := s.gen.Swap(nil)
+	if g == nil {
+		return nil
+	}
+	g.mu.Lock()
+	g.closed = true
+	g.mu.Unlock()
+	return g.be.Close()
 }
 
 func (s *Server) reloadRoute(c echo.Context) error {
@@ -266,8 +288,14 @@ func (s *Server) Watch(ctx context.Context, interval time.Duration, newest func(
 		if g := s.gen.Load(); g != nil && g.be.Info().Snapshot == want {
 			continue
 		}
-		if _, err := s.Reload(ctx); err != nil {
+		info, err := s.Reload(ctx)
+		if err != nil {
 			s.log.Error("reload of a new snapshot failed", "snapshot", want, "err", err)
+			failed = want
+		} else if info.Snapshot != want {
+			// The newest did not verify and an older one loaded instead:
+			// try the newest again only once it changes.
+			s.log.Warn("newest snapshot skipped", "snapshot", want, "loaded", info.Snapshot)
 			failed = want
 		}
 	}

@@ -53,8 +53,7 @@ func (s *Server) postEvents(c echo.Context) error {
 		}
 		evs[i] = ev
 	}
-	ctx := c.Request().Context()
-	seq, err := s.store.AppendEvents(ctx, evs)
+	seq, err := s.store.AppendEvents(c.Request().Context(), evs)
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -154,15 +155,16 @@ func (s *Server) putItem(c echo.Context) error {
 	return s.itemDone(c, http.StatusOK, id, seq)
 }
 
-// itemDone reads back the durable item (with its times), hands it to the
-// live indexes and answers.
+// itemDone hands a durable item to the live indexes and answers with it as
+// stored (with its times). The write has happened: the rest runs to the end
+// even if the client has gone or the request's time is up.
 func (s *Server) itemDone(c echo.Context, status int, id string, seq uint64) error {
-	ctx := c.Request().Context()
+	ctx := context.WithoutCancel(c.Request().Context())
+	s.live(ctx, seq, id)
 	it, err := s.store.Item(ctx, id)
 	if err != nil {
 		return err
 	}
-	s.live(ctx, seq, func(be Backend) error { return be.ItemPut(ctx, it) })
 	return c.JSON(status, itemWritten{Item: it, Seq: seq})
 }
 
@@ -198,17 +200,11 @@ func (s *Server) batchItems(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	s.live(ctx, seq, func(be Backend) error {
-		var errs []error
-		for _, it := range items {
-			stored, err := s.store.Item(ctx, it.ID)
-			if err == nil {
-				err = be.ItemPut(ctx, stored)
-			}
-			errs = append(errs, err)
-		}
-		return errors.Join(errs...)
-	})
+	ids := make([]string, len(items))
+	for i, it := range items {
+		ids[i] = it.ID
+	}
+	s.live(context.WithoutCancel(ctx), seq, ids...)
 	return c.JSON(http.StatusOK, map[string]any{"count": len(items), "seq": seq})
 }
 
@@ -222,6 +218,6 @@ func (s *Server) deleteItem(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	s.live(ctx, seq, func(be Backend) error { return be.ItemDeleted(ctx, id) })
+	s.live(context.WithoutCancel(ctx), seq, id)
 	return c.JSON(http.StatusOK, map[string]any{"deleted": id, "seq": seq})
 }

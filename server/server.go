@@ -206,7 +206,15 @@ func (s *Server) routes() {
 	}))
 	e.Use(middleware.Recover())
 	e.Use(middleware.BodyLimit(strconv.FormatInt(s.cfg.MaxBodyBytes, 10) + "B"))
-	e.Use(middleware.ContextTimeout(s.cfg.RequestTimeout))
+	e.Use(middleware.ContextTimeoutWithConfig(middleware.ContextTimeoutConfig{
+		Timeout: s.cfg.RequestTimeout,
+		ErrorHandler: func(err error, c echo.Context) error {
+			if errors.Is(err, context.DeadlineExceeded) {
+				return newError(http.StatusServiceUnavailable, "timeout", "the request took too long")
+			}
+			return err
+		},
+	}))
 
 	e.GET("/healthz", func(c echo.Context) error { return c.JSON(http.StatusOK, map[string]string{"status": "ok"}) })
 	e.GET("/readyz", s.readyz)

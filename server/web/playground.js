@@ -62,7 +62,8 @@ async function search(ev) {
   status.className = "status";
   status.textContent = "Searching…";
   try {
-    const r = await fetch("/v1/search?" + p.toString());
+    const token = $("token").value;
+    const r = await fetch("/v1/search?" + p.toString(), token ? { headers: { Authorization: "Bearer " + token } } : {});
     const body = await r.json();
     if (!r.ok) throw new Error(body.error ? body.error.message : r.statusText);
     render(body.hits);
@@ -74,6 +75,8 @@ async function search(ev) {
   }
 }
 
+$("token").value = sessionStorage.getItem("duet-read-token") || "";
+$("token").addEventListener("change", () => sessionStorage.setItem("duet-read-token", $("token").value));
 $("search").addEventListener("submit", search);
 const init = new URLSearchParams(location.search);
 for (const k of ["q", "user", "mode", "fusion", "alpha", "k", "mmr"]) if (init.has(k)) $(k).value = init.get(k);

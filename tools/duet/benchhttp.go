@@ -159,7 +159,11 @@ func loadRun(ctx context.Context, client *http.Client, targets []string, c int, 
 					return
 				}
 				t := time.Now()
-				resp, err := client.Get(targets[i])
+				req, _ := http.NewRequestWithContext(ctx, "GET", targets[i], nil)
+				if tok := os.Getenv("DUET_READ_TOKEN"); tok != "" {
+					req.Header.Set("Authorization", "Bearer "+tok)
+				}
+				resp, err := client.Do(req)
 				if err == nil {
 					io.Copy(io.Discard, resp.Body)
 					resp.Body.Close()
@@ -248,11 +252,17 @@ func readUsers(ctx context.Context, path string) ([]string, error) {
 // catalogWords reads words of item titles from the server's first pages.
 func catalogWords(ctx context.Context, base string) ([]string, error) {
 	req, _ := http.NewRequestWithContext(ctx, "GET", base+"/v1/items?limit=1000", nil)
+	if tok := os.Getenv("DUET_READ_TOKEN"); tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return nil, err
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("list items: %s (set DUET_READ_TOKEN if reads need a token)", resp.Status)
+	}
 	var page struct{ Items []content.Item }
 	if err := json.NewDecoder(resp.Body).Decode(&page); err != nil {
 		return nil, fmt.Errorf("list items: %w", err)

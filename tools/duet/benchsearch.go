@@ -35,6 +35,9 @@ The store must not be held by a server.`,
 			if data == "" {
 				return usagef("--data is required")
 			}
+			if n < 1 || k < 1 {
+				return usagef("--queries and --k must be at least 1")
+			}
 			ctx := cmd.Context()
 			st, err := content.Open(ctx, data)
 			if err != nil {
@@ -58,8 +61,8 @@ The store must not be held by a server.`,
 				return err
 			}
 			defer snap.Close()
-			if len(ds.Users) == 0 {
-				return fmt.Errorf("the store in %s has no users", data)
+			if len(ds.Users) == 0 || len(ds.Items) == 0 {
+				return fmt.Errorf("the store in %s has no users or no items", data)
 			}
 
 			rng := rand.New(rand.NewPCG(seed, 2))

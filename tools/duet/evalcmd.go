@@ -180,7 +180,7 @@ func evalProgress(w io.Writer) func(model, stage string, cand, of int, done bool
 // a short query from its categories and tags, asked with the user's
 // training and validation history.
 func evalSearch(ctx context.Context, out io.Writer, ds *tower.Dataset, spl *eval.Split, epochs int, seed uint64, jsonOut string) error {
-	tt := eval.NewTwoTower("attention")
+	tt := eval.NewTwoTower(tower.EncoderRecency)
 	tt.Config.Epochs, tt.Config.Seed = epochs, seed
 	trainItems := spl.TrainItems()
 	start := time.Now()

@@ -115,7 +115,11 @@ every request.`,
 				base = "http://localhost" + addr
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "serving %s\n  playground: %s/\n  editor:     %s/editor\n  API docs:   %s/openapi.json\n", data, base, base, base)
-			return srv.Serve(ctx, ln)
+			err = srv.Serve(ctx, ln)
+			if cerr := srv.Close(); err == nil {
+				err = cerr
+			}
+			return err
 		},
 	}
 	f := cmd.Flags()

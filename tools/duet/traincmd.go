@@ -74,7 +74,7 @@ func modelFlags(cmd *cobra.Command, cfg *tower.Config) {
 	f := cmd.Flags()
 	f.IntVar(&cfg.Dim, "dim", 64, "vector size")
 	f.IntVar(&cfg.Epochs, "epochs", 20, "maximum epochs (training stops early when validation stops improving)")
-	f.StringVar(&cfg.Encoder, "encoder", "attention", "user tower: mean, recency or attention")
+	f.StringVar(&cfg.Encoder, "encoder", "recency", "user tower: mean, recency or attention")
 	f.IntVar(&cfg.Workers, "workers", 0, "training goroutines (0: every core)")
 	f.Uint64Var(&cfg.Seed, "seed", 1, "random seed")
 }

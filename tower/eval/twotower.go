@@ -40,16 +40,17 @@ func (t *TwoTower) Params() map[string]any {
 	if t.model != nil {
 		c = t.model.Config()
 	}
-	return map[string]any{"temperature": c.Temperature, "logq": c.LogQ, "dim": c.Dim, "epochs": c.Epochs}
+	return map[string]any{"temperature": c.Temperature, "logq": c.LogQ, "held_in": c.HeldIn, "dim": c.Dim, "epochs": c.Epochs}
 }
 
-// Candidates tries two softmax temperatures: the setting that matters most
-// and, at a training run each, all the search the budget allows.
+// Candidates tries the settings that mattered most on MovieLens: the
+// softmax temperature, random held-in targets besides the next item (they
+// help when test items are not the latest), and the popularity correction.
 func (t *TwoTower) Candidates() []Recommender {
 	var out []Recommender
-	for _, temp := range []float32{0.05, 0.1} {
+	for _, p := range [][3]float32{{0.1, 1, 0}, {0.1, 1, 16}, {0.1, -1, 16}, {0.05, 1, 16}} {
 		c := t.Config
-		c.Temperature = temp
+		c.Temperature, c.LogQ, c.HeldIn = p[0], p[1], int(p[2])
 		out = append(out, &TwoTower{Config: c})
 	}
 	return out
