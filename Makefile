@@ -17,10 +17,14 @@ export DUET_EDITOR_TOKEN ?= demo-editor
 export DUET_ADMIN_TOKEN  ?= demo-admin
 export DUET_EVENTS_TOKEN ?= demo-events
 
-.PHONY: build run test vet fmt-check fuzz bench clean browser quality
+.PHONY: build run test vet fmt-check fuzz bench clean browser quality simd
+
+# On amd64 the binary uses Go's simd/archsimd kernels (GOEXPERIMENT=simd);
+# elsewhere, and in the default build, the portable or vek ones.
+SIMD := $(if $(filter amd64,$(shell $(GO) env GOARCH)),GOEXPERIMENT=simd)
 
 build:
-	$(GO) build -o $(BIN) ./tools/duet
+	$(SIMD) $(GO) build -o $(BIN) ./tools/duet
 
 # The store is filled once (the stamp marks a completed import, so that an
 # interrupted one is redone instead of half-trusted) and indexed once; then
@@ -45,7 +49,12 @@ endif
 test: fmt-check vet browser
 	$(GO) test -race -count=1 ./...
 	$(MAKE) quality
+	$(MAKE) simd
 	$(MAKE) fuzz
+
+# The packages with numeric kernels pass the same tests on the simd build.
+simd:
+	$(if $(SIMD),$(SIMD) $(GO) test -count=1 ./internal/vec ./index ./tower,@echo "no simd build on this architecture")
 
 # Recall and learning tests shrink under the race detector; run them once
 # at full size without it.

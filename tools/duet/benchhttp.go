@@ -183,19 +183,25 @@ func loadRun(ctx context.Context, client *http.Client, targets []string, c int, 
 	reloads := 0
 	var reloadErr error
 	if reload {
+		done := waitChan(&wg)
 		tick := time.NewTicker(time.Second)
 	loop:
 		for {
 			select {
-			case <-tick.C:
-				if err := notifyReload(ctx, base); err != nil {
-					reloadErr = err
-					break loop
-				}
-				reloads++
-			case <-waitChan(&wg):
+			case <-done:
 				break loop
+			case <-tick.C:
 			}
+			select {
+			case <-done: // the run ended during the tick
+				break loop
+			default:
+			}
+			if err := notifyReload(ctx, base); err != nil {
+				reloadErr = err
+				break
+			}
+			reloads++
 		}
 		tick.Stop()
 	}
