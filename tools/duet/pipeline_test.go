@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -195,6 +196,15 @@ func TestPipeline(t *testing.T) {
 	if r := s.search("zeppelin harmonica"); !r.has("fresh-1") {
 		t.Fatalf("new item lost in the new snapshot: %+v", r)
 	}
+	// A model below --min-ndcg is not published.
+	before2, _ := os.ReadDir(snapshotsDir(s.data))
+	if code, out, _ := runCLI(t, rebuildArgs(s.data, "--min-ndcg", "0.999", "--notify", s.base)...); code != 1 || !strings.Contains(out, "previous model") {
+		t.Fatalf("rebuild with --min-ndcg 0.999: exit %d, %s", code, out)
+	}
+	if after2, _ := os.ReadDir(snapshotsDir(s.data)); len(after2) != len(before2) {
+		t.Fatalf("a refused model was published: %d snapshots, then %d", len(before2), len(after2))
+	}
+
 	// An incremental rebuild embeds only what changed since the snapshot.
 	if code := s.call("PUT", "/v1/items/fresh-2", testEditorToken, `{"title":"Walrus accordion parade","categories":["jazz"]}`, nil); code != 200 {
 		t.Fatalf("put: %d", code)

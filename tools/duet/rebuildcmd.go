@@ -19,6 +19,7 @@ import (
 	"github.com/duetrec/duet/index"
 	"github.com/duetrec/duet/search"
 	"github.com/duetrec/duet/tower"
+	"github.com/duetrec/duet/tower/eval"
 )
 
 // snapshotsDir is where a data directory keeps its snapshots.
@@ -29,6 +30,7 @@ func newRebuildCmd() *cobra.Command {
 		data, modelPath, notify, ann string
 		keep                         int
 		incremental                  bool
+		minNDCG                      float64
 		cfg                          tower.Config
 		hnsw                         index.HNSWOptions
 	)
@@ -54,7 +56,7 @@ with DUET_ADMIN_TOKEN. A server also picks up a new snapshot on its own.`,
 			start := time.Now()
 			var times []string
 			timed := func(stage string, took time.Duration) {
-				times = append(times, fmt.Sprintf("%s %.1fs", stage, took.Seconds()))
+				times = append(times, fmt.Sprintf("%s %.1fs (peak %s)", stage, took.Seconds(), peakRSS()))
 			}
 
 			t := time.Now()
@@ -98,6 +100,30 @@ with DUET_ADMIN_TOKEN. A server also picks up a new snapshot on its own.`,
 			}
 			timed("model", time.Since(t))
 
+			// The new model against the one it replaces, on the same held-out
+			// items: each user's last, for at most 2000 users.
+			t = time.Now()
+			_, pairs := holdOutLast(ds)
+			score, err := eval.ScoreHoldout(ctx, model, ds, pairs, 10, 2000, 1)
+			if err != nil {
+				return err
+			}
+			meta["val_ndcg@10"] = fmt.Sprintf("%.4f", score.NDCG)
+			meta["val_recall@10"] = fmt.Sprintf("%.4f", score.Recall)
+			verdict := fmt.Sprintf("validation (%d users, each one's last item): NDCG@10 %.4f, recall@10 %.4f", score.Users, score.NDCG, score.Recall)
+			if prev, _, _, err := index.LatestSnapshot(ctx, snapshotsDir(data)); err == nil {
+				if pm, err := loadModel(filepath.Join(prev, "model.duet")); err == nil {
+					if ps, err := eval.ScoreHoldout(ctx, pm, ds, pairs, 10, 2000, 1); err == nil {
+						verdict += fmt.Sprintf("; previous model %.4f, %.4f", ps.NDCG, ps.Recall)
+					}
+				}
+			}
+			fmt.Fprintln(out, verdict)
+			timed("validate", time.Since(t))
+			if minNDCG > 0 && score.NDCG < minNDCG {
+				return fmt.Errorf("rebuild: the new model's validation NDCG@10 %.4f is below --min-ndcg %.4f: nothing published", score.NDCG, minNDCG)
+			}
+
 			pop := map[string]float64{}
 			for _, h := range ds.History {
 				for _, x := range h {
@@ -132,6 +158,7 @@ with DUET_ADMIN_TOKEN. A server also picks up a new snapshot on its own.`,
 	f.StringVar(&modelPath, "model", "", "reuse this model file instead of training")
 	f.StringVar(&notify, "notify", "", "base URL of a running server (e.g. http://127.0.0.1:8080) to read the store through and reload")
 	f.IntVar(&keep, "keep", 3, "snapshots to keep")
+	f.Float64Var(&minNDCG, "min-ndcg", 0, "refuse to publish a model whose validation NDCG@10 is below this")
 	f.BoolVar(&incremental, "incremental", false, "reuse the newest snapshot's model and indexes; embed and index only the items changed since")
 	f.StringVar(&ann, "ann", "hnsw", "vector index: hnsw, exact or coder")
 	f.IntVar(&hnsw.M, "m", 16, "HNSW links per node (2·M on layer 0)")
@@ -305,4 +332,22 @@ func rebuildIncremental(ctx context.Context, out io.Writer, data string, st *con
 		fmt.Fprintf(out, "server at %s reloaded\n", notify)
 	}
 	return nil
+}
+
+// peakRSS is the process's peak resident memory so far, from
+// /proc/self/status, or "?" where that is not available.
+func peakRSS() string {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return "?"
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, err := strconv.Atoi(strings.Fields(v)[0])
+			if err == nil {
+				return fmt.Sprintf("%d MB", kb/1024)
+			}
+		}
+	}
+	return "?"
 }
