@@ -17,7 +17,7 @@ export DUET_EDITOR_TOKEN ?= demo-editor
 export DUET_ADMIN_TOKEN  ?= demo-admin
 export DUET_EVENTS_TOKEN ?= demo-events
 
-.PHONY: build run test vet fmt-check fuzz bench clean browser quality simd
+.PHONY: build run test vet fmt-check fuzz bench clean browser quality simd crash
 
 # On amd64 the binary uses Go's simd/archsimd kernels (GOEXPERIMENT=simd);
 # elsewhere, and in the default build, the portable or vek ones.
@@ -49,6 +49,7 @@ endif
 test: fmt-check vet browser
 	$(GO) test -race -count=1 ./...
 	$(MAKE) quality
+	$(MAKE) crash
 	$(MAKE) simd
 	$(MAKE) fuzz
 
@@ -60,6 +61,11 @@ simd:
 # at full size without it.
 quality:
 	$(GO) test -count=1 -run 'Recall|Tombstones|BeatsPop' ./index ./tower/...
+
+# The tests that kill servers and rebuilds restart them many times: run
+# them without the race detector, which makes each restart slow.
+crash:
+	$(GO) test -count=1 -run 'Crash' ./tools/duet
 
 # The browser tests drive Debian's headless Chromium; install it when missing.
 browser:
@@ -82,6 +88,9 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzParseMovieLensRecord$$' -fuzztime=$(FUZZTIME) ./content
 	$(GO) test -run='^$$' -fuzz='^FuzzParseEventJSON$$' -fuzztime=$(FUZZTIME) ./content
 	$(GO) test -run='^$$' -fuzz='^FuzzSearchRequest$$' -fuzztime=$(FUZZTIME) ./server
+	$(GO) test -run='^$$' -fuzz='^FuzzLoadModel$$' -fuzztime=$(FUZZTIME) ./tower
+	$(GO) test -run='^$$' -fuzz='^FuzzLoadHNSW$$' -fuzztime=$(FUZZTIME) ./index
+	$(GO) test -run='^$$' -fuzz='^FuzzLoadSnapshot$$' -fuzztime=$(FUZZTIME) ./search
 
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem ./...

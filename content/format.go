@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // EventsHeader is the header row of the generic events.csv format.
@@ -55,6 +56,10 @@ func ParseItemJSON(line []byte, id string) (Item, error) {
 
 // decodeStrict decodes exactly one JSON value, refusing unknown fields.
 func decodeStrict(b []byte, v any) error {
+	// encoding/json would quietly turn invalid bytes into U+FFFD.
+	if !utf8.Valid(b) {
+		return errors.New("bad JSON: not valid UTF-8")
+	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {

@@ -103,6 +103,7 @@ func TestImport_BadRows(t *testing.T) {
 		{"missing id", `{"title":"x"}` + "\n", goodEvents, "items.jsonl", 1, "id: is missing"},
 		{"unknown field", `{"id":"a","tittle":"x"}` + "\n", goodEvents, "items.jsonl", 1, "unknown field"},
 		{"attribute not string or number", `{"id":"a","attributes":{"k":true}}` + "\n", goodEvents, "items.jsonl", 1, "string or a number"},
+		{"invalid UTF-8", `{"id":"a"}` + "\n" + "{\"id\":\"b\",\"title\":\"caf\xe9\"}\n", goodEvents, "items.jsonl", 2, "not valid UTF-8"},
 		{"id too long", `{"id":"` + strings.Repeat("x", 300) + `"}` + "\n", goodEvents, "items.jsonl", 1, "more than 256"},
 		{"bad header", goodItems, "user,item,kind,value,timestamp\n", "events.csv", 1, "header"},
 		{"bad value", goodItems, "user_id,item_id,kind,value,timestamp\nu,a,view,1,\nu,a,view,lots,\n", "events.csv", 3, "not a number"},

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -293,8 +294,8 @@ func LoadSnapshot(ctx context.Context, dir, work string, hist History, opts Opti
 	if err := readZstd(filepath.Join(dir, filePopularity), func(r io.Reader) error { return readPopularity(r, cat) }); err != nil {
 		return fail(err)
 	}
-	if cat.Len() != m.Items || vecs.Len() != m.Items {
-		return fail(fmt.Errorf("%w: manifest says %d items, catalog has %d, vectors %d", index.ErrBadSnapshot, m.Items, cat.Len(), vecs.Len()))
+	if err := checkConsistent(m, model, vecs, cat); err != nil {
+		return fail(err)
 	}
 	textDir := filepath.Join(work, fileText)
 	if err := copyDir(filepath.Join(dir, fileText), textDir); err != nil {
@@ -306,6 +307,25 @@ func LoadSnapshot(ctx context.Context, dir, work string, hist History, opts Opti
 	}
 	e := New(lookup, text, ModelEncoder{model}, hist, cat, opts)
 	return &Snapshot{Engine: e, Dir: dir, Manifest: m, Model: model, text: text, vectors: vecs, work: work}, nil
+}
+
+// checkConsistent refuses a snapshot whose parts disagree: each file may
+// be sound on its own and still belong to another build, and a vector of
+// the wrong dimension would only fail at query time.
+func checkConsistent(m index.Manifest, model *tower.Model, vecs index.Vector, cat *Catalog) error {
+	if cat.Len() != m.Items || vecs.Len() != m.Items {
+		return fmt.Errorf("%w: manifest says %d items, catalog has %d, vectors %d", index.ErrBadSnapshot, m.Items, cat.Len(), vecs.Len())
+	}
+	if vecs.Dim() != model.Dim() || m.Dim != model.Dim() {
+		return fmt.Errorf("%w: dimensions differ: manifest %d, model %d, vectors %d", index.ErrBadSnapshot, m.Dim, model.Dim(), vecs.Dim())
+	}
+	lookup := vecs.(VectorIndex)
+	for _, it := range cat.Items() {
+		if _, ok := lookup.Vector(it.ID); !ok {
+			return fmt.Errorf("%w: item %q has no vector", index.ErrBadSnapshot, it.ID)
+		}
+	}
+	return nil
 }
 
 func loadVectors(ctx context.Context, kind ANN, r io.Reader) (index.Vector, error) {
@@ -389,6 +409,12 @@ func readItems(r io.Reader, cat *Catalog) error {
 		if err := json.Unmarshal(sc.Bytes(), &it); err != nil {
 			return fmt.Errorf("%w: %s:%d: %w", index.ErrBadSnapshot, fileItems, line, err)
 		}
+		if err := it.Validate(); err != nil {
+			return fmt.Errorf("%w: %s:%d: %w", index.ErrBadSnapshot, fileItems, line, err)
+		}
+		if _, dup := cat.Item(it.ID); dup {
+			return fmt.Errorf("%w: %s:%d: item %q twice", index.ErrBadSnapshot, fileItems, line, it.ID)
+		}
 		cat.Put(it)
 	}
 	return sc.Err()
@@ -419,6 +445,9 @@ func readPopularity(r io.Reader, cat *Catalog) error {
 		n, err := strconv.ParseFloat(rec[1], 64)
 		if err != nil {
 			return fmt.Errorf("%w: %s: %w", index.ErrBadSnapshot, filePopularity, err)
+		}
+		if math.IsNaN(n) || math.IsInf(n, 0) {
+			return fmt.Errorf("%w: %s: popularity of %q is %v", index.ErrBadSnapshot, filePopularity, rec[0], n)
 		}
 		cat.AddPopularity(rec[0], n)
 	}

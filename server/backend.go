@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"net/http"
 	"strconv"
 	"sync"
@@ -51,10 +52,20 @@ type generation struct {
 	mu      sync.RWMutex
 	closed  bool          // guarded by mu
 	applied atomic.Uint64 // highest store sequence number of an item change applied
-	// applyMu serialises item applies, each of which reads the item's
-	// current state from the store: whatever order writes and replays
-	// arrive in, the last apply of an id leaves its latest state.
-	applyMu sync.Mutex
+	// applyMu serialises the applies of one id, each of which reads the
+	// item's current state from the store: whatever order writes and
+	// replays arrive in, the last apply of an id leaves its latest state.
+	// Ids are striped over the locks so that applies of different items run
+	// at once and the text index can group them into one batch.
+	applyMu [64]sync.Mutex
+}
+
+func (g *generation) lockItem(id string) *sync.Mutex {
+	h := fnv.New32a()
+	h.Write([]byte(id))
+	mu := &g.applyMu[h.Sum32()%uint32(len(g.applyMu))]
+	mu.Lock()
+	return mu
 }
 
 // advance records that changes up to seq are applied.
@@ -129,9 +140,19 @@ func (s *Server) Reload(ctx context.Context) (BackendInfo, error) {
 	return info, nil
 }
 
-// replay applies the store's item changes made after from.
+// replayWorkers is how many items a replay applies at once.
+const replayWorkers = 8
+
+// replay applies the store's item changes made after from, up to the
+// sequence number the store has when it starts: writes that come later
+// are applied by their own requests, and a replay that chased them could
+// run for as long as they keep coming.
 func (s *Server) replay(ctx context.Context, g *generation, from uint64) error {
-	for {
+	st, err := s.store.Stats(ctx)
+	if err != nil {
+		return err
+	}
+	for from < st.Seq {
 		changes, err := s.store.ChangesSince(ctx, from, 1000)
 		if err != nil {
 			return err
@@ -139,21 +160,59 @@ func (s *Server) replay(ctx context.Context, g *generation, from uint64) error {
 		if len(changes) == 0 {
 			return nil
 		}
+		// An item changed many times is applied once, in its latest state.
+		ids := make([]string, 0, len(changes))
+		seen := make(map[string]bool, len(changes))
 		for _, ch := range changes {
-			if err := s.applyItem(ctx, g, ch.ItemID); err != nil {
-				return err
+			if !seen[ch.ItemID] {
+				seen[ch.ItemID] = true
+				ids = append(ids, ch.ItemID)
 			}
+		}
+		if err := s.applyItems(ctx, g, ids); err != nil {
+			return err
 		}
 		from = changes[len(changes)-1].Seq
 		g.advance(from)
 	}
+	return nil
+}
+
+// applyItems applies items on several goroutines and returns the first
+// error.
+func (s *Server) applyItems(ctx context.Context, g *generation, ids []string) error {
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		firstErr error
+		next     atomic.Int64
+	)
+	for range min(replayWorkers, len(ids)) {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(ids) {
+					return
+				}
+				if err := s.applyItem(ctx, g, ids[i]); err != nil {
+					mu.Lock()
+					if firstErr == nil {
+						firstErr = err
+					}
+					mu.Unlock()
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return firstErr
 }
 
 // applyItem brings one item of the generation's indexes to its current
 // state in the store: put, or deleted when the store no longer has it.
 func (s *Server) applyItem(ctx context.Context, g *generation, id string) error {
-	g.applyMu.Lock()
-	defer g.applyMu.Unlock()
+	defer g.lockItem(id).Unlock()
 	it, err := s.store.Item(ctx, id)
 	switch {
 	case err == nil:

@@ -29,6 +29,10 @@ func readBody(c echo.Context) ([]byte, error) {
 	if len(b) == 0 {
 		return nil, badRequest("bad_json", "the body is empty")
 	}
+	// encoding/json would quietly turn invalid bytes into U+FFFD and store them.
+	if !utf8.Valid(b) {
+		return nil, badRequest("bad_json", "the body is not valid UTF-8")
+	}
 	return b, nil
 }
 

@@ -44,6 +44,9 @@ type Config struct {
 	// defaults 200 and 400. A negative rate turns the limit off.
 	SearchRate  float64
 	SearchBurst int
+	// RateClients bounds how many clients the rate limiter tracks apart;
+	// beyond it, new clients share one bucket. Default 50,000.
+	RateClients int
 	// ShutdownTimeout bounds how long Serve waits for in-flight requests
 	// once asked to stop; default 10s.
 	ShutdownTimeout time.Duration
@@ -73,6 +76,9 @@ func (c *Config) defaults() {
 	if c.SearchBurst <= 0 {
 		c.SearchBurst = 400
 	}
+	if c.RateClients <= 0 {
+		c.RateClients = 50_000
+	}
 	if c.ShutdownTimeout <= 0 {
 		c.ShutdownTimeout = 10 * time.Second
 	}
@@ -100,6 +106,7 @@ type Server struct {
 	loader   Loader
 	gen      atomic.Pointer[generation] // the backend in service
 	reloadMu sync.Mutex                 // one reload at a time
+	limits   *clientLimits              // nil when searches are not limited
 }
 
 // Option configures optional parts of a Server.
@@ -265,11 +272,9 @@ func (s *Server) searchLimiter() echo.MiddlewareFunc {
 	if s.cfg.SearchRate < 0 {
 		return func(next echo.HandlerFunc) echo.HandlerFunc { return next }
 	}
-	store := middleware.NewRateLimiterMemoryStoreWithConfig(middleware.RateLimiterMemoryStoreConfig{
-		Rate: rate.Limit(s.cfg.SearchRate), Burst: s.cfg.SearchBurst, ExpiresIn: time.Minute,
-	})
+	s.limits = newClientLimits(rate.Limit(s.cfg.SearchRate), s.cfg.SearchBurst, s.cfg.RateClients, time.Minute)
 	return middleware.RateLimiterWithConfig(middleware.RateLimiterConfig{
-		Store:               store,
+		Store:               s.limits,
 		IdentifierExtractor: func(c echo.Context) (string, error) { return c.RealIP(), nil },
 		DenyHandler: func(c echo.Context, id string, err error) error {
 			return newError(http.StatusTooManyRequests, "rate_limited", "too many requests; slow down")

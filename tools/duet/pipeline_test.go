@@ -32,15 +32,7 @@ type stack struct {
 // it on a free loopback port.
 func startStack(t *testing.T) *stack {
 	t.Helper()
-	t.Setenv("DUET_EDITOR_TOKEN", testEditorToken)
-	t.Setenv("DUET_ADMIN_TOKEN", testAdminToken)
-	t.Setenv("DUET_EVENTS_TOKEN", "e2e-events")
-	t.Setenv("DUET_READ_TOKEN", "")
-	dir := t.TempDir()
-	src, data := filepath.Join(dir, "src"), filepath.Join(dir, "data")
-	mustRun(t, "gen", "--out", src, "--items", "300", "--users", "200", "--seed", "3")
-	mustRun(t, "import", "--data", data, "--items", filepath.Join(src, "items.jsonl"), "--events", filepath.Join(src, "events.csv"))
-	mustRun(t, rebuildArgs(data)...)
+	data := smallData(t, "300", "200", "3")
 
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
@@ -80,6 +72,22 @@ func startStack(t *testing.T) *stack {
 	return s
 }
 
+// smallData sets the tokens that servers, also in child processes, take
+// from the environment, and generates, imports and indexes a small data set.
+func smallData(t *testing.T, items, users, seed string) string {
+	t.Helper()
+	t.Setenv("DUET_EDITOR_TOKEN", testEditorToken)
+	t.Setenv("DUET_ADMIN_TOKEN", testAdminToken)
+	t.Setenv("DUET_EVENTS_TOKEN", "e2e-events")
+	t.Setenv("DUET_READ_TOKEN", "")
+	dir := t.TempDir()
+	src, data := filepath.Join(dir, "src"), filepath.Join(dir, "data")
+	mustRun(t, "gen", "--out", src, "--items", items, "--users", users, "--seed", seed)
+	mustRun(t, "import", "--data", data, "--items", filepath.Join(src, "items.jsonl"), "--events", filepath.Join(src, "events.csv"))
+	mustRun(t, rebuildArgs(data)...)
+	return data
+}
+
 func rebuildArgs(data string, extra ...string) []string {
 	return append([]string{"rebuild", "--data", data, "--epochs", "4", "--workers", "1", "--ann", "exact"}, extra...)
 }
@@ -96,13 +104,24 @@ func mustRun(t *testing.T, args ...string) string {
 // call sends a request and decodes a JSON answer into v (when not nil).
 func (s *stack) call(method, path, token, body string, v any) int {
 	s.t.Helper()
-	var r io.Reader
-	if body != "" {
-		r = strings.NewReader(body)
-	}
-	req, err := http.NewRequest(method, s.base+path, r)
+	code, b, err := apiRequest(s.base, method, path, token, body)
 	if err != nil {
 		s.t.Fatal(err)
+	}
+	if v != nil {
+		if err := json.Unmarshal(b, v); err != nil {
+			s.t.Fatalf("%s %s: %d %s: %v", method, path, code, b, err)
+		}
+	}
+	return code
+}
+
+// apiRequest sends a JSON request with a bearer token ("" sends none) and
+// returns the status and body.
+func apiRequest(base, method, path, token, body string) (int, []byte, error) {
+	req, err := http.NewRequest(method, base+path, strings.NewReader(body))
+	if err != nil {
+		return 0, nil, err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	if token != "" {
@@ -110,16 +129,11 @@ func (s *stack) call(method, path, token, body string, v any) int {
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		s.t.Fatal(err)
+		return 0, nil, err
 	}
 	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if v != nil {
-		if err := json.Unmarshal(b, v); err != nil {
-			s.t.Fatalf("%s %s: %d %s: %v", method, path, resp.StatusCode, b, err)
-		}
-	}
-	return resp.StatusCode
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, b, err
 }
 
 type hitsResponse struct {

@@ -54,6 +54,12 @@ with DUET_ADMIN_TOKEN. A server also picks up a new snapshot on its own.`,
 			ctx := cmd.Context()
 			out := cmd.OutOrStdout()
 			start := time.Now()
+			unlock, err := lockRebuild(data)
+			if err != nil {
+				return err
+			}
+			defer unlock()
+			removeLeftovers(data)
 			var times []string
 			timed := func(stage string, took time.Duration) {
 				times = append(times, fmt.Sprintf("%s %.1fs (peak %s)", stage, took.Seconds(), peakRSS()))
@@ -166,6 +172,17 @@ with DUET_ADMIN_TOKEN. A server also picks up a new snapshot on its own.`,
 	f.IntVar(&hnsw.EfSearch, "ef-search", 64, "HNSW search width")
 	modelFlags(cmd, &cfg)
 	return cmd
+}
+
+// removeLeftovers removes what killed rebuilds left: store copies read
+// through a server, and half-written snapshots (never loaded, as they have
+// no snapshot name, but they take space). The rebuild lock is held.
+func removeLeftovers(data string) {
+	stale, _ := filepath.Glob(filepath.Join(data, ".backup-*.db"))
+	tmps, _ := filepath.Glob(filepath.Join(snapshotsDir(data), ".tmp-*"))
+	for _, p := range append(stale, tmps...) {
+		os.RemoveAll(p)
+	}
 }
 
 // openForRebuild opens the store; when a server holds it, it reads a

@@ -1,0 +1,152 @@
+package search
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/duetrec/duet/content"
+	"github.com/duetrec/duet/index"
+	"github.com/duetrec/duet/tower"
+)
+
+// fuzzTargets are the snapshot files FuzzLoadSnapshot replaces; the
+// compressed ones are fuzzed as their plain content.
+var fuzzTargets = []string{index.ManifestFile, fileModel, fileVectors, fileItems, filePopularity}
+
+// tinySnapshot builds a snapshot small enough to copy for every fuzz input.
+func tinySnapshot(tb testing.TB, ann ANN) string {
+	tb.Helper()
+	ctx := context.Background()
+	var items []content.Item
+	for i := range 30 {
+		id := string(rune('a'+i%26)) + strings.Repeat("x", i/26)
+		items = append(items, content.Item{ID: id, Title: "title " + id, Tags: []string{"t" + id[:1]}, Categories: []string{"c" + string(rune('0'+i%3))}})
+	}
+	ds := tower.NewDataset(items)
+	for i, it := range items {
+		for u := range 5 {
+			if (i+u)%4 == 0 {
+				ds.AddEvent(content.Event{UserID: "u" + string(rune('0'+u)), ItemID: it.ID, Kind: "view", Time: time.Unix(int64(1e9+i), 0)})
+			}
+		}
+	}
+	m, err := tower.Train(ctx, ds, nil, nil, tower.Config{Epochs: 1, Workers: 1, Buckets: 64, Dim: 4})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	dir, err := BuildSnapshot(ctx, tb.TempDir(), 3, m, items, map[string]float64{"a": 2, "b": 1}, BuildOptions{ANN: ann})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return dir
+}
+
+// plainFile reads a snapshot file as the fuzzer sees it: zstd files
+// decompressed.
+func plainFile(tb testing.TB, dir, name string) []byte {
+	tb.Helper()
+	var b []byte
+	var err error
+	if strings.HasSuffix(name, ".zst") {
+		err = readZstd(filepath.Join(dir, name), func(r io.Reader) error { b, err = io.ReadAll(r); return err })
+	} else {
+		b, err = os.ReadFile(filepath.Join(dir, name))
+	}
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return b
+}
+
+// reseal rewrites the manifest's checksums for the files as they are, so
+// the fuzzed content gets past the checksums to the decoders.
+func reseal(dir string) error {
+	p := filepath.Join(dir, index.ManifestFile)
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return err
+	}
+	var m index.Manifest
+	if err := json.Unmarshal(b, &m); err != nil {
+		return err
+	}
+	for name := range m.Files {
+		data, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(name)))
+		if err != nil {
+			return err
+		}
+		sum := sha256.Sum256(data)
+		m.Files[name] = index.FileSum{Size: int64(len(data)), SHA256: hex.EncodeToString(sum[:])}
+	}
+	if b, err = json.Marshal(m); err != nil {
+		return err
+	}
+	return os.WriteFile(p, b, 0o644)
+}
+
+// FuzzLoadSnapshot replaces one file of a valid snapshot, with checksums
+// made to match, and loads it: the load must fail with a bad-snapshot,
+// corrupt-index or bad-model error, or give a snapshot that answers
+// searches. It must never panic.
+func FuzzLoadSnapshot(f *testing.F) {
+	src := map[ANN]string{ANNExact: tinySnapshot(f, ANNExact), ANNHNSW: tinySnapshot(f, ANNHNSW)}
+	for i, name := range fuzzTargets {
+		b := plainFile(f, src[ANNHNSW], name)
+		f.Add(uint8(i), b)
+		f.Add(uint8(i), b[:len(b)/2])
+		f.Add(uint8(i+len(fuzzTargets)), plainFile(f, src[ANNExact], name))
+	}
+	ctx := context.Background()
+	f.Fuzz(func(t *testing.T, which uint8, data []byte) {
+		ann := ANNHNSW
+		if int(which)/len(fuzzTargets)%2 == 1 {
+			ann = ANNExact
+		}
+		dir := filepath.Join(t.TempDir(), "snap")
+		if err := copyDir(src[ann], dir); err != nil {
+			t.Fatal(err)
+		}
+		name := fuzzTargets[int(which)%len(fuzzTargets)]
+		var err error
+		if strings.HasSuffix(name, ".zst") {
+			err = writeZstd(filepath.Join(dir, name), func(w io.Writer) error { _, err := w.Write(data); return err })
+		} else {
+			err = os.WriteFile(filepath.Join(dir, name), data, 0o644)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if name != index.ManifestFile {
+			if err := reseal(dir); err != nil {
+				t.Fatal(err)
+			}
+		}
+		snap, err := LoadSnapshot(ctx, dir, filepath.Join(t.TempDir(), "work"), StaticHistory{"u1": {{UserID: "u1", ItemID: "a", Kind: "view"}, {UserID: "u1", ItemID: "b", Kind: "view"}}}, Options{})
+		if err != nil {
+			if !errors.Is(err, index.ErrBadSnapshot) && !errors.Is(err, index.ErrCorrupt) && !errors.Is(err, tower.ErrBadModel) && !errors.Is(err, tower.ErrModelVersion) {
+				t.Fatalf("load failed with an unclassified error: %v", err)
+			}
+			return
+		}
+		defer snap.Close()
+		for _, req := range []Request{{K: 5}, {Query: "title a", UserID: "u1", K: 5}, {Query: "title", K: 3, Mode: ModeKeyword}} {
+			if _, err := snap.Search(ctx, req); err != nil {
+				t.Fatalf("search %+v on a loaded snapshot: %v", req, err)
+			}
+		}
+		for _, it := range snap.Catalog().Items()[:1] {
+			if _, err := snap.Similar(ctx, it.ID, Request{K: 3}); err != nil {
+				t.Fatalf("similar %s: %v", it.ID, err)
+			}
+		}
+	})
+}

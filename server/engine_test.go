@@ -1,0 +1,118 @@
+package server_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/duetrec/duet/content"
+	"github.com/duetrec/duet/search"
+	"github.com/duetrec/duet/server"
+	"github.com/duetrec/duet/tower"
+)
+
+// snapshotBackend serves a loaded snapshot, as duet serve does.
+type snapshotBackend struct{ *search.Snapshot }
+
+func (b snapshotBackend) Info() server.BackendInfo {
+	return server.BackendInfo{Snapshot: b.Dir, Seq: b.Manifest.Seq, Items: b.Manifest.Items}
+}
+
+// engineFixture is a server over a real engine: a small generated catalog
+// in the store, a model trained on it, and a snapshot of both.
+type engineFixture struct {
+	*fixture
+	items []content.Item // as generated, in file order
+	users []string
+}
+
+func newEngineFixture(t testing.TB, mutate ...func(*server.Config)) *engineFixture {
+	t.Helper()
+	ctx := context.Background()
+	dir := t.TempDir()
+	itemsPath, eventsPath := filepath.Join(dir, "items.jsonl"), filepath.Join(dir, "events.csv")
+	itemsFile, _ := os.Create(itemsPath)
+	eventsFile, _ := os.Create(eventsPath)
+	if _, err := content.Generate(ctx, content.GenOptions{Items: 300, Users: 120, Seed: 5}, itemsFile, eventsFile); err != nil {
+		t.Fatal(err)
+	}
+	itemsFile.Close()
+	eventsFile.Close()
+	st, err := content.Open(ctx, filepath.Join(dir, "data"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if _, err := content.ImportGeneric(ctx, st, itemsPath, eventsPath, content.ImportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	ds, err := tower.LoadDataset(ctx, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	model, err := tower.Train(ctx, ds, nil, nil, tower.Config{Epochs: 2, Workers: 1, Buckets: 1 << 12, Dim: 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stats, _ := st.Stats(ctx)
+	snapDir, err := search.BuildSnapshot(ctx, filepath.Join(dir, "snapshots"), stats.Seq, model, ds.Items, nil, search.BuildOptions{ANN: search.ANNHNSW})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := server.Config{
+		EditorToken: editorTok, EventsToken: eventsTok, AdminToken: adminTok,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	}
+	for _, m := range mutate {
+		m(&cfg)
+	}
+	f := &engineFixture{fixture: &fixture{t: t, store: st}, items: ds.Items, users: ds.Users}
+	loader := func(ctx context.Context) (server.Backend, error) {
+		f.loads++
+		work, err := os.MkdirTemp(dir, "live-")
+		if err != nil {
+			return nil, err
+		}
+		snap, err := search.LoadSnapshot(ctx, snapDir, work, st, search.Options{})
+		if err != nil {
+			return nil, err
+		}
+		return snapshotBackend{snap}, nil
+	}
+	srv, err := server.New(st, cfg, server.WithLoader(loader))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	f.srv = srv
+	if _, err := srv.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// hitIDs sends a read request and returns the ids of its hits.
+func (f *engineFixture) hitIDs(target string) []string {
+	f.t.Helper()
+	rec := f.do("GET", target, "", "")
+	if rec.Code != 200 {
+		f.t.Fatalf("GET %s: %d %s", target, rec.Code, rec.Body)
+	}
+	var resp struct {
+		Hits []struct {
+			ID string `json:"id"`
+		} `json:"hits"`
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &resp); err != nil {
+		f.t.Fatalf("GET %s: %v", target, err)
+	}
+	ids := make([]string, len(resp.Hits))
+	for i, h := range resp.Hits {
+		ids[i] = h.ID
+	}
+	return ids
+}
