@@ -1,10 +1,12 @@
 package search
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"time"
 
@@ -147,24 +149,37 @@ func (e *Engine) Search(ctx context.Context, req Request) (*Result, error) {
 		return nil, err
 	}
 	res := &Result{Mode: req.Mode, Fusion: req.Fusion}
-	allow := e.allowFunc(&req, nil)
+
+	// A filter alone does not make a keyword list: Bleve would browse the
+	// matches in id order, unscored, and fusion would rank that order.
+	// Filters already apply to the vector and popular lists.
+	var text *textCall
+	if e.text != nil && (req.Query != "" && req.Mode != ModeVector || req.Mode == ModeKeyword) {
+		text = e.startText(ctx, &req)
+		// Whatever happens here, the text search is over when Search
+		// returns.
+		defer text.wait()
+	}
 
 	// The user: history, what to exclude, the user vector.
 	var hist []*content.Item
-	seen := map[string]bool{}
+	var seen map[string]bool
 	var uv []float32
 	if req.UserID != "" {
 		t := time.Now()
 		n := e.opts.HistoryLen
 		if req.ExcludeSeen {
 			n = max(n, e.opts.SeenLen)
+			seen = map[string]bool{}
 		}
 		evs, err := e.hist.UserEvents(ctx, req.UserID, n)
 		if err != nil {
 			return nil, fmt.Errorf("search: history of %q: %w", req.UserID, err)
 		}
 		for i, ev := range evs {
-			seen[ev.ItemID] = true
+			if seen != nil {
+				seen[ev.ItemID] = true
+			}
 			if i < len(evs)-e.opts.HistoryLen {
 				continue // older than the user vector reads
 			}
@@ -181,9 +196,10 @@ func (e *Engine) Search(ctx context.Context, req Request) (*Result, error) {
 		}
 		res.Timing.User = time.Since(t)
 	}
-	if req.ExcludeSeen && len(seen) > 0 {
-		allow = e.allowFunc(&req, seen)
+	if len(seen) == 0 {
+		seen = nil
 	}
+	allow := e.allowFunc(&req, seen)
 
 	var qv []float32
 	if req.Query != "" && req.Mode != ModeKeyword {
@@ -197,10 +213,18 @@ func (e *Engine) Search(ctx context.Context, req Request) (*Result, error) {
 	var vecList, kwList []Scored
 	if v != nil {
 		t := time.Now()
-		hits, err := e.vectors.Search(ctx, v, req.Window, index.FilterFunc(func(id string) bool {
-			it, ok := e.cat.Item(id)
-			return ok && allow(it)
-		}))
+		// Without filters or exclusions the index is searched unfiltered,
+		// which spares it a catalog look-up per node it visits. An item
+		// deleted from the catalog a moment ago, and not yet from the
+		// index, can then be found: finish drops it.
+		var filter index.Filter
+		if allow != nil {
+			filter = index.FilterFunc(func(id string) bool {
+				it, ok := e.cat.Item(id)
+				return ok && allow(it)
+			})
+		}
+		hits, err := e.vectors.Search(ctx, v, req.Window, filter)
 		if err != nil {
 			return nil, fmt.Errorf("search: vector index: %w", err)
 		}
@@ -210,20 +234,16 @@ func (e *Engine) Search(ctx context.Context, req Request) (*Result, error) {
 		}
 		res.Timing.ANN = time.Since(t)
 	}
-	// A filter alone does not make a keyword list: Bleve would browse the
-	// matches in id order, unscored, and fusion would rank that order.
-	// Filters already apply to the vector and popular lists.
-	if e.text != nil && (req.Query != "" && req.Mode != ModeVector || req.Mode == ModeKeyword) {
-		t := time.Now()
+	if text != nil {
 		var err error
-		if kwList, err = e.keyword(ctx, &req, allow); err != nil {
+		if kwList, err = text.list(e.cat, allow); err != nil {
 			return nil, err
 		}
-		res.Timing.Keyword = time.Since(t)
+		res.Timing.Keyword = text.took
 		if v != nil && req.Mode == ModeHybrid {
 			// Keyword hits the vector list missed still get a personal
 			// score: their own vector against the user's.
-			t = time.Now()
+			t := time.Now()
 			vecList = e.rescore(vecList, kwList, v)
 			res.Timing.ANN += time.Since(t)
 		}
@@ -291,9 +311,12 @@ func (e *Engine) Similar(ctx context.Context, itemID string, req Request) (*Resu
 }
 
 // allowFunc is the filter every candidate list passes: the request's
-// filters, and not an excluded item.
+// filters, and not an excluded item. It is nil when every item passes.
 func (e *Engine) allowFunc(req *Request, exclude map[string]bool) func(*content.Item) bool {
 	f := req.Filters
+	if len(exclude) == 0 && !f.any() {
+		return nil
+	}
 	return func(it *content.Item) bool {
 		return !exclude[it.ID] && f.match(it)
 	}
@@ -319,7 +342,19 @@ func blend(uv, qv []float32, userWeight float64) ([]float32, string) {
 	return nil, ""
 }
 
-func (e *Engine) keyword(ctx context.Context, req *Request, allow func(*content.Item) bool) ([]Scored, error) {
+// textCall is a text search running beside the rest of a request.
+type textCall struct {
+	done chan struct{}
+	res  index.TextResult
+	err  error
+	took time.Duration
+}
+
+// startText starts the text search of a request. It needs nothing from the
+// user's history, so it runs in its own goroutine while the history is read
+// and the vector index searched: on more than one core the request then
+// takes about the longer of the two instead of their sum.
+func (e *Engine) startText(ctx context.Context, req *Request) *textCall {
 	q := index.TextQuery{Text: req.Query, K: req.Window}
 	q.Filter.Categories = req.Filters.Categories
 	q.Filter.Tags = req.Filters.Tags
@@ -334,20 +369,39 @@ func (e *Engine) keyword(ctx context.Context, req *Request, allow func(*content.
 			q.Filter.Ranges = append(q.Filter.Ranges, index.TextRange{Attribute: a.Key, Min: a.Min, Max: a.Max})
 		}
 	}
-	r, err := e.text.Search(ctx, q)
-	if err != nil {
+	c := &textCall{done: make(chan struct{})}
+	go func() {
+		defer close(c.done)
+		t := time.Now()
+		c.res, c.err = e.text.Search(ctx, q)
+		c.took = time.Since(t)
+	}()
+	return c
+}
+
+func (c *textCall) wait() { <-c.done }
+
+// list waits for the search and returns its hits that allow accepts (all
+// of them when allow is nil).
+func (c *textCall) list(cat *Catalog, allow func(*content.Item) bool) ([]Scored, error) {
+	c.wait()
+	if err := c.err; err != nil {
 		if errors.Is(err, index.ErrInvalidQuery) {
 			return nil, fmt.Errorf("%w: %w", ErrInvalidRequest, err)
 		}
 		return nil, fmt.Errorf("search: text index: %w", err)
 	}
-	out := make([]Scored, 0, len(r.Hits))
-	for _, h := range r.Hits {
+	out := make([]Scored, 0, len(c.res.Hits))
+	for _, h := range c.res.Hits {
 		// The text index filters too; the catalog check also drops what
-		// the user has seen and anything deleted a moment ago.
-		if it, ok := e.cat.Item(h.ID); ok && allow(it) {
-			out = append(out, Scored{ID: h.ID, Score: h.Score})
+		// the user has seen. Items deleted a moment ago are finish's to
+		// drop.
+		if allow != nil {
+			if it, ok := cat.Item(h.ID); !ok || !allow(it) {
+				continue
+			}
 		}
+		out = append(out, Scored{ID: h.ID, Score: h.Score})
 	}
 	return out, nil
 }
@@ -355,13 +409,13 @@ func (e *Engine) keyword(ctx context.Context, req *Request, allow func(*content.
 // rescore adds to the vector list the keyword candidates it lacks, scored
 // by their own vectors against v, and re-sorts it.
 func (e *Engine) rescore(vecList, kwList []Scored, v []float32) []Scored {
-	in := make(map[string]bool, len(vecList))
+	in := make(map[string]struct{}, len(vecList))
 	for _, s := range vecList {
-		in[s.ID] = true
+		in[s.ID] = struct{}{}
 	}
 	added := false
 	for _, s := range kwList {
-		if in[s.ID] {
+		if _, ok := in[s.ID]; ok {
 			continue
 		}
 		if iv, ok := e.vectors.Vector(s.ID); ok {
@@ -370,7 +424,7 @@ func (e *Engine) rescore(vecList, kwList []Scored, v []float32) []Scored {
 		}
 	}
 	if added {
-		sort.SliceStable(vecList, func(i, j int) bool { return vecList[i].Score > vecList[j].Score })
+		slices.SortStableFunc(vecList, func(a, b Scored) int { return cmp.Compare(b.Score, a.Score) })
 	}
 	return vecList
 }
@@ -396,14 +450,21 @@ func (e *Engine) finish(cands []fused, req *Request, source string, hist []*cont
 			return float64(vec.Dot(va, vb))
 		})
 	}
-	if req.Offset >= len(cands) {
-		return []Hit{}
-	}
-	cands = cands[req.Offset:min(need, len(cands))]
-	hits := make([]Hit, 0, len(cands))
+	hits := make([]Hit, 0, min(req.K, max(0, len(cands)-req.Offset)))
+	skip := req.Offset
 	for _, c := range cands {
-		h := Hit{ID: c.id, Score: c.score}
-		h.Item, _ = e.cat.Item(c.id)
+		if len(hits) == req.K {
+			break
+		}
+		it, ok := e.cat.Item(c.id)
+		if !ok {
+			continue // deleted since the lists were made
+		}
+		if skip > 0 {
+			skip--
+			continue
+		}
+		h := Hit{ID: c.id, Score: c.score, Item: it}
 		if req.Explain {
 			h.Explain = &Explanation{
 				Source: source, Vector: c.vector, VectorRank: c.vectorRank,

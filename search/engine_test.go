@@ -3,9 +3,11 @@ package search_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/duetrec/duet/content"
@@ -28,9 +30,14 @@ var world = []struct {
 }
 
 // fakeText scores an item by how many query words its title holds.
-type fakeText struct{ items map[string]content.Item }
+type fakeText struct {
+	mu    sync.RWMutex
+	items map[string]content.Item
+}
 
 func (f *fakeText) Search(_ context.Context, q index.TextQuery) (index.TextResult, error) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
 	var r index.TextResult
 	words := strings.Fields(strings.ToLower(q.Text))
 	for id, it := range f.items {
@@ -55,8 +62,19 @@ func (f *fakeText) Search(_ context.Context, q index.TextQuery) (index.TextResul
 	})
 	return r, nil
 }
-func (f *fakeText) Upsert(_ context.Context, it content.Item) error { f.items[it.ID] = it; return nil }
-func (f *fakeText) Delete(_ context.Context, id string) error       { delete(f.items, id); return nil }
+func (f *fakeText) Upsert(_ context.Context, it content.Item) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.items[it.ID] = it
+	return nil
+}
+
+func (f *fakeText) Delete(_ context.Context, id string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.items, id)
+	return nil
+}
 
 // fakeEncoder embeds known items by the table, new items and text by
 // keywords, users by the mean of their items.
@@ -267,4 +285,106 @@ func TestEngine_Similar(t *testing.T) {
 	if _, err := e.Search(ctx, search.Request{K: -1}); !errors.Is(err, search.ErrInvalidRequest) {
 		t.Fatalf("bad request: %v", err)
 	}
+}
+
+// An item deleted from the catalog but not yet from the indexes (a delete
+// in flight) is never a hit, and pages stay contiguous around it.
+func TestEngine_DeleteInFlight(t *testing.T) {
+	e, _ := newEngine(t)
+	ctx := context.Background()
+	e.Catalog().Delete("orbit")
+	for _, req := range []search.Request{
+		{Query: "space", K: 4},
+		{Query: "space", K: 4, Mode: search.ModeVector},
+		{Query: "orbit mechanics", K: 4, Mode: search.ModeKeyword},
+	} {
+		all, err := e.Search(ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(ids(all), "orbit") {
+			t.Fatalf("%+v: deleted item found: %s", req, ids(all))
+		}
+		var paged []string
+		for off := 0; off < 4; off += 2 {
+			p := req
+			p.K, p.Offset = 2, off
+			r, err := e.Search(ctx, p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ids(r) != "" {
+				paged = append(paged, ids(r))
+			}
+		}
+		if got := strings.Join(paged, ","); got != ids(all) {
+			t.Fatalf("%+v: pages %s, one page %s", req, got, ids(all))
+		}
+	}
+}
+
+// failingText fails every search with its error.
+type failingText struct {
+	fakeText
+	err error
+}
+
+func (f *failingText) Search(context.Context, index.TextQuery) (index.TextResult, error) {
+	return index.TextResult{}, f.err
+}
+
+func TestEngine_TextErrors(t *testing.T) {
+	ctx := context.Background()
+	ex, err := index.NewExact(3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	boom := errors.New("boom")
+	for _, c := range []struct {
+		err     error
+		invalid bool
+	}{{boom, false}, {fmt.Errorf("%w: too long", index.ErrInvalidQuery), true}} {
+		text := &failingText{fakeText: fakeText{items: map[string]content.Item{}}, err: c.err}
+		e := search.New(ex, text, &fakeEncoder{vecs: map[string][]float32{}}, fakeHistory{}, search.NewCatalog(), search.Options{})
+		_, err := e.Search(ctx, search.Request{Query: "space", K: 2})
+		if !errors.Is(err, c.err) || errors.Is(err, search.ErrInvalidRequest) != c.invalid {
+			t.Errorf("text index fails with %v: search error %v", c.err, err)
+		}
+	}
+}
+
+// Searches run concurrently with each other and with live edits (run with
+// -race).
+func TestEngine_Concurrent(t *testing.T) {
+	e, _ := newEngine(t)
+	ctx := context.Background()
+	reqs := []search.Request{
+		{Query: "space", UserID: "astro", K: 3},
+		{Query: "bread", UserID: "chef", K: 2, ExcludeSeen: true},
+		{Query: "jazz", K: 2, Mode: search.ModeKeyword},
+		{UserID: "astro", K: 2, Filters: search.Filters{Categories: []string{"space"}}},
+	}
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Go(func() {
+			for i := range 50 {
+				req := reqs[(w+i)%len(reqs)]
+				if _, err := e.Search(ctx, req); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Go(func() {
+		for i := range 20 {
+			it := content.Item{ID: fmt.Sprintf("live%d", i%3), Title: "Space jazz", Categories: []string{"jazz"}}
+			if err := e.ItemPut(ctx, it); err != nil {
+				t.Error(err)
+				return
+			}
+			e.EventsAdded([]content.Event{{UserID: "astro", ItemID: it.ID, Kind: "view"}})
+		}
+	})
+	wg.Wait()
 }

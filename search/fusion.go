@@ -1,8 +1,10 @@
 package search
 
 import (
+	"cmp"
 	"math"
-	"sort"
+	"slices"
+	"strings"
 )
 
 // Scored is one candidate of one list: an item and its score there.
@@ -25,16 +27,18 @@ type fused struct {
 // by the given method. The result is sorted by fused score, ties broken by
 // the better rank in either list, then by id, so it is deterministic.
 func fuse(vec, kw []Scored, f Fusion, alpha, rrfK float64) []fused {
-	byID := make(map[string]*fused, len(vec)+len(kw))
-	var out []*fused
+	// Candidates are values in one slice, found by id through a map to
+	// their index: one allocation for all of them rather than one each.
+	out := make([]fused, 0, len(vec)+len(kw))
+	at := make(map[string]int, len(vec)+len(kw))
 	get := func(id string) *fused {
-		c := byID[id]
-		if c == nil {
-			c = &fused{id: id}
-			byID[id] = c
-			out = append(out, c)
+		i, ok := at[id]
+		if !ok {
+			i = len(out)
+			at[id] = i
+			out = append(out, fused{id: id})
 		}
-		return c
+		return &out[i]
 	}
 	for i, s := range vec {
 		c := get(s.ID)
@@ -52,7 +56,8 @@ func fuse(vec, kw []Scored, f Fusion, alpha, rrfK float64) []fused {
 	case FusionRRF:
 		// Reciprocal rank fusion with 1-based ranks, as Elasticsearch and
 		// Bleve define it: 1/(k + rank) summed over the lists.
-		for _, c := range out {
+		for i := range out {
+			c := &out[i]
 			if c.vectorRank > 0 {
 				c.score += 1 / (rrfK + float64(c.vectorRank))
 			}
@@ -62,7 +67,8 @@ func fuse(vec, kw []Scored, f Fusion, alpha, rrfK float64) []fused {
 		}
 	case FusionRelative:
 		vn, kn := minMax(vec), minMax(kw)
-		for _, c := range out {
+		for i := range out {
+			c := &out[i]
 			if c.vectorRank > 0 {
 				c.score += alpha * vn(c.vector)
 			}
@@ -71,7 +77,8 @@ func fuse(vec, kw []Scored, f Fusion, alpha, rrfK float64) []fused {
 			}
 		}
 	case FusionWeighted:
-		for _, c := range out {
+		for i := range out {
+			c := &out[i]
 			if c.vectorRank > 0 {
 				c.score += alpha * c.vector
 			}
@@ -80,21 +87,17 @@ func fuse(vec, kw []Scored, f Fusion, alpha, rrfK float64) []fused {
 			}
 		}
 	}
-	res := make([]fused, len(out))
-	for i, c := range out {
-		res[i] = *c
-	}
-	sort.SliceStable(res, func(i, j int) bool {
-		a, b := &res[i], &res[j]
+	// Ids are unique, so the order is total and need not be stable.
+	slices.SortFunc(out, func(a, b fused) int {
 		if a.score != b.score {
-			return a.score > b.score
+			return cmp.Compare(b.score, a.score)
 		}
-		if ra, rb := bestRank(a), bestRank(b); ra != rb {
-			return ra < rb
+		if ra, rb := bestRank(&a), bestRank(&b); ra != rb {
+			return cmp.Compare(ra, rb)
 		}
-		return a.id < b.id
+		return strings.Compare(a.id, b.id)
 	})
-	return res
+	return out
 }
 
 func bestRank(c *fused) int {

@@ -1,0 +1,293 @@
+package index
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/blevesearch/bleve/v2/search"
+	"github.com/blevesearch/bleve/v2/search/collector"
+	bindex "github.com/blevesearch/bleve_index_api"
+
+	"github.com/duetrec/duet/content"
+)
+
+// bleveIn answers q as Bleve's index would (textRequest's query through
+// Bleve's searchers, scorers and collector), on the index as r sees it:
+// the background merger cannot renumber documents between this and the
+// search compared with it.
+func bleveIn(t *testing.T, tx *Text, r bindex.IndexReader, q TextQuery) TextResult {
+	t.Helper()
+	req := textRequest(&q)
+	ctx := context.WithValue(context.Background(), search.GetScoringModelCallbackKey,
+		search.GetScoringModelCallbackFn(func() string { return bindex.BM25Scoring }))
+	s, err := req.Query.Searcher(ctx, r, tx.idx.Mapping(), search.SearcherOptions{Score: req.Score})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	coll := collector.NewTopNCollector(req.Size, req.From, req.Sort)
+	if err := coll.Collect(ctx, s, r); err != nil {
+		t.Fatal(err)
+	}
+	out := TextResult{Total: coll.Total(), Hits: []TextHit{}}
+	for _, h := range coll.Results() {
+		id, err := r.ExternalID(h.IndexInternalID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out.Hits = append(out.Hits, TextHit{ID: id, Score: h.Score})
+	}
+	return out
+}
+
+func matchGenCatalog(t testing.TB, n int) []content.Item {
+	t.Helper()
+	var buf bytes.Buffer
+	if _, err := content.Generate(context.Background(), content.GenOptions{Items: n, Users: 10, Seed: 3}, &buf, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	var items []content.Item
+	sc := bufio.NewScanner(&buf)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		it, err := content.ParseItemLine(sc.Bytes())
+		if err != nil {
+			t.Fatal(err)
+		}
+		items = append(items, it)
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return items
+}
+
+// TestMatchTop_SameAsBleve holds matchTop to the hits, scores and totals of
+// the Bleve query it stands in for, on an index of several segments with
+// deleted and replaced items, for queries of one to several words, repeated
+// words, stop words, unknown words, tag words and deep pages.
+func TestMatchTop_SameAsBleve(t *testing.T) {
+	ctx := context.Background()
+	items := matchGenCatalog(t, 3000)
+	tx, err := OpenText(ctx, filepath.Join(t.TempDir(), "text"), &TextOptions{BatchSize: 400})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Close()
+	if err := tx.IndexBatch(ctx, items); err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(7, 7))
+	for range 40 {
+		it := items[rng.IntN(len(items))]
+		if rng.IntN(2) == 0 {
+			if err := tx.Delete(ctx, it.ID); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		it.Title += " revised edition"
+		if err := tx.Upsert(ctx, it); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	word := func() string {
+		it := items[rng.IntN(len(items))]
+		var words []string
+		switch rng.IntN(3) {
+		case 0:
+			words = strings.Fields(it.Title)
+		case 1:
+			words = strings.Fields(strings.Trim(it.Description, "."))
+		default:
+			words = append(append([]string(nil), it.Tags...), it.Categories...)
+		}
+		if len(words) == 0 {
+			return "revised"
+		}
+		return words[rng.IntN(len(words))]
+	}
+	queries := []string{"the", "the and of", "zzyzx", "zzyzx " + word(), "revised edition", "Revised, EDITION!"}
+	for range 300 {
+		q := word()
+		for range rng.IntN(4) {
+			q += " " + word()
+		}
+		queries = append(queries, q)
+	}
+	a := word()
+	queries = append(queries, a+" "+a, a+" "+a+" "+word())
+
+	checked := 0
+	for i, text := range queries {
+		q := TextQuery{Text: text, K: 1 + rng.IntN(60)}
+		if i%5 == 0 {
+			q.Offset = rng.IntN(200)
+		}
+		r := matchReader(t, tx)
+		got, ok, err := tx.matchIn(ctx, r, &q)
+		if err != nil {
+			t.Fatalf("%q: %v", text, err)
+		}
+		if !ok {
+			t.Fatalf("%q: matchTop left a plain query to Bleve", text)
+		}
+		want := bleveIn(t, tx, r, q)
+		r.Close()
+		if diff := matchDiff(got, want); diff != "" {
+			t.Fatalf("query %q, k %d, offset %d: %s", text, q.K, q.Offset, diff)
+		}
+		if len(want.Hits) > 1 {
+			checked++
+		}
+	}
+	if checked < len(queries)/2 {
+		t.Fatalf("only %d of %d queries had hits to compare", checked, len(queries))
+	}
+}
+
+// TestMatchTop_SameAsSearch compares Search, which takes matchTop's way,
+// with Bleve's own index search, on a compacted index that no merge
+// renumbers meanwhile.
+func TestMatchTop_SameAsSearch(t *testing.T) {
+	ctx := context.Background()
+	items := matchGenCatalog(t, 1500)
+	tx, err := OpenText(ctx, filepath.Join(t.TempDir(), "text"), &TextOptions{BatchSize: 300})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Close()
+	if err := tx.IndexBatch(ctx, items); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Compact(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(5, 5))
+	for i := range 100 {
+		words := strings.Fields(items[rng.IntN(len(items))].Title)
+		q := TextQuery{Text: words[rng.IntN(len(words))], K: 100}
+		if i%2 == 0 {
+			q.Text += " " + words[rng.IntN(len(words))]
+		}
+		got, err := tx.Search(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := tx.idx.Search(textRequest(&q))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := TextResult{Total: res.Total, Hits: []TextHit{}}
+		for _, h := range res.Hits {
+			want.Hits = append(want.Hits, TextHit{ID: h.ID, Score: h.Score})
+		}
+		if diff := matchDiff(got, want); diff != "" {
+			t.Fatalf("query %q: %s", q.Text, diff)
+		}
+	}
+}
+
+func matchReader(t *testing.T, tx *Text) bindex.IndexReader {
+	t.Helper()
+	adv, err := tx.idx.Advanced()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := adv.Reader()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func matchDiff(got, want TextResult) string {
+	if got.Total != want.Total {
+		return fmt.Sprintf("total %d, want %d", got.Total, want.Total)
+	}
+	if len(got.Hits) != len(want.Hits) {
+		return fmt.Sprintf("%d hits, want %d", len(got.Hits), len(want.Hits))
+	}
+	for i := range got.Hits {
+		if got.Hits[i].ID != want.Hits[i].ID || got.Hits[i].Score != want.Hits[i].Score {
+			return fmt.Sprintf("hit %d is %s (%v), want %s (%v)", i, got.Hits[i].ID, got.Hits[i].Score, want.Hits[i].ID, want.Hits[i].Score)
+		}
+	}
+	return ""
+}
+
+// TestMatchTop_LeavesTheRestToBleve checks which queries take Bleve's way.
+func TestMatchTop_LeavesTheRestToBleve(t *testing.T) {
+	for _, c := range []struct {
+		q    TextQuery
+		want bool
+	}{
+		{TextQuery{Text: "rocket", K: 5}, true},
+		{TextQuery{Text: "  ", K: 5}, false},
+		{TextQuery{Text: "rocket", K: 5, Highlight: true}, false},
+		{TextQuery{Text: "rocket", K: 5, FacetSize: 3}, false},
+		{TextQuery{Text: "rocket", K: 5, Filter: TextFilter{Tags: []string{"x"}}}, false},
+	} {
+		if got := plainMatch(&c.q); got != c.want {
+			t.Errorf("plainMatch(%+v) = %v, want %v", c.q, got, c.want)
+		}
+	}
+	tx, err := OpenText(context.Background(), filepath.Join(t.TempDir(), "text"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Close()
+	long := TextQuery{Text: strings.Repeat("rocket ", 11), K: 5}
+	if _, ok, err := tx.matchTop(context.Background(), &long); ok || err != nil {
+		t.Errorf("a query of 11 terms: ok %v, err %v; want it left to Bleve", ok, err)
+	}
+}
+
+// BenchmarkTextMatch times a free-text query of one or two title words
+// answered by Bleve's searchers and by matchTop, on 20,000 items.
+func BenchmarkTextMatch(b *testing.B) {
+	ctx := context.Background()
+	items := matchGenCatalog(b, 20_000)
+	tx, err := OpenText(ctx, filepath.Join(b.TempDir(), "text"), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer tx.Close()
+	if err := tx.IndexBatch(ctx, items); err != nil {
+		b.Fatal(err)
+	}
+	if err := tx.Compact(ctx); err != nil {
+		b.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(9, 9))
+	queries := make([]TextQuery, 256)
+	for i := range queries {
+		words := strings.Fields(items[rng.IntN(len(items))].Title)
+		queries[i] = TextQuery{Text: words[rng.IntN(len(words))], K: 100}
+		if i%2 == 0 {
+			queries[i].Text += " " + words[rng.IntN(len(words))]
+		}
+	}
+	b.Run("bleve", func(b *testing.B) {
+		for i := 0; b.Loop(); i++ {
+			if _, err := tx.idx.SearchInContext(ctx, textRequest(&queries[i%len(queries)])); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("matchTop", func(b *testing.B) {
+		for i := 0; b.Loop(); i++ {
+			if _, ok, err := tx.matchTop(ctx, &queries[i%len(queries)]); !ok || err != nil {
+				b.Fatal(ok, err)
+			}
+		}
+	})
+}
