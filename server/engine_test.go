@@ -3,10 +3,12 @@ package server_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/duetrec/duet/content"
@@ -115,4 +117,21 @@ func (f *engineFixture) hitIDs(target string) []string {
 		ids[i] = h.ID
 	}
 	return ids
+}
+
+// POST /v1/search takes a vector in the model's space for the vector side.
+func TestSearch_VectorInBody(t *testing.T) {
+	f := newEngineFixture(t)
+	v := make([]string, 16)
+	for i := range v {
+		v[i] = fmt.Sprint(float32(i%5) - 2)
+	}
+	rec := f.do("POST", "/v1/search", "", `{"vector":[`+strings.Join(v, ",")+`],"mode":"vector","k":5}`)
+	var resp struct {
+		Hits   []json.RawMessage `json:"hits"`
+		Source string            `json:"source"`
+	}
+	if rec.Code != 200 || json.Unmarshal(rec.Body.Bytes(), &resp) != nil || len(resp.Hits) != 5 || resp.Source != "query" {
+		t.Fatalf("%d %s", rec.Code, rec.Body)
+	}
 }

@@ -17,6 +17,7 @@ import (
 // searchBody is POST /v1/search; GET takes the same fields as parameters.
 type searchBody struct {
 	Q           string       `json:"q"`
+	Vector      []float32    `json:"vector"`
 	User        string       `json:"user"`
 	K           int          `json:"k"`
 	Offset      int          `json:"offset"`
@@ -52,7 +53,7 @@ type diversityArg struct {
 
 func (b *searchBody) request() search.Request {
 	r := search.Request{
-		Query: b.Q, UserID: b.User, K: b.K, Offset: b.Offset,
+		Query: b.Q, Vector: b.Vector, UserID: b.User, K: b.K, Offset: b.Offset,
 		Mode: search.Mode(b.Mode), Fusion: search.Fusion(b.Fusion),
 		Alpha: b.Alpha, RRFK: b.RRFK, UserWeight: b.UserWeight, Window: b.Window,
 		Filters:     search.Filters{Categories: b.Filters.Categories, Tags: b.Filters.Tags},
