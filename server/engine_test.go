@@ -30,6 +30,8 @@ type engineFixture struct {
 	*fixture
 	items []content.Item // as generated, in file order
 	users []string
+	// loadBackend loads the fixture's snapshot anew.
+	loadBackend func() (snapshotBackend, error)
 }
 
 func newEngineFixture(t testing.TB, mutate ...func(*server.Config)) *engineFixture {
@@ -73,17 +75,21 @@ func newEngineFixture(t testing.TB, mutate ...func(*server.Config)) *engineFixtu
 		m(&cfg)
 	}
 	f := &engineFixture{fixture: &fixture{t: t, store: st}, items: ds.Items, users: ds.Users}
-	loader := func(ctx context.Context) (server.Backend, error) {
-		f.loads++
+	f.loadBackend = func() (snapshotBackend, error) {
 		work, err := os.MkdirTemp(dir, "live-")
 		if err != nil {
-			return nil, err
+			return snapshotBackend{}, err
 		}
 		snap, err := search.LoadSnapshot(ctx, snapDir, work, st, search.Options{})
+		return snapshotBackend{snap}, err
+	}
+	loader := func(ctx context.Context) (server.Backend, error) {
+		f.loads++
+		be, err := f.loadBackend()
 		if err != nil {
 			return nil, err
 		}
-		return snapshotBackend{snap}, nil
+		return be, nil
 	}
 	srv, err := server.New(st, cfg, server.WithLoader(loader))
 	if err != nil {
