@@ -21,6 +21,8 @@ type VectorIndex interface {
 	Search(ctx context.Context, v []float32, k int, filter index.Filter) ([]index.Result, error)
 	// Vector returns the stored (unit) vector of an item.
 	Vector(id string) ([]float32, bool)
+	// Dim is the dimension of the vectors.
+	Dim() int
 	Upsert(id string, v []float32) error
 	Delete(id string) error
 }
@@ -202,7 +204,16 @@ func (e *Engine) Search(ctx context.Context, req Request) (*Result, error) {
 	allow := e.allowFunc(&req, seen)
 
 	var qv []float32
-	if req.Query != "" && req.Mode != ModeKeyword {
+	switch {
+	case req.Vector != nil:
+		if d := e.vectors.Dim(); len(req.Vector) != d {
+			return nil, invalid("vector has %d components, the model's dimension is %d", len(req.Vector), d)
+		}
+		qv = append([]float32(nil), req.Vector...)
+		if vec.Normalize(qv) == 0 {
+			return nil, invalid("vector is too small to normalise")
+		}
+	case req.Query != "" && req.Mode != ModeKeyword:
 		t := time.Now()
 		qv, _ = e.enc.QueryVector(req.Query)
 		res.Timing.Query = time.Since(t)

@@ -37,6 +37,7 @@ const (
 	MaxQueryBytes = 1024
 	MaxWindow     = 5000
 	MaxFilterTerm = 64 // values in one filter list
+	MaxVectorDim  = 4096
 )
 
 // ErrInvalidRequest is matched by every validation failure of a Request.
@@ -44,7 +45,12 @@ var ErrInvalidRequest = errors.New("invalid request")
 
 // Request is one question to the engine.
 type Request struct {
-	Query  string // free text; may be empty when UserID is set
+	Query string // free text; may be empty when UserID is set
+	// Vector, when given, stands for the query text on the vector side: a
+	// vector in the model's space (an item's, a user's, one kept from an
+	// earlier answer). Its length must be the model's dimension; the text,
+	// if any, still drives the keyword side.
+	Vector []float32
 	UserID string // personalises by the user's live history; may be empty
 	K      int    // hits wanted; default 10
 	Offset int    // hits to skip, for paging
@@ -162,10 +168,36 @@ func (r *Request) Normalize() error {
 	if r.Diversity.MaxPerCategory < 0 {
 		return invalid("max_per_category must not be negative")
 	}
+	if err := checkVector(r.Vector); err != nil {
+		return err
+	}
+	if r.Vector != nil && r.Mode == ModeKeyword {
+		return invalid("a vector needs mode hybrid or vector")
+	}
 	if r.Mode == ModeKeyword && r.Query == "" && !r.Filters.any() {
 		return invalid("keyword mode needs a query or a filter")
 	}
 	return r.Filters.validate()
+}
+
+func checkVector(v []float32) error {
+	if v == nil {
+		return nil
+	}
+	if len(v) == 0 || len(v) > MaxVectorDim {
+		return invalid("vector must have 1 to %d components, got %d", MaxVectorDim, len(v))
+	}
+	zero := true
+	for i, x := range v {
+		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+			return invalid("vector[%d] is not a finite number", i)
+		}
+		zero = zero && x == 0
+	}
+	if zero {
+		return invalid("vector is all zeros: it has no direction")
+	}
+	return nil
 }
 
 func (f *Filters) any() bool {

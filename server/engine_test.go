@@ -3,10 +3,12 @@ package server_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/duetrec/duet/content"
@@ -28,6 +30,8 @@ type engineFixture struct {
 	*fixture
 	items []content.Item // as generated, in file order
 	users []string
+	// loadBackend loads the fixture's snapshot anew.
+	loadBackend func() (snapshotBackend, error)
 }
 
 func newEngineFixture(t testing.TB, mutate ...func(*server.Config)) *engineFixture {
@@ -71,17 +75,21 @@ func newEngineFixture(t testing.TB, mutate ...func(*server.Config)) *engineFixtu
 		m(&cfg)
 	}
 	f := &engineFixture{fixture: &fixture{t: t, store: st}, items: ds.Items, users: ds.Users}
-	loader := func(ctx context.Context) (server.Backend, error) {
-		f.loads++
+	f.loadBackend = func() (snapshotBackend, error) {
 		work, err := os.MkdirTemp(dir, "live-")
 		if err != nil {
-			return nil, err
+			return snapshotBackend{}, err
 		}
 		snap, err := search.LoadSnapshot(ctx, snapDir, work, st, search.Options{})
+		return snapshotBackend{snap}, err
+	}
+	loader := func(ctx context.Context) (server.Backend, error) {
+		f.loads++
+		be, err := f.loadBackend()
 		if err != nil {
 			return nil, err
 		}
-		return snapshotBackend{snap}, nil
+		return be, nil
 	}
 	srv, err := server.New(st, cfg, server.WithLoader(loader))
 	if err != nil {
@@ -115,4 +123,21 @@ func (f *engineFixture) hitIDs(target string) []string {
 		ids[i] = h.ID
 	}
 	return ids
+}
+
+// POST /v1/search takes a vector in the model's space for the vector side.
+func TestSearch_VectorInBody(t *testing.T) {
+	f := newEngineFixture(t)
+	v := make([]string, 16)
+	for i := range v {
+		v[i] = fmt.Sprint(float32(i%5) - 2)
+	}
+	rec := f.do("POST", "/v1/search", "", `{"vector":[`+strings.Join(v, ",")+`],"mode":"vector","k":5}`)
+	var resp struct {
+		Hits   []json.RawMessage `json:"hits"`
+		Source string            `json:"source"`
+	}
+	if rec.Code != 200 || json.Unmarshal(rec.Body.Bytes(), &resp) != nil || len(resp.Hits) != 5 || resp.Source != "query" {
+		t.Fatalf("%d %s", rec.Code, rec.Body)
+	}
 }
