@@ -24,6 +24,21 @@ func TestGrad_Batch(t *testing.T) {
 	}
 	ds := NewDataset(items)
 	train := [][]int32{{0, 1, 5, 0, 2}, {2, 4, 2, 3}, {3, 5, 1}}
+	// Both ways of indexing a batch's tokens: the counting sort and the
+	// filter of the catalog-wide index.
+	for _, way := range []struct {
+		name  string
+		share int
+	}{{"sort", 0}, {"filter", 1 << 20}} {
+		t.Run(way.name, func(t *testing.T) {
+			defer func(v int) { tokenFilterShare = v }(tokenFilterShare)
+			tokenFilterShare = way.share
+			testGradBatch(t, ds, train)
+		})
+	}
+}
+
+func testGradBatch(t *testing.T, ds *Dataset, train [][]int32) {
 	a, err := analyzer()
 	if err != nil {
 		t.Fatal(err)
@@ -70,19 +85,25 @@ func TestGrad_Batch(t *testing.T) {
 			}
 			run()
 			d := cfg.Dim
-			grads := make([][]float32, len(m.p.all()))
-			for k, p := range m.p.all() {
+			// The trainer's tables: the packed token table stands for the
+			// model's, which the worker does not read.
+			tables := tr.tables
+			grads := make([][]float32, len(tables))
+			for k, p := range tables {
 				grads[k] = make([]float32, len(*p))
 			}
 			for k, i := range w.items {
 				copy(grads[0][int(i)*d:], w.ds[k*d:(k+1)*d])
 			}
-			for k, sg := range []*sparseGrad{w.tokG, w.catG, w.userG} {
+			for j, r := range w.tokRows {
+				w.tokenGrad(j, grads[1][int(r)*d:int(r+1)*d])
+			}
+			for k, sg := range []*sparseGrad{w.catG, w.userG} {
 				if sg == nil {
 					continue
 				}
 				for j, r := range sg.rows {
-					copy(grads[k+1][int(r)*d:], sg.g[j*d:(j+1)*d])
+					copy(grads[k+2][int(r)*d:], sg.g[j*d:(j+1)*d])
 				}
 			}
 			for k, g := range [][]float32{w.dpos, w.datt, w.dwi, w.dbi, w.dwu, w.dbu} {
@@ -90,7 +111,7 @@ func TestGrad_Batch(t *testing.T) {
 			}
 			w.reset()
 			names := []string{"id", "tok", "cat", "user", "pos", "att", "wi", "bi", "wu", "bu"}
-			for k, p := range m.p.all() {
+			for k, p := range tables {
 				checkGrad(t, names[k], *p, grads[k], func() float64 {
 					l := run()
 					w.reset()

@@ -9,8 +9,12 @@ import (
 // The blocks of the network, each a forward function and a backward
 // function that adds its gradients into the buffers it is given. Training
 // and inference share the forward functions, so what is trained is what is
-// served; blocks_test.go checks every backward function against finite
-// differences.
+// served, with two exceptions that compute the same sums in another order
+// for speed: training runs the dense layers on a whole batch as matrix
+// products (denseForwardBatch), and builds the items' token bags token by
+// token (worker.forwardBackward). blocks_test.go checks every backward
+// function, and batch_grad_test.go the training pass as a whole, against
+// finite differences.
 
 // normEps keeps the L2 normalisation finite for a zero vector.
 const normEps = 1e-12
@@ -60,23 +64,16 @@ func denseBackward(dw, db, dx, w, x, dz []float32) {
 // rows. idRow may be nil (a new item, or an id dropped in training); tables
 // are row-major with len(s) columns.
 func bagForward(s, idRow, tok []float32, toks []int32, cat []float32, cats []int32) {
-	d := len(s)
 	if idRow != nil {
 		copy(s, idRow)
 	} else {
 		clear(s)
 	}
 	if len(toks) > 0 {
-		w := 1 / float32(len(toks))
-		for _, t := range toks {
-			vec.Axpy(w, tok[int(t)*d:int(t+1)*d], s)
-		}
+		vec.AxpyRows(1/float32(len(toks)), tok, toks, s)
 	}
 	if len(cats) > 0 {
-		w := 1 / float32(len(cats))
-		for _, c := range cats {
-			vec.Axpy(w, cat[int(c)*d:int(c+1)*d], s)
-		}
+		vec.AxpyRows(1/float32(len(cats)), cat, cats, s)
 	}
 }
 
@@ -109,8 +106,8 @@ const (
 )
 
 // poolState holds what the backward pass of a pooling needs from its
-// forward pass: for attention, the inputs with positions added, the query
-// and the attention weights.
+// forward pass: the weight of every input and, for attention, the inputs
+// with positions added and the query.
 type poolState struct {
 	e     []float32 // n×dim
 	q     []float32 // dim
@@ -149,7 +146,18 @@ func recencyWeights(w []float32, decay float32) {
 	vec.Scale(float32(1/sum), w)
 }
 
-// poolForward pools the n history inputs xs (n×dim, oldest first) into p.
+// poolRow returns input k of a pooling: row rows[k] of xs, or row k when
+// rows is nil.
+func poolRow(xs []float32, rows []int32, k, dim int) []float32 {
+	if rows != nil {
+		k = int(rows[k])
+	}
+	return xs[k*dim : (k+1)*dim]
+}
+
+// poolForward pools the n history inputs, oldest first, into p. Input k is
+// row rows[k] of xs, or row k when rows is nil: training pools item sums in
+// place, and an item twice in a history is one row listed twice.
 //
 //   - mean: p = (1/n) Σ x_k.
 //   - recency: p = Σ w_k x_k with w from recencyWeights.
@@ -162,21 +170,24 @@ func recencyWeights(w []float32, decay float32) {
 //     the output projection.
 //
 // n must be at least 1; pos needs at least n rows.
-func poolForward(enc string, p, xs []float32, n int, decay float32, pos, att []float32, st *poolState) {
+func poolForward(enc string, p, xs []float32, rows []int32, n int, decay float32, pos, att []float32, st *poolState) {
 	dim := len(p)
+	if rows == nil {
+		xs = xs[:n*dim]
+	} else {
+		rows = rows[:n]
+	}
 	switch enc {
 	case EncoderRecency:
 		st.grow(n, dim)
 		recencyWeights(st.alpha, decay)
 		clear(p)
-		for k := range n {
-			vec.Axpy(st.alpha[k], xs[k*dim:(k+1)*dim], p)
-		}
+		vec.AxpyRowsW(st.alpha, xs, rows, p)
 	case EncoderAttention:
 		st.grow(n, dim)
 		for k := range n {
 			e := st.e[k*dim : (k+1)*dim]
-			copy(e, xs[k*dim:(k+1)*dim])
+			copy(e, poolRow(xs, rows, k, dim))
 			vec.Axpy(1, pos[(n-1-k)*dim:(n-k)*dim], e)
 		}
 		last := st.e[(n-1)*dim:]
@@ -187,27 +198,23 @@ func poolForward(enc string, p, xs []float32, n int, decay float32, pos, att []f
 		}
 		vec.Softmax(st.alpha)
 		copy(p, last)
-		for k := range n {
-			vec.Axpy(st.alpha[k], st.e[k*dim:(k+1)*dim], p)
-		}
+		vec.AxpyRowsW(st.alpha, st.e, nil, p)
 	default: // mean
-		clear(p)
+		st.grow(n, dim)
 		w := 1 / float32(n)
-		for k := range n {
-			vec.Axpy(w, xs[k*dim:(k+1)*dim], p)
+		for k := range st.alpha {
+			st.alpha[k] = w
 		}
+		clear(p)
+		vec.AxpyRows(w, xs, rows, p)
 	}
 }
 
-// poolBackward adds the gradients of poolForward given dp to dxs (n×dim)
-// and, for attention, to dpos and datt.
-func poolBackward(enc string, dp, xs []float32, n int, pos, att []float32, st *poolState, dxs, dpos, datt []float32) {
+// poolBackward adds the gradients of poolForward given dp to dxs (rows as
+// in poolForward) and, for attention, to dpos and datt.
+func poolBackward(enc string, dp, xs []float32, rows []int32, n int, pos, att []float32, st *poolState, dxs, dpos, datt []float32) {
 	dim := len(dp)
 	switch enc {
-	case EncoderRecency:
-		for k := range n {
-			vec.Axpy(st.alpha[k], dp, dxs[k*dim:(k+1)*dim])
-		}
 	case EncoderAttention:
 		// de collects the gradient of every e_k; then it flows to x_k and
 		// to its position row unchanged.
@@ -242,20 +249,24 @@ func poolBackward(enc string, dp, xs []float32, n int, pos, att []float32, st *p
 		vec.MatTVecAdd(dlast, att, dq)
 		for k := range n {
 			g := de[k*dim : (k+1)*dim]
-			vec.Axpy(1, g, dxs[k*dim:(k+1)*dim])
+			vec.Axpy(1, g, poolRow(dxs, rows, k, dim))
 			vec.Axpy(1, g, dpos[(n-1-k)*dim:(n-k)*dim])
 		}
 	default:
-		w := 1 / float32(n)
+		// Mean and recency: x_k's gradient is its weight times dp.
+		if rows != nil {
+			vec.AxpyScatter(st.alpha[:n], dp, dxs, rows[:n])
+			return
+		}
 		for k := range n {
-			vec.Axpy(w, dp, dxs[k*dim:(k+1)*dim])
+			vec.Axpy(st.alpha[k], dp, dxs[k*dim:(k+1)*dim])
 		}
 	}
 }
 
 // lossScratch holds softmaxLoss's buffers between calls.
 type lossScratch struct {
-	logits, pt, vt, ut, col []float32
+	logits, vt, gt []float32
 }
 
 // softmaxLoss is the mean over the rows b of the cross-entropy of
@@ -277,12 +288,20 @@ func softmaxLoss(us, vs []float32, dim int, tau float32, off []float32, tgt, col
 	C := len(vs) / dim
 	inv := 1 / tau
 	ninf := float32(math.Inf(-1))
+	// The B×C logits as one matrix product U·Vᵀ, and the gradients below
+	// as two more, G·V and Gᵀ·U: each row of a product is a sum of scaled
+	// rows, which the vectorised kernels keep in registers.
 	sc.logits = grow(sc.logits, B*C)
 	logits := sc.logits
+	clear(logits)
+	sc.vt = transpose(sc.vt, vs, C, dim)
+	vec.MatMulAdd(logits, us, sc.vt, B, dim, C)
+	// d loss / d logit_bc = (p_bc − [c = t_b])/B, and 1/tau more for
+	// u·v.
+	g := inv / float32(B)
 	var loss float64
 	for b := range B {
 		row := logits[b*C : (b+1)*C]
-		vec.MatVec(row, vs, us[b*dim:(b+1)*dim])
 		t := tgt[b]
 		for c := range row {
 			row[c] *= inv
@@ -296,27 +315,12 @@ func softmaxLoss(us, vs []float32, dim int, tau float32, off []float32, tgt, col
 		lt := row[t]
 		lse := vec.Softmax(row)
 		loss += float64(lse - lt)
-		// d loss_b / d logit_c = p_c − [c = t]; the 1/(tau·B) of the
-		// logits and the mean comes in below.
 		row[t]--
+		vec.Scale(g, row)
 	}
-	// dU = G·V and dV = Gᵀ·U, G the B×C logit gradient, as dot products
-	// of rows with transposed operands: contiguous, and fast with the
-	// vectorised Dot.
-	g := inv / float32(B)
-	sc.vt = transpose(sc.vt, vs, C, dim)
-	sc.ut = transpose(sc.ut, us, B, dim)
-	sc.pt = transpose(sc.pt, logits, B, C)
-	sc.col = grow(sc.col, max(dim, 1))
-	col := sc.col[:dim]
-	for b := range B {
-		vec.MatVec(col, sc.vt, logits[b*C:(b+1)*C])
-		vec.Axpy(g, col, dus[b*dim:(b+1)*dim])
-	}
-	for c := range C {
-		vec.MatVec(col, sc.ut, sc.pt[c*B:(c+1)*B])
-		vec.Axpy(g, col, dvs[c*dim:(c+1)*dim])
-	}
+	vec.MatMulAdd(dus, logits, vs, B, C, dim)
+	sc.gt = transpose(sc.gt, logits, B, C)
+	vec.MatMulAdd(dvs, sc.gt, us, C, B, dim)
 	return loss / float64(B)
 }
 
@@ -332,36 +336,36 @@ func transpose(dst, a []float32, rows, cols int) []float32 {
 	return dst
 }
 
-// denseScratch holds denseBackwardBatch's buffers between calls.
+// denseScratch holds the buffers of the batch dense layers between calls.
 type denseScratch struct {
-	dzt, xt, wt, tmp []float32
+	wt, dzt []float32
+}
+
+// denseForwardBatch is denseForward over n rows at once: zs (n×out) gets
+// xs (n×in) times Wᵀ plus b, as one matrix product.
+func denseForwardBatch(zs, w, b, xs []float32, n, in, out int, sc *denseScratch) {
+	if n == 0 {
+		return
+	}
+	for k := range n {
+		copy(zs[k*out:(k+1)*out], b)
+	}
+	sc.wt = transpose(sc.wt, w, out, in)
+	vec.MatMulAdd(zs, xs, sc.wt, n, in, out)
 }
 
 // denseBackwardBatch is denseBackward over n rows at once: xs (n×in) were
 // the inputs, dzs (n×out) are the output gradients; dxs (n×in), when not
-// nil, gets each row's Wᵀdz added. Working on transposed copies turns the
-// n outer products and matrix-vector products into contiguous dot
-// products of length n and out, which the vectorised Dot runs fast.
+// nil, gets each row's Wᵀdz added. As matrix products: dW += dZᵀ·X and
+// dX += dZ·W.
 func denseBackwardBatch(dw, db, dxs, w, xs, dzs []float32, n, in, out int, sc *denseScratch) {
 	if n == 0 {
 		return
 	}
 	sc.dzt = transpose(sc.dzt, dzs, n, out)
-	sc.xt = transpose(sc.xt, xs, n, in)
-	sc.tmp = grow(sc.tmp, in)
-	for i := range out {
-		vec.MatVec(sc.tmp, sc.xt, sc.dzt[i*n:(i+1)*n])
-		vec.Axpy(1, sc.tmp, dw[i*in:(i+1)*in])
-	}
-	for k := range n {
-		vec.Axpy(1, dzs[k*out:(k+1)*out], db)
-	}
-	if dxs == nil {
-		return
-	}
-	sc.wt = transpose(sc.wt, w, out, in)
-	for k := range n {
-		vec.MatVec(sc.tmp, sc.wt, dzs[k*out:(k+1)*out])
-		vec.Axpy(1, sc.tmp, dxs[k*in:(k+1)*in])
+	vec.MatMulAdd(dw, sc.dzt, xs, out, n, in)
+	vec.AxpyRows(1, dzs[:n*out], nil, db)
+	if dxs != nil {
+		vec.MatMulAdd(dxs, dzs, w, n, out, in)
 	}
 }

@@ -131,23 +131,36 @@ func TestGrad_Pool(t *testing.T) {
 	const d, N = 6, 5
 	for _, enc := range []string{EncoderMean, EncoderRecency, EncoderAttention} {
 		for _, n := range []int{1, 2, 4} {
-			t.Run(fmt.Sprintf("%s/n=%d", enc, n), func(t *testing.T) {
-				xs, r := randVec(rng, n*d, 1), randVec(rng, d, 1)
-				pos, att := randVec(rng, N*d, 0.5), randVec(rng, d*d, 0.7)
-				p := make([]float32, d)
-				var st poolState
-				poolForward(enc, p, xs, n, 0.7, pos, att, &st)
-				dxs, dpos, datt := make([]float32, n*d), make([]float32, N*d), make([]float32, d*d)
-				poolBackward(enc, r, xs, n, pos, att, &st, dxs, dpos, datt)
-				f := func() float64 {
+			// The inputs in order, and as rows of a table that holds one
+			// of them twice, as training passes a history.
+			tableRows := max(1, n-1)
+			dup := make([]int32, n)
+			for k := range dup {
+				dup[k] = int32(k % tableRows)
+			}
+			for _, rows := range [][]int32{nil, dup} {
+				t.Run(fmt.Sprintf("%s/n=%d/rows=%v", enc, n, rows), func(t *testing.T) {
+					size := n
+					if rows != nil {
+						size = tableRows
+					}
+					xs, r := randVec(rng, size*d, 1), randVec(rng, d, 1)
+					pos, att := randVec(rng, N*d, 0.5), randVec(rng, d*d, 0.7)
+					p := make([]float32, d)
 					var st poolState
-					poolForward(enc, p, xs, n, 0.7, pos, att, &st)
-					return dotR(r, p)
-				}
-				checkGrad(t, "xs", xs, dxs, f)
-				checkGrad(t, "pos", pos, dpos, f)
-				checkGrad(t, "att", att, datt, f)
-			})
+					poolForward(enc, p, xs, rows, n, 0.7, pos, att, &st)
+					dxs, dpos, datt := make([]float32, size*d), make([]float32, N*d), make([]float32, d*d)
+					poolBackward(enc, r, xs, rows, n, pos, att, &st, dxs, dpos, datt)
+					f := func() float64 {
+						var st poolState
+						poolForward(enc, p, xs, rows, n, 0.7, pos, att, &st)
+						return dotR(r, p)
+					}
+					checkGrad(t, "xs", xs, dxs, f)
+					checkGrad(t, "pos", pos, dpos, f)
+					checkGrad(t, "att", att, datt, f)
+				})
+			}
 		}
 	}
 }

@@ -396,7 +396,7 @@ func (m *Model) userVector(user int32, n int, sum func(s []float32, k int) bool,
 	}
 	xs := sc.xs[(N-cnt)*d:]
 	if cnt > 0 {
-		poolForward(m.cfg.Encoder, sc.p, xs, cnt, m.cfg.Decay, m.p.pos, m.p.att, &sc.st)
+		poolForward(m.cfg.Encoder, sc.p, xs, nil, cnt, m.cfg.Decay, m.p.pos, m.p.att, &sc.st)
 	} else {
 		clear(sc.p)
 	}

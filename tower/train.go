@@ -211,15 +211,37 @@ type trainer struct {
 	ex    []example
 	logq  []float32 // per item: log of its expected count among a batch's candidates
 
-	acc  [][]float32 // adagrad accumulators: per row for sparse tables, per weight for dense
-	mom  [][]float32 // adam first moments
-	vel  [][]float32 // adam second moments
-	step atomic.Int64
+	// The token table in training: only the rows of buckets that some
+	// catalog item holds, numbered in order of first appearance. The full
+	// table spreads them over Buckets rows, most never used; packed, they
+	// take a fraction of the memory pages and caches, and a batch can visit
+	// its rows in memory order. A bucket no item holds gets no gradient,
+	// so its row in m.p.tok stays as it is. The rows go back to m.p.tok by
+	// syncTokens.
+	tok       []float32
+	tokBucket []int32   // packed row → bucket
+	itemToks  [][]int32 // per catalog item: its tokens as packed rows
+	// The transpose of itemToks: the entries of packed row r are
+	// tokItems[tokStart[r]:tokStart[r+1]], the catalog items holding it in
+	// increasing order (twice for a token held twice), each with the
+	// weight 1/len(itemToks[i]) of its bag in tokWeights.
+	tokStart   []int32
+	tokItems   []int32
+	tokWeights []float32
+
+	tables []*[]float32 // m.p.all() with tok for m.p.tok, in the order of acc, mom and vel
+	acc    [][]float32  // adagrad accumulators: per row for sparse tables, per weight for dense
+	mom    [][]float32  // adam first moments
+	vel    [][]float32  // adam second moments
+	step   atomic.Int64
 }
 
 func newTrainer(m *Model, train [][]int32) *trainer {
 	cfg := m.cfg
 	t := &trainer{m: m, cfg: cfg, train: train}
+	t.packTokens()
+	t.tables = m.p.all()
+	t.tables[1] = &t.tok
 	n := len(m.items)
 	freq := make([]float64, n)
 	total := 0.0
@@ -239,7 +261,7 @@ func newTrainer(m *Model, train [][]int32) *trainer {
 		t.logq[j] = float32(math.Log(q))
 	}
 	d := cfg.Dim
-	for k, p := range m.p.all() {
+	for k, p := range t.tables {
 		size := len(*p)
 		if sparse[k] {
 			size /= d
@@ -254,6 +276,64 @@ func newTrainer(m *Model, train [][]int32) *trainer {
 	return t
 }
 
+// packTokens builds the packed token table from the model's.
+func (t *trainer) packTokens() {
+	m := t.m
+	d := t.cfg.Dim
+	row := make(map[int32]int32)
+	n := 0
+	for i := range m.feats {
+		n += len(m.feats[i].toks)
+	}
+	all := make([]int32, 0, n)
+	t.itemToks = make([][]int32, len(m.feats))
+	for i := range m.feats {
+		lo := len(all)
+		for _, b := range m.feats[i].toks {
+			r, ok := row[b]
+			if !ok {
+				r = int32(len(t.tokBucket))
+				row[b] = r
+				t.tokBucket = append(t.tokBucket, b)
+			}
+			all = append(all, r)
+		}
+		t.itemToks[i] = all[lo:len(all):len(all)]
+	}
+	t.tokStart = make([]int32, len(t.tokBucket)+1)
+	for _, toks := range t.itemToks {
+		for _, r := range toks {
+			t.tokStart[r+1]++
+		}
+	}
+	for r := range t.tokBucket {
+		t.tokStart[r+1] += t.tokStart[r]
+	}
+	t.tokItems = make([]int32, len(all))
+	t.tokWeights = make([]float32, len(all))
+	fill := append([]int32(nil), t.tokStart[:len(t.tokBucket)]...)
+	for i, toks := range t.itemToks {
+		for _, r := range toks {
+			t.tokItems[fill[r]] = int32(i)
+			t.tokWeights[fill[r]] = 1 / float32(len(toks))
+			fill[r]++
+		}
+	}
+	t.tok = make([]float32, len(t.tokBucket)*d)
+	for r, b := range t.tokBucket {
+		copy(t.tok[r*d:(r+1)*d], m.p.tok[int(b)*d:int(b+1)*d])
+	}
+}
+
+// syncTokens copies the packed token rows into the model's token table,
+// for validation and for the caller.
+func (t *trainer) syncTokens() {
+	d := t.cfg.Dim
+	for r, b := range t.tokBucket {
+		copy(t.m.p.tok[int(b)*d:int(b+1)*d], t.tok[r*d:(r+1)*d])
+	}
+}
+
 const (
 	adamB1  = 0.9
 	adamB2  = 0.999
@@ -261,15 +341,31 @@ const (
 	agEps   = 1e-8
 )
 
+// stepState is what an optimiser step needs beyond the gradient, fixed for
+// one batch: Adam's bias corrections.
+type stepState struct {
+	c1, c2 float32
+}
+
+// stepState returns the optimiser state of the current step.
+func (t *trainer) stepState() stepState {
+	if t.cfg.Optimizer != "adam" {
+		return stepState{}
+	}
+	step := float64(t.step.Load())
+	return stepState{
+		c1: float32(1 - math.Pow(adamB1, step)),
+		c2: float32(1 - math.Pow(adamB2, step)),
+	}
+}
+
 // update applies gradient g to weights w of table k starting at offset off
 // (a row of a sparse table, or a whole dense table with off 0).
-func (t *trainer) update(k int, off int, g []float32) {
-	w := (*t.m.p.all()[k])[off : off+len(g)]
+func (t *trainer) update(st stepState, k int, off int, g []float32) {
+	w := (*t.tables[k])[off : off+len(g)]
 	lr := t.cfg.LR
 	if t.cfg.Optimizer == "adam" {
-		step := float64(t.step.Load())
-		c1 := float32(1 - math.Pow(adamB1, step))
-		c2 := float32(1 - math.Pow(adamB2, step))
+		c1, c2 := st.c1, st.c2
 		mo, ve := t.mom[k][off:off+len(g)], t.vel[k][off:off+len(g)]
 		for i, gi := range g {
 			mo[i] = adamB1*mo[i] + (1-adamB1)*gi
@@ -391,6 +487,7 @@ func (t *trainer) run(ctx context.Context, val []ValPair) error {
 			return err
 		default:
 		}
+		t.syncTokens()
 		recall := -1.0
 		if len(val) > 0 {
 			var err error

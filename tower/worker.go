@@ -77,12 +77,25 @@ type worker struct {
 	cs, dcs   []float32
 	dzu, dps  []float32
 	histSlots [][]int32
-	xs, dxs   [][]float32
 	pool      []poolState
 	ps, zu    []float32
 	unorm     []float32
 
-	tokG, catG, userG              *sparseGrad
+	// The batch's packed token rows (see trainer.tok), each once and in
+	// increasing order, and for each the item slots that hold it with the
+	// weight 1/len(toks) of their bag (an item holding a token twice is
+	// listed twice): the transpose of the items' token bags. A token row's
+	// gradient is then one weighted gather of item gradients rather than a
+	// scatter into it from every item, and the optimiser walks the table
+	// in memory order.
+	tokCnt  []int32 // packed row → entries in this batch; zero between batches
+	tokRows []int32
+	tokOff  []int32 // tokRows index j → its entries tokItem[tokOff[j]:tokOff[j+1]]
+	tokItem []int32
+	tokW    []float32
+	tokG    []float32 // one row's gradient
+
+	catG, userG                    *sparseGrad
 	dpos, datt, dwi, dbi, dwu, dbu []float32
 }
 
@@ -96,7 +109,8 @@ func newWorker(t *trainer, id uint64) *worker {
 	for i := range n {
 		w.slotOf[i], w.candOf[i] = -1, -1
 	}
-	w.tokG = newSparseGrad(t.cfg.Buckets, d)
+	w.tokCnt = make([]int32, len(t.tokBucket))
+	w.tokG = make([]float32, d)
 	w.catG = newSparseGrad(len(m.cats), d)
 	if m.p.user != nil {
 		w.userG = newSparseGrad(len(m.p.user)/d, d)
@@ -177,8 +191,6 @@ func (w *worker) forwardBackward(exs []example) float64 {
 	C := len(w.colItem)
 	if cap(w.histSlots) < B {
 		w.histSlots = make([][]int32, B)
-		w.xs = make([][]float32, B)
-		w.dxs = make([][]float32, B)
 		w.pool = make([]poolState, B)
 	}
 	for b, e := range exs {
@@ -196,7 +208,8 @@ func (w *worker) forwardBackward(exs []example) float64 {
 		w.histSlots[b] = hs
 	}
 
-	// Item sums, each distinct item once per batch.
+	// Item sums, each distinct item once per batch: the id rows, then the
+	// token bags token by token (see indexTokens), then the categories.
 	S := len(w.items)
 	w.s = grow(w.s, S*d)
 	w.ds = grow(w.ds, S*d)
@@ -207,18 +220,35 @@ func (w *worker) forwardBackward(exs []example) float64 {
 	w.drop = w.drop[:S]
 	for k, i := range w.items {
 		w.drop[k] = cfg.IDDropout > 0 && w.rng.Float32() < cfg.IDDropout
-		m.itemSum(w.s[k*d:(k+1)*d], i, !w.drop[k])
+		if w.drop[k] {
+			clear(w.s[k*d : (k+1)*d])
+		} else {
+			copy(w.s[k*d:(k+1)*d], m.p.id[int(i)*d:int(i+1)*d])
+		}
+	}
+	w.indexTokens()
+	for j, r := range w.tokRows {
+		lo, hi := w.tokOff[j], w.tokOff[j+1]
+		vec.AxpyScatter(w.tokW[lo:hi], t.tok[int(r)*d:int(r+1)*d], w.s, w.tokItem[lo:hi])
+	}
+	for k, i := range w.items {
+		if cats := m.feats[i].cats; len(cats) > 0 {
+			vec.AxpyRows(1/float32(len(cats)), m.p.cat, cats, w.s[k*d:(k+1)*d])
+		}
 	}
 
 	// Item tower outputs of the candidates.
 	K := len(w.cands)
+	w.cs = grow(w.cs, K*d)
+	for c, k := range w.cands {
+		copy(w.cs[c*d:(c+1)*d], w.s[int(k)*d:int(k+1)*d])
+	}
 	w.cz = grow(w.cz, K*d)
 	w.cv = grow(w.cv, K*d)
 	w.cnorm = grow(w.cnorm, K)
-	for c, k := range w.cands {
-		z := w.cz[c*d : (c+1)*d]
-		denseForward(z, m.p.wi, m.p.bi, w.s[int(k)*d:int(k+1)*d])
-		w.cnorm[c] = normForward(w.cv[c*d:(c+1)*d], z)
+	denseForwardBatch(w.cz, m.p.wi, m.p.bi, w.cs, K, d, d, &w.dense)
+	for c := range K {
+		w.cnorm[c] = normForward(w.cv[c*d:(c+1)*d], w.cz[c*d:(c+1)*d])
 	}
 	w.vs = grow(w.vs, C*d)
 	w.dvs = grow(w.dvs, C*d)
@@ -238,24 +268,19 @@ func (w *worker) forwardBackward(exs []example) float64 {
 	w.unorm = grow(w.unorm, B)
 	for b, e := range exs {
 		hs := w.histSlots[b]
-		n := len(hs)
 		p := w.ps[b*d : (b+1)*d]
-		if n > 0 {
-			xs := grow(w.xs[b], n*d)
-			w.xs[b] = xs
-			for k, sl := range hs {
-				copy(xs[k*d:(k+1)*d], w.s[int(sl)*d:int(sl+1)*d])
-			}
-			poolForward(cfg.Encoder, p, xs, n, cfg.Decay, m.p.pos, m.p.att, &w.pool[b])
+		if len(hs) > 0 {
+			poolForward(cfg.Encoder, p, w.s, hs, len(hs), cfg.Decay, m.p.pos, m.p.att, &w.pool[b])
 		} else {
 			clear(p)
 		}
 		if m.p.user != nil {
 			vec.Axpy(1, m.p.user[int(e.user)*d:int(e.user+1)*d], p)
 		}
-		z := w.zu[b*d : (b+1)*d]
-		denseForward(z, m.p.wu, m.p.bu, p)
-		w.unorm[b] = normForward(w.us[b*d:(b+1)*d], z)
+	}
+	denseForwardBatch(w.zu, m.p.wu, m.p.bu, w.ps, B, d, d, &w.dense)
+	for b := range B {
+		w.unorm[b] = normForward(w.us[b*d:(b+1)*d], w.zu[b*d:(b+1)*d])
 	}
 
 	// Loss.
@@ -277,12 +302,10 @@ func (w *worker) forwardBackward(exs []example) float64 {
 	// layer for all rows at once.
 	w.dcz = grow(w.dcz, K*d)
 	clear(w.dcz)
-	w.cs = grow(w.cs, K*d)
 	w.dcs = grow(w.dcs, K*d)
 	clear(w.dcs)
-	for c, k := range w.cands {
+	for c := range K {
 		normBackward(w.dcz[c*d:(c+1)*d], w.cv[c*d:(c+1)*d], w.cnorm[c], w.dcv[c*d:(c+1)*d])
-		copy(w.cs[c*d:(c+1)*d], w.s[int(k)*d:int(k+1)*d])
 	}
 	denseBackwardBatch(w.dwi, w.dbi, w.dcs, m.p.wi, w.cs, w.dcz, K, d, d, &w.dense)
 	for c, k := range w.cands {
@@ -303,26 +326,116 @@ func (w *worker) forwardBackward(exs []example) float64 {
 		if w.userG != nil {
 			vec.Axpy(1, dp, w.userG.row(e.user))
 		}
-		hs := w.histSlots[b]
-		n := len(hs)
-		if n == 0 {
-			continue
-		}
-		dxs := grow(w.dxs[b], n*d)
-		w.dxs[b] = dxs
-		clear(dxs)
-		poolBackward(cfg.Encoder, dp, w.xs[b], n, m.p.pos, m.p.att, &w.pool[b], dxs, w.dpos, w.datt)
-		for k, sl := range hs {
-			vec.Axpy(1, dxs[k*d:(k+1)*d], w.ds[int(sl)*d:int(sl+1)*d])
+		if hs := w.histSlots[b]; len(hs) > 0 {
+			poolBackward(cfg.Encoder, dp, w.s, hs, len(hs), m.p.pos, m.p.att, &w.pool[b], w.ds, w.dpos, w.datt)
 		}
 	}
 
-	// Backward through the embedding bags.
+	// Backward through the embedding bags: the categories here, the tokens
+	// in apply, one row at a time (see tokenGrad).
 	for k, i := range w.items {
-		f := &m.feats[i]
-		bagBackward(w.ds[k*d:(k+1)*d], nil, f.toks, w.tokG.row, f.cats, w.catG.row)
+		cats := m.feats[i].cats
+		if len(cats) == 0 {
+			continue
+		}
+		g, wc := w.ds[k*d:(k+1)*d], 1/float32(len(cats))
+		for _, c := range cats {
+			vec.Axpy(wc, g, w.catG.row(c))
+		}
 	}
 	return loss
+}
+
+// tokenFilterShare is the ratio of catalog to batch token entries up to
+// which indexTokens filters the catalog-wide index: the filter costs about
+// a third of the counting sort per entry. Tests set it to 0 or a large
+// value to take one way or the other.
+var tokenFilterShare = 3
+
+// indexTokens builds the batch's token index (tokRows, tokOff, tokItem,
+// tokW) from its items, in one of two ways. When the batch holds a large
+// share of the catalog's tokens, it filters the catalog-wide index to the
+// batch's items: one sequential pass with a lookup per entry. Otherwise it
+// counting-sorts the items' tokens by row, which costs two random updates
+// per entry but reads only the batch's.
+func (w *worker) indexTokens() {
+	t := w.t
+	itemToks := t.itemToks
+	nnz := 0
+	for _, i := range w.items {
+		nnz += len(itemToks[i])
+	}
+	w.tokRows, w.tokOff = w.tokRows[:0], w.tokOff[:0]
+	if cap(w.tokItem) < nnz+1 {
+		w.tokItem = make([]int32, nnz+1, nnz+nnz/4+1)
+		w.tokW = make([]float32, nnz+1, nnz+nnz/4+1)
+	}
+	if len(t.tokItems) <= tokenFilterShare*nnz {
+		// Every entry is written and kept only when its item is in the
+		// batch: about half are, at random, which a branch would guess
+		// wrong half the time. There is room for one entry past nnz.
+		items, wts := w.tokItem[:nnz+1], w.tokW[:nnz+1]
+		n := 0
+		for r := range t.tokBucket {
+			p := n
+			lo, hi := t.tokStart[r], t.tokStart[r+1]
+			for e, i := range t.tokItems[lo:hi] {
+				k := w.slotOf[i]
+				items[n], wts[n] = k, t.tokWeights[int(lo)+e]
+				n += int(uint32(^k) >> 31) // 1 when k ≥ 0
+			}
+			if p < n {
+				w.tokRows = append(w.tokRows, int32(r))
+				w.tokOff = append(w.tokOff, int32(p))
+			}
+		}
+		w.tokOff = append(w.tokOff, int32(n))
+		w.tokItem, w.tokW = items[:n], wts[:n]
+		return
+	}
+	cnt := w.tokCnt
+	for _, i := range w.items {
+		for _, r := range itemToks[i] {
+			cnt[r]++
+		}
+	}
+	// One pass over the counts finds the rows in order; each count becomes
+	// its row's fill position.
+	p := int32(0)
+	for r, c := range cnt {
+		if c > 0 {
+			w.tokRows = append(w.tokRows, int32(r))
+			w.tokOff = append(w.tokOff, p)
+			cnt[r] = p
+			p += c
+		}
+	}
+	w.tokOff = append(w.tokOff, p)
+	w.tokItem, w.tokW = w.tokItem[:nnz], w.tokW[:nnz]
+	for k, i := range w.items {
+		toks := itemToks[i]
+		if len(toks) == 0 {
+			continue
+		}
+		wt := 1 / float32(len(toks))
+		for _, r := range toks {
+			q := cnt[r]
+			w.tokItem[q], w.tokW[q] = int32(k), wt
+			cnt[r] = q + 1
+		}
+	}
+	for _, r := range w.tokRows {
+		cnt[r] = 0
+	}
+}
+
+// tokenGrad sets g to the gradient of the batch's j-th token row: the sum
+// over the items holding it of their input-sum gradient over their bag
+// size, as bagBackward would add it.
+func (w *worker) tokenGrad(j int, g []float32) {
+	lo, hi := w.tokOff[j], w.tokOff[j+1]
+	clear(g)
+	vec.AxpyRowsW(w.tokW[lo:hi], w.ds, w.tokItem[lo:hi], g)
 }
 
 // apply takes one optimiser step with the gradients of forwardBackward and
@@ -330,31 +443,33 @@ func (w *worker) forwardBackward(exs []example) float64 {
 func (w *worker) apply() {
 	t := w.t
 	d := t.cfg.Dim
+	st := t.stepState()
 	// Items are distinct within a batch: each id row gets one step.
 	for k, i := range w.items {
 		if !w.drop[k] {
-			t.update(0, int(i)*d, w.ds[k*d:(k+1)*d])
+			t.update(st, 0, int(i)*d, w.ds[k*d:(k+1)*d])
 		}
 	}
-	for k, r := range w.tokG.rows {
-		t.update(1, int(r)*d, w.tokG.g[k*d:(k+1)*d])
+	for j, r := range w.tokRows {
+		w.tokenGrad(j, w.tokG)
+		t.update(st, 1, int(r)*d, w.tokG)
 	}
 	for k, r := range w.catG.rows {
-		t.update(2, int(r)*d, w.catG.g[k*d:(k+1)*d])
+		t.update(st, 2, int(r)*d, w.catG.g[k*d:(k+1)*d])
 	}
 	if w.userG != nil {
 		for k, r := range w.userG.rows {
-			t.update(3, int(r)*d, w.userG.g[k*d:(k+1)*d])
+			t.update(st, 3, int(r)*d, w.userG.g[k*d:(k+1)*d])
 		}
 	}
 	if t.cfg.Encoder == EncoderAttention {
-		t.update(4, 0, w.dpos)
-		t.update(5, 0, w.datt)
+		t.update(st, 4, 0, w.dpos)
+		t.update(st, 5, 0, w.datt)
 	}
-	t.update(6, 0, w.dwi)
-	t.update(7, 0, w.dbi)
-	t.update(8, 0, w.dwu)
-	t.update(9, 0, w.dbu)
+	t.update(st, 6, 0, w.dwi)
+	t.update(st, 7, 0, w.dbi)
+	t.update(st, 8, 0, w.dwu)
+	t.update(st, 9, 0, w.dbu)
 	w.reset()
 }
 
@@ -363,7 +478,7 @@ func (w *worker) reset() {
 	for _, g := range [][]float32{w.dpos, w.datt, w.dwi, w.dbi, w.dwu, w.dbu} {
 		clear(g)
 	}
-	w.tokG.reset()
+	w.tokRows = w.tokRows[:0]
 	w.catG.reset()
 	if w.userG != nil {
 		w.userG.reset()

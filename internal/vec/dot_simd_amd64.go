@@ -11,6 +11,22 @@ var (
 
 func dot(a, b []float32) float32 { return DotSIMD(a, b) }
 
+func axpy(alpha float32, x, y []float32) { AxpySIMD(alpha, x, y) }
+
+func scale(alpha float32, x []float32) { ScaleSIMD(alpha, x) }
+
+func axpyRows(alpha float32, m []float32, rows []int32, y []float32) {
+	AxpyRowsSIMD(alpha, m, rows, y)
+}
+
+func axpyRowsW(w, m []float32, rows []int32, y []float32) { AxpyRowsWSIMD(w, m, rows, y) }
+
+func axpyScatter(w, x, m []float32, rows []int32) { AxpyScatterSIMD(w, x, m, rows) }
+
+func matMulAdd(dst, a, b []float32, rows, inner, cols int) {
+	MatMulAddSIMD(dst, a, b, rows, inner, cols)
+}
+
 func kernel() string {
 	switch {
 	case hasAVX512:

@@ -7,13 +7,18 @@ import (
 	"golang.org/x/sys/cpu"
 )
 
-// vekOK reports whether vek32.Dot runs its AVX2/FMA assembly here rather
-// than its own Go loop (which is slower than DotPortable).
+// vekOK reports whether vek32 runs its AVX2/FMA assembly here rather than
+// its own Go loops (which are slower than the portable kernels).
 var vekOK = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 
 // vekMin is the length below which the call into vek costs more than it
 // saves. vek32.Dot also panics on empty input, which this rules out.
 const vekMin = 16
+
+// vekChunk is the column block the vek kernels stage in a stack buffer:
+// vek has no fused multiply-add of a scalar and a vector, so Axpy is a
+// scaled copy and an add.
+const vekChunk = 256
 
 // DotVek computes Dot with github.com/viterin/vek's AVX2 assembly when the
 // CPU has AVX2 and FMA, and with DotPortable otherwise.
@@ -22,4 +27,85 @@ func DotVek(a, b []float32) float32 {
 		return DotPortable(a, b)
 	}
 	return vek32.Dot(a, b[:len(a)])
+}
+
+// AxpyVek computes Axpy with vek's AVX2 assembly, or AxpyPortable where
+// that does not pay.
+func AxpyVek(alpha float32, x, y []float32) {
+	if !vekOK || len(x) < vekMin {
+		AxpyPortable(alpha, x, y)
+		return
+	}
+	y = y[:len(x)]
+	var buf [vekChunk]float32
+	for j := 0; j < len(x); j += vekChunk {
+		c := min(vekChunk, len(x)-j)
+		t := buf[:c]
+		copy(t, x[j:j+c])
+		vek32.MulNumber_Inplace(t, alpha)
+		vek32.Add_Inplace(y[j:j+c], t)
+	}
+}
+
+// ScaleVek computes Scale with vek's AVX2 assembly, or ScalePortable where
+// that does not pay.
+func ScaleVek(alpha float32, x []float32) {
+	if !vekOK || len(x) < vekMin {
+		ScalePortable(alpha, x)
+		return
+	}
+	vek32.MulNumber_Inplace(x, alpha)
+}
+
+// AxpyRowsVek computes AxpyRows with vek's AVX2 assembly: the rows are
+// summed into a stack buffer, block by block, and the sum scaled once.
+func AxpyRowsVek(alpha float32, m []float32, rows []int32, y []float32) {
+	n := len(y)
+	if !vekOK || n < vekMin {
+		AxpyRowsPortable(alpha, m, rows, y)
+		return
+	}
+	cnt := len(rows)
+	if rows == nil {
+		cnt = len(m) / n
+	}
+	var buf [vekChunk]float32
+	for j := 0; j < n; j += vekChunk {
+		c := min(vekChunk, n-j)
+		t := buf[:c]
+		clear(t)
+		for k := range cnt {
+			o := k*n + j
+			if rows != nil {
+				o = int(rows[k])*n + j
+			}
+			vek32.Add_Inplace(t, m[o:o+c])
+		}
+		vek32.MulNumber_Inplace(t, alpha)
+		vek32.Add_Inplace(y[j:j+c], t)
+	}
+}
+
+// AxpyRowsWVek computes AxpyRowsW with vek's AVX2 assembly.
+func AxpyRowsWVek(w []float32, m []float32, rows []int32, y []float32) {
+	n := len(y)
+	if rows == nil {
+		for k, wk := range w {
+			AxpyVek(wk, m[k*n:(k+1)*n], y)
+		}
+		return
+	}
+	w = w[:len(rows)]
+	for k, r := range rows {
+		AxpyVek(w[k], m[int(r)*n:int(r+1)*n], y)
+	}
+}
+
+// AxpyScatterVek computes AxpyScatter with vek's AVX2 assembly.
+func AxpyScatterVek(w, x, m []float32, rows []int32) {
+	n := len(x)
+	w = w[:len(rows)]
+	for k, r := range rows {
+		AxpyVek(w[k], x, m[int(r)*n:int(r+1)*n])
+	}
 }

@@ -2,4 +2,11 @@
 
 package vec
 
-func init() { kernels["vek"] = DotVek }
+func init() {
+	kernels["vek"] = DotVek
+	axpyKernels["vek"] = AxpyVek
+	scaleKernels["vek"] = ScaleVek
+	rowsKernels["vek"] = AxpyRowsVek
+	rowsWKernels["vek"] = AxpyRowsWVek
+	scatterKernels["vek"] = AxpyScatterVek
+}

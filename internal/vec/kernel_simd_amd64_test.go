@@ -4,11 +4,55 @@ package vec
 
 func init() {
 	kernels["archsimd"] = DotSIMD
-	// Force the 256-bit path too, which AVX-512 machines would not take.
+	axpyKernels["archsimd"] = AxpySIMD
+	scaleKernels["archsimd"] = ScaleSIMD
+	rowsKernels["archsimd"] = AxpyRowsSIMD
+	rowsWKernels["archsimd"] = AxpyRowsWSIMD
+	scatterKernels["archsimd"] = AxpyScatterSIMD
+	matMulKernels["archsimd"] = MatMulAddSIMD
+	// Force the 256-bit paths too, which AVX-512 machines would not take.
+	if !hasAVX2 {
+		return
+	}
 	kernels["archsimd-avx2"] = func(a, b []float32) float32 {
-		if !hasAVX2 || len(a) < 8 {
+		if len(a) < 8 {
 			return DotPortable(a, b)
 		}
 		return dot256(a, b)
+	}
+	axpyKernels["archsimd-avx2"] = func(alpha float32, x, y []float32) {
+		if len(x) < 8 {
+			AxpyPortable(alpha, x, y)
+			return
+		}
+		axpy256(alpha, x, y)
+	}
+	scaleKernels["archsimd-avx2"] = func(alpha float32, x []float32) {
+		if len(x) < 8 {
+			ScalePortable(alpha, x)
+			return
+		}
+		scale256(alpha, x)
+	}
+	rowsKernels["archsimd-avx2"] = func(alpha float32, m []float32, rows []int32, y []float32) {
+		if len(y) < 8 {
+			AxpyRowsPortable(alpha, m, rows, y)
+			return
+		}
+		axpyRows256(alpha, m, rows, y)
+	}
+	rowsWKernels["archsimd-avx2"] = func(w, m []float32, rows []int32, y []float32) {
+		if len(y) < 8 {
+			AxpyRowsWPortable(w, m, rows, y)
+			return
+		}
+		axpyRowsW256(w, m, rows, y)
+	}
+	scatterKernels["archsimd-avx2"] = func(w, x, m []float32, rows []int32) {
+		if len(x) < 8 {
+			AxpyScatterPortable(w, x, m, rows)
+			return
+		}
+		axpyScatter256(w, x, m, rows)
 	}
 }

@@ -29,18 +29,109 @@ func DotPortable(a, b []float32) float32 {
 	return (s0 + s1) + (s2 + s3)
 }
 
-// Axpy adds alpha·x to y, which must be at least as long as x.
-func Axpy(alpha float32, x, y []float32) {
+// Axpy adds alpha·x to y, which must be at least as long as x. It uses the
+// same kind of kernel as Dot.
+func Axpy(alpha float32, x, y []float32) { axpy(alpha, x, y) }
+
+// AxpyPortable is the reference Axpy: plain Go.
+func AxpyPortable(alpha float32, x, y []float32) {
 	y = y[:len(x)]
-	for i, v := range x {
-		y[i] += alpha * v
+	i := 0
+	for ; i+4 <= len(x); i += 4 {
+		y[i] += alpha * x[i]
+		y[i+1] += alpha * x[i+1]
+		y[i+2] += alpha * x[i+2]
+		y[i+3] += alpha * x[i+3]
+	}
+	for ; i < len(x); i++ {
+		y[i] += alpha * x[i]
 	}
 }
 
 // Scale multiplies x by alpha in place.
-func Scale(alpha float32, x []float32) {
+func Scale(alpha float32, x []float32) { scale(alpha, x) }
+
+// ScalePortable is the reference Scale: plain Go.
+func ScalePortable(alpha float32, x []float32) {
 	for i := range x {
 		x[i] *= alpha
+	}
+}
+
+// AxpyRows adds alpha times the sum of the given rows of the row-major
+// matrix m (rows of len(y) columns) to y: the gather of an embedding bag.
+// A nil rows means every row of m, in order. Summing before scaling keeps
+// the running sum in registers in the accelerated kernels, so a bag costs
+// one pass over its rows.
+func AxpyRows(alpha float32, m []float32, rows []int32, y []float32) {
+	axpyRows(alpha, m, rows, y)
+}
+
+// AxpyRowsPortable is the reference AxpyRows: plain Go.
+func AxpyRowsPortable(alpha float32, m []float32, rows []int32, y []float32) {
+	n := len(y)
+	if n == 0 {
+		return
+	}
+	if rows == nil {
+		for o := 0; o+n <= len(m); o += n {
+			AxpyPortable(alpha, m[o:o+n], y)
+		}
+		return
+	}
+	for _, r := range rows {
+		AxpyPortable(alpha, m[int(r)*n:int(r+1)*n], y)
+	}
+}
+
+// AxpyRowsW adds w[k] times row rows[k] of the row-major matrix m (rows of
+// len(y) columns) to y, for every k: a weighted gather. A nil rows means
+// rows 0 to len(w)−1.
+func AxpyRowsW(w []float32, m []float32, rows []int32, y []float32) {
+	axpyRowsW(w, m, rows, y)
+}
+
+// AxpyRowsWPortable is the reference AxpyRowsW: plain Go.
+func AxpyRowsWPortable(w []float32, m []float32, rows []int32, y []float32) {
+	n := len(y)
+	if rows == nil {
+		for k, wk := range w {
+			AxpyPortable(wk, m[k*n:(k+1)*n], y)
+		}
+		return
+	}
+	w = w[:len(rows)]
+	for k, r := range rows {
+		AxpyPortable(w[k], m[int(r)*n:int(r+1)*n], y)
+	}
+}
+
+// AxpyScatter adds w[k]·x to row rows[k] of the row-major matrix m (rows
+// of len(x) columns), for every k: the transpose of AxpyRowsW. A row listed
+// twice gets both terms.
+func AxpyScatter(w, x, m []float32, rows []int32) { axpyScatter(w, x, m, rows) }
+
+// AxpyScatterPortable is the reference AxpyScatter: plain Go.
+func AxpyScatterPortable(w, x, m []float32, rows []int32) {
+	n := len(x)
+	w = w[:len(rows)]
+	for k, r := range rows {
+		AxpyPortable(w[k], x, m[int(r)*n:int(r+1)*n])
+	}
+}
+
+// MatMulAdd adds a·b to dst, all row-major: a is rows×inner, b inner×cols
+// and dst rows×cols. Each row of dst is a weighted sum of the rows of b,
+// which the accelerated kernels accumulate in registers.
+func MatMulAdd(dst, a, b []float32, rows, inner, cols int) {
+	matMulAdd(dst[:rows*cols], a[:rows*inner], b[:inner*cols], rows, inner, cols)
+}
+
+// MatMulAddPortable is the reference MatMulAdd: plain Go.
+func MatMulAddPortable(dst, a, b []float32, rows, inner, cols int) {
+	a, b, dst = a[:rows*inner], b[:inner*cols], dst[:rows*cols]
+	for i := range rows {
+		AxpyRowsWPortable(a[i*inner:(i+1)*inner], b, nil, dst[i*cols:(i+1)*cols])
 	}
 }
 
