@@ -192,6 +192,12 @@ func buildText(ctx context.Context, dir string, items []content.Item, p content.
 			p.Add(int64(end - i))
 		}
 	}
+	// One segment: every query otherwise opens its postings in each of
+	// the dozen segments a bulk load leaves, for the snapshot's lifetime.
+	if err := t.Compact(ctx); err != nil {
+		t.Close()
+		return err
+	}
 	return t.Close()
 }
 
