@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -299,15 +300,27 @@ func (h *HNSW) slot(i int32, l int) []int32 {
 
 func (h *HNSW) stripe(i int32) *sync.Mutex { return &h.stripes[uint32(i)%stripeCount] }
 
-// neighbours copies node i's list on level l into buf.
-func (h *HNSW) neighbours(i int32, l int, buf []int32) []int32 {
-	mu := h.stripe(i)
-	mu.Lock()
-	s := h.slot(i, l)
-	buf = append(buf[:0], s[1:1+s[0]]...)
-	mu.Unlock()
-	return buf
+// Neighbour lists are written under their node's stripe lock but read
+// without it: a search takes no lock per node it expands, which at a few
+// hundred expansions a query is a large share of its time. Every entry
+// and count is stored and loaded atomically, entries before the count, so
+// a reader racing a writer sees, entry by entry, the old or the new value,
+// and every entry below a count it can see has been written with a node of
+// that level. A list seen half rewritten only makes that one expansion see
+// a mix of old and new neighbours, which the visited set absorbs.
+
+// setList stores ns as the list in slot sl. The caller holds the stripe
+// lock of the slot's node.
+func setList(sl []int32, ns []int32) {
+	for j, x := range ns {
+		atomic.StoreInt32(&sl[1+j], x)
+	}
+	atomic.StoreInt32(&sl[0], int32(len(ns)))
 }
+
+// listLen loads the count of slot sl; listAt loads its j-th entry.
+func listLen(sl []int32) int         { return int(atomic.LoadInt32(&sl[0])) }
+func listAt(sl []int32, j int) int32 { return atomic.LoadInt32(&sl[1+j]) }
 
 func (h *HNSW) loadTop() (entry int32, level int, ok bool) {
 	t := h.top.Load()
@@ -356,19 +369,46 @@ func (h *HNSW) link(s *searcher, q int32, level int) {
 		}
 		cur = cands[0]
 		s.sel = h.selectNeighbours(s, cands, h.opts.M, s.sel)
-		mu := h.stripe(q)
-		mu.Lock()
-		sl := h.slot(q, l)
-		sl[0] = int32(copy(sl[1:], s.sel))
-		mu.Unlock()
 		capacity := h.opts.M
 		if l == 0 {
 			capacity = h.m0
 		}
+		h.setOwnList(s, q, l, capacity)
 		for _, e := range s.sel {
 			h.addLink(s, e, q, l, capacity)
 		}
 	}
+}
+
+// setOwnList stores s.sel as q's list on level l. A concurrent add that
+// reached q on a higher level and descended through it may already have
+// linked itself to q here; overwriting would drop that link and leave the
+// other node reachable from nowhere, so such links are merged in.
+func (h *HNSW) setOwnList(s *searcher, q int32, l, capacity int) {
+	mu := h.stripe(q)
+	mu.Lock()
+	defer mu.Unlock()
+	sl := h.slot(q, l)
+	n := int(sl[0])
+	if n == 0 {
+		setList(sl, s.sel)
+		return
+	}
+	s.sel2 = append(s.sel2[:0], s.sel...)
+	for _, x := range sl[1 : 1+n] {
+		if !slices.Contains(s.sel, x) {
+			s.sel2 = append(s.sel2, x)
+		}
+	}
+	if len(s.sel2) > capacity {
+		qv := h.vec(q)
+		s.tmp = s.tmp[:0]
+		for _, x := range s.sel2 {
+			s.tmp = append(s.tmp, scored{x, vec.Dot(qv, h.vec(x))})
+		}
+		s.sel2 = h.selectNeighbours(s, sortDesc(s.tmp), capacity, s.sel2)
+	}
+	setList(sl, s.sel2)
 }
 
 // addLink adds q to e's list on level l, shrinking the list with the
@@ -385,8 +425,10 @@ func (h *HNSW) addLink(s *searcher, e, q int32, l, capacity int) {
 		}
 	}
 	if n < capacity {
-		sl[1+n] = q
-		sl[0]++
+		// Entry before count, so that a reader never counts an entry
+		// not yet written.
+		atomic.StoreInt32(&sl[1+n], q)
+		atomic.StoreInt32(&sl[0], int32(n+1))
 		return
 	}
 	ev := h.vec(e)
@@ -397,7 +439,7 @@ func (h *HNSW) addLink(s *searcher, e, q int32, l, capacity int) {
 	s.tmp = append(s.tmp, scored{q, vec.Dot(ev, h.vec(q))})
 	cands := sortDesc(s.tmp)
 	s.sel2 = h.selectNeighbours(s, cands, capacity, s.sel2)
-	sl[0] = int32(copy(sl[1:], s.sel2))
+	setList(sl, s.sel2)
 }
 
 // selectNeighbours is the paper's algorithm 4 without extendCandidates:
@@ -441,8 +483,9 @@ func (h *HNSW) selectNeighbours(s *searcher, cands []scored, m int, out []int32)
 func (h *HNSW) greedy(s *searcher, q []float32, cur scored, l int) scored {
 	for changed := true; changed; {
 		changed = false
-		s.nbuf = h.neighbours(cur.idx, l, s.nbuf)
-		for _, e := range s.nbuf {
+		sl := h.slot(cur.idx, l)
+		for j, n := 0, listLen(sl); j < n; j++ {
+			e := listAt(sl, j)
 			if sc := vec.Dot(q, h.vec(e)); sc > cur.score {
 				cur, changed = scored{e, sc}, true
 			}
@@ -470,22 +513,37 @@ func (h *HNSW) searchLayer(s *searcher, q []float32, ep scored, ef, l int, accep
 		if len(s.res) >= ef && c.score < s.res[0].score {
 			break
 		}
-		s.nbuf = h.neighbours(c.idx, l, s.nbuf)
-		for _, e := range s.nbuf {
-			if !s.visit(e) {
-				continue
+		// Gather the unvisited neighbours, score them, then update the
+		// heaps, each in its own loop: with no heap work in between,
+		// the loads of the neighbours' vectors overlap instead of
+		// waiting on each other.
+		sl := h.slot(c.idx, l)
+		s.nbuf = s.nbuf[:0]
+		for j, n := 0, listLen(sl); j < n; j++ {
+			if e := listAt(sl, j); s.visit(e) {
+				s.nbuf = append(s.nbuf, e)
 			}
-			sc := vec.Dot(q, h.vec(e))
+		}
+		s.dots = s.dots[:0]
+		for _, e := range s.nbuf {
+			s.dots = append(s.dots, vec.Dot(q, h.vec(e)))
+		}
+		for j, e := range s.nbuf {
+			sc := s.dots[j]
 			if len(s.res) >= ef && sc <= s.res[0].score {
 				continue
 			}
 			s.cand = append(s.cand, scored{e, sc})
 			maxUp(s.cand, len(s.cand)-1)
 			if accept == nil || accept(e) {
-				s.res = append(s.res, scored{e, sc})
-				minUp(s.res, len(s.res)-1)
-				if len(s.res) > ef {
-					_, s.res = minPop(s.res)
+				if len(s.res) < ef {
+					s.res = append(s.res, scored{e, sc})
+					minUp(s.res, len(s.res)-1)
+				} else {
+					// Replace the worst in place: one sift
+					// instead of a push and a pop.
+					s.res[0] = scored{e, sc}
+					minDown(s.res, 0)
 				}
 			}
 		}
@@ -683,10 +741,14 @@ func addParallel(ctx context.Context, idx Vector, ids []string, vecs []float32, 
 // searcher is the scratch space of one search or add, pooled so that a
 // search allocates only its results.
 type searcher struct {
-	marks           []uint32 // visited when marks[i] == gen
-	gen             uint32
+	// marks[i] == gen when node i is visited. 16 bits keep the array
+	// small enough to stay in cache longer on large graphs; the cost is
+	// a clear every 65535 searches.
+	marks           []uint16
+	gen             uint16
 	cand, res, tmp  []scored
 	nbuf, sel, sel2 []int32
+	dots            []float32
 	pruned          []int32
 }
 
@@ -696,7 +758,7 @@ func (h *HNSW) getSearcher() *searcher { return h.pool.Get().(*searcher) }
 // clears it without touching the array.
 func (s *searcher) begin(n int) {
 	if len(s.marks) < n {
-		s.marks = make([]uint32, n+n/4+64)
+		s.marks = make([]uint16, n+n/4+64)
 		s.gen = 0
 	}
 	s.gen++

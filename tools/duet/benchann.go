@@ -11,6 +11,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -41,9 +43,11 @@ type annParams struct {
 	EfConstr   int     `json:"ef_construction"`
 	Ef         []int   `json:"ef"`
 	K          int     `json:"k"`
+	Repeat     int     `json:"repeat"`
 	Workers    int     `json:"workers"`
 	Kernel     string  `json:"kernel"`
 	GOMAXPROCS int     `json:"gomaxprocs"`
+	HNSWLib    string  `json:"hnswlib,omitempty"`
 }
 
 func newBenchANNCmd() *cobra.Command {
@@ -67,15 +71,22 @@ drawn around the same centres. The indexes store unit vectors, so scores
 are cosine similarities.
 
 The summary names, for each approximate index, the smallest --ef whose
-recall@k reaches 0.95 and its speed-up over the exact scan.`,
+recall@k reaches 0.95 and its speed-up over the exact scan.
+
+--hnswlib runs hnswlib on the same vectors with the same M,
+--ef-construction, --ef and build workers, through the driver in
+tools/hnswlib: give the driver binary, or its driver.cpp to have it built
+with g++ (needs hnswlib's header, Debian package libhnswlib-dev). The
+summary then compares the queries per second both reach at recall@k 0.95,
+interpolated between the measured widths.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var err error
 			if p.Ef, err = parseInts(efList); err != nil {
 				return usagef("--ef: %v", err)
 			}
-			if p.K < 1 || p.M < 2 || p.EfConstr < 1 {
-				return usagef("--k must be at least 1, --m at least 2, --ef-construction at least 1")
+			if p.K < 1 || p.M < 2 || p.EfConstr < 1 || p.Repeat < 1 {
+				return usagef("--k and --repeat must be at least 1, --m at least 2, --ef-construction at least 1")
 			}
 			for _, name := range strings.Split(p.Indexes, ",") {
 				if name != "hnsw" && name != "exact" && name != "coder" {
@@ -101,7 +112,7 @@ recall@k reaches 0.95 and its speed-up over the exact scan.`,
 			if p.Workers < 1 {
 				p.Workers = runtime.GOMAXPROCS(0)
 			}
-			return runBenchANN(cmd.Context(), cmd.OutOrStdout(), p, jsonPath)
+			return runBenchANN(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), p, jsonPath)
 		},
 	}
 	f := cmd.Flags()
@@ -117,8 +128,10 @@ recall@k reaches 0.95 and its speed-up over the exact scan.`,
 	f.IntVar(&p.EfConstr, "ef-construction", 200, "HNSW construction search width")
 	f.StringVar(&efList, "ef", "16,32,64,128,256", "comma-separated search widths")
 	f.IntVar(&p.K, "k", 10, "neighbours per query")
+	f.IntVar(&p.Repeat, "repeat", 1, "run the queries this many times at each width and report the fastest pass (steadier on a busy machine)")
 	f.IntVar(&p.Workers, "workers", 0, "goroutines adding vectors during the build (default GOMAXPROCS)")
 	f.StringVar(&jsonPath, "json", "", "write the results as JSON to this file")
+	f.StringVar(&p.HNSWLib, "hnswlib", "", "also run hnswlib through this driver binary, or build it from this driver.cpp (tools/hnswlib)")
 	return cmd
 }
 
@@ -144,12 +157,27 @@ type annData struct {
 
 func (d *annData) row(v []float32, i int) []float32 { return v[i*d.dim : (i+1)*d.dim] }
 
-func runBenchANN(ctx context.Context, out io.Writer, p annParams, jsonPath string) error {
+// runBenchANN writes the report to out and, as each row is measured, a
+// line to log, so that a run of an hour shows what it has so far.
+func runBenchANN(ctx context.Context, out, log io.Writer, p annParams, jsonPath string) error {
 	start := time.Now()
 	var (
-		d   *annData
-		err error
+		d      *annData
+		err    error
+		driver string
 	)
+	if p.HNSWLib != "" {
+		// Build or check the driver first, so that a missing compiler
+		// fails the run before the long part.
+		tmp, err := os.MkdirTemp("", "duet-hnswlib-")
+		if err != nil {
+			return fmt.Errorf("bench ann: %w", err)
+		}
+		defer os.RemoveAll(tmp)
+		if driver, err = hnswlibDriver(ctx, p.HNSWLib, tmp); err != nil {
+			return fmt.Errorf("bench ann: %w", err)
+		}
+	}
 	if p.Base != "" {
 		d, err = readANNFiles(p.Base, p.Queries)
 		if err != nil {
@@ -163,7 +191,7 @@ func runBenchANN(ctx context.Context, out io.Writer, p annParams, jsonPath strin
 	fmt.Fprintf(out, "%d base and %d query vectors of dimension %d ready in %.2fs (kernel %s, %d CPUs)\n",
 		d.n, d.nq, d.dim, time.Since(start).Seconds(), p.Kernel, p.GOMAXPROCS)
 
-	truth, exactRes, err := groundTruth(ctx, d, p.K)
+	truth, exactRes, err := groundTruth(ctx, d, p.K, p.Repeat)
 	if err != nil {
 		return err
 	}
@@ -179,6 +207,8 @@ func runBenchANN(ctx context.Context, out io.Writer, p annParams, jsonPath strin
 			"speedup_vs_exact":            round(qps/exactRes.qps, 2),
 		}
 		rows = append(rows, r)
+		fmt.Fprintf(log, "measured %s ef=%d %s=%.4f qps=%.1f build_s=%.2f bytes_per_vector=%.0f\n",
+			name, ef, fmt.Sprintf("recall@%d", p.K), recall, qps, buildS, bpv)
 		return r
 	}
 	for _, name := range strings.Split(p.Indexes, ",") {
@@ -197,7 +227,7 @@ func runBenchANN(ctx context.Context, out io.Writer, p annParams, jsonPath strin
 			efs = []int{p.EfConstr}
 		}
 		for _, ef := range efs {
-			recall, qps, err := measure(ctx, idx, d, truth, p.K, ef)
+			recall, qps, err := measure(ctx, idx, d, truth, p.K, ef, p.Repeat)
 			if err != nil {
 				return fmt.Errorf("bench ann: search %s: %w", name, err)
 			}
@@ -205,6 +235,15 @@ func runBenchANN(ctx context.Context, out io.Writer, p annParams, jsonPath strin
 		}
 		idx = nil
 		runtime.GC()
+	}
+	if driver != "" {
+		res, err := runHNSWLib(ctx, driver, d, p)
+		if err != nil {
+			return fmt.Errorf("bench ann: %w", err)
+		}
+		for _, r := range res.rows {
+			addRow("hnswlib", r.ef, recallOf(r.labels, truth), r.qps, res.buildS, res.bpv)
+		}
 	}
 
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
@@ -221,7 +260,11 @@ func runBenchANN(ctx context.Context, out io.Writer, p annParams, jsonPath strin
 		return err
 	}
 	summary := map[string]any{}
-	for _, name := range strings.Split(p.Indexes, ",") {
+	names := strings.Split(p.Indexes, ",")
+	if driver != "" {
+		names = append(names, "hnswlib")
+	}
+	for _, name := range names {
 		if name == "exact" {
 			continue
 		}
@@ -238,6 +281,18 @@ func runBenchANN(ctx context.Context, out io.Writer, p annParams, jsonPath strin
 		}
 		fmt.Fprintf(out, "%s: %s ≥ 0.95 first at ef=%d: %.0f qps, %.1f× the exact scan\n", name, recallKey, best["ef"], best["qps"], best["speedup_vs_exact"])
 		summary[name] = map[string]any{"ef": best["ef"], "qps": best["qps"], "speedup_vs_exact": best["speedup_vs_exact"]}
+	}
+	if driver != "" && strings.Contains(","+p.Indexes+",", ",hnsw,") {
+		const target = 0.95
+		dq, dok := qpsAtRecall(rows, "hnsw", recallKey, target)
+		lq, lok := qpsAtRecall(rows, "hnswlib", recallKey, target)
+		if dok && lok {
+			ratio := dq / lq
+			fmt.Fprintf(out, "queries/s at %s %.2f (interpolated): hnsw %.0f, hnswlib %.0f, ratio %.2f\n", recallKey, target, dq, lq, ratio)
+			summary["hnsw_vs_hnswlib"] = map[string]any{"hnsw_qps": round(dq, 1), "hnswlib_qps": round(lq, 1), "ratio": round(ratio, 3)}
+		} else {
+			fmt.Fprintf(out, "no hnsw/hnswlib comparison: %s %.2f reached by hnsw %t, hnswlib %t\n", recallKey, target, dok, lok)
+		}
 	}
 	if jsonPath == "" {
 		return nil
@@ -263,8 +318,9 @@ type exactResult struct {
 }
 
 // groundTruth answers every query with an exact scan, which also gives the
-// exact index's row of the table.
-func groundTruth(ctx context.Context, d *annData, k int) ([][]string, exactResult, error) {
+// exact index's row of the table; its speed is the fastest of repeat
+// passes, as for the other indexes.
+func groundTruth(ctx context.Context, d *annData, k, repeat int) ([][]string, exactResult, error) {
 	var res exactResult
 	before := heapInUse()
 	start := time.Now()
@@ -280,17 +336,20 @@ func groundTruth(ctx context.Context, d *annData, k int) ([][]string, exactResul
 	res.buildS = time.Since(start).Seconds()
 	res.bpv = float64(heapInUse()-before) / float64(d.n)
 	truth := make([][]string, d.nq)
-	start = time.Now()
-	for i := range d.nq {
-		hits, err := e.Search(ctx, d.row(d.qs, i), k, nil)
-		if err != nil {
-			return nil, res, fmt.Errorf("bench ann: query %d: %w", i, err)
+	for range max(1, repeat) {
+		start = time.Now()
+		for i := range d.nq {
+			hits, err := e.Search(ctx, d.row(d.qs, i), k, nil)
+			if err != nil {
+				return nil, res, fmt.Errorf("bench ann: query %d: %w", i, err)
+			}
+			truth[i] = truth[i][:0]
+			for _, h := range hits {
+				truth[i] = append(truth[i], h.ID)
+			}
 		}
-		for _, h := range hits {
-			truth[i] = append(truth[i], h.ID)
-		}
+		res.qps = max(res.qps, float64(d.nq)/time.Since(start).Seconds())
 	}
-	res.qps = float64(d.nq) / time.Since(start).Seconds()
 	return truth, res, nil
 }
 
@@ -367,20 +426,39 @@ func buildANN(ctx context.Context, name string, d *annData, p annParams) (idx in
 }
 
 // measure runs every query on one goroutine, as a server handles one
-// request, and returns mean recall@k and queries per second.
-func measure(ctx context.Context, idx index.Vector, d *annData, truth [][]string, k, ef int) (recall, qps float64, err error) {
+// request, and returns mean recall@k and queries per second: of the
+// fastest of repeat passes, since other work on the machine only ever
+// slows a pass down.
+func measure(ctx context.Context, idx index.Vector, d *annData, truth [][]string, k, ef, repeat int) (recall, qps float64, err error) {
 	search := func(q []float32) ([]index.Result, error) { return idx.Search(ctx, q, k, nil) }
 	if h, ok := idx.(*index.HNSW); ok {
 		search = func(q []float32) ([]index.Result, error) { return h.SearchEf(ctx, q, k, ef, nil) }
 	}
 	got := make([][]index.Result, d.nq)
-	start := time.Now()
-	for i := range d.nq {
-		if got[i], err = search(d.row(d.qs, i)); err != nil {
-			return 0, 0, err
+	for range max(1, repeat) {
+		start := time.Now()
+		for i := range d.nq {
+			if got[i], err = search(d.row(d.qs, i)); err != nil {
+				return 0, 0, err
+			}
+		}
+		qps = max(qps, float64(d.nq)/time.Since(start).Seconds())
+	}
+	ids := make([][]string, len(got))
+	for i, rs := range got {
+		for _, r := range rs {
+			ids[i] = append(ids[i], r.ID)
 		}
 	}
-	qps = float64(d.nq) / time.Since(start).Seconds()
+	return recallOf(ids, truth), qps, nil
+}
+
+// recallOf is the mean over queries of the share of the true neighbours
+// that got holds.
+func recallOf(got, truth [][]string) float64 {
+	if len(truth) == 0 {
+		return 1
+	}
 	var sum float64
 	for i, want := range truth {
 		if len(want) == 0 {
@@ -392,14 +470,40 @@ func measure(ctx context.Context, idx index.Vector, d *annData, truth [][]string
 			in[id] = true
 		}
 		hit := 0
-		for _, r := range got[i] {
-			if in[r.ID] {
-				hit++
+		if i < len(got) {
+			for _, id := range got[i] {
+				if in[id] {
+					hit++
+				}
 			}
 		}
 		sum += float64(hit) / float64(len(want))
 	}
-	return sum / float64(d.nq), qps, nil
+	return sum / float64(len(truth))
+}
+
+// qpsAtRecall returns the queries per second the named index reaches at
+// the given recall: between the two widths around it, log(qps) is taken as
+// linear in recall. A first width already past the target gives its own
+// speed, which understates the index a little.
+func qpsAtRecall(rows []map[string]any, name, recallKey string, target float64) (float64, bool) {
+	var prevR, prevQ float64
+	seen := false
+	for _, r := range rows {
+		if r["index"] != name {
+			continue
+		}
+		rec, q := r[recallKey].(float64), r["qps"].(float64)
+		if rec >= target {
+			if !seen || rec == prevR || q <= 0 || prevQ <= 0 {
+				return q, true
+			}
+			f := (target - prevR) / (rec - prevR)
+			return math.Exp(math.Log(prevQ) + f*(math.Log(q)-math.Log(prevQ))), true
+		}
+		prevR, prevQ, seen = rec, q, true
+	}
+	return 0, false
 }
 
 // generateClustered draws n base and nq query vectors around c random unit
@@ -505,4 +609,173 @@ func readFvecs(path string) ([]float32, int, error) {
 		return nil, 0, fmt.Errorf("%s: no vectors", path)
 	}
 	return out, dim, nil
+}
+
+// hnswlibHeaderDirs are where hnswlib's header is looked for, in g++'s
+// default include path.
+var hnswlibHeaderDirs = []string{"/usr/include", "/usr/local/include"}
+
+// hnswlibDriver returns the driver binary to run: path itself, or, when
+// path is the driver's C++ source, a binary built from it in dir.
+func hnswlibDriver(ctx context.Context, path, dir string) (string, error) {
+	if !strings.HasSuffix(path, ".cpp") {
+		if _, err := os.Stat(path); err != nil {
+			return "", fmt.Errorf("hnswlib driver: %w", err)
+		}
+		return path, nil
+	}
+	gxx, err := exec.LookPath("g++")
+	if err != nil {
+		return "", fmt.Errorf("build hnswlib driver: %w", err)
+	}
+	if !hnswlibHeaderInstalled() {
+		return "", fmt.Errorf("build hnswlib driver: hnswlib/hnswlib.h not found in %s (Debian package libhnswlib-dev)", strings.Join(hnswlibHeaderDirs, ", "))
+	}
+	bin := filepath.Join(dir, "hnswlib-driver")
+	cmd := exec.CommandContext(ctx, gxx, "-O3", "-march=native", "-std=c++17", "-pthread", "-o", bin, path)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("build hnswlib driver: %w\n%s", err, out)
+	}
+	return bin, nil
+}
+
+func hnswlibHeaderInstalled() bool {
+	for _, d := range hnswlibHeaderDirs {
+		if _, err := os.Stat(filepath.Join(d, "hnswlib", "hnswlib.h")); err == nil {
+			return true
+		}
+	}
+	return false
+}
+
+type hnswlibResult struct {
+	buildS, bpv float64
+	rows        []hnswlibRow
+}
+
+type hnswlibRow struct {
+	ef     int
+	qps    float64
+	labels [][]string
+}
+
+// runHNSWLib writes the vectors for the driver, runs it with the run's
+// settings and reads back its build time, size, speeds and answers.
+func runHNSWLib(ctx context.Context, driver string, d *annData, p annParams) (*hnswlibResult, error) {
+	dir, err := os.MkdirTemp("", "duet-hnswlib-data-")
+	if err != nil {
+		return nil, fmt.Errorf("hnswlib: %w", err)
+	}
+	defer os.RemoveAll(dir)
+	bp, qp := filepath.Join(dir, "base.fvecs"), filepath.Join(dir, "queries.fvecs")
+	// Duet's indexes store unit vectors; hnswlib's inner product gets the
+	// same so that both rank by cosine similarity.
+	if err := writeUnitFvecs(bp, d.base, d.dim); err != nil {
+		return nil, fmt.Errorf("hnswlib: %w", err)
+	}
+	if err := writeUnitFvecs(qp, d.qs, d.dim); err != nil {
+		return nil, fmt.Errorf("hnswlib: %w", err)
+	}
+	efs := make([]string, len(p.Ef))
+	for i, ef := range p.Ef {
+		efs[i] = strconv.Itoa(ef)
+	}
+	cmd := exec.CommandContext(ctx, driver, bp, qp, strconv.Itoa(p.M), strconv.Itoa(p.EfConstr),
+		strconv.Itoa(p.K), strings.Join(efs, ","), strconv.Itoa(p.Workers), strconv.Itoa(max(1, p.Repeat)))
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, fmt.Errorf("hnswlib: %w", err)
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("hnswlib: start %s: %w", driver, err)
+	}
+	res, perr := parseHNSWLibOutput(stdout, d.nq)
+	if perr != nil {
+		// Drain what is left so that the driver can exit.
+		io.Copy(io.Discard, stdout)
+	}
+	if err := cmd.Wait(); err != nil {
+		return nil, fmt.Errorf("hnswlib: %s: %w: %s", driver, err, strings.TrimSpace(stderr.String()))
+	}
+	if perr != nil {
+		return nil, fmt.Errorf("hnswlib: %s output: %w", driver, perr)
+	}
+	if len(res.rows) != len(p.Ef) {
+		return nil, fmt.Errorf("hnswlib: %s reported %d widths, want %d", driver, len(res.rows), len(p.Ef))
+	}
+	return res, nil
+}
+
+// parseHNSWLibOutput reads the driver's report: "build_s S",
+// "bytes_per_vector B", then per width "ef E qps Q" and one line of labels
+// per query.
+func parseHNSWLibOutput(r io.Reader, nq int) (*hnswlibResult, error) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	res := &hnswlibResult{}
+	line := 0
+	for sc.Scan() {
+		line++
+		f := strings.Fields(sc.Text())
+		var err error
+		switch {
+		case len(f) == 2 && f[0] == "build_s":
+			res.buildS, err = strconv.ParseFloat(f[1], 64)
+		case len(f) == 2 && f[0] == "bytes_per_vector":
+			res.bpv, err = strconv.ParseFloat(f[1], 64)
+		case len(f) == 4 && f[0] == "ef" && f[2] == "qps":
+			var row hnswlibRow
+			if row.ef, err = strconv.Atoi(f[1]); err != nil {
+				break
+			}
+			if row.qps, err = strconv.ParseFloat(f[3], 64); err != nil {
+				break
+			}
+			row.labels = make([][]string, 0, nq)
+			for range nq {
+				if !sc.Scan() {
+					return nil, fmt.Errorf("ef %d: %d of %d answers", row.ef, len(row.labels), nq)
+				}
+				line++
+				row.labels = append(row.labels, strings.Fields(sc.Text()))
+			}
+			res.rows = append(res.rows, row)
+		default:
+			err = errors.New("unexpected line")
+		}
+		if err != nil {
+			return nil, fmt.Errorf("line %d %q: %w", line, sc.Text(), err)
+		}
+	}
+	return res, sc.Err()
+}
+
+// writeUnitFvecs writes the rows of vs normalised, in .fvecs format.
+func writeUnitFvecs(path string, vs []float32, dim int) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriterSize(f, 1<<20)
+	u := make([]float32, dim)
+	rec := make([]byte, 4+4*dim)
+	binary.LittleEndian.PutUint32(rec, uint32(dim))
+	for i := 0; i+dim <= len(vs); i += dim {
+		copy(u, vs[i:i+dim])
+		vec.Normalize(u)
+		for j, x := range u {
+			binary.LittleEndian.PutUint32(rec[4+4*j:], math.Float32bits(x))
+		}
+		if _, err := w.Write(rec); err != nil {
+			f.Close()
+			return err
+		}
+	}
+	if err := w.Flush(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }

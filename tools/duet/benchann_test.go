@@ -8,6 +8,7 @@ import (
 	"errors"
 	"math"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -133,5 +134,92 @@ func TestBenchANN_Usage(t *testing.T) {
 		if !errors.As(err, &ue) {
 			t.Errorf("%v: %v, want a usage error", args, err)
 		}
+	}
+}
+
+// TestBenchANN_HNSWLib runs the hnswlib comparison end to end: the driver
+// is built from tools/hnswlib/driver.cpp, so the test needs g++ and
+// hnswlib's header and skips without them.
+func TestBenchANN_HNSWLib(t *testing.T) {
+	if _, err := exec.LookPath("g++"); err != nil {
+		t.Skip("no g++")
+	}
+	if !hnswlibHeaderInstalled() {
+		t.Skip("no hnswlib header (Debian package libhnswlib-dev)")
+	}
+	src, err := filepath.Abs(filepath.Join("..", "hnswlib", "driver.cpp"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	jsonPath := filepath.Join(t.TempDir(), "ann.json")
+	out, err := runBenchANNCLI(t, "--n", "3000", "--dim", "16", "--clusters", "10", "--queries", "50",
+		"--index", "hnsw,exact", "--ef", "16,64,256", "--m", "8", "--ef-construction", "64",
+		"--hnswlib", src, "--json", jsonPath)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	t.Log("\n" + out)
+	if !strings.Contains(out, "hnswlib") {
+		t.Fatalf("output lacks hnswlib rows:\n%s", out)
+	}
+	b, err := os.ReadFile(jsonPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep struct {
+		Results []map[string]any `json:"results"`
+		Summary map[string]any   `json:"recall_0.95"`
+	}
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, r := range rep.Results {
+		if r["index"] != "hnswlib" {
+			continue
+		}
+		n++
+		// Both libraries find nearly all neighbours of 3000 points at
+		// ef 256; a recall far off means the vectors or the labels were
+		// passed wrongly.
+		if r["ef"] == 256.0 && r["recall@10"].(float64) < 0.9 {
+			t.Errorf("hnswlib recall %v at ef 256", r["recall@10"])
+		}
+	}
+	if n != 3 {
+		t.Fatalf("%d hnswlib rows, want 3: %s", n, b)
+	}
+	if _, ok := rep.Summary["hnsw_vs_hnswlib"]; !ok {
+		t.Errorf("summary lacks the comparison: %s", b)
+	}
+}
+
+func TestBenchANN_HNSWLibOutput(t *testing.T) {
+	good := "build_s 1.5\nbytes_per_vector 200\nef 16 qps 1000.0\n1 2\n3 4\nef 32 qps 500\n1 2\n4 3\n"
+	res, err := parseHNSWLibOutput(strings.NewReader(good), 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.buildS != 1.5 || res.bpv != 200 || len(res.rows) != 2 || res.rows[1].ef != 32 || res.rows[1].labels[1][0] != "4" {
+		t.Fatalf("parsed %+v", res)
+	}
+	for _, bad := range []string{
+		"build_s x\n",
+		"ef 16 qps 1000\n1 2\n",
+		"hello\n",
+	} {
+		if _, err := parseHNSWLibOutput(strings.NewReader(bad), 2); err == nil {
+			t.Errorf("%q: no error", bad)
+		}
+	}
+	rows := []map[string]any{
+		{"index": "a", "recall@10": 0.90, "qps": 1000.0},
+		{"index": "a", "recall@10": 1.00, "qps": 100.0},
+	}
+	if q, ok := qpsAtRecall(rows, "a", "recall@10", 0.95); !ok || math.Abs(q-316.23) > 0.1 {
+		t.Errorf("qpsAtRecall = %v, %v; want about 316", q, ok)
+	}
+	if _, ok := qpsAtRecall(rows, "a", "recall@10", 1.01); ok {
+		t.Error("qpsAtRecall reached an unreachable recall")
 	}
 }
