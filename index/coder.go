@@ -185,6 +185,22 @@ func (c *CoderHNSW) Vector(id string) ([]float32, bool) {
 	return append([]float32(nil), c.vecs[o:o+c.dim]...), true
 }
 
+// Similarity returns the inner product of id's stored unit vector with v;
+// false when id is not in the index or v has the wrong dimension.
+func (c *CoderHNSW) Similarity(id string, v []float32) (float32, bool) {
+	if len(v) != c.dim {
+		return 0, false
+	}
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	i, ok := c.pos[id]
+	if !ok {
+		return 0, false
+	}
+	o := int(i) * c.dim
+	return vec.Dot(c.vecs[o:o+c.dim], v), true
+}
+
 // guard runs f and turns a panic into an error.
 func guard(f func()) (err error) {
 	defer func() {

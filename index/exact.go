@@ -109,6 +109,22 @@ func (e *Exact) Vector(id string) ([]float32, bool) {
 	return append([]float32(nil), e.data[i*e.dim:(i+1)*e.dim]...), true
 }
 
+// Similarity returns the inner product of id's stored unit vector with v,
+// without copying the stored vector; false when id is not in the index or
+// v has the wrong dimension.
+func (e *Exact) Similarity(id string, v []float32) (float32, bool) {
+	if len(v) != e.dim {
+		return 0, false
+	}
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	i, ok := e.pos[id]
+	if !ok {
+		return 0, false
+	}
+	return vec.Dot(e.data[i*e.dim:(i+1)*e.dim], v), true
+}
+
 // ctxEvery is how many items a scan scores between looks at its context.
 const ctxEvery = 8192
 

@@ -225,6 +225,22 @@ func (h *HNSW) Vector(id string) ([]float32, bool) {
 	return append([]float32(nil), h.vec(i)...), true
 }
 
+// Similarity returns the inner product of id's stored unit vector with v,
+// without copying the stored vector; false when id is not in the index or
+// v has the wrong dimension.
+func (h *HNSW) Similarity(id string, v []float32) (float32, bool) {
+	if len(v) != h.dim {
+		return 0, false
+	}
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	i, ok := h.pos[id]
+	if !ok {
+		return 0, false
+	}
+	return vec.Dot(h.vec(i), v), true
+}
+
 func (h *HNSW) kill(i int32) {
 	h.dead[i] = true
 	h.nDead++

@@ -428,6 +428,7 @@ func TestVector_Lookup(t *testing.T) {
 	type lookup interface {
 		Vector
 		Vector(string) ([]float32, bool)
+		Similarity(string, []float32) (float32, bool)
 	}
 	makers := map[string]func() (lookup, error){
 		"exact": func() (lookup, error) { return NewExact(3) },
@@ -447,12 +448,21 @@ func TestVector_Lookup(t *testing.T) {
 			if !ok || len(got) != 3 || math.Abs(float64(got[0])-0.6) > 1e-6 || math.Abs(float64(got[2])-0.8) > 1e-6 {
 				t.Fatalf("Vector(a) = %v, %v", got, ok)
 			}
+			if sim, ok := v.Similarity("a", []float32{0, 0, 1}); !ok || math.Abs(float64(sim)-0.8) > 1e-6 {
+				t.Fatalf("Similarity(a, z) = %v, %v", sim, ok)
+			}
+			if _, ok := v.Similarity("a", []float32{0, 1}); ok {
+				t.Fatal("similarity with a vector of the wrong dimension")
+			}
 			got[0] = 99 // a copy: the index is unchanged
 			if again, _ := v.Vector("a"); again[0] == 99 {
 				t.Fatal("Vector returned the index's own storage")
 			}
 			if _, ok := v.Vector("zz"); ok {
 				t.Fatal("unknown id found")
+			}
+			if _, ok := v.Similarity("zz", []float32{0, 0, 1}); ok {
+				t.Fatal("similarity of an unknown id")
 			}
 			if err := v.Delete("a"); err != nil {
 				t.Fatal(err)

@@ -21,6 +21,9 @@ type VectorIndex interface {
 	Search(ctx context.Context, v []float32, k int, filter index.Filter) ([]index.Result, error)
 	// Vector returns the stored (unit) vector of an item.
 	Vector(id string) ([]float32, bool)
+	// Similarity is the inner product of an item's stored vector with v,
+	// without a copy of the stored vector.
+	Similarity(id string, v []float32) (float32, bool)
 	// Dim is the dimension of the vectors.
 	Dim() int
 	Upsert(id string, v []float32) error
@@ -429,8 +432,8 @@ func (e *Engine) rescore(vecList, kwList []Scored, v []float32) []Scored {
 		if _, ok := in[s.ID]; ok {
 			continue
 		}
-		if iv, ok := e.vectors.Vector(s.ID); ok {
-			vecList = append(vecList, Scored{ID: s.ID, Score: float64(vec.Dot(v, iv))})
+		if sim, ok := e.vectors.Similarity(s.ID, v); ok {
+			vecList = append(vecList, Scored{ID: s.ID, Score: float64(sim)})
 			added = true
 		}
 	}
@@ -504,11 +507,11 @@ func (e *Engine) because(id string, hist []*content.Item) []Because {
 			continue
 		}
 		done[it.ID] = true
-		iv, ok := e.vectors.Vector(it.ID)
+		sim, ok := e.vectors.Similarity(it.ID, hv)
 		if !ok {
 			continue
 		}
-		out = append(out, Because{ID: it.ID, Title: it.Title, Similarity: float64(vec.Dot(hv, iv))})
+		out = append(out, Because{ID: it.ID, Title: it.Title, Similarity: float64(sim)})
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Similarity > out[j].Similarity })
 	return out[:min(len(out), e.opts.Because)]

@@ -334,6 +334,13 @@ func checkConsistent(m index.Manifest, model *tower.Model, vecs index.Vector, ca
 	return nil
 }
 
+// Every index a snapshot may hold serves the engine.
+var (
+	_ VectorIndex = (*index.HNSW)(nil)
+	_ VectorIndex = (*index.Exact)(nil)
+	_ VectorIndex = (*index.CoderHNSW)(nil)
+)
+
 func loadVectors(ctx context.Context, kind ANN, r io.Reader) (index.Vector, error) {
 	switch kind {
 	case ANNHNSW:
