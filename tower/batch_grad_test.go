@@ -11,7 +11,8 @@ import (
 
 // TestGrad_Batch checks the whole network end to end: the gradients one
 // batch leaves in a worker (item and user towers, every encoder, logQ,
-// accidental hits, shared negatives, user ids, full softmax) against finite
+// accidental hits, shared negatives, user ids, full softmax, the set
+// objective, the whole history) against finite
 // differences of the batch loss with respect to every weight.
 func TestGrad_Batch(t *testing.T) {
 	items := []content.Item{
@@ -52,6 +53,10 @@ func testGradBatch(t *testing.T, ds *Dataset, train [][]int32) {
 		{"attention", Config{Encoder: EncoderAttention}},
 		{"attention+negatives+userid", Config{Encoder: EncoderAttention, Negatives: 3, UserID: true}},
 		{"full softmax", Config{Encoder: EncoderRecency, FullSoftmax: true}},
+		{"set", Config{Objective: ObjectiveSet, Encoder: EncoderMean, DropFrac: 0.4, Negatives: 2}},
+		{"set whole history", Config{Objective: ObjectiveSet, Encoder: EncoderRecency, WholeHistory: true, DropFrac: 0.4}},
+		{"set full softmax+userid", Config{Objective: ObjectiveSet, Encoder: EncoderMean, WholeHistory: true, FullSoftmax: true, UserID: true, DropFrac: 0.5}},
+		{"next whole history", Config{Encoder: EncoderMean, WholeHistory: true}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := tc.cfg

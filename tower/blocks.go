@@ -369,3 +369,55 @@ func denseBackwardBatch(dw, db, dxs, w, xs, dzs []float32, n, in, out int, sc *d
 		vec.MatMulAdd(dxs, dzs, w, n, out, in)
 	}
 }
+
+// softmaxSetLoss is the multinomial likelihood of a set of targets per
+// row: the mean over the rows b of (1/|T_b|) Σ_{t∈T_b} −log
+// softmax_c(u_b·v_c/tau + off_c)_t, where row b's targets are the columns
+// tgt[tgtOff[b]:tgtOff[b+1]] (at least one). Columns hold distinct items,
+// so no column needs masking: a row's other targets stay in its
+// denominator, as in a multinomial over the whole catalogue. off may be
+// nil.
+//
+// It adds the gradients to dus (B×dim) and dvs (C×dim); sc may be nil.
+func softmaxSetLoss(us, vs []float32, dim int, tau float32, off []float32, tgt, tgtOff []int32, dus, dvs []float32, sc *lossScratch) float64 {
+	if sc == nil {
+		sc = new(lossScratch)
+	}
+	B := len(tgtOff) - 1
+	C := len(vs) / dim
+	inv := 1 / tau
+	sc.logits = grow(sc.logits, B*C)
+	logits := sc.logits
+	clear(logits)
+	sc.vt = transpose(sc.vt, vs, C, dim)
+	vec.MatMulAdd(logits, us[:B*dim], sc.vt, B, dim, C)
+	// Every row's logits share one log-sum-exp, so the loss of T targets
+	// costs one softmax; d loss_b / d logit_bc = p_bc − (c ∈ T_b)/|T_b|.
+	g := inv / float32(B)
+	var loss float64
+	for b := range B {
+		row := logits[b*C : (b+1)*C]
+		for c := range row {
+			row[c] *= inv
+			if off != nil {
+				row[c] += off[c]
+			}
+		}
+		ts := tgt[tgtOff[b]:tgtOff[b+1]]
+		wt := 1 / float32(len(ts))
+		var lt float64
+		for _, c := range ts {
+			lt += float64(row[c])
+		}
+		lse := vec.Softmax(row)
+		loss += float64(lse) - lt*float64(wt)
+		for _, c := range ts {
+			row[c] -= wt
+		}
+		vec.Scale(g, row)
+	}
+	vec.MatMulAdd(dus, logits, vs, B, C, dim)
+	sc.gt = transpose(sc.gt, logits, B, C)
+	vec.MatMulAdd(dvs, sc.gt, us, C, B, dim)
+	return loss / float64(B)
+}

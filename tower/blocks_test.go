@@ -224,3 +224,42 @@ func TestSoftmaxLoss_Masking(t *testing.T) {
 		t.Fatalf("masked loss %v, want %v", masked, want)
 	}
 }
+
+func TestGrad_SoftmaxSetLoss(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 6))
+	const d = 4
+	for _, tc := range []struct {
+		name        string
+		C           int
+		tgt, tgtOff []int32
+		logQ        bool
+		tau         float32
+	}{
+		{"one target each", 5, []int32{0, 3, 4}, []int32{0, 1, 2, 3}, false, 0.5},
+		{"several targets", 6, []int32{0, 1, 4, 2, 5, 3}, []int32{0, 3, 4, 6}, true, 0.3},
+		{"a target twice", 4, []int32{1, 1, 2, 0}, []int32{0, 3, 4}, true, 0.5},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			B := len(tc.tgtOff) - 1
+			us, vs := randVec(rng, B*d, 1), randVec(rng, tc.C*d, 1)
+			var off []float32
+			if tc.logQ {
+				off = randVec(rng, tc.C, 1)
+			}
+			dus, dvs := make([]float32, B*d), make([]float32, tc.C*d)
+			softmaxSetLoss(us, vs, d, tc.tau, off, tc.tgt, tc.tgtOff, dus, dvs, nil)
+			f := func() float64 {
+				return softmaxSetLoss(us, vs, d, tc.tau, off, tc.tgt, tc.tgtOff, make([]float32, B*d), make([]float32, tc.C*d), nil)
+			}
+			checkGrad(t, "u", us, dus, f)
+			checkGrad(t, "v", vs, dvs, f)
+		})
+	}
+	// One target is the single-target softmax.
+	us, vs := randVec(rng, 2*d, 1), randVec(rng, 3*d, 1)
+	a := softmaxSetLoss(us, vs, d, 0.5, nil, []int32{2, 0}, []int32{0, 1, 2}, make([]float32, 2*d), make([]float32, 3*d), nil)
+	b := softmaxLoss(us, vs, d, 0.5, nil, []int32{2, 0}, nil, make([]float32, 2*d), make([]float32, 3*d), nil)
+	if math.Abs(a-b) > 1e-5 {
+		t.Errorf("one target: set loss %v, softmax loss %v", a, b)
+	}
+}

@@ -20,6 +20,25 @@ type Config struct {
 	Encoder    string  // user tower: "mean", "recency" or "attention"; "recency"
 	Decay      float32 // recency encoder: weight ratio between consecutive positions; 0.8
 	UserID     bool    // add a learned user-id embedding in the user tower
+	// WholeHistory makes the user tower read every history item instead
+	// of the last HistoryLen, in training and inference alike: a model of
+	// the user's whole taste rather than of their latest items. Mean and
+	// recency encoders only (attention has a position row per place).
+	WholeHistory bool
+
+	// Objective is what training predicts: "next", the item at each
+	// position from the items before it, or "set", a random share
+	// (DropFrac) of the user's items from the rest of their history, all
+	// dropped items at once under one multinomial likelihood (a denoising
+	// autoencoder of the history, in two-tower form). "next".
+	Objective string
+	// DropFrac is the set objective's share of a user's items dropped
+	// from the input to become targets, drawn anew for every example; 0.2.
+	DropFrac float32
+	// SetExamples is the set objective's examples per user and epoch,
+	// each with its own drop; 8. A dataset has far fewer users than
+	// next-item examples, and an epoch needs enough steps to be one.
+	SetExamples int
 
 	Temperature float32 // softmax temperature on cosine scores; 0.05
 	LogQ        float32 // alpha of the logQ popularity correction; 1 (negative: off)
@@ -73,6 +92,13 @@ func (c Config) withDefaults() Config {
 	def(&c.Patience, 3)
 	def(&c.Batch, 256)
 	def(&c.ValK, 10)
+	def(&c.SetExamples, 8)
+	if c.Objective == "" {
+		c.Objective = ObjectiveNext
+	}
+	if c.DropFrac == 0 {
+		c.DropFrac = 0.2
+	}
 	switch {
 	case c.UserExamples == 0:
 		c.UserExamples = 64
@@ -147,6 +173,13 @@ func (c Config) validate() error {
 		return bad("HistoryLen %d, want 1 to %d", c.HistoryLen, maxHistoryLen)
 	case c.Encoder != EncoderMean && c.Encoder != EncoderRecency && c.Encoder != EncoderAttention:
 		return bad("Encoder %q, want mean, recency or attention", c.Encoder)
+	case c.Objective != "" && c.Objective != ObjectiveNext && c.Objective != ObjectiveSet:
+		// "" is a file written before objectives had names: next-item.
+		return bad("Objective %q, want next or set", c.Objective)
+	case c.WholeHistory && c.Encoder == EncoderAttention:
+		return bad("WholeHistory with the attention encoder, want mean or recency")
+	case !(c.DropFrac >= 0 && c.DropFrac < 1):
+		return bad("DropFrac %v, want [0, 1)", c.DropFrac)
 	case c.Optimizer != "adagrad" && c.Optimizer != "adam":
 		return bad("Optimizer %q, want adagrad or adam", c.Optimizer)
 	case !(c.Decay > 0 && c.Decay <= 1):
@@ -159,11 +192,17 @@ func (c Config) validate() error {
 		return bad("IDDropout %v, want 0 to 1", c.IDDropout)
 	case !(c.LR > 0):
 		return bad("LR %v, want > 0", c.LR)
-	case c.Negatives < 0 || c.UserExamples < 0 || c.HeldIn < 0 || c.Batch < 1 || c.Epochs < 1 || c.Patience < 1 || c.Workers < 1 || c.ValK < 1:
+	case c.Negatives < 0 || c.UserExamples < 0 || c.HeldIn < 0 || c.SetExamples < 0 || c.Batch < 1 || c.Epochs < 1 || c.Patience < 1 || c.Workers < 1 || c.ValK < 1:
 		return bad("negative or zero count")
 	}
 	return nil
 }
+
+// Training objectives (Config.Objective).
+const (
+	ObjectiveNext = "next"
+	ObjectiveSet  = "set"
+)
 
 // params are the weights of the network. Tables are row-major float32.
 type params struct {
@@ -321,9 +360,10 @@ func (m *Model) QueryVector(text string, dst []float32) ([]float32, bool) {
 }
 
 // UserVector computes the vector of a user from their history: catalog
-// item indices, oldest first, of which the last HistoryLen count. Indices
-// out of range are skipped. An empty history gives the model's prior user
-// vector (the user projection's bias direction).
+// item indices, oldest first, of which the last HistoryLen count (all of
+// them with Config.WholeHistory). Indices out of range are skipped. An
+// empty history gives the model's prior user vector (the user projection's
+// bias direction).
 func (m *Model) UserVector(history []int32, dst []float32) []float32 {
 	return m.userVector(-1, len(history), func(s []float32, k int) bool {
 		i := history[k]
@@ -373,7 +413,8 @@ func (m *Model) UserVectorID(userID string, history []int32, dst []float32) []fl
 }
 
 // userVector runs the user tower over the last HistoryLen of n history
-// entries; sum fills the input sum of entry k, or reports false to skip it.
+// entries (all n with WholeHistory); sum fills the input sum of entry k,
+// or reports false to skip it.
 func (m *Model) userVector(user int32, n int, sum func(s []float32, k int) bool, dst []float32) []float32 {
 	d := m.cfg.Dim
 	dst = grow(dst, d)
@@ -383,6 +424,9 @@ func (m *Model) userVector(user int32, n int, sum func(s []float32, k int) bool,
 	}
 	defer m.scratch.Put(sc)
 	N := m.cfg.HistoryLen
+	if m.cfg.WholeHistory {
+		N = max(n, 1)
+	}
 	sc.xs = grow(sc.xs, N*d)
 	sc.p = grow(sc.p, d)
 	sc.z = grow(sc.z, d)

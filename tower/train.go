@@ -46,8 +46,11 @@ var ErrNoData = errors.New("tower: no training examples")
 // catalog indices (into ds.Items), oldest first. A nil train means every
 // interaction of ds.History. An evaluation harness passes the histories left
 // after holding out its test and validation items, and ds shares the
-// catalog, so nothing is copied. Each position t ≥ 1 of a history is one
-// example: the last HistoryLen items before t predict the item at t.
+// catalog, so nothing is copied. With the next-item objective, each
+// position t ≥ 1 of a history is one example: the last HistoryLen items
+// before t predict the item at t. With the set objective, every user with
+// two or more items gives SetExamples examples per epoch, each a random
+// drop of DropFrac of the history predicted from the rest.
 //
 // val, when not empty, is scored after every epoch (Recall@ValK over every
 // item, the pair's history excluded from the ranking); training stops after
@@ -196,7 +199,8 @@ func (m *Model) initParams(users int) {
 // example is one training example: the last HistoryLen items of
 // train[user][:end], leaving out position tgt, predict train[user][tgt].
 // A next-item example has tgt = end; a held-in one has end = len(history)
-// and tgt inside it.
+// and tgt inside it. A set-objective example has end = len(history) and
+// tgt = −1: the worker draws which places are targets.
 type example struct {
 	user, end, tgt int32
 }
@@ -245,20 +249,42 @@ func newTrainer(m *Model, train [][]int32) *trainer {
 	n := len(m.items)
 	freq := make([]float64, n)
 	total := 0.0
-	for u, h := range train {
-		for k := 1; k < len(h); k++ {
-			t.ex = append(t.ex, example{int32(u), int32(k), int32(k)})
-			freq[h[k]]++
-			total++
-		}
-	}
-	// A candidate column holds item j with probability ∝ its share of
-	// targets (in-batch) plus Negatives/n (uniform); smoothing keeps
-	// unseen items finite.
 	t.logq = make([]float32, n)
-	for j := range freq {
-		q := float64(cfg.Batch)*(freq[j]+1)/(total+float64(n)) + float64(cfg.Negatives)/float64(n)
-		t.logq[j] = float32(math.Log(q))
+	if cfg.Objective == ObjectiveSet {
+		// One example per user: the worker draws its targets.
+		for u, h := range train {
+			if len(h) < 2 {
+				continue
+			}
+			t.ex = append(t.ex, example{int32(u), int32(len(h)), -1})
+			for _, i := range h {
+				freq[i]++
+			}
+		}
+		// A batch's columns are its distinct targets: item j is among
+		// them with probability 1 − exp(−λ_j), λ_j its expected count as
+		// a target (drops are independent per place), plus Negatives/n.
+		users := float64(max(len(t.ex), 1))
+		for j := range freq {
+			lambda := float64(cfg.Batch) * float64(cfg.DropFrac) * (freq[j] + 0.1) / users
+			q := -math.Expm1(-lambda) + float64(cfg.Negatives)/float64(n)
+			t.logq[j] = float32(math.Log(q))
+		}
+	} else {
+		for u, h := range train {
+			for k := 1; k < len(h); k++ {
+				t.ex = append(t.ex, example{int32(u), int32(k), int32(k)})
+				freq[h[k]]++
+				total++
+			}
+		}
+		// A candidate column holds item j with probability ∝ its share of
+		// targets (in-batch) plus Negatives/n (uniform); smoothing keeps
+		// unseen items finite.
+		for j := range freq {
+			q := float64(cfg.Batch)*(freq[j]+1)/(total+float64(n)) + float64(cfg.Negatives)/float64(n)
+			t.logq[j] = float32(math.Log(q))
+		}
 	}
 	d := cfg.Dim
 	for k, p := range t.tables {
@@ -517,6 +543,13 @@ func (t *trainer) run(ctx context.Context, val []ValPair) error {
 // them, or with Config.UserExamples at most that many random ones per user,
 // plus Config.HeldIn held-in examples per user.
 func (t *trainer) epochExamples(rng *rand.Rand, all, dst []example) []example {
+	if t.cfg.Objective == ObjectiveSet {
+		for range t.cfg.SetExamples {
+			dst = append(dst, all...)
+		}
+		rng.Shuffle(len(dst), func(i, j int) { dst[i], dst[j] = dst[j], dst[i] })
+		return dst
+	}
 	limit := t.cfg.UserExamples
 	if limit <= 0 {
 		dst = append(dst, all...)

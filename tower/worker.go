@@ -69,6 +69,8 @@ type worker struct {
 	colItem   []int32
 	colCand   []int32
 	tgt       []int32
+	tgtOff    []int32 // set objective: row b's target columns are tgt[tgtOff[b]:tgtOff[b+1]]
+	dropped   []bool  // set objective: one history's drawn targets
 	off       []float32
 	vs, dvs   []float32
 	us, dus   []float32
@@ -170,16 +172,25 @@ func (w *worker) forwardBackward(exs []example) float64 {
 	t.step.Add(1)
 
 	// Columns: the batch's targets in example order, then the shared
-	// negatives; or, for the full softmax, every item.
+	// negatives; or, for the full softmax, every item. The set objective
+	// draws its targets and builds its columns itself.
 	w.colItem, w.colCand, w.tgt = w.colItem[:0], w.colCand[:0], w.tgt[:0]
-	if cfg.FullSoftmax {
+	if cap(w.histSlots) < B {
+		w.histSlots = make([][]int32, B)
+		w.pool = make([]poolState, B)
+	}
+	set := cfg.Objective == ObjectiveSet
+	switch {
+	case set:
+		w.setExamples(exs)
+	case cfg.FullSoftmax:
 		for i := range int32(len(m.items)) {
 			w.addCol(i)
 		}
 		for _, e := range exs {
 			w.tgt = append(w.tgt, t.train[e.user][e.tgt])
 		}
-	} else {
+	default:
 		for b, e := range exs {
 			w.addCol(t.train[e.user][e.tgt])
 			w.tgt = append(w.tgt, int32(b))
@@ -189,23 +200,24 @@ func (w *worker) forwardBackward(exs []example) float64 {
 		}
 	}
 	C := len(w.colItem)
-	if cap(w.histSlots) < B {
-		w.histSlots = make([][]int32, B)
-		w.pool = make([]poolState, B)
-	}
-	for b, e := range exs {
-		h := t.train[e.user][:e.end]
-		lo := max(0, len(h)-N)
-		if e.tgt < e.end && int(e.tgt) >= lo && lo > 0 {
-			lo-- // the held-in target leaves a place in the window
-		}
-		hs := w.histSlots[b][:0]
-		for k := lo; k < len(h); k++ {
-			if k != int(e.tgt) {
-				hs = append(hs, w.addItem(h[k]))
+	if !set { // setExamples has built the histories
+		for b, e := range exs {
+			h := t.train[e.user][:e.end]
+			lo := 0
+			if !cfg.WholeHistory {
+				lo = max(0, len(h)-N)
 			}
+			if e.tgt < e.end && int(e.tgt) >= lo && lo > 0 {
+				lo-- // the held-in target leaves a place in the window
+			}
+			hs := w.histSlots[b][:0]
+			for k := lo; k < len(h); k++ {
+				if k != int(e.tgt) {
+					hs = append(hs, w.addItem(h[k]))
+				}
+			}
+			w.histSlots[b] = hs
 		}
-		w.histSlots[b] = hs
 	}
 
 	// Item sums, each distinct item once per batch: the id rows, then the
@@ -290,7 +302,12 @@ func (w *worker) forwardBackward(exs []example) float64 {
 		off = w.off
 		masks = w.colItem
 	}
-	loss := softmaxLoss(w.us, w.vs, d, cfg.Temperature, off, w.tgt, masks, w.dus, w.dvs, &w.loss)
+	var loss float64
+	if set {
+		loss = softmaxSetLoss(w.us, w.vs, d, cfg.Temperature, off, w.tgt, w.tgtOff, w.dus, w.dvs, &w.loss)
+	} else {
+		loss = softmaxLoss(w.us, w.vs, d, cfg.Temperature, off, w.tgt, masks, w.dus, w.dvs, &w.loss)
+	}
 
 	// Backward through the item tower of the candidates.
 	w.dcv = grow(w.dcv, K*d)
@@ -344,6 +361,77 @@ func (w *worker) forwardBackward(exs []example) float64 {
 		}
 	}
 	return loss
+}
+
+// setExamples draws the targets of a batch of set-objective examples and
+// builds its histories and columns. Each place of a history is dropped
+// with probability DropFrac, at least one and never all; the dropped items
+// are the targets and the rest, in order, the input. Columns hold distinct
+// items, so that a column's index is its candidate's: every item with the
+// full softmax, otherwise the batch's targets and the shared negatives.
+func (w *worker) setExamples(exs []example) {
+	t := w.t
+	cfg := t.cfg
+	n := len(t.m.items)
+	if cfg.FullSoftmax {
+		for i := range int32(n) {
+			w.addCol(i)
+		}
+	}
+	col := func(i int32) int32 {
+		if c := w.candOf[i]; c >= 0 {
+			return c
+		}
+		w.addCol(i)
+		return w.candOf[i]
+	}
+	w.tgtOff = append(w.tgtOff[:0], 0)
+	for b, e := range exs {
+		h := t.train[e.user][:e.end]
+		if cap(w.dropped) < len(h) {
+			w.dropped = make([]bool, len(h), 2*len(h))
+		}
+		dropped := w.dropped[:len(h)]
+		nd := 0
+		for k := range h {
+			dropped[k] = w.rng.Float32() < cfg.DropFrac
+			if dropped[k] {
+				nd++
+			}
+		}
+		switch {
+		case nd == 0:
+			dropped[w.rng.IntN(len(h))] = true
+			nd++
+		case nd == len(h):
+			dropped[w.rng.IntN(len(h))] = false
+			nd--
+		}
+		// Without WholeHistory the input is the newest HistoryLen of the
+		// kept items, as at inference.
+		skip := 0
+		if !cfg.WholeHistory {
+			skip = max(0, len(h)-nd-cfg.HistoryLen)
+		}
+		hs := w.histSlots[b][:0]
+		for k, i := range h {
+			switch {
+			case dropped[k]:
+				w.tgt = append(w.tgt, col(i))
+			case skip > 0:
+				skip--
+			default:
+				hs = append(hs, w.addItem(i))
+			}
+		}
+		w.histSlots[b] = hs
+		w.tgtOff = append(w.tgtOff, int32(len(w.tgt)))
+	}
+	if !cfg.FullSoftmax {
+		for range cfg.Negatives {
+			col(int32(w.rng.IntN(n)))
+		}
+	}
 }
 
 // tokenFilterShare is the ratio of catalog to batch token entries up to

@@ -135,6 +135,9 @@ func Run(ctx context.Context, ds *tower.Dataset, split *Split, recs []Recommende
 		var skipped error
 		for i, c := range cands {
 			cands[i] = nil // only the best so far stays reachable: fitted models can be large
+			if sa, ok := c.(SplitAware); ok {
+				sa.SetProtocol(split.Protocol)
+			}
 			progress(name, "fit", i+1, len(cands), false)
 			t0 := time.Now()
 			err := c.Fit(ctx, &trainDS, train)

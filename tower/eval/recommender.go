@@ -47,3 +47,10 @@ type Tunable interface {
 type Parameterised interface {
 	Params() map[string]any
 }
+
+// SplitAware is a Recommender that wants to know how the split was made,
+// for example to hold out validation items of its own the same way. Run
+// calls SetProtocol with Split.Protocol before every Fit.
+type SplitAware interface {
+	SetProtocol(protocol string)
+}

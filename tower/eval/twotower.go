@@ -3,6 +3,9 @@ package eval
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
 
 	"github.com/duetrec/duet/internal/vec"
 	"github.com/duetrec/duet/tower"
@@ -12,6 +15,9 @@ import (
 // the user tower over their history, items by the item tower.
 type TwoTower struct {
 	Config tower.Config
+	// Protocol is the split's protocol (see SetProtocol): it decides which
+	// training item of a user FitModel holds out to stop early.
+	Protocol string
 
 	model *tower.Model
 	items []float32 // item vectors, row-major
@@ -34,24 +40,46 @@ func (t *TwoTower) Name() string {
 	return "two-tower-" + enc
 }
 
+// SetProtocol records how the split was made, so that the early-stopping
+// hold-out mirrors it.
+func (t *TwoTower) SetProtocol(protocol string) { t.Protocol = protocol }
+
 // Params reports the settings trained with, defaults filled in once fitted.
 func (t *TwoTower) Params() map[string]any {
 	c := t.Config
 	if t.model != nil {
 		c = t.model.Config()
 	}
-	return map[string]any{"temperature": c.Temperature, "logq": c.LogQ, "held_in": c.HeldIn, "dim": c.Dim, "epochs": c.Epochs}
+	p := map[string]any{"objective": c.Objective, "temperature": c.Temperature, "logq": c.LogQ, "dim": c.Dim, "epochs": c.Epochs}
+	if c.Objective == tower.ObjectiveSet {
+		p["drop"], p["whole_history"], p["full_softmax"] = c.DropFrac, c.WholeHistory, c.FullSoftmax
+		p["optimizer"], p["lr"] = c.Optimizer, c.LR
+	} else {
+		p["held_in"] = c.HeldIn
+	}
+	return p
 }
 
 // Candidates tries the settings that mattered most on MovieLens: the
 // softmax temperature, random held-in targets besides the next item (they
-// help when test items are not the latest), and the popularity correction.
+// help when test items are not the latest), and the popularity correction;
+// then the set objective, which models the whole history and suits test
+// items drawn from anywhere in it. The set objective overfits within a few
+// epochs and wants Adam; id dropout, which trains the content path for
+// cold items, costs it accuracy on known ones, so it is off there.
 func (t *TwoTower) Candidates() []Recommender {
 	var out []Recommender
 	for _, p := range [][3]float32{{0.1, 1, 0}, {0.1, 1, 16}, {0.1, -1, 16}, {0.05, 1, 16}} {
 		c := t.Config
 		c.Temperature, c.LogQ, c.HeldIn = p[0], p[1], int(p[2])
-		out = append(out, &TwoTower{Config: c})
+		out = append(out, &TwoTower{Config: c, Protocol: t.Protocol})
+	}
+	for _, p := range [][2]float32{{0.1, 0.005}, {0.05, 0.003}} {
+		c := t.Config
+		c.Objective, c.Temperature, c.Optimizer, c.LR, c.IDDropout = tower.ObjectiveSet, p[0], "adam", p[1], -1
+		// Attention keeps its window: it has a position row per place.
+		c.WholeHistory = c.Encoder != tower.EncoderAttention
+		out = append(out, &TwoTower{Config: c, Protocol: t.Protocol})
 	}
 	return out
 }
@@ -62,18 +90,46 @@ func (t *TwoTower) Fit(ctx context.Context, ds *tower.Dataset, train [][]int32) 
 	return err
 }
 
-// FitModel trains on the training histories and returns the model. The
-// last item of every history of three or more is held out to stop
-// training early.
+// randomHoldOut is how many items of a user FitModel holds out under the
+// random protocol.
+const randomHoldOut = 3
+
+// FitModel trains on the training histories and returns the model. An
+// item of every history of three or more is held out to stop training
+// early: the last one, or under the random protocol a few random ones, so
+// that training stops where the harness's validation would choose.
 func (t *TwoTower) FitModel(ctx context.Context, ds *tower.Dataset, train [][]int32) (*tower.Model, error) {
 	cut := make([][]int32, len(train))
 	var val []tower.ValPair
+	random := strings.HasPrefix(t.Protocol, ProtocolRandom)
+	seed := t.Config.Seed
+	if seed == 0 {
+		seed = 1
+	}
 	for u, h := range train {
 		cut[u] = h
-		if len(h) >= 3 {
+		if len(h) < 3 {
+			continue
+		}
+		if !random {
 			val = append(val, tower.ValPair{User: int32(u), History: h[:len(h)-1], Item: h[len(h)-1]})
 			cut[u] = h[:len(h)-1]
+			continue
 		}
+		// Up to randomHoldOut random items, the pairs sharing one
+		// history: a single random item per user makes too noisy a
+		// signal to stop on.
+		out := rand.New(rand.NewPCG(seed, uint64(u)^0x686f6c64)).Perm(len(h))[:min(randomHoldOut, len(h)-2)]
+		rest := make([]int32, 0, len(h)-len(out))
+		for k, i := range h {
+			if !slices.Contains(out, k) {
+				rest = append(rest, i)
+			}
+		}
+		for _, k := range out {
+			val = append(val, tower.ValPair{User: int32(u), History: rest, Item: h[k]})
+		}
+		cut[u] = rest
 	}
 	m, err := tower.Train(ctx, ds, cut, val, t.Config)
 	if err != nil {

@@ -24,7 +24,7 @@ func TestTwoTower_BeatsPop(t *testing.T) {
 	}
 	pop, got := rep.Models[0].Metrics["ndcg@10"], rep.Models[1].Metrics["ndcg@10"]
 	t.Logf("ndcg@10: pop %.4f, %s %.4f (params %v)", pop, rep.Models[1].Name, got, rep.Models[1].Params)
-	if rep.Models[1].Name != "two-tower-recency" || rep.Models[1].Candidates != 4 {
+	if rep.Models[1].Name != "two-tower-recency" || rep.Models[1].Candidates != 6 {
 		t.Fatalf("model line %+v", rep.Models[1])
 	}
 	// Measured 0.30 with six epochs against pop's 0.025; a fifth of that
