@@ -47,10 +47,12 @@ func bleveIn(t *testing.T, tx *Text, r bindex.IndexReader, q TextQuery) TextResu
 	return out
 }
 
-func matchGenCatalog(t testing.TB, n int) []content.Item {
+// GenCatalog returns the first n items of the synthetic catalog made with
+// seed; the external tests use it too.
+func GenCatalog(t testing.TB, n int, seed uint64) []content.Item {
 	t.Helper()
 	var buf bytes.Buffer
-	if _, err := content.Generate(context.Background(), content.GenOptions{Items: n, Users: 10, Seed: 3}, &buf, io.Discard); err != nil {
+	if _, err := content.Generate(context.Background(), content.GenOptions{Items: n, Users: 10, Seed: seed}, &buf, io.Discard); err != nil {
 		t.Fatal(err)
 	}
 	var items []content.Item
@@ -75,7 +77,7 @@ func matchGenCatalog(t testing.TB, n int) []content.Item {
 // words, stop words, unknown words, tag words and deep pages.
 func TestMatchTop_SameAsBleve(t *testing.T) {
 	ctx := context.Background()
-	items := matchGenCatalog(t, 3000)
+	items := GenCatalog(t, 3000, 3)
 	tx, err := OpenText(ctx, filepath.Join(t.TempDir(), "text"), &TextOptions{BatchSize: 400})
 	if err != nil {
 		t.Fatal(err)
@@ -159,7 +161,7 @@ func TestMatchTop_SameAsBleve(t *testing.T) {
 // renumbers meanwhile.
 func TestMatchTop_SameAsSearch(t *testing.T) {
 	ctx := context.Background()
-	items := matchGenCatalog(t, 1500)
+	items := GenCatalog(t, 1500, 3)
 	tx, err := OpenText(ctx, filepath.Join(t.TempDir(), "text"), &TextOptions{BatchSize: 300})
 	if err != nil {
 		t.Fatal(err)
@@ -255,7 +257,7 @@ func TestMatchTop_LeavesTheRestToBleve(t *testing.T) {
 // answered by Bleve's searchers and by matchTop, on 20,000 items.
 func BenchmarkTextMatch(b *testing.B) {
 	ctx := context.Background()
-	items := matchGenCatalog(b, 20_000)
+	items := GenCatalog(b, 20_000, 3)
 	tx, err := OpenText(ctx, filepath.Join(b.TempDir(), "text"), nil)
 	if err != nil {
 		b.Fatal(err)

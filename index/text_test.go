@@ -1,12 +1,9 @@
 package index_test
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"maps"
 	"math"
 	"path/filepath"
@@ -19,29 +16,6 @@ import (
 	"github.com/duetrec/duet/content"
 	"github.com/duetrec/duet/index"
 )
-
-// textGenCatalog returns the first n items of the synthetic catalog.
-func textGenCatalog(t testing.TB, n int) []content.Item {
-	t.Helper()
-	var buf bytes.Buffer
-	if _, err := content.Generate(context.Background(), content.GenOptions{Items: n, Users: 10, Seed: 1}, &buf, io.Discard); err != nil {
-		t.Fatal(err)
-	}
-	var items []content.Item
-	sc := bufio.NewScanner(&buf)
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		it, err := content.ParseItemLine(sc.Bytes())
-		if err != nil {
-			t.Fatal(err)
-		}
-		items = append(items, it)
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return items
-}
 
 func textOpen(t testing.TB, dir string) *index.Text {
 	t.Helper()
@@ -154,7 +128,7 @@ func TestText_TitleRanksFirst(t *testing.T) {
 func textPtr(f float64) *float64 { return &f }
 
 func TestText_Filters(t *testing.T) {
-	items := textGenCatalog(t, 500)
+	items := index.GenCatalog(t, 500, 1)
 	tx := textNew(t, items)
 	byID := map[string]content.Item{}
 	for _, it := range items {
@@ -258,7 +232,7 @@ func TestText_Filters(t *testing.T) {
 }
 
 func TestText_Facets(t *testing.T) {
-	items := textGenCatalog(t, 500)
+	items := index.GenCatalog(t, 500, 1)
 	tx := textNew(t, items)
 	byID := map[string]content.Item{}
 	for _, it := range items {
@@ -316,7 +290,7 @@ func TestText_Facets(t *testing.T) {
 }
 
 func TestText_Paging(t *testing.T) {
-	items := textGenCatalog(t, 200)
+	items := index.GenCatalog(t, 200, 1)
 	tx := textNew(t, items)
 	for _, text := range []string{"", "guide notes"} {
 		all := textIDs(textSearch(t, tx, index.TextQuery{Text: text}))
@@ -598,7 +572,7 @@ func TestText_IndexBatchSplits(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tx.Close()
-	items := textGenCatalog(t, 50)
+	items := index.GenCatalog(t, 50, 1)
 	again := items[3]
 	again.Title = "Zeppelin"
 	if err := tx.IndexBatch(ctx, append(items, again)); err != nil {
@@ -623,7 +597,7 @@ func TestText_Compact(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tx.Close()
-	items := textGenCatalog(t, 200)
+	items := index.GenCatalog(t, 200, 1)
 	if err := tx.IndexBatch(ctx, items); err != nil {
 		t.Fatal(err)
 	}
