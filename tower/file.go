@@ -126,6 +126,7 @@ func Load(r io.Reader) (*Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load model: %w", err)
 	}
+	m.tabulateItemSums()
 	return m, nil
 }
 

@@ -85,6 +85,12 @@ func TestSaveLoad_RoundTrip(t *testing.T) {
 		}
 		same("user", m.UserVector(h, nil), m2.UserVector(h, nil))
 		same("user with id", m.UserVectorID(ds.Users[u], h, nil), m2.UserVectorID(ds.Users[u], h, nil))
+		// The loaded model reads its history items' sums from a table.
+		its := make([]content.Item, len(h))
+		for k, i := range h {
+			its[k] = ds.Items[i]
+		}
+		same("user from items", m.UserVectorItems(its, nil), m2.UserVectorItems(its, nil))
 	}
 	t.Logf("model file: %d bytes", len(file))
 }

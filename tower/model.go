@@ -239,6 +239,12 @@ type Model struct {
 
 	p params
 
+	// sums, set on a loaded model, holds every catalog item's input sum
+	// (id row and content): a loaded model no longer changes, and the user
+	// tower would otherwise recompute its history items' sums on every
+	// request.
+	sums []float32
+
 	scratch sync.Pool // *userScratch
 }
 
@@ -285,12 +291,26 @@ func grow(dst []float32, n int) []float32 {
 // category mean) of catalog item i, with or without the id.
 func (m *Model) itemSum(s []float32, i int32, withID bool) {
 	d := m.cfg.Dim
+	if withID && m.sums != nil {
+		copy(s, m.sums[int(i)*d:int(i+1)*d])
+		return
+	}
 	var idRow []float32
 	if withID {
 		idRow = m.p.id[int(i)*d : int(i+1)*d]
 	}
 	f := &m.feats[i]
 	bagForward(s, idRow, m.p.tok, f.toks, m.p.cat, f.cats)
+}
+
+// tabulateItemSums fills m.sums; only for a model whose weights are final.
+func (m *Model) tabulateItemSums() {
+	d := m.cfg.Dim
+	sums := make([]float32, len(m.items)*d)
+	for i := range m.items {
+		m.itemSum(sums[i*d:(i+1)*d], int32(i), true)
+	}
+	m.sums = sums
 }
 
 // itemOut projects an input sum and normalises it: the item tower's output.
