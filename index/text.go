@@ -81,6 +81,11 @@ type TextOptions struct {
 	// (default 1000). Each batch becomes a segment and waits for its
 	// fsync; larger batches mean fewer of both, and more memory.
 	BatchSize int
+	// PostingsCache is the memory, in bytes, kept for the decoded posting
+	// lists of the terms queried lately, so that a common word's postings
+	// are read from the index once rather than by every query (default
+	// 64 MiB; negative: none).
+	PostingsCache int
 }
 
 // maxTextGroup bounds how many queued live edits one batch takes.
@@ -106,6 +111,8 @@ type Text struct {
 	en    analysis.Analyzer // for title, description and labels
 	kw    analysis.Analyzer // for tags, categories and string attributes
 	batch int
+
+	cache postingsCache
 
 	ops    chan *textOp
 	mu     sync.RWMutex // guards closed against sends on ops and use of idx
@@ -139,6 +146,12 @@ func OpenText(ctx context.Context, dir string, opts *TextOptions) (*Text, error)
 	if o.BatchSize == 0 {
 		o.BatchSize = 1000
 	}
+	switch {
+	case o.PostingsCache == 0:
+		o.PostingsCache = defaultPostingsCache
+	case o.PostingsCache < 0:
+		o.PostingsCache = 0
+	}
 	m, err := textMapping()
 	if err != nil {
 		return nil, fmt.Errorf("open text index %s: %w", dir, err)
@@ -152,6 +165,7 @@ func OpenText(ctx context.Context, dir string, opts *TextOptions) (*Text, error)
 		en:    m.AnalyzerNamed(en.AnalyzerName),
 		kw:    m.AnalyzerNamed(keyword.Name),
 		batch: o.BatchSize,
+		cache: postingsCache{budget: o.PostingsCache},
 		ops:   make(chan *textOp, maxTextGroup),
 		done:  make(chan struct{}),
 	}
@@ -473,6 +487,7 @@ func (t *Text) Close() error {
 	close(t.ops)
 	t.mu.Unlock()
 	<-t.done
+	t.cache.reset()
 	if err := t.idx.Close(); err != nil {
 		return fmt.Errorf("close text index: %w", err)
 	}

@@ -128,7 +128,7 @@ func TestMatchTop_SameAsBleve(t *testing.T) {
 	a := word()
 	queries = append(queries, a+" "+a, a+" "+a+" "+word())
 
-	checked := 0
+	checked, skipped := 0, 0
 	for i, text := range queries {
 		q := TextQuery{Text: text, K: 1 + rng.IntN(60)}
 		if i%5 == 0 {
@@ -143,9 +143,24 @@ func TestMatchTop_SameAsBleve(t *testing.T) {
 			t.Fatalf("%q: matchTop left a plain query to Bleve", text)
 		}
 		want := bleveIn(t, tx, r, q)
+		q.SkipTotal = true
+		pruned, ok, err := tx.matchIn(ctx, r, &q)
 		r.Close()
+		if err != nil || !ok {
+			t.Fatalf("%q with SkipTotal: ok %v, err %v", text, ok, err)
+		}
 		if diff := matchDiff(got, want); diff != "" {
 			t.Fatalf("query %q, k %d, offset %d: %s", text, q.K, q.Offset, diff)
+		}
+		if pruned.Total > want.Total {
+			t.Fatalf("query %q with SkipTotal: total %d, more than the %d matches", text, pruned.Total, want.Total)
+		}
+		if pruned.Total < want.Total {
+			skipped++
+		}
+		pruned.Total = want.Total
+		if diff := matchDiff(pruned, want); diff != "" {
+			t.Fatalf("query %q, k %d, offset %d, SkipTotal: %s", text, q.K, q.Offset, diff)
 		}
 		if len(want.Hits) > 1 {
 			checked++
@@ -153,6 +168,11 @@ func TestMatchTop_SameAsBleve(t *testing.T) {
 	}
 	if checked < len(queries)/2 {
 		t.Fatalf("only %d of %d queries had hits to compare", checked, len(queries))
+	}
+	// Common words fill a page long before their postings end: SkipTotal
+	// must then leave some matches unscored.
+	if skipped < len(queries)/4 {
+		t.Fatalf("SkipTotal passed over matches in only %d of %d queries", skipped, len(queries))
 	}
 }
 
@@ -292,4 +312,70 @@ func BenchmarkTextMatch(b *testing.B) {
 			}
 		}
 	})
+	b.Run("matchTop-skipTotal", func(b *testing.B) {
+		for i := 0; b.Loop(); i++ {
+			q := queries[i%len(queries)]
+			q.SkipTotal = true
+			if _, ok, err := tx.matchTop(ctx, &q); !ok || err != nil {
+				b.Fatal(ok, err)
+			}
+		}
+	})
+}
+
+// TestMatchTop_CacheFollowsEdits interleaves queries with edits, so that
+// every query after an edit reads a new index snapshot: the posting lists
+// and ids kept from the previous one must not answer it. The budgets
+// cover no cache, one that evicts all the time, and the default.
+func TestMatchTop_CacheFollowsEdits(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		budget int
+	}{{"none", -1}, {"evicting", 40 << 10}, {"default", 0}} {
+		t.Run(c.name, func(t *testing.T) {
+			ctx := context.Background()
+			items := GenCatalog(t, 1200, 4)
+			tx, err := OpenText(ctx, filepath.Join(t.TempDir(), "text"), &TextOptions{BatchSize: 300, PostingsCache: c.budget})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer tx.Close()
+			if err := tx.IndexBatch(ctx, items); err != nil {
+				t.Fatal(err)
+			}
+			rng := rand.New(rand.NewPCG(11, 11))
+			words := strings.Fields(items[0].Title + " " + items[1].Title + " " + items[2].Description)
+			for round := range 60 {
+				for range 3 {
+					text := words[rng.IntN(len(words))] + " " + words[rng.IntN(len(words))]
+					q := TextQuery{Text: text, K: 1 + rng.IntN(40), SkipTotal: rng.IntN(2) == 0}
+					r := matchReader(t, tx)
+					got, ok, err := tx.matchIn(ctx, r, &q)
+					if err != nil || !ok {
+						t.Fatalf("%q: ok %v, err %v", text, ok, err)
+					}
+					want := bleveIn(t, tx, r, q)
+					r.Close()
+					if q.SkipTotal {
+						got.Total = want.Total
+					}
+					if diff := matchDiff(got, want); diff != "" {
+						t.Fatalf("round %d, query %q: %s", round, text, diff)
+					}
+				}
+				it := items[rng.IntN(len(items))]
+				if rng.IntN(3) == 0 {
+					err = tx.Delete(ctx, it.ID)
+				} else {
+					// Words that the queries ask for move into titles,
+					// changing their lists, counts and idf.
+					it.Title = words[rng.IntN(len(words))] + " " + words[rng.IntN(len(words))]
+					err = tx.Upsert(ctx, it)
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+		})
+	}
 }

@@ -1,13 +1,10 @@
 package index
 
 import (
-	"cmp"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
-	"slices"
 	"sort"
 	"strings"
 	"unicode/utf8"
@@ -16,8 +13,6 @@ import (
 	"github.com/blevesearch/bleve/v2/analysis/lang/en"
 	"github.com/blevesearch/bleve/v2/search"
 	"github.com/blevesearch/bleve/v2/search/query"
-	bsearcher "github.com/blevesearch/bleve/v2/search/searcher"
-	bindex "github.com/blevesearch/bleve_index_api"
 
 	"github.com/duetrec/duet/content"
 )
@@ -70,6 +65,11 @@ type TextQuery struct {
 	// Highlight asks for fragments of the title and description, as HTML
 	// with the matched words in <mark>. Browsing has nothing to highlight.
 	Highlight bool
+	// SkipTotal says the caller wants the hits but not Total. A search of
+	// free text alone (no filter, facets or highlights) may then pass over
+	// items that cannot make the page, and Total counts only the matches
+	// it scored: a lower bound. The hits and their scores are the same.
+	SkipTotal bool
 }
 
 // TextFilter restricts a search. Every part that is set must hold.
@@ -350,300 +350,4 @@ func facetCounts(fr *search.FacetResult) map[string]int {
 		counts[tf.Term] = tf.Count
 	}
 	return counts
-}
-
-// Free text alone, the commonest query and the one hybrid search sends, is
-// scored by matchTop straight from the postings rather than by running
-// textRequest's query. Bleve turns every posting into a DocumentMatch that
-// climbs two levels of disjunction searchers, a scorer at each level and a
-// collector; on a catalogue where a common word matches a tenth of the
-// items, that machinery costs several times the reading of the postings
-// themselves. matchTop reads the same postings through the same index
-// reader and computes Bleve's scores with Bleve's formulas, term by term
-// and sum by sum in the same order, so that its hits, scores and total are
-// those the query would give (the tests hold it to that). Filters,
-// highlights and facets take Bleve's way.
-
-// plainMatch reports whether q asks for nothing but free text.
-func plainMatch(q *TextQuery) bool {
-	return q.Filter.empty() && !q.Highlight && q.FacetSize == 0 && strings.TrimSpace(q.Text) != ""
-}
-
-// errNotScorch means the index reader is not the kind matchTop knows how to
-// read; the query goes to Bleve instead.
-var errNotScorch = errors.New("index reader is not scorch's")
-
-// noDoc is the document number of an exhausted posting list.
-const noDoc = math.MaxUint64
-
-// matchLeaf is one term in one field: a term searcher of textRequest's
-// query, with the scoring figures Bleve gives it.
-type matchLeaf struct {
-	r      bindex.TermFieldReader
-	tfd    bindex.TermFieldDoc
-	doc    uint64 // the current posting's document; noDoc past the end
-	boost  float64
-	idf    float64
-	weight float64 // boost · idf · query norm
-	avgLen float64 // average field length; 0 scores by tf-idf, as Bleve does
-}
-
-// next moves to the next posting.
-func (l *matchLeaf) next() error {
-	d, err := l.r.Next(&l.tfd)
-	switch {
-	case err != nil:
-		return err
-	case d == nil:
-		l.doc = noDoc
-	case len(d.ID) != 8:
-		return errNotScorch
-	default:
-		l.doc = binary.BigEndian.Uint64(d.ID)
-	}
-	return nil
-}
-
-// score is the current posting's score, as Bleve's TermQueryScorer
-// computes it.
-func (l *matchLeaf) score() float64 {
-	tf := math.Sqrt(float64(l.tfd.Freq))
-	var s float64
-	if l.avgLen > 0 {
-		fieldLength := 1 / (l.tfd.Norm * l.tfd.Norm)
-		s = l.idf * (tf * search.BM25_k1) /
-			(tf + search.BM25_k1*(1-search.BM25_b+(search.BM25_b*fieldLength/l.avgLen)))
-	} else {
-		s = tf * l.tfd.Norm * l.idf
-	}
-	return s * l.weight
-}
-
-// termIDF is Bleve's inverse document frequency: BM25's when the field has
-// an average length, tf-idf's otherwise.
-func termIDF(avgLen float64, docs, withTerm uint64) float64 {
-	if avgLen > 0 {
-		return math.Log(1 + (float64(docs)-float64(withTerm)+0.5)/(float64(withTerm)+0.5))
-	}
-	return 1.0 + math.Log(float64(docs)/float64(withTerm+1.0))
-}
-
-// matchTop answers a plainMatch query as textRequest's would be answered:
-// a disjunction over matchFields of one disjunction per field over the
-// query's terms. ok is false when the query is left to Bleve: a query of
-// more terms than Bleve sums in a slice (beyond that it sums them in heap
-// order), or an index reader of another kind.
-func (t *Text) matchTop(ctx context.Context, q *TextQuery) (res TextResult, ok bool, err error) {
-	if err := ctx.Err(); err != nil {
-		return TextResult{}, false, err
-	}
-	adv, err := t.idx.Advanced()
-	if err != nil {
-		return TextResult{}, false, err
-	}
-	r, err := adv.Reader()
-	if err != nil {
-		return TextResult{}, false, err
-	}
-	defer r.Close()
-	return t.matchIn(ctx, r, q)
-}
-
-// matchIn is matchTop on the index as r sees it.
-func (t *Text) matchIn(ctx context.Context, r bindex.IndexReader, q *TextQuery) (res TextResult, ok bool, err error) {
-	tokens := t.en.Analyze([]byte(q.Text))
-	nt := len(tokens)
-	if nt > bsearcher.DisjunctionHeapTakeover {
-		return TextResult{}, false, nil
-	}
-	if nt == 0 {
-		// Stop words only: every field's query matches nothing.
-		return TextResult{Hits: []TextHit{}}, true, nil
-	}
-	br, isBM25 := r.(bindex.BM25Reader)
-	if !isBM25 {
-		return TextResult{}, false, nil
-	}
-	docs, err := r.DocCount()
-	if err != nil || docs == 0 {
-		return TextResult{Hits: []TextHit{}}, err == nil, err
-	}
-
-	leaves := make([]matchLeaf, 0, len(matchFields)*nt)
-	defer func() {
-		for i := range leaves {
-			leaves[i].r.Close()
-		}
-	}()
-	type field struct {
-		leaves []matchLeaf
-		count  uint64
-	}
-	fields := make([]field, len(matchFields))
-	for i, f := range matchFields {
-		card, err := br.FieldCardinality(f.name)
-		if err != nil {
-			return TextResult{}, false, err
-		}
-		avg := math.Ceil(float64(card) / float64(docs))
-		for _, tok := range tokens {
-			tr, err := r.TermFieldReader(ctx, tok.Term, f.name, true, true, false)
-			if err != nil {
-				return TextResult{}, false, err
-			}
-			leaves = append(leaves, matchLeaf{r: tr, boost: f.boost, avgLen: avg, idf: termIDF(avg, docs, tr.Count())})
-			fields[i].count += tr.Count()
-		}
-		fields[i].leaves = leaves[i*nt : (i+1)*nt]
-	}
-	// A disjunction searcher orders its children by their counts of
-	// postings, fewest first, and sums weights and scores in that order.
-	// Bleve sorts at most a dozen children by insertion, so stably.
-	ordered := make([]matchLeaf, 0, len(leaves))
-	slices.SortStableFunc(fields, func(a, b field) int { return cmp.Compare(a.count, b.count) })
-	for _, f := range fields {
-		slices.SortStableFunc(f.leaves, func(a, b matchLeaf) int { return cmp.Compare(a.r.Count(), b.r.Count()) })
-		ordered = append(ordered, f.leaves...)
-	}
-	leaves = ordered
-	// The query norm is over the squared weights of every term searcher,
-	// summed per field and then over the fields.
-	var sumSq float64
-	for f := range matchFields {
-		var fieldSq float64
-		for _, l := range leaves[f*nt : (f+1)*nt] {
-			w := l.boost * l.idf
-			fieldSq += w * w
-		}
-		sumSq += fieldSq
-	}
-	norm := 1.0 / math.Sqrt(sumSq)
-	for i := range leaves {
-		l := &leaves[i]
-		l.weight = l.boost * l.idf * norm
-		if err := l.next(); err != nil {
-			return TextResult{}, false, notScorch(err)
-		}
-	}
-
-	top := matchHeap{size: q.K + q.Offset}
-	var total uint64
-	for {
-		doc := uint64(noDoc)
-		for i := range leaves {
-			doc = min(doc, leaves[i].doc)
-		}
-		if doc == noDoc {
-			break
-		}
-		if total++; total%1024 == 0 {
-			if err := ctx.Err(); err != nil {
-				return TextResult{}, false, err
-			}
-		}
-		// Each level scores the sum of its matching children times the
-		// share of its children that match.
-		var sum float64
-		matched := 0
-		for f := range matchFields {
-			var fieldSum float64
-			terms := 0
-			for i := f * nt; i < (f+1)*nt; i++ {
-				l := &leaves[i]
-				if l.doc != doc {
-					continue
-				}
-				fieldSum += l.score()
-				terms++
-				if err := l.next(); err != nil {
-					return TextResult{}, false, notScorch(err)
-				}
-			}
-			if terms > 0 {
-				sum += fieldSum * (float64(terms) / float64(nt))
-				matched++
-			}
-		}
-		top.push(matchHit{doc: doc, score: sum * (float64(matched) / float64(len(matchFields)))})
-	}
-
-	hits := top.sorted()
-	hits = hits[min(q.Offset, len(hits)):]
-	res = TextResult{Total: total, Hits: make([]TextHit, len(hits))}
-	id := make(bindex.IndexInternalID, 8)
-	for i, h := range hits {
-		binary.BigEndian.PutUint64(id, h.doc)
-		ext, err := r.ExternalID(id)
-		if err != nil {
-			return TextResult{}, false, err
-		}
-		res.Hits[i] = TextHit{ID: ext, Score: h.score}
-	}
-	return res, true, nil
-}
-
-// notScorch turns errNotScorch into a hand-over to Bleve (a nil error with
-// ok false); other errors stay errors.
-func notScorch(err error) error {
-	if errors.Is(err, errNotScorch) {
-		return nil
-	}
-	return err
-}
-
-// matchHit is a scored document.
-type matchHit struct {
-	doc   uint64
-	score float64
-}
-
-// better reports whether a ranks before b: Bleve's order, score first and
-// then the earlier document.
-func (a matchHit) better(b matchHit) bool {
-	return a.score > b.score || a.score == b.score && a.doc < b.doc
-}
-
-// matchHeap keeps the size best hits pushed, the worst of them at the root.
-type matchHeap struct {
-	size int
-	h    []matchHit
-}
-
-func (m *matchHeap) push(x matchHit) {
-	if len(m.h) < m.size {
-		m.h = append(m.h, x)
-		for i := len(m.h) - 1; i > 0; {
-			p := (i - 1) / 2
-			if !m.h[p].better(m.h[i]) {
-				break
-			}
-			m.h[p], m.h[i] = m.h[i], m.h[p]
-			i = p
-		}
-		return
-	}
-	if !x.better(m.h[0]) {
-		return
-	}
-	m.h[0] = x
-	for i := 0; ; {
-		w, l, r := i, 2*i+1, 2*i+2
-		if l < len(m.h) && m.h[w].better(m.h[l]) {
-			w = l
-		}
-		if r < len(m.h) && m.h[w].better(m.h[r]) {
-			w = r
-		}
-		if w == i {
-			return
-		}
-		m.h[i], m.h[w] = m.h[w], m.h[i]
-		i = w
-	}
-}
-
-// sorted returns the hits kept, best first.
-func (m *matchHeap) sorted() []matchHit {
-	sort.Slice(m.h, func(i, j int) bool { return m.h[i].better(m.h[j]) })
-	return m.h
 }

@@ -369,7 +369,7 @@ type textCall struct {
 // and the vector index searched: on more than one core the request then
 // takes about the longer of the two instead of their sum.
 func (e *Engine) startText(ctx context.Context, req *Request) *textCall {
-	q := index.TextQuery{Text: req.Query, K: req.Window}
+	q := index.TextQuery{Text: req.Query, K: req.Window, SkipTotal: true}
 	q.Filter.Categories = req.Filters.Categories
 	q.Filter.Tags = req.Filters.Tags
 	for _, a := range req.Filters.Attributes {

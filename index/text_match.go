@@ -1,0 +1,581 @@
+package index
+
+import (
+	"cmp"
+	"context"
+	"encoding/binary"
+	"errors"
+	"math"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/blevesearch/bleve/v2/search"
+	bsearcher "github.com/blevesearch/bleve/v2/search/searcher"
+	bindex "github.com/blevesearch/bleve_index_api"
+)
+
+// Free text alone, the commonest query and the one hybrid search sends, is
+// scored by matchTop straight from the postings rather than by running
+// textRequest's query. Bleve turns every posting into a DocumentMatch that
+// climbs two levels of disjunction searchers, a scorer at each level and a
+// collector; on a catalogue where a common word matches a tenth of the
+// items, that machinery costs several times the reading of the postings
+// themselves. matchTop reads the same postings through the same index
+// reader and computes Bleve's scores with Bleve's formulas, term by term
+// and sum by sum in the same order, so that its hits, scores and total are
+// those the query would give (the tests hold it to that). Filters,
+// highlights and facets take Bleve's way.
+//
+// A term's postings are read once per index snapshot: decoded into a
+// list of documents and their scores before the query's weight, they are
+// kept (within a memory budget) until the index changes, and the walk
+// over them is a merge of plain arrays.
+
+// plainMatch reports whether q asks for nothing but free text.
+func plainMatch(q *TextQuery) bool {
+	return q.Filter.empty() && !q.Highlight && q.FacetSize == 0 && strings.TrimSpace(q.Text) != ""
+}
+
+// errNotScorch means the index reader is not the kind matchTop knows how to
+// read; the query goes to Bleve instead.
+var errNotScorch = errors.New("index reader is not scorch's")
+
+// noDoc is the document number of an exhausted posting list.
+const noDoc = math.MaxUint64
+
+// defaultPostingsCache is the default of TextOptions.PostingsCache: a
+// generated catalogue of 100,000 items holds about 40 MB of postings in
+// the fields free text is matched against.
+const defaultPostingsCache = 64 << 20
+
+// postingList is one term's postings in one field, as an index snapshot
+// holds them.
+type postingList struct {
+	docs   []uint32  // document numbers, increasing
+	scores []float64 // each posting's score before the query's weight
+	best   float64   // the highest of scores
+	count  uint64    // documents with the term: the reader's count
+}
+
+func (p *postingList) size() int { return 64 + 12*len(p.docs) }
+
+// postingKey names a term in a field.
+type postingKey struct{ field, term string }
+
+// postingsCache keeps the posting lists read from one index snapshot, the
+// latest one queried: a snapshot never changes, so its lists stay true
+// for as long as it is the one searched. Holding the reader keeps it from
+// being freed, so that no other can come to have its address.
+type postingsCache struct {
+	mu     sync.Mutex
+	reader bindex.IndexReader
+	lists  map[postingKey]*postingList
+	order  []postingKey // in the order they were added, to evict the oldest
+	bytes  int
+	budget int
+	// ids holds the external ids of the documents found lately, which
+	// Bleve reads from each document's stored fields; it is emptied when
+	// it would pass a share of the budget.
+	ids map[uint64]string
+}
+
+// idBytes is what the cache counts for an entry of ids.
+const idBytes = 64
+
+// get returns the list of key as r holds it, or nil.
+func (c *postingsCache) get(r bindex.IndexReader, key postingKey) *postingList {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.reader != r {
+		return nil
+	}
+	return c.lists[key]
+}
+
+// put keeps the list of key as r holds it, forgetting every list of
+// another reader and the oldest lists beyond the budget.
+func (c *postingsCache) put(r bindex.IndexReader, key postingKey, l *postingList) {
+	if l.size() > c.budget/4 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.use(r)
+	if _, ok := c.lists[key]; ok {
+		return
+	}
+	for c.bytes+l.size() > c.budget && len(c.order) > 0 {
+		old := c.order[0]
+		c.order = c.order[1:]
+		c.bytes -= c.lists[old].size()
+		delete(c.lists, old)
+	}
+	c.lists[key] = l
+	c.order = append(c.order, key)
+	c.bytes += l.size()
+}
+
+// use makes r the reader whose lists and ids are kept, forgetting those
+// of any other. c.mu is held.
+func (c *postingsCache) use(r bindex.IndexReader) {
+	if c.reader != r || c.lists == nil {
+		c.reader, c.lists, c.order, c.bytes, c.ids = r, map[postingKey]*postingList{}, nil, 0, map[uint64]string{}
+	}
+}
+
+// reset forgets everything, the reader included.
+func (c *postingsCache) reset() {
+	c.mu.Lock()
+	c.reader, c.lists, c.order, c.bytes, c.ids = nil, nil, nil, 0, nil
+	c.mu.Unlock()
+}
+
+// externalIDs sets the ID of each hit, found as r holds the documents,
+// from the cache where it can.
+func (c *postingsCache) externalIDs(r bindex.IndexReader, docs []matchHit, hits []TextHit) error {
+	var miss []int
+	c.mu.Lock()
+	for i, d := range docs {
+		id, ok := "", false
+		if c.reader == r {
+			id, ok = c.ids[d.doc]
+		}
+		if ok {
+			hits[i].ID = id
+		} else {
+			miss = append(miss, i)
+		}
+	}
+	c.mu.Unlock()
+	if len(miss) == 0 {
+		return nil
+	}
+	internal := make(bindex.IndexInternalID, 8)
+	for _, i := range miss {
+		binary.BigEndian.PutUint64(internal, docs[i].doc)
+		ext, err := r.ExternalID(internal)
+		if err != nil {
+			return err
+		}
+		hits[i].ID = ext
+	}
+	if c.budget == 0 {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.use(r)
+	if (len(c.ids)+len(miss))*idBytes > c.budget/4 {
+		clear(c.ids)
+	}
+	for _, i := range miss {
+		c.ids[docs[i].doc] = hits[i].ID
+	}
+	return nil
+}
+
+// postingScore is a posting's score before the query's weight, as Bleve's
+// TermQueryScorer computes it: BM25 when the field has an average length,
+// tf-idf otherwise.
+func postingScore(freq uint64, norm, idf, avgLen float64) float64 {
+	tf := math.Sqrt(float64(freq))
+	if avgLen > 0 {
+		fieldLength := 1 / (norm * norm)
+		return idf * (tf * search.BM25_k1) /
+			(tf + search.BM25_k1*(1-search.BM25_b+(search.BM25_b*fieldLength/avgLen)))
+	}
+	return tf * norm * idf
+}
+
+// termIDF is Bleve's inverse document frequency: BM25's when the field has
+// an average length, tf-idf's otherwise.
+func termIDF(avgLen float64, docs, withTerm uint64) float64 {
+	if avgLen > 0 {
+		return math.Log(1 + (float64(docs)-float64(withTerm)+0.5)/(float64(withTerm)+0.5))
+	}
+	return 1.0 + math.Log(float64(docs)/float64(withTerm+1.0))
+}
+
+// postings returns the list of term in field as r holds it, from the
+// cache or read and then cached.
+func (t *Text) postings(ctx context.Context, r bindex.IndexReader, field string, term []byte, docs uint64, avgLen float64) (*postingList, error) {
+	key := postingKey{field, string(term)}
+	if l := t.cache.get(r, key); l != nil {
+		return l, nil
+	}
+	tr, err := r.TermFieldReader(ctx, term, field, true, true, false)
+	if err != nil {
+		return nil, err
+	}
+	defer tr.Close()
+	l := &postingList{count: tr.Count()}
+	l.docs = make([]uint32, 0, l.count)
+	l.scores = make([]float64, 0, l.count)
+	idf := termIDF(avgLen, docs, l.count)
+	var tfd bindex.TermFieldDoc
+	for n := 1; ; n++ {
+		if n%4096 == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
+		d, err := tr.Next(&tfd)
+		if err != nil {
+			return nil, err
+		}
+		if d == nil {
+			break
+		}
+		if len(d.ID) != 8 {
+			return nil, errNotScorch
+		}
+		doc := binary.BigEndian.Uint64(d.ID)
+		if doc > math.MaxUint32 {
+			return nil, errNotScorch
+		}
+		s := postingScore(d.Freq, d.Norm, idf, avgLen)
+		l.docs = append(l.docs, uint32(doc))
+		l.scores = append(l.scores, s)
+		l.best = max(l.best, s)
+	}
+	t.cache.put(r, key, l)
+	return l, nil
+}
+
+// matchLeaf is one term in one field: a term searcher of textRequest's
+// query, walking its posting list.
+type matchLeaf struct {
+	list   *postingList
+	pos    int
+	doc    uint64  // list.docs[pos]; noDoc past the end
+	boost  float64 // the field's
+	weight float64 // boost · idf · query norm
+}
+
+// seek moves to the first posting at or after doc, galloping: the next
+// document proposed is usually near.
+func (l *matchLeaf) seek(doc uint64) {
+	docs := l.list.docs
+	lo, step := l.pos, 1
+	for lo+step < len(docs) && uint64(docs[lo+step]) < doc {
+		lo += step
+		step *= 2
+	}
+	hi := min(lo+step, len(docs))
+	l.pos = lo + sort.Search(hi-lo, func(i int) bool { return uint64(docs[lo+i]) >= doc })
+	l.settle()
+}
+
+// settle sets doc from pos.
+func (l *matchLeaf) settle() {
+	if l.pos < len(l.list.docs) {
+		l.doc = uint64(l.list.docs[l.pos])
+	} else {
+		l.doc = noDoc
+	}
+}
+
+// matchTop answers a plainMatch query as textRequest's would be answered:
+// a disjunction over matchFields of one disjunction per field over the
+// query's terms. ok is false when the query is left to Bleve: a query of
+// more terms than Bleve sums in a slice (beyond that it sums them in heap
+// order), or an index reader of another kind.
+func (t *Text) matchTop(ctx context.Context, q *TextQuery) (res TextResult, ok bool, err error) {
+	if err := ctx.Err(); err != nil {
+		return TextResult{}, false, err
+	}
+	adv, err := t.idx.Advanced()
+	if err != nil {
+		return TextResult{}, false, err
+	}
+	r, err := adv.Reader()
+	if err != nil {
+		return TextResult{}, false, err
+	}
+	defer r.Close()
+	return t.matchIn(ctx, r, q)
+}
+
+// matchIn is matchTop on the index as r sees it.
+func (t *Text) matchIn(ctx context.Context, r bindex.IndexReader, q *TextQuery) (res TextResult, ok bool, err error) {
+	tokens := t.en.Analyze([]byte(q.Text))
+	nt := len(tokens)
+	if nt > bsearcher.DisjunctionHeapTakeover {
+		return TextResult{}, false, nil
+	}
+	if nt == 0 {
+		// Stop words only: every field's query matches nothing.
+		return TextResult{Hits: []TextHit{}}, true, nil
+	}
+	br, isBM25 := r.(bindex.BM25Reader)
+	if !isBM25 {
+		return TextResult{}, false, nil
+	}
+	docs, err := r.DocCount()
+	if err != nil || docs == 0 {
+		return TextResult{Hits: []TextHit{}}, err == nil, err
+	}
+
+	type field struct {
+		leaves []matchLeaf
+		count  uint64
+	}
+	leaves := make([]matchLeaf, 0, len(matchFields)*nt)
+	fields := make([]field, len(matchFields))
+	for i, f := range matchFields {
+		card, err := br.FieldCardinality(f.name)
+		if err != nil {
+			return TextResult{}, false, err
+		}
+		avg := math.Ceil(float64(card) / float64(docs))
+		for _, tok := range tokens {
+			l, err := t.postings(ctx, r, f.name, tok.Term, docs, avg)
+			if err != nil {
+				return TextResult{}, false, notScorch(err)
+			}
+			leaves = append(leaves, matchLeaf{list: l, boost: f.boost, weight: termIDF(avg, docs, l.count)})
+			fields[i].count += l.count
+		}
+		fields[i].leaves = leaves[i*nt : (i+1)*nt]
+	}
+	// A disjunction searcher orders its children by their counts of
+	// postings, fewest first, and sums weights and scores in that order.
+	// Bleve sorts at most a dozen children by insertion, so stably.
+	ordered := make([]matchLeaf, 0, len(leaves))
+	slices.SortStableFunc(fields, func(a, b field) int { return cmp.Compare(a.count, b.count) })
+	for _, f := range fields {
+		slices.SortStableFunc(f.leaves, func(a, b matchLeaf) int { return cmp.Compare(a.list.count, b.list.count) })
+		ordered = append(ordered, f.leaves...)
+	}
+	leaves = ordered
+	// The query norm is over the squared weights of every term searcher,
+	// summed per field and then over the fields. weight holds the idf
+	// until here.
+	var sumSq float64
+	for f := range matchFields {
+		var fieldSq float64
+		for _, l := range leaves[f*nt : (f+1)*nt] {
+			w := l.boost * l.weight
+			fieldSq += w * w
+		}
+		sumSq += fieldSq
+	}
+	norm := 1.0 / math.Sqrt(sumSq)
+	for i := range leaves {
+		l := &leaves[i]
+		l.weight = l.boost * l.weight * norm
+		l.settle()
+	}
+
+	// With SkipTotal the walk is MaxScore's (Turtle and Flood): once the
+	// page is full, a document whose postings all lie in the leaves of
+	// lowest bound (the non-essential ones) cannot score above the page's
+	// worst hit, so only the other leaves propose documents, and the
+	// non-essential ones are advanced to each proposal to score it whole.
+	// Their bound grows with the page's worst score as the walk goes.
+	top := matchHeap{size: q.K + q.Offset}
+	var prune *matchPrune
+	if q.SkipTotal {
+		prune = newMatchPrune(leaves, nt)
+	}
+	var total uint64
+	for {
+		doc := uint64(noDoc)
+		for i := range leaves {
+			if prune == nil || prune.essential[i] {
+				doc = min(doc, leaves[i].doc)
+			}
+		}
+		if doc == noDoc {
+			break
+		}
+		if total++; total%4096 == 0 {
+			if err := ctx.Err(); err != nil {
+				return TextResult{}, false, err
+			}
+		}
+		if prune != nil {
+			for _, i := range prune.order[:prune.skipped] {
+				if l := &leaves[i]; l.doc < doc {
+					l.seek(doc)
+				}
+			}
+		}
+		// Each level scores the sum of its matching children times the
+		// share of its children that match.
+		var sum float64
+		matched := 0
+		for f := range matchFields {
+			var fieldSum float64
+			terms := 0
+			for i := f * nt; i < (f+1)*nt; i++ {
+				l := &leaves[i]
+				if l.doc != doc {
+					continue
+				}
+				fieldSum += l.list.scores[l.pos] * l.weight
+				terms++
+				l.pos++
+				l.settle()
+			}
+			if terms > 0 {
+				sum += fieldSum * (float64(terms) / float64(nt))
+				matched++
+			}
+		}
+		if top.push(matchHit{doc: doc, score: sum * (float64(matched) / float64(len(matchFields)))}) && prune != nil && top.full() {
+			prune.raise(top.h[0].score)
+		}
+	}
+
+	hits := top.sorted()
+	hits = hits[min(q.Offset, len(hits)):]
+	res = TextResult{Total: total, Hits: make([]TextHit, len(hits))}
+	for i, h := range hits {
+		res.Hits[i].Score = h.score
+	}
+	if err := t.cache.externalIDs(r, hits, res.Hits); err != nil {
+		return TextResult{}, false, err
+	}
+	return res, true, nil
+}
+
+// notScorch turns errNotScorch into a hand-over to Bleve (a nil error with
+// ok false); other errors stay errors.
+func notScorch(err error) error {
+	if errors.Is(err, errNotScorch) {
+		return nil
+	}
+	return err
+}
+
+// matchPrune is the state of a MaxScore walk over a query's leaves.
+type matchPrune struct {
+	// order lists the leaves by increasing bound; the first skipped of
+	// them are non-essential.
+	order   []int
+	skipped int
+	// bounds[p] bounds the score of a document found in no leaves but
+	// order[:p]: their bounds summed and weighted by the coordination
+	// factors they would earn together, which only grow with p.
+	bounds    []float64
+	essential []bool
+}
+
+// newMatchPrune prepares the walk over leaves, nt to a field, in the
+// order matchIn scores them.
+func newMatchPrune(leaves []matchLeaf, nt int) *matchPrune {
+	p := &matchPrune{
+		order:     make([]int, len(leaves)),
+		bounds:    make([]float64, len(leaves)+1),
+		essential: make([]bool, len(leaves)),
+	}
+	ub := make([]float64, len(leaves))
+	for i := range leaves {
+		p.order[i] = i
+		ub[i] = leaves[i].list.best * leaves[i].weight
+		p.essential[i] = true
+	}
+	slices.SortStableFunc(p.order, func(a, b int) int { return cmp.Compare(ub[a], ub[b]) })
+	sums := make([]float64, len(matchFields))
+	counts := make([]int, len(matchFields))
+	for k, i := range p.order {
+		f := i / nt
+		sums[f] += ub[i]
+		counts[f]++
+		var b float64
+		matched := 0
+		for f := range sums {
+			if counts[f] > 0 {
+				b += sums[f] * (float64(counts[f]) / float64(nt))
+				matched++
+			}
+		}
+		p.bounds[k+1] = b * (float64(matched) / float64(len(matchFields)))
+	}
+	return p
+}
+
+// raise makes non-essential every further leaf whose documents can no
+// longer beat worst, the page's lowest score. A document scoring the same
+// as worst loses too, coming later in document order; the margin keeps
+// rounding, the bounds being summed in another order than the scores,
+// from ever dropping one that would tie.
+func (p *matchPrune) raise(worst float64) {
+	for p.skipped < len(p.order) && p.bounds[p.skipped+1]*(1+1e-9) < worst {
+		p.essential[p.order[p.skipped]] = false
+		p.skipped++
+	}
+}
+
+// matchHit is a scored document.
+type matchHit struct {
+	doc   uint64
+	score float64
+}
+
+// better reports whether a ranks before b: Bleve's order, score first and
+// then the earlier document.
+func (a matchHit) better(b matchHit) bool {
+	return a.score > b.score || a.score == b.score && a.doc < b.doc
+}
+
+// matchHeap keeps the size best hits pushed, the worst of them at the root.
+type matchHeap struct {
+	size int
+	h    []matchHit
+}
+
+// push offers x and reports whether it was kept.
+func (m *matchHeap) push(x matchHit) bool {
+	if len(m.h) < m.size {
+		m.h = append(m.h, x)
+		for i := len(m.h) - 1; i > 0; {
+			p := (i - 1) / 2
+			if !m.h[p].better(m.h[i]) {
+				break
+			}
+			m.h[p], m.h[i] = m.h[i], m.h[p]
+			i = p
+		}
+		return true
+	}
+	if !x.better(m.h[0]) {
+		return false
+	}
+	m.h[0] = x
+	for i := 0; ; {
+		w, l, r := i, 2*i+1, 2*i+2
+		if l < len(m.h) && m.h[w].better(m.h[l]) {
+			w = l
+		}
+		if r < len(m.h) && m.h[w].better(m.h[r]) {
+			w = r
+		}
+		if w == i {
+			return true
+		}
+		m.h[i], m.h[w] = m.h[w], m.h[i]
+		i = w
+	}
+}
+
+// full reports whether the heap holds size hits, so that its root is the
+// score to beat.
+func (m *matchHeap) full() bool { return len(m.h) == m.size }
+
+// sorted returns the hits kept, best first.
+func (m *matchHeap) sorted() []matchHit {
+	slices.SortFunc(m.h, func(a, b matchHit) int {
+		switch {
+		case a.better(b):
+			return -1
+		case b.better(a):
+			return 1
+		}
+		return 0
+	})
+	return m.h
+}
