@@ -133,6 +133,7 @@ func New(store *content.Store, cfg Config, opts ...Option) (*Server, error) {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.errorHandler
+	e.JSONSerializer = jsonSerializer{}
 	ipx, err := ipExtractor(cfg.TrustedProxies)
 	if err != nil {
 		return nil, err

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"runtime"
 	"runtime/pprof"
 	"slices"
 	"strings"
@@ -19,9 +20,9 @@ import (
 
 func newBenchSearchCmd() *cobra.Command {
 	var (
-		data, jsonOut, cpuProfile string
-		n, k                      int
-		seed                      uint64
+		data, jsonOut, cpuProfile, memProfile string
+		n, k                                  int
+		seed                                  uint64
 	)
 	cmd := &cobra.Command{
 		Use:   "search --data DATA [--queries N]",
@@ -31,8 +32,8 @@ one at a time: a user from the store with one or two words from a random
 item's title. Report p50 and p99 of the whole request and the share of time
 in each stage (user vector, vector search, text search, fusion, re-ranking);
 the text search runs beside the user and vector stages, so the shares
-overlap. --cpuprofile writes a CPU profile of the timed requests. The store
-must not be held by a server.`,
+overlap. --cpuprofile writes a CPU profile of the timed requests,
+--memprofile where they allocated. The store must not be held by a server.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if data == "" {
@@ -40,6 +41,11 @@ must not be held by a server.`,
 			}
 			if n < 1 || k < 1 {
 				return usagef("--queries and --k must be at least 1")
+			}
+			if memProfile != "" {
+				// Sample only the timed requests' allocations, not the
+				// snapshot's loading.
+				runtime.MemProfileRate = 0
 			}
 			ctx := cmd.Context()
 			st, err := content.Open(ctx, data)
@@ -100,6 +106,11 @@ must not be held by a server.`,
 			}
 			totals := make([]time.Duration, 0, n)
 			var sum search.Timings
+			var before, after runtime.MemStats
+			if memProfile != "" {
+				runtime.MemProfileRate = 64 << 10
+			}
+			runtime.ReadMemStats(&before)
 			for _, r := range reqs {
 				res, err := snap.Search(ctx, r)
 				if err != nil {
@@ -115,6 +126,13 @@ must not be held by a server.`,
 				sum.Rerank += t.Rerank
 				sum.Total += t.Total
 			}
+			runtime.ReadMemStats(&after)
+			allocKB := float64(after.TotalAlloc-before.TotalAlloc) / 1024 / float64(n)
+			if memProfile != "" {
+				if err := writeHeapProfile(memProfile); err != nil {
+					return err
+				}
+			}
 			slices.Sort(totals)
 			p50, p99 := totals[len(totals)/2], totals[min(len(totals)-1, len(totals)*99/100)]
 			share := func(d time.Duration) float64 { return float64(d) / float64(sum.Total) }
@@ -124,15 +142,15 @@ must not be held by a server.`,
 			}
 			out := cmd.OutOrStdout()
 			fmt.Fprintf(out, "snapshot %s (%d items, %s)\n", dir, snap.Manifest.Items, snap.Manifest.Meta["ann"])
-			fmt.Fprintf(out, "%d hybrid requests, k=%d, one at a time: p50 %.2f ms, p99 %.2f ms, mean %.2f ms\n",
-				n, k, ms(p50), ms(p99), ms(sum.Total)/float64(n))
+			fmt.Fprintf(out, "%d hybrid requests, k=%d, one at a time: p50 %.2f ms, p99 %.2f ms, mean %.2f ms, %.1f KiB allocated per request\n",
+				n, k, ms(p50), ms(p99), ms(sum.Total)/float64(n), allocKB)
 			// The text search runs beside the user vector, query vector
 			// and ANN stages, so the shares add up to more than the whole.
 			fmt.Fprintf(out, "time by stage: user vector %.0f%%, query vector %.0f%%, ANN %.0f%%, Bleve %.0f%% (beside the three before it), fusion %.0f%%, re-rank %.0f%%\n",
 				100*stages["user_vector"], 100*stages["query_vector"], 100*stages["ann"], 100*stages["bleve"], 100*stages["fusion"], 100*stages["rerank"])
 			if jsonOut != "" {
 				return writeBenchJSON(jsonOut, "search", map[string]any{"data": data, "snapshot": dir, "items": snap.Manifest.Items, "queries": n, "k": k},
-					[]map[string]any{{"p50_ms": ms(p50), "p99_ms": ms(p99), "mean_ms": ms(sum.Total) / float64(n), "stage_share": stages}})
+					[]map[string]any{{"p50_ms": ms(p50), "p99_ms": ms(p99), "mean_ms": ms(sum.Total) / float64(n), "alloc_kib": allocKB, "stage_share": stages}})
 			}
 			return nil
 		},
@@ -144,5 +162,20 @@ must not be held by a server.`,
 	f.Uint64Var(&seed, "seed", 1, "random seed")
 	f.StringVar(&jsonOut, "json", "", "write every figure to this JSON file")
 	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the timed requests to this file")
+	f.StringVar(&memProfile, "memprofile", "", "write a profile of the memory allocated, by where, to this file")
 	return cmd
+}
+
+// writeHeapProfile writes the allocation profile to path.
+func writeHeapProfile(path string) error {
+	runtime.GC() // the profile counts what the last collection saw
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+		f.Close()
+		return fmt.Errorf("memory profile: %w", err)
+	}
+	return f.Close()
 }
