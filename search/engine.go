@@ -1,12 +1,10 @@
 package search
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"math"
-	"slices"
 	"sort"
 	"time"
 
@@ -254,29 +252,31 @@ func (e *Engine) Search(ctx context.Context, req Request) (*Result, error) {
 			return nil, err
 		}
 		res.Timing.Keyword = text.took
-		if v != nil && req.Mode == ModeHybrid {
-			// Keyword hits the vector list missed still get a personal
-			// score: their own vector against the user's.
-			t := time.Now()
-			vecList = e.rescore(vecList, kwList, v)
-			res.Timing.ANN += time.Since(t)
-		}
 	}
 
 	t := time.Now()
 	var cands []fused
 	switch {
 	case req.Mode == ModeVector:
-		cands = fuse(vecList, nil, req.Fusion, 1, req.RRFK)
+		cands = fuse(vecList, nil, nil, req.Fusion, 1, req.RRFK)
 	case req.Mode == ModeKeyword:
-		cands = fuse(nil, kwList, req.Fusion, 0, req.RRFK)
+		cands = fuse(nil, kwList, nil, req.Fusion, 0, req.RRFK)
 	default:
-		cands = fuse(vecList, kwList, req.Fusion, *req.Alpha, req.RRFK)
+		// Keyword hits the vector list missed still get a personal score:
+		// their own vector against the user's.
+		var sim func(string) (float64, bool)
+		if v != nil {
+			sim = func(id string) (float64, bool) {
+				s, ok := e.vectors.Similarity(id, v)
+				return float64(s), ok
+			}
+		}
+		cands = fuse(vecList, kwList, sim, req.Fusion, *req.Alpha, req.RRFK)
 	}
 	if len(vecList) == 0 && len(kwList) == 0 && req.Query == "" {
 		// Nothing to go on: the popular items, filtered.
 		res.Source = "popular"
-		cands = fuse(nil, e.cat.Popular(req.Window, allow), FusionWeighted, 0, req.RRFK)
+		cands = fuse(nil, e.cat.Popular(req.Window, allow), nil, FusionWeighted, 0, req.RRFK)
 	}
 	res.Timing.Fusion = time.Since(t)
 
@@ -318,7 +318,7 @@ func (e *Engine) Similar(ctx context.Context, itemID string, req Request) (*Resu
 	res := &Result{Mode: ModeVector, Fusion: req.Fusion, Source: "item"}
 	res.Timing.ANN = time.Since(t)
 	t = time.Now()
-	res.Hits = e.finish(fuse(list, nil, req.Fusion, 1, req.RRFK), &req, "item", nil)
+	res.Hits = e.finish(fuse(list, nil, nil, req.Fusion, 1, req.RRFK), &req, "item", nil)
 	res.Timing.Rerank = time.Since(t)
 	res.Timing.Total = time.Since(start)
 	return res, nil
@@ -418,29 +418,6 @@ func (c *textCall) list(cat *Catalog, allow func(*content.Item) bool) ([]Scored,
 		out = append(out, Scored{ID: h.ID, Score: h.Score})
 	}
 	return out, nil
-}
-
-// rescore adds to the vector list the keyword candidates it lacks, scored
-// by their own vectors against v, and re-sorts it.
-func (e *Engine) rescore(vecList, kwList []Scored, v []float32) []Scored {
-	in := make(map[string]struct{}, len(vecList))
-	for _, s := range vecList {
-		in[s.ID] = struct{}{}
-	}
-	added := false
-	for _, s := range kwList {
-		if _, ok := in[s.ID]; ok {
-			continue
-		}
-		if sim, ok := e.vectors.Similarity(s.ID, v); ok {
-			vecList = append(vecList, Scored{ID: s.ID, Score: float64(sim)})
-			added = true
-		}
-	}
-	if added {
-		slices.SortStableFunc(vecList, func(a, b Scored) int { return cmp.Compare(b.Score, a.Score) })
-	}
-	return vecList
 }
 
 // finish diversifies, pages and explains the fused candidates.

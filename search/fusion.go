@@ -26,7 +26,13 @@ type fused struct {
 // fuse merges the vector list and the keyword list, each sorted best first,
 // by the given method. The result is sorted by fused score, ties broken by
 // the better rank in either list, then by id, so it is deterministic.
-func fuse(vec, kw []Scored, f Fusion, alpha, rrfK float64) []fused {
+//
+// With sim set, every keyword candidate the vector list lacks is scored by
+// sim (its own vector against the request's) and joins the vector list in
+// its place by that score, after the items already there that score the
+// same, as if the vector search had found it; a candidate sim cannot
+// score stays out of it.
+func fuse(vec, kw []Scored, sim func(id string) (float64, bool), f Fusion, alpha, rrfK float64) []fused {
 	// Candidates are values in one slice, found by id through a map to
 	// their index: one allocation for all of them rather than one each.
 	out := make([]fused, 0, len(vec)+len(kw))
@@ -46,10 +52,17 @@ func fuse(vec, kw []Scored, f Fusion, alpha, rrfK float64) []fused {
 			c.vector, c.vectorRank = s.Score, i+1
 		}
 	}
+	nVec := len(out)
 	for i, s := range kw {
 		c := get(s.ID)
 		if c.keywordRank == 0 {
 			c.keyword, c.keywordRank = s.Score, i+1
+		}
+	}
+	vn := minMax(vec)
+	if sim != nil {
+		if n := rescore(out, nVec, sim); n > 0 {
+			vn = normaliser(out[:nVec+n])
 		}
 	}
 	switch f {
@@ -66,7 +79,7 @@ func fuse(vec, kw []Scored, f Fusion, alpha, rrfK float64) []fused {
 			}
 		}
 	case FusionRelative:
-		vn, kn := minMax(vec), minMax(kw)
+		kn := minMax(kw)
 		for i := range out {
 			c := &out[i]
 			if c.vectorRank > 0 {
@@ -111,16 +124,57 @@ func bestRank(c *fused) int {
 	return r
 }
 
+// rescore gives the keyword candidates out[nVec:], which the vector list
+// out[:nVec] lacks, their scores from sim, and ranks the list anew with
+// them as a stable sort of it would with them appended. It moves the ones
+// sim scored to out[nVec:nVec+n] and returns n.
+func rescore(out []fused, nVec int, sim func(id string) (float64, bool)) int {
+	n := nVec
+	for i := nVec; i < len(out); i++ {
+		if s, ok := sim(out[i].id); ok {
+			out[i].vector = s
+			out[n], out[i] = out[i], out[n]
+			n++
+		}
+	}
+	added := out[nVec:n]
+	if len(added) == 0 {
+		return 0
+	}
+	slices.SortStableFunc(added, func(a, b fused) int { return cmp.Compare(b.vector, a.vector) })
+	// Merge the two runs by rank, the list's own items first on a tie.
+	i, j := 0, 0
+	for rank := 1; i < nVec || j < len(added); rank++ {
+		if j == len(added) || i < nVec && out[i].vector >= added[j].vector {
+			out[i].vectorRank = rank
+			i++
+		} else {
+			added[j].vectorRank = rank
+			j++
+		}
+	}
+	return len(added)
+}
+
 // minMax returns the min-max normalisation of a list's scores. A list whose
 // scores are all equal maps them to 1: each of its items is as good as the
 // list's best, and gets the list's full weight.
 func minMax(list []Scored) func(float64) float64 {
-	if len(list) == 0 {
+	return minMaxOf(list, func(s Scored) float64 { return s.Score })
+}
+
+// normaliser is minMax over the vector scores of cands.
+func normaliser(cands []fused) func(float64) float64 {
+	return minMaxOf(cands, func(c fused) float64 { return c.vector })
+}
+
+func minMaxOf[T any](items []T, score func(T) float64) func(float64) float64 {
+	if len(items) == 0 {
 		return func(float64) float64 { return 0 }
 	}
-	lo, hi := list[0].Score, list[0].Score
-	for _, s := range list[1:] {
-		lo, hi = min(lo, s.Score), max(hi, s.Score)
+	lo, hi := score(items[0]), score(items[0])
+	for _, it := range items[1:] {
+		lo, hi = min(lo, score(it)), max(hi, score(it))
 	}
 	if hi == lo {
 		return func(float64) float64 { return 1 }

@@ -1,8 +1,11 @@
 package search
 
 import (
+	"cmp"
 	"fmt"
 	"math"
+	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -41,7 +44,7 @@ func TestFuse(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			if got := format(fuse(vec, kw, c.f, c.alpha, c.k)); got != c.want {
+			if got := format(fuse(vec, kw, nil, c.f, c.alpha, c.k)); got != c.want {
 				t.Fatalf("got  %s\nwant %s\n(%s)", got, c.want, c.reason)
 			}
 		})
@@ -49,7 +52,7 @@ func TestFuse(t *testing.T) {
 }
 
 func TestFuse_PartsAndEdges(t *testing.T) {
-	got := fuse([]Scored{{"a", 2}, {"b", 2}}, []Scored{{"b", 5}}, FusionRelative, 0.5, 60)
+	got := fuse([]Scored{{"a", 2}, {"b", 2}}, []Scored{{"b", 5}}, nil, FusionRelative, 0.5, 60)
 	// All-equal vector list: both get full weight 1; the one-item keyword list too.
 	if format(got) != "b:1.000000 a:0.500000" {
 		t.Fatalf("all-equal lists: %s", format(got))
@@ -58,16 +61,78 @@ func TestFuse_PartsAndEdges(t *testing.T) {
 	if b.vectorRank != 2 || b.keywordRank != 1 || b.vector != 2 || b.keyword != 5 {
 		t.Fatalf("parts of b: %+v", b)
 	}
-	if got := fuse(nil, nil, FusionRRF, 0.5, 60); len(got) != 0 {
+	if got := fuse(nil, nil, nil, FusionRRF, 0.5, 60); len(got) != 0 {
 		t.Fatalf("empty lists: %v", got)
 	}
-	only := fuse([]Scored{{"x", 0.1}}, nil, FusionRRF, 0.5, 60)
+	only := fuse([]Scored{{"x", 0.1}}, nil, nil, FusionRRF, 0.5, 60)
 	if len(only) != 1 || math.Abs(only[0].score-1.0/61) > 1e-12 || only[0].keywordRank != 0 {
 		t.Fatalf("one list: %+v", only)
 	}
 	// A duplicate inside one list keeps its first (best) rank.
-	dup := fuse([]Scored{{"x", 0.9}, {"x", 0.1}}, nil, FusionRRF, 0.5, 60)
+	dup := fuse([]Scored{{"x", 0.9}, {"x", 0.1}}, nil, nil, FusionRRF, 0.5, 60)
 	if len(dup) != 1 || dup[0].vectorRank != 1 {
 		t.Fatalf("duplicate: %+v", dup)
+	}
+}
+
+// rescoredLists is what fuse with sim must agree with: the keyword
+// candidates the vector list lacks appended to it with sim's scores, and
+// the list sorted again, stably.
+func rescoredLists(vec, kw []Scored, sim func(string) (float64, bool)) []Scored {
+	in := map[string]bool{}
+	for _, s := range vec {
+		in[s.ID] = true
+	}
+	out := append([]Scored(nil), vec...)
+	for _, s := range kw {
+		if in[s.ID] {
+			continue
+		}
+		if v, ok := sim(s.ID); ok {
+			out = append(out, Scored{ID: s.ID, Score: v})
+		}
+	}
+	slices.SortStableFunc(out, func(a, b Scored) int { return cmp.Compare(b.Score, a.Score) })
+	return out
+}
+
+// TestFuse_Rescored holds fuse with sim to fusing the rescored vector list
+// without it, on random lists with many tied scores, for every method.
+func TestFuse_Rescored(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 3))
+	for round := range 300 {
+		// Scores from a few values, so that ties are everywhere.
+		score := func() float64 { return float64(rng.IntN(6)) / 4 }
+		list := func(n int) []Scored {
+			var l []Scored
+			seen := map[string]bool{}
+			for len(l) < n {
+				id := fmt.Sprintf("i%d", rng.IntN(40))
+				if !seen[id] {
+					seen[id] = true
+					l = append(l, Scored{ID: id, Score: score()})
+				}
+			}
+			slices.SortStableFunc(l, func(a, b Scored) int { return cmp.Compare(b.Score, a.Score) })
+			return l
+		}
+		vec, kw := list(rng.IntN(15)), list(rng.IntN(15))
+		simScore := map[string]float64{}
+		sim := func(id string) (float64, bool) {
+			if id[len(id)-1] == '7' { // items without a vector
+				return 0, false
+			}
+			if _, ok := simScore[id]; !ok {
+				simScore[id] = score()
+			}
+			return simScore[id], true
+		}
+		for _, f := range []Fusion{FusionRRF, FusionRelative, FusionWeighted} {
+			want := fuse(rescoredLists(vec, kw, sim), kw, nil, f, 0.3, 5)
+			got := fuse(vec, kw, sim, f, 0.3, 5)
+			if !slices.Equal(got, want) {
+				t.Fatalf("round %d, %v:\nvec %v\nkw  %v\ngot  %+v\nwant %+v", round, f, vec, kw, got, want)
+			}
+		}
 	}
 }
