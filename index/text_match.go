@@ -376,6 +376,7 @@ func (t *Text) matchIn(ctx context.Context, r bindex.IndexReader, q *TextQuery) 
 	// non-essential ones are advanced to each proposal to score it whole.
 	// Their bound grows with the page's worst score as the walk goes.
 	top := matchHeap{size: q.K + q.Offset}
+	top.h = make([]matchHit, 0, min(top.size, 256))
 	var prune *matchPrune
 	if q.SkipTotal {
 		prune = newMatchPrune(leaves, nt)

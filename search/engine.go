@@ -282,6 +282,7 @@ func (e *Engine) Search(ctx context.Context, req Request) (*Result, error) {
 
 	t = time.Now()
 	res.Hits = e.finish(cands, &req, res.Source, hist)
+	recycle(cands) // the hits hold copies
 	res.Timing.Rerank = time.Since(t)
 	res.Timing.Total = time.Since(start)
 	return res, nil

@@ -5,6 +5,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"sync"
 )
 
 // Scored is one candidate of one list: an item and its score there.
@@ -34,9 +35,14 @@ type fused struct {
 // score stays out of it.
 func fuse(vec, kw []Scored, sim func(id string) (float64, bool), f Fusion, alpha, rrfK float64) []fused {
 	// Candidates are values in one slice, found by id through a map to
-	// their index: one allocation for all of them rather than one each.
-	out := make([]fused, 0, len(vec)+len(kw))
-	at := make(map[string]int, len(vec)+len(kw))
+	// their index: one allocation for all of them rather than one each,
+	// and both recycled.
+	out := fusedSlice(len(vec) + len(kw))
+	at := fuseMaps.Get().(map[string]int)
+	defer func() {
+		clear(at)
+		fuseMaps.Put(at)
+	}()
 	get := func(id string) *fused {
 		i, ok := at[id]
 		if !ok {
@@ -111,6 +117,29 @@ func fuse(vec, kw []Scored, sim func(id string) (float64, bool), f Fusion, alpha
 		return strings.Compare(a.id, b.id)
 	})
 	return out
+}
+
+// A hybrid request fills fusion's slice and map with up to two windows of
+// candidates; allocated anew, they were a third of the memory a request
+// allocated, and collecting it a cost of its own.
+var (
+	fuseMaps   = sync.Pool{New: func() any { return map[string]int{} }}
+	fuseSlices sync.Pool // of *[]fused, empty
+)
+
+// fusedSlice returns an empty slice with room for n candidates.
+func fusedSlice(n int) []fused {
+	if p, ok := fuseSlices.Get().(*[]fused); ok && cap(*p) >= n {
+		return (*p)[:0]
+	}
+	return make([]fused, 0, n)
+}
+
+// recycle hands back a slice fuse returned, once nothing reads it.
+func recycle(c []fused) {
+	clear(c[:cap(c)]) // drop the ids for the collector
+	c = c[:0]
+	fuseSlices.Put(&c)
 }
 
 func bestRank(c *fused) int {
