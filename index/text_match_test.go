@@ -345,7 +345,11 @@ func TestMatchTop_CacheFollowsEdits(t *testing.T) {
 			}
 			rng := rand.New(rand.NewPCG(11, 11))
 			words := strings.Fields(items[0].Title + " " + items[1].Title + " " + items[2].Description)
-			for round := range 60 {
+			rounds := 60
+			if raceEnabled {
+				rounds = 15 // each edit waits for a persisted segment
+			}
+			for round := range rounds {
 				for range 3 {
 					text := words[rng.IntN(len(words))] + " " + words[rng.IntN(len(words))]
 					q := TextQuery{Text: text, K: 1 + rng.IntN(40), SkipTotal: rng.IntN(2) == 0}
