@@ -500,9 +500,14 @@ func (h *HNSW) greedy(s *searcher, q []float32, cur scored, l int) scored {
 	for changed := true; changed; {
 		changed = false
 		sl := h.slot(cur.idx, l)
+		s.nbuf = s.nbuf[:0]
 		for j, n := 0, listLen(sl); j < n; j++ {
-			e := listAt(sl, j)
-			if sc := vec.Dot(q, h.vec(e)); sc > cur.score {
+			s.nbuf = append(s.nbuf, listAt(sl, j))
+		}
+		s.dots = slices.Grow(s.dots[:0], len(s.nbuf))[:len(s.nbuf)]
+		vec.DotRows(q, h.vecs, s.nbuf, s.dots)
+		for j, e := range s.nbuf {
+			if sc := s.dots[j]; sc > cur.score {
 				cur, changed = scored{e, sc}, true
 			}
 		}
@@ -529,10 +534,10 @@ func (h *HNSW) searchLayer(s *searcher, q []float32, ep scored, ef, l int, accep
 		if len(s.res) >= ef && c.score < s.res[0].score {
 			break
 		}
-		// Gather the unvisited neighbours, score them, then update the
-		// heaps, each in its own loop: with no heap work in between,
-		// the loads of the neighbours' vectors overlap instead of
-		// waiting on each other.
+		// Gather the unvisited neighbours, score them in one call, then
+		// update the heaps, each in its own loop: with no heap work in
+		// between, the loads of the neighbours' vectors overlap instead
+		// of waiting on each other.
 		sl := h.slot(c.idx, l)
 		s.nbuf = s.nbuf[:0]
 		for j, n := 0, listLen(sl); j < n; j++ {
@@ -540,10 +545,8 @@ func (h *HNSW) searchLayer(s *searcher, q []float32, ep scored, ef, l int, accep
 				s.nbuf = append(s.nbuf, e)
 			}
 		}
-		s.dots = s.dots[:0]
-		for _, e := range s.nbuf {
-			s.dots = append(s.dots, vec.Dot(q, h.vec(e)))
-		}
+		s.dots = slices.Grow(s.dots[:0], len(s.nbuf))[:len(s.nbuf)]
+		vec.DotRows(q, h.vecs, s.nbuf, s.dots)
 		for j, e := range s.nbuf {
 			sc := s.dots[j]
 			if len(s.res) >= ef && sc <= s.res[0].score {

@@ -4,6 +4,8 @@ package vec
 
 func dot(a, b []float32) float32 { return DotVek(a, b) }
 
+func dotRows(q, m []float32, rows []int32, out []float32) { DotRowsVek(q, m, rows, out) }
+
 func axpy(alpha float32, x, y []float32) { AxpyVek(alpha, x, y) }
 
 func scale(alpha float32, x []float32) { ScaleVek(alpha, x) }

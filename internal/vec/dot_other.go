@@ -4,6 +4,8 @@ package vec
 
 func dot(a, b []float32) float32 { return DotPortable(a, b) }
 
+func dotRows(q, m []float32, rows []int32, out []float32) { DotRowsPortable(q, m, rows, out) }
+
 func axpy(alpha float32, x, y []float32) { AxpyPortable(alpha, x, y) }
 
 func scale(alpha float32, x []float32) { ScalePortable(alpha, x) }

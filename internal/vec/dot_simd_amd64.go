@@ -11,6 +11,8 @@ var (
 
 func dot(a, b []float32) float32 { return DotSIMD(a, b) }
 
+func dotRows(q, m []float32, rows []int32, out []float32) { DotRowsSIMD(q, m, rows, out) }
+
 func axpy(alpha float32, x, y []float32) { AxpySIMD(alpha, x, y) }
 
 func scale(alpha float32, x []float32) { ScaleSIMD(alpha, x) }
@@ -106,4 +108,53 @@ func hsum4(x archsimd.Float32x4) float32 {
 	x = x.AddPairs(x)
 	x = x.AddPairs(x)
 	return x.GetElem(0)
+}
+
+// DotRowsSIMD computes DotRows with Go's simd/archsimd. At dimension 64 on
+// AVX-512, the width of Duet's embeddings, q stays in four registers across
+// the rows; other shapes take DotSIMD row by row.
+func DotRowsSIMD(q, m []float32, rows []int32, out []float32) {
+	n := len(q)
+	if hasAVX512 && n == 64 {
+		dotRows64(q, m, rows, out)
+		return
+	}
+	out = out[:len(rows)]
+	for k, r := range rows {
+		out[k] = DotSIMD(q, m[int(r)*n:int(r+1)*n])
+	}
+}
+
+// dotRows64 stores each sum straight from its vector register with a
+// one-lane masked store: a float moved to a scalar register, or a vector
+// spilled, while the upper register halves are dirty costs hundreds of
+// nanoseconds here (the reason dot512 clears them before returning), so the
+// loop calls nothing and the halves are cleared once at the end.
+func dotRows64(q, m []float32, rows []int32, out []float32) {
+	q0, q1, q2, q3 := ld16(q[0:16]), ld16(q[16:32]), ld16(q[32:48]), ld16(q[48:64])
+	out = out[:len(rows)]
+	for k, r := range rows {
+		o := int(r) * 64
+		x := m[o : o+64 : o+64]
+		// Two chains, so that a row's four products do not all wait on
+		// each other.
+		s := ld16(x[0:16]).Mul(q0)
+		t := ld16(x[32:48]).Mul(q2)
+		s = ld16(x[16:32]).MulAdd(q1, s)
+		t = ld16(x[48:64]).MulAdd(q3, t)
+		spread4(fold16(s.Add(t))).StoreSlicePart(out[k : k+1])
+	}
+	archsimd.ClearAVXUpperBits()
+}
+
+// fold16 adds the quarters of a vector into four lanes with the same sum.
+func fold16(s archsimd.Float32x16) archsimd.Float32x4 {
+	h := s.GetLo().Add(s.GetHi())
+	return h.GetLo().Add(h.GetHi())
+}
+
+// spread4 returns the sum of x's lanes in every lane.
+func spread4(x archsimd.Float32x4) archsimd.Float32x4 {
+	x = x.AddPairs(x)
+	return x.AddPairs(x)
 }

@@ -29,6 +29,16 @@ func DotVek(a, b []float32) float32 {
 	return vek32.Dot(a, b[:len(a)])
 }
 
+// DotRowsVek computes DotRows with DotVek row by row: vek has no gathered
+// product.
+func DotRowsVek(q, m []float32, rows []int32, out []float32) {
+	n := len(q)
+	out = out[:len(rows)]
+	for k, r := range rows {
+		out[k] = DotVek(q, m[int(r)*n:int(r+1)*n])
+	}
+}
+
 // AxpyVek computes Axpy with vek's AVX2 assembly, or AxpyPortable where
 // that does not pay.
 func AxpyVek(alpha float32, x, y []float32) {

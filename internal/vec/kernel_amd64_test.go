@@ -4,6 +4,7 @@ package vec
 
 func init() {
 	kernels["vek"] = DotVek
+	dotRowsKernels["vek"] = DotRowsVek
 	axpyKernels["vek"] = AxpyVek
 	scaleKernels["vek"] = ScaleVek
 	rowsKernels["vek"] = AxpyRowsVek

@@ -4,6 +4,7 @@ package vec
 
 func init() {
 	kernels["archsimd"] = DotSIMD
+	dotRowsKernels["archsimd"] = DotRowsSIMD
 	axpyKernels["archsimd"] = AxpySIMD
 	scaleKernels["archsimd"] = ScaleSIMD
 	rowsKernels["archsimd"] = AxpyRowsSIMD

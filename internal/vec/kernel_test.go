@@ -14,6 +14,10 @@ var (
 		"portable": DotPortable,
 		"dot":      Dot,
 	}
+	dotRowsKernels = map[string]func(q, m []float32, rows []int32, out []float32){
+		"portable": DotRowsPortable,
+		"dotrows":  DotRows,
+	}
 	axpyKernels = map[string]func(alpha float32, x, y []float32){
 		"portable": AxpyPortable,
 		"axpy":     Axpy,
@@ -58,6 +62,34 @@ func TestKernelsAgree(t *testing.T) {
 			got, want := float64(f(a, b)), naiveDot(a, b[:n])
 			if math.Abs(got-want) > 1e-5*(1+math.Sqrt(float64(n))) {
 				t.Errorf("%s n=%d: %v, want %v", name, n, got, want)
+			}
+		}
+	}
+}
+
+func TestDotRowsKernelsAgree(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	const tableRows = 9
+	for _, n := range kernelLengths {
+		m := randSlice(rng, tableRows*n)
+		q := randSlice(rng, n)
+		// Repeats, one row, none, and more rows than the table has.
+		for _, rows := range [][]int32{{}, {3}, {0, 8}, {2, 5, 2}, {8, 1, 4, 4, 0, 7, 6, 3, 2, 5, 1}} {
+			want := make([]float64, len(rows))
+			for k, r := range rows {
+				want[k] = naiveDot(q, m[int(r)*n:int(r+1)*n])
+			}
+			for name, f := range dotRowsKernels {
+				// out may be longer; its tail is left alone.
+				out := make([]float32, len(rows)+2)
+				out[len(rows)], out[len(rows)+1] = 7, 7
+				f(q, m, rows, out)
+				if i := closeTo(out[:len(rows)], want, 1e-5*(1+math.Sqrt(float64(n)))); i >= 0 {
+					t.Errorf("%s n=%d rows=%v: out[%d] = %v, want %v", name, n, rows, i, out[i], want[i])
+				}
+				if out[len(rows)] != 7 || out[len(rows)+1] != 7 {
+					t.Errorf("%s n=%d rows=%v: wrote past len(rows): %v", name, n, rows, out)
+				}
 			}
 		}
 	}
@@ -215,6 +247,40 @@ func BenchmarkKernels(b *testing.B) {
 		for name, f := range kernels {
 			b.Run(name+"/"+strconv.Itoa(n), func(b *testing.B) { benchDot(b, n, f) })
 		}
+	}
+}
+
+// BenchmarkDotRowsKernels scores 32 random rows of a table of 64-float rows
+// too large for the caches, like the neighbours of one node of a large
+// graph, against a loop of Dot calls.
+func BenchmarkDotRowsKernels(b *testing.B) {
+	const n, tableRows, cnt = 64, 1 << 18, 32
+	rng := rand.New(rand.NewPCG(2, 2))
+	m := randSlice(rng, tableRows*n)
+	q := randSlice(rng, n)
+	lists := make([]int32, 1024*cnt)
+	for i := range lists {
+		lists[i] = int32(rng.IntN(tableRows))
+	}
+	out := make([]float32, cnt)
+	loop := func(q, m []float32, rows []int32, out []float32) {
+		for k, r := range rows {
+			out[k] = Dot(q, m[int(r)*n:int(r+1)*n])
+		}
+	}
+	run := func(name string, f func(q, m []float32, rows []int32, out []float32)) {
+		b.Run(name, func(b *testing.B) {
+			i := 0
+			for b.Loop() {
+				o := (i % 1024) * cnt
+				f(q, m, lists[o:o+cnt], out)
+				i++
+			}
+		})
+	}
+	run("dot-loop", loop)
+	for name, f := range dotRowsKernels {
+		run(name, f)
 	}
 }
 

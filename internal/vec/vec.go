@@ -29,6 +29,22 @@ func DotPortable(a, b []float32) float32 {
 	return (s0 + s1) + (s2 + s3)
 }
 
+// DotRows sets out[k] to the inner product of q with row rows[k] of the
+// row-major matrix m (rows of len(q) columns), for every k; out must hold
+// len(rows) values. It scores a graph node's neighbours in one call: the
+// accelerated kernels keep q in registers and let the loads of the rows,
+// which on a large index mostly miss the cache, overlap.
+func DotRows(q, m []float32, rows []int32, out []float32) { dotRows(q, m, rows, out) }
+
+// DotRowsPortable is the reference DotRows: DotPortable row by row.
+func DotRowsPortable(q, m []float32, rows []int32, out []float32) {
+	n := len(q)
+	out = out[:len(rows)]
+	for k, r := range rows {
+		out[k] = DotPortable(q, m[int(r)*n:int(r+1)*n])
+	}
+}
+
 // Axpy adds alpha·x to y, which must be at least as long as x. It uses the
 // same kind of kernel as Dot.
 func Axpy(alpha float32, x, y []float32) { axpy(alpha, x, y) }

@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -41,6 +42,7 @@ type annParams struct {
 	Indexes    string  `json:"index"`
 	M          int     `json:"m"`
 	EfConstr   int     `json:"ef_construction"`
+	DropPruned bool    `json:"drop_pruned,omitempty"`
 	Ef         []int   `json:"ef"`
 	K          int     `json:"k"`
 	Repeat     int     `json:"repeat"`
@@ -48,6 +50,8 @@ type annParams struct {
 	Kernel     string  `json:"kernel"`
 	GOMAXPROCS int     `json:"gomaxprocs"`
 	HNSWLib    string  `json:"hnswlib,omitempty"`
+	Cache      string  `json:"cache,omitempty"`
+	CPUProfile string  `json:"-"`
 }
 
 func newBenchANNCmd() *cobra.Command {
@@ -78,7 +82,12 @@ recall@k reaches 0.95 and its speed-up over the exact scan.
 tools/hnswlib: give the driver binary, or its driver.cpp to have it built
 with g++ (needs hnswlib's header, Debian package libhnswlib-dev). The
 summary then compares the queries per second both reach at recall@k 0.95,
-interpolated between the measured widths.`,
+interpolated between the measured widths.
+
+--cache keeps the built graphs (Duet's hnsw and hnswlib's) in a directory
+and loads them in later runs with the same vectors, M, --ef-construction
+and --seed, so that repeated measurements of the searches skip the builds;
+build s then reports the load time.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var err error
@@ -126,12 +135,15 @@ interpolated between the measured widths.`,
 	f.StringVar(&p.Indexes, "index", "hnsw,exact", "comma-separated indexes to measure: hnsw, exact, coder")
 	f.IntVar(&p.M, "m", 16, "HNSW neighbours per node (2·M on layer 0)")
 	f.IntVar(&p.EfConstr, "ef-construction", 200, "HNSW construction search width")
+	f.BoolVar(&p.DropPruned, "drop-pruned", false, "build Duet's HNSW with DropPruned: lists keep only the heuristic's picks, as hnswlib's do")
 	f.StringVar(&efList, "ef", "16,32,64,128,256", "comma-separated search widths")
 	f.IntVar(&p.K, "k", 10, "neighbours per query")
 	f.IntVar(&p.Repeat, "repeat", 1, "run the queries this many times at each width and report the fastest pass (steadier on a busy machine)")
 	f.IntVar(&p.Workers, "workers", 0, "goroutines adding vectors during the build (default GOMAXPROCS)")
 	f.StringVar(&jsonPath, "json", "", "write the results as JSON to this file")
 	f.StringVar(&p.HNSWLib, "hnswlib", "", "also run hnswlib through this driver binary, or build it from this driver.cpp (tools/hnswlib)")
+	f.StringVar(&p.CPUProfile, "cpuprofile", "", "write a CPU profile of the searches of the first approximate index to this file")
+	f.StringVar(&p.Cache, "cache", "", "keep built graphs in this directory and reuse them in runs with the same data and settings")
 	return cmd
 }
 
@@ -175,6 +187,11 @@ func runBenchANN(ctx context.Context, out, log io.Writer, p annParams, jsonPath 
 		}
 		defer os.RemoveAll(tmp)
 		if driver, err = hnswlibDriver(ctx, p.HNSWLib, tmp); err != nil {
+			return fmt.Errorf("bench ann: %w", err)
+		}
+	}
+	if p.Cache != "" {
+		if err := os.MkdirAll(p.Cache, 0o755); err != nil {
 			return fmt.Errorf("bench ann: %w", err)
 		}
 	}
@@ -226,12 +243,21 @@ func runBenchANN(ctx context.Context, out, log io.Writer, p annParams, jsonPath 
 			// when it is built.
 			efs = []int{p.EfConstr}
 		}
+		stop, err := startProfile(p.CPUProfile)
+		if err != nil {
+			return fmt.Errorf("bench ann: %w", err)
+		}
+		p.CPUProfile = "" // only the first index's searches
 		for _, ef := range efs {
 			recall, qps, err := measure(ctx, idx, d, truth, p.K, ef, p.Repeat)
 			if err != nil {
+				stop()
 				return fmt.Errorf("bench ann: search %s: %w", name, err)
 			}
 			addRow(name, ef, recall, qps, buildS, bpv)
+		}
+		if err := stop(); err != nil {
+			return fmt.Errorf("bench ann: %w", err)
 		}
 		idx = nil
 		runtime.GC()
@@ -360,11 +386,103 @@ func heapInUse() int64 {
 	return int64(ms.HeapAlloc)
 }
 
+// startProfile starts a CPU profile into path and returns the function that
+// stops it and closes the file; with no path both do nothing.
+func startProfile(path string) (stop func() error, err error) {
+	if path == "" {
+		return func() error { return nil }, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	return func() error {
+		pprof.StopCPUProfile()
+		return f.Close()
+	}, nil
+}
+
+// cachePath returns the file under p.Cache that holds the graph the named
+// library builds from these vectors with these settings, or "" without a
+// cache.
+func cachePath(p annParams, lib string) string {
+	if p.Cache == "" {
+		return ""
+	}
+	data := fmt.Sprintf("gen-n%d-d%d-c%d-s%g-seed%d", p.N, p.Dim, p.Clusters, p.Spread, p.Seed)
+	if p.Base != "" {
+		size := int64(-1)
+		if fi, err := os.Stat(p.Base); err == nil {
+			size = fi.Size()
+		}
+		data = fmt.Sprintf("file-%s-%d-seed%d", filepath.Base(p.Base), size, p.Seed)
+	}
+	return filepath.Join(p.Cache, fmt.Sprintf("%s-%s-m%d-efc%d.bin", lib, data, p.M, p.EfConstr))
+}
+
+// loadCachedHNSW loads the graph at path; ok is false when there is none.
+func loadCachedHNSW(ctx context.Context, path string) (h *index.HNSW, ok bool, err error) {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	defer f.Close()
+	h, err = index.LoadHNSW(ctx, bufio.NewReaderSize(f, 1<<20))
+	if err != nil {
+		return nil, false, fmt.Errorf("cached graph %s: %w", path, err)
+	}
+	return h, true, nil
+}
+
+func saveCachedHNSW(ctx context.Context, path string, h *index.HNSW) error {
+	tmp := path + ".tmp"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return err
+	}
+	if err := h.Save(ctx, f); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
 func buildANN(ctx context.Context, name string, d *annData, p annParams) (idx index.Vector, buildS, bpv float64, err error) {
 	before := heapInUse()
+	cached := ""
+	if name == "hnsw" {
+		lib := "hnsw"
+		if p.DropPruned {
+			lib = "hnsw-drop"
+		}
+		cached = cachePath(p, lib)
+	}
+	if cached != "" {
+		start := time.Now()
+		h, ok, err := loadCachedHNSW(ctx, cached)
+		if err != nil {
+			return nil, 0, 0, err
+		}
+		if ok {
+			if h.Len() != d.n || h.Dim() != d.dim {
+				return nil, 0, 0, fmt.Errorf("cached graph %s holds %d vectors of dimension %d, want %d of %d", cached, h.Len(), h.Dim(), d.n, d.dim)
+			}
+			return h, time.Since(start).Seconds(), float64(heapInUse()-before) / float64(d.n), nil
+		}
+	}
 	switch name {
 	case "hnsw":
-		idx, err = index.NewHNSW(d.dim, index.HNSWOptions{M: p.M, EfConstruction: p.EfConstr, Seed: p.Seed})
+		idx, err = index.NewHNSW(d.dim, index.HNSWOptions{M: p.M, EfConstruction: p.EfConstr, Seed: p.Seed, DropPruned: p.DropPruned})
 	case "coder":
 		idx, err = index.NewCoderHNSW(d.dim, index.CoderOptions{M: p.M, EfSearch: p.EfConstr, Seed: int64(p.Seed)})
 	}
@@ -422,6 +540,11 @@ func buildANN(ctx context.Context, name string, d *annData, p annParams) (idx in
 	}
 	buildS = time.Since(start).Seconds()
 	bpv = float64(heapInUse()-before) / float64(d.n)
+	if cached != "" {
+		if err := saveCachedHNSW(ctx, cached, idx.(*index.HNSW)); err != nil {
+			return nil, 0, 0, fmt.Errorf("cache graph: %w", err)
+		}
+	}
 	return idx, buildS, bpv, nil
 }
 
@@ -680,8 +803,12 @@ func runHNSWLib(ctx context.Context, driver string, d *annData, p annParams) (*h
 	for i, ef := range p.Ef {
 		efs[i] = strconv.Itoa(ef)
 	}
-	cmd := exec.CommandContext(ctx, driver, bp, qp, strconv.Itoa(p.M), strconv.Itoa(p.EfConstr),
-		strconv.Itoa(p.K), strings.Join(efs, ","), strconv.Itoa(p.Workers), strconv.Itoa(max(1, p.Repeat)))
+	args := []string{bp, qp, strconv.Itoa(p.M), strconv.Itoa(p.EfConstr),
+		strconv.Itoa(p.K), strings.Join(efs, ","), strconv.Itoa(p.Workers), strconv.Itoa(max(1, p.Repeat))}
+	if path := cachePath(p, "hnswlib"); path != "" {
+		args = append(args, path)
+	}
+	cmd := exec.CommandContext(ctx, driver, args...)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	stdout, err := cmd.StdoutPipe()

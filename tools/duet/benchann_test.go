@@ -223,3 +223,80 @@ func TestBenchANN_HNSWLibOutput(t *testing.T) {
 		t.Error("qpsAtRecall reached an unreachable recall")
 	}
 }
+
+// TestBenchANN_Cache checks that --cache saves each graph once and that a
+// later run with the same data and settings loads it (same recall at every
+// width, file untouched), while other settings get their own file and a
+// damaged file fails the run.
+func TestBenchANN_Cache(t *testing.T) {
+	dir := t.TempDir()
+	cache := filepath.Join(dir, "graphs")
+	args := []string{"--n", "2000", "--dim", "16", "--clusters", "10", "--queries", "40",
+		"--index", "hnsw", "--ef", "16,64", "--m", "8", "--ef-construction", "48", "--cache", cache}
+	withLib := exec.Command("g++", "--version").Run() == nil && hnswlibHeaderInstalled()
+	if withLib {
+		src, err := filepath.Abs(filepath.Join("..", "hnswlib", "driver.cpp"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		args = append(args, "--hnswlib", src)
+	}
+	recalls := func(out string) []string {
+		var rs []string
+		for _, line := range strings.Split(out, "\n") {
+			if f := strings.Fields(line); len(f) > 3 && (f[0] == "hnsw" || f[0] == "hnswlib") {
+				rs = append(rs, f[0]+" "+f[1]+" "+f[2])
+			}
+		}
+		return rs
+	}
+	profile := filepath.Join(dir, "cpu.prof")
+	out1, err := runBenchANNCLI(t, append(args, "--cpuprofile", profile)...)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out1)
+	}
+	if fi, err := os.Stat(profile); err != nil || fi.Size() == 0 {
+		t.Errorf("cpu profile: %v", err)
+	}
+	files, _ := filepath.Glob(filepath.Join(cache, "*.bin"))
+	want := 1
+	if withLib {
+		want = 2
+	}
+	if len(files) != want {
+		t.Fatalf("cache holds %v, want %d graphs", files, want)
+	}
+	stamp := map[string]int64{}
+	for _, f := range files {
+		fi, _ := os.Stat(f)
+		stamp[f] = fi.ModTime().UnixNano()
+	}
+	out2, err := runBenchANNCLI(t, args...)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out2)
+	}
+	r1, r2 := recalls(out1), recalls(out2)
+	if len(r1) != 2*want || strings.Join(r1, ",") != strings.Join(r2, ",") {
+		t.Errorf("recalls differ between the built and the loaded graphs:\n%v\n%v", r1, r2)
+	}
+	for _, f := range files {
+		if fi, _ := os.Stat(f); fi.ModTime().UnixNano() != stamp[f] {
+			t.Errorf("%s rewritten by the second run", f)
+		}
+	}
+
+	if out, err := runBenchANNCLI(t, append(args, "--drop-pruned", "--hnswlib", "")...); err != nil {
+		t.Fatalf("--drop-pruned: %v\n%s", err, out)
+	}
+	if more, _ := filepath.Glob(filepath.Join(cache, "*.bin")); len(more) != want+1 {
+		t.Errorf("--drop-pruned: cache holds %v, want its own graph beside %d", more, want)
+	}
+
+	hnswFile := cachePath(annParams{N: 2000, Dim: 16, Clusters: 10, Spread: 1.5, Seed: 1, M: 8, EfConstr: 48, Cache: cache}, "hnsw")
+	if err := os.WriteFile(hnswFile, []byte("not a graph"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := runBenchANNCLI(t, append(args, "--hnswlib", "")...); err == nil || !strings.Contains(err.Error(), "cached graph") {
+		t.Errorf("damaged cache file: %v", err)
+	}
+}

@@ -5,12 +5,15 @@
 //
 // Build: g++ -O3 -march=native -std=c++17 -pthread -o hnswlib-driver driver.cpp
 //
-// Usage: hnswlib-driver BASE.fvecs QUERIES.fvecs M EF_CONSTRUCTION K EF[,EF...] THREADS [REPEAT]
+// Usage: hnswlib-driver BASE.fvecs QUERIES.fvecs M EF_CONSTRUCTION K EF[,EF...] THREADS [REPEAT [INDEX]]
 //
 // The vectors must be unit length: the inner-product space then ranks as
 // cosine similarity, as Duet's indexes do. The build uses THREADS threads;
 // queries run on one, REPEAT times (default 1) at each width, and the
-// fastest pass is reported. Output, all text on stdout:
+// fastest pass is reported. Given INDEX, the graph is loaded from that file
+// when it exists (build_s is then the load time) and saved to it after a
+// build, so that repeated runs on the same data skip the build. Output, all
+// text on stdout:
 //
 //	build_s SECONDS
 //	bytes_per_vector BYTES
@@ -26,6 +29,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -84,8 +88,8 @@ double since(std::chrono::steady_clock::time_point t) {
 }  // namespace
 
 int main(int argc, char **argv) {
-    if (argc != 8 && argc != 9) {
-        std::fprintf(stderr, "usage: %s BASE.fvecs QUERIES.fvecs M EF_CONSTRUCTION K EF[,EF...] THREADS [REPEAT]\n", argv[0]);
+    if (argc < 8 || argc > 10) {
+        std::fprintf(stderr, "usage: %s BASE.fvecs QUERIES.fvecs M EF_CONSTRUCTION K EF[,EF...] THREADS [REPEAT [INDEX]]\n", argv[0]);
         return 2;
     }
     try {
@@ -99,27 +103,43 @@ int main(int argc, char **argv) {
         size_t m = std::stoul(argv[3]), efc = std::stoul(argv[4]), k = std::stoul(argv[5]);
         std::vector<size_t> efs = parseList(argv[6]);
         size_t threads = std::max<size_t>(1, std::stoul(argv[7]));
-        size_t repeat = argc == 9 ? std::max<size_t>(1, std::stoul(argv[8])) : 1;
+        size_t repeat = argc >= 9 ? std::max<size_t>(1, std::stoul(argv[8])) : 1;
+        const char *saved = argc == 10 ? argv[9] : nullptr;
 
         hnswlib::InnerProductSpace space(dim);
-        hnswlib::HierarchicalNSW<float> index(&space, n, m, efc);
         auto start = std::chrono::steady_clock::now();
-        // The first point goes in alone: it becomes the entry point, which
-        // concurrent first inserts would race for.
-        index.addPoint(base.data(), 0);
-        std::atomic<size_t> next{1};
-        std::vector<std::thread> pool;
-        for (size_t t = 0; t < threads; t++) {
-            pool.emplace_back([&] {
-                for (size_t i; (i = next.fetch_add(1)) < n;) {
-                    index.addPoint(base.data() + i * dim, i);
-                }
-            });
+        FILE *probe = saved != nullptr ? std::fopen(saved, "rb") : nullptr;
+        if (probe != nullptr) {
+            std::fclose(probe);
         }
-        for (auto &t : pool) {
-            t.join();
+        std::unique_ptr<hnswlib::HierarchicalNSW<float>> graph(probe != nullptr
+            ? new hnswlib::HierarchicalNSW<float>(&space, std::string(saved))
+            : new hnswlib::HierarchicalNSW<float>(&space, n, m, efc));
+        hnswlib::HierarchicalNSW<float> &index = *graph;
+        if (probe != nullptr && index.cur_element_count != n) {
+            throw std::runtime_error(std::string(saved) + " holds another number of vectors");
+        }
+        if (probe == nullptr) {
+            // The first point goes in alone: it becomes the entry point,
+            // which concurrent first inserts would race for.
+            index.addPoint(base.data(), 0);
+            std::atomic<size_t> next{1};
+            std::vector<std::thread> pool;
+            for (size_t t = 0; t < threads; t++) {
+                pool.emplace_back([&] {
+                    for (size_t i; (i = next.fetch_add(1)) < n;) {
+                        index.addPoint(base.data() + i * dim, i);
+                    }
+                });
+            }
+            for (auto &t : pool) {
+                t.join();
+            }
         }
         std::printf("build_s %.3f\n", since(start));
+        if (probe == nullptr && saved != nullptr) {
+            index.saveIndex(saved);
+        }
 
         // Vector, level-0 list and label per element, plus the upper lists.
         size_t bytes = n * index.size_data_per_element_;
