@@ -426,7 +426,10 @@ func (t *Text) matchIn(ctx context.Context, r bindex.IndexReader, q *TextQuery) 
 				matched++
 			}
 		}
-		if top.push(matchHit{doc: doc, score: sum * (float64(matched) / float64(len(matchFields)))}) && prune != nil && top.full() {
+		// Most documents do not make a full page: turn them away before
+		// the call.
+		hit := matchHit{doc: doc, score: sum * (float64(matched) / float64(len(matchFields)))}
+		if (!top.full() || hit.better(top.h[0])) && top.push(hit) && prune != nil && top.full() {
 			prune.raise(top.h[0].score)
 		}
 	}
