@@ -41,3 +41,81 @@ func TestTwoTower_Unfitted(t *testing.T) {
 		t.Fatal("an unfitted model wrote scores")
 	}
 }
+
+// A model trained with a user-id embedding scores a known user with it;
+// any other scores the history alone.
+func TestTwoTower_ScoreUserID(t *testing.T) {
+	ds := generated(t)
+	train := eval.SplitLast(ds).TrainItems()
+	for _, tc := range []struct {
+		name   string
+		userID bool
+		user   int32
+	}{
+		{"user id, known user", true, 3},
+		{"user id, unknown user", true, -1},
+		{"no user id", false, 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tt := eval.NewTwoTower(tower.EncoderMean)
+			tt.Config.Epochs, tt.Config.Workers, tt.Config.UserID, tt.Config.Dim = 1, 1, tc.userID, 16
+			m, err := tt.FitModel(context.Background(), ds, train)
+			if err != nil {
+				t.Fatal(err)
+			}
+			h := train[3]
+			want := m.UserVector(h, nil)
+			if tc.userID && tc.user >= 0 {
+				want = m.UserVectorID(ds.Users[tc.user], h, nil)
+				if plain := m.UserVector(h, nil); vecEqual(plain, want) {
+					t.Fatal("the user-id embedding changes nothing: the test cannot tell")
+				}
+			}
+			scores := make([]float32, len(ds.Items))
+			tt.Score(tc.user, h, scores)
+			for i := range ds.Items {
+				v := m.ItemVector(ds.Items[i], nil)
+				var dot float32
+				for k := range v {
+					dot += v[k] * want[k]
+				}
+				if d := scores[i] - dot; d > 1e-4 || d < -1e-4 {
+					t.Fatalf("item %d: score %v, want %v", i, scores[i], dot)
+				}
+			}
+		})
+	}
+}
+
+func vecEqual(a, b []float32) bool {
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return len(a) == len(b)
+}
+
+// The set-objective candidates train with the full softmax and Adam at a
+// low rate; attention keeps its window.
+func TestTwoTower_SetCandidates(t *testing.T) {
+	for _, enc := range []string{tower.EncoderMean, tower.EncoderRecency, tower.EncoderAttention} {
+		var set int
+		for _, c := range eval.NewTwoTower(enc).Candidates() {
+			cfg := c.(*eval.TwoTower).Config
+			if cfg.Objective != tower.ObjectiveSet {
+				continue
+			}
+			set++
+			if !cfg.FullSoftmax || cfg.Optimizer != "adam" || cfg.LR != 0.001 || cfg.IDDropout >= 0 {
+				t.Errorf("%s: set candidate %+v", enc, cfg)
+			}
+			if cfg.WholeHistory != (enc != tower.EncoderAttention) {
+				t.Errorf("%s: WholeHistory %v", enc, cfg.WholeHistory)
+			}
+		}
+		if set != 2 {
+			t.Errorf("%s: %d set candidates, want 2", enc, set)
+		}
+	}
+}
