@@ -170,7 +170,15 @@ func rescore(out []fused, nVec int, sim func(id string) (float64, bool)) int {
 	if len(added) == 0 {
 		return 0
 	}
-	slices.SortStableFunc(added, func(a, b fused) int { return cmp.Compare(b.vector, a.vector) })
+	// Stably, by score: their keyword ranks keep the keyword list's order,
+	// which the moves above kept, and a plain sort on both keys is several
+	// times cheaper than a stable one moving these structs about.
+	slices.SortFunc(added, func(a, b fused) int {
+		if c := cmp.Compare(b.vector, a.vector); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.keywordRank, b.keywordRank)
+	})
 	// Merge the two runs by rank, the list's own items first on a tie.
 	i, j := 0, 0
 	for rank := 1; i < nVec || j < len(added); rank++ {
