@@ -10,7 +10,13 @@ USERS    ?= 1000
 SEED     ?= 1
 MOVIELENS ?= ../shared/data/ml-latest-small
 DEMO_SRC ?= .data/demo-source
-FUZZTIME ?= 5s
+# Fuzzing budgets are counts of executions, a few seconds' worth each on two
+# cores. A duration races the fuzzing coordinator's own deadline and, on a
+# busy machine, fails with "context deadline exceeded" having found nothing.
+# FUZZTIME, when set, replaces them all.
+FUZZ_FAST  ?= $(or $(FUZZTIME),40000x)
+FUZZ_MID   ?= $(or $(FUZZTIME),5000x)
+FUZZ_SLOW  ?= $(or $(FUZZTIME),200x)
 ADDR     ?= 127.0.0.1:8080
 # Demo tokens, for a server on localhost only; set your own anywhere else.
 export DUET_EDITOR_TOKEN ?= demo-editor
@@ -83,14 +89,14 @@ vet:
 
 # Each fuzz target briefly; a crash fails the run and leaves its input in testdata/fuzz.
 fuzz:
-	$(GO) test -run='^$$' -fuzz='^FuzzParseItemLine$$' -fuzztime=$(FUZZTIME) ./content
-	$(GO) test -run='^$$' -fuzz='^FuzzParseEventRecord$$' -fuzztime=$(FUZZTIME) ./content
-	$(GO) test -run='^$$' -fuzz='^FuzzParseMovieLensRecord$$' -fuzztime=$(FUZZTIME) ./content
-	$(GO) test -run='^$$' -fuzz='^FuzzParseEventJSON$$' -fuzztime=$(FUZZTIME) ./content
-	$(GO) test -run='^$$' -fuzz='^FuzzSearchRequest$$' -fuzztime=$(FUZZTIME) ./server
-	$(GO) test -run='^$$' -fuzz='^FuzzLoadModel$$' -fuzztime=$(FUZZTIME) ./tower
-	$(GO) test -run='^$$' -fuzz='^FuzzLoadHNSW$$' -fuzztime=$(FUZZTIME) ./index
-	$(GO) test -run='^$$' -fuzz='^FuzzLoadSnapshot$$' -fuzztime=$(FUZZTIME) ./search
+	$(GO) test -run='^$$' -fuzz='^FuzzParseItemLine$$' -fuzztime=$(FUZZ_FAST) ./content
+	$(GO) test -run='^$$' -fuzz='^FuzzParseEventRecord$$' -fuzztime=$(FUZZ_FAST) ./content
+	$(GO) test -run='^$$' -fuzz='^FuzzParseMovieLensRecord$$' -fuzztime=$(FUZZ_FAST) ./content
+	$(GO) test -run='^$$' -fuzz='^FuzzParseEventJSON$$' -fuzztime=$(FUZZ_FAST) ./content
+	$(GO) test -run='^$$' -fuzz='^FuzzSearchRequest$$' -fuzztime=$(FUZZ_MID) ./server
+	$(GO) test -run='^$$' -fuzz='^FuzzLoadModel$$' -fuzztime=$(FUZZ_MID) ./tower
+	$(GO) test -run='^$$' -fuzz='^FuzzLoadHNSW$$' -fuzztime=$(FUZZ_MID) ./index
+	$(GO) test -run='^$$' -fuzz='^FuzzLoadSnapshot$$' -fuzztime=$(FUZZ_SLOW) ./search
 
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem ./...
