@@ -3,14 +3,16 @@ package index
 import (
 	"cmp"
 	"context"
-	"encoding/binary"
 	"errors"
 	"math"
 	"slices"
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 
+	"github.com/RoaringBitmap/roaring/v2"
+	"github.com/blevesearch/bleve/v2/index/scorch"
 	"github.com/blevesearch/bleve/v2/search"
 	bsearcher "github.com/blevesearch/bleve/v2/search/searcher"
 	bindex "github.com/blevesearch/bleve_index_api"
@@ -28,10 +30,12 @@ import (
 // those the query would give (the tests hold it to that). Filters,
 // highlights and facets take Bleve's way.
 //
-// A term's postings are read once per index snapshot: decoded into a
-// list of documents and their scores before the query's weight, they are
-// kept (within a memory budget) until the index changes, and the walk
-// over them is a merge of plain arrays.
+// A term's postings are read once per index segment: decoded into arrays
+// (documents, frequencies, norms, and the scores they give before the
+// query's weight for the current idf), they are kept within a memory
+// budget, and the walk over them is a merge of plain arrays. An edit adds
+// a small segment and marks documents of the others deleted: the lists of
+// the others stay, their scores are recomputed once for the new idf.
 
 // plainMatch reports whether q asks for nothing but free text.
 func plainMatch(q *TextQuery) bool {
@@ -50,59 +54,92 @@ const noDoc = math.MaxUint64
 // the fields free text is matched against.
 const defaultPostingsCache = 64 << 20
 
-// postingList is one term's postings in one field, as an index snapshot
-// holds them.
-type postingList struct {
-	docs   []uint32  // document numbers, increasing
-	scores []float64 // each posting's score before the query's weight
-	best   float64   // the highest of scores
-	count  uint64    // documents with the term: the reader's count
+// segList is one term's postings in one field of one index segment, as
+// the segment holds them, deletions not applied. A segment never changes
+// (edits add segments and mark documents of old ones deleted; merges
+// replace segments with new ones), so its lists stay true for as long as
+// any index snapshot holds it.
+type segList struct {
+	docs  []uint32 // document numbers in the segment, increasing
+	freqs []uint32
+	norms []float32 // Bleve's norms are float32s widened
+	// scores holds the postings' scores before the query's weight for
+	// the idf and average field length last asked for: those change
+	// with every edit, the postings do not.
+	scores atomic.Pointer[segScores]
 }
 
-func (p *postingList) size() int { return 64 + 12*len(p.docs) }
+// segScores are a segList's scores for one idf and average length.
+type segScores struct {
+	idf, avgLen float64
+	s           []float64
+	best        float64
+}
 
-// postingKey names a term in a field.
-type postingKey struct{ field, term string }
+func (l *segList) size() int { return 96 + 20*len(l.docs) }
 
-// postingsCache keeps the posting lists read from one index snapshot, the
-// latest one queried: a snapshot never changes, so its lists stay true
-// for as long as it is the one searched. Holding the reader keeps it from
-// being freed, so that no other can come to have its address.
+// scored returns the list's scores for idf and avgLen, computing them
+// when the last ones were for others.
+func (l *segList) scored(idf, avgLen float64) *segScores {
+	if sc := l.scores.Load(); sc != nil && sc.idf == idf && sc.avgLen == avgLen {
+		return sc
+	}
+	sc := &segScores{idf: idf, avgLen: avgLen, s: make([]float64, len(l.docs))}
+	for i := range l.docs {
+		sc.s[i] = postingScore(uint64(l.freqs[i]), float64(l.norms[i]), idf, avgLen)
+		sc.best = max(sc.best, sc.s[i])
+	}
+	l.scores.Store(sc)
+	return sc
+}
+
+// segKey names a term in a field of a segment.
+type segKey struct {
+	seg         uint64
+	field, term string
+}
+
+// docKey names a document of a segment.
+type docKey struct {
+	seg uint64
+	doc uint32
+}
+
+// postingsCache keeps the posting lists read lately, by segment, and the
+// external ids of the documents found lately, which Bleve reads from each
+// document's stored fields. Lists are forgotten oldest first beyond the
+// budget; ids all at once when they would pass a quarter of it.
 type postingsCache struct {
+	reads atomic.Int64 // lists read from segments: the misses
+
 	mu     sync.Mutex
-	reader bindex.IndexReader
-	lists  map[postingKey]*postingList
-	order  []postingKey // in the order they were added, to evict the oldest
+	lists  map[segKey]*segList
+	order  []segKey // in the order they were added, to evict the oldest
 	bytes  int
 	budget int
-	// ids holds the external ids of the documents found lately, which
-	// Bleve reads from each document's stored fields; it is emptied when
-	// it would pass a share of the budget.
-	ids map[uint64]string
+	ids    map[docKey]string
 }
 
 // idBytes is what the cache counts for an entry of ids.
 const idBytes = 64
 
-// get returns the list of key as r holds it, or nil.
-func (c *postingsCache) get(r bindex.IndexReader, key postingKey) *postingList {
+func (c *postingsCache) get(key segKey) *segList {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.reader != r {
-		return nil
-	}
 	return c.lists[key]
 }
 
-// put keeps the list of key as r holds it, forgetting every list of
-// another reader and the oldest lists beyond the budget.
-func (c *postingsCache) put(r bindex.IndexReader, key postingKey, l *postingList) {
+// put keeps l as the list of key, forgetting the oldest lists beyond the
+// budget.
+func (c *postingsCache) put(key segKey, l *segList) {
 	if l.size() > c.budget/4 {
 		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.use(r)
+	if c.lists == nil {
+		c.lists = map[segKey]*segList{}
+	}
 	if _, ok := c.lists[key]; ok {
 		return
 	}
@@ -117,32 +154,20 @@ func (c *postingsCache) put(r bindex.IndexReader, key postingKey, l *postingList
 	c.bytes += l.size()
 }
 
-// use makes r the reader whose lists and ids are kept, forgetting those
-// of any other. c.mu is held.
-func (c *postingsCache) use(r bindex.IndexReader) {
-	if c.reader != r || c.lists == nil {
-		c.reader, c.lists, c.order, c.bytes, c.ids = r, map[postingKey]*postingList{}, nil, 0, map[uint64]string{}
-	}
-}
-
-// reset forgets everything, the reader included.
+// reset forgets everything.
 func (c *postingsCache) reset() {
 	c.mu.Lock()
-	c.reader, c.lists, c.order, c.bytes, c.ids = nil, nil, nil, 0, nil
+	c.lists, c.order, c.bytes, c.ids = nil, nil, 0, nil
 	c.mu.Unlock()
 }
 
-// externalIDs sets the ID of each hit, found as r holds the documents,
-// from the cache where it can.
-func (c *postingsCache) externalIDs(r bindex.IndexReader, docs []matchHit, hits []TextHit) error {
+// externalIDs sets the ID of each hit from its segment, through the
+// cache where it can.
+func (c *postingsCache) externalIDs(segs []*scorch.SegmentSnapshot, docs []matchHit, hits []TextHit) error {
 	var miss []int
 	c.mu.Lock()
 	for i, d := range docs {
-		id, ok := "", false
-		if c.reader == r {
-			id, ok = c.ids[d.doc]
-		}
-		if ok {
+		if id, ok := c.ids[docKey{segs[d.seg].Id(), d.local}]; ok {
 			hits[i].ID = id
 		} else {
 			miss = append(miss, i)
@@ -152,26 +177,23 @@ func (c *postingsCache) externalIDs(r bindex.IndexReader, docs []matchHit, hits 
 	if len(miss) == 0 {
 		return nil
 	}
-	internal := make(bindex.IndexInternalID, 8)
 	for _, i := range miss {
-		binary.BigEndian.PutUint64(internal, docs[i].doc)
-		ext, err := r.ExternalID(internal)
+		id, err := segs[docs[i].seg].DocID(uint64(docs[i].local))
 		if err != nil {
 			return err
 		}
-		hits[i].ID = ext
+		hits[i].ID = string(id)
 	}
 	if c.budget == 0 {
 		return nil
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.use(r)
-	if (len(c.ids)+len(miss))*idBytes > c.budget/4 {
-		clear(c.ids)
+	if c.ids == nil || (len(c.ids)+len(miss))*idBytes > c.budget/4 {
+		c.ids = map[docKey]string{}
 	}
 	for _, i := range miss {
-		c.ids[docs[i].doc] = hits[i].ID
+		c.ids[docKey{segs[docs[i].seg].Id(), docs[i].local}] = hits[i].ID
 	}
 	return nil
 }
@@ -198,66 +220,98 @@ func termIDF(avgLen float64, docs, withTerm uint64) float64 {
 	return 1.0 + math.Log(float64(docs)/float64(withTerm+1.0))
 }
 
-// postings returns the list of term in field as r holds it, from the
-// cache or read and then cached.
-func (t *Text) postings(ctx context.Context, r bindex.IndexReader, field string, term []byte, docs uint64, avgLen float64) (*postingList, error) {
-	key := postingKey{field, string(term)}
-	if l := t.cache.get(r, key); l != nil {
+// segPostings returns the list of term in field as segment ss holds it,
+// from the cache or read and then cached.
+func (t *Text) segPostings(ctx context.Context, ss *scorch.SegmentSnapshot, field string, term []byte) (*segList, error) {
+	key := segKey{ss.Id(), field, string(term)}
+	if l := t.cache.get(key); l != nil {
 		return l, nil
 	}
-	tr, err := r.TermFieldReader(ctx, term, field, true, true, false)
+	t.cache.reads.Add(1)
+	dict, err := ss.Segment().Dictionary(field)
 	if err != nil {
 		return nil, err
 	}
-	defer tr.Close()
-	l := &postingList{count: tr.Count()}
-	l.docs = make([]uint32, 0, l.count)
-	l.scores = make([]float64, 0, l.count)
-	idf := termIDF(avgLen, docs, l.count)
-	var tfd bindex.TermFieldDoc
-	for n := 1; ; n++ {
-		if n%4096 == 0 {
+	pl, err := dict.PostingsList(term, nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	n := pl.Count()
+	l := &segList{docs: make([]uint32, 0, n), freqs: make([]uint32, 0, n), norms: make([]float32, 0, n)}
+	it := pl.Iterator(true, true, false, nil)
+	for k := 1; ; k++ {
+		if k%4096 == 0 {
 			if err := ctx.Err(); err != nil {
 				return nil, err
 			}
 		}
-		d, err := tr.Next(&tfd)
+		p, err := it.Next()
 		if err != nil {
 			return nil, err
 		}
-		if d == nil {
+		if p == nil {
 			break
 		}
-		if len(d.ID) != 8 {
+		if p.Number() > math.MaxUint32 || p.Frequency() > math.MaxUint32 {
 			return nil, errNotScorch
 		}
-		doc := binary.BigEndian.Uint64(d.ID)
-		if doc > math.MaxUint32 {
-			return nil, errNotScorch
-		}
-		s := postingScore(d.Freq, d.Norm, idf, avgLen)
-		l.docs = append(l.docs, uint32(doc))
-		l.scores = append(l.scores, s)
-		l.best = max(l.best, s)
+		l.docs = append(l.docs, uint32(p.Number()))
+		l.freqs = append(l.freqs, uint32(p.Frequency()))
+		l.norms = append(l.norms, float32(p.Norm()))
 	}
-	t.cache.put(r, key, l)
+	t.cache.put(key, l)
 	return l, nil
 }
 
+// liveCount is how many of docs deleted does not hold: the count of
+// documents with the term that Bleve's reader gives for the segment.
+func liveCount(docs []uint32, deleted *roaring.Bitmap) uint64 {
+	n := uint64(len(docs))
+	if deleted == nil || deleted.IsEmpty() || len(docs) == 0 {
+		return n
+	}
+	it := deleted.Iterator()
+	it.AdvanceIfNeeded(docs[0])
+	for it.HasNext() {
+		d := it.Next()
+		if d > docs[len(docs)-1] {
+			break
+		}
+		if _, found := slices.BinarySearch(docs, d); found {
+			n--
+		}
+	}
+	return n
+}
+
 // matchLeaf is one term in one field: a term searcher of textRequest's
-// query, walking its posting list.
+// query, walking its posting list in one segment at a time.
 type matchLeaf struct {
-	list   *postingList
-	pos    int
-	doc    uint64  // list.docs[pos]; noDoc past the end
+	lists  []*segList // by segment
+	count  uint64     // live documents with the term, in all segments
+	idf    float64
+	avgLen float64
 	boost  float64 // the field's
 	weight float64 // boost · idf · query norm
+	best   float64 // the highest score before weight, in all segments
+
+	// The walk in the current segment.
+	docs   []uint32
+	scores []float64
+	pos    int
+	doc    uint64 // docs[pos]; noDoc past the end
+}
+
+// enter starts the walk in segment i.
+func (l *matchLeaf) enter(i int) {
+	l.docs, l.scores, l.pos = l.lists[i].docs, l.lists[i].scored(l.idf, l.avgLen).s, 0
+	l.settle()
 }
 
 // seek moves to the first posting at or after doc, galloping: the next
 // document proposed is usually near.
 func (l *matchLeaf) seek(doc uint64) {
-	docs := l.list.docs
+	docs := l.docs
 	lo, step := l.pos, 1
 	for lo+step < len(docs) && uint64(docs[lo+step]) < doc {
 		lo += step
@@ -270,8 +324,8 @@ func (l *matchLeaf) seek(doc uint64) {
 
 // settle sets doc from pos.
 func (l *matchLeaf) settle() {
-	if l.pos < len(l.list.docs) {
-		l.doc = uint64(l.list.docs[l.pos])
+	if l.pos < len(l.docs) {
+		l.doc = uint64(l.docs[l.pos])
 	} else {
 		l.doc = noDoc
 	}
@@ -309,14 +363,15 @@ func (t *Text) matchIn(ctx context.Context, r bindex.IndexReader, q *TextQuery) 
 		// Stop words only: every field's query matches nothing.
 		return TextResult{Hits: []TextHit{}}, true, nil
 	}
-	br, isBM25 := r.(bindex.BM25Reader)
-	if !isBM25 {
+	snap, isScorch := r.(*scorch.IndexSnapshot)
+	if !isScorch {
 		return TextResult{}, false, nil
 	}
-	docs, err := r.DocCount()
+	docs, err := snap.DocCount()
 	if err != nil || docs == 0 {
 		return TextResult{Hits: []TextHit{}}, err == nil, err
 	}
+	segs := snap.Segments()
 
 	type field struct {
 		leaves []matchLeaf
@@ -325,17 +380,23 @@ func (t *Text) matchIn(ctx context.Context, r bindex.IndexReader, q *TextQuery) 
 	leaves := make([]matchLeaf, 0, len(matchFields)*nt)
 	fields := make([]field, len(matchFields))
 	for i, f := range matchFields {
-		card, err := br.FieldCardinality(f.name)
+		card, err := snap.FieldCardinality(f.name)
 		if err != nil {
 			return TextResult{}, false, err
 		}
 		avg := math.Ceil(float64(card) / float64(docs))
 		for _, tok := range tokens {
-			l, err := t.postings(ctx, r, f.name, tok.Term, docs, avg)
-			if err != nil {
-				return TextResult{}, false, notScorch(err)
+			l := matchLeaf{lists: make([]*segList, len(segs)), boost: f.boost, avgLen: avg}
+			for k, ss := range segs {
+				sl, err := t.segPostings(ctx, ss, f.name, tok.Term)
+				if err != nil {
+					return TextResult{}, false, notScorch(err)
+				}
+				l.lists[k] = sl
+				l.count += liveCount(sl.docs, ss.Deleted())
 			}
-			leaves = append(leaves, matchLeaf{list: l, boost: f.boost, weight: termIDF(avg, docs, l.count)})
+			l.idf = termIDF(avg, docs, l.count)
+			leaves = append(leaves, l)
 			fields[i].count += l.count
 		}
 		fields[i].leaves = leaves[i*nt : (i+1)*nt]
@@ -346,18 +407,17 @@ func (t *Text) matchIn(ctx context.Context, r bindex.IndexReader, q *TextQuery) 
 	ordered := make([]matchLeaf, 0, len(leaves))
 	slices.SortStableFunc(fields, func(a, b field) int { return cmp.Compare(a.count, b.count) })
 	for _, f := range fields {
-		slices.SortStableFunc(f.leaves, func(a, b matchLeaf) int { return cmp.Compare(a.list.count, b.list.count) })
+		slices.SortStableFunc(f.leaves, func(a, b matchLeaf) int { return cmp.Compare(a.count, b.count) })
 		ordered = append(ordered, f.leaves...)
 	}
 	leaves = ordered
 	// The query norm is over the squared weights of every term searcher,
-	// summed per field and then over the fields. weight holds the idf
-	// until here.
+	// summed per field and then over the fields.
 	var sumSq float64
 	for f := range matchFields {
 		var fieldSq float64
 		for _, l := range leaves[f*nt : (f+1)*nt] {
-			w := l.boost * l.weight
+			w := l.boost * l.idf
 			fieldSq += w * w
 		}
 		sumSq += fieldSq
@@ -365,8 +425,10 @@ func (t *Text) matchIn(ctx context.Context, r bindex.IndexReader, q *TextQuery) 
 	norm := 1.0 / math.Sqrt(sumSq)
 	for i := range leaves {
 		l := &leaves[i]
-		l.weight = l.boost * l.weight * norm
-		l.settle()
+		l.weight = l.boost * l.idf * norm
+		for _, sl := range l.lists {
+			l.best = max(l.best, sl.scored(l.idf, l.avgLen).best)
+		}
 	}
 
 	// With SkipTotal the walk is MaxScore's (Turtle and Flood): once the
@@ -375,6 +437,7 @@ func (t *Text) matchIn(ctx context.Context, r bindex.IndexReader, q *TextQuery) 
 	// worst hit, so only the other leaves propose documents, and the
 	// non-essential ones are advanced to each proposal to score it whole.
 	// Their bound grows with the page's worst score as the walk goes.
+	// Segments are walked in order, which is Bleve's document order.
 	top := matchHeap{size: q.K + q.Offset}
 	top.h = make([]matchHit, 0, min(top.size, 256))
 	var prune *matchPrune
@@ -382,55 +445,73 @@ func (t *Text) matchIn(ctx context.Context, r bindex.IndexReader, q *TextQuery) 
 		prune = newMatchPrune(leaves, nt)
 	}
 	var total uint64
-	for {
-		doc := uint64(noDoc)
+	for si, ss := range segs {
+		deleted := ss.Deleted()
+		if deleted != nil && deleted.IsEmpty() {
+			deleted = nil
+		}
 		for i := range leaves {
-			if prune == nil || prune.essential[i] {
-				doc = min(doc, leaves[i].doc)
-			}
+			leaves[i].enter(si)
 		}
-		if doc == noDoc {
-			break
-		}
-		if total++; total%4096 == 0 {
-			if err := ctx.Err(); err != nil {
-				return TextResult{}, false, err
-			}
-		}
-		if prune != nil {
-			for _, i := range prune.order[:prune.skipped] {
-				if l := &leaves[i]; l.doc < doc {
-					l.seek(doc)
+		for {
+			doc := uint64(noDoc)
+			for i := range leaves {
+				if prune == nil || prune.essential[i] {
+					doc = min(doc, leaves[i].doc)
 				}
 			}
-		}
-		// Each level scores the sum of its matching children times the
-		// share of its children that match.
-		var sum float64
-		matched := 0
-		for f := range matchFields {
-			var fieldSum float64
-			terms := 0
-			for i := f * nt; i < (f+1)*nt; i++ {
-				l := &leaves[i]
-				if l.doc != doc {
-					continue
+			if doc == noDoc {
+				break
+			}
+			if deleted != nil && deleted.Contains(uint32(doc)) {
+				for i := range leaves {
+					if l := &leaves[i]; l.doc == doc {
+						l.pos++
+						l.settle()
+					}
 				}
-				fieldSum += l.list.scores[l.pos] * l.weight
-				terms++
-				l.pos++
-				l.settle()
+				continue
 			}
-			if terms > 0 {
-				sum += fieldSum * (float64(terms) / float64(nt))
-				matched++
+			if total++; total%4096 == 0 {
+				if err := ctx.Err(); err != nil {
+					return TextResult{}, false, err
+				}
 			}
-		}
-		// Most documents do not make a full page: turn them away before
-		// the call.
-		hit := matchHit{doc: doc, score: sum * (float64(matched) / float64(len(matchFields)))}
-		if (!top.full() || hit.better(top.h[0])) && top.push(hit) && prune != nil && top.full() {
-			prune.raise(top.h[0].score)
+			if prune != nil {
+				for _, i := range prune.order[:prune.skipped] {
+					if l := &leaves[i]; l.doc < doc {
+						l.seek(doc)
+					}
+				}
+			}
+			// Each level scores the sum of its matching children times the
+			// share of its children that match.
+			var sum float64
+			matched := 0
+			for f := range matchFields {
+				var fieldSum float64
+				terms := 0
+				for i := f * nt; i < (f+1)*nt; i++ {
+					l := &leaves[i]
+					if l.doc != doc {
+						continue
+					}
+					fieldSum += l.scores[l.pos] * l.weight
+					terms++
+					l.pos++
+					l.settle()
+				}
+				if terms > 0 {
+					sum += fieldSum * (float64(terms) / float64(nt))
+					matched++
+				}
+			}
+			// Most documents do not make a full page: turn them away
+			// before the call.
+			hit := matchHit{seg: si, local: uint32(doc), score: sum * (float64(matched) / float64(len(matchFields)))}
+			if (!top.full() || hit.better(top.h[0])) && top.push(hit) && prune != nil && top.full() {
+				prune.raise(top.h[0].score)
+			}
 		}
 	}
 
@@ -440,7 +521,7 @@ func (t *Text) matchIn(ctx context.Context, r bindex.IndexReader, q *TextQuery) 
 	for i, h := range hits {
 		res.Hits[i].Score = h.score
 	}
-	if err := t.cache.externalIDs(r, hits, res.Hits); err != nil {
+	if err := t.cache.externalIDs(segs, hits, res.Hits); err != nil {
 		return TextResult{}, false, err
 	}
 	return res, true, nil
@@ -479,7 +560,7 @@ func newMatchPrune(leaves []matchLeaf, nt int) *matchPrune {
 	ub := make([]float64, len(leaves))
 	for i := range leaves {
 		p.order[i] = i
-		ub[i] = leaves[i].list.best * leaves[i].weight
+		ub[i] = leaves[i].best * leaves[i].weight
 		p.essential[i] = true
 	}
 	slices.SortStableFunc(p.order, func(a, b int) int { return cmp.Compare(ub[a], ub[b]) })
@@ -514,16 +595,23 @@ func (p *matchPrune) raise(worst float64) {
 	}
 }
 
-// matchHit is a scored document.
+// matchHit is a scored document: the local'th of the seg'th segment.
 type matchHit struct {
-	doc   uint64
+	seg   int
+	local uint32
 	score float64
 }
 
 // better reports whether a ranks before b: Bleve's order, score first and
-// then the earlier document.
+// then the earlier document (segments number their documents in order).
 func (a matchHit) better(b matchHit) bool {
-	return a.score > b.score || a.score == b.score && a.doc < b.doc
+	if a.score != b.score {
+		return a.score > b.score
+	}
+	if a.seg != b.seg {
+		return a.seg < b.seg
+	}
+	return a.local < b.local
 }
 
 // matchHeap keeps the size best hits pushed, the worst of them at the root.

@@ -182,17 +182,7 @@ func TestMatchTop_SameAsBleve(t *testing.T) {
 func TestMatchTop_SameAsSearch(t *testing.T) {
 	ctx := context.Background()
 	items := GenCatalog(t, 1500, 3)
-	tx, err := OpenText(ctx, filepath.Join(t.TempDir(), "text"), &TextOptions{BatchSize: 300})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Close()
-	if err := tx.IndexBatch(ctx, items); err != nil {
-		t.Fatal(err)
-	}
-	if err := tx.Compact(ctx); err != nil {
-		t.Fatal(err)
-	}
+	tx := compactedText(t, items, &TextOptions{BatchSize: 300})
 	rng := rand.New(rand.NewPCG(5, 5))
 	for i := range 100 {
 		words := strings.Fields(items[rng.IntN(len(items))].Title)
@@ -278,17 +268,7 @@ func TestMatchTop_LeavesTheRestToBleve(t *testing.T) {
 func BenchmarkTextMatch(b *testing.B) {
 	ctx := context.Background()
 	items := GenCatalog(b, 20_000, 3)
-	tx, err := OpenText(ctx, filepath.Join(b.TempDir(), "text"), nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer tx.Close()
-	if err := tx.IndexBatch(ctx, items); err != nil {
-		b.Fatal(err)
-	}
-	if err := tx.Compact(ctx); err != nil {
-		b.Fatal(err)
-	}
+	tx := compactedText(b, items, nil)
 	rng := rand.New(rand.NewPCG(9, 9))
 	queries := make([]TextQuery, 256)
 	for i := range queries {
@@ -382,4 +362,63 @@ func TestMatchTop_CacheFollowsEdits(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestMatchTop_CacheOutlivesEdits checks that an edit, which adds a
+// segment, leaves the lists read from the others in use: a query after it
+// reads only the new segment's.
+func TestMatchTop_CacheOutlivesEdits(t *testing.T) {
+	ctx := context.Background()
+	items := GenCatalog(t, 600, 5)
+	tx := compactedText(t, items, nil)
+	q := TextQuery{Text: strings.Fields(items[0].Title)[0], K: 20, SkipTotal: true}
+	search := func() TextResult {
+		t.Helper()
+		res, ok, err := tx.matchTop(ctx, &q)
+		if err != nil || !ok {
+			t.Fatalf("ok %v, err %v", ok, err)
+		}
+		return res
+	}
+	search()
+	first := tx.cache.reads.Load() // one list per field and segment
+	search()
+	if got := tx.cache.reads.Load(); got != first {
+		t.Fatalf("the same query again read %d lists", got-first)
+	}
+	edited := items[1]
+	edited.Title += " revised"
+	if err := tx.Upsert(ctx, edited); err != nil {
+		t.Fatal(err)
+	}
+	res := search()
+	if got := tx.cache.reads.Load() - first; got != int64(len(matchFields)) {
+		t.Fatalf("after one edit the query read %d lists, want %d (the new segment's)", got, len(matchFields))
+	}
+	r := matchReader(t, tx)
+	defer r.Close()
+	want := bleveIn(t, tx, r, q)
+	res.Total = want.Total
+	if diff := matchDiff(res, want); diff != "" {
+		t.Fatal(diff)
+	}
+}
+
+// compactedText indexes items in a new text index merged into one
+// segment, closed when the test ends.
+func compactedText(tb testing.TB, items []content.Item, opts *TextOptions) *Text {
+	tb.Helper()
+	ctx := context.Background()
+	tx, err := OpenText(ctx, filepath.Join(tb.TempDir(), "text"), opts)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { tx.Close() })
+	if err := tx.IndexBatch(ctx, items); err != nil {
+		tb.Fatal(err)
+	}
+	if err := tx.Compact(ctx); err != nil {
+		tb.Fatal(err)
+	}
+	return tx
 }
