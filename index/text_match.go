@@ -67,6 +67,27 @@ type segList struct {
 	// the idf and average field length last asked for: those change
 	// with every edit, the postings do not.
 	scores atomic.Pointer[segScores]
+	// live is the count of postings a deletion set leaves, for the set
+	// last asked about: a snapshot's sets never change, and counting
+	// takes a search per deleted document.
+	live atomic.Pointer[segLive]
+}
+
+type segLive struct {
+	deleted *roaring.Bitmap
+	n       uint64
+}
+
+// liveCount is how many of the list's documents deleted does not hold:
+// the count of documents with the term that Bleve's reader gives for the
+// segment.
+func (l *segList) liveCount(deleted *roaring.Bitmap) uint64 {
+	if c := l.live.Load(); c != nil && c.deleted == deleted {
+		return c.n
+	}
+	n := liveCount(l.docs, deleted)
+	l.live.Store(&segLive{deleted, n})
+	return n
 }
 
 // segScores are a segList's scores for one idf and average length.
@@ -263,8 +284,7 @@ func (t *Text) segPostings(ctx context.Context, ss *scorch.SegmentSnapshot, fiel
 	return l, nil
 }
 
-// liveCount is how many of docs deleted does not hold: the count of
-// documents with the term that Bleve's reader gives for the segment.
+// liveCount is how many of docs deleted does not hold.
 func liveCount(docs []uint32, deleted *roaring.Bitmap) uint64 {
 	n := uint64(len(docs))
 	if deleted == nil || deleted.IsEmpty() || len(docs) == 0 {
@@ -393,7 +413,7 @@ func (t *Text) matchIn(ctx context.Context, r bindex.IndexReader, q *TextQuery) 
 					return TextResult{}, false, notScorch(err)
 				}
 				l.lists[k] = sl
-				l.count += liveCount(sl.docs, ss.Deleted())
+				l.count += sl.liveCount(ss.Deleted())
 			}
 			l.idf = termIDF(avg, docs, l.count)
 			leaves = append(leaves, l)
