@@ -266,7 +266,9 @@ func poolBackward(enc string, dp, xs []float32, rows []int32, n int, pos, att []
 
 // lossScratch holds softmaxLoss's buffers between calls.
 type lossScratch struct {
-	logits, vt, gt []float32
+	logits, vt, gt, su []float32
+	same               []int32
+	first, last        map[int32]int32 // sameItemChains' per item: first and last column
 }
 
 // softmaxLoss is the mean over the rows b of the cross-entropy of
@@ -288,14 +290,24 @@ func softmaxLoss(us, vs []float32, dim int, tau float32, off []float32, tgt, col
 	C := len(vs) / dim
 	inv := 1 / tau
 	ninf := float32(math.Inf(-1))
-	// The B×C logits as one matrix product U·Vᵀ, and the gradients below
-	// as two more, G·V and Gᵀ·U: each row of a product is a sum of scaled
-	// rows, which the vectorised kernels keep in registers.
+	// The B×C logits as one matrix product (U/tau)·Vᵀ, and the gradients
+	// below as two more, G·V and Gᵀ·U: each row of a product is a sum of
+	// scaled rows, which the vectorised kernels keep in registers.
+	sc.su = grow(sc.su, B*dim)
+	copy(sc.su, us[:B*dim])
+	vec.Scale(inv, sc.su)
 	sc.logits = grow(sc.logits, B*C)
 	logits := sc.logits
 	clear(logits)
 	sc.vt = transpose(sc.vt, vs, C, dim)
-	vec.MatMulAdd(logits, us, sc.vt, B, dim, C)
+	vec.MatMulAdd(logits, sc.su, sc.vt, B, dim, C)
+	// Accidental hits are rare: the columns holding each item are chained
+	// (same[c], the next column with c's item, or −1), so a row masks
+	// only its target's chain instead of comparing every column.
+	var same []int32
+	if colItem != nil {
+		same = sameItemChains(sc, colItem[:C])
+	}
 	// d loss / d logit_bc = (p_bc − [c = t_b])/B, and 1/tau more for
 	// u·v.
 	g := inv / float32(B)
@@ -303,20 +315,20 @@ func softmaxLoss(us, vs []float32, dim int, tau float32, off []float32, tgt, col
 	for b := range B {
 		row := logits[b*C : (b+1)*C]
 		t := tgt[b]
-		for c := range row {
-			row[c] *= inv
-			if off != nil {
-				row[c] += off[c]
-			}
-			if colItem != nil && int32(c) != t && colItem[c] == colItem[t] {
+		if off != nil {
+			vec.Axpy(1, off[:C], row)
+		}
+		if same != nil {
+			for c := same[t]; c != t; c = same[c] {
 				row[c] = ninf
 			}
 		}
 		lt := row[t]
-		lse := vec.Softmax(row)
-		loss += float64(lse - lt)
-		row[t]--
-		vec.Scale(g, row)
+		mx := vec.Max(row)
+		sum := vec.ExpSub(row, mx) // ≥ 1: the maximum's own term
+		loss += float64(mx) + math.Log(float64(sum)) - float64(lt)
+		vec.Scale(g/sum, row)
+		row[t] -= g
 	}
 	vec.MatMulAdd(dus, logits, vs, B, C, dim)
 	sc.gt = transpose(sc.gt, logits, B, C)
@@ -324,13 +336,52 @@ func softmaxLoss(us, vs []float32, dim int, tau float32, off []float32, tgt, col
 	return loss / float64(B)
 }
 
+// sameItemChains links the columns holding one item in a ring: same[c] is
+// the next column after c with c's item, wrapping around, so a column
+// whose item is in no other column points to itself.
+func sameItemChains(sc *lossScratch, colItem []int32) []int32 {
+	C := len(colItem)
+	if cap(sc.same) < C {
+		sc.same = make([]int32, C)
+	}
+	same := sc.same[:C]
+	if sc.first == nil {
+		sc.first, sc.last = make(map[int32]int32, C), make(map[int32]int32, C)
+	}
+	first, last := sc.first, sc.last
+	clear(first)
+	clear(last)
+	for c, it := range colItem {
+		c := int32(c)
+		if p, ok := last[it]; ok {
+			same[p] = c
+		} else {
+			first[it] = c
+		}
+		last[it] = c
+		same[c] = first[it]
+	}
+	return same
+}
+
 // transpose returns the cols×rows transpose of the row-major rows×cols
 // matrix a, in dst's storage when it has room.
+//
+// It goes tile by tile: written a whole row at a time, each element lands
+// on its own cache line of dst, and by the time the next row comes back
+// to that line it has left the cache.
 func transpose(dst, a []float32, rows, cols int) []float32 {
+	const tile = 16
 	dst = grow(dst, rows*cols)
-	for r := range rows {
-		for c, v := range a[r*cols : (r+1)*cols] {
-			dst[c*rows+r] = v
+	for r0 := 0; r0 < rows; r0 += tile {
+		r1 := min(r0+tile, rows)
+		for c0 := 0; c0 < cols; c0 += tile {
+			c1 := min(c0+tile, cols)
+			for r := r0; r < r1; r++ {
+				for c, v := range a[r*cols+c0 : r*cols+c1] {
+					dst[(c0+c)*rows+r] = v
+				}
+			}
 		}
 	}
 	return dst
@@ -386,22 +437,22 @@ func softmaxSetLoss(us, vs []float32, dim int, tau float32, off []float32, tgt, 
 	B := len(tgtOff) - 1
 	C := len(vs) / dim
 	inv := 1 / tau
+	sc.su = grow(sc.su, B*dim)
+	copy(sc.su, us[:B*dim])
+	vec.Scale(inv, sc.su)
 	sc.logits = grow(sc.logits, B*C)
 	logits := sc.logits
 	clear(logits)
 	sc.vt = transpose(sc.vt, vs, C, dim)
-	vec.MatMulAdd(logits, us[:B*dim], sc.vt, B, dim, C)
+	vec.MatMulAdd(logits, sc.su, sc.vt, B, dim, C)
 	// Every row's logits share one log-sum-exp, so the loss of T targets
 	// costs one softmax; d loss_b / d logit_bc = p_bc − (c ∈ T_b)/|T_b|.
 	g := inv / float32(B)
 	var loss float64
 	for b := range B {
 		row := logits[b*C : (b+1)*C]
-		for c := range row {
-			row[c] *= inv
-			if off != nil {
-				row[c] += off[c]
-			}
+		if off != nil {
+			vec.Axpy(1, off[:C], row)
 		}
 		ts := tgt[tgtOff[b]:tgtOff[b+1]]
 		wt := 1 / float32(len(ts))
@@ -409,12 +460,13 @@ func softmaxSetLoss(us, vs []float32, dim int, tau float32, off []float32, tgt, 
 		for _, c := range ts {
 			lt += float64(row[c])
 		}
-		lse := vec.Softmax(row)
-		loss += float64(lse) - lt*float64(wt)
+		mx := vec.Max(row)
+		sum := vec.ExpSub(row, mx)
+		loss += float64(mx) + math.Log(float64(sum)) - lt*float64(wt)
+		vec.Scale(g/sum, row)
 		for _, c := range ts {
-			row[c] -= wt
+			row[c] -= g * wt
 		}
-		vec.Scale(g, row)
 	}
 	vec.MatMulAdd(dus, logits, vs, B, C, dim)
 	sc.gt = transpose(sc.gt, logits, B, C)

@@ -263,3 +263,33 @@ func TestGrad_SoftmaxSetLoss(t *testing.T) {
 		t.Errorf("one target: set loss %v, softmax loss %v", a, b)
 	}
 }
+
+func TestTranspose(t *testing.T) {
+	for _, sh := range [][2]int{{1, 1}, {1, 7}, {7, 1}, {16, 16}, {17, 33}, {256, 64}, {40, 300}} {
+		rows, cols := sh[0], sh[1]
+		a := make([]float32, rows*cols)
+		for i := range a {
+			a[i] = float32(i)
+		}
+		got := transpose(make([]float32, 3), a, rows, cols) // too small: grown
+		for r := range rows {
+			for c := range cols {
+				if got[c*rows+r] != a[r*cols+c] {
+					t.Fatalf("%d×%d: at (%d, %d) got %v, want %v", rows, cols, c, r, got[c*rows+r], a[r*cols+c])
+				}
+			}
+		}
+	}
+}
+
+func BenchmarkTranspose(b *testing.B) {
+	for _, sh := range [][2]int{{256, 256}, {256, 64}} {
+		a := make([]float32, sh[0]*sh[1])
+		dst := make([]float32, len(a))
+		b.Run(fmt.Sprintf("%dx%d", sh[0], sh[1]), func(b *testing.B) {
+			for b.Loop() {
+				dst = transpose(dst, a, sh[0], sh[1])
+			}
+		})
+	}
+}

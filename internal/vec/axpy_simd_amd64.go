@@ -458,13 +458,13 @@ func axpyScatter256(w, x, m []float32, rows []int32) {
 }
 
 // MatMulAddSIMD computes MatMulAdd with Go's simd/archsimd. On AVX-512,
-// when cols is a multiple of 64, it works on tiles of four rows by 64
-// columns held in 16 registers, so that each block of b loaded serves four
-// rows; otherwise it goes row by row with AxpyRowsWSIMD.
+// when cols is a multiple of 32, it works on tiles of four rows by 32
+// columns held in eight registers, so that each block of b loaded serves
+// four rows; otherwise it goes row by row with AxpyRowsWSIMD.
 func MatMulAddSIMD(dst, a, b []float32, rows, inner, cols int) {
 	a, b, dst = a[:rows*inner], b[:inner*cols], dst[:rows*cols]
 	i := 0
-	if hasAVX512 && cols%64 == 0 {
+	if hasAVX512 && cols%32 == 0 {
 		for ; i+4 <= rows; i += 4 {
 			matMulTile512(dst[i*cols:(i+4)*cols], a[i*inner:(i+4)*inner], b, inner, cols)
 		}
@@ -475,44 +475,38 @@ func MatMulAddSIMD(dst, a, b []float32, rows, inner, cols int) {
 }
 
 // matMulTile512 adds four rows of a (4×inner) times b (inner×cols) to dst
-// (4×cols), cols a multiple of 64.
+// (4×cols), cols a multiple of 32. The tile is 4×32, not wider: the
+// compiler allocates 15 vector registers, and a 4×64 tile's 16
+// accumulators spilled to the stack on every step of the inner loop.
 func matMulTile512(dst, a, b []float32, inner, cols int) {
 	a0, a1, a2, a3 := a[:inner], a[inner:2*inner], a[2*inner:3*inner], a[3*inner:4*inner]
-	for j := 0; j+64 <= cols; j += 64 {
-		d0, d1, d2, d3 := dst[j:j+64], dst[cols+j:cols+j+64], dst[2*cols+j:2*cols+j+64], dst[3*cols+j:3*cols+j+64]
-		c00, c01, c02, c03 := ld16(d0[0:16]), ld16(d0[16:32]), ld16(d0[32:48]), ld16(d0[48:64])
-		c10, c11, c12, c13 := ld16(d1[0:16]), ld16(d1[16:32]), ld16(d1[32:48]), ld16(d1[48:64])
-		c20, c21, c22, c23 := ld16(d2[0:16]), ld16(d2[16:32]), ld16(d2[32:48]), ld16(d2[48:64])
-		c30, c31, c32, c33 := ld16(d3[0:16]), ld16(d3[16:32]), ld16(d3[32:48]), ld16(d3[48:64])
+	for j := 0; j+32 <= cols; j += 32 {
+		d0, d1, d2, d3 := dst[j:j+32], dst[cols+j:cols+j+32], dst[2*cols+j:2*cols+j+32], dst[3*cols+j:3*cols+j+32]
+		c00, c01 := ld16(d0[0:16]), ld16(d0[16:32])
+		c10, c11 := ld16(d1[0:16]), ld16(d1[16:32])
+		c20, c21 := ld16(d2[0:16]), ld16(d2[16:32])
+		c30, c31 := ld16(d3[0:16]), ld16(d3[16:32])
 		for k := range inner {
 			o := k*cols + j
-			bb := b[o : o+64]
-			b0, b1, b2, b3 := ld16(bb[0:16]), ld16(bb[16:32]), ld16(bb[32:48]), ld16(bb[48:64])
+			bb := b[o : o+32]
+			b0, b1 := ld16(bb[0:16]), ld16(bb[16:32])
 			x := archsimd.BroadcastFloat32x16(a0[k])
-			c00, c01, c02, c03 = b0.MulAdd(x, c00), b1.MulAdd(x, c01), b2.MulAdd(x, c02), b3.MulAdd(x, c03)
+			c00, c01 = b0.MulAdd(x, c00), b1.MulAdd(x, c01)
 			x = archsimd.BroadcastFloat32x16(a1[k])
-			c10, c11, c12, c13 = b0.MulAdd(x, c10), b1.MulAdd(x, c11), b2.MulAdd(x, c12), b3.MulAdd(x, c13)
+			c10, c11 = b0.MulAdd(x, c10), b1.MulAdd(x, c11)
 			x = archsimd.BroadcastFloat32x16(a2[k])
-			c20, c21, c22, c23 = b0.MulAdd(x, c20), b1.MulAdd(x, c21), b2.MulAdd(x, c22), b3.MulAdd(x, c23)
+			c20, c21 = b0.MulAdd(x, c20), b1.MulAdd(x, c21)
 			x = archsimd.BroadcastFloat32x16(a3[k])
-			c30, c31, c32, c33 = b0.MulAdd(x, c30), b1.MulAdd(x, c31), b2.MulAdd(x, c32), b3.MulAdd(x, c33)
+			c30, c31 = b0.MulAdd(x, c30), b1.MulAdd(x, c31)
 		}
 		c00.Store((*[16]float32)(d0[0:16]))
 		c01.Store((*[16]float32)(d0[16:32]))
-		c02.Store((*[16]float32)(d0[32:48]))
-		c03.Store((*[16]float32)(d0[48:64]))
 		c10.Store((*[16]float32)(d1[0:16]))
 		c11.Store((*[16]float32)(d1[16:32]))
-		c12.Store((*[16]float32)(d1[32:48]))
-		c13.Store((*[16]float32)(d1[48:64]))
 		c20.Store((*[16]float32)(d2[0:16]))
 		c21.Store((*[16]float32)(d2[16:32]))
-		c22.Store((*[16]float32)(d2[32:48]))
-		c23.Store((*[16]float32)(d2[48:64]))
 		c30.Store((*[16]float32)(d3[0:16]))
 		c31.Store((*[16]float32)(d3[16:32]))
-		c32.Store((*[16]float32)(d3[32:48]))
-		c33.Store((*[16]float32)(d3[48:64]))
 	}
 	archsimd.ClearAVXUpperBits()
 }

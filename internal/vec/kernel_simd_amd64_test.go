@@ -57,3 +57,8 @@ func init() {
 		axpyScatter256(w, x, m, rows)
 	}
 }
+
+func init() {
+	expSubKernels["archsimd"] = ExpSubSIMD
+	maxKernels["archsimd"] = MaxSIMD
+}

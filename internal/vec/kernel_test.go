@@ -1,6 +1,7 @@
 package vec
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"strconv"
@@ -203,7 +204,7 @@ func TestAxpyRowsKernelsAgree(t *testing.T) {
 func TestMatMulAddKernelsAgree(t *testing.T) {
 	rng := rand.New(rand.NewPCG(9, 10))
 	// Tiled and untiled shapes, and rows left over after the tiles.
-	for _, sz := range []struct{ r, k, c int }{{1, 1, 1}, {3, 5, 7}, {4, 64, 64}, {9, 3, 128}, {17, 33, 65}, {2, 100, 256}, {6, 256, 64}} {
+	for _, sz := range []struct{ r, k, c int }{{1, 1, 1}, {3, 5, 7}, {4, 64, 64}, {9, 3, 128}, {17, 33, 65}, {2, 100, 256}, {6, 256, 64}, {5, 16, 96}} {
 		a, b, d0 := randSlice(rng, sz.r*sz.k), randSlice(rng, sz.k*sz.c), randSlice(rng, sz.r*sz.c)
 		for name, f := range matMulKernels {
 			dst := append([]float32(nil), d0...)
@@ -317,5 +318,22 @@ func BenchmarkAxpyRowsKernels(b *testing.B) {
 				f(1.0/bag, m, rows, y)
 			}
 		})
+	}
+}
+
+// BenchmarkMatMulKernels times the products of a training batch: the
+// 256×256 logits from 64-dimensional vectors, and the gradients back.
+func BenchmarkMatMulKernels(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, sz := range []struct{ r, k, c int }{{256, 64, 256}, {256, 256, 64}} {
+		a, m, dst := randSlice(rng, sz.r*sz.k), randSlice(rng, sz.k*sz.c), make([]float32, sz.r*sz.c)
+		for name, f := range matMulKernels {
+			b.Run(fmt.Sprintf("%s/%dx%dx%d", name, sz.r, sz.k, sz.c), func(b *testing.B) {
+				for b.Loop() {
+					f(dst, a, m, sz.r, sz.k, sz.c)
+				}
+				b.ReportMetric(float64(sz.r*sz.k*sz.c)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFMA/s")
+			})
+		}
 	}
 }

@@ -36,10 +36,6 @@ func AddOuter(m []float32, alpha float32, x, y []float32) {
 	}
 }
 
-// Exp returns e^x in float32. It goes through float64 so that results are
-// the same on every platform.
-func Exp(x float32) float32 { return float32(math.Exp(float64(x))) }
-
 // Softmax replaces x by its softmax and returns log Σ exp(x), computed in a
 // numerically stable way. Entries equal to -Inf (masked) get probability 0.
 // If every entry is -Inf, x is set to zeros and -Inf is returned.
@@ -47,22 +43,12 @@ func Softmax(x []float32) float32 {
 	if len(x) == 0 {
 		return float32(math.Inf(-1))
 	}
-	mx := x[0]
-	for _, v := range x[1:] {
-		if v > mx {
-			mx = v
-		}
-	}
+	mx := Max(x)
 	if math.IsInf(float64(mx), -1) {
 		clear(x)
 		return mx
 	}
-	var sum float64
-	for i, v := range x {
-		e := math.Exp(float64(v - mx))
-		x[i] = float32(e)
-		sum += e
-	}
-	Scale(float32(1/sum), x)
-	return mx + float32(math.Log(sum))
+	sum := ExpSub(x, mx) // ≥ 1: the maximum's own term
+	Scale(1/sum, x)
+	return mx + float32(math.Log(float64(sum)))
 }

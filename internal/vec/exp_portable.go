@@ -1,0 +1,7 @@
+//go:build !(goexperiment.simd && amd64)
+
+package vec
+
+func expSub(x []float32, m float32) float32 { return ExpSubPortable(x, m) }
+
+func maxOf(x []float32) float32 { return MaxPortable(x) }
