@@ -22,9 +22,12 @@ func TestGrad_Batch(t *testing.T) {
 		{ID: "d", Description: "a slow blue boat on the lake"},
 		{ID: "e", Title: "blue car"},
 		{ID: "f", Title: "pie crust", Tags: []string{"baking"}},
+		{ID: "g", Title: "old green boat", Categories: []string{"cars"}},
 	}
 	ds := NewDataset(items)
-	train := [][]int32{{0, 1, 5, 0, 2}, {2, 4, 2, 3}, {3, 5, 1}}
+	// Item g is never a target: in the next-item batches it is a history
+	// item only, whose token mean is read rather than summed.
+	train := [][]int32{{0, 1, 5, 0, 2}, {2, 4, 2, 3}, {3, 5, 1}, {6, 1, 4}}
 	// Both ways of indexing a batch's tokens: the counting sort and the
 	// filter of the catalog-wide index.
 	for _, way := range []struct {
@@ -49,6 +52,8 @@ func testGradBatch(t *testing.T, ds *Dataset, train [][]int32) {
 		cfg  Config
 	}{
 		{"mean", Config{Encoder: EncoderMean}},
+		{"mean history content", Config{Encoder: EncoderMean, HistoryContent: true}},
+		{"set history content", Config{Objective: ObjectiveSet, Encoder: EncoderRecency, DropFrac: 0.4, HistoryContent: true}},
 		{"recency", Config{Encoder: EncoderRecency, Decay: 0.6}},
 		{"attention", Config{Encoder: EncoderAttention}},
 		{"attention+negatives+userid", Config{Encoder: EncoderAttention, Negatives: 3, UserID: true}},

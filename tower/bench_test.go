@@ -16,7 +16,7 @@ import (
 
 // BenchmarkTrain measures training throughput (examples/s) at batch 256 and
 // dim 64 on a generated 5000-item, 1000-user set, per encoder, with one
-// worker and with one per CPU (Hogwild). Feature extraction and validation
+// worker and with one per CPU (Hogwild), and with Config.HistoryContent. Feature extraction and validation
 // are left out: this is the forward, backward and update loop. Where the
 // process's CPU time can be read, it also reports examples per CPU-second,
 // which other load on the machine disturbs less than the wall figure.
@@ -45,10 +45,18 @@ func BenchmarkTrain(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	for _, enc := range []string{EncoderMean, EncoderAttention} {
+	type setting struct {
+		enc     string
+		history bool
+	}
+	for _, s := range []setting{{EncoderMean, false}, {EncoderAttention, false}, {EncoderMean, true}} {
+		name := s.enc
+		if s.history {
+			name += "+history-content"
+		}
 		for _, workers := range []int{1, runtime.GOMAXPROCS(0)} {
-			b.Run(fmt.Sprintf("%s/workers=%d", enc, workers), func(b *testing.B) {
-				cfg := Config{Encoder: enc, Workers: workers}.withDefaults()
+			b.Run(fmt.Sprintf("%s/workers=%d", name, workers), func(b *testing.B) {
+				cfg := Config{Encoder: s.enc, HistoryContent: s.history, Workers: workers}.withDefaults()
 				cfg.Workers = workers // even under the race detector: the benchmark is not a race test
 				m, err := newModel(ctx, a, ds, len(train), cfg)
 				if err != nil {

@@ -53,6 +53,15 @@ type Config struct {
 	// FullSoftmax trains with the exact softmax over every item (no
 	// sampling, no logQ): the reference for small catalogs, slow for large.
 	FullSoftmax bool
+	// HistoryContent trains the token and category rows through the items
+	// of a batch's histories too, not only through its candidates (the
+	// softmax columns). Without it, a history item that is not a
+	// candidate reads its content sum (token mean + category mean) as
+	// last computed: in an earlier batch where it was one, or at the
+	// start of the epoch. A batch's histories hold many times the items
+	// its candidates do, so this is several times slower per example; the
+	// content path still learns from every target.
+	HistoryContent bool
 
 	Optimizer string  // "adagrad" (row-wise for embeddings) or "adam" (lazy); "adagrad"
 	LR        float32 // learning rate; 0.1 for adagrad, 0.002 for adam

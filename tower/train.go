@@ -232,6 +232,11 @@ type trainer struct {
 	tokStart   []int32
 	tokItems   []int32
 	tokWeights []float32
+	// content holds each catalog item's content sum (token mean +
+	// category mean) as last computed, for the history items a batch
+	// reads without summing them (see Config.HistoryContent); nil when
+	// every batch sums them all.
+	content []float32
 
 	tables []*[]float32 // m.p.all() with tok for m.p.tok, in the order of acc, mom and vel
 	acc    [][]float32  // adagrad accumulators: per row for sparse tables, per weight for dense
@@ -244,6 +249,10 @@ func newTrainer(m *Model, train [][]int32) *trainer {
 	cfg := m.cfg
 	t := &trainer{m: m, cfg: cfg, train: train}
 	t.packTokens()
+	if !cfg.HistoryContent && !cfg.FullSoftmax {
+		t.content = make([]float32, len(m.items)*cfg.Dim)
+		t.refreshContent()
+	}
 	t.tables = m.p.all()
 	t.tables[1] = &t.tok
 	n := len(m.items)
@@ -351,6 +360,21 @@ func (t *trainer) packTokens() {
 	}
 }
 
+// refreshContent recomputes every item's content sum.
+func (t *trainer) refreshContent() {
+	d := t.cfg.Dim
+	for i, toks := range t.itemToks {
+		row := t.content[i*d : (i+1)*d]
+		clear(row)
+		if len(toks) > 0 {
+			vec.AxpyRows(1/float32(len(toks)), t.tok, toks, row)
+		}
+		if cats := t.m.feats[i].cats; len(cats) > 0 {
+			vec.AxpyRows(1/float32(len(cats)), t.m.p.cat, cats, row)
+		}
+	}
+}
+
 // syncTokens copies the packed token rows into the model's token table,
 // for validation and for the caller.
 func (t *trainer) syncTokens() {
@@ -445,6 +469,9 @@ func (t *trainer) run(ctx context.Context, val []ValPair) error {
 	best, bestEpoch, since := -1.0, 0, 0
 	var bestW [][]float32
 	for epoch := 1; epoch <= cfg.Epochs; epoch++ {
+		if epoch > 1 && t.content != nil {
+			t.refreshContent()
+		}
 		ex = t.epochExamples(rng, all, ex[:0])
 		steps := (len(ex) + cfg.Batch - 1) / cfg.Batch
 		var next, done atomic.Int64

@@ -90,12 +90,16 @@ type worker struct {
 	// gradient is then one weighted gather of item gradients rather than a
 	// scatter into it from every item, and the optimiser walks the table
 	// in memory order.
-	tokCnt  []int32 // packed row → entries in this batch; zero between batches
-	tokRows []int32
-	tokOff  []int32 // tokRows index j → its entries tokItem[tokOff[j]:tokOff[j+1]]
-	tokItem []int32
-	tokW    []float32
-	tokG    []float32 // one row's gradient
+	tokCnt []int32 // packed row → entries in this batch; zero between batches
+	// The item slots whose tokens are summed and trained in this batch,
+	// and, when that is not every slot, item → such a slot, or -1.
+	tokSlots  []int32
+	tokSlotOf []int32
+	tokRows   []int32
+	tokOff    []int32 // tokRows index j → its entries tokItem[tokOff[j]:tokOff[j+1]]
+	tokItem   []int32
+	tokW      []float32
+	tokG      []float32 // one row's gradient
 
 	catG, userG                    *sparseGrad
 	dpos, datt, dwi, dbi, dwu, dbu []float32
@@ -112,6 +116,12 @@ func newWorker(t *trainer, id uint64) *worker {
 		w.slotOf[i], w.candOf[i] = -1, -1
 	}
 	w.tokCnt = make([]int32, len(t.tokBucket))
+	if t.content != nil {
+		w.tokSlotOf = make([]int32, n)
+		for i := range w.tokSlotOf {
+			w.tokSlotOf[i] = -1
+		}
+	}
 	w.tokG = make([]float32, d)
 	w.catG = newSparseGrad(len(m.cats), d)
 	if m.p.user != nil {
@@ -220,32 +230,59 @@ func (w *worker) forwardBackward(exs []example) float64 {
 		}
 	}
 
-	// Item sums, each distinct item once per batch: the id rows, then the
-	// token bags token by token (see indexTokens), then the categories.
+	// Item sums, each distinct item once per batch: content, then the id
+	// rows. The items whose content rows this batch trains (all of them,
+	// or the candidates: see Config.HistoryContent) sum their tokens (one
+	// token row at a time: see indexTokens) and categories; the others
+	// read the sum last computed.
 	S := len(w.items)
 	w.s = grow(w.s, S*d)
 	w.ds = grow(w.ds, S*d)
 	clear(w.ds)
+	slotOf := w.slotOf
+	w.tokSlots = w.tokSlots[:0]
+	if t.content == nil {
+		clear(w.s)
+		for k := range int32(S) {
+			w.tokSlots = append(w.tokSlots, k)
+		}
+	} else {
+		// The other rows are overwritten with their cached sums below.
+		for _, k := range w.cands {
+			clear(w.s[int(k)*d : int(k+1)*d])
+			w.tokSlots = append(w.tokSlots, k)
+			w.tokSlotOf[w.items[k]] = k
+		}
+		slotOf = w.tokSlotOf
+	}
+	w.indexTokens(w.tokSlots, slotOf)
+	for j, r := range w.tokRows {
+		lo, hi := w.tokOff[j], w.tokOff[j+1]
+		vec.AxpyScatter(w.tokW[lo:hi], t.tok[int(r)*d:int(r+1)*d], w.s, w.tokItem[lo:hi])
+	}
+	for _, k := range w.tokSlots {
+		if cats := m.feats[w.items[k]].cats; len(cats) > 0 {
+			vec.AxpyRows(1/float32(len(cats)), m.p.cat, cats, w.s[int(k)*d:int(k+1)*d])
+		}
+	}
+	if t.content != nil {
+		for k, i := range w.items {
+			row, sum := w.s[k*d:(k+1)*d], t.content[int(i)*d:int(i+1)*d]
+			if w.tokSlotOf[i] >= 0 {
+				copy(sum, row)
+			} else {
+				copy(row, sum)
+			}
+		}
+	}
 	if cap(w.drop) < S {
 		w.drop = make([]bool, S, 2*S)
 	}
 	w.drop = w.drop[:S]
 	for k, i := range w.items {
 		w.drop[k] = cfg.IDDropout > 0 && w.rng.Float32() < cfg.IDDropout
-		if w.drop[k] {
-			clear(w.s[k*d : (k+1)*d])
-		} else {
-			copy(w.s[k*d:(k+1)*d], m.p.id[int(i)*d:int(i+1)*d])
-		}
-	}
-	w.indexTokens()
-	for j, r := range w.tokRows {
-		lo, hi := w.tokOff[j], w.tokOff[j+1]
-		vec.AxpyScatter(w.tokW[lo:hi], t.tok[int(r)*d:int(r+1)*d], w.s, w.tokItem[lo:hi])
-	}
-	for k, i := range w.items {
-		if cats := m.feats[i].cats; len(cats) > 0 {
-			vec.AxpyRows(1/float32(len(cats)), m.p.cat, cats, w.s[k*d:(k+1)*d])
+		if !w.drop[k] {
+			vec.Axpy(1, m.p.id[int(i)*d:int(i+1)*d], w.s[k*d:(k+1)*d])
 		}
 	}
 
@@ -348,14 +385,15 @@ func (w *worker) forwardBackward(exs []example) float64 {
 		}
 	}
 
-	// Backward through the embedding bags: the categories here, the tokens
-	// in apply, one row at a time (see tokenGrad).
-	for k, i := range w.items {
-		cats := m.feats[i].cats
+	// Backward through the embedding bags of the items whose content this
+	// batch trains: the categories here, the tokens in apply, one row at
+	// a time (see tokenGrad).
+	for _, k := range w.tokSlots {
+		cats := m.feats[w.items[k]].cats
 		if len(cats) == 0 {
 			continue
 		}
-		g, wc := w.ds[k*d:(k+1)*d], 1/float32(len(cats))
+		g, wc := w.ds[int(k)*d:int(k+1)*d], 1/float32(len(cats))
 		for _, c := range cats {
 			vec.Axpy(wc, g, w.catG.row(c))
 		}
@@ -441,17 +479,18 @@ func (w *worker) setExamples(exs []example) {
 var tokenFilterShare = 3
 
 // indexTokens builds the batch's token index (tokRows, tokOff, tokItem,
-// tokW) from its items, in one of two ways. When the batch holds a large
-// share of the catalog's tokens, it filters the catalog-wide index to the
-// batch's items: one sequential pass with a lookup per entry. Otherwise it
-// counting-sorts the items' tokens by row, which costs two random updates
-// per entry but reads only the batch's.
-func (w *worker) indexTokens() {
+// tokW) from the items in slots, which slotOf maps back (item → slot, or
+// -1 for an item not among them), in one of two ways. When the slots hold
+// a large share of the catalog's tokens, it filters the catalog-wide index
+// to them: one sequential pass with a lookup per entry. Otherwise it
+// counting-sorts their tokens by row, which costs two random updates per
+// entry but reads only theirs.
+func (w *worker) indexTokens(slots, slotOf []int32) {
 	t := w.t
 	itemToks := t.itemToks
 	nnz := 0
-	for _, i := range w.items {
-		nnz += len(itemToks[i])
+	for _, k := range slots {
+		nnz += len(itemToks[w.items[k]])
 	}
 	w.tokRows, w.tokOff = w.tokRows[:0], w.tokOff[:0]
 	if cap(w.tokItem) < nnz+1 {
@@ -468,7 +507,7 @@ func (w *worker) indexTokens() {
 			p := n
 			lo, hi := t.tokStart[r], t.tokStart[r+1]
 			for e, i := range t.tokItems[lo:hi] {
-				k := w.slotOf[i]
+				k := slotOf[i]
 				items[n], wts[n] = k, t.tokWeights[int(lo)+e]
 				n += int(uint32(^k) >> 31) // 1 when k ≥ 0
 			}
@@ -482,8 +521,8 @@ func (w *worker) indexTokens() {
 		return
 	}
 	cnt := w.tokCnt
-	for _, i := range w.items {
-		for _, r := range itemToks[i] {
+	for _, k := range slots {
+		for _, r := range itemToks[w.items[k]] {
 			cnt[r]++
 		}
 	}
@@ -500,15 +539,15 @@ func (w *worker) indexTokens() {
 	}
 	w.tokOff = append(w.tokOff, p)
 	w.tokItem, w.tokW = w.tokItem[:nnz], w.tokW[:nnz]
-	for k, i := range w.items {
-		toks := itemToks[i]
+	for _, k := range slots {
+		toks := itemToks[w.items[k]]
 		if len(toks) == 0 {
 			continue
 		}
 		wt := 1 / float32(len(toks))
 		for _, r := range toks {
 			q := cnt[r]
-			w.tokItem[q], w.tokW[q] = int32(k), wt
+			w.tokItem[q], w.tokW[q] = k, wt
 			cnt[r] = q + 1
 		}
 	}
@@ -574,6 +613,11 @@ func (w *worker) reset() {
 	for _, i := range w.items {
 		w.slotOf[i] = -1
 		w.candOf[i] = -1
+	}
+	if w.tokSlotOf != nil {
+		for _, k := range w.tokSlots {
+			w.tokSlotOf[w.items[k]] = -1
+		}
 	}
 	w.items = w.items[:0]
 	w.cands = w.cands[:0]

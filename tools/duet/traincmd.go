@@ -76,6 +76,7 @@ func modelFlags(cmd *cobra.Command, cfg *tower.Config) {
 	f.IntVar(&cfg.Epochs, "epochs", 20, "maximum epochs (training stops early when validation stops improving)")
 	f.StringVar(&cfg.Encoder, "encoder", "recency", "user tower: mean, recency or attention")
 	f.IntVar(&cfg.Workers, "workers", 0, "training goroutines (0: every core)")
+	f.BoolVar(&cfg.HistoryContent, "history-content", false, "train the token and category rows through history items too (about 3× slower; may help new items' content vectors)")
 	f.Uint64Var(&cfg.Seed, "seed", 1, "random seed")
 }
 
