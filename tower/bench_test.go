@@ -2,6 +2,7 @@ package tower
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -22,25 +23,7 @@ import (
 // which other load on the machine disturbs less than the wall figure.
 func BenchmarkTrain(b *testing.B) {
 	ctx := context.Background()
-	dir := b.TempDir()
-	ip, ep := filepath.Join(dir, "items.jsonl"), filepath.Join(dir, "events.csv")
-	fi, _ := os.Create(ip)
-	fe, _ := os.Create(ep)
-	if _, err := content.Generate(ctx, content.GenOptions{Items: 5000, Users: 1000, Seed: 1}, fi, fe); err != nil {
-		b.Fatal(err)
-	}
-	fi.Close()
-	fe.Close()
-	ds, err := ReadDataset(ctx, ip, ep)
-	if err != nil {
-		b.Fatal(err)
-	}
-	train := make([][]int32, len(ds.History))
-	for u, h := range ds.History {
-		for _, x := range h {
-			train[u] = append(train[u], x.Item)
-		}
-	}
+	ds, train := generated(b, content.GenOptions{Items: 5000, Users: 1000, Seed: 1})
 	a, err := analyzer()
 	if err != nil {
 		b.Fatal(err)
@@ -97,4 +80,36 @@ func BenchmarkTrain(b *testing.B) {
 			})
 		}
 	}
+}
+
+// generated returns a generated data set and its users' item histories.
+func generated(tb testing.TB, opts content.GenOptions) (*Dataset, [][]int32) {
+	ctx := context.Background()
+	dir := tb.TempDir()
+	ip, ep := filepath.Join(dir, "items.jsonl"), filepath.Join(dir, "events.csv")
+	fi, err := os.Create(ip)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	fe, err := os.Create(ep)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := content.Generate(ctx, opts, fi, fe); err != nil {
+		tb.Fatal(err)
+	}
+	if err := errors.Join(fi.Close(), fe.Close()); err != nil {
+		tb.Fatal(err)
+	}
+	ds, err := ReadDataset(ctx, ip, ep)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	train := make([][]int32, len(ds.History))
+	for u, h := range ds.History {
+		for _, x := range h {
+			train[u] = append(train[u], x.Item)
+		}
+	}
+	return ds, train
 }

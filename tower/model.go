@@ -68,6 +68,13 @@ type Config struct {
 	Epochs    int     // maximum epochs; 20
 	Patience  int     // epochs without validation gain before stopping; 3
 	Batch     int     // examples per batch; 256
+	// Average keeps a running average of the weights across epochs: after
+	// each epoch the average moves this share of the way to the current
+	// weights (the first epoch sets it). Validation, early stopping and
+	// the returned model then use the average, which overfits less than
+	// any one epoch; training itself goes on from the current weights.
+	// 0.5 (negative: off, the best epoch's own weights).
+	Average float32
 	// UserExamples caps the examples drawn from one user per epoch (a new
 	// random sample each epoch); 64 (negative: no cap). It bounds the cost
 	// of an epoch and keeps the heaviest users, who would otherwise supply
@@ -141,6 +148,12 @@ func (c Config) withDefaults() Config {
 		c.LogQ = 0
 	}
 	switch {
+	case c.Average == 0:
+		c.Average = 0.5
+	case c.Average < 0:
+		c.Average = 0
+	}
+	switch {
 	case c.IDDropout == 0:
 		c.IDDropout = 0.5
 	case c.IDDropout < 0:
@@ -201,6 +214,8 @@ func (c Config) validate() error {
 		return bad("IDDropout %v, want 0 to 1", c.IDDropout)
 	case !(c.LR > 0):
 		return bad("LR %v, want > 0", c.LR)
+	case !(c.Average >= 0 && c.Average <= 1):
+		return bad("Average %v, want at most 1", c.Average)
 	case c.Negatives < 0 || c.UserExamples < 0 || c.HeldIn < 0 || c.SetExamples < 0 || c.Batch < 1 || c.Epochs < 1 || c.Patience < 1 || c.Workers < 1 || c.ValK < 1:
 		return bad("negative or zero count")
 	}

@@ -442,10 +442,16 @@ func (t *trainer) update(st stepState, k int, off int, g []float32) {
 }
 
 // snapshot copies the weights, to keep the best epoch's.
-func (m *Model) snapshot() [][]float32 {
-	var s [][]float32
-	for _, p := range m.p.all() {
-		s = append(s, append([]float32(nil), *p...))
+func (m *Model) snapshot() [][]float32 { return m.snapshotInto(nil) }
+
+// snapshotInto is snapshot into s's storage when it has room.
+func (m *Model) snapshotInto(s [][]float32) [][]float32 {
+	ps := m.p.all()
+	if len(s) != len(ps) {
+		s = make([][]float32, len(ps))
+	}
+	for k, p := range ps {
+		s[k] = append(s[k][:0], *p...)
 	}
 	return s
 }
@@ -467,7 +473,7 @@ func (t *trainer) run(ctx context.Context, val []ValPair) error {
 	all := t.ex // grouped by user
 	var ex []example
 	best, bestEpoch, since := -1.0, 0, 0
-	var bestW [][]float32
+	var bestW, avgW, cur [][]float32
 	for epoch := 1; epoch <= cfg.Epochs; epoch++ {
 		if epoch > 1 && t.content != nil {
 			t.refreshContent()
@@ -541,6 +547,20 @@ func (t *trainer) run(ctx context.Context, val []ValPair) error {
 		default:
 		}
 		t.syncTokens()
+		if cfg.Average > 0 {
+			// Validate the average; training goes on from the current
+			// weights, put back below.
+			cur = t.m.snapshotInto(cur)
+			if avgW == nil {
+				avgW = t.m.snapshotInto(nil)
+			} else {
+				for k := range avgW {
+					vec.Scale(1-cfg.Average, avgW[k])
+					vec.Axpy(cfg.Average, cur[k], avgW[k])
+				}
+			}
+			t.m.restore(avgW)
+		}
 		recall := -1.0
 		if len(val) > 0 {
 			var err error
@@ -555,13 +575,19 @@ func (t *trainer) run(ctx context.Context, val []ValPair) error {
 				since++
 			}
 		}
+		if cfg.Average > 0 {
+			t.m.restore(cur)
+		}
 		report(true, recall)
 		if len(val) > 0 && since >= cfg.Patience {
 			break
 		}
 	}
-	if bestW != nil {
+	switch {
+	case bestW != nil:
 		t.m.restore(bestW)
+	case avgW != nil:
+		t.m.restore(avgW)
 	}
 	return nil
 }

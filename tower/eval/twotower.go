@@ -51,7 +51,7 @@ func (t *TwoTower) Params() map[string]any {
 	if t.model != nil {
 		c = t.model.Config()
 	}
-	p := map[string]any{"objective": c.Objective, "temperature": c.Temperature, "logq": c.LogQ, "dim": c.Dim, "epochs": c.Epochs}
+	p := map[string]any{"objective": c.Objective, "temperature": c.Temperature, "logq": c.LogQ, "dim": c.Dim, "epochs": c.Epochs, "average": c.Average}
 	if c.Objective == tower.ObjectiveSet {
 		p["drop"], p["whole_history"], p["full_softmax"] = c.DropFrac, c.WholeHistory, c.FullSoftmax
 		p["optimizer"], p["lr"] = c.Optimizer, c.LR
@@ -66,7 +66,8 @@ func (t *TwoTower) Params() map[string]any {
 // help when test items are not the latest), and the popularity correction;
 // then the set objective, which models the whole history and suits test
 // items drawn from anywhere in it. The set objective overfits within a few
-// epochs and wants Adam at a low rate; id dropout, which trains the
+// epochs and wants Adam at a low rate, and a slower average of the epochs'
+// weights (Config.Average) with more patience; id dropout, which trains the
 // content path for cold items, costs it accuracy on known ones, so it is
 // off there. It trains with the full softmax: a user's dropped items are
 // a sixth of their history, the catalogue is small, and sampled columns
@@ -82,7 +83,7 @@ func (t *TwoTower) Candidates() []Recommender {
 	for _, tau := range []float32{0.1, 0.05} {
 		c := t.Config
 		c.Objective, c.Temperature, c.Optimizer, c.LR, c.IDDropout = tower.ObjectiveSet, tau, "adam", 0.001, -1
-		c.FullSoftmax = true
+		c.FullSoftmax, c.Average, c.Patience = true, 0.3, 5
 		// Attention keeps its window: it has a position row per place.
 		c.WholeHistory = c.Encoder != tower.EncoderAttention
 		out = append(out, &TwoTower{Config: c, Protocol: t.Protocol})
