@@ -57,3 +57,5 @@ func init() {
 		axpyScatter256(w, x, m, rows)
 	}
 }
+
+func init() { dotRowsInt8Kernels["archsimd"] = DotRowsInt8SIMD }
