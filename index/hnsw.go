@@ -35,13 +35,14 @@ type HNSWOptions struct {
 	// heuristic selection leaves free slots fills them with the nearest
 	// candidates the heuristic rejected.
 	DropPruned bool
-	// FloatWalk makes searches walk the graph on the float32 vectors. By
-	// default they walk it on int8 copies of them (vec.QuantizeInt8, a
-	// quarter of the bytes, which on a large index keeps far more of the
-	// walk in cache) and re-score the ef nodes found on the float32
-	// vectors before taking the best k. The copies cost dim+4 bytes a
-	// vector and are made as vectors are added or loaded; the graph is
-	// always built on the float32 vectors.
+	// FloatWalk makes searches walk the graph on the float32 vectors.
+	// By default, where the build has a fast kernel for it
+	// (vec.FastInt8), they walk it on int8 copies of them
+	// (vec.QuantizeInt8, a quarter of the bytes, which on a large index
+	// keeps far more of the walk in cache) and re-score the ef nodes found
+	// on the float32 vectors before taking the best k. The copies cost
+	// dim+4 bytes a vector and are made as vectors are added or loaded;
+	// the graph is always built on the float32 vectors.
 	FloatWalk bool
 }
 
@@ -74,8 +75,8 @@ const maxLevel = 30
 // search using Hierarchical Navigable Small World graphs", 2016), with the
 // heuristic neighbour selection of the paper's algorithm 4.
 //
-// Storage is flat: the vectors in one []float32 (and, unless FloatWalk,
-// their int8 codes in one []int8 with a scale each), layer-0 neighbour
+// Storage is flat: the vectors in one []float32 (and, for the walk of
+// searches, their int8 codes in one []int8 with a scale each), layer-0 neighbour
 // lists in one []int32 of fixed-size slots, upper-layer lists in one small
 // []int32 per node that has them. Neighbour lists are guarded by striped
 // locks, so searches run concurrently with each other and with Add, Upsert
@@ -89,8 +90,11 @@ type HNSW struct {
 	opts HNSWOptions
 	dim  int
 	m0   int // layer-0 list capacity
-	ml   float64
-	ef   atomic.Int64 // default EfSearch
+	// coarse is set when searches walk the int8 codes: unless FloatWalk,
+	// where vec.FastInt8.
+	coarse bool
+	ml     float64
+	ef     atomic.Int64 // default EfSearch
 
 	// wmu is held shared by every write and exclusively by Save and
 	// Rebuild, so that they see a graph no add is halfway through while
@@ -102,7 +106,7 @@ type HNSW struct {
 	// an add.
 	mu     sync.RWMutex
 	vecs   []float32
-	codes  []int8    // int8 copy of vecs for the walk; nil with FloatWalk
+	codes  []int8    // int8 copy of vecs for the walk; nil unless coarse
 	scales []float32 // scale of each node's codes
 	levels []uint8
 	links0 []int32   // node i's layer-0 slot at i*(1+m0): count, neighbours
@@ -143,10 +147,11 @@ func NewHNSW(dim int, opts HNSWOptions) (*HNSW, error) {
 
 func newHNSW(dim int, opts HNSWOptions, n int) *HNSW {
 	h := &HNSW{
-		opts: opts,
-		dim:  dim,
-		m0:   2 * opts.M,
-		ml:   1 / math.Log(float64(opts.M)),
+		opts:   opts,
+		dim:    dim,
+		m0:     2 * opts.M,
+		coarse: !opts.FloatWalk && vec.FastInt8(dim),
+		ml:     1 / math.Log(float64(opts.M)),
 		// n may come from an untrusted header: the hint is capped.
 		pos: make(map[string]int32, min(n, 1<<16)),
 		// The stream depends on the node count too, so that adds after a
@@ -284,7 +289,7 @@ func (h *HNSW) add(id string, v []float32, replace bool) error {
 	h.ids = append(h.ids, id)
 	h.pos[id] = q
 	h.vecs = append(growHuge(h.vecs, h.dim), u...)
-	if !h.opts.FloatWalk {
+	if h.coarse {
 		h.codes = growHuge(h.codes, h.dim)[:len(h.codes)+h.dim]
 		h.scales = append(h.scales, vec.QuantizeInt8(h.codes[len(h.codes)-h.dim:], u))
 	}
@@ -311,7 +316,7 @@ func (h *HNSW) add(id string, v []float32, replace bool) error {
 // encodeAll derives the codes of every vector, for a graph that was
 // loaded rather than added to.
 func (h *HNSW) encodeAll() {
-	if h.opts.FloatWalk {
+	if !h.coarse {
 		return
 	}
 	h.codes = makeHuge[int8](len(h.vecs))
@@ -680,7 +685,7 @@ func (h *HNSW) SearchEf(ctx context.Context, q []float32, k, ef int, filter Filt
 	if !ok {
 		return nil, nil
 	}
-	coarse := !h.opts.FloatWalk
+	coarse := h.coarse
 	if coarse {
 		s.q16 = slices.Grow(s.q16[:0], h.dim)[:h.dim]
 		s.qs = vec.QuantizeInt16(s.q16, u)

@@ -43,6 +43,12 @@ func quantize[T int8 | int16](dst []T, x []float32, top float64) float64 {
 	return m / top
 }
 
+// FastInt8 reports whether DotRowsInt8 has an accelerated kernel for
+// dimension n in this build on this CPU (GOEXPERIMENT=simd on AVX-512, at
+// dimension 64). Without one it is several times slower than DotRows, and
+// a caller choosing between them should score the float32 vectors.
+func FastInt8(n int) bool { return fastInt8(n) }
+
 // DotRowsInt8 sets out[k] to Σᵢ q[i]·c[i] · (qs·scales[r]) for the codes c
 // in row r = rows[k] of the row-major code table codes (rows of len(q)
 // codes): for q ≈ qs·q' and the codes of x on scales[r], the inner

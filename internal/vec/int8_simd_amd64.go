@@ -4,6 +4,8 @@ package vec
 
 import "simd/archsimd"
 
+func fastInt8(n int) bool { return hasAVX512 && n == 64 }
+
 func dotRowsInt8(q []int16, qs float32, codes []int8, scales []float32, rows []int32, out []float32) {
 	DotRowsInt8SIMD(q, qs, codes, scales, rows, out)
 }

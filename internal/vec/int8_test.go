@@ -13,6 +13,14 @@ var dotRowsInt8Kernels = map[string]func(q []int16, qs float32, codes []int8, sc
 	"dotrowsint8": DotRowsInt8,
 }
 
+func TestFastInt8(t *testing.T) {
+	for _, n := range []int{0, 32, 63, 64, 128} {
+		if want := n == 64 && Kernel() == "archsimd-avx512"; FastInt8(n) != want {
+			t.Errorf("FastInt8(%d) = %t with kernel %s", n, !want, Kernel())
+		}
+	}
+}
+
 func TestQuantize(t *testing.T) {
 	rng := rand.New(rand.NewPCG(13, 14))
 	for _, tc := range []struct {
