@@ -35,6 +35,15 @@ type HNSWOptions struct {
 	// heuristic selection leaves free slots fills them with the nearest
 	// candidates the heuristic rejected.
 	DropPruned bool
+	// FloatWalk makes searches walk the graph on the float32 vectors.
+	// By default, where the build has a fast kernel for it
+	// (vec.FastInt8), they walk it on int8 copies of them
+	// (vec.QuantizeInt8, a quarter of the bytes, which on a large index
+	// keeps far more of the walk in cache) and re-score the ef nodes found
+	// on the float32 vectors before taking the best k. The copies cost
+	// dim+4 bytes a vector and are made as vectors are added or loaded;
+	// the graph is always built on the float32 vectors.
+	FloatWalk bool
 }
 
 func (o HNSWOptions) withDefaults() HNSWOptions {
@@ -66,11 +75,13 @@ const maxLevel = 30
 // search using Hierarchical Navigable Small World graphs", 2016), with the
 // heuristic neighbour selection of the paper's algorithm 4.
 //
-// Storage is flat: the vectors in one []float32, layer-0 neighbour lists in
-// one []int32 of fixed-size slots, upper-layer lists in one small []int32
-// per node that has them. Neighbour lists are guarded by striped locks, so
-// searches run concurrently with each other and with Add, Upsert and Delete;
-// only growing the arrays and Delete take the index exclusively, briefly.
+// Storage is flat: the vectors in one []float32 (and, for the walk of
+// searches, their int8 codes in one []int8 with a scale each), layer-0 neighbour
+// lists in one []int32 of fixed-size slots, upper-layer lists in one small
+// []int32 per node that has them. Neighbour lists are guarded by striped
+// locks, so searches run concurrently with each other and with Add, Upsert
+// and Delete; only growing the arrays and Delete take the index
+// exclusively, briefly.
 //
 // Delete leaves a tombstone: the node stays in the graph as a stepping stone
 // but is never returned. Upsert is a tombstone plus an Add. Rebuild returns
@@ -79,8 +90,11 @@ type HNSW struct {
 	opts HNSWOptions
 	dim  int
 	m0   int // layer-0 list capacity
-	ml   float64
-	ef   atomic.Int64 // default EfSearch
+	// coarse is set when searches walk the int8 codes: unless FloatWalk,
+	// where vec.FastInt8.
+	coarse bool
+	ml     float64
+	ef     atomic.Int64 // default EfSearch
 
 	// wmu is held shared by every write and exclusively by Save and
 	// Rebuild, so that they see a graph no add is halfway through while
@@ -92,6 +106,8 @@ type HNSW struct {
 	// an add.
 	mu     sync.RWMutex
 	vecs   []float32
+	codes  []int8    // int8 copy of vecs for the walk; nil unless coarse
+	scales []float32 // scale of each node's codes
 	levels []uint8
 	links0 []int32   // node i's layer-0 slot at i*(1+m0): count, neighbours
 	upper  [][]int32 // node i's layers 1..levels[i], each a 1+M slot; nil at level 0
@@ -131,10 +147,11 @@ func NewHNSW(dim int, opts HNSWOptions) (*HNSW, error) {
 
 func newHNSW(dim int, opts HNSWOptions, n int) *HNSW {
 	h := &HNSW{
-		opts: opts,
-		dim:  dim,
-		m0:   2 * opts.M,
-		ml:   1 / math.Log(float64(opts.M)),
+		opts:   opts,
+		dim:    dim,
+		m0:     2 * opts.M,
+		coarse: !opts.FloatWalk && vec.FastInt8(dim),
+		ml:     1 / math.Log(float64(opts.M)),
 		// n may come from an untrusted header: the hint is capped.
 		pos: make(map[string]int32, min(n, 1<<16)),
 		// The stream depends on the node count too, so that adds after a
@@ -271,10 +288,14 @@ func (h *HNSW) add(id string, v []float32, replace bool) error {
 	level := h.randomLevel()
 	h.ids = append(h.ids, id)
 	h.pos[id] = q
-	h.vecs = append(h.vecs, u...)
+	h.vecs = append(growHuge(h.vecs, h.dim), u...)
+	if h.coarse {
+		h.codes = growHuge(h.codes, h.dim)[:len(h.codes)+h.dim]
+		h.scales = append(h.scales, vec.QuantizeInt8(h.codes[len(h.codes)-h.dim:], u))
+	}
 	h.levels = append(h.levels, uint8(level))
 	h.dead = append(h.dead, false)
-	h.links0 = append(h.links0, make([]int32, 1+h.m0)...)
+	h.links0 = growHuge(h.links0, 1+h.m0)[:len(h.links0)+1+h.m0]
 	var up []int32
 	if level > 0 {
 		up = make([]int32, level*(1+h.opts.M))
@@ -290,6 +311,20 @@ func (h *HNSW) add(id string, v []float32, replace bool) error {
 	defer h.pool.Put(s)
 	h.link(s, q, level)
 	return nil
+}
+
+// encodeAll derives the codes of every vector, for a graph that was
+// loaded rather than added to.
+func (h *HNSW) encodeAll() {
+	if !h.coarse {
+		return
+	}
+	h.codes = makeHuge[int8](len(h.vecs))
+	h.scales = make([]float32, len(h.vecs)/h.dim)
+	for i := range h.scales {
+		o := i * h.dim
+		h.scales[i] = vec.QuantizeInt8(h.codes[o:o+h.dim], h.vecs[o:o+h.dim])
+	}
 }
 
 func (h *HNSW) randomLevel() int {
@@ -373,10 +408,10 @@ func (h *HNSW) link(s *searcher, q int32, level int) {
 
 	cur := scored{ep, vec.Dot(qv, h.vec(ep))}
 	for l := top; l > level; l-- {
-		cur = h.greedy(s, qv, cur, l)
+		cur = h.greedy(s, qv, cur, l, false)
 	}
 	for l := min(level, top); l >= 0; l-- {
-		h.searchLayer(s, qv, cur, h.opts.EfConstruction, l, nil)
+		h.searchLayer(s, qv, cur, h.opts.EfConstruction, l, false, nil)
 		cands := sortDesc(s.res)
 		// Another add may already have linked to q on this level.
 		cands = dropIdx(cands, q)
@@ -495,8 +530,21 @@ func (h *HNSW) selectNeighbours(s *searcher, cands []scored, m int, out []int32)
 	return out
 }
 
-// greedy walks level l from cur to the node nearest q it can reach.
-func (h *HNSW) greedy(s *searcher, q []float32, cur scored, l int) scored {
+// score sets s.dots to the scores of the nodes in s.nbuf against q: on
+// their int8 codes if coarse (against s.q16, q's codes, which the caller
+// has set), else on their vectors.
+func (h *HNSW) score(s *searcher, q []float32, coarse bool) {
+	s.dots = slices.Grow(s.dots[:0], len(s.nbuf))[:len(s.nbuf)]
+	if coarse {
+		vec.DotRowsInt8(s.q16, s.qs, h.codes, h.scales, s.nbuf, s.dots)
+	} else {
+		vec.DotRows(q, h.vecs, s.nbuf, s.dots)
+	}
+}
+
+// greedy walks level l from cur to the node nearest q it can reach,
+// scoring on the codes if coarse.
+func (h *HNSW) greedy(s *searcher, q []float32, cur scored, l int, coarse bool) scored {
 	for changed := true; changed; {
 		changed = false
 		sl := h.slot(cur.idx, l)
@@ -504,8 +552,7 @@ func (h *HNSW) greedy(s *searcher, q []float32, cur scored, l int) scored {
 		for j, n := 0, listLen(sl); j < n; j++ {
 			s.nbuf = append(s.nbuf, listAt(sl, j))
 		}
-		s.dots = slices.Grow(s.dots[:0], len(s.nbuf))[:len(s.nbuf)]
-		vec.DotRows(q, h.vecs, s.nbuf, s.dots)
+		h.score(s, q, coarse)
 		for j, e := range s.nbuf {
 			if sc := s.dots[j]; sc > cur.score {
 				cur, changed = scored{e, sc}, true
@@ -516,37 +563,46 @@ func (h *HNSW) greedy(s *searcher, q []float32, cur scored, l int) scored {
 }
 
 // searchLayer is the paper's algorithm 2 on level l from ep, leaving the ef
-// best accepted nodes in s.res (a min-heap). Rejected nodes are still
-// expanded, and the walk stops only once s.res holds ef accepted nodes and
-// no candidate can improve it, so a selective filter widens the walk
-// instead of cutting it short.
-func (h *HNSW) searchLayer(s *searcher, q []float32, ep scored, ef, l int, accept func(int32) bool) {
+// best accepted nodes in s.res (a min-heap), scored on the codes if coarse.
+// Rejected nodes are still expanded, and the walk stops only once s.res
+// holds ef accepted nodes and no candidate can improve it, so a selective
+// filter widens the walk instead of cutting it short.
+//
+// On a large graph the walk waits on memory: a candidate's list, the
+// visited marks of its entries and the neighbours' vectors are each a
+// round of cache misses that depends on the one before. Two candidates are
+// expanded together when the second would be expanded next anyway (unless
+// the first one's neighbours beat it, in which case it is expanded a
+// little early), and the lists of the candidates next in line are touched
+// before the neighbours are scored, so that more misses are outstanding at
+// once.
+func (h *HNSW) searchLayer(s *searcher, q []float32, ep scored, ef, l int, coarse bool, accept func(int32) bool) {
 	s.begin(len(h.levels))
 	s.cand = append(s.cand[:0], ep)
 	s.res = s.res[:0]
-	s.visit(ep.idx)
+	s.marks[ep.idx] = s.gen
 	if accept == nil || accept(ep.idx) {
 		s.res = append(s.res, ep)
 	}
+	done := func(c scored) bool { return len(s.res) >= ef && c.score < s.res[0].score }
 	for len(s.cand) > 0 {
 		var c scored
 		c, s.cand = maxPop(s.cand)
-		if len(s.res) >= ef && c.score < s.res[0].score {
+		if done(c) {
 			break
 		}
 		// Gather the unvisited neighbours, score them in one call, then
 		// update the heaps, each in its own loop: with no heap work in
 		// between, the loads of the neighbours' vectors overlap instead
 		// of waiting on each other.
-		sl := h.slot(c.idx, l)
 		s.nbuf = s.nbuf[:0]
-		for j, n := 0, listLen(sl); j < n; j++ {
-			if e := listAt(sl, j); s.visit(e) {
-				s.nbuf = append(s.nbuf, e)
-			}
+		s.gather(h.slot(c.idx, l))
+		if len(s.cand) > 0 && !done(s.cand[0]) {
+			c, s.cand = maxPop(s.cand)
+			s.gather(h.slot(c.idx, l))
 		}
-		s.dots = slices.Grow(s.dots[:0], len(s.nbuf))[:len(s.nbuf)]
-		vec.DotRows(q, h.vecs, s.nbuf, s.dots)
+		h.touch(s, l)
+		h.score(s, q, coarse)
 		for j, e := range s.nbuf {
 			sc := s.dots[j]
 			if len(s.res) >= ef && sc <= s.res[0].score {
@@ -566,6 +622,17 @@ func (h *HNSW) searchLayer(s *searcher, q []float32, ep scored, ef, l int, accep
 				}
 			}
 		}
+	}
+}
+
+// touch loads the first word of the lists of the three best candidates
+// (the top of the heap and its children), so that their cache misses
+// overlap the scoring that follows instead of stalling the next expansion:
+// Go has no prefetch instruction, and a load whose value nothing waits for
+// is the nearest thing. The sum goes to s.sink so that the loads are kept.
+func (h *HNSW) touch(s *searcher, l int) {
+	for _, c := range s.cand[:min(3, len(s.cand))] {
+		s.sink += int32(listLen(h.slot(c.idx, l)))
 	}
 }
 
@@ -618,9 +685,16 @@ func (h *HNSW) SearchEf(ctx context.Context, q []float32, k, ef int, filter Filt
 	if !ok {
 		return nil, nil
 	}
-	cur := scored{ep, vec.Dot(u, h.vec(ep))}
+	coarse := h.coarse
+	if coarse {
+		s.q16 = slices.Grow(s.q16[:0], h.dim)[:h.dim]
+		s.qs = vec.QuantizeInt16(s.q16, u)
+	}
+	s.nbuf = append(s.nbuf[:0], ep)
+	h.score(s, u, coarse)
+	cur := scored{ep, s.dots[0]}
 	for l := top; l > 0; l-- {
-		cur = h.greedy(s, u, cur, l)
+		cur = h.greedy(s, u, cur, l, coarse)
 	}
 	var accept func(int32) bool
 	switch {
@@ -630,9 +704,24 @@ func (h *HNSW) SearchEf(ctx context.Context, q []float32, k, ef int, filter Filt
 	default:
 		accept = func(i int32) bool { return !h.dead[i] && filter.Allow(h.ids[i]) }
 	}
-	h.searchLayer(s, u, cur, ef, 0, accept)
-	res := sortDesc(s.res)
-	return h.results(res[:min(k, len(res))]), nil
+	h.searchLayer(s, u, cur, ef, 0, coarse, accept)
+	if !coarse {
+		res := sortDesc(s.res)
+		return h.results(res[:min(k, len(res))]), nil
+	}
+	// Re-score the walk's ef nodes on the float32 vectors: the codes
+	// only had to find them.
+	s.nbuf = s.nbuf[:0]
+	for _, r := range s.res {
+		s.nbuf = append(s.nbuf, r.idx)
+	}
+	h.score(s, u, false)
+	t := topK{k: k, items: s.tmp[:0]}
+	for j, i := range s.nbuf {
+		t.push(i, s.dots[j])
+	}
+	s.tmp = t.items
+	return h.results(t.sorted()), nil
 }
 
 // estimatePassing estimates how many live items f accepts from a sample of
@@ -760,11 +849,15 @@ func addParallel(ctx context.Context, idx Vector, ids []string, vecs []float32, 
 // searcher is the scratch space of one search or add, pooled so that a
 // search allocates only its results.
 type searcher struct {
-	// marks[i] == gen when node i is visited. 16 bits keep the array
-	// small enough to stay in cache longer on large graphs; the cost is
-	// a clear every 65535 searches.
-	marks           []uint16
-	gen             uint16
+	// marks[i] == gen when node i is visited. A byte a node keeps the
+	// array within a 2 MiB L2 cache up to about 1.5M nodes (at 1M,
+	// searches with 16-bit marks were a few percent slower); the cost is
+	// a clear every 255 searches.
+	marks           []uint8
+	gen             uint8
+	sink            int32   // see touch
+	q16             []int16 // the query's codes for a coarse walk
+	qs              float32 // their scale
 	cand, res, tmp  []scored
 	nbuf, sel, sel2 []int32
 	dots            []float32
@@ -777,7 +870,7 @@ func (h *HNSW) getSearcher() *searcher { return h.pool.Get().(*searcher) }
 // clears it without touching the array.
 func (s *searcher) begin(n int) {
 	if len(s.marks) < n {
-		s.marks = make([]uint16, n+n/4+64)
+		s.marks = makeHuge[uint8](n + n/4 + 64)
 		s.gen = 0
 	}
 	s.gen++
@@ -787,12 +880,25 @@ func (s *searcher) begin(n int) {
 	}
 }
 
-func (s *searcher) visit(i int32) bool {
-	if s.marks[i] == s.gen {
-		return false
+// gather appends to s.nbuf the entries of list sl not visited yet, marking
+// them. The loop has no branch on the marks, whose loads miss the cache:
+// a mispredicted branch on each would make them wait on each other.
+func (s *searcher) gather(sl []int32) {
+	n := listLen(sl)
+	k := len(s.nbuf)
+	s.nbuf = slices.Grow(s.nbuf, n)[:k+n]
+	gen := s.gen
+	for j := range n {
+		e := listAt(sl, j)
+		m := &s.marks[e]
+		fresh := *m != gen
+		*m = gen
+		s.nbuf[k] = e
+		if fresh {
+			k++
+		}
 	}
-	s.marks[i] = s.gen
-	return true
+	s.nbuf = s.nbuf[:k]
 }
 
 // sortDesc sorts a heap's storage best first and returns it.

@@ -11,6 +11,14 @@ const (
 	hnswVersion = 1
 )
 
+// Bits of the header's flags byte. FloatWalk was added without a version
+// change: files without it read as before, and a reader that predates it
+// refuses a file that sets it as corrupt rather than walk it differently.
+const (
+	flagDropPruned = 1 << iota
+	flagFloatWalk
+)
+
 // Save writes the graph in a compact binary format: a versioned header with
 // the options, the entry point, each node's id, level and tombstone, the
 // vectors as raw little-endian float32, each node's neighbour lists (a
@@ -40,7 +48,10 @@ func (h *HNSW) save(ctx context.Context, w io.Writer) error {
 	e.u64(o.Seed)
 	var flags uint8
 	if o.DropPruned {
-		flags |= 1
+		flags |= flagDropPruned
+	}
+	if o.FloatWalk {
+		flags |= flagFloatWalk
 	}
 	e.u8(flags)
 	n := len(h.ids)
@@ -103,7 +114,8 @@ func loadHNSW(ctx context.Context, r io.Reader) (*HNSW, error) {
 	o.ExactCutoff = int(int32(d.u32()))
 	o.Seed = d.u64()
 	flags := d.u8()
-	o.DropPruned = flags&1 != 0
+	o.DropPruned = flags&flagDropPruned != 0
+	o.FloatWalk = flags&flagFloatWalk != 0
 	n := int(d.u32())
 	ep := int32(d.u32())
 	top := int(d.u8())
@@ -117,7 +129,7 @@ func loadHNSW(ctx context.Context, r io.Reader) (*HNSW, error) {
 		return nil, fmt.Errorf("%w: M %d", ErrCorrupt, o.M)
 	case o.EfConstruction <= 0 || o.EfSearch <= 0 || o.ExactCutoff == 0:
 		return nil, fmt.Errorf("%w: options %+v", ErrCorrupt, o)
-	case flags&^1 != 0:
+	case flags&^(flagDropPruned|flagFloatWalk) != 0:
 		return nil, fmt.Errorf("%w: flags %#x", ErrCorrupt, flags)
 	case n < 0 || n > maxItems:
 		return nil, fmt.Errorf("%w: %d nodes", ErrCorrupt, n)
@@ -154,7 +166,13 @@ func loadHNSW(ctx context.Context, r io.Reader) (*HNSW, error) {
 		}
 		h.pos[id] = int32(i)
 	}
-	h.vecs = d.f32s(nil, n*dim)
+	// Vectors, like lists, are allocated as their bytes arrive, in
+	// chunks, so that a lying header cannot make a large allocation.
+	for left := n * dim; left > 0 && d.err == nil; {
+		c := min(left, 1<<16)
+		h.vecs = d.f32s(growHuge(h.vecs, c), c)
+		left -= c
+	}
 	if d.err != nil {
 		return nil, d.err
 	}
@@ -188,7 +206,7 @@ func loadHNSW(ctx context.Context, r io.Reader) (*HNSW, error) {
 			var sl []int32
 			if l == 0 {
 				start := len(h.links0)
-				h.links0 = append(h.links0, int32(c))
+				h.links0 = append(growHuge(h.links0, 1+capacity), int32(c))
 				h.links0 = d.i32s(h.links0, c)
 				h.links0 = append(h.links0, make([]int32, capacity-c)...)
 				sl = h.links0[start:]
@@ -217,6 +235,7 @@ func loadHNSW(ctx context.Context, r io.Reader) (*HNSW, error) {
 			return nil, fmt.Errorf("%w: vector %d not a finite unit vector", ErrCorrupt, i)
 		}
 	}
+	h.encodeAll()
 	if n > 0 {
 		h.storeTop(ep, top)
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"hash/crc32"
 	"slices"
 	"testing"
@@ -52,17 +53,21 @@ func TestHNSW_Recall(t *testing.T) {
 		{"clustered", clusteredData(n, 64, 50, 3), clusteredQueries(sized(200, 50), 64, 50, 3), 64},
 	}
 	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			h, e := buildHNSW(t, c.data, HNSWOptions{Seed: 1})
-			for _, ef := range []int{16, 32, 64, 128, 256} {
-				h.SetEfSearch(ef)
-				r := recallAt(t, h, e, c.q, 10, nil)
-				t.Logf("ef=%d recall@10=%.4f", ef, r)
-				if ef == c.ef && r < 0.95 {
-					t.Errorf("ef=%d: recall@10 %.4f < 0.95", ef, r)
+		// The default walk on int8 codes and the walk on the vectors
+		// must both reach the recall.
+		for _, fw := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/floatwalk=%t", c.name, fw), func(t *testing.T) {
+				h, e := buildHNSW(t, c.data, HNSWOptions{Seed: 1, FloatWalk: fw})
+				for _, ef := range []int{16, 32, 64, 128, 256} {
+					h.SetEfSearch(ef)
+					r := recallAt(t, h, e, c.q, 10, nil)
+					t.Logf("ef=%d recall@10=%.4f", ef, r)
+					if ef == c.ef && r < 0.95 {
+						t.Errorf("ef=%d: recall@10 %.4f < 0.95", ef, r)
+					}
 				}
-			}
-		})
+			})
+		}
 	}
 }
 
@@ -159,9 +164,18 @@ func TestHNSW_Deterministic(t *testing.T) {
 // TestHNSW_SaveLoad checks that a loaded graph answers exactly as the saved
 // one, including its tombstones, and that it keeps accepting adds.
 func TestHNSW_SaveLoad(t *testing.T) {
+	for _, opts := range []HNSWOptions{
+		{Seed: 5, M: 8, EfSearch: 40},
+		{Seed: 5, M: 8, EfSearch: 40, FloatWalk: true, DropPruned: true},
+	} {
+		t.Run(fmt.Sprintf("%+v", opts), func(t *testing.T) { testSaveLoad(t, opts) })
+	}
+}
+
+func testSaveLoad(t *testing.T, opts HNSWOptions) {
 	ctx := context.Background()
 	d := clusteredData(sized(2000, 400), 32, 10, 8)
-	h, _ := buildHNSW(t, d, HNSWOptions{Seed: 5, M: 8, EfSearch: 40})
+	h, _ := buildHNSW(t, d, opts)
 	for i := 0; i < d.len(); i += 20 {
 		h.Delete(d.ids[i])
 	}

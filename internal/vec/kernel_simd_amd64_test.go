@@ -61,4 +61,5 @@ func init() {
 func init() {
 	expSubKernels["archsimd"] = ExpSubSIMD
 	maxKernels["archsimd"] = MaxSIMD
+	dotRowsInt8Kernels["archsimd"] = DotRowsInt8SIMD
 }
