@@ -442,18 +442,32 @@ func (t *trainer) update(st stepState, k int, off int, g []float32) {
 }
 
 // snapshot copies the weights, to keep the best epoch's.
-func (m *Model) snapshot() [][]float32 { return m.snapshotInto(nil) }
-
-// snapshotInto is snapshot into s's storage when it has room.
-func (m *Model) snapshotInto(s [][]float32) [][]float32 {
-	ps := m.p.all()
-	if len(s) != len(ps) {
-		s = make([][]float32, len(ps))
+func (m *Model) snapshot() [][]float32 {
+	var s [][]float32
+	for _, p := range m.p.all() {
+		s = append(s, append([]float32(nil), *p...))
 	}
-	for k, p := range ps {
+	return s
+}
+
+// copyTables copies the weights training updates (the packed token table
+// for the model's), into s's storage when it has room.
+func (t *trainer) copyTables(s [][]float32) [][]float32 {
+	if len(s) != len(t.tables) {
+		s = make([][]float32, len(t.tables))
+	}
+	for k, p := range t.tables {
 		s[k] = append(s[k][:0], *p...)
 	}
 	return s
+}
+
+// setTables sets the weights training updates from a copyTables copy; the
+// model's token table follows at the next syncTokens.
+func (t *trainer) setTables(s [][]float32) {
+	for k, p := range t.tables {
+		copy(*p, s[k])
+	}
 }
 
 func (m *Model) restore(s [][]float32) {
@@ -546,21 +560,22 @@ func (t *trainer) run(ctx context.Context, val []ValPair) error {
 			return err
 		default:
 		}
-		t.syncTokens()
 		if cfg.Average > 0 {
 			// Validate the average; training goes on from the current
-			// weights, put back below.
-			cur = t.m.snapshotInto(cur)
+			// weights, put back below. Both are kept over the trainer's
+			// tables, whose token table holds only the rows items use.
+			cur = t.copyTables(cur)
 			if avgW == nil {
-				avgW = t.m.snapshotInto(nil)
+				avgW = t.copyTables(nil)
 			} else {
 				for k := range avgW {
 					vec.Scale(1-cfg.Average, avgW[k])
 					vec.Axpy(cfg.Average, cur[k], avgW[k])
 				}
 			}
-			t.m.restore(avgW)
+			t.setTables(avgW)
 		}
+		t.syncTokens()
 		recall := -1.0
 		if len(val) > 0 {
 			var err error
@@ -576,7 +591,7 @@ func (t *trainer) run(ctx context.Context, val []ValPair) error {
 			}
 		}
 		if cfg.Average > 0 {
-			t.m.restore(cur)
+			t.setTables(cur)
 		}
 		report(true, recall)
 		if len(val) > 0 && since >= cfg.Patience {
@@ -587,7 +602,8 @@ func (t *trainer) run(ctx context.Context, val []ValPair) error {
 	case bestW != nil:
 		t.m.restore(bestW)
 	case avgW != nil:
-		t.m.restore(avgW)
+		t.setTables(avgW)
+		t.syncTokens()
 	}
 	return nil
 }
