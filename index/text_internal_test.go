@@ -5,6 +5,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/blevesearch/bleve/v2/index/scorch"
 )
 
 func TestOpenText_WrongLayout(t *testing.T) {
@@ -26,4 +29,67 @@ func TestOpenText_WrongLayout(t *testing.T) {
 		}
 		t.Fatalf("open of another layout: %v, want a refusal", err)
 	}
+}
+
+// TestText_CompactManySegments builds an index of more segments than one
+// merge pass takes (ten a task), the background merger held back, and
+// checks that Compact leaves one.
+func TestText_CompactManySegments(t *testing.T) {
+	defer func(c map[string]any) { textTestConfig = c }(textTestConfig)
+	textTestConfig = map[string]any{
+		"scorchMergePlanOptions": map[string]any{"MaxSegmentsPerTier": 1000, "SegmentsPerMergeTask": 1000, "TierGrowth": 10.0, "FloorSegmentSize": 1},
+		"scorchPersisterOptions": map[string]any{"NumPersisterWorkers": 1, "MaxSizeInMemoryMergePerWorker": 0, "PersisterNapTimeMSec": 0},
+	}
+	ctx := context.Background()
+	tx, err := OpenText(ctx, filepath.Join(t.TempDir(), "text"), &TextOptions{BatchSize: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Close()
+	s := scorchOf(t, tx)
+	items := GenCatalog(t, 300, 2)
+	for i := 0; i < len(items); i += 5 {
+		if err := tx.IndexBatch(ctx, items[i:i+5]); err != nil {
+			t.Fatal(err)
+		}
+		// Each batch on disk as its own segment before the next comes:
+		// the persister merges the ones it finds in memory together.
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+			if n, _ := s.StatsMap()["num_root_memorysegments"].(uint64); n == 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("batch not persisted within 5 s")
+			}
+		}
+	}
+	before, err := segmentCount(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if before <= 10 {
+		t.Fatalf("%d segments before Compact, want more than one merge pass takes", before)
+	}
+	if err := tx.Compact(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := segmentCount(s); err != nil || n != 1 {
+		t.Fatalf("after Compact: %d segments (%v), want 1 (%d before)", n, err, before)
+	}
+	if n, err := tx.Count(); err != nil || n != uint64(len(items)) {
+		t.Fatalf("count %d, %v, want %d", n, err, len(items))
+	}
+}
+
+func scorchOf(t *testing.T, tx *Text) *scorch.Scorch {
+	t.Helper()
+	adv, err := tx.idx.Advanced()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, ok := adv.(*scorch.Scorch)
+	if !ok {
+		t.Fatalf("index type %T", adv)
+	}
+	return s
 }
