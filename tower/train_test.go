@@ -1,10 +1,7 @@
 package tower_test
 
 import (
-	"context"
 	"math"
-	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 
@@ -16,26 +13,7 @@ import (
 // genDataset generates a synthetic catalog and log and reads it back.
 func genDataset(t testing.TB, items, users int, seed uint64) *tower.Dataset {
 	t.Helper()
-	ctx := context.Background()
-	dir := t.TempDir()
-	ip, ep := filepath.Join(dir, "items.jsonl"), filepath.Join(dir, "events.csv")
-	fi, err := os.Create(ip)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fe, err := os.Create(ep)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := content.Generate(ctx, content.GenOptions{Items: items, Users: users, Seed: seed}, fi, fe); err != nil {
-		t.Fatal(err)
-	}
-	fi.Close()
-	fe.Close()
-	ds, err := tower.ReadDataset(ctx, ip, ep)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ds, _ := tower.Generated(t, content.GenOptions{Items: items, Users: users, Seed: seed})
 	return ds
 }
 
