@@ -16,7 +16,7 @@ import (
 // The model file:
 //
 //	magic     8 bytes  "DUETTWR1"
-//	version   uint32   little-endian; modelVersion
+//	version   uint32   little-endian; 1, or 2 for a model of several members
 //	hdrLen    uint32   length of the header
 //	header    JSON     fileHeader: the config and the sizes of the body
 //	bodyLen   uint64   length of the compressed body
@@ -28,11 +28,14 @@ import (
 // strings), every catalog item's features (uvarint token count, tokens,
 // uvarint category count, categories), then the weight tables in
 // params.all order, each a uvarint count of float32 values in
-// little-endian IEEE 754.
+// little-endian IEEE 754. A version 2 file (Config.Members > 1) holds one
+// such set of tables per member, in order; a model of one member is
+// written as version 1, which every reader reads.
 
 const (
-	modelMagic   = "DUETTWR1"
-	modelVersion = 1
+	modelMagic          = "DUETTWR1"
+	modelVersion        = 1
+	modelVersionMembers = 2
 
 	maxHeaderLen = 1 << 20
 	maxBodyLen   = 1 << 36
@@ -75,7 +78,11 @@ func (m *Model) Save(w io.Writer) error {
 	}
 	var head []byte
 	head = append(head, modelMagic...)
-	head = binary.LittleEndian.AppendUint32(head, modelVersion)
+	version := uint32(modelVersion)
+	if m.members != nil {
+		version = modelVersionMembers
+	}
+	head = binary.LittleEndian.AppendUint32(head, version)
 	head = binary.LittleEndian.AppendUint32(head, uint32(len(hdr)))
 	head = append(head, hdr...)
 	head = binary.LittleEndian.AppendUint64(head, uint64(len(body)))
@@ -109,10 +116,16 @@ func (m *Model) appendBody(b []byte) []byte {
 			}
 		}
 	}
-	for _, p := range m.p.all() {
-		b = binary.AppendUvarint(b, uint64(len(*p)))
-		for _, x := range *p {
-			b = binary.LittleEndian.AppendUint32(b, math.Float32bits(x))
+	members := m.members
+	if members == nil {
+		members = []*Model{m}
+	}
+	for _, mm := range members {
+		for _, p := range mm.p.all() {
+			b = binary.AppendUvarint(b, uint64(len(*p)))
+			for _, x := range *p {
+				b = binary.LittleEndian.AppendUint32(b, math.Float32bits(x))
+			}
 		}
 	}
 	return b
@@ -126,7 +139,12 @@ func Load(r io.Reader) (*Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load model: %w", err)
 	}
-	m.tabulateItemSums()
+	if m.members == nil {
+		m.tabulateItemSums()
+	}
+	for _, mm := range m.members {
+		mm.tabulateItemSums()
+	}
 	return m, nil
 }
 
@@ -142,8 +160,9 @@ func load(r io.Reader) (*Model, error) {
 	if string(pre[:8]) != modelMagic {
 		return nil, bad("not a model file (magic %q)", pre[:8])
 	}
-	if v := binary.LittleEndian.Uint32(pre[8:]); v != modelVersion {
-		return nil, fmt.Errorf("%w: version %d, this build reads %d", ErrModelVersion, v, modelVersion)
+	version := binary.LittleEndian.Uint32(pre[8:])
+	if version != modelVersion && version != modelVersionMembers {
+		return nil, fmt.Errorf("%w: version %d, this build reads %d and %d", ErrModelVersion, version, modelVersion, modelVersionMembers)
 	}
 	hlen := binary.LittleEndian.Uint32(pre[12:])
 	if hlen > maxHeaderLen {
@@ -175,6 +194,10 @@ func load(r io.Reader) (*Model, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, bad("header: %v", err)
 	}
+	cfg.Members = max(cfg.Members, 1)
+	if (version == modelVersionMembers) != (cfg.Members > 1) {
+		return nil, bad("header: version %d with %d members", version, cfg.Members)
+	}
 	if h.Items < 0 || h.Items > maxItems || h.Categories < 0 || h.Categories > maxItems || h.Users < 0 || h.Users > maxItems ||
 		h.RawLen < 0 || h.RawLen > maxBodyLen || (!cfg.UserID && h.Users != 0) {
 		return nil, bad("header: sizes %+v", h)
@@ -182,7 +205,7 @@ func load(r io.Reader) (*Model, error) {
 	// The weights alone fix a lower bound on the body: a header asking for
 	// more than the body holds is caught before any large allocation.
 	d := int64(cfg.Dim)
-	want := (int64(h.Items) + int64(cfg.Buckets) + int64(h.Categories) + int64(h.Users) + int64(cfg.HistoryLen) + 3*d + 2) * d * 4
+	want := (int64(h.Items) + int64(cfg.Buckets) + int64(h.Categories) + int64(h.Users) + int64(cfg.HistoryLen) + 3*d + 2) * d * 4 * int64(cfg.Members)
 	if h.RawLen < want {
 		return nil, bad("body of %d bytes cannot hold the weights (%d)", h.RawLen, want)
 	}
@@ -323,17 +346,30 @@ func parseBody(raw []byte, cfg Config, h fileHeader) (*Model, error) {
 	d := int64(cfg.Dim)
 	sizes := []int64{int64(h.Items) * d, int64(cfg.Buckets) * d, int64(h.Categories) * d, int64(h.Users) * d,
 		int64(cfg.HistoryLen) * d, d * d, d * d, d, d * d, d}
-	for k, p := range m.p.all() {
-		*p = br.floats(sizes[k])
+	readParams := func(p *params) {
+		for k, t := range p.all() {
+			*t = br.floats(sizes[k])
+		}
+		if h.Users == 0 {
+			p.user = nil
+		}
+	}
+	if cfg.Members == 1 {
+		readParams(&m.p)
+	} else {
+		m.members = make([]*Model, cfg.Members)
+		for k := range m.members {
+			c := cfg
+			c.Members, c.Seed = 1, cfg.Seed+uint64(k)
+			m.members[k] = &Model{cfg: c}
+			readParams(&m.members[k].p)
+		}
 	}
 	if br.err != nil {
 		return nil, br.err
 	}
 	if len(br.b) != 0 {
 		return nil, bad("%d bytes after the weights", len(br.b))
-	}
-	if h.Users == 0 {
-		m.p.user = nil
 	}
 	m.itemIndex = make(map[string]int32, len(m.items))
 	for i, id := range m.items {
@@ -348,6 +384,10 @@ func parseBody(raw []byte, cfg Config, h fileHeader) (*Model, error) {
 		for i, u := range m.users {
 			m.userIndex[u] = int32(i)
 		}
+	}
+	for _, mm := range m.members {
+		mm.items, mm.itemIndex, mm.cats, mm.catIndex = m.items, m.itemIndex, m.cats, m.catIndex
+		mm.users, mm.userIndex, mm.feats = m.users, m.userIndex, m.feats
 	}
 	return m, nil
 }

@@ -42,12 +42,10 @@ func saveBytes(t testing.TB, m *tower.Model) []byte {
 	return buf.Bytes()
 }
 
-func TestSaveLoad_RoundTrip(t *testing.T) {
-	ds := smallDataset(t)
-	m, err := tower.Train(context.Background(), ds, nil, nil, tower.Config{Dim: 16, Buckets: 1 << 10, Epochs: 1, Workers: 1, UserID: true, UserExamples: 5, Encoder: tower.EncoderAttention})
-	if err != nil {
-		t.Fatal(err)
-	}
+// roundTrip saves m, loads the file and checks that saving the loaded
+// model gives the same bytes. It returns the file and the loaded model.
+func roundTrip(t *testing.T, m *tower.Model) ([]byte, *tower.Model) {
+	t.Helper()
 	file := saveBytes(t, m)
 	m2, err := tower.Load(bytes.NewReader(file))
 	if err != nil {
@@ -56,6 +54,16 @@ func TestSaveLoad_RoundTrip(t *testing.T) {
 	if !bytes.Equal(saveBytes(t, m2), file) {
 		t.Error("saving a loaded model gives another file")
 	}
+	return file, m2
+}
+
+func TestSaveLoad_RoundTrip(t *testing.T) {
+	ds := smallDataset(t)
+	m, err := tower.Train(context.Background(), ds, nil, nil, tower.Config{Dim: 16, Buckets: 1 << 10, Epochs: 1, Workers: 1, UserID: true, UserExamples: 5, Encoder: tower.EncoderAttention})
+	if err != nil {
+		t.Fatal(err)
+	}
+	file, m2 := roundTrip(t, m)
 	if m2.Config().Encoder != m.Config().Encoder || m2.Dim() != m.Dim() || m2.NumItems() != m.NumItems() {
 		t.Fatalf("config %+v, want %+v", m2.Config(), m.Config())
 	}
@@ -116,7 +124,8 @@ func TestLoad_Corrupt(t *testing.T) {
 	}{
 		{"empty", nil, tower.ErrBadModel},
 		{"magic", edit(func(b []byte) []byte { b[0] = 'X'; return b }), tower.ErrBadModel},
-		{"version", edit(func(b []byte) []byte { b[8] = 2; return b }), tower.ErrModelVersion},
+		{"version", edit(func(b []byte) []byte { b[8] = 3; return b }), tower.ErrModelVersion},
+		{"version of several members", edit(func(b []byte) []byte { b[8] = 2; fixCRC(b); return b }), tower.ErrBadModel},
 		{"header length", edit(func(b []byte) []byte { b[15] = 0x7f; return b }), tower.ErrBadModel},
 		{"header json", edit(func(b []byte) []byte { b[16] = '['; fixCRC(b); return b }), tower.ErrBadModel},
 		{"body, checksum fixed", edit(func(b []byte) []byte { b[len(b)-10] ^= 0xff; fixCRC(b); return b }), tower.ErrBadModel},

@@ -34,6 +34,9 @@ type TrainProgress struct {
 	ExamplesPerSec float64 // training throughput of this epoch so far
 	EpochDone      bool
 	Elapsed        time.Duration // since Train began
+	// Member is the model being trained, from 1, of Members
+	// (Config.Members).
+	Member, Members int
 }
 
 // ErrNoData is returned by Train when the histories hold no training
@@ -109,14 +112,46 @@ func Train(ctx context.Context, ds *Dataset, train [][]int32, val []ValPair, cfg
 	if err != nil {
 		return nil, err
 	}
+	fit := func(m *Model) error {
+		t := newTrainer(m, train)
+		if len(t.ex) == 0 {
+			return ErrNoData
+		}
+		return t.run(ctx, val)
+	}
+	if cfg.Members == 1 {
+		if err := fit(m); err != nil {
+			return nil, err
+		}
+		return m, nil
+	}
 
-	t := newTrainer(m, train)
-	if len(t.ex) == 0 {
-		return nil, ErrNoData
+	// The members share the vocabularies and features built above; each
+	// has its own seed, weights and early stopping.
+	start := time.Now()
+	m.members = make([]*Model, cfg.Members)
+	for k := range m.members {
+		c := cfg
+		c.Members, c.Seed = 1, cfg.Seed+uint64(k)
+		if progress := cfg.Progress; progress != nil {
+			c.Progress = func(p TrainProgress) {
+				p.Member, p.Members, p.Elapsed = k+1, cfg.Members, time.Since(start)
+				progress(p)
+			}
+		}
+		mm := &Model{cfg: c, items: m.items, itemIndex: m.itemIndex, cats: m.cats, catIndex: m.catIndex,
+			users: m.users, userIndex: m.userIndex, feats: m.feats}
+		if k == 0 {
+			mm.p = m.p // newModel's weights are those of seed Seed
+		} else {
+			mm.initParams(len(train))
+		}
+		if err := fit(mm); err != nil {
+			return nil, err
+		}
+		m.members[k] = mm
 	}
-	if err := t.run(ctx, val); err != nil {
-		return nil, err
-	}
+	m.p = params{}
 	return m, nil
 }
 
@@ -504,7 +539,7 @@ func (t *trainer) run(ctx context.Context, val []ValPair) error {
 				return
 			}
 			mu.Lock()
-			p := TrainProgress{Epoch: epoch, Epochs: cfg.Epochs, Step: int(done.Load()), Steps: steps,
+			p := TrainProgress{Member: 1, Members: 1, Epoch: epoch, Epochs: cfg.Epochs, Step: int(done.Load()), Steps: steps,
 				Recall: recall, BestEpoch: bestEpoch, EpochDone: final, Elapsed: time.Since(start)}
 			if p.Step > 0 {
 				p.Loss = lossSum / float64(p.Step)

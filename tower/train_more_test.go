@@ -48,6 +48,8 @@ func TestTrain_Errors(t *testing.T) {
 	}{
 		{"bad encoder", ctx, nil, tower.Config{Encoder: "lstm"}, tower.ErrConfig},
 		{"bad dim", ctx, nil, tower.Config{Dim: -1}, tower.ErrConfig},
+		{"too many members", ctx, nil, tower.Config{Members: 17}, tower.ErrConfig},
+		{"members too wide", ctx, nil, tower.Config{Dim: 512, Members: 4}, tower.ErrConfig},
 		{"no examples", ctx, [][]int32{{1}, {2}}, tower.Config{}, tower.ErrNoData},
 		{"canceled", func() context.Context { c, cancel := context.WithCancel(ctx); cancel(); return c }(), nil, tower.Config{Buckets: 64}, context.Canceled},
 	} {

@@ -33,6 +33,7 @@ func newEvalCmd() *cobra.Command {
 		testFrac, coldItems   float64
 		seed                  uint64
 		easeMax, epochs       int
+		members               int
 	)
 	cmd := &cobra.Command{
 		Use:   "eval (--data DATA | --items F (--events F | --train F --test F))",
@@ -99,7 +100,7 @@ user's history, answered by each search mode.`,
 			for _, name := range models {
 				if slices.Contains(twoTowerModels, name) {
 					tt := eval.NewTwoTower(strings.TrimPrefix(name, "two-tower-"))
-					tt.Config.Epochs, tt.Config.Seed = epochs, seed
+					tt.Config.Epochs, tt.Config.Seed, tt.Config.Members = epochs, seed, members
 					recs = append(recs, tt)
 					continue
 				}
@@ -152,6 +153,7 @@ user's history, answered by each search mode.`,
 	f.StringVar(&jsonOut, "json", "", "write every figure to this JSON file")
 	f.IntVar(&easeMax, "ease-max-items", eval.DefaultEASEMaxItems, "skip EASE above this many items")
 	f.IntVar(&epochs, "epochs", 20, "most epochs of two-tower training")
+	f.IntVar(&members, "members", 1, "two-tower models from consecutive seeds joined into one (each setting of the grid trains that many)")
 	return cmd
 }
 

@@ -51,7 +51,7 @@ func (t *TwoTower) Params() map[string]any {
 	if t.model != nil {
 		c = t.model.Config()
 	}
-	p := map[string]any{"objective": c.Objective, "temperature": c.Temperature, "logq": c.LogQ, "dim": c.Dim, "epochs": c.Epochs, "average": c.Average}
+	p := map[string]any{"objective": c.Objective, "temperature": c.Temperature, "logq": c.LogQ, "dim": c.Dim, "epochs": c.Epochs, "average": c.Average, "members": max(c.Members, 1)}
 	if c.Objective == tower.ObjectiveSet {
 		p["drop"], p["whole_history"], p["full_softmax"] = c.DropFrac, c.WholeHistory, c.FullSoftmax
 		p["optimizer"], p["lr"] = c.Optimizer, c.LR
