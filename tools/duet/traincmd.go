@@ -72,7 +72,7 @@ func holdOutLast(ds *tower.Dataset) ([][]int32, []tower.ValPair) {
 // modelFlags are the training settings shared by train and rebuild.
 func modelFlags(cmd *cobra.Command, cfg *tower.Config) {
 	f := cmd.Flags()
-	f.IntVar(&cfg.Dim, "dim", 64, "vector size")
+	f.IntVar(&cfg.Dim, "dim", 64, "vector size (of each model, with --members)")
 	f.IntVar(&cfg.Epochs, "epochs", 20, "maximum epochs (training stops early when validation stops improving)")
 	f.StringVar(&cfg.Encoder, "encoder", "recency", "user tower: mean, recency or attention")
 	f.IntVar(&cfg.Workers, "workers", 0, "training goroutines (0: every core)")
