@@ -346,23 +346,13 @@ func parseBody(raw []byte, cfg Config, h fileHeader) (*Model, error) {
 	d := int64(cfg.Dim)
 	sizes := []int64{int64(h.Items) * d, int64(cfg.Buckets) * d, int64(h.Categories) * d, int64(h.Users) * d,
 		int64(cfg.HistoryLen) * d, d * d, d * d, d, d * d, d}
-	readParams := func(p *params) {
-		for k, t := range p.all() {
+	ps := make([]params, cfg.Members)
+	for j := range ps {
+		for k, t := range ps[j].all() {
 			*t = br.floats(sizes[k])
 		}
 		if h.Users == 0 {
-			p.user = nil
-		}
-	}
-	if cfg.Members == 1 {
-		readParams(&m.p)
-	} else {
-		m.members = make([]*Model, cfg.Members)
-		for k := range m.members {
-			c := cfg
-			c.Members, c.Seed = 1, cfg.Seed+uint64(k)
-			m.members[k] = &Model{cfg: c}
-			readParams(&m.members[k].p)
+			ps[j].user = nil
 		}
 	}
 	if br.err != nil {
@@ -385,9 +375,14 @@ func parseBody(raw []byte, cfg Config, h fileHeader) (*Model, error) {
 			m.userIndex[u] = int32(i)
 		}
 	}
-	for _, mm := range m.members {
-		mm.items, mm.itemIndex, mm.cats, mm.catIndex = m.items, m.itemIndex, m.cats, m.catIndex
-		mm.users, mm.userIndex, mm.feats = m.users, m.userIndex, m.feats
+	if cfg.Members == 1 {
+		m.p = ps[0]
+		return m, nil
+	}
+	m.members = make([]*Model, cfg.Members)
+	for k := range m.members {
+		m.members[k] = m.member(k)
+		m.members[k].p = ps[k]
 	}
 	return m, nil
 }

@@ -319,6 +319,15 @@ func (m *Model) join(dst []float32, vector func(mm *Model, dst []float32)) []flo
 	return dst
 }
 
+// member returns member k of a model of Config.Members > 1, without
+// weights: it shares m's vocabularies and features and has its own seed.
+func (m *Model) member(k int) *Model {
+	c := m.cfg
+	c.Members, c.Seed, c.Progress = 1, m.cfg.Seed+uint64(k), nil
+	return &Model{cfg: c, items: m.items, itemIndex: m.itemIndex, cats: m.cats, catIndex: m.catIndex,
+		users: m.users, userIndex: m.userIndex, feats: m.feats}
+}
+
 // NumItems returns the number of catalog items the model was trained with.
 func (m *Model) NumItems() int { return len(m.items) }
 

@@ -71,6 +71,9 @@ var ErrNoData = errors.New("tower: no training examples")
 // worker. Workers = 1 is deterministic: the same inputs and Seed give the
 // same model, bit for bit.
 //
+// With Members > 1, Train trains that many models in turn, each as above
+// from its own seed, and returns them joined (see Config.Members).
+//
 // Train reads ds.Items and, when train is nil, ds.History; it does not keep
 // ds. Cancelling ctx stops training and returns ctx's error.
 func Train(ctx context.Context, ds *Dataset, train [][]int32, val []ValPair, cfg Config) (*Model, error) {
@@ -131,16 +134,13 @@ func Train(ctx context.Context, ds *Dataset, train [][]int32, val []ValPair, cfg
 	start := time.Now()
 	m.members = make([]*Model, cfg.Members)
 	for k := range m.members {
-		c := cfg
-		c.Members, c.Seed = 1, cfg.Seed+uint64(k)
+		mm := m.member(k)
 		if progress := cfg.Progress; progress != nil {
-			c.Progress = func(p TrainProgress) {
+			mm.cfg.Progress = func(p TrainProgress) {
 				p.Member, p.Members, p.Elapsed = k+1, cfg.Members, time.Since(start)
 				progress(p)
 			}
 		}
-		mm := &Model{cfg: c, items: m.items, itemIndex: m.itemIndex, cats: m.cats, catIndex: m.catIndex,
-			users: m.users, userIndex: m.userIndex, feats: m.feats}
 		if k == 0 {
 			mm.p = m.p // newModel's weights are those of seed Seed
 		} else {
