@@ -402,14 +402,20 @@ func (m *Model) features(it *content.Item) features {
 // item is embedded by its content alone. It writes into dst when dst has
 // room and returns the vector.
 func (m *Model) ItemVector(it content.Item, dst []float32) []float32 {
+	// Members share the vocabulary: the features are extracted once.
+	f := m.features(&it)
 	if m.members != nil {
-		return m.join(dst, func(mm *Model, dst []float32) { mm.ItemVector(it, dst) })
+		return m.join(dst, func(mm *Model, dst []float32) { mm.itemVector(it.ID, &f, dst) })
 	}
+	return m.itemVector(it.ID, &f, dst)
+}
+
+// itemVector is ItemVector of an item with features f.
+func (m *Model) itemVector(id string, f *features, dst []float32) []float32 {
 	d := m.cfg.Dim
 	dst = grow(dst, d)
-	f := m.features(&it)
 	var idRow []float32
-	if i, ok := m.itemIndex[it.ID]; ok {
+	if i, ok := m.itemIndex[id]; ok {
 		idRow = m.p.id[int(i)*d : int(i+1)*d]
 	}
 	s := make([]float32, d)
@@ -482,17 +488,33 @@ func (m *Model) UserVector(history []int32, dst []float32) []float32 {
 // embedding and the features cached at training time; new items are
 // embedded by their content.
 func (m *Model) UserVectorItems(history []content.Item, dst []float32) []float32 {
-	if m.members != nil {
-		return m.join(dst, func(mm *Model, dst []float32) { mm.UserVectorItems(history, dst) })
+	if m.members == nil {
+		return m.userVectorItems(history, func(k int) features { return m.features(&history[k]) }, dst)
 	}
+	// Members share the vocabulary: a new item's features are extracted
+	// once, by the first member that reads the item.
+	seen := make(map[int]features)
+	feats := func(k int) features {
+		f, ok := seen[k]
+		if !ok {
+			f = m.features(&history[k])
+			seen[k] = f
+		}
+		return f
+	}
+	return m.join(dst, func(mm *Model, dst []float32) { mm.userVectorItems(history, feats, dst) })
+}
+
+// userVectorItems is UserVectorItems with feats giving the features of
+// history entry k when the model does not know its item.
+func (m *Model) userVectorItems(history []content.Item, feats func(k int) features, dst []float32) []float32 {
 	d := m.cfg.Dim
 	return m.userVector(-1, len(history), func(s []float32, k int) bool {
-		it := &history[k]
-		if i, ok := m.itemIndex[it.ID]; ok {
+		if i, ok := m.itemIndex[history[k].ID]; ok {
 			m.itemSum(s, i, true)
 			return true
 		}
-		f := m.features(it)
+		f := feats(k)
 		bagForward(s[:d], nil, m.p.tok, f.toks, m.p.cat, f.cats)
 		return true
 	}, dst)
