@@ -444,23 +444,27 @@ func (m *Model) ItemVectorByIndex(i int32, dst []float32) []float32 {
 // tower's content path, for vector search by text. It reports false, with a
 // zero vector, when the text holds no indexable word.
 func (m *Model) QueryVector(text string, dst []float32) ([]float32, bool) {
-	if m.members != nil {
-		// The members share the vocabulary: they find the same words.
-		ok := false
-		dst = m.join(dst, func(mm *Model, dst []float32) { _, ok = mm.QueryVector(text, dst) })
-		return dst, ok
-	}
-	d := m.cfg.Dim
-	dst = grow(dst, d)
 	toks, err := textTokens(text, m.cfg.Buckets)
 	if err != nil || len(toks) == 0 {
+		dst = grow(dst, m.Dim())
 		clear(dst)
 		return dst, false
 	}
+	// Members share the vocabulary: the text is analysed once.
+	if m.members != nil {
+		return m.join(dst, func(mm *Model, dst []float32) { mm.queryVector(toks, dst) }), true
+	}
+	return m.queryVector(toks, dst), true
+}
+
+// queryVector is QueryVector of a text with tokens toks (not empty).
+func (m *Model) queryVector(toks []int32, dst []float32) []float32 {
+	d := m.cfg.Dim
+	dst = grow(dst, d)
 	s := make([]float32, d)
 	bagForward(s, nil, m.p.tok, toks, m.p.cat, nil)
 	m.itemOut(dst, s)
-	return dst, true
+	return dst
 }
 
 // UserVector computes the vector of a user from their history: catalog

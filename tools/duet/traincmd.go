@@ -98,9 +98,8 @@ func trainModel(ctx context.Context, ds *tower.Dataset, cfg tower.Config) (*towe
 		}
 		// Every member counts its epochs at the maximum: early stopping
 		// shortens the bar's work, not its length.
-		members := max(p.Members, 1)
-		if bar.GetMax() != members*p.Epochs*p.Steps {
-			bar.ChangeMax(members * p.Epochs * p.Steps)
+		if bar.GetMax() != p.Members*p.Epochs*p.Steps {
+			bar.ChangeMax(p.Members * p.Epochs * p.Steps)
 		}
 		what := "train:"
 		if p.Members > 1 {
@@ -108,7 +107,7 @@ func trainModel(ctx context.Context, ds *tower.Dataset, cfg tower.Config) (*towe
 		}
 		bar.Describe(fmt.Sprintf("%s epoch %d/%d loss %.4f val recall %.4f (best epoch %d) %.0f ex/s",
 			what, p.Epoch, p.Epochs, p.Loss, p.Recall, p.BestEpoch, p.ExamplesPerSec))
-		bar.Set(((max(p.Member, 1)-1)*p.Epochs+p.Epoch-1)*p.Steps + p.Step)
+		bar.Set(((p.Member-1)*p.Epochs+p.Epoch-1)*p.Steps + p.Step)
 	}
 	m, err := tower.Train(ctx, ds, train, val, cfg)
 	return m, last, err
