@@ -30,7 +30,8 @@ type TrainProgress struct {
 	Step, Steps    int     // batches done in this epoch, and per epoch
 	Loss           float64 // mean training loss of this epoch so far
 	Recall         float64 // validation Recall@ValK after the epoch; -1 within an epoch or without validation pairs
-	BestEpoch      int     // epoch with the best validation recall so far
+	BestEpoch      int     // epoch with the best validation recall so far, whose weights Train returns
+	BestRecall     float64 // validation Recall@ValK of BestEpoch; -1 before it
 	ExamplesPerSec float64 // training throughput of this epoch so far
 	EpochDone      bool
 	Elapsed        time.Duration // since Train began
@@ -540,7 +541,7 @@ func (t *trainer) run(ctx context.Context, val []ValPair) error {
 			}
 			mu.Lock()
 			p := TrainProgress{Member: 1, Members: 1, Epoch: epoch, Epochs: cfg.Epochs, Step: int(done.Load()), Steps: steps,
-				Recall: recall, BestEpoch: bestEpoch, EpochDone: final, Elapsed: time.Since(start)}
+				Recall: recall, BestEpoch: bestEpoch, BestRecall: best, EpochDone: final, Elapsed: time.Since(start)}
 			if p.Step > 0 {
 				p.Loss = lossSum / float64(p.Step)
 			}

@@ -215,3 +215,40 @@ func TestModel_VectorsAreUnit(t *testing.T) {
 		t.Error("UserVector did not write into dst")
 	}
 }
+
+// TestTrainProgress_Best checks that the progress reports carry the best
+// validation recall so far and its epoch, for every member of a joined
+// model: the figures a progress bar and a summary quote for the weights
+// Train keeps.
+func TestTrainProgress_Best(t *testing.T) {
+	ds := smallDataset(t)
+	sp := leaveLastOut(ds)
+	var reports []tower.TrainProgress
+	cfg := tower.Config{Dim: 8, Buckets: 1 << 10, Epochs: 4, Patience: 4, Workers: 1, UserExamples: 5, HistoryLen: 10, Members: 2,
+		Progress: func(p tower.TrainProgress) { reports = append(reports, p) }}
+	if _, err := tower.Train(context.Background(), ds, sp.train, sp.val, cfg); err != nil {
+		t.Fatal(err)
+	}
+	best, bestEpoch, member, epochs := -1.0, 0, 0, 0
+	for _, p := range reports {
+		if p.Member != member {
+			member, best, bestEpoch = p.Member, -1, 0
+		}
+		if p.EpochDone {
+			epochs++
+			if p.Recall < 0 {
+				t.Fatalf("member %d epoch %d: no validation recall at the end of the epoch", p.Member, p.Epoch)
+			}
+			if p.Recall > best {
+				best, bestEpoch = p.Recall, p.Epoch
+			}
+		}
+		if p.BestRecall != best || p.BestEpoch != bestEpoch {
+			t.Fatalf("member %d epoch %d (done %v): best %v at epoch %d, want %v at %d",
+				p.Member, p.Epoch, p.EpochDone, p.BestRecall, p.BestEpoch, best, bestEpoch)
+		}
+	}
+	if member != 2 || epochs != 8 {
+		t.Errorf("reports reached member %d and %d finished epochs, want 2 and 8", member, epochs)
+	}
+}

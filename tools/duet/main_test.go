@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -95,5 +96,26 @@ func TestImport_SkipBadReport(t *testing.T) {
 	code, out, _ := runCLI(t, "import", "--data", data, "--items", items, "--skip-bad")
 	if code != 0 || !strings.Contains(out, "imported 2 items") || !strings.Contains(out, "skipped 1 bad rows") || !strings.Contains(out, "items.jsonl:2:") {
 		t.Fatalf("exit %d, stdout %s", code, out)
+	}
+}
+
+// TestTrainSummary checks that duet train writes a model and quotes the
+// validation recall of the epoch it kept.
+func TestTrainSummary(t *testing.T) {
+	src := filepath.Join(t.TempDir(), "src")
+	if code, out, errs := runCLI(t, "gen", "--out", src, "--items", "200", "--users", "50", "--seed", "3"); code != 0 {
+		t.Fatalf("gen: %d %s %s", code, out, errs)
+	}
+	model := filepath.Join(t.TempDir(), "model.duet")
+	code, out, errs := runCLI(t, "train", "--items", filepath.Join(src, "items.jsonl"), "--events", filepath.Join(src, "events.csv"),
+		"--out", model, "--dim", "8", "--epochs", "2", "--workers", "1")
+	if code != 0 {
+		t.Fatalf("train: %d %s %s", code, out, errs)
+	}
+	if !regexp.MustCompile(`best epoch [12] \(validation recall@10 [01]\.\d{4}\)`).MatchString(out) {
+		t.Errorf("summary does not quote the kept epoch's validation recall: %s", out)
+	}
+	if fi, err := os.Stat(model); err != nil || fi.Size() == 0 {
+		t.Errorf("model file: %v", err)
 	}
 }

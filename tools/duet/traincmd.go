@@ -105,8 +105,14 @@ func trainModel(ctx context.Context, ds *tower.Dataset, cfg tower.Config) (*towe
 		if p.Members > 1 {
 			what = fmt.Sprintf("train model %d/%d:", p.Member, p.Members)
 		}
-		bar.Describe(fmt.Sprintf("%s epoch %d/%d loss %.4f val recall %.4f (best epoch %d) %.0f ex/s",
-			what, p.Epoch, p.Epochs, p.Loss, p.Recall, p.BestEpoch, p.ExamplesPerSec))
+		// Within an epoch there is no new validation figure: the bar
+		// shows the best so far, which is what training keeps.
+		val := "val recall -"
+		if p.BestEpoch > 0 {
+			val = fmt.Sprintf("val recall %.4f (epoch %d)", p.BestRecall, p.BestEpoch)
+		}
+		bar.Describe(fmt.Sprintf("%s epoch %d/%d loss %.4f best %s %.0f ex/s",
+			what, p.Epoch, p.Epochs, p.Loss, val, p.ExamplesPerSec))
 		bar.Set(((p.Member-1)*p.Epochs+p.Epoch-1)*p.Steps + p.Step)
 	}
 	m, err := tower.Train(ctx, ds, train, val, cfg)
@@ -151,8 +157,12 @@ training stops when it stops improving and keeps the best epoch.`,
 			if p.Members > 1 {
 				models = fmt.Sprintf("%d models, the last ", p.Members)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "trained on %d items, %d users, %d interactions: %s%d epochs, best epoch %d (last validation recall@10 %.4f) in %.1fs; wrote %s (%d bytes)\n",
-				len(ds.Items), len(ds.Users), ds.Interactions(), models, p.Epoch, p.BestEpoch, p.Recall, time.Since(start).Seconds(), out, fi.Size())
+			best := "no validation pairs"
+			if p.BestEpoch > 0 {
+				best = fmt.Sprintf("best epoch %d (validation recall@10 %.4f)", p.BestEpoch, p.BestRecall)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "trained on %d items, %d users, %d interactions: %s%d epochs, %s in %.1fs; wrote %s (%d bytes)\n",
+				len(ds.Items), len(ds.Users), ds.Interactions(), models, p.Epoch, best, time.Since(start).Seconds(), out, fi.Size())
 			return nil
 		},
 	}
