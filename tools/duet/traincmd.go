@@ -107,12 +107,12 @@ func trainModel(ctx context.Context, ds *tower.Dataset, cfg tower.Config) (*towe
 		}
 		// Within an epoch there is no new validation figure: the bar
 		// shows the best so far, which is what training keeps.
-		val := "val recall -"
+		best := "best val recall -"
 		if p.BestEpoch > 0 {
-			val = fmt.Sprintf("val recall %.4f (epoch %d)", p.BestRecall, p.BestEpoch)
+			best = fmt.Sprintf("best val recall %.4f (epoch %d)", p.BestRecall, p.BestEpoch)
 		}
-		bar.Describe(fmt.Sprintf("%s epoch %d/%d loss %.4f best %s %.0f ex/s",
-			what, p.Epoch, p.Epochs, p.Loss, val, p.ExamplesPerSec))
+		bar.Describe(fmt.Sprintf("%s epoch %d/%d loss %.4f %s %.0f ex/s",
+			what, p.Epoch, p.Epochs, p.Loss, best, p.ExamplesPerSec))
 		bar.Set(((p.Member-1)*p.Epochs+p.Epoch-1)*p.Steps + p.Step)
 	}
 	m, err := tower.Train(ctx, ds, train, val, cfg)
