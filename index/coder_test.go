@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/coder/hnsw"
+
+	"github.com/duetrec/duet/internal/race"
 )
 
 // These tests pin down what the CoderHNSW documentation says about
@@ -23,7 +25,7 @@ func coderGraph(d dataset) *hnsw.Graph[int32] {
 }
 
 func coderSize() int {
-	if raceEnabled {
+	if race.Enabled {
 		return 500
 	}
 	return 5000

@@ -1,7 +1,6 @@
-// Package index owns Duet's search indexes and their snapshots: the vector
-// index that finds the items nearest to a user or query embedding, the text
-// index (Bleve) that matches keyword queries, and the snapshot files that
-// carry both from the rebuild to the query servers.
+// Package index owns Duet's vector indexes: they find the items whose
+// embeddings are nearest to a user or query embedding. The text index is
+// package index/text.
 //
 // # Vector indexes
 //

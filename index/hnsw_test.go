@@ -10,6 +10,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/duetrec/duet/internal/race"
 )
 
 // recallSize is the catalogue size of the recall tests: what the
@@ -18,7 +20,7 @@ func recallSize() int { return sized(20000, 1000) }
 
 // sized returns n, or small under the race detector.
 func sized(n, small int) int {
-	if raceEnabled {
+	if race.Enabled {
 		return small
 	}
 	return n

@@ -10,6 +10,7 @@ import (
 
 	"github.com/duetrec/duet/content"
 	"github.com/duetrec/duet/index"
+	"github.com/duetrec/duet/index/text"
 	"github.com/duetrec/duet/internal/vec"
 )
 
@@ -28,9 +29,9 @@ type VectorIndex interface {
 	Delete(id string) error
 }
 
-// TextIndex is the text index as the engine uses it; index.Text satisfies it.
+// TextIndex is the text index as the engine uses it; text.Index satisfies it.
 type TextIndex interface {
-	Search(ctx context.Context, q index.TextQuery) (index.TextResult, error)
+	Search(ctx context.Context, q text.Query) (text.Result, error)
 	Upsert(ctx context.Context, it content.Item) error
 	Delete(ctx context.Context, id string) error
 }
@@ -360,7 +361,7 @@ func blend(uv, qv []float32, userWeight float64) ([]float32, string) {
 // textCall is a text search running beside the rest of a request.
 type textCall struct {
 	done chan struct{}
-	res  index.TextResult
+	res  text.Result
 	err  error
 	took time.Duration
 }
@@ -370,7 +371,7 @@ type textCall struct {
 // and the vector index searched: on more than one core the request then
 // takes about the longer of the two instead of their sum.
 func (e *Engine) startText(ctx context.Context, req *Request) *textCall {
-	q := index.TextQuery{Text: req.Query, K: req.Window, SkipTotal: true}
+	q := text.Query{Text: req.Query, K: req.Window, SkipTotal: true}
 	q.Filter.Categories = req.Filters.Categories
 	q.Filter.Tags = req.Filters.Tags
 	for _, a := range req.Filters.Attributes {
@@ -381,7 +382,7 @@ func (e *Engine) startText(ctx context.Context, req *Request) *textCall {
 			q.Filter.Attributes[a.Key] = *a.Equals
 		}
 		if a.Min != nil || a.Max != nil {
-			q.Filter.Ranges = append(q.Filter.Ranges, index.TextRange{Attribute: a.Key, Min: a.Min, Max: a.Max})
+			q.Filter.Ranges = append(q.Filter.Ranges, text.Range{Attribute: a.Key, Min: a.Min, Max: a.Max})
 		}
 	}
 	c := &textCall{done: make(chan struct{})}
@@ -401,7 +402,7 @@ func (c *textCall) wait() { <-c.done }
 func (c *textCall) list(cat *Catalog, allow func(*content.Item) bool) ([]Scored, error) {
 	c.wait()
 	if err := c.err; err != nil {
-		if errors.Is(err, index.ErrInvalidQuery) {
+		if errors.Is(err, text.ErrInvalidQuery) {
 			return nil, fmt.Errorf("%w: %w", ErrInvalidRequest, err)
 		}
 		return nil, fmt.Errorf("search: text index: %w", err)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/duetrec/duet/content"
 	"github.com/duetrec/duet/index"
+	"github.com/duetrec/duet/index/text"
 	"github.com/duetrec/duet/internal/vec"
 	"github.com/duetrec/duet/search"
 )
@@ -35,10 +36,10 @@ type fakeText struct {
 	items map[string]content.Item
 }
 
-func (f *fakeText) Search(_ context.Context, q index.TextQuery) (index.TextResult, error) {
+func (f *fakeText) Search(_ context.Context, q text.Query) (text.Result, error) {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
-	var r index.TextResult
+	var r text.Result
 	words := strings.Fields(strings.ToLower(q.Text))
 	for id, it := range f.items {
 		if len(q.Filter.Categories) > 0 && it.Categories[0] != q.Filter.Categories[0] {
@@ -51,7 +52,7 @@ func (f *fakeText) Search(_ context.Context, q index.TextQuery) (index.TextResul
 			}
 		}
 		if score > 0 || (len(words) == 0 && len(q.Filter.Categories) > 0) {
-			r.Hits = append(r.Hits, index.TextHit{ID: id, Score: score * 10})
+			r.Hits = append(r.Hits, text.Hit{ID: id, Score: score * 10})
 		}
 	}
 	sort.Slice(r.Hits, func(i, j int) bool {
@@ -329,8 +330,8 @@ type failingText struct {
 	err error
 }
 
-func (f *failingText) Search(context.Context, index.TextQuery) (index.TextResult, error) {
-	return index.TextResult{}, f.err
+func (f *failingText) Search(context.Context, text.Query) (text.Result, error) {
+	return text.Result{}, f.err
 }
 
 func TestEngine_TextErrors(t *testing.T) {
@@ -343,7 +344,7 @@ func TestEngine_TextErrors(t *testing.T) {
 	for _, c := range []struct {
 		err     error
 		invalid bool
-	}{{boom, false}, {fmt.Errorf("%w: too long", index.ErrInvalidQuery), true}} {
+	}{{boom, false}, {fmt.Errorf("%w: too long", text.ErrInvalidQuery), true}} {
 		text := &failingText{fakeText: fakeText{items: map[string]content.Item{}}, err: c.err}
 		e := search.New(ex, text, &fakeEncoder{vecs: map[string][]float32{}}, fakeHistory{}, search.NewCatalog(), search.Options{})
 		_, err := e.Search(ctx, search.Request{Query: "space", K: 2})

@@ -19,6 +19,7 @@ import (
 
 	"github.com/duetrec/duet/content"
 	"github.com/duetrec/duet/index"
+	"github.com/duetrec/duet/index/text"
 	"github.com/duetrec/duet/tower"
 )
 
@@ -173,7 +174,7 @@ func buildVectors(ctx context.Context, model *tower.Model, items []content.Item,
 }
 
 func buildText(ctx context.Context, dir string, items []content.Item, p content.Progress) error {
-	t, err := index.OpenText(ctx, dir, nil)
+	t, err := text.Open(ctx, dir, nil)
 	if err != nil {
 		return err
 	}
@@ -208,7 +209,7 @@ type Snapshot struct {
 	Dir      string
 	Manifest index.Manifest
 	Model    *tower.Model
-	text     *index.Text
+	text     *text.Index
 	vectors  index.Vector
 	work     string
 }
@@ -307,7 +308,7 @@ func LoadSnapshot(ctx context.Context, dir, work string, hist History, opts Opti
 	if err := copyDir(filepath.Join(dir, fileText), textDir); err != nil {
 		return fail(err)
 	}
-	text, err := index.OpenText(ctx, textDir, nil)
+	text, err := text.Open(ctx, textDir, nil)
 	if err != nil {
 		return fail(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/duetrec/duet/content"
+	"github.com/duetrec/duet/internal/race"
 	"github.com/duetrec/duet/internal/vec"
 )
 
@@ -135,7 +136,7 @@ func (c Config) withDefaults() Config {
 	if c.Workers == 0 {
 		c.Workers = runtime.GOMAXPROCS(0)
 	}
-	if raceEnabled {
+	if race.Enabled {
 		// Hogwild updates are data races by design; the race detector
 		// would rightly report them.
 		c.Workers = 1

@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"github.com/duetrec/duet/internal/race"
 	"github.com/duetrec/duet/tower"
 )
 
@@ -36,7 +37,7 @@ func TestTrain_BeatsPopularity(t *testing.T) {
 		{"mean set whole history", tower.Config{Encoder: tower.EncoderMean, Objective: tower.ObjectiveSet, WholeHistory: true, Optimizer: "adam", LR: 0.005, IDDropout: -1}},
 		{"recency set full softmax", tower.Config{Encoder: tower.EncoderRecency, Objective: tower.ObjectiveSet, FullSoftmax: true, Optimizer: "adam", LR: 0.005}},
 	} {
-		if tower.RaceEnabled && tc.name != "attention" {
+		if race.Enabled && tc.name != "attention" {
 			continue // the race detector makes training ten times slower
 		}
 		t.Run(tc.name, func(t *testing.T) {
@@ -45,7 +46,7 @@ func TestTrain_BeatsPopularity(t *testing.T) {
 			if cfg.Workers == 0 {
 				cfg.Workers = 1
 			}
-			if tower.RaceEnabled {
+			if race.Enabled {
 				cfg.Epochs, cfg.HistoryLen, cfg.UserExamples = 2, 10, 10
 			}
 			m, err := tower.Train(context.Background(), ds, sp.train, sp.val, cfg)

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/duetrec/duet/content"
+	"github.com/duetrec/duet/internal/race"
 	"github.com/duetrec/duet/tower"
 )
 
@@ -83,7 +84,7 @@ func TestColdStart(t *testing.T) {
 		}
 	}
 	cfg := tower.Config{Dim: 32, Buckets: 1 << 12, Epochs: 6, Workers: 1}
-	if tower.RaceEnabled {
+	if race.Enabled {
 		cfg.Epochs, cfg.HistoryLen, cfg.UserExamples = 3, 10, 10
 	}
 	m, err := tower.Train(context.Background(), ds, train, nil, cfg)

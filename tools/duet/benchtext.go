@@ -19,7 +19,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/duetrec/duet/content"
-	"github.com/duetrec/duet/index"
+	"github.com/duetrec/duet/index/text"
 )
 
 func newBenchTextCmd() *cobra.Command {
@@ -46,8 +46,8 @@ The index is built in --dir (which must be absent or empty) or in a
 temporary directory removed afterwards.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if items < 1 || queries < 1 || k < 1 || k > index.MaxTextK || workers < 1 || writers < 1 || edits < 0 {
-				return usagef("--items, --queries, --workers and --writers must be at least 1, --k 1 to %d, --edits at least 0", index.MaxTextK)
+			if items < 1 || queries < 1 || k < 1 || k > text.MaxK || workers < 1 || writers < 1 || edits < 0 {
+				return usagef("--items, --queries, --workers and --writers must be at least 1, --k 1 to %d, --edits at least 0", text.MaxK)
 			}
 			b := &textBench{
 				out: cmd.OutOrStdout(), items: items, queries: queries, k: k,
@@ -116,7 +116,7 @@ func (b *textBench) run(ctx context.Context, dir string) (*textBenchReport, erro
 	}
 	fmt.Fprintf(b.out, "generated %d items in %.2fs\n", len(catalog), time.Since(start).Seconds())
 
-	tx, err := index.OpenText(ctx, dir, &index.TextOptions{BatchSize: b.batch})
+	tx, err := text.Open(ctx, dir, &text.Options{BatchSize: b.batch})
 	if err != nil {
 		return nil, err
 	}
@@ -215,7 +215,7 @@ func (b *textBench) run(ctx context.Context, dir string) (*textBenchReport, erro
 
 // timeQueries runs the queries one at a time for latencies, then spread over
 // the workers for throughput.
-func (b *textBench) timeQueries(ctx context.Context, tx *index.Text, qs []index.TextQuery) (map[string]any, error) {
+func (b *textBench) timeQueries(ctx context.Context, tx *text.Index, qs []text.Query) (map[string]any, error) {
 	lat := make([]time.Duration, len(qs))
 	var hits uint64
 	start := time.Now()
@@ -248,7 +248,7 @@ func (b *textBench) timeQueries(ctx context.Context, tx *index.Text, qs []index.
 
 // timeEdits upserts existing items with a changed title, one at a time and
 // then from the writers at once, where the index groups them.
-func (b *textBench) timeEdits(ctx context.Context, tx *index.Text, catalog []content.Item) (map[string]any, error) {
+func (b *textBench) timeEdits(ctx context.Context, tx *text.Index, catalog []content.Item) (map[string]any, error) {
 	edit := func(i int) error {
 		it := catalog[i%len(catalog)]
 		it.Title = fmt.Sprintf("%s revised %d", it.Title, i)
@@ -354,27 +354,27 @@ func newTextBenchVocab(items []content.Item) *textBenchVocab { return &textBench
 // item's title and description, plus, by kind, filters taken from another
 // random item (so that some queries filter everything out, as in use) or
 // facets.
-func (v *textBenchVocab) queries(kind string, n, k int, seed uint64) []index.TextQuery {
+func (v *textBenchVocab) queries(kind string, n, k int, seed uint64) []text.Query {
 	r := rand.New(rand.NewPCG(seed, uint64(len(kind))))
-	qs := make([]index.TextQuery, n)
+	qs := make([]text.Query, n)
 	for i := range qs {
 		it := v.items[r.IntN(len(v.items))]
 		words := strings.Fields(strings.ToLower(strings.TrimSuffix(it.Title+" "+it.Description, ".")))
 		nw := 1 + r.IntN(3)
-		var text []string
+		var picked []string
 		for range nw {
-			text = append(text, words[r.IntN(len(words))])
+			picked = append(picked, words[r.IntN(len(words))])
 		}
-		q := index.TextQuery{Text: strings.Join(text, " "), K: k}
+		q := text.Query{Text: strings.Join(picked, " "), K: k}
 		switch kind {
 		case "match+filters":
 			o := v.items[r.IntN(len(v.items))]
 			year := o.Attributes["year"].Num
 			lo, hi := year-5, year+5
-			q.Filter = index.TextFilter{
+			q.Filter = text.Filter{
 				Categories: o.Categories[:1],
 				Attributes: map[string]content.Value{"language": o.Attributes["language"]},
-				Ranges:     []index.TextRange{{Attribute: "year", Min: &lo, Max: &hi}},
+				Ranges:     []text.Range{{Attribute: "year", Min: &lo, Max: &hi}},
 			}
 		case "match+facets":
 			q.FacetSize = 10

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/duetrec/duet/index"
+	"github.com/duetrec/duet/internal/race"
 )
 
 // childArgsEnv makes the test binary run duet with these arguments
@@ -115,7 +116,7 @@ type crashLedger struct {
 // every acknowledged write is served and searchable, and every
 // acknowledged delete is gone.
 func TestServeCrash(t *testing.T) {
-	if testing.Short() || raceEnabled {
+	if testing.Short() || race.Enabled {
 		t.Skip("kills child processes; run without -short and -race (make crash)")
 	}
 	data := smallData(t, "200", "50", "9")
@@ -289,7 +290,7 @@ func token(n int) string {
 // keeps serving the one it has, and the next rebuild cleans up and
 // publishes.
 func TestRebuildCrash(t *testing.T) {
-	if testing.Short() || raceEnabled {
+	if testing.Short() || race.Enabled {
 		t.Skip("kills child processes; run without -short and -race (make crash)")
 	}
 	data := smallData(t, "300", "100", "9")

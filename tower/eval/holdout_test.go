@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"github.com/duetrec/duet/internal/race"
 	"github.com/duetrec/duet/tower"
 	"github.com/duetrec/duet/tower/eval"
 )
@@ -29,7 +30,7 @@ func TestScoreHoldout(t *testing.T) {
 	}
 	ctx := context.Background()
 	cfg := tower.Config{Workers: 1, Epochs: 3, Dim: 32}
-	if raceEnabled {
+	if race.Enabled {
 		cfg.Epochs = 1
 	}
 	trained, err := tower.Train(ctx, ds, train, nil, cfg)

@@ -4,12 +4,13 @@ import (
 	"context"
 	"testing"
 
+	"github.com/duetrec/duet/internal/race"
 	"github.com/duetrec/duet/tower"
 	"github.com/duetrec/duet/tower/eval"
 )
 
 func TestTwoTower_BeatsPop(t *testing.T) {
-	if raceEnabled {
+	if race.Enabled {
 		// Training is single-threaded and about ten times slower under the
 		// race detector; the tower package runs its own quality test there.
 		t.Skip("a quality test: run without -race")

@@ -1,4 +1,4 @@
-package index_test
+package text_test
 
 import (
 	"context"
@@ -8,10 +8,10 @@ import (
 	"path/filepath"
 
 	"github.com/duetrec/duet/content"
-	"github.com/duetrec/duet/index"
+	"github.com/duetrec/duet/index/text"
 )
 
-func ExampleOpenText() {
+func ExampleOpen() {
 	ctx := context.Background()
 	dir, err := os.MkdirTemp("", "duet-text")
 	if err != nil {
@@ -19,7 +19,7 @@ func ExampleOpenText() {
 	}
 	defer os.RemoveAll(dir)
 
-	tx, err := index.OpenText(ctx, filepath.Join(dir, "text"), nil)
+	tx, err := text.Open(ctx, filepath.Join(dir, "text"), nil)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -44,9 +44,9 @@ func ExampleOpenText() {
 	}
 
 	since := 2000.0
-	res, err := tx.Search(ctx, index.TextQuery{
+	res, err := tx.Search(ctx, text.Query{
 		Text:      "cold war rockets",
-		Filter:    index.TextFilter{Ranges: []index.TextRange{{Attribute: "year", Min: &since}}},
+		Filter:    text.Filter{Ranges: []text.Range{{Attribute: "year", Min: &since}}},
 		K:         10,
 		FacetSize: 5,
 	})

@@ -1,4 +1,4 @@
-package index
+package text
 
 import (
 	"context"
@@ -10,10 +10,10 @@ import (
 	"github.com/blevesearch/bleve/v2/index/scorch"
 )
 
-func TestOpenText_WrongLayout(t *testing.T) {
+func TestOpen_WrongLayout(t *testing.T) {
 	ctx := context.Background()
 	dir := filepath.Join(t.TempDir(), "text")
-	tx, err := OpenText(ctx, dir, nil)
+	tx, err := Open(ctx, dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -23,7 +23,7 @@ func TestOpenText_WrongLayout(t *testing.T) {
 	if err := tx.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if tx, err := OpenText(ctx, dir, nil); err == nil || !strings.Contains(err.Error(), "rebuild") {
+	if tx, err := Open(ctx, dir, nil); err == nil || !strings.Contains(err.Error(), "rebuild") {
 		if err == nil {
 			tx.Close()
 		}
@@ -31,17 +31,17 @@ func TestOpenText_WrongLayout(t *testing.T) {
 	}
 }
 
-// TestText_CompactManySegments builds an index of more segments than one
+// TestIndex_CompactManySegments builds an index of more segments than one
 // merge pass takes (ten a task), the background merger held back, and
 // checks that Compact leaves one.
-func TestText_CompactManySegments(t *testing.T) {
+func TestIndex_CompactManySegments(t *testing.T) {
 	defer func(c map[string]any) { textTestConfig = c }(textTestConfig)
 	textTestConfig = map[string]any{
 		"scorchMergePlanOptions": map[string]any{"MaxSegmentsPerTier": 1000, "SegmentsPerMergeTask": 1000, "TierGrowth": 10.0, "FloorSegmentSize": 1},
 		"scorchPersisterOptions": map[string]any{"NumPersisterWorkers": 1, "MaxSizeInMemoryMergePerWorker": 0, "PersisterNapTimeMSec": 0},
 	}
 	ctx := context.Background()
-	tx, err := OpenText(ctx, filepath.Join(t.TempDir(), "text"), &TextOptions{BatchSize: 5})
+	tx, err := Open(ctx, filepath.Join(t.TempDir(), "text"), &Options{BatchSize: 5})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +81,7 @@ func TestText_CompactManySegments(t *testing.T) {
 	}
 }
 
-func scorchOf(t *testing.T, tx *Text) *scorch.Scorch {
+func scorchOf(t *testing.T, tx *Index) *scorch.Scorch {
 	t.Helper()
 	adv, err := tx.idx.Advanced()
 	if err != nil {

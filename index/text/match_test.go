@@ -1,4 +1,4 @@
-package index
+package text
 
 import (
 	"bufio"
@@ -16,13 +16,14 @@ import (
 	bindex "github.com/blevesearch/bleve_index_api"
 
 	"github.com/duetrec/duet/content"
+	"github.com/duetrec/duet/internal/race"
 )
 
 // bleveIn answers q as Bleve's index would (textRequest's query through
 // Bleve's searchers, scorers and collector), on the index as r sees it:
 // the background merger cannot renumber documents between this and the
 // search compared with it.
-func bleveIn(t *testing.T, tx *Text, r bindex.IndexReader, q TextQuery) TextResult {
+func bleveIn(t *testing.T, tx *Index, r bindex.IndexReader, q Query) Result {
 	t.Helper()
 	req := textRequest(&q)
 	ctx := context.WithValue(context.Background(), search.GetScoringModelCallbackKey,
@@ -36,13 +37,13 @@ func bleveIn(t *testing.T, tx *Text, r bindex.IndexReader, q TextQuery) TextResu
 	if err := coll.Collect(ctx, s, r); err != nil {
 		t.Fatal(err)
 	}
-	out := TextResult{Total: coll.Total(), Hits: []TextHit{}}
+	out := Result{Total: coll.Total(), Hits: []Hit{}}
 	for _, h := range coll.Results() {
 		id, err := r.ExternalID(h.IndexInternalID)
 		if err != nil {
 			t.Fatal(err)
 		}
-		out.Hits = append(out.Hits, TextHit{ID: id, Score: h.Score})
+		out.Hits = append(out.Hits, Hit{ID: id, Score: h.Score})
 	}
 	return out
 }
@@ -78,7 +79,7 @@ func GenCatalog(t testing.TB, n int, seed uint64) []content.Item {
 func TestMatchTop_SameAsBleve(t *testing.T) {
 	ctx := context.Background()
 	items := GenCatalog(t, 3000, 3)
-	tx, err := OpenText(ctx, filepath.Join(t.TempDir(), "text"), &TextOptions{BatchSize: 400})
+	tx, err := Open(ctx, filepath.Join(t.TempDir(), "text"), &Options{BatchSize: 400})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +131,7 @@ func TestMatchTop_SameAsBleve(t *testing.T) {
 
 	checked, skipped := 0, 0
 	for i, text := range queries {
-		q := TextQuery{Text: text, K: 1 + rng.IntN(60)}
+		q := Query{Text: text, K: 1 + rng.IntN(60)}
 		if i%5 == 0 {
 			q.Offset = rng.IntN(200)
 		}
@@ -182,11 +183,11 @@ func TestMatchTop_SameAsBleve(t *testing.T) {
 func TestMatchTop_SameAsSearch(t *testing.T) {
 	ctx := context.Background()
 	items := GenCatalog(t, 1500, 3)
-	tx := compactedText(t, items, &TextOptions{BatchSize: 300})
+	tx := compactedText(t, items, &Options{BatchSize: 300})
 	rng := rand.New(rand.NewPCG(5, 5))
 	for i := range 100 {
 		words := strings.Fields(items[rng.IntN(len(items))].Title)
-		q := TextQuery{Text: words[rng.IntN(len(words))], K: 100}
+		q := Query{Text: words[rng.IntN(len(words))], K: 100}
 		if i%2 == 0 {
 			q.Text += " " + words[rng.IntN(len(words))]
 		}
@@ -198,9 +199,9 @@ func TestMatchTop_SameAsSearch(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := TextResult{Total: res.Total, Hits: []TextHit{}}
+		want := Result{Total: res.Total, Hits: []Hit{}}
 		for _, h := range res.Hits {
-			want.Hits = append(want.Hits, TextHit{ID: h.ID, Score: h.Score})
+			want.Hits = append(want.Hits, Hit{ID: h.ID, Score: h.Score})
 		}
 		if diff := matchDiff(got, want); diff != "" {
 			t.Fatalf("query %q: %s", q.Text, diff)
@@ -208,7 +209,7 @@ func TestMatchTop_SameAsSearch(t *testing.T) {
 	}
 }
 
-func matchReader(t *testing.T, tx *Text) bindex.IndexReader {
+func matchReader(t *testing.T, tx *Index) bindex.IndexReader {
 	t.Helper()
 	adv, err := tx.idx.Advanced()
 	if err != nil {
@@ -221,7 +222,7 @@ func matchReader(t *testing.T, tx *Text) bindex.IndexReader {
 	return r
 }
 
-func matchDiff(got, want TextResult) string {
+func matchDiff(got, want Result) string {
 	if got.Total != want.Total {
 		return fmt.Sprintf("total %d, want %d", got.Total, want.Total)
 	}
@@ -239,25 +240,25 @@ func matchDiff(got, want TextResult) string {
 // TestMatchTop_LeavesTheRestToBleve checks which queries take Bleve's way.
 func TestMatchTop_LeavesTheRestToBleve(t *testing.T) {
 	for _, c := range []struct {
-		q    TextQuery
+		q    Query
 		want bool
 	}{
-		{TextQuery{Text: "rocket", K: 5}, true},
-		{TextQuery{Text: "  ", K: 5}, false},
-		{TextQuery{Text: "rocket", K: 5, Highlight: true}, false},
-		{TextQuery{Text: "rocket", K: 5, FacetSize: 3}, false},
-		{TextQuery{Text: "rocket", K: 5, Filter: TextFilter{Tags: []string{"x"}}}, false},
+		{Query{Text: "rocket", K: 5}, true},
+		{Query{Text: "  ", K: 5}, false},
+		{Query{Text: "rocket", K: 5, Highlight: true}, false},
+		{Query{Text: "rocket", K: 5, FacetSize: 3}, false},
+		{Query{Text: "rocket", K: 5, Filter: Filter{Tags: []string{"x"}}}, false},
 	} {
 		if got := plainMatch(&c.q); got != c.want {
 			t.Errorf("plainMatch(%+v) = %v, want %v", c.q, got, c.want)
 		}
 	}
-	tx, err := OpenText(context.Background(), filepath.Join(t.TempDir(), "text"), nil)
+	tx, err := Open(context.Background(), filepath.Join(t.TempDir(), "text"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer tx.Close()
-	long := TextQuery{Text: strings.Repeat("rocket ", 11), K: 5}
+	long := Query{Text: strings.Repeat("rocket ", 11), K: 5}
 	if _, ok, err := tx.matchTop(context.Background(), &long); ok || err != nil {
 		t.Errorf("a query of 11 terms: ok %v, err %v; want it left to Bleve", ok, err)
 	}
@@ -270,10 +271,10 @@ func BenchmarkTextMatch(b *testing.B) {
 	items := GenCatalog(b, 20_000, 3)
 	tx := compactedText(b, items, nil)
 	rng := rand.New(rand.NewPCG(9, 9))
-	queries := make([]TextQuery, 256)
+	queries := make([]Query, 256)
 	for i := range queries {
 		words := strings.Fields(items[rng.IntN(len(items))].Title)
-		queries[i] = TextQuery{Text: words[rng.IntN(len(words))], K: 100}
+		queries[i] = Query{Text: words[rng.IntN(len(words))], K: 100}
 		if i%2 == 0 {
 			queries[i].Text += " " + words[rng.IntN(len(words))]
 		}
@@ -315,7 +316,7 @@ func TestMatchTop_CacheFollowsEdits(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			ctx := context.Background()
 			items := GenCatalog(t, 1200, 4)
-			tx, err := OpenText(ctx, filepath.Join(t.TempDir(), "text"), &TextOptions{BatchSize: 300, PostingsCache: c.budget})
+			tx, err := Open(ctx, filepath.Join(t.TempDir(), "text"), &Options{BatchSize: 300, PostingsCache: c.budget})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -326,13 +327,13 @@ func TestMatchTop_CacheFollowsEdits(t *testing.T) {
 			rng := rand.New(rand.NewPCG(11, 11))
 			words := strings.Fields(items[0].Title + " " + items[1].Title + " " + items[2].Description)
 			rounds := 60
-			if raceEnabled {
+			if race.Enabled {
 				rounds = 15 // each edit waits for a persisted segment
 			}
 			for round := range rounds {
 				for range 3 {
 					text := words[rng.IntN(len(words))] + " " + words[rng.IntN(len(words))]
-					q := TextQuery{Text: text, K: 1 + rng.IntN(40), SkipTotal: rng.IntN(2) == 0}
+					q := Query{Text: text, K: 1 + rng.IntN(40), SkipTotal: rng.IntN(2) == 0}
 					r := matchReader(t, tx)
 					got, ok, err := tx.matchIn(ctx, r, &q)
 					if err != nil || !ok {
@@ -371,8 +372,8 @@ func TestMatchTop_CacheOutlivesEdits(t *testing.T) {
 	ctx := context.Background()
 	items := GenCatalog(t, 600, 5)
 	tx := compactedText(t, items, nil)
-	q := TextQuery{Text: strings.Fields(items[0].Title)[0], K: 20, SkipTotal: true}
-	search := func() TextResult {
+	q := Query{Text: strings.Fields(items[0].Title)[0], K: 20, SkipTotal: true}
+	search := func() Result {
 		t.Helper()
 		res, ok, err := tx.matchTop(ctx, &q)
 		if err != nil || !ok {
@@ -406,10 +407,10 @@ func TestMatchTop_CacheOutlivesEdits(t *testing.T) {
 
 // compactedText indexes items in a new text index merged into one
 // segment, closed when the test ends.
-func compactedText(tb testing.TB, items []content.Item, opts *TextOptions) *Text {
+func compactedText(tb testing.TB, items []content.Item, opts *Options) *Index {
 	tb.Helper()
 	ctx := context.Background()
-	tx, err := OpenText(ctx, filepath.Join(tb.TempDir(), "text"), opts)
+	tx, err := Open(ctx, filepath.Join(tb.TempDir(), "text"), opts)
 	if err != nil {
 		tb.Fatal(err)
 	}

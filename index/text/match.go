@@ -1,4 +1,4 @@
-package index
+package text
 
 import (
 	"cmp"
@@ -38,7 +38,7 @@ import (
 // the others stay, their scores are recomputed once for the new idf.
 
 // plainMatch reports whether q asks for nothing but free text.
-func plainMatch(q *TextQuery) bool {
+func plainMatch(q *Query) bool {
 	return q.Filter.empty() && !q.Highlight && q.FacetSize == 0 && strings.TrimSpace(q.Text) != ""
 }
 
@@ -49,7 +49,7 @@ var errNotScorch = errors.New("index reader is not scorch's")
 // noDoc is the document number of an exhausted posting list.
 const noDoc = math.MaxUint64
 
-// defaultPostingsCache is the default of TextOptions.PostingsCache: a
+// defaultPostingsCache is the default of Options.PostingsCache: a
 // generated catalogue of 100,000 items holds about 40 MB of postings in
 // the fields free text is matched against.
 const defaultPostingsCache = 64 << 20
@@ -184,7 +184,7 @@ func (c *postingsCache) reset() {
 
 // externalIDs sets the ID of each hit from its segment, through the
 // cache where it can.
-func (c *postingsCache) externalIDs(segs []*scorch.SegmentSnapshot, docs []matchHit, hits []TextHit) error {
+func (c *postingsCache) externalIDs(segs []*scorch.SegmentSnapshot, docs []matchHit, hits []Hit) error {
 	var miss []int
 	c.mu.Lock()
 	for i, d := range docs {
@@ -243,7 +243,7 @@ func termIDF(avgLen float64, docs, withTerm uint64) float64 {
 
 // segPostings returns the list of term in field as segment ss holds it,
 // from the cache or read and then cached.
-func (t *Text) segPostings(ctx context.Context, ss *scorch.SegmentSnapshot, field string, term []byte) (*segList, error) {
+func (t *Index) segPostings(ctx context.Context, ss *scorch.SegmentSnapshot, field string, term []byte) (*segList, error) {
 	key := segKey{ss.Id(), field, string(term)}
 	if l := t.cache.get(key); l != nil {
 		return l, nil
@@ -356,40 +356,40 @@ func (l *matchLeaf) settle() {
 // query's terms. ok is false when the query is left to Bleve: a query of
 // more terms than Bleve sums in a slice (beyond that it sums them in heap
 // order), or an index reader of another kind.
-func (t *Text) matchTop(ctx context.Context, q *TextQuery) (res TextResult, ok bool, err error) {
+func (t *Index) matchTop(ctx context.Context, q *Query) (res Result, ok bool, err error) {
 	if err := ctx.Err(); err != nil {
-		return TextResult{}, false, err
+		return Result{}, false, err
 	}
 	adv, err := t.idx.Advanced()
 	if err != nil {
-		return TextResult{}, false, err
+		return Result{}, false, err
 	}
 	r, err := adv.Reader()
 	if err != nil {
-		return TextResult{}, false, err
+		return Result{}, false, err
 	}
 	defer r.Close()
 	return t.matchIn(ctx, r, q)
 }
 
 // matchIn is matchTop on the index as r sees it.
-func (t *Text) matchIn(ctx context.Context, r bindex.IndexReader, q *TextQuery) (res TextResult, ok bool, err error) {
+func (t *Index) matchIn(ctx context.Context, r bindex.IndexReader, q *Query) (res Result, ok bool, err error) {
 	tokens := t.en.Analyze([]byte(q.Text))
 	nt := len(tokens)
 	if nt > bsearcher.DisjunctionHeapTakeover {
-		return TextResult{}, false, nil
+		return Result{}, false, nil
 	}
 	if nt == 0 {
 		// Stop words only: every field's query matches nothing.
-		return TextResult{Hits: []TextHit{}}, true, nil
+		return Result{Hits: []Hit{}}, true, nil
 	}
 	snap, isScorch := r.(*scorch.IndexSnapshot)
 	if !isScorch {
-		return TextResult{}, false, nil
+		return Result{}, false, nil
 	}
 	docs, err := snap.DocCount()
 	if err != nil || docs == 0 {
-		return TextResult{Hits: []TextHit{}}, err == nil, err
+		return Result{Hits: []Hit{}}, err == nil, err
 	}
 	segs := snap.Segments()
 
@@ -402,7 +402,7 @@ func (t *Text) matchIn(ctx context.Context, r bindex.IndexReader, q *TextQuery) 
 	for i, f := range matchFields {
 		card, err := snap.FieldCardinality(f.name)
 		if err != nil {
-			return TextResult{}, false, err
+			return Result{}, false, err
 		}
 		avg := math.Ceil(float64(card) / float64(docs))
 		for _, tok := range tokens {
@@ -410,7 +410,7 @@ func (t *Text) matchIn(ctx context.Context, r bindex.IndexReader, q *TextQuery) 
 			for k, ss := range segs {
 				sl, err := t.segPostings(ctx, ss, f.name, tok.Term)
 				if err != nil {
-					return TextResult{}, false, notScorch(err)
+					return Result{}, false, notScorch(err)
 				}
 				l.lists[k] = sl
 				l.count += sl.liveCount(ss.Deleted())
@@ -494,7 +494,7 @@ func (t *Text) matchIn(ctx context.Context, r bindex.IndexReader, q *TextQuery) 
 			}
 			if total++; total%4096 == 0 {
 				if err := ctx.Err(); err != nil {
-					return TextResult{}, false, err
+					return Result{}, false, err
 				}
 			}
 			if prune != nil {
@@ -537,12 +537,12 @@ func (t *Text) matchIn(ctx context.Context, r bindex.IndexReader, q *TextQuery) 
 
 	hits := top.sorted()
 	hits = hits[min(q.Offset, len(hits)):]
-	res = TextResult{Total: total, Hits: make([]TextHit, len(hits))}
+	res = Result{Total: total, Hits: make([]Hit, len(hits))}
 	for i, h := range hits {
 		res.Hits[i].Score = h.score
 	}
 	if err := t.cache.externalIDs(segs, hits, res.Hits); err != nil {
-		return TextResult{}, false, err
+		return Result{}, false, err
 	}
 	return res, true, nil
 }

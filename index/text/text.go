@@ -1,4 +1,4 @@
-package index
+package text
 
 import (
 	"context"
@@ -69,14 +69,14 @@ const textVersion = "1"
 var textVersionKey = []byte("duet.text.version")
 
 var (
-	// ErrTextClosed means the text index was closed.
-	ErrTextClosed = errors.New("text index closed")
-	// ErrTextLocked means another process, or another Text, has the index open.
-	ErrTextLocked = errors.New("text index is in use")
+	// ErrClosed means the text index was closed.
+	ErrClosed = errors.New("text index closed")
+	// ErrLocked means another process, or another Index, has the index open.
+	ErrLocked = errors.New("text index is in use")
 )
 
-// TextOptions configures a Text index. The zero value (or nil) is the default.
-type TextOptions struct {
+// Options configures an Index. The zero value (or nil) is the default.
+type Options struct {
 	// BatchSize is how many items IndexBatch puts in one Bleve batch
 	// (default 1000). Each batch becomes a segment and waits for its
 	// fsync; larger batches mean fewer of both, and more memory.
@@ -91,7 +91,7 @@ type TextOptions struct {
 // maxTextGroup bounds how many queued live edits one batch takes.
 const maxTextGroup = 256
 
-// Text is the full-text index of the catalog: a Bleve index with a static
+// Index is the full-text index of the catalog: a Bleve index with a static
 // mapping, kept on disk (scorch) in one directory.
 //
 // Titles and descriptions are analysed with Bleve's English analyzer
@@ -106,7 +106,7 @@ const maxTextGroup = 256
 // whatever edits are queued as one batch (group commit): while one batch is
 // applied and persisted, the next forms. An edit returns once its batch is
 // searchable and persisted. All methods are safe for concurrent use.
-type Text struct {
+type Index struct {
 	idx   bleve.Index
 	en    analysis.Analyzer // for title, description and labels
 	kw    analysis.Analyzer // for tags, categories and string attributes
@@ -127,16 +127,16 @@ type textOp struct {
 	err chan error
 }
 
-// OpenText opens the text index in dir, creating it if dir holds none.
+// Open opens the text index in dir, creating it if dir holds none.
 // opts may be nil. An index written with another layout is refused.
 //
 // The index stays locked until Close: opening it again, from this process
-// or another, fails with ErrTextLocked.
-func OpenText(ctx context.Context, dir string, opts *TextOptions) (*Text, error) {
+// or another, fails with ErrLocked.
+func Open(ctx context.Context, dir string, opts *Options) (*Index, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	var o TextOptions
+	var o Options
 	if opts != nil {
 		o = *opts
 	}
@@ -160,7 +160,7 @@ func OpenText(ctx context.Context, dir string, opts *TextOptions) (*Text, error)
 	if err != nil {
 		return nil, fmt.Errorf("open text index %s: %w", dir, err)
 	}
-	t := &Text{
+	t := &Index{
 		idx:   idx,
 		en:    m.AnalyzerNamed(en.AnalyzerName),
 		kw:    m.AnalyzerNamed(keyword.Name),
@@ -198,7 +198,7 @@ func openOrCreate(dir string, m *mapping.IndexMappingImpl) (bleve.Index, error) 
 	idx, err := bleve.OpenUsing(dir, textKVConfig())
 	if err != nil {
 		if errors.Is(err, berrors.ErrTimeout) {
-			return nil, ErrTextLocked
+			return nil, ErrLocked
 		}
 		return nil, err
 	}
@@ -292,7 +292,7 @@ func attrStrField(key string) string { return attrStrPrefix + key }
 func attrNumField(key string) string { return attrNumPrefix + key }
 
 // textDocument builds the Bleve document of an item.
-func (t *Text) textDocument(it *content.Item) (*document.Document, error) {
+func (t *Index) textDocument(it *content.Item) (*document.Document, error) {
 	if err := it.Validate(); err != nil {
 		return nil, fmt.Errorf("item %q: %w", textClip(it.ID), err)
 	}
@@ -327,7 +327,7 @@ func (t *Text) textDocument(it *content.Item) (*document.Document, error) {
 	return d, nil
 }
 
-// IndexBatch adds or replaces items in Bleve batches of TextOptions.BatchSize,
+// IndexBatch adds or replaces items in Bleve batches of Options.BatchSize,
 // for bulk loads, and returns once they are searchable and persisted. Each
 // batch is applied whole or not at all; on error or cancellation, the
 // batches before it stay applied. Items are validated first, so an invalid
@@ -336,7 +336,7 @@ func (t *Text) textDocument(it *content.Item) (*document.Document, error) {
 //
 // IndexBatch bypasses the writer goroutine: if it runs concurrently with
 // Upsert or Delete of the same id, either may win.
-func (t *Text) IndexBatch(ctx context.Context, items []content.Item) error {
+func (t *Index) IndexBatch(ctx context.Context, items []content.Item) error {
 	docs := make([]*document.Document, len(items))
 	for i := range items {
 		d, err := t.textDocument(&items[i])
@@ -348,7 +348,7 @@ func (t *Text) IndexBatch(ctx context.Context, items []content.Item) error {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	if t.closed {
-		return ErrTextClosed
+		return ErrClosed
 	}
 	for start := 0; start < len(docs); start += t.batch {
 		if err := ctx.Err(); err != nil {
@@ -373,7 +373,7 @@ func (t *Text) IndexBatch(ctx context.Context, items []content.Item) error {
 // Upsert adds or replaces an item and returns once the change is searchable
 // and persisted. Once queued, an edit is carried out even if ctx is
 // cancelled: the caller must learn whether it happened.
-func (t *Text) Upsert(ctx context.Context, it content.Item) error {
+func (t *Index) Upsert(ctx context.Context, it content.Item) error {
 	d, err := t.textDocument(&it)
 	if err != nil {
 		return fmt.Errorf("upsert: %w", err)
@@ -383,14 +383,14 @@ func (t *Text) Upsert(ctx context.Context, it content.Item) error {
 
 // Delete removes an item, if present, and returns once the removal is
 // visible to searches and persisted.
-func (t *Text) Delete(ctx context.Context, id string) error {
+func (t *Index) Delete(ctx context.Context, id string) error {
 	if id == "" {
 		return fmt.Errorf("delete: empty id")
 	}
 	return t.apply(ctx, &textOp{id: id})
 }
 
-func (t *Text) apply(ctx context.Context, op *textOp) error {
+func (t *Index) apply(ctx context.Context, op *textOp) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -398,7 +398,7 @@ func (t *Text) apply(ctx context.Context, op *textOp) error {
 	t.mu.RLock()
 	if t.closed {
 		t.mu.RUnlock()
-		return ErrTextClosed
+		return ErrClosed
 	}
 	t.ops <- op
 	t.mu.RUnlock()
@@ -408,7 +408,7 @@ func (t *Text) apply(ctx context.Context, op *textOp) error {
 // writeLoop applies queued edits, as many as are waiting, in one batch at a
 // time. No delay is added to gather more: edits queued while one batch is
 // applied make up the next.
-func (t *Text) writeLoop() {
+func (t *Index) writeLoop() {
 	defer close(t.done)
 	group := make([]*textOp, 0, maxTextGroup)
 	for first := range t.ops {
@@ -451,11 +451,11 @@ func (t *Text) writeLoop() {
 // bulk load, as when a snapshot is built; the index keeps merging small
 // segments by itself otherwise. Searches and edits go on meanwhile; Close
 // waits for Compact to finish.
-func (t *Text) Compact(ctx context.Context) error {
+func (t *Index) Compact(ctx context.Context) error {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	if t.closed {
-		return ErrTextClosed
+		return ErrClosed
 	}
 	adv, err := t.idx.Advanced()
 	if err != nil {
@@ -502,19 +502,19 @@ func segmentCount(s *scorch.Scorch) (int, error) {
 }
 
 // Count returns the number of items in the index.
-func (t *Text) Count() (uint64, error) {
+func (t *Index) Count() (uint64, error) {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	if t.closed {
-		return 0, ErrTextClosed
+		return 0, ErrClosed
 	}
 	return t.idx.DocCount()
 }
 
 // Close applies the edits already queued, waits for searches and bulk
 // loads in progress, and closes the index. Calls after Close fail with
-// ErrTextClosed; Close itself may be called again.
-func (t *Text) Close() error {
+// ErrClosed; Close itself may be called again.
+func (t *Index) Close() error {
 	t.mu.Lock()
 	if t.closed {
 		t.mu.Unlock()

@@ -1,4 +1,4 @@
-package index_test
+package text_test
 
 import (
 	"context"
@@ -14,12 +14,12 @@ import (
 	"time"
 
 	"github.com/duetrec/duet/content"
-	"github.com/duetrec/duet/index"
+	"github.com/duetrec/duet/index/text"
 )
 
-func textOpen(t testing.TB, dir string) *index.Text {
+func textOpen(t testing.TB, dir string) *text.Index {
 	t.Helper()
-	tx, err := index.OpenText(context.Background(), dir, nil)
+	tx, err := text.Open(context.Background(), dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -28,7 +28,7 @@ func textOpen(t testing.TB, dir string) *index.Text {
 }
 
 // textNew opens a fresh index holding items.
-func textNew(t testing.TB, items []content.Item) *index.Text {
+func textNew(t testing.TB, items []content.Item) *text.Index {
 	t.Helper()
 	tx := textOpen(t, filepath.Join(t.TempDir(), "text"))
 	if err := tx.IndexBatch(context.Background(), items); err != nil {
@@ -37,10 +37,10 @@ func textNew(t testing.TB, items []content.Item) *index.Text {
 	return tx
 }
 
-func textSearch(t testing.TB, tx *index.Text, q index.TextQuery) index.TextResult {
+func textSearch(t testing.TB, tx *text.Index, q text.Query) text.Result {
 	t.Helper()
 	if q.K == 0 {
-		q.K = index.MaxTextK
+		q.K = text.MaxK
 	}
 	res, err := tx.Search(context.Background(), q)
 	if err != nil {
@@ -49,7 +49,7 @@ func textSearch(t testing.TB, tx *index.Text, q index.TextQuery) index.TextResul
 	return res
 }
 
-func textIDs(res index.TextResult) []string {
+func textIDs(res text.Result) []string {
 	out := make([]string, len(res.Hits))
 	for i, h := range res.Hits {
 		out[i] = h.ID
@@ -57,7 +57,7 @@ func textIDs(res index.TextResult) []string {
 	return out
 }
 
-func textSortedIDs(res index.TextResult) []string {
+func textSortedIDs(res text.Result) []string {
 	out := textIDs(res)
 	slices.Sort(out)
 	return out
@@ -78,24 +78,24 @@ var textHandCatalog = []content.Item{
 	textItem("d", "Gardening Basics", "Soil, seeds and patience.", []string{"gardening"}, []string{"home"}, nil),
 }
 
-func TestText_Analysis(t *testing.T) {
+func TestIndex_Analysis(t *testing.T) {
 	tx := textNew(t, textHandCatalog)
 	tests := []struct {
-		name, text string
-		want       []string // ids, best first
+		name, phrase string
+		want         []string // ids, best first
 	}{
 		{"stemming plural finds singular", "rockets", []string{"a", "c", "b"}},
 		{"stemming singular finds plural", "galaxy", []string{"c"}},
 		{"case folded", "ROCKET", []string{"a", "c", "b"}},
 		{"stop words only", "the and of", nil},
 		{"no match", "submarine", nil},
-		{"tag words match free text", "opera", []string{"a"}},
-		{"category words match free text", "fiction", []string{"c"}},
+		{"tag words match free phrase", "opera", []string{"a"}},
+		{"category words match free phrase", "fiction", []string{"c"}},
 		{"multi-word tag", "space opera", []string{"a"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			res := textSearch(t, tx, index.TextQuery{Text: tt.text})
+			res := textSearch(t, tx, text.Query{Text: tt.phrase})
 			if got := textIDs(res); !slices.Equal(got, tt.want) {
 				t.Errorf("hits %v, want %v", got, tt.want)
 			}
@@ -106,7 +106,7 @@ func TestText_Analysis(t *testing.T) {
 	}
 }
 
-func TestText_TitleRanksFirst(t *testing.T) {
+func TestIndex_TitleRanksFirst(t *testing.T) {
 	items := []content.Item{
 		textItem("desc1", "Notes", "A telescope on every page, and a telescope on the cover.", nil, nil, nil),
 		textItem("title", "The Telescope", "Notes on optics and mirrors for the amateur.", nil, nil, nil),
@@ -114,7 +114,7 @@ func TestText_TitleRanksFirst(t *testing.T) {
 		textItem("none", "Journal", "Observing nights: a chair, coffee.", nil, nil, nil),
 	}
 	tx := textNew(t, items)
-	res := textSearch(t, tx, index.TextQuery{Text: "telescopes"})
+	res := textSearch(t, tx, text.Query{Text: "telescopes"})
 	if got := textIDs(res); len(got) != 3 || got[0] != "title" {
 		t.Fatalf("hits %v, want 3 with \"title\" first", got)
 	}
@@ -127,8 +127,8 @@ func TestText_TitleRanksFirst(t *testing.T) {
 
 func textPtr(f float64) *float64 { return &f }
 
-func TestText_Filters(t *testing.T) {
-	items := index.GenCatalog(t, 500, 1)
+func TestIndex_Filters(t *testing.T) {
+	items := text.GenCatalog(t, 500, 1)
 	tx := textNew(t, items)
 	byID := map[string]content.Item{}
 	for _, it := range items {
@@ -140,39 +140,39 @@ func TestText_Filters(t *testing.T) {
 	}
 	tests := []struct {
 		name   string
-		filter index.TextFilter
+		filter text.Filter
 		keep   func(content.Item) bool
 	}{
-		{"category", index.TextFilter{Categories: []string{"space"}},
+		{"category", text.Filter{Categories: []string{"space"}},
 			func(it content.Item) bool { return slices.Contains(it.Categories, "space") }},
-		{"categories any of", index.TextFilter{Categories: []string{"space", "jazz"}},
+		{"categories any of", text.Filter{Categories: []string{"space", "jazz"}},
 			func(it content.Item) bool {
 				return slices.Contains(it.Categories, "space") || slices.Contains(it.Categories, "jazz")
 			}},
-		{"tag", index.TextFilter{Tags: []string{"vegan"}},
+		{"tag", text.Filter{Tags: []string{"vegan"}},
 			func(it content.Item) bool { return slices.Contains(it.Tags, "vegan") }},
-		{"tags any of", index.TextFilter{Tags: []string{"vegan", "nasa"}},
+		{"tags any of", text.Filter{Tags: []string{"vegan", "nasa"}},
 			func(it content.Item) bool {
 				return slices.Contains(it.Tags, "vegan") || slices.Contains(it.Tags, "nasa")
 			}},
-		{"string attribute", index.TextFilter{Attributes: map[string]content.Value{"language": content.String("fr")}},
+		{"string attribute", text.Filter{Attributes: map[string]content.Value{"language": content.String("fr")}},
 			func(it content.Item) bool { return it.Attributes["language"].Str == "fr" }},
-		{"number attribute", index.TextFilter{Attributes: map[string]content.Value{"year": content.Number(2000)}},
+		{"number attribute", text.Filter{Attributes: map[string]content.Value{"year": content.Number(2000)}},
 			func(it content.Item) bool { y, _ := num(it, "year"); return y == 2000 }},
-		{"range", index.TextFilter{Ranges: []index.TextRange{{Attribute: "price", Min: textPtr(10), Max: textPtr(20)}}},
+		{"range", text.Filter{Ranges: []text.Range{{Attribute: "price", Min: textPtr(10), Max: textPtr(20)}}},
 			func(it content.Item) bool { p, ok := num(it, "price"); return ok && p >= 10 && p <= 20 }},
-		{"range open above", index.TextFilter{Ranges: []index.TextRange{{Attribute: "year", Min: textPtr(2020)}}},
+		{"range open above", text.Filter{Ranges: []text.Range{{Attribute: "year", Min: textPtr(2020)}}},
 			func(it content.Item) bool { y, ok := num(it, "year"); return ok && y >= 2020 }},
-		{"range open below", index.TextFilter{Ranges: []index.TextRange{{Attribute: "year", Max: textPtr(1995)}}},
+		{"range open below", text.Filter{Ranges: []text.Range{{Attribute: "year", Max: textPtr(1995)}}},
 			func(it content.Item) bool { y, ok := num(it, "year"); return ok && y <= 1995 }},
-		{"range bounds included", index.TextFilter{Ranges: []index.TextRange{{Attribute: "year", Min: textPtr(2001), Max: textPtr(2001)}}},
+		{"range bounds included", text.Filter{Ranges: []text.Range{{Attribute: "year", Min: textPtr(2001), Max: textPtr(2001)}}},
 			func(it content.Item) bool { y, _ := num(it, "year"); return y == 2001 }},
-		{"unknown attribute", index.TextFilter{Attributes: map[string]content.Value{"colour": content.String("red")}},
+		{"unknown attribute", text.Filter{Attributes: map[string]content.Value{"colour": content.String("red")}},
 			func(content.Item) bool { return false }},
-		{"combined", index.TextFilter{
+		{"combined", text.Filter{
 			Categories: []string{"space", "cooking", "jazz"},
 			Attributes: map[string]content.Value{"language": content.String("en")},
-			Ranges:     []index.TextRange{{Attribute: "year", Min: textPtr(2000), Max: textPtr(2015)}, {Attribute: "price", Max: textPtr(30)}},
+			Ranges:     []text.Range{{Attribute: "year", Min: textPtr(2000), Max: textPtr(2015)}, {Attribute: "price", Max: textPtr(30)}},
 		}, func(it content.Item) bool {
 			y, _ := num(it, "year")
 			p, _ := num(it, "price")
@@ -191,7 +191,7 @@ func TestText_Filters(t *testing.T) {
 			}
 			slices.Sort(want)
 			// Browse: the filter alone, in id order.
-			res := textSearch(t, tx, index.TextQuery{Filter: tt.filter})
+			res := textSearch(t, tx, text.Query{Filter: tt.filter})
 			if got := textIDs(res); !slices.Equal(got, want) {
 				t.Errorf("browse: %d hits, want %d\n got %v\nwant %v", len(got), len(want), got, want)
 			}
@@ -203,18 +203,18 @@ func TestText_Filters(t *testing.T) {
 					t.Fatalf("browse: %s scored %v, want 0", h.ID, h.Score)
 				}
 			}
-			// With text: the text's hits that pass the filter, same scores.
-			for _, text := range []string{"rocket orbit recipe", "guide"} {
-				all := textSearch(t, tx, index.TextQuery{Text: text})
-				var wantHits []index.TextHit
+			// With phrase: the phrase's hits that pass the filter, same scores.
+			for _, phrase := range []string{"rocket orbit recipe", "guide"} {
+				all := textSearch(t, tx, text.Query{Text: phrase})
+				var wantHits []text.Hit
 				for _, h := range all.Hits {
 					if tt.keep(byID[h.ID]) {
 						wantHits = append(wantHits, h)
 					}
 				}
-				got := textSearch(t, tx, index.TextQuery{Text: text, Filter: tt.filter})
+				got := textSearch(t, tx, text.Query{Text: phrase, Filter: tt.filter})
 				if len(got.Hits) != len(wantHits) {
-					t.Fatalf("%q: %d hits, want %d", text, len(got.Hits), len(wantHits))
+					t.Fatalf("%q: %d hits, want %d", phrase, len(got.Hits), len(wantHits))
 				}
 				// Filters do not score: the same items with the same scores.
 				score := map[string]float64{}
@@ -223,7 +223,7 @@ func TestText_Filters(t *testing.T) {
 				}
 				for _, h := range wantHits {
 					if s, ok := score[h.ID]; !ok || math.Abs(s-h.Score) > 1e-9*h.Score {
-						t.Errorf("%q: %s scores %v (found %v), want %v", text, h.ID, s, ok, h.Score)
+						t.Errorf("%q: %s scores %v (found %v), want %v", phrase, h.ID, s, ok, h.Score)
 					}
 				}
 			}
@@ -231,8 +231,8 @@ func TestText_Filters(t *testing.T) {
 	}
 }
 
-func TestText_Facets(t *testing.T) {
-	items := index.GenCatalog(t, 500, 1)
+func TestIndex_Facets(t *testing.T) {
+	items := text.GenCatalog(t, 500, 1)
 	tx := textNew(t, items)
 	byID := map[string]content.Item{}
 	for _, it := range items {
@@ -250,14 +250,14 @@ func TestText_Facets(t *testing.T) {
 		}
 		return cats, tags
 	}
-	for _, q := range []index.TextQuery{
+	for _, q := range []text.Query{
 		{},
-		{Filter: index.TextFilter{Categories: []string{"space"}}},
+		{Filter: text.Filter{Categories: []string{"space"}}},
 		{Text: "rocket"},
-		{Text: "guide", Filter: index.TextFilter{Attributes: map[string]content.Value{"language": content.String("en")}}},
+		{Text: "guide", Filter: text.Filter{Attributes: map[string]content.Value{"language": content.String("en")}}},
 	} {
 		t.Run(fmt.Sprintf("%q %+v", q.Text, q.Filter), func(t *testing.T) {
-			q.K, q.FacetSize = index.MaxTextK, index.MaxTextFacetSize
+			q.K, q.FacetSize = text.MaxK, text.MaxFacetSize
 			res := textSearch(t, tx, q)
 			if res.Total != uint64(len(res.Hits)) {
 				t.Fatalf("total %d but %d hits: the test needs all hits", res.Total, len(res.Hits))
@@ -272,8 +272,8 @@ func TestText_Facets(t *testing.T) {
 		})
 	}
 	// A small facet size keeps the most frequent terms.
-	res := textSearch(t, tx, index.TextQuery{FacetSize: 3})
-	wantCats, _ := count(textIDs(textSearch(t, tx, index.TextQuery{})))
+	res := textSearch(t, tx, text.Query{FacetSize: 3})
+	wantCats, _ := count(textIDs(textSearch(t, tx, text.Query{})))
 	if len(res.Categories) != 3 {
 		t.Fatalf("%d categories, want 3", len(res.Categories))
 	}
@@ -284,29 +284,29 @@ func TestText_Facets(t *testing.T) {
 		}
 	}
 	// No facets unless asked for.
-	if res := textSearch(t, tx, index.TextQuery{Text: "rocket"}); res.Categories != nil || res.Tags != nil {
+	if res := textSearch(t, tx, text.Query{Text: "rocket"}); res.Categories != nil || res.Tags != nil {
 		t.Errorf("facets without asking: %v %v", res.Categories, res.Tags)
 	}
 }
 
-func TestText_Paging(t *testing.T) {
-	items := index.GenCatalog(t, 200, 1)
+func TestIndex_Paging(t *testing.T) {
+	items := text.GenCatalog(t, 200, 1)
 	tx := textNew(t, items)
-	for _, text := range []string{"", "guide notes"} {
-		all := textIDs(textSearch(t, tx, index.TextQuery{Text: text}))
+	for _, phrase := range []string{"", "guide notes"} {
+		all := textIDs(textSearch(t, tx, text.Query{Text: phrase}))
 		var paged []string
 		for off := 0; off < len(all); off += 7 {
-			paged = append(paged, textIDs(textSearch(t, tx, index.TextQuery{Text: text, K: 7, Offset: off}))...)
+			paged = append(paged, textIDs(textSearch(t, tx, text.Query{Text: phrase, K: 7, Offset: off}))...)
 		}
 		if !slices.Equal(paged, all) {
-			t.Errorf("%q: pages of 7 give %d ids, differing from one page of %d", text, len(paged), len(all))
+			t.Errorf("%q: pages of 7 give %d ids, differing from one page of %d", phrase, len(paged), len(all))
 		}
 	}
 }
 
-func TestText_Highlight(t *testing.T) {
+func TestIndex_Highlight(t *testing.T) {
 	tx := textNew(t, textHandCatalog)
-	res := textSearch(t, tx, index.TextQuery{Text: "rockets", Highlight: true})
+	res := textSearch(t, tx, text.Query{Text: "rockets", Highlight: true})
 	if len(res.Hits) == 0 {
 		t.Fatal("no hits")
 	}
@@ -319,15 +319,15 @@ func TestText_Highlight(t *testing.T) {
 			t.Errorf("%s: fragments %v mark nothing", h.ID, h.Fragments)
 		}
 	}
-	if h := textSearch(t, tx, index.TextQuery{Text: "rockets"}).Hits[0]; h.Fragments != nil {
+	if h := textSearch(t, tx, text.Query{Text: "rockets"}).Hits[0]; h.Fragments != nil {
 		t.Errorf("fragments without asking: %v", h.Fragments)
 	}
 }
 
-func TestText_UpdateDelete(t *testing.T) {
+func TestIndex_UpdateDelete(t *testing.T) {
 	ctx := context.Background()
 	tx := textNew(t, textHandCatalog)
-	found := func(text string) []string { return textIDs(textSearch(t, tx, index.TextQuery{Text: text})) }
+	found := func(q string) []string { return textIDs(textSearch(t, tx, text.Query{Text: q})) }
 
 	up := textHandCatalog[0]
 	up.Title, up.Description = "Submarine Voyages", "Deep under the sea."
@@ -344,10 +344,10 @@ func TestText_UpdateDelete(t *testing.T) {
 	if got := found("opera"); len(got) != 0 {
 		t.Errorf("old tag still found: %v", got)
 	}
-	if got := textSortedIDs(textSearch(t, tx, index.TextQuery{Filter: index.TextFilter{Categories: []string{"space"}}})); len(got) != 0 {
+	if got := textSortedIDs(textSearch(t, tx, text.Query{Filter: text.Filter{Categories: []string{"space"}}})); len(got) != 0 {
 		t.Errorf("old category still filters: %v", got)
 	}
-	if got := textSortedIDs(textSearch(t, tx, index.TextQuery{Filter: index.TextFilter{Categories: []string{"travel"}}})); !slices.Equal(got, []string{"a"}) {
+	if got := textSortedIDs(textSearch(t, tx, text.Query{Filter: text.Filter{Categories: []string{"travel"}}})); !slices.Equal(got, []string{"a"}) {
 		t.Errorf("new category: %v, want [a]", got)
 	}
 	if n, err := tx.Count(); err != nil || n != uint64(len(textHandCatalog)) {
@@ -377,9 +377,9 @@ func TestText_UpdateDelete(t *testing.T) {
 	}
 }
 
-// TestText_ConcurrentUpserts checks that every upsert from many writers is
+// TestIndex_ConcurrentUpserts checks that every upsert from many writers is
 // applied and searchable as soon as it returns, with readers running.
-func TestText_ConcurrentUpserts(t *testing.T) {
+func TestIndex_ConcurrentUpserts(t *testing.T) {
 	ctx := context.Background()
 	tx := textNew(t, textHandCatalog[:1])
 	const writers, each = 8, 20
@@ -394,7 +394,7 @@ func TestText_ConcurrentUpserts(t *testing.T) {
 					errs <- err
 					return
 				}
-				res, err := tx.Search(ctx, index.TextQuery{Text: word, K: 10})
+				res, err := tx.Search(ctx, text.Query{Text: word, K: 10})
 				if err != nil {
 					errs <- err
 					return
@@ -415,7 +415,7 @@ func TestText_ConcurrentUpserts(t *testing.T) {
 				return
 			default:
 			}
-			if _, err := tx.Search(ctx, index.TextQuery{Text: "live", K: 10, FacetSize: 5}); err != nil {
+			if _, err := tx.Search(ctx, text.Query{Text: "live", K: 10, FacetSize: 5}); err != nil {
 				errs <- err
 				return
 			}
@@ -431,16 +431,16 @@ func TestText_ConcurrentUpserts(t *testing.T) {
 	if n, err := tx.Count(); err != nil || n != 1+writers*each {
 		t.Errorf("count %d, %v, want %d", n, err, 1+writers*each)
 	}
-	res := textSearch(t, tx, index.TextQuery{Filter: index.TextFilter{Tags: []string{"live"}}})
+	res := textSearch(t, tx, text.Query{Filter: text.Filter{Tags: []string{"live"}}})
 	if res.Total != writers*each {
 		t.Errorf("%d items tagged live, want %d", res.Total, writers*each)
 	}
 }
 
-func TestText_CloseDrainsAndReopen(t *testing.T) {
+func TestIndex_CloseDrainsAndReopen(t *testing.T) {
 	ctx := context.Background()
 	dir := filepath.Join(t.TempDir(), "text")
-	tx, err := index.OpenText(ctx, dir, nil)
+	tx, err := text.Open(ctx, dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -448,7 +448,7 @@ func TestText_CloseDrainsAndReopen(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Upserts race with Close: each either is applied before Close returns
-	// or fails with ErrTextClosed.
+	// or fails with ErrClosed.
 	const n = 200
 	results := make([]error, n)
 	var wg sync.WaitGroup
@@ -464,18 +464,18 @@ func TestText_CloseDrainsAndReopen(t *testing.T) {
 	if err := tx.Close(); err != nil {
 		t.Errorf("second close: %v", err)
 	}
-	if _, err := tx.Search(ctx, index.TextQuery{Text: "late", K: 1}); !errors.Is(err, index.ErrTextClosed) {
-		t.Errorf("search after close: %v, want ErrTextClosed", err)
+	if _, err := tx.Search(ctx, text.Query{Text: "late", K: 1}); !errors.Is(err, text.ErrClosed) {
+		t.Errorf("search after close: %v, want ErrClosed", err)
 	}
-	if err := tx.Upsert(ctx, textHandCatalog[0]); !errors.Is(err, index.ErrTextClosed) {
-		t.Errorf("upsert after close: %v, want ErrTextClosed", err)
+	if err := tx.Upsert(ctx, textHandCatalog[0]); !errors.Is(err, text.ErrClosed) {
+		t.Errorf("upsert after close: %v, want ErrClosed", err)
 	}
 	var applied []string
 	for i, err := range results {
 		switch {
 		case err == nil:
 			applied = append(applied, fmt.Sprintf("late-%03d", i))
-		case !errors.Is(err, index.ErrTextClosed):
+		case !errors.Is(err, text.ErrClosed):
 			t.Errorf("upsert %d: %v", i, err)
 		}
 	}
@@ -484,57 +484,57 @@ func TestText_CloseDrainsAndReopen(t *testing.T) {
 	if n, err := tx.Count(); err != nil || n != uint64(len(textHandCatalog)+len(applied)) {
 		t.Errorf("count after reopen %d, %v, want %d", n, err, len(textHandCatalog)+len(applied))
 	}
-	if got := textSortedIDs(textSearch(t, tx, index.TextQuery{Text: "late"})); !slices.Equal(got, applied) {
+	if got := textSortedIDs(textSearch(t, tx, text.Query{Text: "late"})); !slices.Equal(got, applied) {
 		t.Errorf("after reopen, %d late items, want the %d applied before close", len(got), len(applied))
 	}
-	if got := textIDs(textSearch(t, tx, index.TextQuery{Text: "rockets"})); !slices.Equal(got, []string{"a", "c", "b"}) {
+	if got := textIDs(textSearch(t, tx, text.Query{Text: "rockets"})); !slices.Equal(got, []string{"a", "c", "b"}) {
 		t.Errorf("after reopen, rockets finds %v", got)
 	}
 	if err := tx.Upsert(ctx, textItem("e", "Reopened", "", nil, nil, nil)); err != nil {
 		t.Fatal(err)
 	}
-	if got := textIDs(textSearch(t, tx, index.TextQuery{Text: "reopened"})); !slices.Equal(got, []string{"e"}) {
+	if got := textIDs(textSearch(t, tx, text.Query{Text: "reopened"})); !slices.Equal(got, []string{"e"}) {
 		t.Errorf("upsert after reopen: hits %v", got)
 	}
 }
 
-func TestText_InvalidQuery(t *testing.T) {
+func TestIndex_InvalidQuery(t *testing.T) {
 	tx := textNew(t, textHandCatalog)
-	long := strings.Repeat("a", index.MaxTextQueryBytes+1)
+	long := strings.Repeat("a", text.MaxQueryBytes+1)
 	tests := []struct {
 		name string
-		q    index.TextQuery
+		q    text.Query
 	}{
-		{"K zero", index.TextQuery{Text: "x"}},
-		{"K negative", index.TextQuery{Text: "x", K: -1}},
-		{"K too large", index.TextQuery{Text: "x", K: index.MaxTextK + 1}},
-		{"offset negative", index.TextQuery{Text: "x", K: 1, Offset: -1}},
-		{"offset too large", index.TextQuery{Text: "x", K: 1, Offset: index.MaxTextOffset + 1}},
-		{"text too long", index.TextQuery{Text: long, K: 1}},
-		{"text not UTF-8", index.TextQuery{Text: "\xff", K: 1}},
-		{"facet size negative", index.TextQuery{K: 1, FacetSize: -1}},
-		{"facet size too large", index.TextQuery{K: 1, FacetSize: index.MaxTextFacetSize + 1}},
-		{"empty category", index.TextQuery{K: 1, Filter: index.TextFilter{Categories: []string{""}}}},
-		{"empty tag", index.TextQuery{K: 1, Filter: index.TextFilter{Tags: []string{"a", ""}}}},
-		{"too many tags", index.TextQuery{K: 1, Filter: index.TextFilter{Tags: make([]string, index.MaxTextFilterValues+1)}}},
-		{"empty attribute key", index.TextQuery{K: 1, Filter: index.TextFilter{Attributes: map[string]content.Value{"": content.String("x")}}}},
-		{"attribute NaN", index.TextQuery{K: 1, Filter: index.TextFilter{Attributes: map[string]content.Value{"x": content.Number(math.NaN())}}}},
-		{"range min above max", index.TextQuery{K: 1, Filter: index.TextFilter{Ranges: []index.TextRange{{Attribute: "year", Min: textPtr(2), Max: textPtr(1)}}}}},
-		{"range unbounded", index.TextQuery{K: 1, Filter: index.TextFilter{Ranges: []index.TextRange{{Attribute: "year"}}}}},
-		{"range no key", index.TextQuery{K: 1, Filter: index.TextFilter{Ranges: []index.TextRange{{Min: textPtr(1)}}}}},
-		{"range infinite", index.TextQuery{K: 1, Filter: index.TextFilter{Ranges: []index.TextRange{{Attribute: "year", Max: textPtr(math.Inf(1))}}}}},
+		{"K zero", text.Query{Text: "x"}},
+		{"K negative", text.Query{Text: "x", K: -1}},
+		{"K too large", text.Query{Text: "x", K: text.MaxK + 1}},
+		{"offset negative", text.Query{Text: "x", K: 1, Offset: -1}},
+		{"offset too large", text.Query{Text: "x", K: 1, Offset: text.MaxOffset + 1}},
+		{"text too long", text.Query{Text: long, K: 1}},
+		{"text not UTF-8", text.Query{Text: "\xff", K: 1}},
+		{"facet size negative", text.Query{K: 1, FacetSize: -1}},
+		{"facet size too large", text.Query{K: 1, FacetSize: text.MaxFacetSize + 1}},
+		{"empty category", text.Query{K: 1, Filter: text.Filter{Categories: []string{""}}}},
+		{"empty tag", text.Query{K: 1, Filter: text.Filter{Tags: []string{"a", ""}}}},
+		{"too many tags", text.Query{K: 1, Filter: text.Filter{Tags: make([]string, text.MaxFilterValues+1)}}},
+		{"empty attribute key", text.Query{K: 1, Filter: text.Filter{Attributes: map[string]content.Value{"": content.String("x")}}}},
+		{"attribute NaN", text.Query{K: 1, Filter: text.Filter{Attributes: map[string]content.Value{"x": content.Number(math.NaN())}}}},
+		{"range min above max", text.Query{K: 1, Filter: text.Filter{Ranges: []text.Range{{Attribute: "year", Min: textPtr(2), Max: textPtr(1)}}}}},
+		{"range unbounded", text.Query{K: 1, Filter: text.Filter{Ranges: []text.Range{{Attribute: "year"}}}}},
+		{"range no key", text.Query{K: 1, Filter: text.Filter{Ranges: []text.Range{{Min: textPtr(1)}}}}},
+		{"range infinite", text.Query{K: 1, Filter: text.Filter{Ranges: []text.Range{{Attribute: "year", Max: textPtr(math.Inf(1))}}}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := tx.Search(context.Background(), tt.q)
-			if !errors.Is(err, index.ErrInvalidQuery) {
+			if !errors.Is(err, text.ErrInvalidQuery) {
 				t.Errorf("error %v, want ErrInvalidQuery", err)
 			}
 		})
 	}
 }
 
-func TestText_Cancelled(t *testing.T) {
+func TestIndex_Cancelled(t *testing.T) {
 	tx := textNew(t, textHandCatalog)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -544,35 +544,35 @@ func TestText_Cancelled(t *testing.T) {
 	if err := tx.IndexBatch(ctx, textHandCatalog); !errors.Is(err, context.Canceled) {
 		t.Errorf("index batch: %v, want context.Canceled", err)
 	}
-	if _, err := tx.Search(ctx, index.TextQuery{Text: "rocket", K: 1}); !errors.Is(err, context.Canceled) {
+	if _, err := tx.Search(ctx, text.Query{Text: "rocket", K: 1}); !errors.Is(err, context.Canceled) {
 		t.Errorf("search: %v, want context.Canceled", err)
 	}
-	if _, err := index.OpenText(ctx, t.TempDir(), nil); !errors.Is(err, context.Canceled) {
+	if _, err := text.Open(ctx, t.TempDir(), nil); !errors.Is(err, context.Canceled) {
 		t.Errorf("open: %v, want context.Canceled", err)
 	}
 }
 
-func TestText_Locked(t *testing.T) {
+func TestIndex_Locked(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "text")
 	textOpen(t, dir)
-	if tx, err := index.OpenText(context.Background(), dir, nil); !errors.Is(err, index.ErrTextLocked) {
+	if tx, err := text.Open(context.Background(), dir, nil); !errors.Is(err, text.ErrLocked) {
 		if err == nil {
 			tx.Close()
 		}
-		t.Fatalf("second open: %v, want ErrTextLocked", err)
+		t.Fatalf("second open: %v, want ErrLocked", err)
 	}
 }
 
-// TestText_IndexBatchSplits checks a bulk load spread over many Bleve
+// TestIndex_IndexBatchSplits checks a bulk load spread over many Bleve
 // batches, with an item given twice: the later version wins.
-func TestText_IndexBatchSplits(t *testing.T) {
+func TestIndex_IndexBatchSplits(t *testing.T) {
 	ctx := context.Background()
-	tx, err := index.OpenText(ctx, filepath.Join(t.TempDir(), "text"), &index.TextOptions{BatchSize: 7})
+	tx, err := text.Open(ctx, filepath.Join(t.TempDir(), "text"), &text.Options{BatchSize: 7})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer tx.Close()
-	items := index.GenCatalog(t, 50, 1)
+	items := text.GenCatalog(t, 50, 1)
 	again := items[3]
 	again.Title = "Zeppelin"
 	if err := tx.IndexBatch(ctx, append(items, again)); err != nil {
@@ -581,35 +581,35 @@ func TestText_IndexBatchSplits(t *testing.T) {
 	if n, err := tx.Count(); err != nil || n != 50 {
 		t.Errorf("count %d, %v, want 50", n, err)
 	}
-	if got := textIDs(textSearch(t, tx, index.TextQuery{Text: "zeppelin"})); !slices.Equal(got, []string{again.ID}) {
+	if got := textIDs(textSearch(t, tx, text.Query{Text: "zeppelin"})); !slices.Equal(got, []string{again.ID}) {
 		t.Errorf("later version: hits %v, want [%s]", got, again.ID)
 	}
-	if _, err := index.OpenText(ctx, t.TempDir(), &index.TextOptions{BatchSize: -1}); err == nil {
+	if _, err := text.Open(ctx, t.TempDir(), &text.Options{BatchSize: -1}); err == nil {
 		t.Error("negative batch size accepted")
 	}
 }
 
-func TestText_Compact(t *testing.T) {
+func TestIndex_Compact(t *testing.T) {
 	ctx := context.Background()
 	dir := filepath.Join(t.TempDir(), "text")
-	tx, err := index.OpenText(ctx, dir, &index.TextOptions{BatchSize: 25})
+	tx, err := text.Open(ctx, dir, &text.Options{BatchSize: 25})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer tx.Close()
-	items := index.GenCatalog(t, 200, 1)
+	items := text.GenCatalog(t, 200, 1)
 	if err := tx.IndexBatch(ctx, items); err != nil {
 		t.Fatal(err)
 	}
 	if err := tx.Delete(ctx, items[0].ID); err != nil {
 		t.Fatal(err)
 	}
-	queries := []index.TextQuery{
+	queries := []text.Query{
 		{Text: "rocket orbit", FacetSize: 20},
-		{Text: "guide", Filter: index.TextFilter{Ranges: []index.TextRange{{Attribute: "year", Min: textPtr(2000)}}}},
-		{Filter: index.TextFilter{Categories: []string{"jazz"}}},
+		{Text: "guide", Filter: text.Filter{Ranges: []text.Range{{Attribute: "year", Min: textPtr(2000)}}}},
+		{Filter: text.Filter{Categories: []string{"jazz"}}},
 	}
-	var before []index.TextResult
+	var before []text.Result
 	for _, q := range queries {
 		before = append(before, textSearch(t, tx, q))
 	}

@@ -1,4 +1,4 @@
-package index
+package text
 
 import (
 	"context"
@@ -17,13 +17,13 @@ import (
 	"github.com/duetrec/duet/content"
 )
 
-// Limits on a TextQuery. They bound the work one query can ask for.
+// Limits on a Query. They bound the work one query can ask for.
 const (
-	MaxTextK            = 1000
-	MaxTextOffset       = 10_000
-	MaxTextQueryBytes   = 1 << 10
-	MaxTextFacetSize    = 1000
-	MaxTextFilterValues = 100 // per list of categories or tags, and of ranges
+	MaxK            = 1000
+	MaxOffset       = 10_000
+	MaxQueryBytes   = 1 << 10
+	MaxFacetSize    = 1000
+	MaxFilterValues = 100 // per list of categories or tags, and of ranges
 )
 
 // Boosts of the fields free text is matched against: a word in the title
@@ -45,8 +45,8 @@ var matchFields = [...]struct {
 // or out of bounds.
 var ErrInvalidQuery = errors.New("invalid query")
 
-// TextQuery is a search of the text index.
-type TextQuery struct {
+// Query is a search of the text index.
+type Query struct {
 	// Text is matched, analysed like the index (lowercased, stemmed, stop
 	// words dropped), against titles, descriptions, tags and categories;
 	// an item matches if any word does, and ranks by BM25 (title words
@@ -55,9 +55,9 @@ type TextQuery struct {
 	// with score 0.
 	Text string
 	// Filter restricts the matches without changing their scores.
-	Filter TextFilter
-	// K is the number of hits to return, 1 to MaxTextK; Offset skips that
-	// many first, 0 to MaxTextOffset.
+	Filter Filter
+	// K is the number of hits to return, 1 to MaxK; Offset skips that
+	// many first, 0 to MaxOffset.
 	K, Offset int
 	// FacetSize, if positive, asks for counts of the FacetSize most
 	// frequent categories and tags among all matches.
@@ -72,8 +72,8 @@ type TextQuery struct {
 	SkipTotal bool
 }
 
-// TextFilter restricts a search. Every part that is set must hold.
-type TextFilter struct {
+// Filter restricts a search. Every part that is set must hold.
+type Filter struct {
 	// Categories and Tags match an item holding any of them, exactly.
 	Categories []string
 	Tags       []string
@@ -81,32 +81,32 @@ type TextFilter struct {
 	// value: strings exactly, numbers numerically.
 	Attributes map[string]content.Value
 	// Ranges match an item whose numeric attribute lies in every range.
-	Ranges []TextRange
+	Ranges []Range
 }
 
-// TextRange is a range of a numeric attribute, bounds included; a nil
+// Range is a range of a numeric attribute, bounds included; a nil
 // bound leaves that side open.
-type TextRange struct {
+type Range struct {
 	Attribute string
 	Min, Max  *float64
 }
 
-func (f *TextFilter) empty() bool {
+func (f *Filter) empty() bool {
 	return len(f.Categories) == 0 && len(f.Tags) == 0 && len(f.Attributes) == 0 && len(f.Ranges) == 0
 }
 
-// TextHit is one item found.
-type TextHit struct {
+// Hit is one item found.
+type Hit struct {
 	ID    string
 	Score float64
 	// Fragments maps "title" and "description" to highlighted fragments
-	// when TextQuery.Highlight is set and the field matched.
+	// when Query.Highlight is set and the field matched.
 	Fragments map[string][]string
 }
 
-// TextResult is the answer to a TextQuery.
-type TextResult struct {
-	Hits []TextHit
+// Result is the answer to a Query.
+type Result struct {
+	Hits []Hit
 	// Total is the number of matching items, of which Hits is a page.
 	Total uint64
 	// Categories and Tags count the matching items holding each of the
@@ -117,29 +117,29 @@ type TextResult struct {
 
 // Validate reports what is wrong with the query, as an error matching
 // ErrInvalidQuery.
-func (q *TextQuery) Validate() error {
+func (q *Query) Validate() error {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("%w: %s", ErrInvalidQuery, fmt.Sprintf(format, args...))
 	}
 	switch {
-	case len(q.Text) > MaxTextQueryBytes:
-		return bad("text is %d bytes, more than %d", len(q.Text), MaxTextQueryBytes)
+	case len(q.Text) > MaxQueryBytes:
+		return bad("text is %d bytes, more than %d", len(q.Text), MaxQueryBytes)
 	case !utf8.ValidString(q.Text):
 		return bad("text is not valid UTF-8")
-	case q.K < 1 || q.K > MaxTextK:
-		return bad("K is %d, want 1 to %d", q.K, MaxTextK)
-	case q.Offset < 0 || q.Offset > MaxTextOffset:
-		return bad("offset is %d, want 0 to %d", q.Offset, MaxTextOffset)
-	case q.FacetSize < 0 || q.FacetSize > MaxTextFacetSize:
-		return bad("facet size is %d, want 0 to %d", q.FacetSize, MaxTextFacetSize)
+	case q.K < 1 || q.K > MaxK:
+		return bad("K is %d, want 1 to %d", q.K, MaxK)
+	case q.Offset < 0 || q.Offset > MaxOffset:
+		return bad("offset is %d, want 0 to %d", q.Offset, MaxOffset)
+	case q.FacetSize < 0 || q.FacetSize > MaxFacetSize:
+		return bad("facet size is %d, want 0 to %d", q.FacetSize, MaxFacetSize)
 	}
 	f := &q.Filter
 	for _, l := range []struct {
 		name   string
 		values []string
 	}{{"categories", f.Categories}, {"tags", f.Tags}} {
-		if len(l.values) > MaxTextFilterValues {
-			return bad("filter has %d %s, more than %d", len(l.values), l.name, MaxTextFilterValues)
+		if len(l.values) > MaxFilterValues {
+			return bad("filter has %d %s, more than %d", len(l.values), l.name, MaxFilterValues)
 		}
 		for _, v := range l.values {
 			if v == "" || len(v) > content.MaxLabelBytes {
@@ -161,8 +161,8 @@ func (q *TextQuery) Validate() error {
 			return bad("filter attribute %q: value is %d bytes, more than %d", k, len(v.Str), content.MaxAttrValueBytes)
 		}
 	}
-	if len(f.Ranges) > MaxTextFilterValues {
-		return bad("filter has %d ranges, more than %d", len(f.Ranges), MaxTextFilterValues)
+	if len(f.Ranges) > MaxFilterValues {
+		return bad("filter has %d ranges, more than %d", len(f.Ranges), MaxFilterValues)
 	}
 	for _, r := range f.Ranges {
 		if err := checkAttrKey(r.Attribute); err != nil {
@@ -191,25 +191,25 @@ func checkAttrKey(k string) error {
 }
 
 // Search runs a query. It fails with an error matching ErrInvalidQuery if
-// q does not validate, and with ErrTextClosed after Close. It is safe to
+// q does not validate, and with ErrClosed after Close. It is safe to
 // call concurrently with every other method and sees every edit whose
 // Upsert or Delete has returned.
-func (t *Text) Search(ctx context.Context, q TextQuery) (TextResult, error) {
+func (t *Index) Search(ctx context.Context, q Query) (Result, error) {
 	if err := q.Validate(); err != nil {
-		return TextResult{}, err
+		return Result{}, err
 	}
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	if t.closed {
-		return TextResult{}, ErrTextClosed
+		return Result{}, ErrClosed
 	}
 	if plainMatch(&q) {
 		res, ok, err := t.matchTop(ctx, &q)
 		if err != nil {
 			if ctxErr := ctx.Err(); ctxErr != nil {
-				return TextResult{}, ctxErr
+				return Result{}, ctxErr
 			}
-			return TextResult{}, fmt.Errorf("text search: %w", err)
+			return Result{}, fmt.Errorf("text search: %w", err)
 		}
 		if ok {
 			return res, nil
@@ -218,13 +218,13 @@ func (t *Text) Search(ctx context.Context, q TextQuery) (TextResult, error) {
 	res, err := t.idx.SearchInContext(ctx, textRequest(&q))
 	if err != nil {
 		if ctxErr := ctx.Err(); ctxErr != nil {
-			return TextResult{}, ctxErr
+			return Result{}, ctxErr
 		}
-		return TextResult{}, fmt.Errorf("text search: %w", err)
+		return Result{}, fmt.Errorf("text search: %w", err)
 	}
-	out := TextResult{Total: res.Total, Hits: make([]TextHit, len(res.Hits))}
+	out := Result{Total: res.Total, Hits: make([]Hit, len(res.Hits))}
 	for i, h := range res.Hits {
-		out.Hits[i] = TextHit{ID: h.ID, Score: h.Score}
+		out.Hits[i] = Hit{ID: h.ID, Score: h.Score}
 		if len(h.Fragments) > 0 {
 			out.Hits[i].Fragments = h.Fragments
 		}
@@ -241,7 +241,7 @@ func (t *Text) Search(ctx context.Context, q TextQuery) (TextResult, error) {
 // filter becomes a conjunction of exact term and numeric range queries put
 // in the Boolean query's filter clause, which restricts the matches without
 // scoring them.
-func textRequest(q *TextQuery) *bleve.SearchRequest {
+func textRequest(q *Query) *bleve.SearchRequest {
 	var match query.Query
 	if strings.TrimSpace(q.Text) != "" {
 		var anyField []query.Query
@@ -291,7 +291,7 @@ func textRequest(q *TextQuery) *bleve.SearchRequest {
 }
 
 // filterQuery returns the conjunction of the filter's parts, or nil.
-func filterQuery(f *TextFilter) query.Query {
+func filterQuery(f *Filter) query.Query {
 	if f.empty() {
 		return nil
 	}

@@ -1,0 +1,17 @@
+// Package text owns Duet's full-text index: a Bleve index (on-disk scorch)
+// of the catalogue with a static mapping, that matches keyword queries with
+// BM25, filters on categories, tags and attributes, counts facets and
+// highlights, and takes live edits through one writer goroutine that
+// groups them into batches.
+//
+// Free text alone (what every unfiltered hybrid request sends) skips
+// Bleve's searchers: the postings of each query term are read once per
+// segment into arrays kept in a cache (Options.PostingsCache) and merged
+// with Bleve's formulas and summation order, pruned with MaxScore when the
+// caller skips the total. Hits and scores equal Bleve's; the tests compare
+// them across segments, deletes, edits and cache budgets.
+//
+//	idx, _ := text.Open(ctx, dir, nil)
+//	_ = idx.IndexBatch(ctx, items)
+//	res, err := idx.Search(ctx, text.Query{Text: "space opera", K: 10})
+package text

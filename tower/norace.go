@@ -1,5 +1,0 @@
-//go:build !race
-
-package tower
-
-const raceEnabled = false
