@@ -96,7 +96,7 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzSearchRequest$$' -fuzztime=$(FUZZ_MID) ./server
 	$(GO) test -run='^$$' -fuzz='^FuzzLoadModel$$' -fuzztime=$(FUZZ_MID) ./tower
 	$(GO) test -run='^$$' -fuzz='^FuzzLoadHNSW$$' -fuzztime=$(FUZZ_MID) ./index
-	$(GO) test -run='^$$' -fuzz='^FuzzLoadSnapshot$$' -fuzztime=$(FUZZ_SLOW) ./search
+	$(GO) test -run='^$$' -fuzz='^FuzzLoadSnapshot$$' -fuzztime=$(FUZZ_SLOW) ./search/snapshot
 
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem ./...

@@ -2,6 +2,7 @@ package index
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"io"
 )
@@ -240,4 +241,42 @@ func loadHNSW(ctx context.Context, r io.Reader) (*HNSW, error) {
 		h.storeTop(ep, top)
 	}
 	return h, nil
+}
+
+// hnswHeaderLen is the size of the header save writes: magic, version,
+// dim, M, efConstruction, efSearch, exact cutoff, seed, flags, node count,
+// entry point and top level.
+const hnswHeaderLen = len(hnswMagic) + 4 + 5*4 + 8 + 1 + 4 + 4 + 1
+
+// HNSWSections are the parts of a file HNSW.Save wrote, header and
+// checksum left out.
+type HNSWSections struct {
+	IDs     []byte // per node: a u32 length, the id, a level and a tombstone byte
+	Vectors []byte // nodes × dim little-endian float32
+	Lists   []byte // per node and level: a count byte and int32 positions
+}
+
+// SplitHNSW cuts a file HNSW.Save wrote into its sections, sharing b's
+// storage: for measuring how each part compresses. Only the lengths are
+// read; LoadHNSW is what checks a file.
+func SplitHNSW(b []byte) (HNSWSections, error) {
+	var s HNSWSections
+	if len(b) < hnswHeaderLen+4 || string(b[:len(hnswMagic)]) != hnswMagic {
+		return s, fmt.Errorf("%w: not an HNSW file", ErrCorrupt)
+	}
+	dim := int(binary.LittleEndian.Uint32(b[len(hnswMagic)+4:]))
+	n := int(binary.LittleEndian.Uint32(b[hnswHeaderLen-9:]))
+	off := hnswHeaderLen
+	for range n {
+		if off+4 > len(b) {
+			return s, fmt.Errorf("%w: truncated ids", ErrCorrupt)
+		}
+		off += 4 + int(binary.LittleEndian.Uint32(b[off:])) + 2
+	}
+	end := off + 4*n*dim
+	if off > len(b) || end > len(b)-4 || end < off {
+		return s, fmt.Errorf("%w: truncated vectors", ErrCorrupt)
+	}
+	s.IDs, s.Vectors, s.Lists = b[hnswHeaderLen:off], b[off:end], b[end:len(b)-4]
+	return s, nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"sync"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/duetrec/duet/content"
 	"github.com/duetrec/duet/search"
+	"github.com/duetrec/duet/search/snapshot"
 )
 
 // Backend is what the server searches: the engine over one loaded
@@ -22,7 +24,10 @@ import (
 type Backend interface {
 	Search(ctx context.Context, req search.Request) (*search.Result, error)
 	Similar(ctx context.Context, itemID string, req search.Request) (*search.Result, error)
-	Live
+	// ItemPut and ItemDeleted are told about every item write after it
+	// is durable, so the live indexes follow the store; they must be safe
+	// for concurrent use.
+	content.Follower
 	EventsAdded(evs []content.Event)
 	// Info describes the loaded snapshot.
 	Info() BackendInfo
@@ -40,9 +45,32 @@ type BackendInfo struct {
 // Loader loads the newest complete snapshot as a Backend.
 type Loader func(ctx context.Context) (Backend, error)
 
-// WithLoader lets the server load snapshots, at start (Reload) and on
-// POST /admin/snapshots/reload.
-func WithLoader(l Loader) Option { return func(s *Server) { s.loader = l } }
+// SnapshotLoader is the Loader of the snapshots under root: it loads the
+// newest one that verifies, with users' live histories from hist, and logs
+// the newer ones it skips.
+func SnapshotLoader(root *snapshot.Root, hist search.History, log *slog.Logger) Loader {
+	return func(ctx context.Context) (Backend, error) {
+		dir, _, skipped, err := root.Latest(ctx)
+		for _, e := range skipped {
+			log.Warn("skipping a snapshot", "err", e)
+		}
+		if err != nil {
+			return nil, err
+		}
+		snap, err := root.Load(ctx, dir, hist, search.Options{})
+		if err != nil {
+			return nil, err
+		}
+		return snapshotBackend{snap}, nil
+	}
+}
+
+// snapshotBackend serves a loaded snapshot.
+type snapshotBackend struct{ *snapshot.Snapshot }
+
+func (b snapshotBackend) Info() BackendInfo {
+	return BackendInfo{Snapshot: b.Dir, Seq: b.Manifest.Seq, Items: b.Manifest.Items}
+}
 
 // generation is one backend in service. Requests hold its read lock while
 // they use it; retiring takes the write lock, so the backend is closed only
@@ -143,84 +171,20 @@ func (s *Server) Reload(ctx context.Context) (BackendInfo, error) {
 // replayWorkers is how many items a replay applies at once.
 const replayWorkers = 8
 
-// replay applies the store's item changes made after from, up to the
-// sequence number the store has when it starts: writes that come later
-// are applied by their own requests, and a replay that chased them could
-// run for as long as they keep coming.
+// replay applies the store's item changes made after from (see
+// content.Replay), advancing the generation's mark as it goes.
 func (s *Server) replay(ctx context.Context, g *generation, from uint64) error {
-	st, err := s.store.Stats(ctx)
-	if err != nil {
-		return err
-	}
-	for from < st.Seq {
-		changes, err := s.store.ChangesSince(ctx, from, 1000)
-		if err != nil {
-			return err
-		}
-		if len(changes) == 0 {
-			return nil
-		}
-		// An item changed many times is applied once, in its latest state.
-		ids := make([]string, 0, len(changes))
-		seen := make(map[string]bool, len(changes))
-		for _, ch := range changes {
-			if !seen[ch.ItemID] {
-				seen[ch.ItemID] = true
-				ids = append(ids, ch.ItemID)
-			}
-		}
-		if err := s.applyItems(ctx, g, ids); err != nil {
-			return err
-		}
-		from = changes[len(changes)-1].Seq
-		g.advance(from)
-	}
-	return nil
-}
-
-// applyItems applies items on several goroutines and returns the first
-// error.
-func (s *Server) applyItems(ctx context.Context, g *generation, ids []string) error {
-	var (
-		wg       sync.WaitGroup
-		mu       sync.Mutex
-		firstErr error
-		next     atomic.Int64
-	)
-	for range min(replayWorkers, len(ids)) {
-		wg.Go(func() {
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= len(ids) {
-					return
-				}
-				if err := s.applyItem(ctx, g, ids[i]); err != nil {
-					mu.Lock()
-					if firstErr == nil {
-						firstErr = err
-					}
-					mu.Unlock()
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	return firstErr
+	_, err := content.Replay(ctx, s.store, from, func(ctx context.Context, id string) error {
+		return s.applyItem(ctx, g, id)
+	}, content.ReplayOptions{Workers: replayWorkers, Done: g.advance})
+	return err
 }
 
 // applyItem brings one item of the generation's indexes to its current
-// state in the store: put, or deleted when the store no longer has it.
+// state in the store, under the item's lock.
 func (s *Server) applyItem(ctx context.Context, g *generation, id string) error {
 	defer g.lockItem(id).Unlock()
-	it, err := s.store.Item(ctx, id)
-	switch {
-	case err == nil:
-		return g.be.ItemPut(ctx, it)
-	case errors.Is(err, content.ErrNotFound):
-		return g.be.ItemDeleted(ctx, id)
-	}
-	return err
+	return content.Apply(ctx, s.store, g.be, id)
 }
 
 // live brings the backend in service up to date with durable writes to

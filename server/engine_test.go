@@ -12,17 +12,11 @@ import (
 	"testing"
 
 	"github.com/duetrec/duet/content"
-	"github.com/duetrec/duet/search"
+	"github.com/duetrec/duet/index"
+	"github.com/duetrec/duet/search/snapshot"
 	"github.com/duetrec/duet/server"
 	"github.com/duetrec/duet/tower"
 )
-
-// snapshotBackend serves a loaded snapshot, as duet serve does.
-type snapshotBackend struct{ *search.Snapshot }
-
-func (b snapshotBackend) Info() server.BackendInfo {
-	return server.BackendInfo{Snapshot: b.Dir, Seq: b.Manifest.Seq, Items: b.Manifest.Items}
-}
 
 // engineFixture is a server over a real engine: a small generated catalog
 // in the store, a model trained on it, and a snapshot of both.
@@ -30,8 +24,8 @@ type engineFixture struct {
 	*fixture
 	items []content.Item // as generated, in file order
 	users []string
-	// loadBackend loads the fixture's snapshot anew.
-	loadBackend func() (snapshotBackend, error)
+	// loadBackend loads the fixture's snapshot anew, as the server does.
+	loadBackend func() (server.Backend, error)
 }
 
 func newEngineFixture(t testing.TB, mutate ...func(*server.Config)) *engineFixture {
@@ -63,8 +57,8 @@ func newEngineFixture(t testing.TB, mutate ...func(*server.Config)) *engineFixtu
 		t.Fatal(err)
 	}
 	stats, _ := st.Stats(ctx)
-	snapDir, err := search.BuildSnapshot(ctx, filepath.Join(dir, "snapshots"), stats.Seq, model, ds.Items, nil, search.BuildOptions{ANN: search.ANNHNSW})
-	if err != nil {
+	root := snapshot.NewRoot(filepath.Join(dir, "data"))
+	if _, err := root.Build(ctx, stats.Seq, model, ds.Items, nil, snapshot.BuildOptions{ANN: index.KindHNSW}); err != nil {
 		t.Fatal(err)
 	}
 	cfg := server.Config{
@@ -75,23 +69,13 @@ func newEngineFixture(t testing.TB, mutate ...func(*server.Config)) *engineFixtu
 		m(&cfg)
 	}
 	f := &engineFixture{fixture: &fixture{t: t, store: st}, items: ds.Items, users: ds.Users}
-	f.loadBackend = func() (snapshotBackend, error) {
-		work, err := os.MkdirTemp(dir, "live-")
-		if err != nil {
-			return snapshotBackend{}, err
-		}
-		snap, err := search.LoadSnapshot(ctx, snapDir, work, st, search.Options{})
-		return snapshotBackend{snap}, err
-	}
-	loader := func(ctx context.Context) (server.Backend, error) {
+	load := server.SnapshotLoader(root, st, cfg.Logger)
+	f.loadBackend = func() (server.Backend, error) { return load(ctx) }
+	cfg.Loader = func(ctx context.Context) (server.Backend, error) {
 		f.loads++
-		be, err := f.loadBackend()
-		if err != nil {
-			return nil, err
-		}
-		return be, nil
+		return load(ctx)
 	}
-	srv, err := server.New(st, cfg, server.WithLoader(loader))
+	srv, err := server.New(st, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

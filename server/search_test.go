@@ -117,9 +117,9 @@ func TestReload_ReplaysChanges(t *testing.T) {
 	st, _ := f.store.Stats(ctx)
 	f.store.PutItem(ctx, content.Item{ID: "after"})
 	be := &fakeBackend{name: "old-state", seq: st.Seq - 3}
-	srv, err := server.New(f.store, server.Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, server.WithLoader(func(context.Context) (server.Backend, error) {
+	srv, err := server.New(f.store, server.Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Loader: func(context.Context) (server.Backend, error) {
 		return be, nil
-	}))
+	}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,9 +194,9 @@ func TestNoIndexLoaded(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	srv, err := server.New(st, server.Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, server.WithLoader(func(context.Context) (server.Backend, error) {
+	srv, err := server.New(st, server.Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Loader: func(context.Context) (server.Backend, error) {
 		return nil, io.ErrUnexpectedEOF
-	}))
+	}})
 	if err != nil {
 		t.Fatal(err)
 	}

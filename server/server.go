@@ -52,6 +52,11 @@ type Config struct {
 	ShutdownTimeout time.Duration
 
 	Logger *slog.Logger // default slog.Default()
+
+	// Loader, when set, loads the newest snapshot as a Backend: at start
+	// (Reload), on POST /admin/snapshots/reload and when Watch sees a new
+	// one. SnapshotLoader is the loader of a data directory's snapshots.
+	Loader Loader
 }
 
 func (c *Config) defaults() {
@@ -87,13 +92,6 @@ func (c *Config) defaults() {
 	}
 }
 
-// Live is told about every item write after it is durable, so the live
-// indexes follow the store. Its methods must be safe for concurrent use.
-type Live interface {
-	ItemPut(ctx context.Context, item content.Item) error
-	ItemDeleted(ctx context.Context, id string) error
-}
-
 // Server is Duet's HTTP server. Create it with New.
 type Server struct {
 	cfg     Config
@@ -109,27 +107,13 @@ type Server struct {
 	limits   *clientLimits              // nil when searches are not limited
 }
 
-// Option configures optional parts of a Server.
-type Option func(*Server)
-
-// WithRegistry registers the server's metrics with reg instead of a
-// registry of its own.
-func WithRegistry(reg *prometheus.Registry) Option {
-	return func(s *Server) { s.metrics = newMetrics(reg) }
-}
-
-// New returns a server over the store. Without a loader it serves the
-// store's routes at once; with one, search routes answer 503 until Reload
-// has loaded a snapshot.
-func New(store *content.Store, cfg Config, opts ...Option) (*Server, error) {
+// New returns a server over the store. Without a Config.Loader it serves
+// the store's routes only; with one, search routes answer 503 until Reload
+// has loaded a snapshot. A Config it cannot use (a malformed
+// TrustedProxies range) is an error.
+func New(store *content.Store, cfg Config) (*Server, error) {
 	cfg.defaults()
-	s := &Server{cfg: cfg, store: store, log: cfg.Logger}
-	for _, o := range opts {
-		o(s)
-	}
-	if s.metrics == nil {
-		s.metrics = newMetrics(prometheus.NewRegistry())
-	}
+	s := &Server{cfg: cfg, store: store, log: cfg.Logger, loader: cfg.Loader, metrics: newMetrics(prometheus.NewRegistry())}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.errorHandler

@@ -125,7 +125,8 @@ func newFixture(t testing.TB, mutate ...func(*server.Config)) *fixture {
 		f.live = &fakeBackend{name: fmt.Sprint("snapshot-", f.loads), seq: seq}
 		return f.live, nil
 	}
-	srv, err := server.New(st, cfg, server.WithLoader(loader))
+	cfg.Loader = loader
+	srv, err := server.New(st, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

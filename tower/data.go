@@ -91,6 +91,19 @@ func (d *Dataset) Interactions() int {
 	return n
 }
 
+// Popularity counts the interactions with each item, by item id, in the
+// given histories (ds.History itself, or a split's training part): the
+// popularity a snapshot falls back on. Items without one are absent.
+func (d *Dataset) Popularity(history [][]Interaction) map[string]float64 {
+	pop := map[string]float64{}
+	for _, h := range history {
+		for _, x := range h {
+			pop[d.Items[x.Item].ID]++
+		}
+	}
+	return pop
+}
+
 // LoadDataset reads every item and event from the store. Events naming
 // items no longer in the catalog are left out.
 func LoadDataset(ctx context.Context, s *content.Store) (*Dataset, error) {

@@ -35,6 +35,12 @@ func TestDataset_TimeOrderAndUnknownItems(t *testing.T) {
 	if len(d.Users) != 2 || d.Interactions() != 4 {
 		t.Fatalf("users %v, interactions %d", d.Users, d.Interactions())
 	}
+	if pop := d.Popularity(d.History); len(pop) != 3 || pop["a"] != 1 || pop["c"] != 2 {
+		t.Fatalf("popularity %v", pop)
+	}
+	if pop := d.Popularity(d.History[u : u+1]); len(pop) != 3 || pop["c"] != 1 {
+		t.Fatalf("popularity of u's history %v", pop)
+	}
 }
 
 func TestLoadAndReadDatasetAgree(t *testing.T) {

@@ -1,6 +1,7 @@
 package tower
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
@@ -9,6 +10,7 @@ import (
 	"hash/crc32"
 	"io"
 	"math"
+	"os"
 
 	"github.com/klauspost/compress/zstd"
 )
@@ -383,6 +385,20 @@ func parseBody(raw []byte, cfg Config, h fileHeader) (*Model, error) {
 	for k := range m.members {
 		m.members[k] = m.member(k)
 		m.members[k].p = ps[k]
+	}
+	return m, nil
+}
+
+// LoadFile reads the model file at path (see Load).
+func LoadFile(path string) (*Model, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	m, err := Load(bufio.NewReader(f))
+	if err != nil {
+		return nil, fmt.Errorf("load model %s: %w", path, err)
 	}
 	return m, nil
 }

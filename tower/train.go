@@ -744,3 +744,42 @@ func (m *Model) recall(ctx context.Context, val []ValPair, k, workers int) (floa
 	}
 	return float64(hits.Load()) / float64(len(val)), nil
 }
+
+// HoldOutLast splits each history of ds for training: the last interaction
+// of a user with three or more is a validation pair, which early stopping
+// watches; the rest trains. It returns the training histories and the
+// pairs.
+func HoldOutLast(ds *Dataset) ([][]int32, []ValPair) {
+	train := make([][]int32, len(ds.History))
+	var val []ValPair
+	for u, h := range ds.History {
+		items := make([]int32, len(h))
+		for i, x := range h {
+			items[i] = x.Item
+		}
+		if len(items) >= 3 {
+			val = append(val, ValPair{User: int32(u), History: items[:len(items)-1], Item: items[len(items)-1]})
+			items = items[:len(items)-1]
+		}
+		train[u] = items
+	}
+	return train, val
+}
+
+// Fit trains a model on the whole of ds, each user's last interaction held
+// out to stop early (HoldOutLast), and returns it with the last progress
+// report: the model `duet train` and `duet rebuild` make. cfg.Progress, if
+// set, is called as Train calls it.
+func Fit(ctx context.Context, ds *Dataset, cfg Config) (*Model, TrainProgress, error) {
+	train, val := HoldOutLast(ds)
+	var last TrainProgress
+	report := cfg.Progress
+	cfg.Progress = func(p TrainProgress) {
+		last = p
+		if report != nil {
+			report(p)
+		}
+	}
+	m, err := Train(ctx, ds, train, val, cfg)
+	return m, last, err
+}

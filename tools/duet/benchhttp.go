@@ -19,6 +19,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/duetrec/duet/content"
+	"github.com/duetrec/duet/tools/rebuild"
 	"github.com/duetrec/duet/tower"
 )
 
@@ -197,7 +198,7 @@ func loadRun(ctx context.Context, client *http.Client, targets []string, c int, 
 				break loop
 			default:
 			}
-			if err := notifyReload(ctx, base); err != nil {
+			if err := rebuild.Reload(ctx, base, os.Getenv("DUET_ADMIN_TOKEN")); err != nil {
 				reloadErr = err
 				break
 			}

@@ -13,8 +13,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/duetrec/duet/content"
-	"github.com/duetrec/duet/index"
+	"github.com/duetrec/duet/internal/procstat"
 	"github.com/duetrec/duet/search"
+	"github.com/duetrec/duet/search/snapshot"
 	"github.com/duetrec/duet/tower"
 )
 
@@ -57,15 +58,12 @@ overlap. --cpuprofile writes a CPU profile of the timed requests,
 			if err != nil {
 				return err
 			}
-			dir, _, _, err := index.LatestSnapshot(ctx, snapshotsDir(data))
+			root := snapshot.NewRoot(data)
+			dir, _, _, err := root.Latest(ctx)
 			if err != nil {
 				return err
 			}
-			work, err := os.MkdirTemp(data, liveDirPrefix)
-			if err != nil {
-				return err
-			}
-			snap, err := search.LoadSnapshot(ctx, dir, work, st, search.Options{})
+			snap, err := root.Load(ctx, dir, st, search.Options{})
 			if err != nil {
 				return err
 			}
@@ -111,7 +109,7 @@ overlap. --cpuprofile writes a CPU profile of the timed requests,
 				runtime.MemProfileRate = 64 << 10
 			}
 			runtime.ReadMemStats(&before)
-			cpu0, cpuOK := processCPU()
+			cpu0, cpuOK := procstat.CPU()
 			for _, r := range reqs {
 				res, err := snap.Search(ctx, r)
 				if err != nil {
@@ -127,7 +125,7 @@ overlap. --cpuprofile writes a CPU profile of the timed requests,
 				sum.Rerank += t.Rerank
 				sum.Total += t.Total
 			}
-			cpu1, _ := processCPU()
+			cpu1, _ := procstat.CPU()
 			runtime.ReadMemStats(&after)
 			allocKB := float64(after.TotalAlloc-before.TotalAlloc) / 1024 / float64(n)
 			if memProfile != "" {

@@ -4,21 +4,20 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
-	"encoding/binary"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/klauspost/compress/zstd"
 	"github.com/spf13/cobra"
 
 	"github.com/duetrec/duet/content"
-	"github.com/duetrec/duet/index"
+	"github.com/duetrec/duet/internal/procstat"
 	"github.com/duetrec/duet/search"
+	"github.com/duetrec/duet/search/snapshot"
 )
 
 func newBenchSnapshotCmd() *cobra.Command {
@@ -67,10 +66,10 @@ go to temporary directories.`,
 
 // snapReport is what bench snapshot measures.
 type snapReport struct {
-	Dir   string     `json:"dir"`
-	Items int        `json:"items"`
-	Files []snapFile `json:"files"`
-	Bytes int64      `json:"bytes"`
+	Dir   string              `json:"dir"`
+	Items int                 `json:"items"`
+	Files []snapshot.FileSize `json:"files"`
+	Bytes int64               `json:"bytes"`
 	// Times in seconds, medians of the repeats.
 	VerifyS  float64     `json:"verify_s"`
 	LoadS    float64     `json:"load_s"`
@@ -79,12 +78,6 @@ type snapReport struct {
 	Zstd     []zstdRatio `json:"zstd"`
 	ArchiveS float64     `json:"archive_tar_s"`
 	Archive  []zstdRatio `json:"archive"`
-}
-
-// snapFile is one file, or the text index's files together.
-type snapFile struct {
-	Name  string `json:"name"`
-	Bytes int64  `json:"bytes"`
 }
 
 // zstdRatio is how one part compresses at one level.
@@ -108,11 +101,11 @@ var zstdLevels = []struct {
 }
 
 func benchSnapshot(ctx context.Context, data string, repeats int) (*snapReport, error) {
-	dir, m, _, err := index.LatestSnapshot(ctx, snapshotsDir(data))
+	dir, m, _, err := snapshot.NewRoot(data).Latest(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("bench snapshot: %w", err)
 	}
-	rep := &snapReport{Dir: dir, Items: m.Items, Files: groupSnapFiles(m.Files)}
+	rep := &snapReport{Dir: dir, Items: m.Items, Files: snapshot.Sizes(m)}
 	for _, f := range rep.Files {
 		rep.Bytes += f.Bytes
 	}
@@ -123,14 +116,14 @@ func benchSnapshot(ctx context.Context, data string, repeats int) (*snapReport, 
 	defer os.RemoveAll(tmp)
 
 	rep.VerifyS, err = medianSeconds(repeats, func(int) error {
-		_, err := index.VerifySnapshot(ctx, dir)
+		_, err := snapshot.Verify(ctx, dir)
 		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("bench snapshot: verify: %w", err)
 	}
-	load := func(i int) (*search.Snapshot, error) {
-		return search.LoadSnapshot(ctx, dir, filepath.Join(tmp, fmt.Sprintf("live-%d", i)), noHistory{}, search.Options{})
+	load := func(i int) (*snapshot.Snapshot, error) {
+		return snapshot.Load(ctx, dir, filepath.Join(tmp, fmt.Sprintf("live-%d", i)), noHistory{}, search.Options{})
 	}
 	// A load verifies the snapshot too, as the server's does. The peak
 	// RSS is taken after the first, before anything else was held.
@@ -143,7 +136,7 @@ func benchSnapshot(ctx context.Context, data string, repeats int) (*snapReport, 
 		}
 		loadTimes = append(loadTimes, time.Since(start))
 		if i == 0 {
-			rep.LoadPeak = peakRSS()
+			rep.LoadPeak = procstat.PeakRSS()
 		}
 		if err := snap.Close(); err != nil {
 			return nil, fmt.Errorf("bench snapshot: close: %w", err)
@@ -166,7 +159,7 @@ func benchSnapshot(ctx context.Context, data string, repeats int) (*snapReport, 
 		}
 		root := filepath.Join(tmp, fmt.Sprintf("write-%d", i))
 		start := time.Now()
-		_, err = snap.SaveAs(ctx, root, m.Seq, pop, nil)
+		_, err = snap.SaveAs(ctx, snapshot.NewRoot(root), m.Seq, pop, nil)
 		writeTimes = append(writeTimes, time.Since(start))
 		snap.Close()
 		if err != nil {
@@ -178,7 +171,7 @@ func benchSnapshot(ctx context.Context, data string, repeats int) (*snapReport, 
 	}
 	rep.WriteS = median(writeTimes).Seconds()
 
-	parts, err := snapParts(dir, m)
+	parts, err := snapshot.Parts(dir, m)
 	if err != nil {
 		return nil, fmt.Errorf("bench snapshot: %w", err)
 	}
@@ -187,9 +180,9 @@ func benchSnapshot(ctx context.Context, data string, repeats int) (*snapReport, 
 			if err := ctx.Err(); err != nil {
 				return nil, fmt.Errorf("bench snapshot: %w", err)
 			}
-			z, err := zstdPart(p.name, l.name, l.level, p.data)
+			z, err := zstdPart(p.Name, l.name, l.level, p.Data)
 			if err != nil {
-				return nil, fmt.Errorf("bench snapshot: zstd %s: %w", p.name, err)
+				return nil, fmt.Errorf("bench snapshot: zstd %s: %w", p.Name, err)
 			}
 			rep.Zstd = append(rep.Zstd, z)
 		}
@@ -222,26 +215,6 @@ func (noHistory) UserEvents(context.Context, string, int) ([]content.Event, erro
 	return nil, nil
 }
 
-// groupSnapFiles lists a snapshot's files by name, Bleve's as one entry.
-func groupSnapFiles(files map[string]index.FileSum) []snapFile {
-	var out []snapFile
-	var textBytes int64
-	textFiles := 0
-	for name, f := range files {
-		if strings.HasPrefix(name, "text/") {
-			textFiles++
-			textBytes += f.Size
-			continue
-		}
-		out = append(out, snapFile{name, f.Size})
-	}
-	slices.SortFunc(out, func(a, b snapFile) int { return strings.Compare(a.Name, b.Name) })
-	if textFiles > 0 {
-		out = append(out, snapFile{fmt.Sprintf("text index (%d files)", textFiles), textBytes})
-	}
-	return out
-}
-
 // medianSeconds runs fn n times and returns the median time it took.
 func medianSeconds(n int, fn func(i int) error) (float64, error) {
 	var times []time.Duration
@@ -258,77 +231,6 @@ func medianSeconds(n int, fn func(i int) error) (float64, error) {
 func median(d []time.Duration) time.Duration {
 	slices.Sort(d)
 	return d[len(d)/2]
-}
-
-// snapPart is a part of a snapshot that zstd is tried on.
-type snapPart struct {
-	name string
-	data []byte
-}
-
-// snapParts reads the parts of the snapshot in dir whose compression is
-// worth knowing: the HNSW file's sections, or the whole vector file for
-// another index, and the model.
-func snapParts(dir string, m index.Manifest) ([]snapPart, error) {
-	vec, err := os.ReadFile(filepath.Join(dir, "vectors.idx"))
-	if err != nil {
-		return nil, err
-	}
-	var parts []snapPart
-	if m.Meta["ann"] == string(search.ANNHNSW) {
-		s, err := splitHNSW(vec)
-		if err != nil {
-			return nil, fmt.Errorf("vectors.idx: %w", err)
-		}
-		parts = append(parts,
-			snapPart{"ids (vectors.idx)", s.ids},
-			snapPart{"float32 vectors (vectors.idx)", s.vectors},
-			snapPart{"adjacency lists (vectors.idx)", s.lists})
-	} else {
-		parts = append(parts, snapPart{"vectors.idx", vec})
-	}
-	model, err := os.ReadFile(filepath.Join(dir, "model.duet"))
-	if err != nil {
-		return nil, err
-	}
-	return append(parts, snapPart{"model.duet", model}), nil
-}
-
-// hnswSections are the parts of a file written by index.HNSW.Save.
-type hnswSections struct {
-	ids     []byte // per node: u32 length, the id, a level and a tombstone byte
-	vectors []byte // n·dim little-endian float32
-	lists   []byte // per node and level: a count byte and int32 positions
-}
-
-// hnswHeader is the size of HNSW.Save's header: magic, version, dim, M,
-// efConstruction, efSearch, exact cutoff, seed, flags, n, entry point and
-// top level.
-const hnswHeader = 8 + 4 + 5*4 + 8 + 1 + 4 + 4 + 1
-
-// splitHNSW cuts a file written by index.HNSW.Save into its sections, by
-// the layout Save documents. Only the lengths are read: the file was
-// verified against its manifest already.
-func splitHNSW(b []byte) (hnswSections, error) {
-	var s hnswSections
-	if len(b) < hnswHeader+4 || string(b[:8]) != "DUETHNSW" {
-		return s, fmt.Errorf("not an HNSW file")
-	}
-	dim := int(binary.LittleEndian.Uint32(b[12:]))
-	n := int(binary.LittleEndian.Uint32(b[hnswHeader-9:]))
-	off := hnswHeader
-	for range n {
-		if off+4 > len(b) {
-			return s, fmt.Errorf("truncated ids")
-		}
-		off += 4 + int(binary.LittleEndian.Uint32(b[off:])) + 2
-	}
-	end := off + 4*n*dim
-	if off > len(b) || end > len(b)-4 {
-		return s, fmt.Errorf("truncated vectors")
-	}
-	s.ids, s.vectors, s.lists = b[hnswHeader:off], b[off:end], b[end:len(b)-4]
-	return s, nil
 }
 
 // zstdPart compresses and decompresses b in memory at one level.

@@ -1,21 +1,20 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/duetrec/duet/index"
+	"github.com/duetrec/duet/search/snapshot"
 )
 
 func TestBenchSnapshot(t *testing.T) {
 	data := smallData(t, "300", "200", "4")
 	// smallData builds an exact index; a second rebuild reusing its model
 	// makes the newest snapshot an HNSW one, whose file is split in parts.
-	dirs, err := index.Snapshots(snapshotsDir(data))
+	dirs, err := snapshot.NewRoot(data).List()
 	if err != nil || len(dirs) == 0 {
 		t.Fatalf("snapshots: %v, %v", dirs, err)
 	}
@@ -74,7 +73,7 @@ func TestBenchSnapshot(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, e := range entries {
-		if strings.HasPrefix(e.Name(), liveDirPrefix) {
+		if strings.HasPrefix(e.Name(), ".live-") {
 			t.Errorf("%s left in the data directory", e.Name())
 		}
 	}
@@ -98,54 +97,5 @@ func TestBenchSnapshot_Errors(t *testing.T) {
 				t.Errorf("exit %d (want %d)\nstdout: %s\nstderr: %s\nwant text %q", code, tc.code, out, errs, tc.want)
 			}
 		})
-	}
-}
-
-func TestSplitHNSW(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		ids  []string
-		dim  int
-	}{
-		{"empty", nil, 4},
-		{"one", []string{"a"}, 4},
-		{"several", []string{"a", "bb", "item-00042", "z"}, 8},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			h, err := index.NewHNSW(tc.dim, index.HNSWOptions{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			idBytes := 0
-			for i, id := range tc.ids {
-				v := make([]float32, tc.dim)
-				v[i%tc.dim] = 1
-				if err := h.Upsert(id, v); err != nil {
-					t.Fatal(err)
-				}
-				idBytes += 4 + len(id) + 2
-			}
-			var buf bytes.Buffer
-			if err := h.Save(t.Context(), &buf); err != nil {
-				t.Fatal(err)
-			}
-			s, err := splitHNSW(buf.Bytes())
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(s.ids) != idBytes || len(s.vectors) != 4*tc.dim*len(tc.ids) {
-				t.Errorf("ids %d bytes, want %d; vectors %d, want %d", len(s.ids), idBytes, len(s.vectors), 4*tc.dim*len(tc.ids))
-			}
-			// Every node has at least its layer-0 count byte.
-			if len(s.lists) < len(tc.ids) || hnswHeader+len(s.ids)+len(s.vectors)+len(s.lists)+4 != buf.Len() {
-				t.Errorf("lists %d bytes of a %d-byte file", len(s.lists), buf.Len())
-			}
-			if _, err := splitHNSW(buf.Bytes()[:buf.Len()-len(s.lists)-5]); err == nil && len(tc.ids) > 0 {
-				t.Error("a truncated file splits")
-			}
-		})
-	}
-	if _, err := splitHNSW([]byte("not an index at all, not at all, no")); err == nil {
-		t.Error("a file of another kind splits")
 	}
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/duetrec/duet/content"
 	"github.com/duetrec/duet/index/text"
+	"github.com/duetrec/duet/internal/durable"
 )
 
 func newBenchTextCmd() *cobra.Command {
@@ -389,8 +390,23 @@ func textWriteJSON(path string, v any) error {
 	if err != nil {
 		return err
 	}
-	return writeFilesAtomically([]string{path}, func(w []*bufio.Writer) error {
-		_, err := w[0].Write(append(data, '\n'))
+	return durable.WriteFile(path, func(w io.Writer) error {
+		_, err := w.Write(append(data, '\n'))
 		return err
 	})
+}
+
+func dirSize(dir string) (int64, error) {
+	var n int64
+	err := filepath.WalkDir(dir, func(_ string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		fi, err := d.Info()
+		if err == nil {
+			n += fi.Size()
+		}
+		return err
+	})
+	return n, err
 }

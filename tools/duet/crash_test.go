@@ -17,8 +17,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/duetrec/duet/index"
 	"github.com/duetrec/duet/internal/race"
+	"github.com/duetrec/duet/search/snapshot"
 )
 
 // childArgsEnv makes the test binary run duet with these arguments
@@ -317,25 +317,25 @@ func TestRebuildCrash(t *testing.T) {
 	}
 	took := time.Since(start)
 	rng := rand.New(rand.NewPCG(5, 5))
-	root := snapshotsDir(data)
+	root := snapshot.NewRoot(data)
 	for range 6 {
 		before := serving()
 		c := startChild(t, args...)
 		time.Sleep(time.Duration(rng.Int64N(int64(took))))
 		c.kill()
-		dirs, err := index.Snapshots(root)
+		dirs, err := root.List()
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, d := range dirs {
-			if _, err := index.VerifySnapshot(context.Background(), d); err != nil {
+			if _, err := snapshot.Verify(context.Background(), d); err != nil {
 				t.Fatalf("a killed rebuild left a snapshot that does not verify: %v", err)
 			}
 		}
 		// The server serves what it served, or a complete newer snapshot
 		// the rebuild published before it died.
 		if now := serving(); now != before {
-			if _, err := index.VerifySnapshot(context.Background(), now); err != nil {
+			if _, err := snapshot.Verify(context.Background(), now); err != nil {
 				t.Fatalf("the server took up %s: %v", now, err)
 			}
 		}
@@ -345,7 +345,7 @@ func TestRebuildCrash(t *testing.T) {
 	if !c.cmd.ProcessState.Success() {
 		t.Fatalf("rebuild after the kills: %v", c.cmd.ProcessState)
 	}
-	newest, _, _, err := index.LatestSnapshot(context.Background(), root)
+	newest, _, _, err := root.Latest(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -353,7 +353,7 @@ func TestRebuildCrash(t *testing.T) {
 		t.Fatalf("serving %s, newest snapshot %s", now, newest)
 	}
 	left, _ := filepath.Glob(filepath.Join(data, ".backup-*"))
-	tmps, _ := filepath.Glob(filepath.Join(root, ".tmp-*"))
+	tmps, _ := filepath.Glob(filepath.Join(root.Dir(), ".tmp-*"))
 	if len(left)+len(tmps) != 0 {
 		t.Fatalf("left behind: %v %v", left, tmps)
 	}

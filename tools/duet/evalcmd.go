@@ -2,19 +2,17 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
-	"math/rand/v2"
-	"os"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/duetrec/duet/internal/durable"
+	searcheval "github.com/duetrec/duet/search/eval"
+
 	"github.com/spf13/cobra"
 
-	"github.com/duetrec/duet/content"
-	"github.com/duetrec/duet/search"
 	"github.com/duetrec/duet/tower"
 	"github.com/duetrec/duet/tower/eval"
 )
@@ -94,7 +92,7 @@ user's history, answered by each search mode.`,
 				}
 			}
 			if task == "search" {
-				return evalSearch(ctx, cmd.OutOrStdout(), ds, spl, epochs, seed, jsonOut)
+				return evalSearch(ctx, cmd.OutOrStdout(), ds, spl, searcheval.SearchOptions{Epochs: epochs, Seed: seed}, jsonOut)
 			}
 			var recs []eval.Recommender
 			for _, name := range models {
@@ -126,15 +124,7 @@ user's history, answered by each search mode.`,
 				return err
 			}
 			if jsonOut != "" {
-				f, err := os.Create(jsonOut)
-				if err != nil {
-					return err
-				}
-				if err := rep.WriteJSON(f); err != nil {
-					f.Close()
-					return err
-				}
-				return f.Close()
+				return durable.WriteFile(jsonOut, rep.WriteJSON)
 			}
 			return nil
 		},
@@ -177,71 +167,20 @@ func evalProgress(w io.Writer) func(model, stage string, cand, of int, done bool
 	}
 }
 
-// evalSearch runs the personalised-search benchmark on a split: a model
-// trained on the training part, every item indexed, and for each test item
-// a short query from its categories and tags, asked with the user's
-// training and validation history.
-func evalSearch(ctx context.Context, out io.Writer, ds *tower.Dataset, spl *eval.Split, epochs int, seed uint64, jsonOut string) error {
-	tt := eval.NewTwoTower(tower.EncoderRecency)
-	tt.Config.Epochs, tt.Config.Seed = epochs, seed
-	trainItems := spl.TrainItems()
-	start := time.Now()
-	model, err := tt.FitModel(ctx, ds, trainItems)
+// evalSearch runs the personalised-search benchmark and prints it.
+func evalSearch(ctx context.Context, out io.Writer, ds *tower.Dataset, spl *eval.Split, opts searcheval.SearchOptions, jsonOut string) error {
+	rep, err := searcheval.Search(ctx, ds, spl, opts)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "trained in %.1fs\n", time.Since(start).Seconds())
-	hist := search.StaticHistory{}
-	rng := rand.New(rand.NewPCG(seed, 3))
-	var cases []search.EvalCase
-	pop := map[string]float64{}
-	for u, user := range ds.Users {
-		var evs []content.Event
-		for _, x := range spl.Train[u] {
-			evs = append(evs, content.Event{UserID: user, ItemID: ds.Items[x.Item].ID, Kind: "train"})
-			pop[ds.Items[x.Item].ID]++
-		}
-		for _, it := range spl.Val[u] {
-			evs = append(evs, content.Event{UserID: user, ItemID: ds.Items[it].ID, Kind: "val"})
-		}
-		hist[user] = evs
-		for _, it := range spl.Test[u] {
-			q := search.QueryFor(&ds.Items[it], rng)
-			if q == "" {
-				continue // nothing to ask with
-			}
-			cases = append(cases, search.EvalCase{UserID: user, Query: q, Target: ds.Items[it].ID})
-		}
-	}
-	root, err := os.MkdirTemp("", "duet-eval-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(root)
-	dir, err := search.BuildSnapshot(ctx, root, 0, model, ds.Items, pop, search.BuildOptions{ANN: search.ANNExact})
-	if err != nil {
-		return err
-	}
-	snap, err := search.LoadSnapshot(ctx, dir, dir+".work", hist, search.Options{SeenLen: 1 << 30})
-	if err != nil {
-		return err
-	}
-	defer snap.Close()
-	res, err := search.Evaluate(ctx, snap.Engine, cases, search.EvalModes())
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(out, "personalised search, protocol %s: %d queries over %d items\n", spl.Protocol, len(cases), len(ds.Items))
+	fmt.Fprintf(out, "trained in %.1fs\n", rep.Train.Seconds())
+	fmt.Fprintf(out, "personalised search, protocol %s: %d queries over %d items\n", rep.Protocol, rep.Queries, rep.Items)
 	fmt.Fprintf(out, "%-16s %8s %9s\n", "mode", "mrr@10", "recall@10")
-	for _, r := range res {
+	for _, r := range rep.Modes {
 		fmt.Fprintf(out, "%-16s %8.4f %9.4f\n", r.Name, r.MRR, r.Recall)
 	}
 	if jsonOut == "" {
 		return nil
 	}
-	b, err := json.MarshalIndent(map[string]any{"protocol": spl.Protocol, "task": "search", "k": []int{10}, "queries": len(cases), "models": res}, "", "  ")
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(jsonOut, append(b, '\n'), 0o644)
+	return rep.WriteJSON(jsonOut)
 }

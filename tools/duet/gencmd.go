@@ -1,8 +1,8 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"time"
@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/duetrec/duet/content"
+	"github.com/duetrec/duet/internal/durable"
 )
 
 func newGenCmd() *cobra.Command {
@@ -40,7 +41,7 @@ drift over time). The same flags always give the same bytes.`,
 			itemsPath := filepath.Join(out, "items.jsonl")
 			eventsPath := filepath.Join(out, "events.csv")
 			var st content.GenStats
-			err := writeFilesAtomically([]string{itemsPath, eventsPath}, func(w []*bufio.Writer) error {
+			err := durable.WriteFiles([]string{itemsPath, eventsPath}, func(w []io.Writer) error {
 				var err error
 				st, err = content.Generate(cmd.Context(), content.GenOptions{Items: items, Users: users, Seed: seed}, w[0], w[1])
 				return err
@@ -59,56 +60,4 @@ drift over time). The same flags always give the same bytes.`,
 	f.IntVar(&users, "users", 1000, "number of users")
 	f.Uint64Var(&seed, "seed", 1, "random seed")
 	return cmd
-}
-
-// writeFilesAtomically lets fn write the files through buffers, then
-// fsyncs and renames them into place, so a reader never sees a half-written
-// file and a failure leaves the old files as they were.
-func writeFilesAtomically(paths []string, fn func([]*bufio.Writer) error) (err error) {
-	files := make([]*os.File, len(paths))
-	bufs := make([]*bufio.Writer, len(paths))
-	defer func() {
-		for _, f := range files {
-			if f != nil {
-				f.Close()
-				if err != nil {
-					os.Remove(f.Name())
-				}
-			}
-		}
-	}()
-	for i, p := range paths {
-		f, err := os.CreateTemp(filepath.Dir(p), "."+filepath.Base(p)+".tmp*")
-		if err != nil {
-			return err
-		}
-		files[i] = f
-		bufs[i] = bufio.NewWriterSize(f, 1<<20)
-	}
-	if err := fn(bufs); err != nil {
-		return err
-	}
-	for i, f := range files {
-		if err := bufs[i].Flush(); err != nil {
-			return err
-		}
-		if err := f.Sync(); err != nil {
-			return err
-		}
-	}
-	for i, f := range files {
-		if err := os.Rename(f.Name(), paths[i]); err != nil {
-			return err
-		}
-	}
-	return syncDir(filepath.Dir(paths[0]))
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

@@ -7,12 +7,13 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/duetrec/duet/search/snapshot"
 )
 
 const (
@@ -211,11 +212,11 @@ func TestPipeline(t *testing.T) {
 		t.Fatalf("new item lost in the new snapshot: %+v", r)
 	}
 	// A model below --min-ndcg is not published.
-	before2, _ := os.ReadDir(snapshotsDir(s.data))
+	before2, _ := snapshot.NewRoot(s.data).List()
 	if code, out, _ := runCLI(t, rebuildArgs(s.data, "--min-ndcg", "0.999", "--notify", s.base)...); code != 1 || !strings.Contains(out, "previous model") {
 		t.Fatalf("rebuild with --min-ndcg 0.999: exit %d, %s", code, out)
 	}
-	if after2, _ := os.ReadDir(snapshotsDir(s.data)); len(after2) != len(before2) {
+	if after2, _ := snapshot.NewRoot(s.data).List(); len(after2) != len(before2) {
 		t.Fatalf("a refused model was published: %d snapshots, then %d", len(before2), len(after2))
 	}
 

@@ -1,36 +1,22 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"net"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/duetrec/duet/content"
-	"github.com/duetrec/duet/index"
-	"github.com/duetrec/duet/search"
+	"github.com/duetrec/duet/search/snapshot"
 	"github.com/duetrec/duet/server"
 )
 
-// liveDirPrefix names the working copies of loaded snapshots' text indexes
-// in the data directory.
-const liveDirPrefix = ".live-"
-
 // watchEvery is how often the server looks for a new snapshot.
 const watchEvery = 2 * time.Second
-
-// snapshotBackend serves a loaded snapshot.
-type snapshotBackend struct{ *search.Snapshot }
-
-func (b snapshotBackend) Info() server.BackendInfo {
-	return server.BackendInfo{Snapshot: b.Dir, Seq: b.Manifest.Seq, Items: b.Manifest.Items}
-}
 
 func newServeCmd() *cobra.Command {
 	var (
@@ -60,24 +46,7 @@ every request.`,
 				return err
 			}
 			defer st.Close()
-			loader := func(ctx context.Context) (server.Backend, error) {
-				dir, _, skipped, err := index.LatestSnapshot(ctx, snapshotsDir(data))
-				for _, e := range skipped {
-					log.Warn("skipping a snapshot", "err", e)
-				}
-				if err != nil {
-					return nil, err
-				}
-				work, err := os.MkdirTemp(data, liveDirPrefix)
-				if err != nil {
-					return nil, err
-				}
-				snap, err := search.LoadSnapshot(ctx, dir, work, st, search.Options{})
-				if err != nil {
-					return nil, err
-				}
-				return snapshotBackend{snap}, nil
-			}
+			root := snapshot.NewRoot(data)
 			srv, err := server.New(st, server.Config{
 				EditorToken:    os.Getenv("DUET_EDITOR_TOKEN"),
 				AdminToken:     os.Getenv("DUET_ADMIN_TOKEN"),
@@ -86,26 +55,20 @@ every request.`,
 				TrustedProxies: trusted,
 				SearchRate:     rate,
 				Logger:         log,
-			}, server.WithLoader(loader))
+				Loader:         server.SnapshotLoader(root, st, log),
+			})
 			if err != nil {
 				return usagef("%v", err)
 			}
-			// Working copies left by a server that did not stop cleanly.
-			if stale, _ := filepath.Glob(filepath.Join(data, liveDirPrefix+"*")); len(stale) > 0 {
-				for _, d := range stale {
-					os.RemoveAll(d)
-				}
+			// Working copies left by a server that did not stop cleanly;
+			// holding the store, this is the only server of DATA.
+			if err := root.RemoveWorkingCopies(); err != nil {
+				log.Warn("removing old working copies", "err", err)
 			}
 			if _, err := srv.Reload(ctx); err != nil {
 				log.Warn("serving without an index until a snapshot is built (duet rebuild)", "err", err)
 			}
-			go srv.Watch(ctx, watchEvery, func() string {
-				dirs, _ := index.Snapshots(snapshotsDir(data))
-				if len(dirs) == 0 {
-					return ""
-				}
-				return dirs[0]
-			})
+			go srv.Watch(ctx, watchEvery, root.Newest)
 			ln, err := net.Listen("tcp", addr)
 			if err != nil {
 				return err

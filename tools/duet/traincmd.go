@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"os"
@@ -11,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/duetrec/duet/content"
+	"github.com/duetrec/duet/internal/durable"
 	"github.com/duetrec/duet/tower"
 )
 
@@ -49,26 +49,6 @@ func (d *dataFlags) load(ctx context.Context) (*tower.Dataset, error) {
 	return tower.LoadDataset(ctx, st)
 }
 
-// holdOutLast splits each history for training: the last interaction of a
-// user with at least three is the validation item that early stopping
-// watches, the rest trains.
-func holdOutLast(ds *tower.Dataset) ([][]int32, []tower.ValPair) {
-	train := make([][]int32, len(ds.History))
-	var val []tower.ValPair
-	for u, h := range ds.History {
-		items := make([]int32, len(h))
-		for i, x := range h {
-			items[i] = x.Item
-		}
-		if len(items) >= 3 {
-			val = append(val, tower.ValPair{User: int32(u), History: items[:len(items)-1], Item: items[len(items)-1]})
-			items = items[:len(items)-1]
-		}
-		train[u] = items
-	}
-	return train, val
-}
-
 // modelFlags are the training settings shared by train and rebuild.
 func modelFlags(cmd *cobra.Command, cfg *tower.Config) {
 	f := cmd.Flags()
@@ -81,25 +61,33 @@ func modelFlags(cmd *cobra.Command, cfg *tower.Config) {
 	f.IntVar(&cfg.Members, "members", 1, "models trained from consecutive seeds and joined: vectors Members × dim long, better rankings, Members times the training time")
 }
 
-// trainModel trains on ds with a progress bar on a terminal.
-func trainModel(ctx context.Context, ds *tower.Dataset, cfg tower.Config) (*tower.Model, tower.TrainProgress, error) {
-	train, val := holdOutLast(ds)
-	var last tower.TrainProgress
-	var bar *progressbar.ProgressBar
-	if newProgress() != nil {
-		bar = progressbar.NewOptions(-1, progressbar.OptionSetWriter(os.Stderr), progressbar.OptionSetWidth(30),
-			progressbar.OptionShowCount(), progressbar.OptionThrottle(200*time.Millisecond), progressbar.OptionSetPredictTime(true))
-		defer bar.Finish()
+// trainBar draws training progress on stderr when it is a terminal, from
+// the first report to done.
+type trainBar struct{ bar *progressbar.ProgressBar }
+
+// newTrainBar returns a bar, or nil when stderr is not a terminal; a nil
+// bar's methods do nothing.
+func newTrainBar() *trainBar {
+	if newProgress() == nil {
+		return nil
 	}
-	cfg.Progress = func(p tower.TrainProgress) {
-		last = p
-		if bar == nil {
-			return
+	return &trainBar{}
+}
+
+// report is the tower.Config.Progress of the bar, nil without one.
+func (b *trainBar) report() func(tower.TrainProgress) {
+	if b == nil {
+		return nil
+	}
+	return func(p tower.TrainProgress) {
+		if b.bar == nil {
+			b.bar = progressbar.NewOptions(-1, progressbar.OptionSetWriter(os.Stderr), progressbar.OptionSetWidth(30),
+				progressbar.OptionShowCount(), progressbar.OptionThrottle(200*time.Millisecond), progressbar.OptionSetPredictTime(true))
 		}
 		// Every member counts its epochs at the maximum: early stopping
 		// shortens the bar's work, not its length.
-		if bar.GetMax() != p.Members*p.Epochs*p.Steps {
-			bar.ChangeMax(p.Members * p.Epochs * p.Steps)
+		if b.bar.GetMax() != p.Members*p.Epochs*p.Steps {
+			b.bar.ChangeMax(p.Members * p.Epochs * p.Steps)
 		}
 		what := "train:"
 		if p.Members > 1 {
@@ -111,12 +99,18 @@ func trainModel(ctx context.Context, ds *tower.Dataset, cfg tower.Config) (*towe
 		if p.BestEpoch > 0 {
 			best = fmt.Sprintf("best val recall %.4f (epoch %d)", p.BestRecall, p.BestEpoch)
 		}
-		bar.Describe(fmt.Sprintf("%s epoch %d/%d loss %.4f %s %.0f ex/s",
+		b.bar.Describe(fmt.Sprintf("%s epoch %d/%d loss %.4f %s %.0f ex/s",
 			what, p.Epoch, p.Epochs, p.Loss, best, p.ExamplesPerSec))
-		bar.Set(((p.Member-1)*p.Epochs+p.Epoch-1)*p.Steps + p.Step)
+		b.bar.Set(((p.Member-1)*p.Epochs+p.Epoch-1)*p.Steps + p.Step)
 	}
-	m, err := tower.Train(ctx, ds, train, val, cfg)
-	return m, last, err
+}
+
+// done ends the bar's line, once.
+func (b *trainBar) done() {
+	if b != nil && b.bar != nil {
+		b.bar.Finish()
+		b.bar = nil
+	}
 }
 
 func newTrainCmd() *cobra.Command {
@@ -145,11 +139,14 @@ training stops when it stops improving and keeps the best epoch.`,
 			if err != nil {
 				return err
 			}
-			m, p, err := trainModel(ctx, ds, cfg)
+			bar := newTrainBar()
+			cfg.Progress = bar.report()
+			m, p, err := tower.Fit(ctx, ds, cfg)
+			bar.done()
 			if err != nil {
 				return fmt.Errorf("train: %w", err)
 			}
-			if err := writeFilesAtomically([]string{out}, func(w []*bufio.Writer) error { return m.Save(w[0]) }); err != nil {
+			if err := durable.WriteFile(out, m.Save); err != nil {
 				return fmt.Errorf("write model: %w", err)
 			}
 			fi, _ := os.Stat(out)

@@ -42,17 +42,17 @@ func TestScoreHoldout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	good, err := eval.ScoreHoldout(ctx, trained, ds, pairs, 10, 0, 1)
+	good, err := eval.ScoreHoldout(ctx, trained, ds, pairs, eval.HoldoutOptions{MaxUsers: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	bad, _ := eval.ScoreHoldout(ctx, weak, ds, pairs, 10, 0, 1)
+	bad, _ := eval.ScoreHoldout(ctx, weak, ds, pairs, eval.HoldoutOptions{MaxUsers: -1})
 	t.Logf("trained %+v, untrained %+v", good, bad)
 	if good.Users != len(pairs) || good.NDCG <= bad.NDCG || good.NDCG < 0.2 || good.Recall < good.NDCG {
 		t.Fatalf("trained %+v, untrained %+v", good, bad)
 	}
-	a, _ := eval.ScoreHoldout(ctx, trained, ds, pairs, 10, 50, 3)
-	b, _ := eval.ScoreHoldout(ctx, trained, ds, pairs, 10, 50, 3)
+	a, _ := eval.ScoreHoldout(ctx, trained, ds, pairs, eval.HoldoutOptions{MaxUsers: 50, Seed: 3})
+	b, _ := eval.ScoreHoldout(ctx, trained, ds, pairs, eval.HoldoutOptions{MaxUsers: 50, Seed: 3})
 	if a != b || a.Users != 50 {
 		t.Fatalf("sampled scores differ: %+v %+v", a, b)
 	}

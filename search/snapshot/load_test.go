@@ -1,4 +1,4 @@
-package search_test
+package snapshot_test
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"github.com/duetrec/duet/content"
 	"github.com/duetrec/duet/index"
 	"github.com/duetrec/duet/search"
+	"github.com/duetrec/duet/search/snapshot"
 	"github.com/duetrec/duet/tower"
 )
 
@@ -39,15 +40,15 @@ func smallModel(t *testing.T) (*tower.Model, *tower.Dataset) {
 func TestSnapshot_BuildLoad(t *testing.T) {
 	ctx := context.Background()
 	model, ds := smallModel(t)
-	root := t.TempDir()
+	root := snapshot.NewRoot(t.TempDir())
 	pop := map[string]float64{ds.Items[0].ID: 5}
-	for _, ann := range []search.ANN{search.ANNExact, search.ANNHNSW} {
+	for _, ann := range []index.Kind{index.KindExact, index.KindHNSW} {
 		t.Run(string(ann), func(t *testing.T) {
-			dir, err := search.BuildSnapshot(ctx, root, 7, model, ds.Items, pop, search.BuildOptions{ANN: ann})
+			dir, err := root.Build(ctx, 7, model, ds.Items, pop, snapshot.BuildOptions{ANN: ann})
 			if err != nil {
 				t.Fatal(err)
 			}
-			snap, err := search.LoadSnapshot(ctx, dir, t.TempDir(), search.StaticHistory{}, search.Options{})
+			snap, err := snapshot.Load(ctx, dir, t.TempDir(), search.StaticHistory{}, search.Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -70,7 +71,7 @@ func TestSnapshot_BuildLoad(t *testing.T) {
 			if err := snap.Close(); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := index.VerifySnapshot(ctx, dir); err != nil {
+			if _, err := snapshot.Verify(ctx, dir); err != nil {
 				t.Fatalf("the snapshot changed under the server: %v", err)
 			}
 		})
@@ -80,7 +81,7 @@ func TestSnapshot_BuildLoad(t *testing.T) {
 func TestSnapshot_LoadRefusesDamage(t *testing.T) {
 	ctx := context.Background()
 	model, ds := smallModel(t)
-	dir, err := search.BuildSnapshot(ctx, t.TempDir(), 1, model, ds.Items, nil, search.BuildOptions{ANN: search.ANNExact})
+	dir, err := snapshot.NewRoot(t.TempDir()).Build(ctx, 1, model, ds.Items, nil, snapshot.BuildOptions{ANN: index.KindExact})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +90,7 @@ func TestSnapshot_LoadRefusesDamage(t *testing.T) {
 	b[len(b)/2] ^= 0xff
 	os.WriteFile(p, b, 0o644)
 	work := filepath.Join(t.TempDir(), "work")
-	if _, err := search.LoadSnapshot(ctx, dir, work, search.StaticHistory{}, search.Options{}); !errors.Is(err, index.ErrBadSnapshot) {
+	if _, err := snapshot.Load(ctx, dir, work, search.StaticHistory{}, search.Options{}); !errors.Is(err, snapshot.ErrBadSnapshot) {
 		t.Fatalf("damaged snapshot: %v", err)
 	}
 }

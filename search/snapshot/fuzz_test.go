@@ -1,4 +1,4 @@
-package search
+package snapshot
 
 import (
 	"context"
@@ -15,15 +15,17 @@ import (
 
 	"github.com/duetrec/duet/content"
 	"github.com/duetrec/duet/index"
+	"github.com/duetrec/duet/internal/durable"
+	"github.com/duetrec/duet/search"
 	"github.com/duetrec/duet/tower"
 )
 
 // fuzzTargets are the snapshot files FuzzLoadSnapshot replaces; the
 // compressed ones are fuzzed as their plain content.
-var fuzzTargets = []string{index.ManifestFile, fileModel, fileVectors, fileItems, filePopularity}
+var fuzzTargets = []string{fileManifest, fileModel, fileVectors, fileItems, filePopularity}
 
 // tinySnapshot builds a snapshot small enough to copy for every fuzz input.
-func tinySnapshot(tb testing.TB, ann ANN) string {
+func tinySnapshot(tb testing.TB, ann index.Kind) string {
 	tb.Helper()
 	ctx := context.Background()
 	var items []content.Item
@@ -43,7 +45,7 @@ func tinySnapshot(tb testing.TB, ann ANN) string {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	dir, err := BuildSnapshot(ctx, tb.TempDir(), 3, m, items, map[string]float64{"a": 2, "b": 1}, BuildOptions{ANN: ann})
+	dir, err := NewRoot(tb.TempDir()).Build(ctx, 3, m, items, map[string]float64{"a": 2, "b": 1}, BuildOptions{ANN: ann})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -70,12 +72,12 @@ func plainFile(tb testing.TB, dir, name string) []byte {
 // reseal rewrites the manifest's checksums for the files as they are, so
 // the fuzzed content gets past the checksums to the decoders.
 func reseal(dir string) error {
-	p := filepath.Join(dir, index.ManifestFile)
+	p := filepath.Join(dir, fileManifest)
 	b, err := os.ReadFile(p)
 	if err != nil {
 		return err
 	}
-	var m index.Manifest
+	var m Manifest
 	if err := json.Unmarshal(b, &m); err != nil {
 		return err
 	}
@@ -85,7 +87,7 @@ func reseal(dir string) error {
 			return err
 		}
 		sum := sha256.Sum256(data)
-		m.Files[name] = index.FileSum{Size: int64(len(data)), SHA256: hex.EncodeToString(sum[:])}
+		m.Files[name] = FileSum{Size: int64(len(data)), SHA256: hex.EncodeToString(sum[:])}
 	}
 	if b, err = json.Marshal(m); err != nil {
 		return err
@@ -98,18 +100,18 @@ func reseal(dir string) error {
 // corrupt-index or bad-model error, or give a snapshot that answers
 // searches. It must never panic.
 func FuzzLoadSnapshot(f *testing.F) {
-	src := map[ANN]string{ANNExact: tinySnapshot(f, ANNExact), ANNHNSW: tinySnapshot(f, ANNHNSW)}
+	src := map[index.Kind]string{index.KindExact: tinySnapshot(f, index.KindExact), index.KindHNSW: tinySnapshot(f, index.KindHNSW)}
 	for i, name := range fuzzTargets {
-		b := plainFile(f, src[ANNHNSW], name)
+		b := plainFile(f, src[index.KindHNSW], name)
 		f.Add(uint8(i), b)
 		f.Add(uint8(i), b[:len(b)/2])
-		f.Add(uint8(i+len(fuzzTargets)), plainFile(f, src[ANNExact], name))
+		f.Add(uint8(i+len(fuzzTargets)), plainFile(f, src[index.KindExact], name))
 	}
 	ctx := context.Background()
 	f.Fuzz(func(t *testing.T, which uint8, data []byte) {
-		ann := ANNHNSW
+		ann := index.KindHNSW
 		if int(which)/len(fuzzTargets)%2 == 1 {
-			ann = ANNExact
+			ann = index.KindExact
 		}
 		dir := filepath.Join(t.TempDir(), "snap")
 		if err := copyDir(src[ann], dir); err != nil {
@@ -118,33 +120,33 @@ func FuzzLoadSnapshot(f *testing.F) {
 		name := fuzzTargets[int(which)%len(fuzzTargets)]
 		var err error
 		if strings.HasSuffix(name, ".zst") {
-			err = writeZstd(filepath.Join(dir, name), func(w io.Writer) error { _, err := w.Write(data); return err })
+			err = durable.WriteZstd(filepath.Join(dir, name), func(w io.Writer) error { _, err := w.Write(data); return err })
 		} else {
 			err = os.WriteFile(filepath.Join(dir, name), data, 0o644)
 		}
 		if err != nil {
 			t.Fatal(err)
 		}
-		if name != index.ManifestFile {
+		if name != fileManifest {
 			if err := reseal(dir); err != nil {
 				t.Fatal(err)
 			}
 		}
-		snap, err := LoadSnapshot(ctx, dir, filepath.Join(t.TempDir(), "work"), StaticHistory{"u1": {{UserID: "u1", ItemID: "a", Kind: "view"}, {UserID: "u1", ItemID: "b", Kind: "view"}}}, Options{})
+		snap, err := Load(ctx, dir, filepath.Join(t.TempDir(), "work"), search.StaticHistory{"u1": {{UserID: "u1", ItemID: "a", Kind: "view"}, {UserID: "u1", ItemID: "b", Kind: "view"}}}, search.Options{})
 		if err != nil {
-			if !errors.Is(err, index.ErrBadSnapshot) && !errors.Is(err, index.ErrCorrupt) && !errors.Is(err, tower.ErrBadModel) && !errors.Is(err, tower.ErrModelVersion) {
+			if !errors.Is(err, ErrBadSnapshot) && !errors.Is(err, index.ErrCorrupt) && !errors.Is(err, tower.ErrBadModel) && !errors.Is(err, tower.ErrModelVersion) {
 				t.Fatalf("load failed with an unclassified error: %v", err)
 			}
 			return
 		}
 		defer snap.Close()
-		for _, req := range []Request{{K: 5}, {Query: "title a", UserID: "u1", K: 5}, {Query: "title", K: 3, Mode: ModeKeyword}} {
+		for _, req := range []search.Request{{K: 5}, {Query: "title a", UserID: "u1", K: 5}, {Query: "title", K: 3, Mode: search.ModeKeyword}} {
 			if _, err := snap.Search(ctx, req); err != nil {
 				t.Fatalf("search %+v on a loaded snapshot: %v", req, err)
 			}
 		}
 		for _, it := range snap.Catalog().Items()[:1] {
-			if _, err := snap.Similar(ctx, it.ID, Request{K: 3}); err != nil {
+			if _, err := snap.Similar(ctx, it.ID, search.Request{K: 3}); err != nil {
 				t.Fatalf("similar %s: %v", it.ID, err)
 			}
 		}

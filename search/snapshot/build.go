@@ -1,0 +1,135 @@
+package snapshot
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"path/filepath"
+	"time"
+
+	"github.com/duetrec/duet/content"
+	"github.com/duetrec/duet/index"
+	"github.com/duetrec/duet/index/text"
+	"github.com/duetrec/duet/internal/durable"
+	"github.com/duetrec/duet/tower"
+)
+
+// BuildOptions tunes Build. The zero value builds an HNSW index with its
+// defaults, silently.
+type BuildOptions struct {
+	ANN  index.Kind // default index.KindHNSW
+	HNSW index.HNSWOptions
+	// Meta is copied into the manifest (how the model was made, its
+	// validation figures, build parameters).
+	Meta map[string]string
+	// Progress, when set, follows the vector and text indexing.
+	Progress content.Progress
+	// Timings, when set, is told the time each stage took.
+	Timings func(stage string, took time.Duration)
+}
+
+// Build embeds every item with the model, builds the vector and text
+// indexes, and writes them with the model, the catalogue and the
+// popularity counts as a new snapshot reflecting the store at sequence
+// number seq. It returns the snapshot's directory. On an error, or when
+// ctx is done, nothing is left behind.
+func (r *Root) Build(ctx context.Context, seq uint64, model *tower.Model, items []content.Item, popularity map[string]float64, opts BuildOptions) (string, error) {
+	if opts.ANN == "" {
+		opts.ANN = index.KindHNSW
+	}
+	meta := map[string]string{"ann": string(opts.ANN)}
+	for k, v := range opts.Meta {
+		meta[k] = v
+	}
+	m := Manifest{Seq: seq, Items: len(items), Dim: model.Dim(), Meta: meta}
+	stage := func(name string, fn func() error) error {
+		t := time.Now()
+		if err := fn(); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		if opts.Timings != nil {
+			opts.Timings(name, time.Since(t))
+		}
+		return nil
+	}
+	dir, err := write(ctx, r.Dir(), m, func(dir string) error {
+		if err := stage("save model", func() error {
+			return durable.WriteFile(filepath.Join(dir, fileModel), model.Save)
+		}); err != nil {
+			return err
+		}
+		if err := stage("vectors", func() error {
+			vecs, err := buildVectors(ctx, model, items, opts)
+			if err != nil {
+				return err
+			}
+			return durable.WriteFile(filepath.Join(dir, fileVectors), func(w io.Writer) error { return vecs.Save(ctx, w) })
+		}); err != nil {
+			return err
+		}
+		if err := stage("text", func() error { return buildText(ctx, filepath.Join(dir, fileText), items, opts.Progress) }); err != nil {
+			return err
+		}
+		return stage("catalog", func() error { return writeCatalog(dir, items, popularity) })
+	})
+	if err != nil {
+		return "", fmt.Errorf("build snapshot: %w", err)
+	}
+	return dir, nil
+}
+
+func buildVectors(ctx context.Context, model *tower.Model, items []content.Item, opts BuildOptions) (index.Vector, error) {
+	vecs, err := index.New(opts.ANN, model.Dim(), opts.HNSW)
+	if err != nil {
+		return nil, err
+	}
+	if p := opts.Progress; p != nil {
+		p.Start("index vectors", int64(len(items)))
+		defer p.Done()
+	}
+	v := make([]float32, model.Dim())
+	for i := range items {
+		if i%256 == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
+		v = model.ItemVector(items[i], v)
+		if err := vecs.Upsert(items[i].ID, v); err != nil {
+			return nil, fmt.Errorf("item %q: %w", items[i].ID, err)
+		}
+		if opts.Progress != nil {
+			opts.Progress.Add(1)
+		}
+	}
+	return vecs, nil
+}
+
+func buildText(ctx context.Context, dir string, items []content.Item, p content.Progress) error {
+	t, err := text.Open(ctx, dir, nil)
+	if err != nil {
+		return err
+	}
+	if p != nil {
+		p.Start("index text", int64(len(items)))
+		defer p.Done()
+	}
+	const batch = 1000
+	for i := 0; i < len(items); i += batch {
+		end := min(i+batch, len(items))
+		if err := t.IndexBatch(ctx, items[i:end]); err != nil {
+			t.Close()
+			return err
+		}
+		if p != nil {
+			p.Add(int64(end - i))
+		}
+	}
+	// One segment: every query otherwise opens its postings in each of
+	// the dozen segments a bulk load leaves, for the snapshot's lifetime.
+	if err := t.Compact(ctx); err != nil {
+		t.Close()
+		return err
+	}
+	return t.Close()
+}

@@ -1,0 +1,208 @@
+package snapshot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/duetrec/duet/index"
+	"github.com/duetrec/duet/index/text"
+	"github.com/duetrec/duet/internal/durable"
+	"github.com/duetrec/duet/search"
+	"github.com/duetrec/duet/tower"
+)
+
+// Snapshot is a loaded snapshot: the search engine over it, and what it
+// was built from. Live edits go to the engine (ItemPut, ItemDeleted,
+// EventsAdded), never to the snapshot's files.
+type Snapshot struct {
+	*search.Engine
+	Dir      string
+	Manifest Manifest
+	Model    *tower.Model
+	text     *text.Index
+	vectors  index.Vector
+	work     string
+}
+
+// Load verifies and loads the snapshot in dir, with a working copy of its
+// text index in a new directory under the data directory. hist gives users'
+// live histories to the engine.
+func (r *Root) Load(ctx context.Context, dir string, hist search.History, opts search.Options) (*Snapshot, error) {
+	if err := os.MkdirAll(r.data, 0o755); err != nil {
+		return nil, err
+	}
+	work, err := os.MkdirTemp(r.data, workPrefix)
+	if err != nil {
+		return nil, err
+	}
+	return Load(ctx, dir, work, hist, opts)
+}
+
+// Load verifies and loads the snapshot in dir. The text index, which live
+// edits change and Bleve writes to even when only opened, is copied into
+// work and served from there; work is removed on Close, or at once when
+// the load fails. Its errors match ErrBadSnapshot when the snapshot is
+// bad, index.ErrCorrupt, tower.ErrBadModel or tower.ErrModelVersion when
+// one of its files is.
+func Load(ctx context.Context, dir, work string, hist search.History, opts search.Options) (*Snapshot, error) {
+	m, err := Verify(ctx, dir)
+	if err != nil {
+		os.RemoveAll(work)
+		return nil, err
+	}
+	fail := func(err error) (*Snapshot, error) {
+		os.RemoveAll(work)
+		return nil, fmt.Errorf("load snapshot %s: %w", dir, err)
+	}
+	var model *tower.Model
+	if err := readFile(filepath.Join(dir, fileModel), func(r io.Reader) (err error) {
+		model, err = tower.Load(r)
+		return err
+	}); err != nil {
+		return fail(err)
+	}
+	var vecs index.Vector
+	if err := readFile(filepath.Join(dir, fileVectors), func(r io.Reader) (err error) {
+		vecs, err = index.Load(ctx, index.Kind(m.Meta["ann"]), r)
+		return err
+	}); err != nil {
+		return fail(err)
+	}
+	lookup, ok := vecs.(search.VectorIndex)
+	if !ok {
+		return fail(fmt.Errorf("%w: vector index %q cannot look vectors up", ErrBadSnapshot, m.Meta["ann"]))
+	}
+	cat, err := readCatalog(dir)
+	if err != nil {
+		if !errors.Is(err, ErrBadSnapshot) {
+			err = fmt.Errorf("%w: %w", ErrBadSnapshot, err)
+		}
+		return fail(err)
+	}
+	if err := checkConsistent(m, model, vecs, cat); err != nil {
+		return fail(err)
+	}
+	textDir := filepath.Join(work, fileText)
+	if err := copyDir(filepath.Join(dir, fileText), textDir); err != nil {
+		return fail(err)
+	}
+	tx, err := text.Open(ctx, textDir, nil)
+	if err != nil {
+		return fail(err)
+	}
+	e := search.New(lookup, tx, search.ModelEncoder{Model: model}, hist, cat, opts)
+	return &Snapshot{Engine: e, Dir: dir, Manifest: m, Model: model, text: tx, vectors: vecs, work: work}, nil
+}
+
+// checkConsistent refuses a snapshot whose parts disagree: each file may
+// be sound on its own and still belong to another build, and a vector of
+// the wrong dimension would only fail at query time.
+func checkConsistent(m Manifest, model *tower.Model, vecs index.Vector, cat *search.Catalog) error {
+	if cat.Len() != m.Items || vecs.Len() != m.Items {
+		return fmt.Errorf("%w: manifest says %d items, catalog has %d, vectors %d", ErrBadSnapshot, m.Items, cat.Len(), vecs.Len())
+	}
+	if vecs.Dim() != model.Dim() || m.Dim != model.Dim() {
+		return fmt.Errorf("%w: dimensions differ: manifest %d, model %d, vectors %d", ErrBadSnapshot, m.Dim, model.Dim(), vecs.Dim())
+	}
+	lookup := vecs.(search.VectorIndex)
+	for _, it := range cat.Items() {
+		if _, ok := lookup.Vector(it.ID); !ok {
+			return fmt.Errorf("%w: item %q has no vector", ErrBadSnapshot, it.ID)
+		}
+	}
+	return nil
+}
+
+// Close releases the text index and removes the working copy.
+func (s *Snapshot) Close() error {
+	err := s.text.Close() // a second Close, after SaveAs, is harmless
+	if rerr := os.RemoveAll(s.work); err == nil {
+		err = rerr
+	}
+	return err
+}
+
+// SaveAs writes what the snapshot holds now, live edits included, as a new
+// snapshot under root reflecting the store at seq: the model as it was,
+// the vector index and catalogue as they are, the text index copied from
+// the working copy, and the given popularity counts; meta is added to the
+// manifest's. It is how an incremental rebuild publishes: load, apply the
+// store's changes, save. The text index is closed first, so the snapshot
+// serves no more after it; Close it still.
+func (s *Snapshot) SaveAs(ctx context.Context, root *Root, seq uint64, popularity map[string]float64, meta map[string]string) (string, error) {
+	if err := s.text.Close(); err != nil {
+		return "", fmt.Errorf("save snapshot: %w", err)
+	}
+	items := s.Catalog().Items()
+	m := Manifest{Seq: seq, Items: len(items), Dim: s.Manifest.Dim, Meta: map[string]string{}}
+	for k, v := range s.Manifest.Meta {
+		m.Meta[k] = v
+	}
+	for k, v := range meta {
+		m.Meta[k] = v
+	}
+	dir, err := write(ctx, root.Dir(), m, func(dir string) error {
+		if err := copyFile(filepath.Join(s.Dir, fileModel), filepath.Join(dir, fileModel)); err != nil {
+			return err
+		}
+		if err := durable.WriteFile(filepath.Join(dir, fileVectors), func(w io.Writer) error { return s.vectors.Save(ctx, w) }); err != nil {
+			return err
+		}
+		if err := copyDir(filepath.Join(s.work, fileText), filepath.Join(dir, fileText)); err != nil {
+			return err
+		}
+		return writeCatalog(dir, items, popularity)
+	})
+	if err != nil {
+		return "", fmt.Errorf("save snapshot: %w", err)
+	}
+	return dir, nil
+}
+
+// copyFile copies a file. The copy is fsync'd with the rest of the
+// snapshot it belongs to, or is a working copy that needs no fsync.
+func copyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.Create(dst)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
+
+// copyDir copies the regular files below src into dst.
+func copyDir(src, dst string) error {
+	return filepath.WalkDir(src, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(src, path)
+		if err != nil {
+			return err
+		}
+		target := filepath.Join(dst, rel)
+		if d.IsDir() {
+			return os.MkdirAll(target, 0o755)
+		}
+		return copyFile(path, target)
+	})
+}
+
+// ReadModel reads the model of the snapshot in dir, without verifying the
+// snapshot or loading the rest: for scoring the model in service against a
+// new one.
+func ReadModel(dir string) (*tower.Model, error) {
+	return tower.LoadFile(filepath.Join(dir, fileModel))
+}

@@ -1,0 +1,229 @@
+package snapshot
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/duetrec/duet/internal/durable"
+)
+
+// Format is the version of the snapshot layout this code writes and reads;
+// a snapshot of another version is refused.
+const Format = 1
+
+// The files of a snapshot.
+const (
+	fileManifest   = "manifest.json"      // written last: a directory without it is no snapshot
+	fileModel      = "model.duet"         // the two-tower model
+	fileVectors    = "vectors.idx"        // the vector index: ids, raw float32 vectors, graph
+	fileText       = "text"               // the Bleve index (a directory)
+	fileItems      = "items.jsonl.zst"    // the catalogue, as the generic format
+	filePopularity = "popularity.csv.zst" // item,count: the popularity fallback
+)
+
+// Manifest describes a snapshot: what it holds and how to check it.
+type Manifest struct {
+	Format    int       `json:"format"`
+	CreatedAt time.Time `json:"created_at"`
+	// Seq is the store's sequence number the snapshot reflects: changes
+	// after it are replayed on load.
+	Seq   uint64 `json:"seq"`
+	Items int    `json:"items"`
+	Dim   int    `json:"dim"`
+	// Meta holds free-form facts about the snapshot: the vector index
+	// ("ann"), how the model was made, its validation figures.
+	Meta map[string]string `json:"meta,omitempty"`
+	// Files maps every file's path, relative to the snapshot and with
+	// forward slashes, to its size and SHA-256.
+	Files map[string]FileSum `json:"files"`
+}
+
+// FileSum is the size and SHA-256 of one file in a snapshot.
+type FileSum struct {
+	Size   int64  `json:"size"`
+	SHA256 string `json:"sha256"`
+}
+
+// write creates a snapshot under root. fill writes the snapshot's files
+// into the directory it is given; write then checksums and fsyncs every
+// file (Bleve's included), writes the manifest, and renames the directory
+// into place, so a snapshot is either complete or absent. m.Files and
+// m.Format are filled in. It returns the snapshot's path.
+func write(ctx context.Context, root string, m Manifest, fill func(dir string) error) (string, error) {
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		return "", err
+	}
+	tmp, err := os.MkdirTemp(root, tmpPrefix)
+	if err != nil {
+		return "", err
+	}
+	done := false
+	defer func() {
+		if !done {
+			os.RemoveAll(tmp)
+		}
+	}()
+	if err := fill(tmp); err != nil {
+		return "", err
+	}
+	if err := ctx.Err(); err != nil {
+		return "", err
+	}
+	m.Format = Format
+	if m.CreatedAt.IsZero() {
+		m.CreatedAt = time.Now().UTC()
+	}
+	if m.Files, err = sumFiles(ctx, tmp, true); err != nil {
+		return "", err
+	}
+	if err := durable.WriteJSON(filepath.Join(tmp, fileManifest), m); err != nil {
+		return "", err
+	}
+	if err := syncDirs(tmp); err != nil {
+		return "", err
+	}
+	final := filepath.Join(root, name(m))
+	if err := os.Rename(tmp, final); err != nil {
+		return "", err
+	}
+	done = true
+	if err := durable.SyncDir(root); err != nil {
+		return "", err
+	}
+	return final, nil
+}
+
+// Verify reads the manifest of the snapshot in dir and checks that it is
+// of this format, that every file it lists is present with the listed size
+// and checksum, and that no file is there unlisted. Its errors match
+// ErrBadSnapshot, or are ctx's.
+func Verify(ctx context.Context, dir string) (Manifest, error) {
+	var m Manifest
+	bad := func(format string, args ...any) (Manifest, error) {
+		return m, fmt.Errorf("snapshot %s: %w: %s", dir, ErrBadSnapshot, fmt.Sprintf(format, args...))
+	}
+	b, err := os.ReadFile(filepath.Join(dir, fileManifest))
+	if err != nil {
+		return bad("%v", err)
+	}
+	if err := json.Unmarshal(b, &m); err != nil {
+		return bad("manifest: %v", err)
+	}
+	if m.Format != Format {
+		return bad("format %d, want %d", m.Format, Format)
+	}
+	got, err := sumFiles(ctx, dir, false)
+	if err != nil {
+		if ctx.Err() != nil {
+			return m, ctx.Err()
+		}
+		return bad("%v", err)
+	}
+	delete(got, fileManifest)
+	for _, name := range sortedKeys(m.Files) {
+		want := m.Files[name]
+		have, ok := got[name]
+		switch {
+		case !ok:
+			return bad("%s is missing", name)
+		case have.Size != want.Size:
+			return bad("%s is %d bytes, want %d", name, have.Size, want.Size)
+		case have.SHA256 != want.SHA256:
+			return bad("%s fails its checksum", name)
+		}
+		delete(got, name)
+	}
+	for _, name := range sortedKeys(got) {
+		return bad("%s is not in the manifest", name)
+	}
+	return m, nil
+}
+
+// sumFiles checksums every regular file below dir, fsyncing each if sync
+// is set: one read serves both. Anything else than a regular file or a
+// directory is an error.
+func sumFiles(ctx context.Context, dir string, sync bool) (map[string]FileSum, error) {
+	out := map[string]FileSum{}
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if d.IsDir() {
+			return nil
+		}
+		if !d.Type().IsRegular() {
+			return fmt.Errorf("%s is not a regular file", path)
+		}
+		rel, err := filepath.Rel(dir, path)
+		if err != nil {
+			return err
+		}
+		sum, err := sumFile(path, sync)
+		if err != nil {
+			return err
+		}
+		out[filepath.ToSlash(rel)] = sum
+		return nil
+	})
+	return out, err
+}
+
+// sumFile checksums one file; with sync it opens the file for writing,
+// which some systems need for an fsync, and fsyncs it.
+func sumFile(path string, sync bool) (FileSum, error) {
+	flag := os.O_RDONLY
+	if sync {
+		flag = os.O_RDWR
+	}
+	f, err := os.OpenFile(path, flag, 0)
+	if err != nil {
+		return FileSum{}, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	if err != nil {
+		return FileSum{}, err
+	}
+	if sync {
+		if err := f.Sync(); err != nil {
+			return FileSum{}, err
+		}
+	}
+	return FileSum{Size: n, SHA256: hex.EncodeToString(h.Sum(nil))}, nil
+}
+
+// syncDirs fsyncs dir and every directory below it, so that the entries of
+// the files written there are durable too.
+func syncDirs(dir string) error {
+	return filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			return durable.SyncDir(path)
+		}
+		return nil
+	})
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}

@@ -1,0 +1,157 @@
+package snapshot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Names in a data directory.
+const (
+	snapshotsDir = "snapshots"    // DATA/snapshots: the snapshots
+	snapPrefix   = "snap-"        // a snapshot's directory
+	tmpPrefix    = ".tmp-"        // a snapshot being written, in DATA/snapshots
+	workPrefix   = ".live-"       // a loaded snapshot's working copy, in DATA
+	lockFile     = "rebuild.lock" // DATA/rebuild.lock: one rebuild at a time
+)
+
+// Root is where a data directory keeps its snapshots: DATA/snapshots, and
+// the working copies of loaded ones beside the store.
+type Root struct {
+	data string
+}
+
+// NewRoot returns the snapshot root of the data directory data.
+func NewRoot(data string) *Root { return &Root{data: data} }
+
+// Dir is the directory holding the snapshots, DATA/snapshots.
+func (r *Root) Dir() string { return filepath.Join(r.data, snapshotsDir) }
+
+// name is a snapshot's directory name: it sorts by sequence number, then
+// by creation time.
+func name(m Manifest) string {
+	return fmt.Sprintf("%s%020d-%d", snapPrefix, m.Seq, m.CreatedAt.UnixNano())
+}
+
+// List returns the snapshot directories, newest first, without verifying
+// them.
+func (r *Root) List() ([]string, error) {
+	entries, err := os.ReadDir(r.Dir())
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, e := range entries {
+		if e.IsDir() && strings.HasPrefix(e.Name(), snapPrefix) {
+			out = append(out, filepath.Join(r.Dir(), e.Name()))
+		}
+	}
+	slices.Sort(out)
+	slices.Reverse(out)
+	return out, nil
+}
+
+// Newest returns the newest snapshot directory, unverified, or "" when
+// there is none: a cheap test for a new one.
+func (r *Root) Newest() string {
+	dirs, _ := r.List()
+	if len(dirs) == 0 {
+		return ""
+	}
+	return dirs[0]
+}
+
+// Latest returns the newest snapshot that verifies with its manifest, and
+// the errors of newer ones that did not, so that they can be reported. It
+// returns an error matching ErrBadSnapshot when there is none.
+func (r *Root) Latest(ctx context.Context) (string, Manifest, []error, error) {
+	dirs, err := r.List()
+	if err != nil {
+		return "", Manifest{}, nil, fmt.Errorf("list snapshots in %s: %w", r.Dir(), err)
+	}
+	var skipped []error
+	for _, dir := range dirs {
+		m, err := Verify(ctx, dir)
+		if err == nil {
+			return dir, m, skipped, nil
+		}
+		if ctx.Err() != nil {
+			return "", Manifest{}, skipped, ctx.Err()
+		}
+		skipped = append(skipped, err)
+	}
+	return "", Manifest{}, skipped, fmt.Errorf("no complete snapshot in %s: %w", r.Dir(), ErrBadSnapshot)
+}
+
+// Prune removes all but the newest keep snapshots (keep < 1 is taken as
+// 1), and what interrupted writes left. The snapshot in service should be
+// among the kept ones.
+func (r *Root) Prune(keep int) error {
+	dirs, err := r.List()
+	if err != nil {
+		return err
+	}
+	for _, d := range dirs[min(max(keep, 1), len(dirs)):] {
+		if err := os.RemoveAll(d); err != nil {
+			return err
+		}
+	}
+	return r.RemovePartial()
+}
+
+// RemovePartial removes the snapshots that interrupted writes left half
+// written. They are never loaded, having no snapshot name, but take space.
+// Call it holding the rebuild lock, so that no write is under way.
+func (r *Root) RemovePartial() error {
+	tmps, _ := filepath.Glob(filepath.Join(r.Dir(), tmpPrefix+"*"))
+	for _, t := range tmps {
+		if err := os.RemoveAll(t); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// RemoveWorkingCopies removes the working copies that servers which did
+// not stop cleanly left. Call it holding the store, so that no server is
+// using one.
+func (r *Root) RemoveWorkingCopies() error {
+	stale, _ := filepath.Glob(filepath.Join(r.data, workPrefix+"*"))
+	for _, d := range stale {
+		if err := os.RemoveAll(d); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Lock takes the data directory's rebuild lock, so that one rebuild at a
+// time writes snapshots and cleans up after killed ones. The lock is the
+// kernel's (flock on DATA/rebuild.lock), released when the process dies
+// however it dies. A lock held elsewhere is ErrLocked.
+func (r *Root) Lock() (unlock func(), err error) {
+	if err := os.MkdirAll(r.data, 0o755); err != nil {
+		return nil, err
+	}
+	return lock(filepath.Join(r.data, lockFile))
+}
+
+// Seq reads the store sequence number from a snapshot directory's name.
+func Seq(dir string) (uint64, bool) {
+	name := strings.TrimPrefix(filepath.Base(dir), snapPrefix)
+	seq, _, ok := strings.Cut(name, "-")
+	if !ok {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(seq, 10, 64)
+	return n, err == nil
+}

@@ -1,0 +1,138 @@
+package snapshot_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/duetrec/duet/content"
+	"github.com/duetrec/duet/index"
+	"github.com/duetrec/duet/search"
+	"github.com/duetrec/duet/search/snapshot"
+)
+
+func TestRoot_Lock(t *testing.T) {
+	r := snapshot.NewRoot(filepath.Join(t.TempDir(), "data"))
+	unlock, err := r.Lock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Lock(); !errors.Is(err, snapshot.ErrLocked) {
+		t.Fatalf("second lock: %v, want ErrLocked", err)
+	}
+	unlock()
+	unlock2, err := r.Lock()
+	if err != nil {
+		t.Fatalf("lock after unlock: %v", err)
+	}
+	unlock2()
+}
+
+func TestRoot_Leftovers(t *testing.T) {
+	ctx := context.Background()
+	model, ds := smallModel(t)
+	data := t.TempDir()
+	r := snapshot.NewRoot(data)
+	if r.Newest() != "" {
+		t.Fatalf("Newest of an empty root: %q", r.Newest())
+	}
+	dir, err := r.Build(ctx, 1, model, ds.Items, nil, snapshot.BuildOptions{ANN: index.KindExact})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Newest() != dir {
+		t.Fatalf("Newest %q, want %q", r.Newest(), dir)
+	}
+	snap, err := r.Load(ctx, dir, search.StaticHistory{}, search.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A working copy beside the store, and what a killed rebuild leaves.
+	work, _ := filepath.Glob(filepath.Join(data, ".live-*"))
+	if len(work) != 1 {
+		t.Fatalf("working copies %v, want one", work)
+	}
+	partial := filepath.Join(r.Dir(), ".tmp-killed")
+	if err := os.MkdirAll(filepath.Join(partial, "text"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.RemovePartial(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(partial); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("partial snapshot left: %v", err)
+	}
+	if err := snap.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if left, _ := filepath.Glob(filepath.Join(data, ".live-*")); len(left) != 0 {
+		t.Fatalf("Close left working copies: %v", left)
+	}
+	// A server killed while serving leaves its working copy.
+	if err := os.MkdirAll(filepath.Join(data, ".live-123", "text"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.RemoveWorkingCopies(); err != nil {
+		t.Fatal(err)
+	}
+	if left, _ := filepath.Glob(filepath.Join(data, ".live-*")); len(left) != 0 {
+		t.Fatalf("working copies left: %v", left)
+	}
+	if _, _, _, err := r.Latest(ctx); err != nil {
+		t.Fatalf("the snapshot itself was touched: %v", err)
+	}
+}
+
+func TestSnapshot_SaveAs(t *testing.T) {
+	ctx := context.Background()
+	model, ds := smallModel(t)
+	r := snapshot.NewRoot(t.TempDir())
+	dir, err := r.Build(ctx, 1, model, ds.Items, nil, snapshot.BuildOptions{Meta: map[string]string{"model": "trained"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap, err := r.Load(ctx, dir, search.StaticHistory{}, search.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer snap.Close()
+	if err := snap.ItemPut(ctx, content.Item{ID: "zz-new", Title: "Quasar cartography"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := snap.ItemDeleted(ctx, ds.Items[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	pop := map[string]float64{ds.Items[1].ID: 3}
+	saved, err := snap.SaveAs(ctx, r, 9, pop, map[string]string{"incremental_from": filepath.Base(dir)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	latest, m, _, err := r.Latest(ctx)
+	if err != nil || latest != saved {
+		t.Fatalf("latest %s (%v), want %s", latest, err, saved)
+	}
+	if seq, ok := snapshot.Seq(saved); !ok || seq != 9 || m.Seq != 9 {
+		t.Fatalf("seq %d %v, manifest %d", seq, ok, m.Seq)
+	}
+	if m.Meta["model"] != "trained" || m.Meta["incremental_from"] != filepath.Base(dir) || m.Items != len(ds.Items) {
+		t.Fatalf("manifest %+v", m)
+	}
+	again, err := r.Load(ctx, saved, search.StaticHistory{}, search.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again.Close()
+	res, err := again.Search(ctx, search.Request{Query: "quasar", K: 3, Mode: search.ModeKeyword})
+	if err != nil || len(res.Hits) == 0 || res.Hits[0].ID != "zz-new" {
+		t.Fatalf("the new item after SaveAs: %+v %v", res, err)
+	}
+	if _, ok := again.Catalog().Item(ds.Items[0].ID); ok {
+		t.Fatal("the deleted item came back")
+	}
+	top, err := again.Search(ctx, search.Request{K: 1})
+	if err != nil || top.Hits[0].ID != ds.Items[1].ID {
+		t.Fatalf("popular after SaveAs: %+v %v", top, err)
+	}
+}

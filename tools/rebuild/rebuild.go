@@ -1,0 +1,334 @@
+// Package rebuild is Duet's index rebuild: from the store, a new snapshot
+// for the servers to load.
+//
+// A full rebuild reads the store (or, while a server holds it, a
+// consistent copy through the server's admin API), trains the two-tower
+// model or reuses a model file, scores it on each user's last item beside
+// the model in service, refuses to publish below a floor, builds the
+// vector and text indexes into a new snapshot, prunes old snapshots and
+// asks the server to swap. An incremental rebuild loads the newest
+// snapshot instead, replays the store's item changes into it (the replay
+// a server makes on load, content.Replay) and saves the result.
+//
+// One rebuild runs at a time per data directory (the snapshot root's
+// lock); it first removes what killed rebuilds left behind.
+package rebuild
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/duetrec/duet/content"
+	"github.com/duetrec/duet/index"
+	"github.com/duetrec/duet/internal/procstat"
+	"github.com/duetrec/duet/search"
+	"github.com/duetrec/duet/search/snapshot"
+	"github.com/duetrec/duet/tower"
+	"github.com/duetrec/duet/tower/eval"
+)
+
+// Options is what a rebuild does. Data is required; the zero value of the
+// rest trains with the default settings and keeps 3 snapshots.
+type Options struct {
+	// Data is the data directory holding the store and the snapshots.
+	Data string
+	// Model, when set, is a model file used instead of training.
+	Model string
+	// Train is the training configuration; its Progress is called as
+	// tower.Train calls it.
+	Train tower.Config
+	// Incremental reuses the newest snapshot's model and indexes, and
+	// embeds and indexes only the items changed since.
+	Incremental bool
+	// MinNDCG refuses to publish a model whose validation NDCG@10 is
+	// below it.
+	MinNDCG float64
+	// ANN is the vector index; default index.KindHNSW.
+	ANN  index.Kind
+	HNSW index.HNSWOptions
+	// Keep is how many snapshots are kept; default 3.
+	Keep int
+	// Notify is the base URL of a running server, which holds the store:
+	// the store is read through it, and it is asked to reload the new
+	// snapshot, both with AdminToken.
+	Notify     string
+	AdminToken string
+	// Progress, when set, follows the indexing.
+	Progress content.Progress
+	// Validated, when set, is told the validation figures as soon as they
+	// are known, before the indexes are built.
+	Validated func(Validation)
+}
+
+// Validation is how the new model, and the one it replaces, rank each
+// user's last item.
+type Validation struct {
+	New eval.HoldoutScore
+	// Previous is the model in service's score on the same pairs; nil
+	// without a snapshot whose model could be read.
+	Previous *eval.HoldoutScore
+}
+
+// Stage is how long a stage of a full rebuild took, and the process's
+// peak resident memory after it.
+type Stage struct {
+	Name    string
+	Took    time.Duration
+	PeakRSS string
+}
+
+// Report is what a rebuild did.
+type Report struct {
+	Snapshot string // the new snapshot's directory
+	Items    int
+	Seq      uint64
+	Bytes    int64
+	Took     time.Duration
+	// Stages of a full rebuild, in order.
+	Stages []Stage
+	// Validation of a full rebuild's model.
+	Validation *Validation
+	// From is the snapshot an incremental rebuild started from, and
+	// Changed how many items it applied.
+	From    string
+	Changed int
+	// Reloaded reports that the server at Options.Notify swapped to the
+	// new snapshot.
+	Reloaded bool
+}
+
+// errNoItems is returned for a store with nothing to index.
+var errNoItems = errors.New("rebuild: the store holds no items")
+
+// backupPrefix names the store copies read through a server, in the data
+// directory.
+const backupPrefix = ".backup-"
+
+// Run rebuilds. The report is returned as far as the rebuild got, with
+// its error: a model refused by MinNDCG still has its Validation, a
+// snapshot the server did not reload its Snapshot.
+func Run(ctx context.Context, opts Options) (*Report, error) {
+	if opts.Data == "" {
+		return nil, errors.New("rebuild: no data directory")
+	}
+	if opts.Keep == 0 {
+		opts.Keep = 3
+	}
+	start := time.Now()
+	root := snapshot.NewRoot(opts.Data)
+	unlock, err := root.Lock()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	removeLeftovers(opts.Data, root)
+
+	rep := &Report{}
+	t := time.Now()
+	timed := func(stage string, took time.Duration) {
+		rep.Stages = append(rep.Stages, Stage{stage, took, procstat.PeakRSS()})
+	}
+	st, release, err := openStore(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	stats, err := st.Stats(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rep.Seq = stats.Seq
+	if opts.Incremental {
+		err := incremental(ctx, opts, root, st, rep)
+		rep.Took = time.Since(start)
+		return rep, err
+	}
+	ds, err := tower.LoadDataset(ctx, st)
+	if err != nil {
+		return nil, err
+	}
+	timed("read", time.Since(t))
+	if len(ds.Items) == 0 {
+		return nil, errNoItems
+	}
+
+	t = time.Now()
+	meta := map[string]string{}
+	var model *tower.Model
+	if opts.Model != "" {
+		if model, err = tower.LoadFile(opts.Model); err != nil {
+			return nil, err
+		}
+		meta["model"] = opts.Model
+	} else {
+		var p tower.TrainProgress
+		if model, p, err = tower.Fit(ctx, ds, opts.Train); err != nil {
+			return nil, fmt.Errorf("rebuild: train: %w", err)
+		}
+		meta["model"] = "trained"
+		meta["epochs"] = strconv.Itoa(p.Epoch)
+		meta["best_epoch"] = strconv.Itoa(p.BestEpoch)
+	}
+	timed("model", time.Since(t))
+
+	t = time.Now()
+	v, err := validate(ctx, root, model, ds)
+	if err != nil {
+		return nil, err
+	}
+	rep.Validation = v
+	meta["val_ndcg@10"] = fmt.Sprintf("%.4f", v.New.NDCG)
+	meta["val_recall@10"] = fmt.Sprintf("%.4f", v.New.Recall)
+	if opts.Validated != nil {
+		opts.Validated(*v)
+	}
+	timed("validate", time.Since(t))
+	if opts.MinNDCG > 0 && v.New.NDCG < opts.MinNDCG {
+		return rep, fmt.Errorf("rebuild: the new model's validation NDCG@10 %.4f is below --min-ndcg %.4f: nothing published", v.New.NDCG, opts.MinNDCG)
+	}
+
+	bo := snapshot.BuildOptions{ANN: opts.ANN, HNSW: opts.HNSW, Meta: meta, Progress: opts.Progress, Timings: timed}
+	dir, err := root.Build(ctx, stats.Seq, model, ds.Items, ds.Popularity(ds.History), bo)
+	if err != nil {
+		return rep, err
+	}
+	rep.Items = len(ds.Items)
+	return rep, publish(ctx, opts, root, dir, start, rep)
+}
+
+// validate scores the new model, and the model in service when there is
+// one, on each user's last item, for at most 2000 users.
+func validate(ctx context.Context, root *snapshot.Root, model *tower.Model, ds *tower.Dataset) (*Validation, error) {
+	_, pairs := tower.HoldOutLast(ds)
+	score, err := eval.ScoreHoldout(ctx, model, ds, pairs, eval.HoldoutOptions{})
+	if err != nil {
+		return nil, err
+	}
+	v := &Validation{New: score}
+	// The model in service, when it can be read, on the same pairs; a
+	// missing or unreadable one is no reason not to rebuild.
+	if prev, _, _, err := root.Latest(ctx); err == nil {
+		if pm, err := snapshot.ReadModel(prev); err == nil {
+			if ps, err := eval.ScoreHoldout(ctx, pm, ds, pairs, eval.HoldoutOptions{}); err == nil {
+				v.Previous = &ps
+			}
+		}
+	}
+	return v, nil
+}
+
+// incremental loads the newest snapshot, applies the item changes the
+// store took since it was built (as a server's replay does), and saves the
+// result as a new snapshot.
+func incremental(ctx context.Context, opts Options, root *snapshot.Root, st *content.Store, rep *Report) error {
+	start := time.Now()
+	prev, m, _, err := root.Latest(ctx)
+	if err != nil {
+		return fmt.Errorf("incremental rebuild needs a snapshot: %w", err)
+	}
+	snap, err := root.Load(ctx, prev, st, search.Options{})
+	if err != nil {
+		return err
+	}
+	defer snap.Close()
+	rep.From = filepath.Base(prev)
+	rep.Changed, err = content.Replay(ctx, st, m.Seq, func(ctx context.Context, id string) error {
+		return content.Apply(ctx, st, snap, id)
+	}, content.ReplayOptions{})
+	if err != nil {
+		return err
+	}
+	ds, err := tower.LoadDataset(ctx, st)
+	if err != nil {
+		return err
+	}
+	dir, err := snap.SaveAs(ctx, root, rep.Seq, ds.Popularity(ds.History), map[string]string{"incremental_from": rep.From})
+	if err != nil {
+		return err
+	}
+	rep.Items = snap.Catalog().Len()
+	return publish(ctx, opts, root, dir, start, rep)
+}
+
+// publish prunes the old snapshots, notes the new one in the report and
+// asks the server to reload.
+func publish(ctx context.Context, opts Options, root *snapshot.Root, dir string, start time.Time, rep *Report) error {
+	rep.Snapshot = dir
+	if err := root.Prune(opts.Keep); err != nil {
+		return fmt.Errorf("prune snapshots: %w", err)
+	}
+	rep.Bytes, _ = dirSize(dir)
+	rep.Took = time.Since(start)
+	if opts.Notify == "" {
+		return nil
+	}
+	if err := Reload(ctx, opts.Notify, opts.AdminToken); err != nil {
+		return fmt.Errorf("snapshot written, but the server did not reload: %w", err)
+	}
+	rep.Reloaded = true
+	return nil
+}
+
+// removeLeftovers removes what killed rebuilds left: store copies read
+// through a server, and half-written snapshots. The rebuild lock is held.
+func removeLeftovers(data string, root *snapshot.Root) {
+	stale, _ := filepath.Glob(filepath.Join(data, backupPrefix+"*.db"))
+	for _, p := range stale {
+		os.Remove(p)
+	}
+	root.RemovePartial()
+}
+
+// openStore opens the store; when a server holds it, it reads a consistent
+// copy through the server instead, removed by the release function.
+func openStore(ctx context.Context, opts Options) (*content.Store, func(), error) {
+	st, err := content.Open(ctx, opts.Data)
+	if err == nil {
+		return st, func() { st.Close() }, nil
+	}
+	if !errors.Is(err, content.ErrLocked) {
+		return nil, nil, err
+	}
+	if opts.Notify == "" {
+		return nil, nil, fmt.Errorf("%w; pass the running server's address with --notify to read the store through it", err)
+	}
+	tmp, err := os.CreateTemp(opts.Data, backupPrefix+"*.db")
+	if err != nil {
+		return nil, nil, err
+	}
+	remove := func() { os.Remove(tmp.Name()) }
+	err = Backup(ctx, opts.Notify, opts.AdminToken, tmp)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		remove()
+		return nil, nil, fmt.Errorf("read the store through %s: %w", opts.Notify, err)
+	}
+	st, err = content.OpenFile(ctx, tmp.Name())
+	if err != nil {
+		remove()
+		return nil, nil, err
+	}
+	return st, func() { st.Close(); remove() }, nil
+}
+
+func dirSize(dir string) (int64, error) {
+	var n int64
+	err := filepath.WalkDir(dir, func(_ string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		fi, err := d.Info()
+		if err == nil {
+			n += fi.Size()
+		}
+		return err
+	})
+	return n, err
+}
