@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -22,9 +21,6 @@ const (
 	DumpManifest = "dump.json"
 	dumpFormat   = 1
 )
-
-// ErrNotEmpty means a restore was asked into a store that holds data.
-var ErrNotEmpty = errors.New("store is not empty")
 
 // DumpManifest describes a dump; it has no time in it, so dumping the same
 // store twice gives the same bytes.

@@ -48,16 +48,6 @@ type ImportReport struct {
 	SkippedRows []string `json:"skipped_rows,omitempty"` // the first few skipped rows and why
 }
 
-// RowError locates a malformed row.
-type RowError struct {
-	File string
-	Line int
-	Err  error
-}
-
-func (e *RowError) Error() string { return fmt.Sprintf("%s:%d: %v", e.File, e.Line, e.Err) }
-func (e *RowError) Unwrap() error { return e.Err }
-
 const maxSkippedRows = 20
 
 // rowCheck collects the outcome of validating rows: in the first pass a bad

@@ -2,7 +2,6 @@ package content
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
 	"sort"
@@ -97,17 +96,6 @@ type Event struct {
 	Value  float64
 	Time   time.Time
 }
-
-// ValidationError says which field of a record is wrong and why.
-type ValidationError struct {
-	Field  string
-	Reason string
-}
-
-func (e *ValidationError) Error() string { return e.Field + ": " + e.Reason }
-
-// Is lets callers test any validation failure with errors.Is(err, ErrInvalid).
-func (e *ValidationError) Is(target error) bool { return target == ErrInvalid }
 
 func invalid(field, format string, args ...any) error {
 	return &ValidationError{Field: field, Reason: fmt.Sprintf(format, args...)}
@@ -275,19 +263,3 @@ func (it *Item) UnmarshalJSON(b []byte) error {
 	}
 	return nil
 }
-
-// Sentinel errors callers branch on.
-var (
-	// ErrInvalid is matched by every validation failure.
-	ErrInvalid = errors.New("invalid record")
-	// ErrNotFound means the item does not exist.
-	ErrNotFound = errors.New("not found")
-	// ErrExists means an item to be created is already in the catalog.
-	ErrExists = errors.New("already exists")
-	// ErrUnknownItem means an event names an item the catalog does not hold.
-	ErrUnknownItem = errors.New("unknown item")
-	// ErrClosed means the store was closed.
-	ErrClosed = errors.New("store closed")
-	// ErrLocked means another process holds the store open.
-	ErrLocked = errors.New("store is in use by another process")
-)

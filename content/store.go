@@ -290,12 +290,17 @@ func addCount(tx *bolt.Tx, key []byte, delta int64) error {
 // PutItem validates and stores an item, creating or replacing it, and
 // returns the write's sequence number. CreatedAt is kept from an earlier
 // version of the item; UpdatedAt is the time of this write.
+//
+// Like every write, it returns once the write is durable, or with an error
+// and nothing written: ErrInvalid (a *ValidationError naming the field),
+// ErrClosed, or ctx's error when ctx was done before the write was queued.
 func (s *Store) PutItem(ctx context.Context, it Item) (uint64, error) {
 	return s.PutItems(ctx, []Item{it})
 }
 
 // CreateItem stores a new item and returns the write's sequence number, or
-// ErrExists if an item with its id is already in the catalog.
+// ErrExists if an item with its id is already in the catalog; otherwise its
+// errors are PutItem's.
 func (s *Store) CreateItem(ctx context.Context, it Item) (uint64, error) {
 	return s.putItems(ctx, []Item{it}, putCreate)
 }
@@ -308,7 +313,8 @@ const (
 )
 
 // PutItems stores items in one transaction: all of them or, if any is
-// invalid, none. It returns the sequence number of the last write.
+// invalid, none. It returns the sequence number of the last write. Its
+// errors are PutItem's.
 func (s *Store) PutItems(ctx context.Context, items []Item) (uint64, error) {
 	return s.putItems(ctx, items, putReplace)
 }
@@ -368,7 +374,8 @@ func (s *Store) putItems(ctx context.Context, items []Item, mode int) (uint64, e
 }
 
 // DeleteItem removes an item and returns the write's sequence number, or
-// ErrNotFound. The item's events stay in the log.
+// ErrNotFound; otherwise its errors are PutItem's. The item's events stay
+// in the log.
 func (s *Store) DeleteItem(ctx context.Context, id string) (uint64, error) {
 	var seq uint64
 	err := s.write(ctx, func(tx *bolt.Tx) error {
@@ -503,6 +510,7 @@ func (s *Store) ChangesSince(ctx context.Context, seq uint64, limit int) ([]Chan
 // AppendEvents validates events and appends them to the log in one
 // transaction, all or none. Every event must name an item the catalog holds
 // (ErrUnknownItem otherwise). It returns the sequence number of the last.
+// Its other errors are PutItem's.
 func (s *Store) AppendEvents(ctx context.Context, events []Event) (uint64, error) {
 	return s.appendEvents(ctx, events, true)
 }

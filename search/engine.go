@@ -142,9 +142,6 @@ type Timings struct {
 	Total   time.Duration `json:"total_ns"`
 }
 
-// ErrNotFound means the item named by Similar is not in the catalog.
-var ErrNotFound = errors.New("item not found")
-
 // Search answers a request. Nothing known about the user and no query is
 // not an error: the answer is the popular items.
 func (e *Engine) Search(ctx context.Context, req Request) (*Result, error) {
@@ -498,7 +495,10 @@ func (e *Engine) because(id string, hist []*content.Item) []Because {
 
 // ItemPut applies a durable item write to the live indexes: the catalog,
 // the vector index (the item embedded by content, or by its trained id) and
-// the text index. After it returns, the item is searchable.
+// the text index. After it returns, the item is searchable. Its errors wrap
+// the indexes' (index.ErrDimension, index.ErrZeroVector, text.ErrClosed,
+// content.ErrInvalid, …); the catalog is changed only when both indexes
+// took the item.
 func (e *Engine) ItemPut(ctx context.Context, it content.Item) error {
 	v := e.enc.ItemVector(it)
 	if v == nil || isZero(v) {
@@ -516,7 +516,8 @@ func (e *Engine) ItemPut(ctx context.Context, it content.Item) error {
 	return nil
 }
 
-// ItemDeleted applies a durable delete to the live indexes.
+// ItemDeleted applies a durable delete to the live indexes. Deleting an
+// item they do not hold is no error; the others are the text index's.
 func (e *Engine) ItemDeleted(ctx context.Context, id string) error {
 	e.cat.Delete(id)
 	var errs []error

@@ -4,12 +4,11 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"runtime"
 	"sort"
 	"strings"
-	"sync"
 
 	"github.com/duetrec/duet/content"
+	"github.com/duetrec/duet/internal/parallel"
 )
 
 // EvalCase is one personalised search: a user with a history asks a short
@@ -61,52 +60,29 @@ func Evaluate(ctx context.Context, e *Engine, cases []EvalCase, modes []EvalMode
 	for _, m := range modes {
 		rr := make([]float64, len(cases))
 		hit := make([]float64, len(cases))
-		var wg sync.WaitGroup
-		var mu sync.Mutex
-		var firstErr error
-		next := make(chan int)
-		for range runtime.GOMAXPROCS(0) {
-			wg.Go(func() {
-				for i := range next {
-					c := cases[i]
-					req := m.Request
-					req.K, req.ExcludeSeen = k, true
-					if m.UseQuery {
-						req.Query = c.Query
-					}
-					if m.UseUser {
-						req.UserID = c.UserID
-					}
-					res, err := e.Search(ctx, req)
-					if err != nil {
-						mu.Lock()
-						if firstErr == nil {
-							firstErr = fmt.Errorf("mode %s, case %d: %w", m.Name, i, err)
-						}
-						mu.Unlock()
-						continue
-					}
-					for r, h := range res.Hits {
-						if h.ID == c.Target {
-							rr[i], hit[i] = 1/float64(r+1), 1
-							break
-						}
-					}
-				}
-			})
-		}
-		for i := range cases {
-			if ctx.Err() != nil {
-				break
+		err := parallel.For(ctx, len(cases), 0, func(_, i int) error {
+			c := cases[i]
+			req := m.Request
+			req.K, req.ExcludeSeen = k, true
+			if m.UseQuery {
+				req.Query = c.Query
 			}
-			next <- i
-		}
-		close(next)
-		wg.Wait()
-		if firstErr != nil {
-			return nil, firstErr
-		}
-		if err := ctx.Err(); err != nil {
+			if m.UseUser {
+				req.UserID = c.UserID
+			}
+			res, err := e.Search(ctx, req)
+			if err != nil {
+				return fmt.Errorf("mode %s, case %d: %w", m.Name, i, err)
+			}
+			for r, h := range res.Hits {
+				if h.ID == c.Target {
+					rr[i], hit[i] = 1/float64(r+1), 1
+					break
+				}
+			}
+			return nil
+		})
+		if err != nil {
 			return nil, err
 		}
 		res := EvalResult{Name: m.Name, Cases: len(cases)}

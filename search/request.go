@@ -1,7 +1,6 @@
 package search
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"unicode"
@@ -39,9 +38,6 @@ const (
 	MaxFilterTerm = 64 // values in one filter list
 	MaxVectorDim  = 4096
 )
-
-// ErrInvalidRequest is matched by every validation failure of a Request.
-var ErrInvalidRequest = errors.New("invalid request")
 
 // Request is one question to the engine.
 type Request struct {

@@ -17,7 +17,7 @@ func TestTrain_Average(t *testing.T) {
 	cfg := Config{Dim: 8, Buckets: 1 << 10, Workers: 1, HistoryLen: 10}
 	weights := func(epochs int, avg float32) [][]float32 {
 		c := cfg
-		c.Epochs, c.Average = epochs, avg
+		c.Epochs, c.Average, c.DisableAverage = epochs, avg, avg == 0
 		m, err := Train(ctx, ds, train, nil, c)
 		if err != nil {
 			t.Fatal(err)
@@ -25,7 +25,7 @@ func TestTrain_Average(t *testing.T) {
 		return m.snapshot()
 	}
 	const share = 0.4
-	w1, w2, w3 := weights(1, -1), weights(2, -1), weights(3, -1)
+	w1, w2, w3 := weights(1, 0), weights(2, 0), weights(3, 0)
 	got := weights(3, share)
 	moved := false
 	for k := range got {

@@ -65,7 +65,7 @@ func testGradBatch(t *testing.T, ds *Dataset, train [][]int32) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := tc.cfg
-			cfg.Dim, cfg.Buckets, cfg.HistoryLen, cfg.IDDropout, cfg.Temperature, cfg.Workers = 4, 16, 3, -1, 0.5, 1
+			cfg.Dim, cfg.Buckets, cfg.HistoryLen, cfg.DisableIDDropout, cfg.Temperature, cfg.Workers = 4, 16, 3, true, 0.5, 1
 			cfg = cfg.withDefaults()
 			if err := cfg.validate(); err != nil {
 				t.Fatal(err)

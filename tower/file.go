@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
@@ -44,14 +43,6 @@ const (
 	maxItems     = 1 << 28
 	maxStringLen = 1 << 16
 )
-
-// ErrBadModel is returned by Load for a file that is not a model file, or is
-// truncated or corrupt.
-var ErrBadModel = errors.New("tower: bad model file")
-
-// ErrModelVersion is returned by Load for a model file of a format version
-// this build cannot read.
-var ErrModelVersion = errors.New("tower: unsupported model file version")
 
 type fileHeader struct {
 	Config     Config `json:"config"`

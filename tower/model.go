@@ -1,7 +1,6 @@
 package tower
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"runtime"
@@ -43,11 +42,15 @@ type Config struct {
 	SetExamples int
 
 	Temperature float32 // softmax temperature on cosine scores; 0.05
-	LogQ        float32 // alpha of the logQ popularity correction; 1 (negative: off)
+	LogQ        float32 // alpha of the logQ popularity correction; 1
+	DisableLogQ bool    // train without the logQ correction
 	// IDDropout is the probability that an item's id embedding is left out
 	// for one batch (as target and in histories alike), so that the content
-	// path alone learns to place it; 0.5 (negative: 0).
+	// path alone learns to place it; 0.5.
 	IDDropout float32
+	// DisableIDDropout always trains with the id embeddings: better for
+	// known items, worse for new ones.
+	DisableIDDropout bool
 	// Negatives adds that many uniformly sampled items, shared by the whole
 	// batch, to the in-batch negatives; the logQ correction accounts for
 	// both samplers. 0.
@@ -75,14 +78,19 @@ type Config struct {
 	// weights (the first epoch sets it). Validation, early stopping and
 	// the returned model then use the average, which overfits less than
 	// any one epoch; training itself goes on from the current weights.
-	// 0.5 (negative: off, the best epoch's own weights).
+	// 0.5.
 	Average float32
+	// DisableAverage keeps the best epoch's own weights instead.
+	DisableAverage bool
 	// UserExamples caps the examples drawn from one user per epoch (a new
-	// random sample each epoch); 64 (negative: no cap). It bounds the cost
-	// of an epoch and keeps the heaviest users, who would otherwise supply
-	// most examples, from dominating training while every user counts the
-	// same in evaluation.
+	// random sample each epoch); 64. It bounds the cost of an epoch and
+	// keeps the heaviest users, who would otherwise supply most examples,
+	// from dominating training while every user counts the same in
+	// evaluation.
 	UserExamples int
+	// AllUserExamples lifts the cap: every example of every user, every
+	// epoch.
+	AllUserExamples bool
 	// HeldIn adds, per user and epoch, that many examples whose target is
 	// a random item of the user's training history and whose input is the
 	// rest of it: a bag-of-items objective beside the next-item one; 0.
@@ -127,11 +135,13 @@ func (c Config) withDefaults() Config {
 	if c.DropFrac == 0 {
 		c.DropFrac = 0.2
 	}
+	// A field a Disable… or All… setting turns off is 0 in the resolved
+	// config, which is what training reads.
 	switch {
+	case c.AllUserExamples:
+		c.UserExamples = 0
 	case c.UserExamples == 0:
 		c.UserExamples = 64
-	case c.UserExamples < 0:
-		c.UserExamples = 0
 	}
 	if c.Workers == 0 {
 		c.Workers = runtime.GOMAXPROCS(0)
@@ -154,22 +164,22 @@ func (c Config) withDefaults() Config {
 		c.Temperature = 0.05
 	}
 	switch {
+	case c.DisableLogQ:
+		c.LogQ = 0
 	case c.LogQ == 0:
 		c.LogQ = 1
-	case c.LogQ < 0:
-		c.LogQ = 0
 	}
 	switch {
+	case c.DisableAverage:
+		c.Average = 0
 	case c.Average == 0:
 		c.Average = 0.5
-	case c.Average < 0:
-		c.Average = 0
 	}
 	switch {
+	case c.DisableIDDropout:
+		c.IDDropout = 0
 	case c.IDDropout == 0:
 		c.IDDropout = 0.5
-	case c.IDDropout < 0:
-		c.IDDropout = 0
 	}
 	if c.LR == 0 {
 		c.LR = 0.1
@@ -191,9 +201,6 @@ const (
 	maxHistoryLen = 1024
 	maxMembers    = 16
 )
-
-// ErrConfig is returned when a Config holds an invalid value.
-var ErrConfig = errors.New("tower: invalid config")
 
 func (c Config) validate() error {
 	bad := func(format string, args ...any) error {
@@ -233,7 +240,7 @@ func (c Config) validate() error {
 	case !(c.LR > 0):
 		return bad("LR %v, want > 0", c.LR)
 	case !(c.Average >= 0 && c.Average <= 1):
-		return bad("Average %v, want at most 1", c.Average)
+		return bad("Average %v, want 0 to 1", c.Average)
 	case c.Negatives < 0 || c.UserExamples < 0 || c.HeldIn < 0 || c.SetExamples < 0 || c.Batch < 1 || c.Epochs < 1 || c.Patience < 1 || c.Workers < 1 || c.ValK < 1:
 		return bad("negative or zero count")
 	}

@@ -34,7 +34,7 @@ func TestTrain_BeatsPopularity(t *testing.T) {
 		{"recency full softmax", tower.Config{Encoder: tower.EncoderRecency, FullSoftmax: true}},
 		{"mean held-in user-id", tower.Config{Encoder: tower.EncoderMean, HeldIn: 8, UserID: true}},
 		{"recency hogwild", tower.Config{Encoder: tower.EncoderRecency, Workers: 4}},
-		{"mean set whole history", tower.Config{Encoder: tower.EncoderMean, Objective: tower.ObjectiveSet, WholeHistory: true, Optimizer: "adam", LR: 0.005, IDDropout: -1}},
+		{"mean set whole history", tower.Config{Encoder: tower.EncoderMean, Objective: tower.ObjectiveSet, WholeHistory: true, Optimizer: "adam", LR: 0.005, DisableIDDropout: true}},
 		{"recency set full softmax", tower.Config{Encoder: tower.EncoderRecency, Objective: tower.ObjectiveSet, FullSoftmax: true, Optimizer: "adam", LR: 0.005}},
 	} {
 		if race.Enabled && tc.name != "attention" {

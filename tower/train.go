@@ -2,7 +2,6 @@ package tower
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/blevesearch/bleve/v2/analysis"
 
+	"github.com/duetrec/duet/internal/parallel"
 	"github.com/duetrec/duet/internal/vec"
 )
 
@@ -39,10 +39,6 @@ type TrainProgress struct {
 	// (Config.Members).
 	Member, Members int
 }
-
-// ErrNoData is returned by Train when the histories hold no training
-// example (no user with two or more interactions).
-var ErrNoData = errors.New("tower: no training examples")
 
 // Train trains a model on the catalog of ds.
 //
@@ -530,7 +526,7 @@ func (t *trainer) run(ctx context.Context, val []ValPair) error {
 		}
 		ex = t.epochExamples(rng, all, ex[:0])
 		steps := (len(ex) + cfg.Batch - 1) / cfg.Batch
-		var next, done atomic.Int64
+		var done atomic.Int64
 		var mu sync.Mutex
 		var lossSum float64
 		var examples int64
@@ -549,52 +545,42 @@ func (t *trainer) run(ctx context.Context, val []ValPair) error {
 			mu.Unlock()
 			cfg.Progress(p)
 		}
-		var wg sync.WaitGroup
-		errc := make(chan error, len(workers))
-		for _, w := range workers {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for {
-					b := int(next.Add(1) - 1)
-					if b >= steps {
-						return
-					}
-					if err := ctx.Err(); err != nil {
-						errc <- err
-						return
-					}
-					lo, hi := b*cfg.Batch, min((b+1)*cfg.Batch, len(ex))
-					loss := w.batch(ex[lo:hi])
-					mu.Lock()
-					lossSum += loss
-					examples += int64(hi - lo)
-					mu.Unlock()
-					done.Add(1)
-				}
-			}()
-		}
+		// The batches run on the workers while this goroutine reports,
+		// which Progress's contract asks for.
+		finished := make(chan error, 1)
+		go func() {
+			finished <- parallel.For(ctx, steps, len(workers), func(w, b int) error {
+				lo, hi := b*cfg.Batch, min((b+1)*cfg.Batch, len(ex))
+				loss := workers[w].batch(ex[lo:hi])
+				mu.Lock()
+				lossSum += loss
+				examples += int64(hi - lo)
+				mu.Unlock()
+				done.Add(1)
+				return nil
+			})
+		}()
+		var tick <-chan time.Time
+		var ticker *time.Ticker
 		if cfg.Progress != nil {
-			finished := make(chan struct{})
-			go func() { wg.Wait(); close(finished) }()
-			tick := time.NewTicker(time.Second)
-		wait:
-			for {
-				select {
-				case <-finished:
-					break wait
-				case <-tick.C:
-					report(false, -1)
-				}
-			}
-			tick.Stop()
-		} else {
-			wg.Wait()
+			ticker = time.NewTicker(time.Second)
+			tick = ticker.C
 		}
-		select {
-		case err := <-errc:
+		var err error
+	wait:
+		for {
+			select {
+			case err = <-finished:
+				break wait
+			case <-tick:
+				report(false, -1)
+			}
+		}
+		if ticker != nil {
+			ticker.Stop()
+		}
+		if err != nil {
 			return err
-		default:
 		}
 		if cfg.Average > 0 {
 			// Validate the average; training goes on from the current
@@ -698,48 +684,43 @@ func (m *Model) recall(ctx context.Context, val []ValPair, k, workers int) (floa
 		m.ItemVectorByIndex(int32(i), iv[i*d:(i+1)*d])
 	}
 	var hits atomic.Int64
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			scores := make([]float32, n)
-			u := make([]float32, d)
-			mark := make([]int32, n)
-			for {
-				p := int(next.Add(1) - 1)
-				if p >= len(val) || ctx.Err() != nil {
-					return
-				}
-				v := &val[p]
-				if v.User >= 0 && m.p.user != nil && int(v.User) < len(m.users) {
-					m.UserVectorID(m.users[v.User], v.History, u)
-				} else {
-					m.UserVector(v.History, u)
-				}
-				vec.MatVec(scores, iv, u)
-				stamp := int32(p + 1)
-				for _, h := range v.History {
-					if h >= 0 && int(h) < n {
-						mark[h] = stamp
-					}
-				}
-				st := scores[v.Item]
-				rank := 0
-				for j, s := range scores {
-					if s > st && mark[j] != stamp && int32(j) != v.Item {
-						rank++
-					}
-				}
-				if rank < k {
-					hits.Add(1)
-				}
-			}
-		}()
+	type scratch struct {
+		scores, u []float32
+		mark      []int32
 	}
-	wg.Wait()
-	if err := ctx.Err(); err != nil {
+	bufs := make([]*scratch, parallel.Workers(workers, len(val)))
+	err := parallel.For(ctx, len(val), workers, func(w, p int) error {
+		b := bufs[w]
+		if b == nil {
+			b = &scratch{make([]float32, n), make([]float32, d), make([]int32, n)}
+			bufs[w] = b
+		}
+		v := &val[p]
+		if v.User >= 0 && m.p.user != nil && int(v.User) < len(m.users) {
+			m.UserVectorID(m.users[v.User], v.History, b.u)
+		} else {
+			m.UserVector(v.History, b.u)
+		}
+		vec.MatVec(b.scores, iv, b.u)
+		stamp := int32(p + 1)
+		for _, h := range v.History {
+			if h >= 0 && int(h) < n {
+				b.mark[h] = stamp
+			}
+		}
+		st := b.scores[v.Item]
+		rank := 0
+		for j, s := range b.scores {
+			if s > st && b.mark[j] != stamp && int32(j) != v.Item {
+				rank++
+			}
+		}
+		if rank < k {
+			hits.Add(1)
+		}
+		return nil
+	})
+	if err != nil {
 		return 0, err
 	}
 	return float64(hits.Load()) / float64(len(val)), nil

@@ -51,6 +51,11 @@ func TestTrain_Errors(t *testing.T) {
 		{"bad dim", ctx, nil, tower.Config{Dim: -1}, tower.ErrConfig},
 		{"too many members", ctx, nil, tower.Config{Members: 17}, tower.ErrConfig},
 		{"members too wide", ctx, nil, tower.Config{Dim: 512, Members: 4}, tower.ErrConfig},
+		// Off is a Disable… field, not a negative value.
+		{"negative logq", ctx, nil, tower.Config{LogQ: -1}, tower.ErrConfig},
+		{"negative id dropout", ctx, nil, tower.Config{IDDropout: -1}, tower.ErrConfig},
+		{"negative average", ctx, nil, tower.Config{Average: -1}, tower.ErrConfig},
+		{"negative user examples", ctx, nil, tower.Config{UserExamples: -1}, tower.ErrConfig},
 		{"no examples", ctx, [][]int32{{1}, {2}}, tower.Config{}, tower.ErrNoData},
 		{"canceled", func() context.Context { c, cancel := context.WithCancel(ctx); cancel(); return c }(), nil, tower.Config{Buckets: 64}, context.Canceled},
 	} {

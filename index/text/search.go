@@ -2,7 +2,6 @@ package text
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"sort"
@@ -40,10 +39,6 @@ var matchFields = [...]struct {
 	name  string
 	boost float64
 }{{fieldTitle, boostTitle}, {fieldDescription, boostDescription}, {fieldLabels, boostLabels}}
-
-// ErrInvalidQuery is matched by every query that Search refuses as malformed
-// or out of bounds.
-var ErrInvalidQuery = errors.New("invalid query")
 
 // Query is a search of the text index.
 type Query struct {

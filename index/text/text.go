@@ -68,13 +68,6 @@ const textVersion = "1"
 
 var textVersionKey = []byte("duet.text.version")
 
-var (
-	// ErrClosed means the text index was closed.
-	ErrClosed = errors.New("text index closed")
-	// ErrLocked means another process, or another Index, has the index open.
-	ErrLocked = errors.New("text index is in use")
-)
-
 // Options configures an Index. The zero value (or nil) is the default.
 type Options struct {
 	// BatchSize is how many items IndexBatch puts in one Bleve batch
@@ -336,6 +329,9 @@ func (t *Index) textDocument(it *content.Item) (*document.Document, error) {
 //
 // IndexBatch bypasses the writer goroutine: if it runs concurrently with
 // Upsert or Delete of the same id, either may win.
+//
+// Its errors: content.ErrInvalid for an invalid item, ErrClosed after
+// Close, ctx's, or Bleve's.
 func (t *Index) IndexBatch(ctx context.Context, items []content.Item) error {
 	docs := make([]*document.Document, len(items))
 	for i := range items {
@@ -372,7 +368,8 @@ func (t *Index) IndexBatch(ctx context.Context, items []content.Item) error {
 
 // Upsert adds or replaces an item and returns once the change is searchable
 // and persisted. Once queued, an edit is carried out even if ctx is
-// cancelled: the caller must learn whether it happened.
+// cancelled: the caller must learn whether it happened. Its errors are
+// IndexBatch's.
 func (t *Index) Upsert(ctx context.Context, it content.Item) error {
 	d, err := t.textDocument(&it)
 	if err != nil {
@@ -382,7 +379,8 @@ func (t *Index) Upsert(ctx context.Context, it content.Item) error {
 }
 
 // Delete removes an item, if present, and returns once the removal is
-// visible to searches and persisted.
+// visible to searches and persisted. Its errors: ErrClosed after Close,
+// ctx's before the edit was queued, or Bleve's.
 func (t *Index) Delete(ctx context.Context, id string) error {
 	if id == "" {
 		return fmt.Errorf("delete: empty id")

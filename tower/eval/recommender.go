@@ -2,15 +2,9 @@ package eval
 
 import (
 	"context"
-	"errors"
 
 	"github.com/duetrec/duet/tower"
 )
-
-// ErrSkip is returned, wrapped, by a Fit that declines the dataset, for
-// example EASE above its item limit. Run reports the model as skipped with
-// the error's message and goes on with the others.
-var ErrSkip = errors.New("model skipped")
 
 // Recommender is a model under evaluation.
 //

@@ -51,7 +51,11 @@ func (t *TwoTower) Params() map[string]any {
 	if t.model != nil {
 		c = t.model.Config()
 	}
-	p := map[string]any{"objective": c.Objective, "temperature": c.Temperature, "logq": c.LogQ, "dim": c.Dim, "epochs": c.Epochs, "average": c.Average, "members": max(c.Members, 1)}
+	logq := c.LogQ
+	if c.DisableLogQ {
+		logq = 0
+	}
+	p := map[string]any{"objective": c.Objective, "temperature": c.Temperature, "logq": logq, "dim": c.Dim, "epochs": c.Epochs, "average": c.Average, "members": max(c.Members, 1)}
 	if c.Objective == tower.ObjectiveSet {
 		p["drop"], p["whole_history"], p["full_softmax"] = c.DropFrac, c.WholeHistory, c.FullSoftmax
 		p["optimizer"], p["lr"] = c.Optimizer, c.LR
@@ -75,14 +79,18 @@ func (t *TwoTower) Params() map[string]any {
 // MovieLens.
 func (t *TwoTower) Candidates() []Recommender {
 	var out []Recommender
-	for _, p := range [][3]float32{{0.1, 1, 0}, {0.1, 1, 16}, {0.1, -1, 16}, {0.05, 1, 16}} {
+	for _, p := range []struct {
+		temperature float32
+		noLogQ      bool
+		heldIn      int
+	}{{0.1, false, 0}, {0.1, false, 16}, {0.1, true, 16}, {0.05, false, 16}} {
 		c := t.Config
-		c.Temperature, c.LogQ, c.HeldIn = p[0], p[1], int(p[2])
+		c.Temperature, c.LogQ, c.DisableLogQ, c.HeldIn = p.temperature, 1, p.noLogQ, p.heldIn
 		out = append(out, &TwoTower{Config: c, Protocol: t.Protocol})
 	}
 	for _, tau := range []float32{0.1, 0.05} {
 		c := t.Config
-		c.Objective, c.Temperature, c.Optimizer, c.LR, c.IDDropout = tower.ObjectiveSet, tau, "adam", 0.001, -1
+		c.Objective, c.Temperature, c.Optimizer, c.LR, c.DisableIDDropout = tower.ObjectiveSet, tau, "adam", 0.001, true
 		c.FullSoftmax, c.Average, c.Patience = true, 0.3, 5
 		// Attention keeps its window: it has a position row per place.
 		c.WholeHistory = c.Encoder != tower.EncoderAttention

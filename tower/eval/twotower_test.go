@@ -108,7 +108,7 @@ func TestTwoTower_SetCandidates(t *testing.T) {
 				continue
 			}
 			set++
-			if !cfg.FullSoftmax || cfg.Optimizer != "adam" || cfg.LR != 0.001 || cfg.IDDropout >= 0 {
+			if !cfg.FullSoftmax || cfg.Optimizer != "adam" || cfg.LR != 0.001 || !cfg.DisableIDDropout {
 				t.Errorf("%s: set candidate %+v", enc, cfg)
 			}
 			if cfg.WholeHistory != (enc != tower.EncoderAttention) {

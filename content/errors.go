@@ -1,0 +1,45 @@
+package content
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Errors callers branch on, with errors.Is.
+var (
+	// ErrInvalid is matched by every validation failure.
+	ErrInvalid = errors.New("invalid record")
+	// ErrNotFound means the item does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrExists means an item to be created is already in the catalog.
+	ErrExists = errors.New("already exists")
+	// ErrUnknownItem means an event names an item the catalog does not hold.
+	ErrUnknownItem = errors.New("unknown item")
+	// ErrClosed means the store was closed.
+	ErrClosed = errors.New("store closed")
+	// ErrLocked means another process holds the store open.
+	ErrLocked = errors.New("store is in use by another process")
+	// ErrNotEmpty means a restore was asked into a store that holds data.
+	ErrNotEmpty = errors.New("store is not empty")
+)
+
+// ValidationError says which field of a record is wrong and why.
+type ValidationError struct {
+	Field  string
+	Reason string
+}
+
+func (e *ValidationError) Error() string { return e.Field + ": " + e.Reason }
+
+// Is lets callers test any validation failure with errors.Is(err, ErrInvalid).
+func (e *ValidationError) Is(target error) bool { return target == ErrInvalid }
+
+// RowError locates a malformed row.
+type RowError struct {
+	File string
+	Line int
+	Err  error
+}
+
+func (e *RowError) Error() string { return fmt.Sprintf("%s:%d: %v", e.File, e.Line, e.Err) }
+func (e *RowError) Unwrap() error { return e.Err }

@@ -1,0 +1,16 @@
+package text
+
+import "errors"
+
+// Errors callers branch on, with errors.Is.
+var (
+	// ErrInvalidQuery is matched by every query that Search refuses as malformed
+	// or out of bounds.
+	ErrInvalidQuery = errors.New("invalid query")
+
+	// ErrClosed means the text index was closed.
+	ErrClosed = errors.New("text index closed")
+
+	// ErrLocked means another process, or another Index, has the index open.
+	ErrLocked = errors.New("text index is in use")
+)
