@@ -10,21 +10,22 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/duetrec/duet/internal/durable"
 	"github.com/klauspost/compress/zstd"
 	bolt "go.etcd.io/bbolt"
 )
 
 // The files of a dump. Text compresses well, so both are zstd streams.
 const (
-	DumpItems    = "items.jsonl.zst"
-	DumpEvents   = "events.csv.zst"
-	DumpManifest = "dump.json"
+	dumpItems    = "items.jsonl.zst"
+	dumpEvents   = "events.csv.zst"
+	dumpManifest = "dump.json"
 	dumpFormat   = 1
 )
 
-// DumpManifest describes a dump; it has no time in it, so dumping the same
+// dumpMeta is a dump's manifest; it has no time in it, so dumping the same
 // store twice gives the same bytes.
-type dumpManifest struct {
+type dumpMeta struct {
 	Format int    `json:"format"`
 	Seq    uint64 `json:"seq"`
 	Items  int    `json:"items"`
@@ -38,10 +39,10 @@ func Dump(ctx context.Context, s *Store, dir string) (Stats, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return Stats{}, fmt.Errorf("dump: %w", err)
 	}
-	var m dumpManifest
+	var m dumpMeta
 	err := s.db.View(func(tx *bolt.Tx) error {
-		m = dumpManifest{Format: dumpFormat, Seq: getU64(tx.Bucket(bucketMeta), keySeq)}
-		if err := writeZstdFile(filepath.Join(dir, DumpItems), func(w io.Writer) error {
+		m = dumpMeta{Format: dumpFormat, Seq: getU64(tx.Bucket(bucketMeta), keySeq)}
+		if err := durable.WriteZstd(filepath.Join(dir, dumpItems), func(w io.Writer) error {
 			enc := json.NewEncoder(w)
 			return tx.Bucket(bucketItems).ForEach(func(k, v []byte) error {
 				it, err := decodeItem(v)
@@ -54,8 +55,8 @@ func Dump(ctx context.Context, s *Store, dir string) (Stats, error) {
 		}); err != nil {
 			return err
 		}
-		return writeZstdFile(filepath.Join(dir, DumpEvents), func(w io.Writer) error {
-			ew := NewEventWriter(w)
+		return durable.WriteZstd(filepath.Join(dir, dumpEvents), func(w io.Writer) error {
+			ew := newEventWriter(w)
 			n := 0
 			err := tx.Bucket(bucketEvents).ForEach(func(k, v []byte) error {
 				if n++; n%4096 == 0 {
@@ -79,8 +80,7 @@ func Dump(ctx context.Context, s *Store, dir string) (Stats, error) {
 	if err != nil {
 		return Stats{}, fmt.Errorf("dump: %w", err)
 	}
-	b, _ := json.MarshalIndent(m, "", "  ")
-	if err := writeFileSync(filepath.Join(dir, DumpManifest), append(b, '\n')); err != nil {
+	if err := durable.WriteJSON(filepath.Join(dir, dumpManifest), m); err != nil {
 		return Stats{}, fmt.Errorf("dump: %w", err)
 	}
 	return Stats{Items: m.Items, Events: m.Events, Seq: m.Seq}, nil
@@ -98,13 +98,13 @@ func Restore(ctx context.Context, s *Store, dir string, p Progress) (Stats, erro
 	if st.Items != 0 || st.Events != 0 {
 		return Stats{}, fmt.Errorf("restore: %w (%d items, %d events)", ErrNotEmpty, st.Items, st.Events)
 	}
-	mb, err := os.ReadFile(filepath.Join(dir, DumpManifest))
+	mb, err := os.ReadFile(filepath.Join(dir, dumpManifest))
 	if err != nil {
 		return Stats{}, fmt.Errorf("restore: %w", err)
 	}
-	var m dumpManifest
+	var m dumpMeta
 	if err := json.Unmarshal(mb, &m); err != nil || m.Format != dumpFormat {
-		return Stats{}, fmt.Errorf("restore: %s is not a dump of format %d", DumpManifest, dumpFormat)
+		return Stats{}, fmt.Errorf("restore: %s is not a dump of format %d", dumpManifest, dumpFormat)
 	}
 	var n Stats
 	err = scanDump(dir, p, "check", func([]Item) error { return nil }, func([]Event) error { return nil }, &n)
@@ -144,16 +144,16 @@ func scanDump(dir string, p Progress, stage string, items func([]Item) error, ev
 		batch = batch[:0]
 		return nil
 	}
-	err := readZstdFile(filepath.Join(dir, DumpItems), p, stage+" items", func(r io.Reader) error {
+	err := readZstdFile(filepath.Join(dir, dumpItems), p, stage+" items", func(r io.Reader) error {
 		sc := bufio.NewScanner(r)
 		sc.Buffer(make([]byte, 64<<10), maxLine)
 		for line := 1; sc.Scan(); line++ {
 			var it Item
 			if err := json.Unmarshal(sc.Bytes(), &it); err != nil {
-				return &RowError{File: DumpItems, Line: line, Err: err}
+				return &RowError{File: dumpItems, Line: line, Err: err}
 			}
 			if err := it.Validate(); err != nil {
-				return &RowError{File: DumpItems, Line: line, Err: err}
+				return &RowError{File: dumpItems, Line: line, Err: err}
 			}
 			batch = append(batch, it)
 			if len(batch) == cap(batch) {
@@ -182,11 +182,11 @@ func scanDump(dir string, p Progress, stage string, items func([]Item) error, ev
 		evs = evs[:0]
 		return nil
 	}
-	return readZstdFile(filepath.Join(dir, DumpEvents), p, stage+" events", func(r io.Reader) error {
+	return readZstdFile(filepath.Join(dir, dumpEvents), p, stage+" events", func(r io.Reader) error {
 		cr := csv.NewReader(bufio.NewReader(r))
 		cr.ReuseRecord = true
 		if _, err := cr.Read(); err != nil {
-			return &RowError{File: DumpEvents, Line: 1, Err: err}
+			return &RowError{File: dumpEvents, Line: 1, Err: err}
 		}
 		for {
 			rec, err := cr.Read()
@@ -195,11 +195,11 @@ func scanDump(dir string, p Progress, stage string, items func([]Item) error, ev
 			}
 			line, _ := cr.FieldPos(0)
 			if err != nil {
-				return &RowError{File: DumpEvents, Line: line, Err: err}
+				return &RowError{File: dumpEvents, Line: line, Err: err}
 			}
 			ev, err := ParseEventRecord(rec)
 			if err != nil {
-				return &RowError{File: DumpEvents, Line: line, Err: err}
+				return &RowError{File: dumpEvents, Line: line, Err: err}
 			}
 			evs = append(evs, ev)
 			if len(evs) == cap(evs) {
@@ -209,31 +209,6 @@ func scanDump(dir string, p Progress, stage string, items func([]Item) error, ev
 			}
 		}
 	})
-}
-
-func writeZstdFile(path string, fn func(io.Writer) error) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	bw := bufio.NewWriterSize(f, 1<<20)
-	zw, err := zstd.NewWriter(bw, zstd.WithEncoderConcurrency(1))
-	if err == nil {
-		err = fn(zw)
-		if cerr := zw.Close(); err == nil {
-			err = cerr
-		}
-	}
-	if err == nil {
-		err = bw.Flush()
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }
 
 func readZstdFile(path string, p Progress, stage string, fn func(io.Reader) error) error {
@@ -249,20 +224,4 @@ func readZstdFile(path string, p Progress, stage string, fn func(io.Reader) erro
 	}
 	defer zr.Close()
 	return fn(zr)
-}
-
-func writeFileSync(path string, b []byte) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
 }

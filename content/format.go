@@ -97,7 +97,7 @@ func ParseEventRecord(rec []string) (Event, error) {
 		}
 		ev.Value = v
 	}
-	t, err := ParseTimestamp(rec[4])
+	t, err := parseTimestamp(rec[4])
 	if err != nil {
 		return Event{}, err
 	}
@@ -108,9 +108,9 @@ func ParseEventRecord(rec []string) (Event, error) {
 	return ev, nil
 }
 
-// ParseTimestamp reads unix seconds (integer or fractional) or RFC 3339;
+// parseTimestamp reads unix seconds (integer or fractional) or RFC 3339;
 // the empty string is the zero time (unknown).
-func ParseTimestamp(s string) (time.Time, error) {
+func parseTimestamp(s string) (time.Time, error) {
 	if s == "" {
 		return time.Time{}, nil
 	}
@@ -166,7 +166,7 @@ func ParseEventJSON(b []byte) (Event, error) {
 				return Event{}, invalid("timestamp", "is empty")
 			}
 		}
-		t, err := ParseTimestamp(s)
+		t, err := parseTimestamp(s)
 		if err != nil {
 			return Event{}, err
 		}
@@ -191,10 +191,10 @@ func (ev Event) MarshalJSON() ([]byte, error) {
 	return json.Marshal(j)
 }
 
-// EventRecord formats an event as a row of the generic events.csv format.
+// eventRecord formats an event as a row of the generic events.csv format.
 // Unknown times are written empty; whole-second times as unix seconds and
 // others as RFC 3339, so that a row reads back to the same event.
-func EventRecord(ev Event) []string {
+func eventRecord(ev Event) []string {
 	ts := ""
 	if !ev.Time.IsZero() {
 		if ev.Time.Nanosecond() == 0 {
@@ -206,28 +206,28 @@ func EventRecord(ev Event) []string {
 	return []string{ev.UserID, ev.ItemID, ev.Kind, strconv.FormatFloat(ev.Value, 'g', -1, 64), ts}
 }
 
-// EventWriter writes the generic events.csv format.
-type EventWriter struct {
+// eventWriter writes the generic events.csv format.
+type eventWriter struct {
 	w           *csv.Writer
 	wroteHeader bool
 }
 
-// NewEventWriter returns a writer that starts with the header row.
-func NewEventWriter(w io.Writer) *EventWriter { return &EventWriter{w: csv.NewWriter(w)} }
+// newEventWriter returns a writer that starts with the header row.
+func newEventWriter(w io.Writer) *eventWriter { return &eventWriter{w: csv.NewWriter(w)} }
 
 // Write writes one event.
-func (ew *EventWriter) Write(ev Event) error {
+func (ew *eventWriter) Write(ev Event) error {
 	if !ew.wroteHeader {
 		ew.wroteHeader = true
 		if err := ew.w.Write(EventsHeader); err != nil {
 			return err
 		}
 	}
-	return ew.w.Write(EventRecord(ev))
+	return ew.w.Write(eventRecord(ev))
 }
 
 // Flush writes buffered rows (and the header, if nothing else was written).
-func (ew *EventWriter) Flush() error {
+func (ew *eventWriter) Flush() error {
 	if !ew.wroteHeader {
 		ew.wroteHeader = true
 		if err := ew.w.Write(EventsHeader); err != nil {

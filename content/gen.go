@@ -357,7 +357,7 @@ type genTaste struct {
 }
 
 func (g *genState) writeEvents(ctx context.Context, w io.Writer, st *GenStats) error {
-	ew := NewEventWriter(w)
+	ew := newEventWriter(w)
 	width := len(strconv.Itoa(g.opts.Users - 1))
 	src := rand.NewPCG(0, 0)
 	r := rand.New(src)

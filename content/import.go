@@ -353,9 +353,9 @@ var (
 	yearSuffix    = regexp.MustCompile(`\((\d{4})\)\s*$`)
 )
 
-// ParseMovieRecord reads a movies.csv row: genres become categories and the
+// parseMovieRecord reads a movies.csv row: genres become categories and the
 // year in the title becomes the numeric attribute "year".
-func ParseMovieRecord(rec []string) (Item, error) {
+func parseMovieRecord(rec []string) (Item, error) {
 	if len(rec) != len(moviesHeader) {
 		return Item{}, fmt.Errorf("has %d fields, want %d (%s)", len(rec), len(moviesHeader), strings.Join(moviesHeader, ","))
 	}
@@ -373,8 +373,8 @@ func ParseMovieRecord(rec []string) (Item, error) {
 	return it, nil
 }
 
-// ParseRatingRecord reads a ratings.csv row as a "rating" event.
-func ParseRatingRecord(rec []string) (Event, error) {
+// parseRatingRecord reads a ratings.csv row as a "rating" event.
+func parseRatingRecord(rec []string) (Event, error) {
 	if len(rec) != len(ratingsHeader) {
 		return Event{}, fmt.Errorf("has %d fields, want %d (%s)", len(rec), len(ratingsHeader), strings.Join(ratingsHeader, ","))
 	}
@@ -387,9 +387,9 @@ func ParseRatingRecord(rec []string) (Event, error) {
 	return ParseEventRecord([]string{rec[0], rec[1], "rating", rec[2], rec[3]})
 }
 
-// ParseTagRecord reads a tags.csv row: the movie and its tag, cut to
+// parseTagRecord reads a tags.csv row: the movie and its tag, cut to
 // MaxLabelBytes on a rune boundary.
-func ParseTagRecord(rec []string) (movieID, tag string, err error) {
+func parseTagRecord(rec []string) (movieID, tag string, err error) {
 	if len(rec) != len(tagsHeader) {
 		return "", "", fmt.Errorf("has %d fields, want %d (%s)", len(rec), len(tagsHeader), strings.Join(tagsHeader, ","))
 	}
@@ -430,7 +430,7 @@ func ImportMovieLens(ctx context.Context, s *Store, dir string, opts ImportOptio
 	err := csvRows(ctx, moviesPath, moviesHeader, opts.Progress, "read movies.csv", func(line int, rec []string, err error) error {
 		var it Item
 		if err == nil {
-			it, err = ParseMovieRecord(rec)
+			it, err = parseMovieRecord(rec)
 		}
 		if err != nil {
 			return rc.fail(moviesPath, line, err)
@@ -455,7 +455,7 @@ func ImportMovieLens(ctx context.Context, s *Store, dir string, opts ImportOptio
 		err := csvRows(ctx, tagsPath, tagsHeader, opts.Progress, "read tags.csv", func(line int, rec []string, err error) error {
 			var id, tag string
 			if err == nil {
-				id, tag, err = ParseTagRecord(rec)
+				id, tag, err = parseTagRecord(rec)
 			}
 			if err == nil && movies[id] == nil {
 				err = fmt.Errorf("movie %q: %w", clip(id), ErrUnknownItem)
@@ -505,7 +505,7 @@ func ImportMovieLens(ctx context.Context, s *Store, dir string, opts ImportOptio
 		rep.DistinctTag += len(list)
 	}
 
-	users, err := checkEvents(ctx, s, ratingsPath, ratingsHeader, ParseRatingRecord, asSet(movies), rc, opts.Progress)
+	users, err := checkEvents(ctx, s, ratingsPath, ratingsHeader, parseRatingRecord, asSet(movies), rc, opts.Progress)
 	if err != nil {
 		return rep, err
 	}
@@ -522,7 +522,7 @@ func ImportMovieLens(ctx context.Context, s *Store, dir string, opts ImportOptio
 		}
 	}
 	rep.Users = len(users)
-	if err := writeEvents(ctx, s, ratingsPath, ratingsHeader, ParseRatingRecord, rc, opts, &rep); err != nil {
+	if err := writeEvents(ctx, s, ratingsPath, ratingsHeader, parseRatingRecord, rc, opts, &rep); err != nil {
 		return rep, err
 	}
 	return rep, nil

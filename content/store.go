@@ -18,8 +18,8 @@ import (
 	berrors "go.etcd.io/bbolt/errors"
 )
 
-// StoreFile is the name of the store's file inside its data directory.
-const StoreFile = "catalog.db"
+// storeFile is the name of the store's file inside its data directory.
+const storeFile = "catalog.db"
 
 // storeVersion is the layout of the buckets and records below; a store
 // written with another layout is refused rather than misread.
@@ -76,7 +76,7 @@ func Open(ctx context.Context, dir string) (*Store, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("open store %s: %w", dir, err)
 	}
-	return openFile(filepath.Join(dir, StoreFile), false)
+	return openFile(filepath.Join(dir, storeFile), false)
 }
 
 // OpenFile opens a store file read-only, such as a backup written by
@@ -426,7 +426,7 @@ func (s *Store) Item(ctx context.Context, id string) (Item, error) {
 // after ("" for the first page).
 func (s *Store) Items(ctx context.Context, after string, limit int) ([]Item, error) {
 	var out []Item
-	err := s.ForEachItemAfter(ctx, after, func(it Item) error {
+	err := s.forEachItemAfter(ctx, after, func(it Item) error {
 		out = append(out, it)
 		if len(out) == limit {
 			return errStop
@@ -439,11 +439,11 @@ func (s *Store) Items(ctx context.Context, after string, limit int) ([]Item, err
 // ForEachItem calls fn for every item in id order within one read
 // transaction; an error from fn stops the walk and is returned.
 func (s *Store) ForEachItem(ctx context.Context, fn func(Item) error) error {
-	return s.ForEachItemAfter(ctx, "", fn)
+	return s.forEachItemAfter(ctx, "", fn)
 }
 
-// ForEachItemAfter is ForEachItem starting after the id after.
-func (s *Store) ForEachItemAfter(ctx context.Context, after string, fn func(Item) error) error {
+// forEachItemAfter is ForEachItem starting after the id after.
+func (s *Store) forEachItemAfter(ctx context.Context, after string, fn func(Item) error) error {
 	err := s.db.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketItems).Cursor()
 		k, v := c.Seek([]byte(after))

@@ -9,7 +9,7 @@ import "simd/archsimd"
 // halves cleared before returning to scalar code.
 
 // AxpySIMD computes Axpy with Go's simd/archsimd: 512-bit FMA on AVX-512,
-// 256-bit on AVX2, AxpyPortable elsewhere.
+// 256-bit on AVX2, axpyPortable elsewhere.
 func AxpySIMD(alpha float32, x, y []float32) {
 	switch {
 	case hasAVX512 && len(x) >= 16:
@@ -17,7 +17,7 @@ func AxpySIMD(alpha float32, x, y []float32) {
 	case hasAVX2 && len(x) >= 8:
 		axpy256(alpha, x, y)
 	default:
-		AxpyPortable(alpha, x, y)
+		axpyPortable(alpha, x, y)
 	}
 }
 
@@ -59,7 +59,7 @@ func ScaleSIMD(alpha float32, x []float32) {
 	case hasAVX2 && len(x) >= 8:
 		scale256(alpha, x)
 	default:
-		ScalePortable(alpha, x)
+		scalePortable(alpha, x)
 	}
 }
 
@@ -101,7 +101,7 @@ func AxpyRowsSIMD(alpha float32, m []float32, rows []int32, y []float32) {
 	case hasAVX2 && len(y) >= 8:
 		axpyRows256(alpha, m, rows, y)
 	default:
-		AxpyRowsPortable(alpha, m, rows, y)
+		axpyRowsPortable(alpha, m, rows, y)
 	}
 }
 
@@ -240,7 +240,7 @@ func AxpyRowsWSIMD(w []float32, m []float32, rows []int32, y []float32) {
 	case hasAVX2 && len(y) >= 8:
 		axpyRowsW256(w, m, rows, y)
 	default:
-		AxpyRowsWPortable(w, m, rows, y)
+		axpyRowsWPortable(w, m, rows, y)
 	}
 }
 
@@ -316,7 +316,7 @@ func AxpyScatterSIMD(w, x, m []float32, rows []int32) {
 	case hasAVX2 && len(x) >= 8:
 		axpyScatter256(w, x, m, rows)
 	default:
-		AxpyScatterPortable(w, x, m, rows)
+		axpyScatterPortable(w, x, m, rows)
 	}
 }
 

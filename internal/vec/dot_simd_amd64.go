@@ -40,7 +40,7 @@ func kernel() string {
 }
 
 // DotSIMD computes Dot with Go's simd/archsimd: 512-bit FMA on AVX-512,
-// 256-bit on AVX2, DotPortable elsewhere. Two accumulators hide the FMA
+// 256-bit on AVX2, dotPortable elsewhere. Two accumulators hide the FMA
 // latency at the short lengths (64–256) embeddings have.
 func DotSIMD(a, b []float32) float32 {
 	b = b[:len(a)]
@@ -50,7 +50,7 @@ func DotSIMD(a, b []float32) float32 {
 	case hasAVX2 && len(a) >= 8:
 		return dot256(a, b)
 	}
-	return DotPortable(a, b)
+	return dotPortable(a, b)
 }
 
 // The loads below go through array pointers rather than the Slice loaders:

@@ -20,30 +20,30 @@ const vekMin = 16
 // scaled copy and an add.
 const vekChunk = 256
 
-// DotVek computes Dot with github.com/viterin/vek's AVX2 assembly when the
-// CPU has AVX2 and FMA, and with DotPortable otherwise.
-func DotVek(a, b []float32) float32 {
+// dotVek computes Dot with github.com/viterin/vek's AVX2 assembly when the
+// CPU has AVX2 and FMA, and with dotPortable otherwise.
+func dotVek(a, b []float32) float32 {
 	if !vekOK || len(a) < vekMin {
-		return DotPortable(a, b)
+		return dotPortable(a, b)
 	}
 	return vek32.Dot(a, b[:len(a)])
 }
 
-// DotRowsVek computes DotRows with DotVek row by row: vek has no gathered
+// dotRowsVek computes DotRows with dotVek row by row: vek has no gathered
 // product.
-func DotRowsVek(q, m []float32, rows []int32, out []float32) {
+func dotRowsVek(q, m []float32, rows []int32, out []float32) {
 	n := len(q)
 	out = out[:len(rows)]
 	for k, r := range rows {
-		out[k] = DotVek(q, m[int(r)*n:int(r+1)*n])
+		out[k] = dotVek(q, m[int(r)*n:int(r+1)*n])
 	}
 }
 
-// AxpyVek computes Axpy with vek's AVX2 assembly, or AxpyPortable where
+// axpyVek computes Axpy with vek's AVX2 assembly, or axpyPortable where
 // that does not pay.
-func AxpyVek(alpha float32, x, y []float32) {
+func axpyVek(alpha float32, x, y []float32) {
 	if !vekOK || len(x) < vekMin {
-		AxpyPortable(alpha, x, y)
+		axpyPortable(alpha, x, y)
 		return
 	}
 	y = y[:len(x)]
@@ -57,22 +57,22 @@ func AxpyVek(alpha float32, x, y []float32) {
 	}
 }
 
-// ScaleVek computes Scale with vek's AVX2 assembly, or ScalePortable where
+// scaleVek computes Scale with vek's AVX2 assembly, or scalePortable where
 // that does not pay.
-func ScaleVek(alpha float32, x []float32) {
+func scaleVek(alpha float32, x []float32) {
 	if !vekOK || len(x) < vekMin {
-		ScalePortable(alpha, x)
+		scalePortable(alpha, x)
 		return
 	}
 	vek32.MulNumber_Inplace(x, alpha)
 }
 
-// AxpyRowsVek computes AxpyRows with vek's AVX2 assembly: the rows are
+// axpyRowsVek computes AxpyRows with vek's AVX2 assembly: the rows are
 // summed into a stack buffer, block by block, and the sum scaled once.
-func AxpyRowsVek(alpha float32, m []float32, rows []int32, y []float32) {
+func axpyRowsVek(alpha float32, m []float32, rows []int32, y []float32) {
 	n := len(y)
 	if !vekOK || n < vekMin {
-		AxpyRowsPortable(alpha, m, rows, y)
+		axpyRowsPortable(alpha, m, rows, y)
 		return
 	}
 	cnt := len(rows)
@@ -96,26 +96,26 @@ func AxpyRowsVek(alpha float32, m []float32, rows []int32, y []float32) {
 	}
 }
 
-// AxpyRowsWVek computes AxpyRowsW with vek's AVX2 assembly.
-func AxpyRowsWVek(w []float32, m []float32, rows []int32, y []float32) {
+// axpyRowsWVek computes AxpyRowsW with vek's AVX2 assembly.
+func axpyRowsWVek(w []float32, m []float32, rows []int32, y []float32) {
 	n := len(y)
 	if rows == nil {
 		for k, wk := range w {
-			AxpyVek(wk, m[k*n:(k+1)*n], y)
+			axpyVek(wk, m[k*n:(k+1)*n], y)
 		}
 		return
 	}
 	w = w[:len(rows)]
 	for k, r := range rows {
-		AxpyVek(w[k], m[int(r)*n:int(r+1)*n], y)
+		axpyVek(w[k], m[int(r)*n:int(r+1)*n], y)
 	}
 }
 
-// AxpyScatterVek computes AxpyScatter with vek's AVX2 assembly.
-func AxpyScatterVek(w, x, m []float32, rows []int32) {
+// axpyScatterVek computes AxpyScatter with vek's AVX2 assembly.
+func axpyScatterVek(w, x, m []float32, rows []int32) {
 	n := len(x)
 	w = w[:len(rows)]
 	for k, r := range rows {
-		AxpyVek(w[k], x, m[int(r)*n:int(r+1)*n])
+		axpyVek(w[k], x, m[int(r)*n:int(r+1)*n])
 	}
 }

@@ -19,10 +19,10 @@ const (
 	expP5  = 5.0000001201e-1
 )
 
-// Exp returns e^x in float32 arithmetic, within 2 ulp of the float64
+// exp32 returns e^x in float32 arithmetic, within 2 ulp of the float64
 // result rounded; it is 0 below about −87.34 (where float32 turns
 // subnormal) and +Inf above about 88.72.
-func Exp(x float32) float32 {
+func exp32(x float32) float32 {
 	switch {
 	case x != x:
 		return x
@@ -53,11 +53,11 @@ func Exp(x float32) float32 {
 // exponentials of a softmax, m being the maximum.
 func ExpSub(x []float32, m float32) float32 { return expSub(x, m) }
 
-// ExpSubPortable is the reference ExpSub: plain Go.
-func ExpSubPortable(x []float32, m float32) float32 {
+// expSubPortable is the reference ExpSub: plain Go.
+func expSubPortable(x []float32, m float32) float32 {
 	var sum float32
 	for i, v := range x {
-		e := Exp(v - m)
+		e := exp32(v - m)
 		x[i] = e
 		sum += e
 	}
@@ -68,8 +68,8 @@ func ExpSubPortable(x []float32, m float32) float32 {
 // not ordered: the result of a slice holding one is undefined.
 func Max(x []float32) float32 { return maxOf(x) }
 
-// MaxPortable is the reference Max: plain Go.
-func MaxPortable(x []float32) float32 {
+// maxPortable is the reference Max: plain Go.
+func maxPortable(x []float32) float32 {
 	m := float32(math.Inf(-1))
 	for _, v := range x {
 		if v > m {

@@ -10,7 +10,7 @@ import (
 func expSub(x []float32, m float32) float32 { return ExpSubSIMD(x, m) }
 
 // ExpSubSIMD computes ExpSub sixteen lanes at a time with AVX-512, whose
-// VSCALEFPS multiplies by 2ⁿ in one step; elsewhere it is ExpSubPortable.
+// VSCALEFPS multiplies by 2ⁿ in one step; elsewhere it is expSubPortable.
 // Arguments above expMax give +Inf, or NaN when far above: ExpSub's m is a
 // maximum.
 //
@@ -21,7 +21,7 @@ func expSub(x []float32, m float32) float32 { return ExpSubSIMD(x, m) }
 func ExpSubSIMD(x []float32, m float32) float32 {
 	n := len(x)
 	if !hasAVX512 || n < 16 {
-		return ExpSubPortable(x, m)
+		return expSubPortable(x, m)
 	}
 	full := n &^ 15
 	var tail, lanes [16]float32
@@ -77,11 +77,11 @@ func ExpSubSIMD(x []float32, m float32) float32 {
 func maxOf(x []float32) float32 { return MaxSIMD(x) }
 
 // MaxSIMD computes Max sixteen lanes at a time with AVX-512; elsewhere, or
-// for fewer than 32 elements, it is MaxPortable.
+// for fewer than 32 elements, it is maxPortable.
 func MaxSIMD(x []float32) float32 {
 	n := len(x)
 	if !hasAVX512 || n < 32 {
-		return MaxPortable(x)
+		return maxPortable(x)
 	}
 	m0, m1 := ld16(x[0:16]), ld16(x[16:32])
 	i := 32
@@ -96,5 +96,5 @@ func MaxSIMD(x []float32) float32 {
 	var lanes [16]float32
 	m0.Max(m1).Store(&lanes)
 	archsimd.ClearAVXUpperBits()
-	return max(MaxPortable(lanes[:]), MaxPortable(x[i:]))
+	return max(maxPortable(lanes[:]), maxPortable(x[i:]))
 }

@@ -9,7 +9,7 @@ import (
 
 // expSubKernels are the ExpSub implementations this build can run, each held
 // to the portable one; builds with faster kernels add theirs.
-var expSubKernels = map[string]func([]float32, float32) float32{"portable": ExpSubPortable}
+var expSubKernels = map[string]func([]float32, float32) float32{"portable": expSubPortable}
 
 // ulps returns how many float32 steps got lies from want.
 func ulps(got float32, want float64) float64 {
@@ -30,17 +30,17 @@ func TestExp(t *testing.T) {
 		{89, inf},
 		{-1000, 0},
 	} {
-		if got := Exp(tc.in); got != tc.want {
-			t.Errorf("Exp(%v) = %v, want %v", tc.in, got, tc.want)
+		if got := exp32(tc.in); got != tc.want {
+			t.Errorf("exp32(%v) = %v, want %v", tc.in, got, tc.want)
 		}
 	}
-	if got := Exp(float32(math.NaN())); got == got {
-		t.Errorf("Exp(NaN) = %v, want NaN", got)
+	if got := exp32(float32(math.NaN())); got == got {
+		t.Errorf("exp32(NaN) = %v, want NaN", got)
 	}
 	worst, at := 0.0, float32(0)
 	for i := range 400001 {
 		x := float32(expMin + (expMax-expMin)*float64(i)/400000)
-		if u := ulps(Exp(x), math.Exp(float64(x))); u > worst {
+		if u := ulps(exp32(x), math.Exp(float64(x))); u > worst {
 			worst, at = u, x
 		}
 	}
@@ -106,7 +106,7 @@ func BenchmarkExpSub(b *testing.B) {
 }
 
 // maxKernels are the Max implementations this build can run.
-var maxKernels = map[string]func([]float32) float32{"portable": MaxPortable}
+var maxKernels = map[string]func([]float32) float32{"portable": maxPortable}
 
 func TestMax_Kernels(t *testing.T) {
 	rng := rand.New(rand.NewPCG(6, 6))

@@ -59,8 +59,8 @@ func DotRowsInt8(q []int16, qs float32, codes []int8, scales []float32, rows []i
 	dotRowsInt8(q, qs, codes, scales, rows, out)
 }
 
-// DotRowsInt8Portable is the reference DotRowsInt8: plain Go.
-func DotRowsInt8Portable(q []int16, qs float32, codes []int8, scales []float32, rows []int32, out []float32) {
+// dotRowsInt8Portable is the reference DotRowsInt8: plain Go.
+func dotRowsInt8Portable(q []int16, qs float32, codes []int8, scales []float32, rows []int32, out []float32) {
 	n := len(q)
 	out = out[:len(rows)]
 	for k, r := range rows {

@@ -15,7 +15,7 @@ const int8Block = 32
 
 // DotRowsInt8SIMD computes DotRowsInt8 with Go's simd/archsimd on AVX-512
 // at dimension 64 (Duet's embeddings; other shapes and CPUs take
-// DotRowsInt8Portable). The codes of a row, one cache line, are widened
+// dotRowsInt8Portable). The codes of a row, one cache line, are widened
 // to 16 bits and multiplied by q's in pairs into sixteen int32 sums, which
 // are stored as they are; the sums are reduced to one per row after each
 // block of rows. Keeping the loop over the rows this short is the point:
@@ -23,7 +23,7 @@ const int8Block = 32
 // row takes, the more rows the processor has in flight.
 func DotRowsInt8SIMD(q []int16, qs float32, codes []int8, scales []float32, rows []int32, out []float32) {
 	if !hasAVX512 || len(q) != 64 {
-		DotRowsInt8Portable(q, qs, codes, scales, rows, out)
+		dotRowsInt8Portable(q, qs, codes, scales, rows, out)
 		return
 	}
 	out = out[:len(rows)]

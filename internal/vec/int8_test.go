@@ -9,7 +9,7 @@ import (
 // dotRowsInt8Kernels lists every DotRowsInt8 kernel of this build; each
 // must return exactly what the portable one does.
 var dotRowsInt8Kernels = map[string]func(q []int16, qs float32, codes []int8, scales []float32, rows []int32, out []float32){
-	"portable":    DotRowsInt8Portable,
+	"portable":    dotRowsInt8Portable,
 	"dotrowsint8": DotRowsInt8,
 }
 

@@ -3,11 +3,11 @@
 package vec
 
 func init() {
-	kernels["vek"] = DotVek
-	dotRowsKernels["vek"] = DotRowsVek
-	axpyKernels["vek"] = AxpyVek
-	scaleKernels["vek"] = ScaleVek
-	rowsKernels["vek"] = AxpyRowsVek
-	rowsWKernels["vek"] = AxpyRowsWVek
-	scatterKernels["vek"] = AxpyScatterVek
+	kernels["vek"] = dotVek
+	dotRowsKernels["vek"] = dotRowsVek
+	axpyKernels["vek"] = axpyVek
+	scaleKernels["vek"] = scaleVek
+	rowsKernels["vek"] = axpyRowsVek
+	rowsWKernels["vek"] = axpyRowsWVek
+	scatterKernels["vek"] = axpyScatterVek
 }

@@ -17,41 +17,41 @@ func init() {
 	}
 	kernels["archsimd-avx2"] = func(a, b []float32) float32 {
 		if len(a) < 8 {
-			return DotPortable(a, b)
+			return dotPortable(a, b)
 		}
 		return dot256(a, b)
 	}
 	axpyKernels["archsimd-avx2"] = func(alpha float32, x, y []float32) {
 		if len(x) < 8 {
-			AxpyPortable(alpha, x, y)
+			axpyPortable(alpha, x, y)
 			return
 		}
 		axpy256(alpha, x, y)
 	}
 	scaleKernels["archsimd-avx2"] = func(alpha float32, x []float32) {
 		if len(x) < 8 {
-			ScalePortable(alpha, x)
+			scalePortable(alpha, x)
 			return
 		}
 		scale256(alpha, x)
 	}
 	rowsKernels["archsimd-avx2"] = func(alpha float32, m []float32, rows []int32, y []float32) {
 		if len(y) < 8 {
-			AxpyRowsPortable(alpha, m, rows, y)
+			axpyRowsPortable(alpha, m, rows, y)
 			return
 		}
 		axpyRows256(alpha, m, rows, y)
 	}
 	rowsWKernels["archsimd-avx2"] = func(w, m []float32, rows []int32, y []float32) {
 		if len(y) < 8 {
-			AxpyRowsWPortable(w, m, rows, y)
+			axpyRowsWPortable(w, m, rows, y)
 			return
 		}
 		axpyRowsW256(w, m, rows, y)
 	}
 	scatterKernels["archsimd-avx2"] = func(w, x, m []float32, rows []int32) {
 		if len(x) < 8 {
-			AxpyScatterPortable(w, x, m, rows)
+			axpyScatterPortable(w, x, m, rows)
 			return
 		}
 		axpyScatter256(w, x, m, rows)

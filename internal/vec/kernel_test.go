@@ -12,35 +12,35 @@ import (
 // must agree with the portable reference.
 var (
 	kernels = map[string]func(a, b []float32) float32{
-		"portable": DotPortable,
+		"portable": dotPortable,
 		"dot":      Dot,
 	}
 	dotRowsKernels = map[string]func(q, m []float32, rows []int32, out []float32){
-		"portable": DotRowsPortable,
+		"portable": dotRowsPortable,
 		"dotrows":  DotRows,
 	}
 	axpyKernels = map[string]func(alpha float32, x, y []float32){
-		"portable": AxpyPortable,
+		"portable": axpyPortable,
 		"axpy":     Axpy,
 	}
 	scaleKernels = map[string]func(alpha float32, x []float32){
-		"portable": ScalePortable,
+		"portable": scalePortable,
 		"scale":    Scale,
 	}
 	rowsKernels = map[string]func(alpha float32, m []float32, rows []int32, y []float32){
-		"portable": AxpyRowsPortable,
+		"portable": axpyRowsPortable,
 		"rows":     AxpyRows,
 	}
 	rowsWKernels = map[string]func(w, m []float32, rows []int32, y []float32){
-		"portable": AxpyRowsWPortable,
+		"portable": axpyRowsWPortable,
 		"rowsw":    AxpyRowsW,
 	}
 	matMulKernels = map[string]func(dst, a, b []float32, rows, inner, cols int){
-		"portable": MatMulAddPortable,
+		"portable": matMulAddPortable,
 		"matmul":   MatMulAdd,
 	}
 	scatterKernels = map[string]func(w, x, m []float32, rows []int32){
-		"portable": AxpyScatterPortable,
+		"portable": axpyScatterPortable,
 		"scatter":  AxpyScatter,
 	}
 )

@@ -11,9 +11,9 @@ import "math"
 // build and the CPU allow; see Kernel.
 func Dot(a, b []float32) float32 { return dot(a, b) }
 
-// DotPortable is the reference inner product: plain Go, four accumulators.
+// dotPortable is the reference inner product: plain Go, four accumulators.
 // The accelerated kernels are tested against it.
-func DotPortable(a, b []float32) float32 {
+func dotPortable(a, b []float32) float32 {
 	b = b[:len(a)]
 	var s0, s1, s2, s3 float32
 	i := 0
@@ -36,12 +36,12 @@ func DotPortable(a, b []float32) float32 {
 // which on a large index mostly miss the cache, overlap.
 func DotRows(q, m []float32, rows []int32, out []float32) { dotRows(q, m, rows, out) }
 
-// DotRowsPortable is the reference DotRows: DotPortable row by row.
-func DotRowsPortable(q, m []float32, rows []int32, out []float32) {
+// dotRowsPortable is the reference DotRows: dotPortable row by row.
+func dotRowsPortable(q, m []float32, rows []int32, out []float32) {
 	n := len(q)
 	out = out[:len(rows)]
 	for k, r := range rows {
-		out[k] = DotPortable(q, m[int(r)*n:int(r+1)*n])
+		out[k] = dotPortable(q, m[int(r)*n:int(r+1)*n])
 	}
 }
 
@@ -49,8 +49,8 @@ func DotRowsPortable(q, m []float32, rows []int32, out []float32) {
 // same kind of kernel as Dot.
 func Axpy(alpha float32, x, y []float32) { axpy(alpha, x, y) }
 
-// AxpyPortable is the reference Axpy: plain Go.
-func AxpyPortable(alpha float32, x, y []float32) {
+// axpyPortable is the reference Axpy: plain Go.
+func axpyPortable(alpha float32, x, y []float32) {
 	y = y[:len(x)]
 	i := 0
 	for ; i+4 <= len(x); i += 4 {
@@ -67,8 +67,8 @@ func AxpyPortable(alpha float32, x, y []float32) {
 // Scale multiplies x by alpha in place.
 func Scale(alpha float32, x []float32) { scale(alpha, x) }
 
-// ScalePortable is the reference Scale: plain Go.
-func ScalePortable(alpha float32, x []float32) {
+// scalePortable is the reference Scale: plain Go.
+func scalePortable(alpha float32, x []float32) {
 	for i := range x {
 		x[i] *= alpha
 	}
@@ -83,20 +83,20 @@ func AxpyRows(alpha float32, m []float32, rows []int32, y []float32) {
 	axpyRows(alpha, m, rows, y)
 }
 
-// AxpyRowsPortable is the reference AxpyRows: plain Go.
-func AxpyRowsPortable(alpha float32, m []float32, rows []int32, y []float32) {
+// axpyRowsPortable is the reference AxpyRows: plain Go.
+func axpyRowsPortable(alpha float32, m []float32, rows []int32, y []float32) {
 	n := len(y)
 	if n == 0 {
 		return
 	}
 	if rows == nil {
 		for o := 0; o+n <= len(m); o += n {
-			AxpyPortable(alpha, m[o:o+n], y)
+			axpyPortable(alpha, m[o:o+n], y)
 		}
 		return
 	}
 	for _, r := range rows {
-		AxpyPortable(alpha, m[int(r)*n:int(r+1)*n], y)
+		axpyPortable(alpha, m[int(r)*n:int(r+1)*n], y)
 	}
 }
 
@@ -107,18 +107,18 @@ func AxpyRowsW(w []float32, m []float32, rows []int32, y []float32) {
 	axpyRowsW(w, m, rows, y)
 }
 
-// AxpyRowsWPortable is the reference AxpyRowsW: plain Go.
-func AxpyRowsWPortable(w []float32, m []float32, rows []int32, y []float32) {
+// axpyRowsWPortable is the reference AxpyRowsW: plain Go.
+func axpyRowsWPortable(w []float32, m []float32, rows []int32, y []float32) {
 	n := len(y)
 	if rows == nil {
 		for k, wk := range w {
-			AxpyPortable(wk, m[k*n:(k+1)*n], y)
+			axpyPortable(wk, m[k*n:(k+1)*n], y)
 		}
 		return
 	}
 	w = w[:len(rows)]
 	for k, r := range rows {
-		AxpyPortable(w[k], m[int(r)*n:int(r+1)*n], y)
+		axpyPortable(w[k], m[int(r)*n:int(r+1)*n], y)
 	}
 }
 
@@ -127,12 +127,12 @@ func AxpyRowsWPortable(w []float32, m []float32, rows []int32, y []float32) {
 // twice gets both terms.
 func AxpyScatter(w, x, m []float32, rows []int32) { axpyScatter(w, x, m, rows) }
 
-// AxpyScatterPortable is the reference AxpyScatter: plain Go.
-func AxpyScatterPortable(w, x, m []float32, rows []int32) {
+// axpyScatterPortable is the reference AxpyScatter: plain Go.
+func axpyScatterPortable(w, x, m []float32, rows []int32) {
 	n := len(x)
 	w = w[:len(rows)]
 	for k, r := range rows {
-		AxpyPortable(w[k], x, m[int(r)*n:int(r+1)*n])
+		axpyPortable(w[k], x, m[int(r)*n:int(r+1)*n])
 	}
 }
 
@@ -143,11 +143,11 @@ func MatMulAdd(dst, a, b []float32, rows, inner, cols int) {
 	matMulAdd(dst[:rows*cols], a[:rows*inner], b[:inner*cols], rows, inner, cols)
 }
 
-// MatMulAddPortable is the reference MatMulAdd: plain Go.
-func MatMulAddPortable(dst, a, b []float32, rows, inner, cols int) {
+// matMulAddPortable is the reference MatMulAdd: plain Go.
+func matMulAddPortable(dst, a, b []float32, rows, inner, cols int) {
 	a, b, dst = a[:rows*inner], b[:inner*cols], dst[:rows*cols]
 	for i := range rows {
-		AxpyRowsWPortable(a[i*inner:(i+1)*inner], b, nil, dst[i*cols:(i+1)*cols])
+		axpyRowsWPortable(a[i*inner:(i+1)*inner], b, nil, dst[i*cols:(i+1)*cols])
 	}
 }
 
