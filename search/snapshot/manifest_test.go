@@ -38,8 +38,8 @@ func TestSnapshot_RoundTrip(t *testing.T) {
 	if m.Seq != 42 || m.Items != 2 || m.Dim != 4 || m.Format != Format || len(m.Files) != 2 || m.Files["text/store/seg1"].Size != 7 {
 		t.Fatalf("manifest %+v", m)
 	}
-	if seq, ok := Seq(dir); !ok || seq != 42 {
-		t.Fatalf("SnapshotSeq(%s) = %d, %v", dir, seq, ok)
+	if seq, ok := seqOf(dir); !ok || seq != 42 {
+		t.Fatalf("seqOf(%s) = %d, %v", dir, seq, ok)
 	}
 	if left, _ := filepath.Glob(filepath.Join(root, ".tmp-*")); len(left) != 0 {
 		t.Fatalf("temporary directories left: %v", left)

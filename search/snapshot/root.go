@@ -145,8 +145,8 @@ func (r *Root) Lock() (unlock func(), err error) {
 	return lock(filepath.Join(r.data, lockFile))
 }
 
-// Seq reads the store sequence number from a snapshot directory's name.
-func Seq(dir string) (uint64, bool) {
+// seqOf reads the store sequence number from a snapshot directory's name.
+func seqOf(dir string) (uint64, bool) {
 	name := strings.TrimPrefix(filepath.Base(dir), snapPrefix)
 	seq, _, ok := strings.Cut(name, "-")
 	if !ok {

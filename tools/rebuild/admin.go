@@ -10,9 +10,9 @@ import (
 	"strings"
 )
 
-// Backup writes a consistent copy of the store of the server at base to w
+// backup writes a consistent copy of the store of the server at base to w
 // (GET /admin/backup), with the admin token.
-func Backup(ctx context.Context, base, token string, w io.Writer) error {
+func backup(ctx context.Context, base, token string, w io.Writer) error {
 	resp, err := adminRequest(ctx, "GET", strings.TrimRight(base, "/")+"/admin/backup", token)
 	if err != nil {
 		return err

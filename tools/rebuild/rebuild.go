@@ -302,7 +302,7 @@ func openStore(ctx context.Context, opts Options) (*content.Store, func(), error
 		return nil, nil, err
 	}
 	remove := func() { os.Remove(tmp.Name()) }
-	err = Backup(ctx, opts.Notify, opts.AdminToken, tmp)
+	err = backup(ctx, opts.Notify, opts.AdminToken, tmp)
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
 	}
