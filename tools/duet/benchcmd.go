@@ -1,6 +1,10 @@
 package main
 
-import "github.com/spf13/cobra"
+import (
+	"io"
+
+	"github.com/spf13/cobra"
+)
 
 func newBenchCmd() *cobra.Command {
 	cmd := &cobra.Command{
@@ -13,4 +17,23 @@ func newBenchCmd() *cobra.Command {
 	}
 	cmd.AddCommand(newBenchANNCmd(), newBenchSearchCmd(), newBenchTextCmd(), newBenchHTTPCmd(), newBenchSnapshotCmd())
 	return cmd
+}
+
+// benchReport is a report of tools/bench.
+type benchReport interface {
+	WriteJSON(path string) error
+}
+
+// finishBench prints the report's table, for the reports that print
+// theirs at the end, and writes its JSON file when one is asked for.
+func finishBench(w io.Writer, rep benchReport, jsonPath string) error {
+	if t, ok := rep.(interface{ WriteText(io.Writer) error }); ok {
+		if err := t.WriteText(w); err != nil {
+			return err
+		}
+	}
+	if jsonPath == "" {
+		return nil
+	}
+	return rep.WriteJSON(jsonPath)
 }

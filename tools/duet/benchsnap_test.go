@@ -1,80 +1,35 @@
 package main
 
 import (
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/duetrec/duet/search/snapshot"
 )
 
-func TestBenchSnapshot(t *testing.T) {
+// TestBenchSnapshotAndSearch runs both commands that read a data
+// directory on one small data set.
+func TestBenchSnapshotAndSearch(t *testing.T) {
 	data := smallData(t, "300", "200", "4")
-	// smallData builds an exact index; a second rebuild reusing its model
-	// makes the newest snapshot an HNSW one, whose file is split in parts.
-	dirs, err := snapshot.NewRoot(data).List()
-	if err != nil || len(dirs) == 0 {
-		t.Fatalf("snapshots: %v, %v", dirs, err)
-	}
-	mustRun(t, rebuildArgs(data, "--ann", "hnsw", "--model", filepath.Join(dirs[0], "model.duet"))...)
+	dir := t.TempDir()
 
-	out := filepath.Join(t.TempDir(), "bench.json")
-	stdout := mustRun(t, "bench", "snapshot", "--data", data, "--repeats", "2", "--json", out)
-	for _, want := range []string{"model.duet", "text index (", "verify", "load", "write", "adjacency lists", "tar archive"} {
-		if !strings.Contains(stdout, want) {
-			t.Errorf("output lacks %q:\n%s", want, stdout)
+	out := mustRun(t, "bench", "snapshot", "--data", data, "--repeats", "2", "--json", filepath.Join(dir, "snapshot.json"))
+	for _, want := range []string{"(300 items)", "model.duet", "text index (", "  total ", "verify", "peak RSS", "tar archive written", "zstd: part, level"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("bench snapshot output lacks %q:\n%s", want, out)
 		}
 	}
-	b, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rep struct {
-		Name    string       `json:"name"`
-		Results []snapReport `json:"results"`
-	}
-	if err := json.Unmarshal(b, &rep); err != nil {
-		t.Fatal(err)
-	}
-	if len(rep.Results) != 1 {
-		t.Fatalf("%d results, want 1", len(rep.Results))
-	}
-	r := rep.Results[0]
-	if rep.Name != "snapshot" || r.Items != 300 {
-		t.Errorf("name %q, items %d", rep.Name, r.Items)
-	}
-	var sum int64
-	for _, f := range r.Files {
-		sum += f.Bytes
-	}
-	if sum != r.Bytes || sum == 0 {
-		t.Errorf("files add up to %d, total %d", sum, r.Bytes)
-	}
-	parts := map[string]int64{}
-	for _, z := range r.Zstd {
-		if z.Bytes <= 0 || z.Compressed <= 0 {
-			t.Errorf("%s %s: %d → %d bytes", z.Part, z.Level, z.Bytes, z.Compressed)
+
+	out = mustRun(t, "bench", "search", "--data", data, "--queries", "60", "--json", filepath.Join(dir, "search.json"))
+	for _, want := range []string{"(300 items, exact)", "60 hybrid requests, k=10, one at a time: p50 ", "time by stage: user vector"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("bench search output lacks %q:\n%s", want, out)
 		}
-		parts[z.Part] = z.Bytes
 	}
-	// 300 vectors of 64 float32.
-	if got := parts["float32 vectors (vectors.idx)"]; got != 300*64*4 {
-		t.Errorf("vectors part is %d bytes, want %d (parts %v)", got, 300*64*4, parts)
-	}
-	if len(r.Archive) != len(zstdLevels) || r.Archive[0].Bytes <= r.Bytes {
-		t.Errorf("archive %+v of a %d-byte snapshot", r.Archive, r.Bytes)
-	}
-	// The data directory is only read: no temporary or live directory is
-	// left in it.
-	entries, err := os.ReadDir(data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range entries {
-		if strings.HasPrefix(e.Name(), ".live-") {
-			t.Errorf("%s left in the data directory", e.Name())
+	for _, name := range []string{"snapshot", "search"} {
+		b, err := os.ReadFile(filepath.Join(dir, name+".json"))
+		if err != nil || !strings.Contains(string(b), `"name": "`+name+`"`) {
+			t.Errorf("%s --json: %v\n%s", name, err, b)
 		}
 	}
 }

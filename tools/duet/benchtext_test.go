@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -21,40 +20,13 @@ func TestBenchText(t *testing.T) {
 	if err := cmd.ExecuteContext(context.Background()); err != nil {
 		t.Fatalf("%v\n%s", err, stdout.String())
 	}
-	for _, want := range []string{"docs/s", "match+filters", "match+facets", "upsert"} {
+	for _, want := range []string{"generated 300 items", "docs/s", "compacted", "q/s x2", "match+filters", "match+facets", "upsert", "index size after the edits and close"} {
 		if !strings.Contains(stdout.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, stdout.String())
 		}
 	}
-	data, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rep struct {
-		Name    string           `json:"name"`
-		Params  map[string]any   `json:"params"`
-		Results []map[string]any `json:"results"`
-	}
-	if err := json.Unmarshal(data, &rep); err != nil {
-		t.Fatal(err)
-	}
-	if rep.Name != "text" || rep.Params["items"] != 300.0 {
-		t.Errorf("name %q, params %v", rep.Name, rep.Params)
-	}
-	kinds := map[string]bool{}
-	for _, r := range rep.Results {
-		if q, ok := r["query"].(string); ok {
-			kinds[q] = true
-			if r["qps"].(float64) <= 0 || r["p99_ms"].(float64) < r["p50_ms"].(float64) {
-				t.Errorf("%s: implausible figures %v", q, r)
-			}
-		}
-		if r["phase"] == "index" && r["docs"] != 300.0 {
-			t.Errorf("index phase: %v", r)
-		}
-	}
-	if len(kinds) != 3 {
-		t.Errorf("query kinds %v, want 3", kinds)
+	if b, err := os.ReadFile(out); err != nil || !bytes.Contains(b, []byte(`"name": "text"`)) {
+		t.Errorf("--json: %v\n%s", err, b)
 	}
 }
 
@@ -76,7 +48,8 @@ func TestBenchTextUsage(t *testing.T) {
 	cmd.SilenceErrors, cmd.SilenceUsage = true, true
 	cmd.SetOut(&bytes.Buffer{})
 	cmd.SetArgs([]string{"--items", "10", "--dir", dir})
-	if err := cmd.ExecuteContext(context.Background()); err == nil || !strings.Contains(err.Error(), "not empty") {
-		t.Errorf("non-empty --dir: %v", err)
+	var ue usageError
+	if err := cmd.ExecuteContext(context.Background()); !errors.As(err, &ue) || !strings.Contains(err.Error(), "not empty") {
+		t.Errorf("non-empty --dir: %v, want a usage error", err)
 	}
 }

@@ -25,6 +25,7 @@ import (
 
 	"github.com/duetrec/duet/content"
 	"github.com/duetrec/duet/index"
+	"github.com/duetrec/duet/internal/dirsize"
 	"github.com/duetrec/duet/internal/procstat"
 	"github.com/duetrec/duet/search"
 	"github.com/duetrec/duet/search/snapshot"
@@ -262,7 +263,7 @@ func publish(ctx context.Context, opts Options, root *snapshot.Root, dir string,
 	if err := root.Prune(opts.Keep); err != nil {
 		return fmt.Errorf("prune snapshots: %w", err)
 	}
-	rep.Bytes, _ = dirSize(dir)
+	rep.Bytes, _ = dirsize.Of(dir)
 	rep.Took = time.Since(start)
 	if opts.Notify == "" {
 		return nil
@@ -316,19 +317,4 @@ func openStore(ctx context.Context, opts Options) (*content.Store, func(), error
 		return nil, nil, err
 	}
 	return st, func() { st.Close(); remove() }, nil
-}
-
-func dirSize(dir string) (int64, error) {
-	var n int64
-	err := filepath.WalkDir(dir, func(_ string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		fi, err := d.Info()
-		if err == nil {
-			n += fi.Size()
-		}
-		return err
-	})
-	return n, err
 }

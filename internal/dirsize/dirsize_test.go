@@ -1,0 +1,42 @@
+package dirsize_test
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/duetrec/duet/internal/dirsize"
+)
+
+func TestOf(t *testing.T) {
+	tests := []struct {
+		name  string
+		files map[string]int // path below the directory → size
+		want  int64
+	}{
+		{"empty", nil, 0},
+		{"flat", map[string]int{"a": 3, "b": 5}, 8},
+		{"nested", map[string]int{"a": 1, "sub/b": 10, "sub/deeper/c": 100}, 111},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			for name, size := range tc.files {
+				path := filepath.Join(dir, name)
+				if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(path, make([]byte, size), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			got, err := dirsize.Of(dir)
+			if err != nil || got != tc.want {
+				t.Fatalf("Of = %d, %v; want %d", got, err, tc.want)
+			}
+		})
+	}
+	if _, err := dirsize.Of(filepath.Join(t.TempDir(), "absent")); err == nil {
+		t.Error("Of of a missing directory: no error")
+	}
+}
