@@ -1,6 +1,8 @@
 // Command duet is Duet's one binary: it generates demo data, imports
-// catalogs and behaviour logs, and (as the engine grows) trains, indexes
-// and serves.
+// catalogues and behaviour logs, trains and evaluates the two-tower model,
+// rebuilds the indexes, serves the HTTP API, and runs the benchmarks. It
+// only wires flags to the library packages (tools/rebuild, tools/bench,
+// search/eval, …), draws progress bars and prints.
 //
 // Exit status: 0 success, 1 failure, 2 usage error.
 package main
