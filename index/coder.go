@@ -10,6 +10,7 @@ import (
 
 	"github.com/coder/hnsw"
 
+	"github.com/duetrec/duet/internal/topk"
 	"github.com/duetrec/duet/internal/vec"
 )
 
@@ -239,13 +240,14 @@ func (c *CoderHNSW) Search(ctx context.Context, q []float32, k int, filter Filte
 	all := acceptAll(filter)
 	if !all && c.opts.ExactCutoff >= 0 {
 		if set, ok := filter.(AllowSet); ok && len(set) <= c.opts.ExactCutoff {
-			t := topK{k: k}
+			var t topk.Heap
+			t.Reset(k)
 			for id := range set {
 				if i, ok := c.pos[id]; ok {
-					t.push(i, vec.Dot(u, c.vec(i)))
+					t.Push(i, vec.Dot(u, c.vec(i)))
 				}
 			}
-			return c.results(&t), nil
+			return results(c.ids, t.Sorted()), nil
 		}
 	}
 	if len(c.pos) == 0 {
@@ -256,24 +258,16 @@ func (c *CoderHNSW) Search(ctx context.Context, q []float32, k int, filter Filte
 	if err := guard(func() { nodes = c.g.Search(u, want) }); err != nil {
 		return nil, fmt.Errorf("coder hnsw search: %w: %v", ErrUnsupported, err)
 	}
-	t := topK{k: k}
+	var t topk.Heap
+	t.Reset(k)
 	for _, n := range nodes {
 		i := n.Key
 		if i < 0 || int(i) >= len(c.ids) || c.dead[i] || (!all && !filter.Allow(c.ids[i])) {
 			continue
 		}
-		t.push(i, vec.Dot(u, c.vec(i)))
+		t.Push(i, vec.Dot(u, c.vec(i)))
 	}
-	return c.results(&t), nil
-}
-
-func (c *CoderHNSW) results(t *topK) []Result {
-	items := t.sorted()
-	out := make([]Result, len(items))
-	for j, it := range items {
-		out[j] = Result{ID: c.ids[it.idx], Score: it.score}
-	}
-	return out
+	return results(c.ids, t.Sorted()), nil
 }
 
 const (

@@ -6,6 +6,7 @@ import (
 	"io"
 	"sync"
 
+	"github.com/duetrec/duet/internal/topk"
 	"github.com/duetrec/duet/internal/vec"
 )
 
@@ -143,15 +144,16 @@ func (e *Exact) Search(ctx context.Context, q []float32, k int, filter Filter) (
 	}
 	e.mu.RLock()
 	defer e.mu.RUnlock()
-	t := topK{k: k, items: make([]scored, 0, min(k, len(e.ids)))}
+	var t topk.Heap
+	t.Use(k, make([]topk.Scored, 0, min(k, len(e.ids))))
 	dim := e.dim
 	if set, ok := filter.(AllowSet); ok && len(set) < len(e.ids) {
 		for id := range set {
 			if i, ok := e.pos[id]; ok {
-				t.push(int32(i), vec.Dot(u, e.data[i*dim:(i+1)*dim]))
+				t.Push(int32(i), vec.Dot(u, e.data[i*dim:(i+1)*dim]))
 			}
 		}
-		return e.results(&t), nil
+		return results(e.ids, t.Sorted()), nil
 	}
 	all := acceptAll(filter)
 	for i := range e.ids {
@@ -164,21 +166,12 @@ func (e *Exact) Search(ctx context.Context, q []float32, k int, filter Filter) (
 			continue
 		}
 		s := vec.Dot(u, e.data[i*dim:(i+1)*dim])
-		if t.full() && s <= t.worst() {
+		if t.Full() && s <= t.Worst() {
 			continue
 		}
-		t.push(int32(i), s)
+		t.Push(int32(i), s)
 	}
-	return e.results(&t), nil
-}
-
-func (e *Exact) results(t *topK) []Result {
-	items := t.sorted()
-	out := make([]Result, len(items))
-	for j, it := range items {
-		out[j] = Result{ID: e.ids[it.idx], Score: it.score}
-	}
-	return out
+	return results(e.ids, t.Sorted()), nil
 }
 
 const (

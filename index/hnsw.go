@@ -10,6 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/duetrec/duet/internal/parallel"
+	"github.com/duetrec/duet/internal/topk"
 	"github.com/duetrec/duet/internal/vec"
 )
 
@@ -406,15 +408,15 @@ func (h *HNSW) link(s *searcher, q int32, level int) {
 		h.epMu.Unlock()
 	}
 
-	cur := scored{ep, vec.Dot(qv, h.vec(ep))}
+	cur := topk.Scored{ID: ep, Score: vec.Dot(qv, h.vec(ep))}
 	for l := top; l > level; l-- {
 		cur = h.greedy(s, qv, cur, l, false)
 	}
 	for l := min(level, top); l >= 0; l-- {
 		h.searchLayer(s, qv, cur, h.opts.EfConstruction, l, false, nil)
-		cands := sortDesc(s.res)
+		topk.SortBest(s.res)
 		// Another add may already have linked to q on this level.
-		cands = dropIdx(cands, q)
+		cands := dropIdx(s.res, q)
 		if len(cands) == 0 {
 			continue
 		}
@@ -455,9 +457,10 @@ func (h *HNSW) setOwnList(s *searcher, q int32, l, capacity int) {
 		qv := h.vec(q)
 		s.tmp = s.tmp[:0]
 		for _, x := range s.sel2 {
-			s.tmp = append(s.tmp, scored{x, vec.Dot(qv, h.vec(x))})
+			s.tmp = append(s.tmp, topk.Scored{ID: x, Score: vec.Dot(qv, h.vec(x))})
 		}
-		s.sel2 = h.selectNeighbours(s, sortDesc(s.tmp), capacity, s.sel2)
+		topk.SortBest(s.tmp)
+		s.sel2 = h.selectNeighbours(s, s.tmp, capacity, s.sel2)
 	}
 	setList(sl, s.sel2)
 }
@@ -485,11 +488,11 @@ func (h *HNSW) addLink(s *searcher, e, q int32, l, capacity int) {
 	ev := h.vec(e)
 	s.tmp = s.tmp[:0]
 	for _, x := range sl[1 : 1+n] {
-		s.tmp = append(s.tmp, scored{x, vec.Dot(ev, h.vec(x))})
+		s.tmp = append(s.tmp, topk.Scored{ID: x, Score: vec.Dot(ev, h.vec(x))})
 	}
-	s.tmp = append(s.tmp, scored{q, vec.Dot(ev, h.vec(q))})
-	cands := sortDesc(s.tmp)
-	s.sel2 = h.selectNeighbours(s, cands, capacity, s.sel2)
+	s.tmp = append(s.tmp, topk.Scored{ID: q, Score: vec.Dot(ev, h.vec(q))})
+	topk.SortBest(s.tmp)
+	s.sel2 = h.selectNeighbours(s, s.tmp, capacity, s.sel2)
 	setList(sl, s.sel2)
 }
 
@@ -498,25 +501,25 @@ func (h *HNSW) addLink(s *searcher, e, q int32, l, capacity int) {
 // base than to every neighbour kept so far, which spreads the links over
 // directions instead of spending them all on one cluster. Unless
 // DropPruned, free slots are then filled with the nearest rejected ones.
-func (h *HNSW) selectNeighbours(s *searcher, cands []scored, m int, out []int32) []int32 {
+func (h *HNSW) selectNeighbours(s *searcher, cands []topk.Scored, m int, out []int32) []int32 {
 	out = out[:0]
 	s.pruned = s.pruned[:0]
 	for _, c := range cands {
 		if len(out) >= m {
 			break
 		}
-		cv := h.vec(c.idx)
+		cv := h.vec(c.ID)
 		good := true
 		for _, r := range out {
-			if vec.Dot(cv, h.vec(r)) > c.score {
+			if vec.Dot(cv, h.vec(r)) > c.Score {
 				good = false
 				break
 			}
 		}
 		if good {
-			out = append(out, c.idx)
+			out = append(out, c.ID)
 		} else {
-			s.pruned = append(s.pruned, c.idx)
+			s.pruned = append(s.pruned, c.ID)
 		}
 	}
 	if !h.opts.DropPruned {
@@ -544,18 +547,18 @@ func (h *HNSW) score(s *searcher, q []float32, coarse bool) {
 
 // greedy walks level l from cur to the node nearest q it can reach,
 // scoring on the codes if coarse.
-func (h *HNSW) greedy(s *searcher, q []float32, cur scored, l int, coarse bool) scored {
+func (h *HNSW) greedy(s *searcher, q []float32, cur topk.Scored, l int, coarse bool) topk.Scored {
 	for changed := true; changed; {
 		changed = false
-		sl := h.slot(cur.idx, l)
+		sl := h.slot(cur.ID, l)
 		s.nbuf = s.nbuf[:0]
 		for j, n := 0, listLen(sl); j < n; j++ {
 			s.nbuf = append(s.nbuf, listAt(sl, j))
 		}
 		h.score(s, q, coarse)
 		for j, e := range s.nbuf {
-			if sc := s.dots[j]; sc > cur.score {
-				cur, changed = scored{e, sc}, true
+			if sc := s.dots[j]; sc > cur.Score {
+				cur, changed = topk.Scored{ID: e, Score: sc}, true
 			}
 		}
 	}
@@ -576,18 +579,18 @@ func (h *HNSW) greedy(s *searcher, q []float32, cur scored, l int, coarse bool) 
 // little early), and the lists of the candidates next in line are touched
 // before the neighbours are scored, so that more misses are outstanding at
 // once.
-func (h *HNSW) searchLayer(s *searcher, q []float32, ep scored, ef, l int, coarse bool, accept func(int32) bool) {
+func (h *HNSW) searchLayer(s *searcher, q []float32, ep topk.Scored, ef, l int, coarse bool, accept func(int32) bool) {
 	s.begin(len(h.levels))
 	s.cand = append(s.cand[:0], ep)
 	s.res = s.res[:0]
-	s.marks[ep.idx] = s.gen
-	if accept == nil || accept(ep.idx) {
+	s.marks[ep.ID] = s.gen
+	if accept == nil || accept(ep.ID) {
 		s.res = append(s.res, ep)
 	}
-	done := func(c scored) bool { return len(s.res) >= ef && c.score < s.res[0].score }
+	done := func(c topk.Scored) bool { return len(s.res) >= ef && c.Score < s.res[0].Score }
 	for len(s.cand) > 0 {
-		var c scored
-		c, s.cand = maxPop(s.cand)
+		var c topk.Scored
+		c, s.cand = topk.MaxPop(s.cand)
 		if done(c) {
 			break
 		}
@@ -596,29 +599,29 @@ func (h *HNSW) searchLayer(s *searcher, q []float32, ep scored, ef, l int, coars
 		// between, the loads of the neighbours' vectors overlap instead
 		// of waiting on each other.
 		s.nbuf = s.nbuf[:0]
-		s.gather(h.slot(c.idx, l))
+		s.gather(h.slot(c.ID, l))
 		if len(s.cand) > 0 && !done(s.cand[0]) {
-			c, s.cand = maxPop(s.cand)
-			s.gather(h.slot(c.idx, l))
+			c, s.cand = topk.MaxPop(s.cand)
+			s.gather(h.slot(c.ID, l))
 		}
 		h.touch(s, l)
 		h.score(s, q, coarse)
 		for j, e := range s.nbuf {
 			sc := s.dots[j]
-			if len(s.res) >= ef && sc <= s.res[0].score {
+			if len(s.res) >= ef && sc <= s.res[0].Score {
 				continue
 			}
-			s.cand = append(s.cand, scored{e, sc})
-			maxUp(s.cand, len(s.cand)-1)
+			s.cand = append(s.cand, topk.Scored{ID: e, Score: sc})
+			topk.MaxUp(s.cand, len(s.cand)-1)
 			if accept == nil || accept(e) {
 				if len(s.res) < ef {
-					s.res = append(s.res, scored{e, sc})
-					minUp(s.res, len(s.res)-1)
+					s.res = append(s.res, topk.Scored{ID: e, Score: sc})
+					topk.MinUp(s.res, len(s.res)-1)
 				} else {
 					// Replace the worst in place: one sift
 					// instead of a push and a pop.
-					s.res[0] = scored{e, sc}
-					minDown(s.res, 0)
+					s.res[0] = topk.Scored{ID: e, Score: sc}
+					topk.MinDown(s.res, 0)
 				}
 			}
 		}
@@ -632,7 +635,7 @@ func (h *HNSW) searchLayer(s *searcher, q []float32, ep scored, ef, l int, coars
 // is the nearest thing. The sum goes to s.sink so that the loads are kept.
 func (h *HNSW) touch(s *searcher, l int) {
 	for _, c := range s.cand[:min(3, len(s.cand))] {
-		s.sink += int32(listLen(h.slot(c.idx, l)))
+		s.sink += int32(listLen(h.slot(c.ID, l)))
 	}
 }
 
@@ -692,7 +695,7 @@ func (h *HNSW) SearchEf(ctx context.Context, q []float32, k, ef int, filter Filt
 	}
 	s.nbuf = append(s.nbuf[:0], ep)
 	h.score(s, u, coarse)
-	cur := scored{ep, s.dots[0]}
+	cur := topk.Scored{ID: ep, Score: s.dots[0]}
 	for l := top; l > 0; l-- {
 		cur = h.greedy(s, u, cur, l, coarse)
 	}
@@ -706,22 +709,23 @@ func (h *HNSW) SearchEf(ctx context.Context, q []float32, k, ef int, filter Filt
 	}
 	h.searchLayer(s, u, cur, ef, 0, coarse, accept)
 	if !coarse {
-		res := sortDesc(s.res)
-		return h.results(res[:min(k, len(res))]), nil
+		topk.SortBest(s.res)
+		return results(h.ids, s.res[:min(k, len(s.res))]), nil
 	}
 	// Re-score the walk's ef nodes on the float32 vectors: the codes
 	// only had to find them.
 	s.nbuf = s.nbuf[:0]
 	for _, r := range s.res {
-		s.nbuf = append(s.nbuf, r.idx)
+		s.nbuf = append(s.nbuf, r.ID)
 	}
 	h.score(s, u, false)
-	t := topK{k: k, items: s.tmp[:0]}
+	var t topk.Heap
+	t.Use(k, s.tmp)
 	for j, i := range s.nbuf {
-		t.push(i, s.dots[j])
+		t.Push(i, s.dots[j])
 	}
-	s.tmp = t.items
-	return h.results(t.sorted()), nil
+	s.tmp = t.Sorted()
+	return results(h.ids, s.tmp), nil
 }
 
 // estimatePassing estimates how many live items f accepts from a sample of
@@ -750,18 +754,20 @@ func (h *HNSW) estimatePassing(f Filter) int {
 }
 
 func (h *HNSW) scanSet(s *searcher, u []float32, k int, set AllowSet) []Result {
-	t := topK{k: k, items: s.tmp[:0]}
+	var t topk.Heap
+	t.Use(k, s.tmp)
 	for id := range set {
 		if i, ok := h.pos[id]; ok {
-			t.push(i, vec.Dot(u, h.vec(i)))
+			t.Push(i, vec.Dot(u, h.vec(i)))
 		}
 	}
-	s.tmp = t.items
-	return h.results(t.sorted())
+	s.tmp = t.Sorted()
+	return results(h.ids, s.tmp)
 }
 
 func (h *HNSW) scan(ctx context.Context, s *searcher, u []float32, k int, f Filter) ([]Result, error) {
-	t := topK{k: k, items: s.tmp[:0]}
+	var t topk.Heap
+	t.Use(k, s.tmp)
 	for i := range h.ids {
 		if i%ctxEvery == 0 && i > 0 {
 			if err := ctx.Err(); err != nil {
@@ -771,18 +777,10 @@ func (h *HNSW) scan(ctx context.Context, s *searcher, u []float32, k int, f Filt
 		if h.dead[i] || !f.Allow(h.ids[i]) {
 			continue
 		}
-		t.push(int32(i), vec.Dot(u, h.vec(int32(i))))
+		t.Push(int32(i), vec.Dot(u, h.vec(int32(i))))
 	}
-	s.tmp = t.items
-	return h.results(t.sorted()), nil
-}
-
-func (h *HNSW) results(items []scored) []Result {
-	out := make([]Result, len(items))
-	for j, it := range items {
-		out[j] = Result{ID: h.ids[it.idx], Score: it.score}
-	}
-	return out
+	s.tmp = t.Sorted()
+	return results(h.ids, s.tmp), nil
 }
 
 // Rebuild returns a new index with the live items and the same options,
@@ -818,32 +816,9 @@ func (h *HNSW) Rebuild(ctx context.Context) (*HNSW, error) {
 // addParallel adds ids[i] → vecs[i*dim:] with the given number of
 // goroutines, stopping at the first error or when ctx is done.
 func addParallel(ctx context.Context, idx Vector, ids []string, vecs []float32, dim, workers int) error {
-	var (
-		next     atomic.Int64
-		wg       sync.WaitGroup
-		firstErr error
-		errOnce  sync.Once
-	)
-	for range max(1, workers) {
-		wg.Go(func() {
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= len(ids) || firstErr != nil {
-					return
-				}
-				if i%1024 == 0 && ctx.Err() != nil {
-					errOnce.Do(func() { firstErr = ctx.Err() })
-					return
-				}
-				if err := idx.Add(ids[i], vecs[i*dim:(i+1)*dim]); err != nil {
-					errOnce.Do(func() { firstErr = err })
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	return firstErr
+	return parallel.For(ctx, len(ids), max(1, workers), func(_, i int) error {
+		return idx.Add(ids[i], vecs[i*dim:(i+1)*dim])
+	})
 }
 
 // searcher is the scratch space of one search or add, pooled so that a
@@ -858,7 +833,7 @@ type searcher struct {
 	sink            int32   // see touch
 	q16             []int16 // the query's codes for a coarse walk
 	qs              float32 // their scale
-	cand, res, tmp  []scored
+	cand, res, tmp  []topk.Scored
 	nbuf, sel, sel2 []int32
 	dots            []float32
 	pruned          []int32
@@ -901,15 +876,9 @@ func (s *searcher) gather(sl []int32) {
 	s.nbuf = s.nbuf[:k]
 }
 
-// sortDesc sorts a heap's storage best first and returns it.
-func sortDesc(h []scored) []scored {
-	t := topK{items: h}
-	return t.sorted()
-}
-
-func dropIdx(h []scored, i int32) []scored {
+func dropIdx(h []topk.Scored, i int32) []topk.Scored {
 	for j, x := range h {
-		if x.idx == i {
+		if x.ID == i {
 			return append(h[:j], h[j+1:]...)
 		}
 	}

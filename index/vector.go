@@ -6,7 +6,8 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"slices"
+
+	"github.com/duetrec/duet/internal/topk"
 )
 
 // Errors of the vector indexes; callers test them with errors.Is.
@@ -167,132 +168,11 @@ func checkDim(dim int) error {
 // absurd allocation.
 const maxDim = 1 << 16
 
-// topK keeps the k best (id, score) pairs seen, as a min-heap on score so
-// the worst is at the root and is the one replaced.
-type topK struct {
-	k     int
-	items []scored
-}
-
-type scored struct {
-	idx   int32
-	score float32
-}
-
-func (t *topK) reset(k int) {
-	t.k = k
-	t.items = t.items[:0]
-}
-
-func (t *topK) full() bool { return len(t.items) >= t.k }
-
-// worst returns the score a newcomer must beat once the heap is full.
-func (t *topK) worst() float32 { return t.items[0].score }
-
-func (t *topK) push(idx int32, score float32) {
-	if len(t.items) < t.k {
-		t.items = append(t.items, scored{idx, score})
-		minUp(t.items, len(t.items)-1)
-		return
+// results turns an index's best pairs into hits, naming items by ids.
+func results(ids []string, best []topk.Scored) []Result {
+	out := make([]Result, len(best))
+	for j, b := range best {
+		out[j] = Result{ID: ids[b.ID], Score: b.Score}
 	}
-	if score <= t.items[0].score {
-		return
-	}
-	t.items[0] = scored{idx, score}
-	minDown(t.items, 0)
-}
-
-// sorted returns the items best first; it reorders the heap's storage.
-func (t *topK) sorted() []scored {
-	slices.SortFunc(t.items, func(a, b scored) int {
-		switch {
-		case a.score > b.score:
-			return -1
-		case a.score < b.score:
-			return 1
-		}
-		return int(a.idx) - int(b.idx)
-	})
-	return t.items
-}
-
-// minUp and minDown maintain a binary min-heap on score; maxUp and maxDown a
-// max-heap. They are written out rather than going through container/heap,
-// whose interface calls cost more than the comparisons in these loops.
-func minUp(h []scored, i int) {
-	for i > 0 {
-		p := (i - 1) / 2
-		if h[p].score <= h[i].score {
-			return
-		}
-		h[p], h[i] = h[i], h[p]
-		i = p
-	}
-}
-
-func minDown(h []scored, i int) {
-	n := len(h)
-	for {
-		l := 2*i + 1
-		if l >= n {
-			return
-		}
-		m := l
-		if r := l + 1; r < n && h[r].score < h[l].score {
-			m = r
-		}
-		if h[i].score <= h[m].score {
-			return
-		}
-		h[i], h[m] = h[m], h[i]
-		i = m
-	}
-}
-
-func minPop(h []scored) (scored, []scored) {
-	top := h[0]
-	last := len(h) - 1
-	h[0] = h[last]
-	h = h[:last]
-	minDown(h, 0)
-	return top, h
-}
-
-func maxUp(h []scored, i int) {
-	for i > 0 {
-		p := (i - 1) / 2
-		if h[p].score >= h[i].score {
-			return
-		}
-		h[p], h[i] = h[i], h[p]
-		i = p
-	}
-}
-
-func maxDown(h []scored, i int) {
-	n := len(h)
-	for {
-		l := 2*i + 1
-		if l >= n {
-			return
-		}
-		m := l
-		if r := l + 1; r < n && h[r].score > h[l].score {
-			m = r
-		}
-		if h[i].score >= h[m].score {
-			return
-		}
-		h[i], h[m] = h[m], h[i]
-		i = m
-	}
-}
-
-func maxPop(h []scored) (scored, []scored) {
-	top := h[0]
-	last := len(h) - 1
-	h[0] = h[last]
-	h = h[:last]
-	maxDown(h, 0)
-	return top, h
+	return out
 }

@@ -16,6 +16,8 @@ import (
 	"github.com/blevesearch/bleve/v2/search"
 	bsearcher "github.com/blevesearch/bleve/v2/search/searcher"
 	bindex "github.com/blevesearch/bleve_index_api"
+
+	"github.com/duetrec/duet/internal/topk"
 )
 
 // Free text alone, the commonest query and the one hybrid search sends, is
@@ -188,7 +190,8 @@ func (c *postingsCache) externalIDs(segs []*scorch.SegmentSnapshot, docs []match
 	var miss []int
 	c.mu.Lock()
 	for i, d := range docs {
-		if id, ok := c.ids[docKey{segs[d.seg].Id(), d.local}]; ok {
+		seg, local := hitDoc(d)
+		if id, ok := c.ids[docKey{segs[seg].Id(), local}]; ok {
 			hits[i].ID = id
 		} else {
 			miss = append(miss, i)
@@ -199,7 +202,8 @@ func (c *postingsCache) externalIDs(segs []*scorch.SegmentSnapshot, docs []match
 		return nil
 	}
 	for _, i := range miss {
-		id, err := segs[docs[i].seg].DocID(uint64(docs[i].local))
+		seg, local := hitDoc(docs[i])
+		id, err := segs[seg].DocID(uint64(local))
 		if err != nil {
 			return err
 		}
@@ -214,7 +218,8 @@ func (c *postingsCache) externalIDs(segs []*scorch.SegmentSnapshot, docs []match
 		c.ids = map[docKey]string{}
 	}
 	for _, i := range miss {
-		c.ids[docKey{segs[docs[i].seg].Id(), docs[i].local}] = hits[i].ID
+		seg, local := hitDoc(docs[i])
+		c.ids[docKey{segs[seg].Id(), local}] = hits[i].ID
 	}
 	return nil
 }
@@ -458,8 +463,8 @@ func (t *Index) matchIn(ctx context.Context, r bindex.IndexReader, q *Query) (re
 	// non-essential ones are advanced to each proposal to score it whole.
 	// Their bound grows with the page's worst score as the walk goes.
 	// Segments are walked in order, which is Bleve's document order.
-	top := matchHeap{size: q.K + q.Offset}
-	top.h = make([]matchHit, 0, min(top.size, 256))
+	var top topk.KeyHeap[float64, uint64]
+	top.Use(q.K+q.Offset, make([]matchHit, 0, min(q.K+q.Offset, 256)))
 	var prune *matchPrune
 	if q.SkipTotal {
 		prune = newMatchPrune(leaves, nt)
@@ -528,18 +533,18 @@ func (t *Index) matchIn(ctx context.Context, r bindex.IndexReader, q *Query) (re
 			}
 			// Most documents do not make a full page: turn them away
 			// before the call.
-			hit := matchHit{seg: si, local: uint32(doc), score: sum * (float64(matched) / float64(len(matchFields)))}
-			if (!top.full() || hit.better(top.h[0])) && top.push(hit) && prune != nil && top.full() {
-				prune.raise(top.h[0].score)
+			hit := matchHit{Key: uint64(si)<<32 | uint64(uint32(doc)), Score: sum * (float64(matched) / float64(len(matchFields)))}
+			if (!top.Full() || hit.Better(top.Worst())) && top.Push(hit) && prune != nil && top.Full() {
+				prune.raise(top.Worst().Score)
 			}
 		}
 	}
 
-	hits := top.sorted()
+	hits := top.Sorted()
 	hits = hits[min(q.Offset, len(hits)):]
 	res = Result{Total: total, Hits: make([]Hit, len(hits))}
 	for i, h := range hits {
-		res.Hits[i].Score = h.score
+		res.Hits[i].Score = h.Score
 	}
 	if err := t.cache.externalIDs(segs, hits, res.Hits); err != nil {
 		return Result{}, false, err
@@ -615,79 +620,11 @@ func (p *matchPrune) raise(worst float64) {
 	}
 }
 
-// matchHit is a scored document: the local'th of the seg'th segment.
-type matchHit struct {
-	seg   int
-	local uint32
-	score float64
-}
+// matchHit is a scored document: the local'th of the seg'th segment, with
+// seg in the key's high 32 bits and local in its low ones. Its order is
+// Bleve's, score first and then the earlier document (segments number
+// their documents in order).
+type matchHit = topk.Keyed[float64, uint64]
 
-// better reports whether a ranks before b: Bleve's order, score first and
-// then the earlier document (segments number their documents in order).
-func (a matchHit) better(b matchHit) bool {
-	if a.score != b.score {
-		return a.score > b.score
-	}
-	if a.seg != b.seg {
-		return a.seg < b.seg
-	}
-	return a.local < b.local
-}
-
-// matchHeap keeps the size best hits pushed, the worst of them at the root.
-type matchHeap struct {
-	size int
-	h    []matchHit
-}
-
-// push offers x and reports whether it was kept.
-func (m *matchHeap) push(x matchHit) bool {
-	if len(m.h) < m.size {
-		m.h = append(m.h, x)
-		for i := len(m.h) - 1; i > 0; {
-			p := (i - 1) / 2
-			if !m.h[p].better(m.h[i]) {
-				break
-			}
-			m.h[p], m.h[i] = m.h[i], m.h[p]
-			i = p
-		}
-		return true
-	}
-	if !x.better(m.h[0]) {
-		return false
-	}
-	m.h[0] = x
-	for i := 0; ; {
-		w, l, r := i, 2*i+1, 2*i+2
-		if l < len(m.h) && m.h[w].better(m.h[l]) {
-			w = l
-		}
-		if r < len(m.h) && m.h[w].better(m.h[r]) {
-			w = r
-		}
-		if w == i {
-			return true
-		}
-		m.h[i], m.h[w] = m.h[w], m.h[i]
-		i = w
-	}
-}
-
-// full reports whether the heap holds size hits, so that its root is the
-// score to beat.
-func (m *matchHeap) full() bool { return len(m.h) == m.size }
-
-// sorted returns the hits kept, best first.
-func (m *matchHeap) sorted() []matchHit {
-	slices.SortFunc(m.h, func(a, b matchHit) int {
-		switch {
-		case a.better(b):
-			return -1
-		case b.better(a):
-			return 1
-		}
-		return 0
-	})
-	return m.h
-}
+// hitDoc returns the segment and the local number of h's document.
+func hitDoc(h matchHit) (seg int, local uint32) { return int(h.Key >> 32), uint32(h.Key) }

@@ -9,16 +9,21 @@
 // Scored rather than generic: a generic sift-down with a comparison
 // function is not inlined and measured 15–25% slower per push.
 //
-// Of keeps values of any type under an order the caller gives, for
-// rankings whose ties need more than a score (the evaluation breaks them
-// by a hash of user and item, the text index by document order).
+// KeyHeap keeps values with a score and a key, ties going to the lower
+// key, with that order written in (the text index's hits, in document
+// order; ItemKNN's neighbours). Of keeps values of any type under an
+// order the caller gives, for rankings whose ties need more (the
+// evaluation breaks them by a hash of user and item).
 //
-// Both keep the worst of their k at the root: a newcomer is compared with
-// it once and, when better, replaces it with one sift. Neither is safe for
+// All keep the worst of their k at the root: a newcomer is compared with
+// it once and, when better, replaces it with one sift. None is safe for
 // concurrent use.
 package topk
 
-import "slices"
+import (
+	"cmp"
+	"slices"
+)
 
 // Scored is an item, by its index in the caller's arrays, with its score.
 type Scored struct {
@@ -254,4 +259,108 @@ func (o *Of[T]) Sorted() []T {
 		o.down(0)
 	}
 	return out
+}
+
+// Keyed is a value with a score and a key. Higher scores rank first and
+// the lower key breaks a tie, so that which of several equal scores make
+// the cut does not depend on the order they arrive in. Scores must not be
+// NaN.
+type Keyed[S, K cmp.Ordered] struct {
+	Score S
+	Key   K
+}
+
+// Better reports whether a ranks before b.
+func (a Keyed[S, K]) Better(b Keyed[S, K]) bool {
+	if a.Score != b.Score {
+		return a.Score > b.Score
+	}
+	return a.Key < b.Key
+}
+
+// KeyHeap keeps the k best Keyed values pushed. It is Of with Keyed's
+// order written in, so that the comparisons are inlined: through Of's
+// comparison function the text index's walk, which pushes often, measured
+// 10–15% slower. The zero value keeps none; set its size with Reset or
+// Use.
+type KeyHeap[S, K cmp.Ordered] struct {
+	k int
+	h []Keyed[S, K]
+}
+
+// Reset empties the heap and sets the number of values it keeps, reusing
+// its storage.
+func (o *KeyHeap[S, K]) Reset(k int) {
+	o.k = k
+	o.h = o.h[:0]
+}
+
+// Use empties the heap, sets the number of values it keeps and makes it
+// keep them in buf's storage.
+func (o *KeyHeap[S, K]) Use(k int, buf []Keyed[S, K]) {
+	o.k = k
+	o.h = buf[:0]
+}
+
+// Len is the number of values kept.
+func (o *KeyHeap[S, K]) Len() int { return len(o.h) }
+
+// Full reports whether the heap holds k values, so that Worst is the
+// value to beat.
+func (o *KeyHeap[S, K]) Full() bool { return len(o.h) >= o.k }
+
+// Worst returns the worst value kept; the heap must not be empty.
+func (o *KeyHeap[S, K]) Worst() Keyed[S, K] { return o.h[0] }
+
+// Push offers x and reports whether it was kept.
+func (o *KeyHeap[S, K]) Push(x Keyed[S, K]) bool {
+	if len(o.h) < o.k {
+		o.h = append(o.h, x)
+		h := o.h
+		for i := len(h) - 1; i > 0; {
+			p := (i - 1) / 2
+			if !h[p].Better(h[i]) {
+				break
+			}
+			h[p], h[i] = h[i], h[p]
+			i = p
+		}
+		return true
+	}
+	if o.k <= 0 || !x.Better(o.h[0]) {
+		return false
+	}
+	o.h[0] = x
+	keyDown(o.h, 0)
+	return true
+}
+
+// Sorted returns the values kept, best first. It sorts the heap's
+// storage, which the result shares: Reset the heap before pushing again.
+func (o *KeyHeap[S, K]) Sorted() []Keyed[S, K] {
+	h := o.h
+	// Heapsort: the worst of h[:i+1] goes to i.
+	for i := len(h) - 1; i > 0; i-- {
+		h[0], h[i] = h[i], h[0]
+		keyDown(h[:i], 0)
+	}
+	return h
+}
+
+// keyDown sifts the value at i towards the leaves, the worse child up.
+func keyDown[S, K cmp.Ordered](h []Keyed[S, K], i int) {
+	for {
+		w := 2*i + 1
+		if w >= len(h) {
+			return
+		}
+		if r := w + 1; r < len(h) && h[w].Better(h[r]) {
+			w = r
+		}
+		if !h[i].Better(h[w]) {
+			return
+		}
+		h[i], h[w] = h[w], h[i]
+		i = w
+	}
 }

@@ -141,23 +141,8 @@ func TestOf(t *testing.T) {
 		}
 		r.Shuffle(len(in), func(i, j int) { in[i], in[j] = in[j], in[i] })
 		o := NewOf(k, better)
-		kept := 0
-		for _, x := range in {
-			if o.Push(x) {
-				kept++
-			}
-		}
-		want := slices.Clone(in)
-		slices.SortFunc(want, func(a, b hit) int {
-			if better(a, b) {
-				return -1
-			}
-			if better(b, a) {
-				return 1
-			}
-			return 0
-		})
-		want = want[:min(k, len(want))]
+		kept := offer(in, o.Push)
+		want := bestBy(in, k, better)
 		if o.Full() != (k <= len(in)) {
 			t.Fatalf("k %d: Full %v", k, o.Full())
 		}
@@ -176,8 +161,68 @@ func TestOf(t *testing.T) {
 	}
 }
 
-// The two heaps side by side: Heap's sifts are written out for Scored,
-// Of's go through a comparison function. Run with -bench Push.
+func TestKeyHeap(t *testing.T) {
+	type kv = Keyed[float64, uint32]
+	r := rand.New(rand.NewPCG(5, 6))
+	for _, k := range []int{0, 1, 7, 64, 300, 500} {
+		in := make([]kv, 300)
+		for i, key := range r.Perm(len(in)) {
+			in[i] = kv{Score: float64(r.IntN(12)), Key: uint32(key)} // many ties
+		}
+		var h KeyHeap[float64, uint32]
+		h.Use(k, make([]kv, 0, 4))
+		kept := offer(in, h.Push)
+		want := bestBy(in, k, func(a, b kv) bool {
+			return a.Score > b.Score || a.Score == b.Score && a.Key < b.Key
+		})
+		if h.Len() != len(want) || h.Full() != (k <= len(in)) {
+			t.Fatalf("k %d: Len %d Full %v", k, h.Len(), h.Full())
+		}
+		if len(want) > 0 && h.Worst() != want[len(want)-1] {
+			t.Fatalf("k %d: Worst %v, want %v", k, h.Worst(), want[len(want)-1])
+		}
+		// Ties are broken by key, so the k best are one list whatever
+		// the arrival order.
+		if got := h.Sorted(); !slices.Equal(got, want) {
+			t.Fatalf("k %d: got %v, want %v", k, got, want)
+		}
+		if kept < len(want) {
+			t.Fatalf("k %d: Push reported %d kept, fewer than the %d returned", k, kept, len(want))
+		}
+		h.Reset(1)
+		if h.Push(kv{1, 2}); !h.Push(kv{1, 1}) || h.Push(kv{1, 3}) || h.Worst() != (kv{1, 1}) {
+			t.Fatalf("k %d: after Reset(1) the lower key does not win the tie: %v", k, h.Sorted())
+		}
+	}
+}
+
+// offer pushes the values of in and returns how many push reported kept.
+func offer[T any](in []T, push func(T) bool) (kept int) {
+	for _, x := range in {
+		if push(x) {
+			kept++
+		}
+	}
+	return kept
+}
+
+// bestBy is the reference: the k best of in under better, by a full sort.
+func bestBy[T any](in []T, k int, better func(a, b T) bool) []T {
+	s := slices.Clone(in)
+	slices.SortStableFunc(s, func(a, b T) int {
+		switch {
+		case better(a, b):
+			return -1
+		case better(b, a):
+			return 1
+		}
+		return 0
+	})
+	return s[:min(k, len(s))]
+}
+
+// The heaps side by side: Heap's and KeyHeap's sifts have their order
+// written in, Of's go through a comparison function. Run with -bench Push.
 func BenchmarkPush(b *testing.B) {
 	in := randomScored(1<<16, 1<<30, 1)
 	b.Run("Heap", func(b *testing.B) {
@@ -186,6 +231,15 @@ func BenchmarkPush(b *testing.B) {
 			h.Reset(256)
 			for _, s := range in {
 				h.Push(s.ID, s.Score)
+			}
+		}
+	})
+	b.Run("KeyHeap", func(b *testing.B) {
+		var h KeyHeap[float32, int32]
+		for b.Loop() {
+			h.Reset(256)
+			for _, s := range in {
+				h.Push(Keyed[float32, int32]{Score: s.Score, Key: s.ID})
 			}
 		}
 	})

@@ -4,10 +4,9 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"runtime"
-	"sync"
-	"sync/atomic"
 
+	"github.com/duetrec/duet/internal/parallel"
+	"github.com/duetrec/duet/internal/topk"
 	"github.com/duetrec/duet/tower"
 )
 
@@ -65,56 +64,46 @@ func (m *ItemKNN) Fit(ctx context.Context, ds *tower.Dataset, train [][]int32) e
 	}
 	m.nbr = make([][]int32, n)
 	m.sim = make([][]float32, n)
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	var failed atomic.Bool
-	for range runtime.GOMAXPROCS(0) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			co := make([]float32, n)
-			var touched []int32
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= n || failed.Load() {
-					return
+	type scratch struct {
+		co      []float32 // co-occurrences with the item, by item
+		touched []int32   // the items with a nonzero co
+		best    topk.KeyHeap[float32, int32]
+	}
+	workers := parallel.Workers(0, n)
+	scr := make([]scratch, workers)
+	return parallel.For(ctx, n, workers, func(w, i int) error {
+		sc := &scr[w]
+		if sc.co == nil {
+			sc.co = make([]float32, n)
+		}
+		co := sc.co
+		touched := sc.touched[:0]
+		for _, u := range users[i] {
+			for _, j := range train[u] {
+				if co[j] == 0 {
+					touched = append(touched, j)
 				}
-				if i%256 == 0 && ctx.Err() != nil {
-					failed.Store(true)
-					return
-				}
-				touched = touched[:0]
-				for _, u := range users[i] {
-					for _, j := range train[u] {
-						if co[j] == 0 {
-							touched = append(touched, j)
-						}
-						co[j]++
-					}
-				}
-				var nb []int32
-				var sm []float32
-				ni := float64(len(users[i]))
-				for _, j := range touched {
-					if int(j) != i {
-						s := float64(co[j]) / (math.Sqrt(ni*float64(len(users[j]))) + m.Shrink)
-						nb = append(nb, j)
-						sm = append(sm, float32(s))
-					}
-					co[j] = 0
-				}
-				if m.Neighbours > 0 && len(nb) > m.Neighbours {
-					nb, sm = bestNeighbours(nb, sm, m.Neighbours)
-				}
-				m.nbr[i], m.sim[i] = nb, sm
+				co[j]++
 			}
-		}()
-	}
-	wg.Wait()
-	if failed.Load() {
-		return ctx.Err()
-	}
-	return nil
+		}
+		sc.touched = touched
+		var nb []int32
+		var sm []float32
+		ni := float64(len(users[i]))
+		for _, j := range touched {
+			if int(j) != i {
+				s := float64(co[j]) / (math.Sqrt(ni*float64(len(users[j]))) + m.Shrink)
+				nb = append(nb, j)
+				sm = append(sm, float32(s))
+			}
+			co[j] = 0
+		}
+		if m.Neighbours > 0 && len(nb) > m.Neighbours {
+			nb, sm = bestNeighbours(&sc.best, nb, sm, m.Neighbours)
+		}
+		m.nbr[i], m.sim[i] = nb, sm
+		return nil
+	})
 }
 
 // Score adds up, for every history item, its similarity to each of its
@@ -150,59 +139,19 @@ func uniq[T comparable](xs ...T) []T {
 }
 
 // bestNeighbours returns the k most similar of the neighbours (ties to the
-// lower item), most similar first. A bounded heap keeps it O(n log k): a
-// full sort of every item's co-occurrences dominated the fit.
-func bestNeighbours(items []int32, sims []float32, k int) ([]int32, []float32) {
-	// worse reports whether neighbour a ranks below neighbour b.
-	worse := func(a, b int) bool {
-		if sims[a] != sims[b] {
-			return sims[a] < sims[b]
-		}
-		return items[a] > items[b]
+// lower item, which is Keyed's order), most similar first, using best as
+// scratch. A bounded heap keeps it O(n log k): a full sort of every item's
+// co-occurrences dominated the fit.
+func bestNeighbours(best *topk.KeyHeap[float32, int32], items []int32, sims []float32, k int) ([]int32, []float32) {
+	best.Reset(k)
+	for p, it := range items {
+		best.Push(topk.Keyed[float32, int32]{Score: sims[p], Key: it})
 	}
-	h := make([]int, 0, k) // positions, a min-heap: the worst on top
-	down := func(i int) {
-		for {
-			l := 2*i + 1
-			if l >= len(h) {
-				return
-			}
-			c := l
-			if r := l + 1; r < len(h) && worse(h[r], h[l]) {
-				c = r
-			}
-			if !worse(h[c], h[i]) {
-				return
-			}
-			h[i], h[c] = h[c], h[i]
-			i = c
-		}
-	}
-	for p := range items {
-		if len(h) < k {
-			h = append(h, p)
-			for i := len(h) - 1; i > 0; {
-				parent := (i - 1) / 2
-				if !worse(h[i], h[parent]) {
-					break
-				}
-				h[i], h[parent] = h[parent], h[i]
-				i = parent
-			}
-			continue
-		}
-		if worse(h[0], p) {
-			h[0] = p
-			down(0)
-		}
-	}
-	nb := make([]int32, len(h))
-	sm := make([]float32, len(h))
-	for i := len(h) - 1; i >= 0; i-- {
-		nb[i], sm[i] = items[h[0]], sims[h[0]]
-		h[0] = h[len(h)-1]
-		h = h[:len(h)-1]
-		down(0)
+	kept := best.Sorted()
+	nb := make([]int32, len(kept))
+	sm := make([]float32, len(kept))
+	for i, s := range kept {
+		nb[i], sm[i] = s.Key, s.Score
 	}
 	return nb, sm
 }

@@ -3,11 +3,11 @@ package eval
 import (
 	"context"
 	"math"
-	"runtime"
 	"slices"
 	"strconv"
-	"sync"
-	"sync/atomic"
+
+	"github.com/duetrec/duet/internal/parallel"
+	"github.com/duetrec/duet/internal/topk"
 )
 
 // Metric names, the keys of a report's figures before "@K".
@@ -63,55 +63,34 @@ func (p *ranking) rank(ctx context.Context, rec Recommender) (result, error) {
 			disallowed[it] = false
 		}
 	}
-	workers := p.workers
-	if workers <= 0 {
-		workers = runtime.GOMAXPROCS(0)
-	}
-	workers = max(1, min(workers, n))
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	errs := make([]error, workers)
-	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			scores := make([]float32, p.items)
-			var top topK
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= n {
-					return
-				}
-				if i%64 == 0 {
-					if err := ctx.Err(); err != nil {
-						errs[w] = err
-						return
-					}
-				}
-				u := p.users[i]
-				clear(scores)
-				rec.Score(u, p.history[u], scores)
-				for _, it := range p.history[u] {
+	workers := parallel.Workers(p.workers, n)
+	scratch := make([]ranker, workers)
+	err := parallel.For(ctx, n, workers, func(w, i int) error {
+		r := &scratch[w]
+		if r.scores == nil {
+			r.scores = make([]float32, p.items)
+		}
+		scores := r.scores
+		u := p.users[i]
+		clear(scores)
+		rec.Score(u, p.history[u], scores)
+		for _, it := range p.history[u] {
+			scores[it] = float32(math.Inf(-1))
+		}
+		if disallowed != nil {
+			for it, d := range disallowed {
+				if d {
 					scores[it] = float32(math.Inf(-1))
 				}
-				if disallowed != nil {
-					for it, d := range disallowed {
-						if d {
-							scores[it] = float32(math.Inf(-1))
-						}
-					}
-				}
-				list := top.of(u, scores, maxK)
-				tops[i] = list
-				userMetrics(list, p.target[u], p.ks, vals[i*nk*len(perUser):(i+1)*nk*len(perUser)])
 			}
-		}()
-	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return result{}, err
 		}
+		list := r.top(u, maxK)
+		tops[i] = list
+		userMetrics(list, p.target[u], p.ks, vals[i*nk*len(perUser):(i+1)*nk*len(perUser)])
+		return nil
+	})
+	if err != nil {
+		return result{}, err
 	}
 	res := result{metrics: make(map[string]float64, nk*(len(perUser)+1)), users: n}
 	sums := make([]float64, nk*len(perUser))
@@ -188,88 +167,50 @@ func coverage(tops [][]int32, k, items, rankable int) float64 {
 	return float64(distinct) / float64(rankable)
 }
 
-// topK selects the best items of a score vector. Higher scores come
+// ranker selects the best items of a score vector. Higher scores come
 // first and items scored -Inf or NaN (excluded ones) are never selected.
 // Ties are broken by a hash of the user and the item, not by item index:
 // catalogue order often follows age or popularity, and a model that
 // scores many items alike (pop or ItemKNN on never-seen items) would
 // otherwise be credited with it.
-type topK struct {
-	heap []int32 // min-heap of the best so far: the worst on top
-	s    []float32
-	salt uint64
+type ranker struct {
+	scores []float32 // of the user being ranked, by item
+	heap   *topk.Of[int32]
+	salt   uint64
 }
 
-// worse reports whether item a ranks below item b.
-func (t *topK) worse(a, b int32) bool {
-	if t.s[a] != t.s[b] {
-		return t.s[a] < t.s[b]
+// better reports whether item a ranks above item b.
+func (r *ranker) better(a, b int32) bool {
+	if r.scores[a] != r.scores[b] {
+		return r.scores[a] > r.scores[b]
 	}
-	ha, hb := mix(t.salt^uint64(a)), mix(t.salt^uint64(b))
+	ha, hb := mix(r.salt^uint64(a)), mix(r.salt^uint64(b))
 	if ha != hb {
-		return ha < hb
+		return ha > hb
 	}
-	return a > b
+	return a < b
 }
 
-// of returns the best k items of scores for user u, best first, in a new
-// slice.
-func (t *topK) of(u int32, scores []float32, k int) []int32 {
-	t.s = scores
-	t.salt = mix(uint64(u) + 0x746965) // "tie"
-	h := t.heap[:0]
+// top returns the best k items of r.scores for user u, best first, in a
+// new slice.
+func (r *ranker) top(u int32, k int) []int32 {
+	if r.heap == nil {
+		r.heap = topk.NewOf(k, r.better)
+	}
+	scores := r.scores
+	r.salt = mix(uint64(u) + 0x746965) // "tie"
+	h := r.heap
+	h.Reset(k)
 	for i, s := range scores {
 		if s != s || math.IsInf(float64(s), -1) {
 			continue
 		}
-		it := int32(i)
-		if len(h) < k {
-			h = append(h, it)
-			t.up(h, len(h)-1)
+		// Most items score below the worst kept: turn them away before
+		// the call.
+		if h.Full() && s < scores[h.Worst()] {
 			continue
 		}
-		if t.worse(h[0], it) {
-			h[0] = it
-			t.down(h, 0)
-		}
+		h.Push(int32(i))
 	}
-	out := make([]int32, len(h))
-	for i := len(h) - 1; i >= 0; i-- {
-		out[i] = h[0]
-		h[0] = h[i]
-		h = h[:i]
-		t.down(h, 0)
-	}
-	t.heap = h[:0]
-	t.s = nil
-	return out
-}
-
-func (t *topK) up(h []int32, i int) {
-	for i > 0 {
-		p := (i - 1) / 2
-		if !t.worse(h[i], h[p]) {
-			return
-		}
-		h[i], h[p] = h[p], h[i]
-		i = p
-	}
-}
-
-func (t *topK) down(h []int32, i int) {
-	for {
-		l := 2*i + 1
-		if l >= len(h) {
-			return
-		}
-		m := l
-		if r := l + 1; r < len(h) && t.worse(h[r], h[l]) {
-			m = r
-		}
-		if !t.worse(h[m], h[i]) {
-			return
-		}
-		h[i], h[m] = h[m], h[i]
-		i = m
-	}
+	return h.Sorted()
 }
