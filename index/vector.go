@@ -2,7 +2,6 @@ package index
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -10,42 +9,17 @@ import (
 	"github.com/duetrec/duet/internal/topk"
 )
 
-// Errors of the vector indexes; callers test them with errors.Is.
-var (
-	// ErrDimension means a vector's length differs from the index's
-	// dimension.
-	ErrDimension = errors.New("vector has the wrong dimension")
-
-	// ErrZeroVector means a vector has length zero (all components zero, or
-	// too small to normalise); it has no direction to compare.
-	ErrZeroVector = errors.New("zero vector")
-
-	// ErrInvalidVector means a vector has a NaN or infinite component.
-	ErrInvalidVector = errors.New("vector has a NaN or infinite component")
-
-	// ErrExists means Add was given an id the index already holds; Upsert
-	// replaces instead.
-	ErrExists = errors.New("id already in the index")
-
-	// ErrNotFound means the index holds no item with the given id.
-	ErrNotFound = errors.New("id not in the index")
-
-	// ErrCorrupt means serialized index data is truncated, corrupt or of an
-	// unknown format version; it is refused rather than half-loaded.
-	ErrCorrupt = errors.New("corrupt index data")
-
-	// ErrUnsupported means the index cannot perform the operation; see the
-	// index type's documentation.
-	ErrUnsupported = errors.New("operation not supported by this index")
-)
-
 // Vector is a nearest-neighbour index over unit vectors with string ids.
 //
 // Implementations store unit-length copies of the vectors they are given
 // and normalise queries: a Result's Score is the cosine similarity (for unit
 // vectors, the inner product). All methods are safe for concurrent use.
-// Loading is a constructor of each implementation (LoadExact, LoadHNSW,
-// LoadCoderHNSW), reading what Save wrote.
+// Load (or LoadExact, LoadHNSW, LoadCoderHNSW) reads what Save wrote, and
+// New makes an empty index of a Kind.
+//
+// Writes refuse a vector of the wrong length (ErrDimension), a zero vector
+// (ErrZeroVector) or one with NaN or infinite components
+// (ErrInvalidVector), changing nothing.
 type Vector interface {
 	// Add inserts a vector under a new id; an existing id is ErrExists.
 	Add(id string, vec []float32) error
