@@ -17,14 +17,11 @@ func TestDumpRestore_RoundTrip(t *testing.T) {
 	ctx := context.Background()
 	s := openStore(t, t.TempDir())
 	dir := t.TempDir()
-	items, _ := os.Create(filepath.Join(dir, "items.jsonl"))
-	events, _ := os.Create(filepath.Join(dir, "events.csv"))
-	if _, err := content.Generate(ctx, content.GenOptions{Items: 150, Users: 40, Seed: 9}, items, events); err != nil {
+	if _, err := content.GenerateFiles(ctx, dir, content.GenOptions{Items: 150, Users: 40, Seed: 9}); err != nil {
 		t.Fatal(err)
 	}
-	items.Close()
-	events.Close()
-	if _, err := content.ImportGeneric(ctx, s, items.Name(), events.Name(), content.ImportOptions{}); err != nil {
+	items, events := filepath.Join(dir, content.GenItemsFile), filepath.Join(dir, content.GenEventsFile)
+	if _, err := content.ImportGeneric(ctx, s, items, events, content.ImportOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	// Events with a fractional time and an unknown time, an edited item.

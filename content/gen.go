@@ -8,11 +8,15 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/duetrec/duet/internal/durable"
 )
 
 // GenOptions configures Generate. Zero fields take defaults (Items 5000,
@@ -21,6 +25,32 @@ type GenOptions struct {
 	Items int
 	Users int
 	Seed  uint64
+}
+
+// The files GenerateFiles writes, in the generic format.
+const (
+	GenItemsFile  = "items.jsonl"
+	GenEventsFile = "events.csv"
+)
+
+// GenerateFiles writes the generated data set as dir/items.jsonl and
+// dir/events.csv, creating dir; both appear complete or not at all (see
+// internal/durable). It is what `duet gen` writes, and the data set tests
+// and benchmarks generate.
+func GenerateFiles(ctx context.Context, dir string, opts GenOptions) (GenStats, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return GenStats{}, err
+	}
+	var st GenStats
+	err := durable.WriteFiles([]string{filepath.Join(dir, GenItemsFile), filepath.Join(dir, GenEventsFile)}, func(w []io.Writer) error {
+		var err error
+		st, err = Generate(ctx, opts, w[0], w[1])
+		return err
+	})
+	if err != nil {
+		return GenStats{}, fmt.Errorf("generate: %w", err)
+	}
+	return st, nil
 }
 
 // GenStats counts what Generate wrote.

@@ -10,6 +10,8 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -510,4 +512,34 @@ func ExampleGenerate() {
 	// Output:
 	// {"id":"i00","title":"Molecule Reaction Element","description":"Solvent electron lessons treadmill titration electron oxidation valence periodic equilibrium deep timeless spectroscopy reaction neutron base acid enzyme polymer neutron equilibrium.","tags":["elements","bodyweight"],"categories":["chemistry","fitness"],"attributes":{"language":"es","price":37.71,"year":2025}}
 	// 100 items, 10 users
+}
+
+func TestGenerateFiles(t *testing.T) {
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "new")
+	opts := GenOptions{Items: 40, Users: 10, Seed: 5}
+	st, err := GenerateFiles(ctx, dir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var items, events bytes.Buffer
+	want, _ := Generate(ctx, opts, &items, &events)
+	if st != want {
+		t.Fatalf("stats %+v, want %+v", st, want)
+	}
+	for name, b := range map[string][]byte{GenItemsFile: items.Bytes(), GenEventsFile: events.Bytes()} {
+		got, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil || !bytes.Equal(got, b) {
+			t.Fatalf("%s differs from Generate's output (%v)", name, err)
+		}
+	}
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	other := filepath.Join(t.TempDir(), "x")
+	if _, err := GenerateFiles(cancelled, other, opts); err == nil {
+		t.Fatal("a cancelled generation succeeded")
+	}
+	if left, _ := os.ReadDir(other); len(left) != 0 {
+		t.Fatalf("a failed generation left %v", left)
+	}
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -32,14 +31,10 @@ func newEngineFixture(t testing.TB, mutate ...func(*server.Config)) *engineFixtu
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
-	itemsPath, eventsPath := filepath.Join(dir, "items.jsonl"), filepath.Join(dir, "events.csv")
-	itemsFile, _ := os.Create(itemsPath)
-	eventsFile, _ := os.Create(eventsPath)
-	if _, err := content.Generate(ctx, content.GenOptions{Items: 300, Users: 120, Seed: 5}, itemsFile, eventsFile); err != nil {
+	if _, err := content.GenerateFiles(ctx, dir, content.GenOptions{Items: 300, Users: 120, Seed: 5}); err != nil {
 		t.Fatal(err)
 	}
-	itemsFile.Close()
-	eventsFile.Close()
+	itemsPath, eventsPath := filepath.Join(dir, content.GenItemsFile), filepath.Join(dir, content.GenEventsFile)
 	st, err := content.Open(ctx, filepath.Join(dir, "data"))
 	if err != nil {
 		t.Fatal(err)

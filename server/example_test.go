@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -31,18 +30,15 @@ func ExampleNew() {
 	defer os.RemoveAll(data)
 
 	// A store holding a small generated catalogue, and a snapshot of it.
-	var items, events bytes.Buffer
-	if _, err := content.Generate(ctx, content.GenOptions{Items: 60, Users: 20, Seed: 1}, &items, &events); err != nil {
+	if _, err := content.GenerateFiles(ctx, data, content.GenOptions{Items: 60, Users: 20, Seed: 1}); err != nil {
 		log.Fatal(err)
 	}
-	os.WriteFile(filepath.Join(data, "items.jsonl"), items.Bytes(), 0o644)
-	os.WriteFile(filepath.Join(data, "events.csv"), events.Bytes(), 0o644)
 	st, err := content.Open(ctx, filepath.Join(data, "store"))
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer st.Close()
-	if _, err := content.ImportGeneric(ctx, st, filepath.Join(data, "items.jsonl"), filepath.Join(data, "events.csv"), content.ImportOptions{}); err != nil {
+	if _, err := content.ImportGeneric(ctx, st, filepath.Join(data, content.GenItemsFile), filepath.Join(data, content.GenEventsFile), content.ImportOptions{}); err != nil {
 		log.Fatal(err)
 	}
 	ds, err := tower.LoadDataset(ctx, st)

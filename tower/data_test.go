@@ -2,7 +2,6 @@ package tower_test
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -46,14 +45,11 @@ func TestDataset_TimeOrderAndUnknownItems(t *testing.T) {
 func TestLoadAndReadDatasetAgree(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	items, _ := os.Create(filepath.Join(dir, "items.jsonl"))
-	events, _ := os.Create(filepath.Join(dir, "events.csv"))
-	if _, err := content.Generate(ctx, content.GenOptions{Items: 100, Users: 30, Seed: 2}, items, events); err != nil {
+	if _, err := content.GenerateFiles(ctx, dir, content.GenOptions{Items: 100, Users: 30, Seed: 2}); err != nil {
 		t.Fatal(err)
 	}
-	items.Close()
-	events.Close()
-	fromFiles, err := tower.ReadDataset(ctx, items.Name(), events.Name())
+	items, events := filepath.Join(dir, content.GenItemsFile), filepath.Join(dir, content.GenEventsFile)
+	fromFiles, err := tower.ReadDataset(ctx, items, events)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +58,7 @@ func TestLoadAndReadDatasetAgree(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if _, err := content.ImportGeneric(ctx, s, items.Name(), events.Name(), content.ImportOptions{}); err != nil {
+	if _, err := content.ImportGeneric(ctx, s, items, events, content.ImportOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	fromStore, err := tower.LoadDataset(ctx, s)

@@ -19,14 +19,11 @@ func smallModel(t *testing.T) (*tower.Model, *tower.Dataset) {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
-	items, _ := os.Create(filepath.Join(dir, "items.jsonl"))
-	events, _ := os.Create(filepath.Join(dir, "events.csv"))
-	if _, err := content.Generate(ctx, content.GenOptions{Items: 200, Users: 100, Seed: 4}, items, events); err != nil {
+	if _, err := content.GenerateFiles(ctx, dir, content.GenOptions{Items: 200, Users: 100, Seed: 4}); err != nil {
 		t.Fatal(err)
 	}
-	items.Close()
-	events.Close()
-	ds, err := tower.ReadDataset(ctx, items.Name(), events.Name())
+	items, events := filepath.Join(dir, content.GenItemsFile), filepath.Join(dir, content.GenEventsFile)
+	ds, err := tower.ReadDataset(ctx, items, events)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,15 +2,12 @@ package main
 
 import (
 	"fmt"
-	"io"
-	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/duetrec/duet/content"
-	"github.com/duetrec/duet/internal/durable"
 )
 
 func newGenCmd() *cobra.Command {
@@ -34,21 +31,12 @@ drift over time). The same flags always give the same bytes.`,
 			if items < 1 || users < 1 {
 				return usagef("--items and --users must be at least 1")
 			}
-			if err := os.MkdirAll(out, 0o755); err != nil {
-				return err
-			}
 			start := time.Now()
-			itemsPath := filepath.Join(out, "items.jsonl")
-			eventsPath := filepath.Join(out, "events.csv")
-			var st content.GenStats
-			err := durable.WriteFiles([]string{itemsPath, eventsPath}, func(w []io.Writer) error {
-				var err error
-				st, err = content.Generate(cmd.Context(), content.GenOptions{Items: items, Users: users, Seed: seed}, w[0], w[1])
-				return err
-			})
+			st, err := content.GenerateFiles(cmd.Context(), out, content.GenOptions{Items: items, Users: users, Seed: seed})
 			if err != nil {
-				return fmt.Errorf("gen: %w", err)
+				return err
 			}
+			itemsPath, eventsPath := filepath.Join(out, content.GenItemsFile), filepath.Join(out, content.GenEventsFile)
 			fmt.Fprintf(cmd.OutOrStdout(), "wrote %d items to %s and %d events from %d users to %s in %.2fs\n",
 				st.Items, itemsPath, st.Events, st.Users, eventsPath, time.Since(start).Seconds())
 			return nil

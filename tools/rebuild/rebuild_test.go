@@ -27,19 +27,16 @@ func newData(t *testing.T) string {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
-	items, _ := os.Create(filepath.Join(dir, "items.jsonl"))
-	events, _ := os.Create(filepath.Join(dir, "events.csv"))
-	if _, err := content.Generate(ctx, content.GenOptions{Items: 150, Users: 80, Seed: 6}, items, events); err != nil {
+	if _, err := content.GenerateFiles(ctx, dir, content.GenOptions{Items: 150, Users: 80, Seed: 6}); err != nil {
 		t.Fatal(err)
 	}
-	items.Close()
-	events.Close()
+	items, events := filepath.Join(dir, content.GenItemsFile), filepath.Join(dir, content.GenEventsFile)
 	data := filepath.Join(dir, "data")
 	st, err := content.Open(ctx, data)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := content.ImportGeneric(ctx, st, items.Name(), events.Name(), content.ImportOptions{}); err != nil {
+	if _, err := content.ImportGeneric(ctx, st, items, events, content.ImportOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if err := st.Close(); err != nil {

@@ -20,15 +20,10 @@ func Example() {
 		log.Fatal(err)
 	}
 	defer os.RemoveAll(dir)
-	itemsPath, eventsPath := filepath.Join(dir, "items.jsonl"), filepath.Join(dir, "events.csv")
-	items, _ := os.Create(itemsPath)
-	events, _ := os.Create(eventsPath)
-	_, err = content.Generate(ctx, content.GenOptions{Items: 300, Users: 400, Seed: 1}, items, events)
-	items.Close()
-	events.Close()
-	if err != nil {
+	if _, err := content.GenerateFiles(ctx, dir, content.GenOptions{Items: 300, Users: 400, Seed: 1}); err != nil {
 		log.Fatal(err)
 	}
+	itemsPath, eventsPath := filepath.Join(dir, content.GenItemsFile), filepath.Join(dir, content.GenEventsFile)
 	ds, err := tower.ReadDataset(ctx, itemsPath, eventsPath)
 	if err != nil {
 		log.Fatal(err)
