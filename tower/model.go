@@ -43,14 +43,17 @@ type Config struct {
 
 	Temperature float32 // softmax temperature on cosine scores; 0.05
 	LogQ        float32 // alpha of the logQ popularity correction; 1
-	DisableLogQ bool    // train without the logQ correction
+	// DisableLogQ trains without the logQ correction. (The Disable… and
+	// All… fields are left out of a model file's header when false, so
+	// that the header of a model trained with the defaults is as before.)
+	DisableLogQ bool `json:",omitempty"`
 	// IDDropout is the probability that an item's id embedding is left out
 	// for one batch (as target and in histories alike), so that the content
 	// path alone learns to place it; 0.5.
 	IDDropout float32
 	// DisableIDDropout always trains with the id embeddings: better for
 	// known items, worse for new ones.
-	DisableIDDropout bool
+	DisableIDDropout bool `json:",omitempty"`
 	// Negatives adds that many uniformly sampled items, shared by the whole
 	// batch, to the in-batch negatives; the logQ correction accounts for
 	// both samplers. 0.
@@ -81,7 +84,7 @@ type Config struct {
 	// 0.5.
 	Average float32
 	// DisableAverage keeps the best epoch's own weights instead.
-	DisableAverage bool
+	DisableAverage bool `json:",omitempty"`
 	// UserExamples caps the examples drawn from one user per epoch (a new
 	// random sample each epoch); 64. It bounds the cost of an epoch and
 	// keeps the heaviest users, who would otherwise supply most examples,
@@ -90,7 +93,7 @@ type Config struct {
 	UserExamples int
 	// AllUserExamples lifts the cap: every example of every user, every
 	// epoch.
-	AllUserExamples bool
+	AllUserExamples bool `json:",omitempty"`
 	// HeldIn adds, per user and epoch, that many examples whose target is
 	// a random item of the user's training history and whose input is the
 	// rest of it: a bag-of-items objective beside the next-item one; 0.
