@@ -57,17 +57,7 @@ func Dump(ctx context.Context, s *Store, dir string) (Stats, error) {
 		}
 		return durable.WriteZstd(filepath.Join(dir, dumpEvents), func(w io.Writer) error {
 			ew := newEventWriter(w)
-			n := 0
-			err := tx.Bucket(bucketEvents).ForEach(func(k, v []byte) error {
-				if n++; n%4096 == 0 {
-					if err := ctx.Err(); err != nil {
-						return err
-					}
-				}
-				ev, err := decodeEvent(k, v)
-				if err != nil {
-					return err
-				}
+			err := forEachEvent(ctx, tx, func(ev Event) error {
 				m.Events++
 				return ew.Write(ev)
 			})

@@ -596,25 +596,28 @@ func (s *Store) UserEvents(ctx context.Context, userID string, n int) ([]Event, 
 // ForEachEvent calls fn for every event, grouped by user and in time order
 // within a user, in one read transaction.
 func (s *Store) ForEachEvent(ctx context.Context, fn func(Event) error) error {
-	return s.db.View(func(tx *bolt.Tx) error {
-		c := tx.Bucket(bucketEvents).Cursor()
-		n := 0
-		for k, v := c.First(); k != nil; k, v = c.Next() {
-			if n++; n%4096 == 0 {
-				if err := ctx.Err(); err != nil {
-					return err
-				}
-			}
-			ev, err := decodeEvent(k, v)
-			if err != nil {
-				return err
-			}
-			if err := fn(ev); err != nil {
+	return s.db.View(func(tx *bolt.Tx) error { return forEachEvent(ctx, tx, fn) })
+}
+
+// forEachEvent calls fn for every event of tx, checking ctx now and then.
+func forEachEvent(ctx context.Context, tx *bolt.Tx, fn func(Event) error) error {
+	c := tx.Bucket(bucketEvents).Cursor()
+	n := 0
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		if n++; n%4096 == 0 {
+			if err := ctx.Err(); err != nil {
 				return err
 			}
 		}
-		return nil
-	})
+		ev, err := decodeEvent(k, v)
+		if err != nil {
+			return err
+		}
+		if err := fn(ev); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Stats counts what the store holds.
