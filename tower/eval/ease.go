@@ -2,12 +2,10 @@ package eval
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
-	"gonum.org/v1/gonum/mat"
-
 	"github.com/duetrec/duet/tower"
+	"github.com/duetrec/duet/tower/cf"
 )
 
 // DefaultEASEMaxItems is the catalogue size above which EASE declines: its
@@ -52,14 +50,7 @@ func (m *EASE) Candidates() []Recommender {
 	return out
 }
 
-// Fit solves for B. With fewer users than items it takes the dual form
-// (Woodbury): λP = I − Xᵀ(XXᵀ + λI)⁻¹X, a users×users system instead of
-// an items×items one, which is exact and turns MovieLens-small (610 users,
-// 9742 items) from minutes into seconds; B's formula is unchanged by the
-// factor λ. Otherwise it inverts XᵀX + λI by Cholesky factorisation, which
-// the λ on the diagonal always permits. ctx is checked between the stages,
-// not inside a factorisation: a cancelled fit ends when the current stage
-// does.
+// Fit solves for B (cf.EASEWeights).
 func (m *EASE) Fit(ctx context.Context, ds *tower.Dataset, train [][]int32) error {
 	n := len(ds.Items)
 	limit := m.MaxItems
@@ -69,130 +60,12 @@ func (m *EASE) Fit(ctx context.Context, ds *tower.Dataset, train [][]int32) erro
 	if n > limit {
 		return fmt.Errorf("ease: %d items, more than the limit of %d: %w", n, limit, ErrSkip)
 	}
-	if !(m.Lambda > 0) {
-		return fmt.Errorf("ease: lambda %v is not positive", m.Lambda)
-	}
-	if n == 0 {
-		m.n, m.b = 0, nil
-		return nil
-	}
-	users := 0
-	for _, h := range train {
-		if len(h) > 0 {
-			users++
-		}
-	}
-	var p *mat.SymDense
-	var err error
-	if users < n {
-		p, err = easeDual(ctx, n, users, train, m.Lambda)
-	} else {
-		p, err = easeInverse(ctx, n, train, m.Lambda)
-	}
+	b, err := cf.EASEWeights(ctx, n, train, m.Lambda)
 	if err != nil {
 		return err
 	}
-	raw := p.RawSymmetric()
-	at := func(i, j int) float64 { // the upper triangle holds the matrix
-		if i > j {
-			i, j = j, i
-		}
-		return raw.Data[i*raw.Stride+j]
-	}
-	b := make([]float32, n*n)
-	for i := range n {
-		row := b[i*n : (i+1)*n]
-		for j := range n {
-			if i != j {
-				row[j] = float32(-at(i, j) / at(j, j))
-			}
-		}
-	}
 	m.n, m.b = n, b
-	return ctx.Err()
-}
-
-// easeInverse returns P = (XᵀX + λI)⁻¹.
-func easeInverse(ctx context.Context, n int, train [][]int32, lambda float64) (*mat.SymDense, error) {
-	g := mat.NewSymDense(n, nil)
-	raw := g.RawSymmetric()
-	for _, h := range train {
-		for _, i := range h {
-			for _, j := range h {
-				if i <= j {
-					raw.Data[int(i)*raw.Stride+int(j)]++
-				}
-			}
-		}
-	}
-	for i := range n {
-		raw.Data[i*raw.Stride+i] += lambda
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	var c mat.Cholesky
-	if !c.Factorize(g) {
-		return nil, errors.New("ease: Gram matrix is not positive definite")
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	var p mat.SymDense
-	if err := c.InverseTo(&p); err != nil {
-		return nil, fmt.Errorf("ease: invert: %w", err)
-	}
-	return &p, nil
-}
-
-// easeDual returns λP = I − Xᵀ(XXᵀ + λI)⁻¹X over the users with training
-// items. With XXᵀ + λI = UᵀU and Y = U⁻ᵀX, Xᵀ(XXᵀ + λI)⁻¹X = YᵀY.
-func easeDual(ctx context.Context, n, users int, train [][]int32, lambda float64) (*mat.SymDense, error) {
-	x := mat.NewDense(users, n, nil)
-	r := 0
-	for _, h := range train {
-		if len(h) == 0 {
-			continue
-		}
-		row := x.RawRowView(r)
-		for _, it := range h {
-			row[it] = 1
-		}
-		r++
-	}
-	k := mat.NewSymDense(users, nil)
-	k.SymOuterK(1, x)
-	for i := range users {
-		k.SetSym(i, i, k.At(i, i)+lambda)
-	}
-	var c mat.Cholesky
-	if !c.Factorize(k) {
-		return nil, errors.New("ease: user Gram matrix is not positive definite")
-	}
-	var u, uinv mat.TriDense
-	c.UTo(&u)
-	if err := uinv.InverseTri(&u); err != nil {
-		return nil, fmt.Errorf("ease: invert: %w", err)
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	var y mat.Dense
-	y.Mul(uinv.T(), x)
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	p := mat.NewSymDense(n, nil)
-	p.SymOuterK(1, y.T())
-	raw := p.RawSymmetric()
-	for i := range n {
-		row := raw.Data[i*raw.Stride : i*raw.Stride+n]
-		for j := i; j < n; j++ {
-			row[j] = -row[j]
-		}
-		row[i]++
-	}
-	return p, nil
+	return nil
 }
 
 // Score sums the rows of B of the history items.
