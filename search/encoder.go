@@ -29,3 +29,13 @@ func (m ModelEncoder) UserVector(history []content.Item) ([]float32, bool) {
 	v := m.Model.UserVectorItems(history, nil)
 	return v, v != nil && !isZero(v)
 }
+
+// RecentVector embeds the newest n items of a history alone, pooled by
+// recency (tower.Model.RecentVectorItems).
+func (m ModelEncoder) RecentVector(history []content.Item, n int) ([]float32, bool) {
+	if len(history) == 0 {
+		return nil, false
+	}
+	v := m.Model.RecentVectorItems(history, n, nil)
+	return v, v != nil && !isZero(v)
+}

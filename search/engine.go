@@ -52,6 +52,24 @@ type History interface {
 	UserEvents(ctx context.Context, userID string, n int) ([]content.Event, error)
 }
 
+// NeighbourIndex is the item-to-item collaborative list as the engine uses
+// it; index.Neighbours satisfies it.
+type NeighbourIndex interface {
+	Recommend(ctx context.Context, history []string, k int, filter index.Filter) ([]index.Result, error)
+}
+
+// Parts are what an engine searches and how it reads users. Vectors,
+// Encoder, History and Catalog are required; Text (keyword search) and
+// Neighbours (the collaborative source of recommendations) may be nil.
+type Parts struct {
+	Vectors    VectorIndex
+	Text       TextIndex
+	Encoder    Encoder
+	History    History
+	Catalog    *Catalog
+	Neighbours NeighbourIndex
+}
+
 // Options tunes an Engine. Zero fields take the defaults in their comments.
 type Options struct {
 	// HistoryLen is how many of the user's latest events the user vector
@@ -62,6 +80,16 @@ type Options struct {
 	SeenLen int
 	// Because is how many history items explain a user-driven hit; default 3.
 	Because int
+	// Sources weighs the candidate lists of Recommend by source name
+	// (SourceTower, SourceCF, SourcePopular); default DefaultSources. A
+	// source weighed 0, or without its part, is not asked.
+	Sources map[string]float64
+	// SourceFusion is how Recommend fuses its lists when the request does
+	// not say: FusionRelative (the default) or FusionRRF.
+	SourceFusion Fusion
+	// RecentLen is how many of the user's latest items SourceRecent
+	// reads; default 10.
+	RecentLen int
 }
 
 // Engine answers search and recommendation requests. It is safe for
@@ -73,12 +101,12 @@ type Engine struct {
 	enc     Encoder
 	hist    History
 	cat     *Catalog
+	nbrs    NeighbourIndex
 	opts    Options
 }
 
-// New returns an engine over the given parts. text may be nil (no keyword
-// search); the others are required.
-func New(vectors VectorIndex, text TextIndex, enc Encoder, hist History, cat *Catalog, opts Options) *Engine {
+// New returns an engine over the given parts.
+func New(p Parts, opts Options) *Engine {
 	if opts.HistoryLen <= 0 {
 		opts.HistoryLen = 50
 	}
@@ -88,7 +116,16 @@ func New(vectors VectorIndex, text TextIndex, enc Encoder, hist History, cat *Ca
 	if opts.Because <= 0 {
 		opts.Because = 3
 	}
-	return &Engine{vectors: vectors, text: text, enc: enc, hist: hist, cat: cat, opts: opts}
+	if opts.Sources == nil {
+		opts.Sources = DefaultSources
+	}
+	if opts.RecentLen <= 0 {
+		opts.RecentLen = 10
+	}
+	if opts.SourceFusion == "" {
+		opts.SourceFusion = FusionRelative
+	}
+	return &Engine{vectors: p.Vectors, text: p.Text, enc: p.Encoder, hist: p.History, cat: p.Catalog, nbrs: p.Neighbours, opts: opts}
 }
 
 // Catalog returns the engine's catalog.
@@ -105,7 +142,8 @@ type Hit struct {
 // Explanation says where a hit's score came from.
 type Explanation struct {
 	// Source of the vector list: "user", "query", "blend", "item" (similar
-	// items) or "popular" when there was nothing to personalise with.
+	// items) or "popular" when there was nothing to personalise with;
+	// "sources" for recommendations, which Sources details.
 	Source      string    `json:"source"`
 	Vector      float64   `json:"vector"`
 	VectorRank  int       `json:"vector_rank"` // 1-based; 0 when not in the vector list
@@ -113,6 +151,9 @@ type Explanation struct {
 	KeywordRank int       `json:"keyword_rank"`
 	Fused       float64   `json:"fused"`
 	Because     []Because `json:"because,omitempty"`
+	// Sources, for recommendations, names the candidate lists that
+	// proposed the hit and where each ranked it.
+	Sources []SourceRank `json:"sources,omitempty"`
 }
 
 // Because names a history item close to a user-driven hit.

@@ -147,7 +147,7 @@ func newEngine(t *testing.T) (*search.Engine, *fakeText) {
 		"astro": {{UserID: "astro", ItemID: "rocket", Kind: "view"}, {UserID: "astro", ItemID: "orbit", Kind: "view"}},
 		"chef":  {{UserID: "chef", ItemID: "bread", Kind: "view"}},
 	}
-	e := search.New(ex, text, enc, hist, cat, search.Options{})
+	e := search.New(search.Parts{Vectors: ex, Text: text, Encoder: enc, History: hist, Catalog: cat}, search.Options{})
 	for i, w := range world {
 		if err := e.ItemPut(context.Background(), w.item); err != nil {
 			t.Fatal(err)
@@ -346,7 +346,7 @@ func TestEngine_TextErrors(t *testing.T) {
 		invalid bool
 	}{{boom, false}, {fmt.Errorf("%w: too long", text.ErrInvalidQuery), true}} {
 		text := &failingText{fakeText: fakeText{items: map[string]content.Item{}}, err: c.err}
-		e := search.New(ex, text, &fakeEncoder{vecs: map[string][]float32{}}, fakeHistory{}, search.NewCatalog(), search.Options{})
+		e := search.New(search.Parts{Vectors: ex, Text: text, Encoder: &fakeEncoder{vecs: map[string][]float32{}}, History: fakeHistory{}, Catalog: search.NewCatalog()}, search.Options{})
 		_, err := e.Search(ctx, search.Request{Query: "space", K: 2})
 		if !errors.Is(err, c.err) || errors.Is(err, search.ErrInvalidRequest) != c.invalid {
 			t.Errorf("text index fails with %v: search error %v", c.err, err)

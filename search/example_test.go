@@ -64,7 +64,7 @@ func ExampleEngine_Search() {
 	}
 	defer words.Close()
 	history := search.StaticHistory{"chef": {{UserID: "chef", ItemID: "bread", Kind: "view"}}}
-	e := search.New(vectors, words, wordEncoder{}, history, search.NewCatalog(), search.Options{})
+	e := search.New(search.Parts{Vectors: vectors, Text: words, Encoder: wordEncoder{}, History: history, Catalog: search.NewCatalog()}, search.Options{})
 	for _, it := range []content.Item{
 		{ID: "rocket", Title: "Rocket launch", Categories: []string{"space"}},
 		{ID: "bread", Title: "Bread baking", Categories: []string{"cooking"}},

@@ -19,6 +19,8 @@ const (
 	ModeHybrid  Mode = "hybrid"
 	ModeVector  Mode = "vector"
 	ModeKeyword Mode = "keyword"
+	// ModeRecommend is the mode of Recommend's results.
+	ModeRecommend Mode = "recommend"
 
 	// FusionRRF is reciprocal rank fusion: Σ 1/(RRFK + rank), ranks from 1.
 	FusionRRF Fusion = "rrf"
@@ -67,6 +69,16 @@ type Request struct {
 	ExcludeSeen bool
 	Diversity   Diversity
 	Explain     bool
+	// History, when not nil, stands for the user's history in Recommend:
+	// item ids, oldest first (a session's items, an evaluation's split),
+	// in place of the store's; at most MaxHistory.
+	History []string
+	// Sources chooses Recommend's candidate lists by name (SourceTower,
+	// SourceRecent, SourceCF, SourcePopular); empty: the engine's.
+	Sources []string
+	// Weights, when not nil, weighs Recommend's lists by source name in
+	// place of the engine's weights.
+	Weights map[string]float64
 }
 
 // Filters restrict hits; every given filter must pass. They apply to both
@@ -172,6 +184,20 @@ func (r *Request) Normalize() error {
 	}
 	if r.Mode == ModeKeyword && r.Query == "" && !r.Filters.any() {
 		return invalid("keyword mode needs a query or a filter")
+	}
+	if len(r.History) > MaxHistory {
+		return invalid("history holds %d items, at most %d", len(r.History), MaxHistory)
+	}
+	for _, id := range r.History {
+		if id == "" {
+			return invalid("empty item id in the history")
+		}
+		if err := checkText("history item", id, 256); err != nil {
+			return err
+		}
+	}
+	if len(r.Sources) > len(Sources) {
+		return invalid("at most %d sources", len(Sources))
 	}
 	return r.Filters.validate()
 }

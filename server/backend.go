@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -24,6 +25,7 @@ import (
 type Backend interface {
 	Search(ctx context.Context, req search.Request) (*search.Result, error)
 	Similar(ctx context.Context, itemID string, req search.Request) (*search.Result, error)
+	Recommend(ctx context.Context, req search.Request) (*search.Result, error)
 	// ItemPut and ItemDeleted are told about every item write after it
 	// is durable, so the live indexes follow the store; they must be safe
 	// for concurrent use.
@@ -40,6 +42,11 @@ type BackendInfo struct {
 	Snapshot string `json:"snapshot"`
 	Seq      uint64 `json:"seq"` // the store sequence number it was built at
 	Items    int    `json:"items"`
+	// Sources and Fusion are the served recommendations' configuration,
+	// and Validation the figures it was chosen by (from the manifest).
+	Sources    map[string]float64 `json:"sources,omitempty"`
+	Fusion     string             `json:"fusion,omitempty"`
+	Validation map[string]string  `json:"validation,omitempty"`
 }
 
 // Loader loads the newest complete snapshot as a Backend.
@@ -69,7 +76,17 @@ func SnapshotLoader(root *snapshot.Root, hist search.History, log *slog.Logger) 
 type snapshotBackend struct{ *snapshot.Snapshot }
 
 func (b snapshotBackend) Info() BackendInfo {
-	return BackendInfo{Snapshot: b.Dir, Seq: b.Manifest.Seq, Items: b.Manifest.Items}
+	m := b.Manifest
+	info := BackendInfo{Snapshot: b.Dir, Seq: m.Seq, Items: m.Items, Sources: m.Sources, Fusion: m.SourceFusion}
+	for k, v := range m.Meta {
+		if strings.Contains(k, "val_") {
+			if info.Validation == nil {
+				info.Validation = map[string]string{}
+			}
+			info.Validation[k] = v
+		}
+	}
+	return info
 }
 
 // generation is one backend in service. Requests hold its read lock while

@@ -128,6 +128,9 @@ func queryRequest(c echo.Context, allowed map[string]bool) (search.Request, erro
 	}
 	r.ExcludeSeen = boolean("exclude_seen")
 	r.Explain = boolean("explain")
+	if src := one("sources"); src != "" {
+		r.Sources = strings.Split(src, ",")
+	}
 	r.Filters.Categories = q["category"]
 	r.Filters.Tags = q["tag"]
 	for _, a := range q["attr"] {
@@ -180,9 +183,9 @@ func clipString(s string) string {
 }
 
 var (
-	searchParams  = paramSet("q", "user", "k", "offset", "mode", "fusion", "alpha", "rrf_k", "user_weight", "window", "category", "tag", "attr", "exclude_seen", "mmr", "max_per_category", "explain")
-	browseParams  = paramSet("k", "offset", "category", "tag", "attr", "exclude_seen", "mmr", "max_per_category", "explain")
-	similarParams = paramSet("k", "offset", "category", "tag", "attr", "mmr", "max_per_category", "explain")
+	searchParams    = paramSet("q", "user", "k", "offset", "mode", "fusion", "alpha", "rrf_k", "user_weight", "window", "category", "tag", "attr", "exclude_seen", "mmr", "max_per_category", "explain")
+	recommendParams = paramSet("k", "offset", "category", "tag", "attr", "exclude_seen", "mmr", "max_per_category", "explain", "sources", "fusion", "rrf_k", "window")
+	similarParams   = paramSet("k", "offset", "category", "tag", "attr", "mmr", "max_per_category", "explain")
 )
 
 func paramSet(names ...string) map[string]bool {
@@ -311,15 +314,21 @@ func (s *Server) recommendations(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	req, err := queryRequest(c, browseParams)
+	req, err := queryRequest(c, recommendParams)
 	if err != nil {
 		return err
 	}
-	req.UserID, req.Mode = id, search.ModeVector
+	req.UserID = id
 	if c.QueryParam("exclude_seen") == "" {
 		req.ExcludeSeen = true
 	}
-	return s.runSearch(c, start, req)
+	be, release, err := s.acquire()
+	if err != nil {
+		return err
+	}
+	defer release()
+	res, err := be.Recommend(c.Request().Context(), req)
+	return s.answer(c, start, res, err)
 }
 
 func (s *Server) similar(c echo.Context) error {

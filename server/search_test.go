@@ -46,7 +46,10 @@ func TestSearch_Routes(t *testing.T) {
 					!r.Filters.Attributes[1].Equals.IsNum && r.Diversity.MMRLambda == 0.7 && r.Explain && r.Mode == search.ModeHybrid
 			}},
 		{"recommendations exclude seen by default", "GET", "/v1/users/u9/recommendations?k=4", "", func(r search.Request) bool {
-			return r.UserID == "u9" && r.K == 4 && r.ExcludeSeen && r.Mode == search.ModeVector && r.Query == ""
+			return r.UserID == "u9" && r.K == 4 && r.ExcludeSeen && r.Query == "recommend for u9" && len(r.Sources) == 0
+		}},
+		{"recommendations from chosen sources", "GET", "/v1/users/u9/recommendations?sources=cf,popular&fusion=rrf", "", func(r search.Request) bool {
+			return strings.Join(r.Sources, ",") == "cf,popular" && r.Fusion == search.FusionRRF
 		}},
 		{"recommendations may include seen", "GET", "/v1/users/u9/recommendations?exclude_seen=false", "", func(r search.Request) bool {
 			return !r.ExcludeSeen

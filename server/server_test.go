@@ -62,6 +62,11 @@ func (b *fakeBackend) Similar(ctx context.Context, id string, req search.Request
 	return b.Search(ctx, req)
 }
 
+func (b *fakeBackend) Recommend(ctx context.Context, req search.Request) (*search.Result, error) {
+	req.Query = "recommend for " + req.UserID
+	return b.Search(ctx, req)
+}
+
 func (b *fakeBackend) ItemPut(_ context.Context, it content.Item) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()

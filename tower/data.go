@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/duetrec/duet/content"
@@ -89,6 +90,22 @@ func (d *Dataset) Interactions() int {
 		n += len(h)
 	}
 	return n
+}
+
+// LatestOrder returns the distinct items of a history, each placed at its
+// latest interaction, oldest first: the form the item-to-item models and
+// the evaluation's recommenders take.
+func LatestOrder(h []Interaction) []int32 {
+	seen := make(map[int32]bool, len(h))
+	out := make([]int32, 0, len(h))
+	for i := len(h) - 1; i >= 0; i-- {
+		if it := h[i].Item; !seen[it] {
+			seen[it] = true
+			out = append(out, it)
+		}
+	}
+	slices.Reverse(out)
+	return out
 }
 
 // Popularity counts the interactions with each item, by item id, in the

@@ -520,11 +520,43 @@ func (m *Model) UserVectorItems(history []content.Item, dst []float32) []float32
 	return m.join(dst, func(mm *Model, dst []float32) { mm.userVectorItems(history, feats, dst) })
 }
 
+// RecentVectorItems is the short-term counterpart of UserVectorItems: the
+// user tower over the newest n items of the history pooled by recency
+// (Config.Decay), whatever encoder the model was trained with. For a model
+// of whole histories (long-term taste) it places the user's latest intent
+// in the same space, so that both can be searched side by side.
+func (m *Model) RecentVectorItems(history []content.Item, n int, dst []float32) []float32 {
+	history = history[max(0, len(history)-n):]
+	if m.members == nil {
+		return m.recentVectorItems(history, func(k int) features { return m.features(&history[k]) }, dst)
+	}
+	seen := make(map[int]features)
+	feats := func(k int) features {
+		f, ok := seen[k]
+		if !ok {
+			f = m.features(&history[k])
+			seen[k] = f
+		}
+		return f
+	}
+	return m.join(dst, func(mm *Model, dst []float32) { mm.recentVectorItems(history, feats, dst) })
+}
+
+func (m *Model) recentVectorItems(history []content.Item, feats func(k int) features, dst []float32) []float32 {
+	return m.pooledVector(-1, EncoderRecency, len(history), len(history), m.itemsSum(history, feats), dst)
+}
+
 // userVectorItems is UserVectorItems with feats giving the features of
 // history entry k when the model does not know its item.
 func (m *Model) userVectorItems(history []content.Item, feats func(k int) features, dst []float32) []float32 {
+	return m.userVector(-1, len(history), m.itemsSum(history, feats), dst)
+}
+
+// itemsSum is the input sum function of a history of items that may be
+// new to the model.
+func (m *Model) itemsSum(history []content.Item, feats func(k int) features) func(s []float32, k int) bool {
 	d := m.cfg.Dim
-	return m.userVector(-1, len(history), func(s []float32, k int) bool {
+	return func(s []float32, k int) bool {
 		if i, ok := m.itemIndex[history[k].ID]; ok {
 			m.itemSum(s, i, true)
 			return true
@@ -532,7 +564,7 @@ func (m *Model) userVectorItems(history []content.Item, feats func(k int) featur
 		f := feats(k)
 		bagForward(s[:d], nil, m.p.tok, f.toks, m.p.cat, f.cats)
 		return true
-	}, dst)
+	}
 }
 
 // UserVectorID is UserVector for a model trained with Config.UserID: it
@@ -560,17 +592,24 @@ func (m *Model) UserVectorID(userID string, history []int32, dst []float32) []fl
 // entries (all n with WholeHistory); sum fills the input sum of entry k,
 // or reports false to skip it.
 func (m *Model) userVector(user int32, n int, sum func(s []float32, k int) bool, dst []float32) []float32 {
+	N := m.cfg.HistoryLen
+	if m.cfg.WholeHistory {
+		N = max(n, 1)
+	}
+	return m.pooledVector(user, m.cfg.Encoder, N, n, sum, dst)
+}
+
+// pooledVector runs the user tower over the last N of n history entries,
+// pooled by enc.
+func (m *Model) pooledVector(user int32, enc string, N, n int, sum func(s []float32, k int) bool, dst []float32) []float32 {
 	d := m.cfg.Dim
 	dst = grow(dst, d)
+	N = max(N, 1)
 	sc, _ := m.scratch.Get().(*userScratch)
 	if sc == nil {
 		sc = &userScratch{}
 	}
 	defer m.scratch.Put(sc)
-	N := m.cfg.HistoryLen
-	if m.cfg.WholeHistory {
-		N = max(n, 1)
-	}
 	sc.xs = grow(sc.xs, N*d)
 	sc.p = grow(sc.p, d)
 	sc.z = grow(sc.z, d)
@@ -584,7 +623,7 @@ func (m *Model) userVector(user int32, n int, sum func(s []float32, k int) bool,
 	}
 	xs := sc.xs[(N-cnt)*d:]
 	if cnt > 0 {
-		poolForward(m.cfg.Encoder, sc.p, xs, nil, cnt, m.cfg.Decay, m.p.pos, m.p.att, &sc.st)
+		poolForward(enc, sc.p, xs, nil, cnt, m.cfg.Decay, m.p.pos, m.p.att, &sc.st)
 	} else {
 		clear(sc.p)
 	}

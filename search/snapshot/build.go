@@ -11,6 +11,7 @@ import (
 	"github.com/duetrec/duet/index"
 	"github.com/duetrec/duet/index/text"
 	"github.com/duetrec/duet/internal/durable"
+	"github.com/duetrec/duet/search"
 	"github.com/duetrec/duet/tower"
 )
 
@@ -22,6 +23,12 @@ type BuildOptions struct {
 	// Meta is copied into the manifest (how the model was made, its
 	// validation figures, build parameters).
 	Meta map[string]string
+	// Neighbours, when set, are the item-to-item lists of the
+	// collaborative source, and Sources the weights of the sources the
+	// served recommendations fuse; both are kept in the snapshot.
+	Neighbours   *index.Neighbours
+	Sources      map[string]float64
+	SourceFusion search.Fusion
 	// Progress, when set, follows the vector and text indexing.
 	Progress content.Progress
 	// Timings, when set, is told the time each stage took.
@@ -41,7 +48,7 @@ func (r *Root) Build(ctx context.Context, seq uint64, model *tower.Model, items 
 	for k, v := range opts.Meta {
 		meta[k] = v
 	}
-	m := Manifest{Seq: seq, Items: len(items), Dim: model.Dim(), Meta: meta}
+	m := Manifest{Seq: seq, Items: len(items), Dim: model.Dim(), Meta: meta, Sources: opts.Sources, SourceFusion: string(opts.SourceFusion)}
 	stage := func(name string, fn func() error) error {
 		t := time.Now()
 		if err := fn(); err != nil {
@@ -69,6 +76,13 @@ func (r *Root) Build(ctx context.Context, seq uint64, model *tower.Model, items 
 		}
 		if err := stage("text", func() error { return buildText(ctx, filepath.Join(dir, fileText), items, opts.Progress) }); err != nil {
 			return err
+		}
+		if n := opts.Neighbours; n != nil {
+			if err := stage("save neighbours", func() error {
+				return durable.WriteFile(filepath.Join(dir, fileNeighbours), func(w io.Writer) error { return n.Save(ctx, w) })
+			}); err != nil {
+				return err
+			}
 		}
 		return stage("catalog", func() error { return writeCatalog(dir, items, popularity) })
 	})

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/duetrec/duet/index"
 	"github.com/duetrec/duet/index/text"
@@ -25,6 +27,7 @@ type Snapshot struct {
 	Model    *tower.Model
 	text     *text.Index
 	vectors  index.Vector
+	nbrs     *index.Neighbours // nil when the snapshot has none
 	work     string
 }
 
@@ -76,11 +79,23 @@ func Load(ctx context.Context, dir, work string, hist search.History, opts searc
 	if !ok {
 		return fail(fmt.Errorf("%w: vector index %q cannot look vectors up", ErrBadSnapshot, m.Meta["ann"]))
 	}
+	var nbrs *index.Neighbours
+	if _, ok := m.Files[fileNeighbours]; ok {
+		if err := readFile(filepath.Join(dir, fileNeighbours), func(r io.Reader) (err error) {
+			nbrs, err = index.LoadNeighbours(ctx, r)
+			return err
+		}); err != nil {
+			return fail(err)
+		}
+	}
 	cat, err := readCatalog(dir)
 	if err != nil {
 		if !errors.Is(err, ErrBadSnapshot) {
 			err = fmt.Errorf("%w: %w", ErrBadSnapshot, err)
 		}
+		return fail(err)
+	}
+	if err := checkSources(m); err != nil {
 		return fail(err)
 	}
 	if err := checkConsistent(m, model, vecs, cat); err != nil {
@@ -94,8 +109,18 @@ func Load(ctx context.Context, dir, work string, hist search.History, opts searc
 	if err != nil {
 		return fail(err)
 	}
-	e := search.New(lookup, tx, search.ModelEncoder{Model: model}, hist, cat, opts)
-	return &Snapshot{Engine: e, Dir: dir, Manifest: m, Model: model, text: tx, vectors: vecs, work: work}, nil
+	parts := search.Parts{Vectors: lookup, Text: tx, Encoder: search.ModelEncoder{Model: model}, History: hist, Catalog: cat}
+	if nbrs != nil {
+		parts.Neighbours = nbrs
+	}
+	if opts.Sources == nil && m.Sources != nil {
+		opts.Sources = m.Sources
+	}
+	if opts.SourceFusion == "" {
+		opts.SourceFusion = search.Fusion(m.SourceFusion)
+	}
+	e := search.New(parts, opts)
+	return &Snapshot{Engine: e, Dir: dir, Manifest: m, Model: model, text: tx, vectors: vecs, nbrs: nbrs, work: work}, nil
 }
 
 // checkConsistent refuses a snapshot whose parts disagree: each file may
@@ -112,6 +137,22 @@ func checkConsistent(m Manifest, model *tower.Model, vecs index.Vector, cat *sea
 	for _, it := range cat.Items() {
 		if _, ok := lookup.Vector(it.ID); !ok {
 			return fmt.Errorf("%w: item %q has no vector", ErrBadSnapshot, it.ID)
+		}
+	}
+	return nil
+}
+
+// checkSources refuses a manifest whose served configuration the engine
+// cannot take.
+func checkSources(m Manifest) error {
+	switch search.Fusion(m.SourceFusion) {
+	case "", search.FusionRRF, search.FusionRelative:
+	default:
+		return fmt.Errorf("%w: source fusion %q", ErrBadSnapshot, m.SourceFusion)
+	}
+	for name, w := range m.Sources {
+		if !slices.Contains(search.Sources, name) || math.IsNaN(w) || w < 0 || math.IsInf(w, 0) {
+			return fmt.Errorf("%w: source %q weighed %v", ErrBadSnapshot, name, w)
 		}
 	}
 	return nil
@@ -138,7 +179,7 @@ func (s *Snapshot) SaveAs(ctx context.Context, root *Root, seq uint64, popularit
 		return "", fmt.Errorf("save snapshot: %w", err)
 	}
 	items := s.Catalog().Items()
-	m := Manifest{Seq: seq, Items: len(items), Dim: s.Manifest.Dim, Meta: map[string]string{}}
+	m := Manifest{Seq: seq, Items: len(items), Dim: s.Manifest.Dim, Meta: map[string]string{}, Sources: s.Manifest.Sources, SourceFusion: s.Manifest.SourceFusion}
 	for k, v := range s.Manifest.Meta {
 		m.Meta[k] = v
 	}
@@ -154,6 +195,12 @@ func (s *Snapshot) SaveAs(ctx context.Context, root *Root, seq uint64, popularit
 		}
 		if err := copyDir(filepath.Join(s.work, fileText), filepath.Join(dir, fileText)); err != nil {
 			return err
+		}
+		if s.nbrs != nil {
+			// The lists are read-only: they are the snapshot's as built.
+			if err := copyFile(filepath.Join(s.Dir, fileNeighbours), filepath.Join(dir, fileNeighbours)); err != nil {
+				return err
+			}
 		}
 		return writeCatalog(dir, items, popularity)
 	})

@@ -28,6 +28,7 @@ const (
 	fileText       = "text"               // the Bleve index (a directory)
 	fileItems      = "items.jsonl.zst"    // the catalogue, as the generic format
 	filePopularity = "popularity.csv.zst" // item,count: the popularity fallback
+	fileNeighbours = "neighbours.idx"     // the item-to-item lists, when built
 )
 
 // Manifest describes a snapshot: what it holds and how to check it.
@@ -42,6 +43,12 @@ type Manifest struct {
 	// Meta holds free-form facts about the snapshot: the vector index
 	// ("ann"), how the model was made, its validation figures.
 	Meta map[string]string `json:"meta,omitempty"`
+	// Sources are the weights the served recommendations give their
+	// candidate lists (search.Options.Sources); absent: the engine's
+	// defaults.
+	Sources map[string]float64 `json:"sources,omitempty"`
+	// SourceFusion is how they are fused (search.Options.SourceFusion).
+	SourceFusion string `json:"source_fusion,omitempty"`
 	// Files maps every file's path, relative to the snapshot and with
 	// forward slashes, to its size and SHA-256.
 	Files map[string]FileSum `json:"files"`

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/duetrec/duet/content"
@@ -134,5 +135,67 @@ func TestSnapshot_SaveAs(t *testing.T) {
 	top, err := again.Search(ctx, search.Request{K: 1})
 	if err != nil || top.Hits[0].ID != ds.Items[1].ID {
 		t.Fatalf("popular after SaveAs: %+v %v", top, err)
+	}
+}
+
+func TestSnapshot_Neighbours(t *testing.T) {
+	ctx := context.Background()
+	model, ds := smallModel(t)
+	ids := make([]string, len(ds.Items))
+	for i, it := range ds.Items {
+		ids[i] = it.ID
+	}
+	// Every item points at the next one.
+	offsets := make([]int64, len(ids)+1)
+	items := make([]int32, len(ids))
+	weights := make([]float32, len(ids))
+	for i := range ids {
+		offsets[i+1] = int64(i + 1)
+		items[i] = int32((i + 1) % len(ids))
+		weights[i] = 1
+	}
+	nbrs, err := index.NewNeighbours(ids, offsets, items, weights)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := snapshot.NewRoot(t.TempDir())
+	sources := map[string]float64{search.SourceCF: 1, search.SourceTower: 0.5}
+	dir, err := r.Build(ctx, 1, model, ds.Items, nil, snapshot.BuildOptions{ANN: index.KindExact, Neighbours: nbrs, Sources: sources, SourceFusion: search.FusionRRF})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(dir string) {
+		t.Helper()
+		snap, err := r.Load(ctx, dir, search.StaticHistory{}, search.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer snap.Close()
+		if snap.Manifest.Sources[search.SourceCF] != 1 || snap.Manifest.SourceFusion != "rrf" {
+			t.Fatalf("manifest %+v", snap.Manifest)
+		}
+		res, err := snap.Recommend(ctx, search.Request{History: []string{ids[3]}, Sources: []string{search.SourceCF}, K: 1, Explain: true})
+		if err != nil || len(res.Hits) != 1 || res.Hits[0].ID != ids[4] || res.Fusion != search.FusionRRF {
+			t.Fatalf("the lists' neighbour of %s: %+v %v", ids[3], res, err)
+		}
+	}
+	check(dir)
+	snap, err := r.Load(ctx, dir, search.StaticHistory{}, search.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	saved, err := snap.SaveAs(ctx, r, 2, nil, nil)
+	snap.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	check(saved)
+
+	// A manifest naming a source the engine does not know is refused.
+	p := filepath.Join(saved, "manifest.json")
+	b, _ := os.ReadFile(p)
+	os.WriteFile(p, []byte(strings.Replace(string(b), `"cf": 1`, `"oracle": 1`, 1)), 0o644)
+	if _, err := r.Load(ctx, saved, search.StaticHistory{}, search.Options{}); !errors.Is(err, snapshot.ErrBadSnapshot) {
+		t.Fatalf("unknown source: %v", err)
 	}
 }

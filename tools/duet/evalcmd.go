@@ -96,6 +96,13 @@ user's history, answered by each search mode.`,
 			}
 			var recs []eval.Recommender
 			for _, name := range models {
+				if name == "served" {
+					sv := &searcheval.Served{}
+					sv.Config.Epochs, sv.Config.Seed, sv.Config.Members = epochs, seed, members
+					defer sv.Close()
+					recs = append(recs, sv)
+					continue
+				}
 				if slices.Contains(twoTowerModels, name) {
 					tt := eval.NewTwoTower(strings.TrimPrefix(name, "two-tower-"))
 					tt.Config.Epochs, tt.Config.Seed, tt.Config.Members = epochs, seed, members
@@ -138,7 +145,7 @@ user's history, answered by each search mode.`,
 	f.Uint64Var(&seed, "seed", 1, "random seed")
 	f.Float64Var(&coldItems, "cold-items", 0, "share of items held out of training entirely (cold start)")
 	f.StringVar(&task, "task", "rank", "rank (recommendation) or search (personalised search)")
-	f.StringSliceVar(&models, "models", append(append([]string{}, twoTowerModels...), "pop", "itemknn", "ease", "bpr"), "models to compare")
+	f.StringSliceVar(&models, "models", append(append([]string{"served"}, twoTowerModels...), "pop", "itemknn", "ease", "bpr"), "models to compare (served: what the recommendations API serves)")
 	f.IntSliceVar(&ks, "k", []int{10}, "cut-offs")
 	f.StringVar(&jsonOut, "json", "", "write every figure to this JSON file")
 	f.IntVar(&easeMax, "ease-max-items", eval.DefaultEASEMaxItems, "skip EASE above this many items")

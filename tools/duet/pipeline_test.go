@@ -173,7 +173,7 @@ func TestPipeline(t *testing.T) {
 		t.Fatal("no hits for a query from the catalog's own words")
 	}
 	var rec hitsResponse
-	if code := s.call("GET", "/v1/users/u012/recommendations?k=5", "", "", &rec); code != 200 || len(rec.Hits) != 5 || rec.Source != "user" {
+	if code := s.call("GET", "/v1/users/u012/recommendations?k=5", "", "", &rec); code != 200 || len(rec.Hits) != 5 || rec.Source != "sources" {
 		t.Fatalf("recommendations: %d %+v", code, rec)
 	}
 

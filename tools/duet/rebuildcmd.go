@@ -4,10 +4,14 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
+
+	searcheval "github.com/duetrec/duet/search/eval"
 
 	"github.com/spf13/cobra"
 
 	"github.com/duetrec/duet/index"
+	"github.com/duetrec/duet/search"
 	"github.com/duetrec/duet/tools/rebuild"
 )
 
@@ -55,6 +59,9 @@ with DUET_ADMIN_TOKEN. A server also picks up a new snapshot on its own.`,
 			}
 			rep, err := rebuild.Run(cmd.Context(), opts)
 			bar.done()
+			if rep != nil && rep.Snapshot != "" && !opts.Incremental {
+				fmt.Fprintln(out, servedLine(rep))
+			}
 			if rep != nil && rep.Snapshot != "" {
 				if opts.Incremental {
 					fmt.Fprintf(out, "snapshot %s: %d items changed since %s, seq %d, in %.1fs\n", rep.Snapshot, rep.Changed, rep.From, rep.Seq, rep.Took.Seconds())
@@ -84,6 +91,29 @@ with DUET_ADMIN_TOKEN. A server also picks up a new snapshot on its own.`,
 	f.IntVar(&opts.HNSW.M, "m", 16, "HNSW links per node (2·M on layer 0)")
 	f.IntVar(&opts.HNSW.EfConstruction, "ef-construction", 200, "HNSW construction width")
 	f.IntVar(&opts.HNSW.EfSearch, "ef-search", 64, "HNSW search width")
+	f.BoolVar(&opts.Tune, "tune", true, "choose the sources' weights and fusion on validation held out of the store's data (each user's last item, and a random fifth)")
+	f.DurationVar(&opts.TuneBudget, "tune-budget", 10*time.Minute, "most time spent choosing; past it the choices scored so far count, or the defaults")
 	modelFlags(cmd, &opts.Train)
 	return cmd
+}
+
+// servedLine says what the new snapshot serves and how it scored.
+func servedLine(rep *rebuild.Report) string {
+	var ws []string
+	for _, name := range search.Sources {
+		if w := rep.Served.Sources[name]; w > 0 {
+			ws = append(ws, fmt.Sprintf("%s %g", name, w))
+		}
+	}
+	line := fmt.Sprintf("served: %s, %s fusion; neighbours %s", strings.Join(ws, ", "), rep.Served.Fusion, rep.Neighbours)
+	switch t := rep.Tuning; {
+	case t != nil:
+		line += fmt.Sprintf("; chosen on %d users: validation NDCG@10 %.4f on their last items (popular %.4f), %.4f on a random fifth (popular %.4f)",
+			t.Users, t.NDCG[searcheval.ShapeLast], t.Popular[searcheval.ShapeLast], t.NDCG[searcheval.ShapeRandom], t.Popular[searcheval.ShapeRandom])
+	case rep.TuneError != nil:
+		line += fmt.Sprintf("; the defaults, as choosing failed: %v", rep.TuneError)
+	default:
+		line += "; the defaults"
+	}
+	return line
 }

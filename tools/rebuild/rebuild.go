@@ -23,6 +23,8 @@ import (
 	"strconv"
 	"time"
 
+	searcheval "github.com/duetrec/duet/search/eval"
+
 	"github.com/duetrec/duet/content"
 	"github.com/duetrec/duet/index"
 	"github.com/duetrec/duet/internal/dirsize"
@@ -30,6 +32,7 @@ import (
 	"github.com/duetrec/duet/search"
 	"github.com/duetrec/duet/search/snapshot"
 	"github.com/duetrec/duet/tower"
+	"github.com/duetrec/duet/tower/cf"
 	"github.com/duetrec/duet/tower/eval"
 )
 
@@ -43,6 +46,15 @@ type Options struct {
 	// Train is the training configuration; its Progress is called as
 	// tower.Train calls it.
 	Train tower.Config
+	// CF makes the collaborative lists of the recommendations.
+	CF cf.Config
+	// Tune chooses the served configuration (the sources' weights and
+	// fusion) on validation held out of the store's data in both shapes
+	// (searcheval.ChooseSources), spending at most TuneBudget (default
+	// 10 minutes) on it; without it, or when it fails, the snapshot serves
+	// search.DefaultSources.
+	Tune       bool
+	TuneBudget time.Duration
 	// Incremental reuses the newest snapshot's model and indexes, and
 	// embeds and indexes only the items changed since.
 	Incremental bool
@@ -94,6 +106,14 @@ type Report struct {
 	Stages []Stage
 	// Validation of a full rebuild's model.
 	Validation *Validation
+	// Served is the configuration the snapshot serves: chosen on
+	// validation (Tuning set), or the defaults (TuneError says why, when
+	// tuning was asked for).
+	Served    searcheval.Choice
+	Tuning    *searcheval.Choosing
+	TuneError error
+	// Neighbours is how the collaborative lists were made, and their size.
+	Neighbours string
 	// From is the snapshot an incremental rebuild started from, and
 	// Changed how many items it applied.
 	From    string
@@ -193,13 +213,69 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		return rep, fmt.Errorf("rebuild: the new model's validation NDCG@10 %.4f is below --min-ndcg %.4f: nothing published", v.New.NDCG, opts.MinNDCG)
 	}
 
-	bo := snapshot.BuildOptions{ANN: opts.ANN, HNSW: opts.HNSW, Meta: meta, Progress: opts.Progress, Timings: timed}
+	t = time.Now()
+	histories := make([][]int32, len(ds.History))
+	for u, h := range ds.History {
+		histories[u] = tower.LatestOrder(h)
+	}
+	lists, method, err := cf.Fit(ctx, len(ds.Items), histories, opts.CF)
+	if err != nil {
+		return rep, fmt.Errorf("rebuild: neighbours: %w", err)
+	}
+	ids := make([]string, len(ds.Items))
+	for i, it := range ds.Items {
+		ids[i] = it.ID
+	}
+	nbrs, err := index.NewNeighbours(ids, lists.Offsets, lists.Items, lists.Weights)
+	if err != nil {
+		return rep, fmt.Errorf("rebuild: neighbours: %w", err)
+	}
+	rep.Neighbours = fmt.Sprintf("%s, %d per item at most, %.1f MB", method, nbrs.Entries()/max(1, len(ids)), float64(lists.Bytes())/1e6)
+	timed("neighbours", time.Since(t))
+
+	t = time.Now()
+	rep.Served = searcheval.Choice{Sources: search.DefaultSources, Fusion: search.FusionRelative}
+	if opts.Tune {
+		rep.Tuning, rep.TuneError = choose(ctx, ds, opts)
+		if rep.Tuning != nil {
+			rep.Served = rep.Tuning.Choice
+			for _, shape := range []string{searcheval.ShapeLast, searcheval.ShapeRandom} {
+				meta["served_val_ndcg@10_"+shape] = fmt.Sprintf("%.4f", rep.Tuning.NDCG[shape])
+				meta["popular_val_ndcg@10_"+shape] = fmt.Sprintf("%.4f", rep.Tuning.Popular[shape])
+			}
+		} else if ctx.Err() != nil {
+			return rep, ctx.Err()
+		}
+		timed("tune", time.Since(t))
+	}
+	meta["neighbours"] = method
+
+	bo := snapshot.BuildOptions{ANN: opts.ANN, HNSW: opts.HNSW, Meta: meta, Progress: opts.Progress, Timings: timed,
+		Neighbours: nbrs, Sources: rep.Served.Sources, SourceFusion: rep.Served.Fusion}
 	dir, err := root.Build(ctx, stats.Seq, model, ds.Items, ds.Popularity(ds.History), bo)
 	if err != nil {
 		return rep, err
 	}
 	rep.Items = len(ds.Items)
 	return rep, publish(ctx, opts, root, dir, start, rep)
+}
+
+// choose runs searcheval.ChooseSources within the tuning budget, training
+// silently.
+func choose(ctx context.Context, ds *tower.Dataset, opts Options) (*searcheval.Choosing, error) {
+	budget := opts.TuneBudget
+	if budget <= 0 {
+		budget = 10 * time.Minute
+	}
+	ctx, cancel := context.WithTimeout(ctx, budget)
+	defer cancel()
+	cfg := opts.Train
+	cfg.Progress = nil
+	ch, err := searcheval.ChooseSources(ctx, ds, cfg, opts.CF, nil, 1)
+	if err != nil && ch == nil {
+		return nil, err
+	}
+	return ch, nil
 }
 
 // validate scores the new model, and the model in service when there is

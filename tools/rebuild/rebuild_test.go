@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/duetrec/duet/content"
 	"github.com/duetrec/duet/index"
@@ -74,7 +75,7 @@ func TestRun_Full(t *testing.T) {
 	for _, s := range rep.Stages {
 		stages = append(stages, s.Name)
 	}
-	if got := strings.Join(stages, ","); got != "read,model,validate,save model,vectors,text,catalog" {
+	if got := strings.Join(stages, ","); got != "read,model,validate,neighbours,save model,vectors,text,save neighbours,catalog" {
 		t.Fatalf("stages %s", got)
 	}
 	m, err := snapshot.Verify(ctx, rep.Snapshot)
@@ -266,5 +267,44 @@ func TestRun_ThroughServer(t *testing.T) {
 	}
 	if left, _ := filepath.Glob(filepath.Join(data, ".backup-*")); len(left) != 0 {
 		t.Fatalf("store copies left: %v", left)
+	}
+}
+
+func TestRun_Tune(t *testing.T) {
+	ctx := context.Background()
+	data := newData(t)
+	opts := quick(data)
+	opts.Tune = true
+	opts.CF.Top = 50
+	rep, err := rebuild.Run(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Tuning == nil || rep.TuneError != nil || rep.Neighbours == "" {
+		t.Fatalf("tuning %+v (%v), neighbours %q", rep.Tuning, rep.TuneError, rep.Neighbours)
+	}
+	m, err := snapshot.Verify(ctx, rep.Snapshot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Sources) == 0 || m.SourceFusion == "" || m.Meta["served_val_ndcg@10_last"] == "" || m.Meta["neighbours"] != "ease" {
+		t.Fatalf("manifest: sources %v, fusion %q, meta %v", m.Sources, m.SourceFusion, m.Meta)
+	}
+	for name, w := range rep.Served.Sources {
+		if m.Sources[name] != w {
+			t.Fatalf("manifest serves %v, the report says %v", m.Sources, rep.Served.Sources)
+		}
+	}
+	if _, ok := m.Files["neighbours.idx"]; !ok {
+		t.Fatal("no collaborative lists in the snapshot")
+	}
+	// A budget too small to train in leaves the defaults, and says why.
+	opts.TuneBudget = time.Nanosecond
+	rep, err = rebuild.Run(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Tuning != nil || rep.TuneError == nil || rep.Served.Sources[search.SourceCF] != search.DefaultSources[search.SourceCF] {
+		t.Fatalf("out of budget: %+v, %v", rep.Served, rep.TuneError)
 	}
 }

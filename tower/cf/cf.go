@@ -163,7 +163,10 @@ func Cooccurrence(ctx context.Context, n int, train [][]int32, shrink float64, t
 }
 
 // EASE returns, for each of n items, its top neighbours by EASE weight
-// (see EASEWeights): row i of B, its top largest entries.
+// (see EASEWeights): the top entries of row i of B largest in magnitude,
+// best first by magnitude. Negative weights are kept: they push items down
+// as they do in the dense model, and dropping them cost 2–3% of NDCG@10
+// on MovieLens.
 func EASE(ctx context.Context, n int, train [][]int32, lambda float64, top int) (*Lists, error) {
 	b, err := EASEWeights(ctx, n, train, lambda)
 	if err != nil {
@@ -177,14 +180,25 @@ func EASE(ctx context.Context, n int, train [][]int32, lambda float64, top int) 
 	for j := range all {
 		all[j] = int32(j)
 	}
+	absRows := make([][]float32, workers)
 	err = parallel.For(ctx, n, workers, func(w, i int) error {
 		row := b[i*n : (i+1)*n]
-		// The diagonal is zero: an item is not its own neighbour, and a
-		// zero weight adds nothing.
-		nbr[i], ws[i] = best(&heaps[w], all, row, top)
-		for len(ws[i]) > 0 && ws[i][len(ws[i])-1] <= 0 {
-			nbr[i], ws[i] = nbr[i][:len(ws[i])-1], ws[i][:len(ws[i])-1]
+		if absRows[w] == nil {
+			absRows[w] = make([]float32, n)
 		}
+		for j, x := range row {
+			absRows[w][j] = float32(math.Abs(float64(x)))
+		}
+		// The diagonal is zero: an item is not its own neighbour.
+		nb, _ := best(&heaps[w], all, absRows[w], top)
+		for len(nb) > 0 && row[nb[len(nb)-1]] == 0 {
+			nb = nb[:len(nb)-1]
+		}
+		wt := make([]float32, len(nb))
+		for k, j := range nb {
+			wt[k] = row[j]
+		}
+		nbr[i], ws[i] = nb, wt
 		return nil
 	})
 	if err != nil {
@@ -331,4 +345,66 @@ func easeDual(ctx context.Context, n, users int, train [][]int32, lambda float64
 		row[i]++
 	}
 	return p, nil
+}
+
+// Methods of Config.
+const (
+	MethodEASE         = "ease"
+	MethodCooccurrence = "cooccurrence"
+)
+
+// DefaultMaxEASEItems is the catalogue size above which Fit's default is
+// co-occurrence: EASE's solve is dense in items (or users), O(n²) memory
+// and O(n³) time (20000 items: 3.2 GB matrices and tens of minutes).
+const DefaultMaxEASEItems = 20000
+
+// Config says how Fit makes the lists. Zero fields take the defaults in
+// their comments.
+type Config struct {
+	// Method is MethodEASE or MethodCooccurrence; default EASE up to
+	// MaxEASEItems items, co-occurrence beyond.
+	Method       string
+	MaxEASEItems int     // default DefaultMaxEASEItems
+	Lambda       float64 // EASE's regularisation; default 250
+	Shrink       float64 // co-occurrence's shrinkage; default 0
+	// Top is how many neighbours each item keeps; default 1000 for EASE,
+	// whose lists lose little by it, and 100 for co-occurrence, whose
+	// catalogues are large.
+	Top int
+}
+
+// Fit makes the neighbour lists of n items from the training histories
+// (train[u] is user u's distinct items), by the configured method. It
+// returns the lists and the method used.
+func Fit(ctx context.Context, n int, train [][]int32, cfg Config) (*Lists, string, error) {
+	if cfg.MaxEASEItems == 0 {
+		cfg.MaxEASEItems = DefaultMaxEASEItems
+	}
+	if cfg.Lambda == 0 {
+		cfg.Lambda = 250
+	}
+	method := cfg.Method
+	if method == "" {
+		method = MethodEASE
+		if n > cfg.MaxEASEItems {
+			method = MethodCooccurrence
+		}
+	}
+	if cfg.Top == 0 {
+		cfg.Top = 100
+		if method == MethodEASE {
+			cfg.Top = 1000
+		}
+	}
+	var l *Lists
+	var err error
+	switch method {
+	case MethodEASE:
+		l, err = EASE(ctx, n, train, cfg.Lambda, cfg.Top)
+	case MethodCooccurrence:
+		l, err = Cooccurrence(ctx, n, train, cfg.Shrink, cfg.Top)
+	default:
+		return nil, "", fmt.Errorf("cf: unknown method %q (want ease or cooccurrence)", method)
+	}
+	return l, method, err
 }

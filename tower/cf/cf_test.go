@@ -72,22 +72,23 @@ func TestEASE_ListsAreTheTopOfB(t *testing.T) {
 		if len(items) > 5 {
 			t.Fatalf("item %d keeps %d neighbours", i, len(items))
 		}
+		abs := func(x float32) float32 { return float32(math.Abs(float64(x))) }
 		for k, j := range items {
-			if ws[k] != b[i*n+int(j)] || ws[k] <= 0 || int(j) == i {
+			if ws[k] != b[i*n+int(j)] || ws[k] == 0 || int(j) == i {
 				t.Fatalf("item %d neighbour %d weight %v, B %v", i, j, ws[k], b[i*n+int(j)])
 			}
-			if k > 0 && ws[k] > ws[k-1] {
-				t.Fatalf("item %d: not best first", i)
+			if k > 0 && abs(ws[k]) > abs(ws[k-1]) {
+				t.Fatalf("item %d: not strongest first", i)
 			}
 		}
-		// Nothing left out beats the weakest kept.
+		// Nothing left out outweighs the weakest kept.
 		if len(items) == 5 {
 			kept := map[int32]bool{}
 			for _, j := range items {
 				kept[j] = true
 			}
 			for j := range n {
-				if !kept[int32(j)] && b[i*n+j] > ws[4] {
+				if !kept[int32(j)] && abs(b[i*n+j]) > abs(ws[4]) {
 					t.Fatalf("item %d: %d (%v) left out, weaker %v kept", i, j, b[i*n+j], ws[4])
 				}
 			}

@@ -242,7 +242,7 @@ func HoldOutItems(s *Split, frac float64, seed uint64) (*Split, error) {
 func (s *Split) TrainItems() [][]int32 {
 	out := make([][]int32, len(s.Train))
 	for u, h := range s.Train {
-		out[u] = latestOrder(h)
+		out[u] = tower.LatestOrder(h)
 	}
 	return out
 }
@@ -333,21 +333,6 @@ func distinctItems(h []tower.Interaction) []int32 {
 			out = append(out, x.Item)
 		}
 	}
-	return out
-}
-
-// latestOrder returns the distinct items of h ordered by their latest
-// interaction, oldest first.
-func latestOrder(h []tower.Interaction) []int32 {
-	seen := make(map[int32]bool, len(h))
-	out := make([]int32, 0, len(h))
-	for i := len(h) - 1; i >= 0; i-- {
-		if it := h[i].Item; !seen[it] {
-			seen[it] = true
-			out = append(out, it)
-		}
-	}
-	slices.Reverse(out)
 	return out
 }
 

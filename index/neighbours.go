@@ -1,0 +1,194 @@
+package index
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"sync"
+
+	"github.com/duetrec/duet/internal/topk"
+)
+
+// Neighbours holds item-to-item neighbour lists by item id: for every item,
+// the items that go with it and a weight each, as a collaborative model
+// (tower/cf) computed them. A user's score for an item is the sum of the
+// weights from the items of their history; Recommend ranks by it. It is
+// read-only once made, and safe for concurrent use.
+type Neighbours struct {
+	ids     []string
+	pos     map[string]int32
+	offsets []int64 // item i's lists are items[offsets[i]:offsets[i+1]]
+	items   []int32
+	weights []float32
+	scratch sync.Pool // *neighbourScratch
+}
+
+type neighbourScratch struct {
+	acc     []float32
+	touched []int32
+	heap    topk.Heap
+}
+
+// NewNeighbours makes the lists of the items ids, in compressed rows:
+// item i's neighbours are items[offsets[i]:offsets[i+1]], indices into
+// ids, with their weights. The slices are kept, not copied.
+func NewNeighbours(ids []string, offsets []int64, items []int32, weights []float32) (*Neighbours, error) {
+	n := &Neighbours{ids: ids, offsets: offsets, items: items, weights: weights}
+	if err := n.check(); err != nil {
+		return nil, fmt.Errorf("new neighbours: %w", err)
+	}
+	return n, nil
+}
+
+// check validates the lists and fills pos.
+func (n *Neighbours) check() error {
+	if len(n.offsets) != len(n.ids)+1 || n.offsets[0] != 0 || len(n.items) != len(n.weights) || n.offsets[len(n.ids)] != int64(len(n.items)) {
+		return fmt.Errorf("%w: %d ids, %d offsets, %d items, %d weights", ErrCorrupt, len(n.ids), len(n.offsets), len(n.items), len(n.weights))
+	}
+	for i := range n.ids {
+		if n.offsets[i+1] < n.offsets[i] {
+			return fmt.Errorf("%w: offsets go back at item %d", ErrCorrupt, i)
+		}
+	}
+	for k, it := range n.items {
+		if it < 0 || int(it) >= len(n.ids) {
+			return fmt.Errorf("%w: neighbour %d is item %d of %d", ErrCorrupt, k, it, len(n.ids))
+		}
+		if w := float64(n.weights[k]); math.IsNaN(w) || math.IsInf(w, 0) {
+			return fmt.Errorf("%w: neighbour %d has weight %v", ErrCorrupt, k, w)
+		}
+	}
+	n.pos = make(map[string]int32, len(n.ids))
+	for i, id := range n.ids {
+		if _, dup := n.pos[id]; dup {
+			return fmt.Errorf("%w: item %q twice", ErrCorrupt, id)
+		}
+		n.pos[id] = int32(i)
+	}
+	return nil
+}
+
+// Len is the number of items with lists.
+func (n *Neighbours) Len() int { return len(n.ids) }
+
+// Entries is the number of neighbours over all lists.
+func (n *Neighbours) Entries() int { return len(n.items) }
+
+// Recommend returns the k items filter accepts (nil accepts all) with the
+// highest summed weight from the history items, highest first, ties to
+// the earlier item of the lists. History items the lists do not know (new
+// items) add nothing; items no history item points to are not returned.
+func (n *Neighbours) Recommend(ctx context.Context, history []string, k int, filter Filter) ([]Result, error) {
+	if k < 1 {
+		return nil, nil
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	sc, _ := n.scratch.Get().(*neighbourScratch)
+	if sc == nil || len(sc.acc) != len(n.ids) {
+		sc = &neighbourScratch{acc: make([]float32, len(n.ids))}
+	}
+	defer n.scratch.Put(sc)
+	touched := sc.touched[:0]
+	for _, id := range history {
+		i, ok := n.pos[id]
+		if !ok {
+			continue
+		}
+		lo, hi := n.offsets[i], n.offsets[i+1]
+		for p := lo; p < hi; p++ {
+			j := n.items[p]
+			if sc.acc[j] == 0 {
+				touched = append(touched, j)
+			}
+			sc.acc[j] += n.weights[p]
+		}
+	}
+	all := acceptAll(filter)
+	sc.heap.Reset(k)
+	for _, j := range touched {
+		if s := sc.acc[j]; s > 0 && (all || filter.Allow(n.ids[j])) {
+			sc.heap.Push(j, s)
+		}
+		sc.acc[j] = 0
+	}
+	sc.touched = touched
+	best := sc.heap.Sorted()
+	out := make([]Result, len(best))
+	for i, s := range best {
+		out[i] = Result{ID: n.ids[s.ID], Score: s.Score}
+	}
+	return out, nil
+}
+
+const (
+	neighboursMagic   = "DUETNBRS"
+	neighboursVersion = 1
+)
+
+// Save writes the lists: a versioned header, the ids, each item's list
+// length, the neighbours as int32 positions, the weights as float32, and a
+// CRC-32C.
+func (n *Neighbours) Save(ctx context.Context, w io.Writer) error {
+	e := newEncoder(w)
+	e.write([]byte(neighboursMagic))
+	e.u32(neighboursVersion)
+	e.u32(uint32(len(n.ids)))
+	e.u64(uint64(len(n.items)))
+	for i, id := range n.ids {
+		if i%ctxEvery == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		e.str(id)
+		e.u32(uint32(n.offsets[i+1] - n.offsets[i]))
+	}
+	e.i32s(n.items)
+	e.f32s(n.weights)
+	if err := e.finish(); err != nil {
+		return fmt.Errorf("save neighbours: %w", err)
+	}
+	return nil
+}
+
+// LoadNeighbours reads lists Save wrote. Input that is truncated, corrupt
+// or of another version is refused with an error wrapping ErrCorrupt.
+func LoadNeighbours(ctx context.Context, r io.Reader) (*Neighbours, error) {
+	d := newDecoder(r)
+	d.header(neighboursMagic, neighboursVersion)
+	count := int(d.u32())
+	entries := d.u64()
+	if d.err == nil && (count > maxItems || entries > uint64(count)*uint64(count) || entries > 1<<34) {
+		d.fail("%d items, %d neighbours", count, entries)
+	}
+	n := &Neighbours{}
+	if d.err == nil {
+		// Grown as the bytes arrive: a lying header cannot make a large
+		// allocation.
+		n.offsets = append(n.offsets, 0)
+	}
+	for i := 0; i < count && d.err == nil; i++ {
+		if i%ctxEvery == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
+		n.ids = append(n.ids, d.str())
+		n.offsets = append(n.offsets, n.offsets[i]+int64(d.u32()))
+	}
+	if d.err == nil && uint64(n.offsets[count]) != entries {
+		d.fail("lists hold %d neighbours, header says %d", n.offsets[count], entries)
+	}
+	n.items = d.i32s(nil, int(entries))
+	n.weights = d.f32s(nil, int(entries))
+	if err := d.finish(); err != nil {
+		return nil, fmt.Errorf("load neighbours: %w", err)
+	}
+	if err := n.check(); err != nil {
+		return nil, fmt.Errorf("load neighbours: %w", err)
+	}
+	return n, nil
+}

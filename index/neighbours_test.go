@@ -1,0 +1,125 @@
+package index_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"slices"
+	"testing"
+
+	"github.com/duetrec/duet/index"
+)
+
+// smallNeighbours: a → b (0.9), c (0.2); b → c (0.5); c → nothing; d → a (1).
+func smallNeighbours(t *testing.T) *index.Neighbours {
+	t.Helper()
+	n, err := index.NewNeighbours([]string{"a", "b", "c", "d"}, []int64{0, 2, 3, 3, 4}, []int32{1, 2, 2, 0}, []float32{0.9, 0.2, 0.5, 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func ids(rs []index.Result) []string {
+	var out []string
+	for _, r := range rs {
+		out = append(out, r.ID)
+	}
+	return out
+}
+
+func TestNeighbours_Recommend(t *testing.T) {
+	ctx := context.Background()
+	n := smallNeighbours(t)
+	tests := []struct {
+		name    string
+		history []string
+		k       int
+		filter  index.Filter
+		want    []string
+		top     float32
+	}{
+		{"one item", []string{"a"}, 5, nil, []string{"b", "c"}, 0.9},
+		{"weights add up", []string{"a", "b"}, 5, nil, []string{"b", "c"}, 0.9},
+		{"c gains from two", []string{"a", "b", "d"}, 1, nil, []string{"a"}, 1},
+		{"filter", []string{"a"}, 5, index.NewAllowSet("c"), []string{"c"}, 0.2},
+		{"unknown history", []string{"new", "zz"}, 5, nil, nil, 0},
+		{"k zero", []string{"a"}, 0, nil, nil, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := n.Recommend(ctx, tc.history, tc.k, tc.filter)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(ids(got), tc.want) {
+				t.Fatalf("got %v, want %v", ids(got), tc.want)
+			}
+			if len(got) > 0 && got[0].Score != tc.top {
+				t.Fatalf("top score %v, want %v", got[0].Score, tc.top)
+			}
+		})
+	}
+	// c's score from a and b together.
+	got, _ := n.Recommend(ctx, []string{"a", "b"}, 5, index.NewAllowSet("c"))
+	if len(got) != 1 || got[0].Score != 0.7 {
+		t.Fatalf("c from a and b: %+v", got)
+	}
+}
+
+func TestNeighbours_SaveLoad(t *testing.T) {
+	ctx := context.Background()
+	n := smallNeighbours(t)
+	var buf bytes.Buffer
+	if err := n.Save(ctx, &buf); err != nil {
+		t.Fatal(err)
+	}
+	m, err := index.LoadNeighbours(ctx, bytes.NewReader(buf.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Len() != 4 || m.Entries() != 4 {
+		t.Fatalf("loaded %d items, %d entries", m.Len(), m.Entries())
+	}
+	for _, h := range [][]string{{"a"}, {"a", "b", "d"}} {
+		want, _ := n.Recommend(ctx, h, 3, nil)
+		got, _ := m.Recommend(ctx, h, 3, nil)
+		if !slices.Equal(got, want) {
+			t.Fatalf("history %v: loaded %v, saved %v", h, got, want)
+		}
+	}
+	b := buf.Bytes()
+	for _, tc := range []struct {
+		name string
+		data []byte
+	}{
+		{"truncated", b[:len(b)/2]},
+		{"flipped byte", func() []byte { c := slices.Clone(b); c[len(c)/2] ^= 1; return c }()},
+		{"other file", []byte("DUETHNSW and then something else entirely")},
+		{"empty", nil},
+	} {
+		if _, err := index.LoadNeighbours(ctx, bytes.NewReader(tc.data)); !errors.Is(err, index.ErrCorrupt) {
+			t.Errorf("%s: %v, want ErrCorrupt", tc.name, err)
+		}
+	}
+}
+
+func TestNewNeighbours_Refuses(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		ids     []string
+		offsets []int64
+		items   []int32
+		weights []float32
+	}{
+		{"offsets short", []string{"a", "b"}, []int64{0, 1}, []int32{1}, []float32{1}},
+		{"item out of range", []string{"a"}, []int64{0, 1}, []int32{3}, []float32{1}},
+		{"weights short", []string{"a", "b"}, []int64{0, 1, 1}, []int32{1}, nil},
+		{"duplicate id", []string{"a", "a"}, []int64{0, 0, 0}, nil, nil},
+		{"offsets go back", []string{"a", "b"}, []int64{0, 1, 0}, []int32{1}, []float32{1}},
+	} {
+		if _, err := index.NewNeighbours(tc.ids, tc.offsets, tc.items, tc.weights); !errors.Is(err, index.ErrCorrupt) {
+			t.Errorf("%s: %v, want ErrCorrupt", tc.name, err)
+		}
+	}
+}

@@ -1,0 +1,125 @@
+package search_test
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"testing"
+
+	"github.com/duetrec/duet/index"
+	"github.com/duetrec/duet/search"
+)
+
+// newRecommender is newEngine's world with collaborative lists: bread →
+// bebop (1), comet (0.5); rocket → soup (1).
+func newRecommender(t *testing.T, opts search.Options) *search.Engine {
+	t.Helper()
+	e, text := newEngine(t)
+	ids := []string{"rocket", "orbit", "comet", "bread", "soup", "bebop"}
+	nbrs, err := index.NewNeighbours(ids, []int64{0, 1, 1, 1, 3, 3, 3}, []int32{4, 5, 2}, []float32{1, 1, 0.5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The same parts, with the lists; the catalogue is newEngine's.
+	ex, _ := index.NewExact(3)
+	enc := &fakeEncoder{vecs: map[string][]float32{}}
+	for _, w := range world {
+		enc.vecs[w.item.ID] = w.v
+		ex.Upsert(w.item.ID, unit(w.v))
+	}
+	hist := fakeHistory{"chef": {{UserID: "chef", ItemID: "bread", Kind: "view"}}}
+	return search.New(search.Parts{Vectors: ex, Text: text, Encoder: enc, History: hist, Catalog: e.Catalog(), Neighbours: nbrs}, opts)
+}
+
+func TestEngine_Recommend(t *testing.T) {
+	ctx := context.Background()
+	e := newRecommender(t, search.Options{})
+	tests := []struct {
+		name    string
+		req     search.Request
+		want    string // the hits' ids, in order
+		sources map[string][]string
+	}{
+		{"the model's list", search.Request{UserID: "chef", K: 2, Sources: []string{"tower"}, ExcludeSeen: true}, "soup,rocket",
+			map[string][]string{"soup": {"tower"}}},
+		{"the collaborative list", search.Request{UserID: "chef", K: 3, Sources: []string{"cf"}, ExcludeSeen: true}, "bebop,comet",
+			map[string][]string{"bebop": {"cf"}, "comet": {"cf"}}},
+		// Relative fusion: soup leads the model's list, bebop the
+		// collaborative one, both at 1; the tie goes to the id.
+		{"both, fused", search.Request{UserID: "chef", K: 2, ExcludeSeen: true}, "bebop,soup",
+			map[string][]string{"bebop": {"tower", "cf"}, "soup": {"tower"}}},
+		{"a history given", search.Request{UserID: "nobody", History: []string{"rocket"}, K: 1, Sources: []string{"cf"}}, "soup", nil},
+		{"seen items kept on request", search.Request{UserID: "chef", K: 1, Sources: []string{"tower"}}, "bread", nil},
+		{"no history: popular", search.Request{UserID: "nobody", K: 2}, "rocket,orbit",
+			map[string][]string{"rocket": {"popular"}}},
+		{"a filter", search.Request{UserID: "chef", K: 3, Sources: []string{"cf"}, ExcludeSeen: true, Filters: search.Filters{Categories: []string{"jazz"}}}, "bebop", nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.req.Explain = true
+			res, err := e.Recommend(ctx, tc.req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := ids(res); got != tc.want {
+				t.Fatalf("got %s, want %s", got, tc.want)
+			}
+			if res.Mode != search.ModeRecommend {
+				t.Fatalf("mode %q", res.Mode)
+			}
+			for _, h := range res.Hits {
+				want, ok := tc.sources[h.ID]
+				if !ok {
+					continue
+				}
+				var got []string
+				for _, s := range h.Explain.Sources {
+					got = append(got, s.Source)
+					if s.Rank < 1 {
+						t.Fatalf("%s: rank %d in %s", h.ID, s.Rank, s.Source)
+					}
+				}
+				if !slices.Equal(got, want) {
+					t.Fatalf("%s proposed by %v, want %v", h.ID, got, want)
+				}
+			}
+		})
+	}
+}
+
+func TestEngine_RecommendRefuses(t *testing.T) {
+	ctx := context.Background()
+	e := newRecommender(t, search.Options{})
+	long := make([]string, search.MaxHistory+1)
+	for i := range long {
+		long[i] = "bread"
+	}
+	for _, req := range []search.Request{
+		{UserID: "chef", Sources: []string{"magic"}},
+		{UserID: "chef", Weights: map[string]float64{"tower": -1}},
+		{UserID: "chef", Weights: map[string]float64{"oracle": 1}},
+		{UserID: "chef", History: long},
+		{UserID: "chef", History: []string{""}},
+		{UserID: "chef", Fusion: search.FusionWeighted},
+	} {
+		if _, err := e.Recommend(ctx, req); !errors.Is(err, search.ErrInvalidRequest) {
+			t.Errorf("%+v: %v, want ErrInvalidRequest", req, err)
+		}
+	}
+}
+
+func TestEngine_RecommendWithoutLists(t *testing.T) {
+	// An engine without collaborative lists asked for them alone falls
+	// back to the popular items.
+	e, _ := newEngine(t)
+	res, err := e.Recommend(context.Background(), search.Request{UserID: "chef", K: 1, Sources: []string{"cf"}, ExcludeSeen: true})
+	if err != nil || ids(res) != "rocket" {
+		t.Fatalf("%+v %v", res, err)
+	}
+	// Weights given with the request replace the engine's.
+	e2 := newRecommender(t, search.Options{Sources: map[string]float64{search.SourceCF: 1}})
+	res, err = e2.Recommend(context.Background(), search.Request{UserID: "chef", K: 1, ExcludeSeen: true, Weights: map[string]float64{"tower": 1}})
+	if err != nil || ids(res) != "soup" {
+		t.Fatalf("weights of the request: %s %v", ids(res), err)
+	}
+}
