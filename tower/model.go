@@ -503,21 +503,7 @@ func (m *Model) UserVector(history []int32, dst []float32) []float32 {
 // embedding and the features cached at training time; new items are
 // embedded by their content.
 func (m *Model) UserVectorItems(history []content.Item, dst []float32) []float32 {
-	if m.members == nil {
-		return m.userVectorItems(history, func(k int) features { return m.features(&history[k]) }, dst)
-	}
-	// Members share the vocabulary: a new item's features are extracted
-	// once, by the first member that reads the item.
-	seen := make(map[int]features)
-	feats := func(k int) features {
-		f, ok := seen[k]
-		if !ok {
-			f = m.features(&history[k])
-			seen[k] = f
-		}
-		return f
-	}
-	return m.join(dst, func(mm *Model, dst []float32) { mm.userVectorItems(history, feats, dst) })
+	return m.itemsVector(history, dst, (*Model).userVectorItems)
 }
 
 // RecentVectorItems is the short-term counterpart of UserVectorItems: the
@@ -526,9 +512,16 @@ func (m *Model) UserVectorItems(history []content.Item, dst []float32) []float32
 // of whole histories (long-term taste) it places the user's latest intent
 // in the same space, so that both can be searched side by side.
 func (m *Model) RecentVectorItems(history []content.Item, n int, dst []float32) []float32 {
-	history = history[max(0, len(history)-n):]
+	return m.itemsVector(history[max(0, len(history)-n):], dst, (*Model).recentVectorItems)
+}
+
+// itemsVector runs vector, a user tower over a history of items, on the
+// model or on each member and joins them. Members share the vocabulary: a
+// new item's features are extracted once, by the first member that reads
+// the item.
+func (m *Model) itemsVector(history []content.Item, dst []float32, vector func(mm *Model, history []content.Item, feats func(k int) features, dst []float32) []float32) []float32 {
 	if m.members == nil {
-		return m.recentVectorItems(history, func(k int) features { return m.features(&history[k]) }, dst)
+		return vector(m, history, func(k int) features { return m.features(&history[k]) }, dst)
 	}
 	seen := make(map[int]features)
 	feats := func(k int) features {
@@ -539,7 +532,7 @@ func (m *Model) RecentVectorItems(history []content.Item, n int, dst []float32) 
 		}
 		return f
 	}
-	return m.join(dst, func(mm *Model, dst []float32) { mm.recentVectorItems(history, feats, dst) })
+	return m.join(dst, func(mm *Model, dst []float32) { vector(mm, history, feats, dst) })
 }
 
 func (m *Model) recentVectorItems(history []content.Item, feats func(k int) features, dst []float32) []float32 {
