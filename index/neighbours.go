@@ -80,6 +80,15 @@ func (n *Neighbours) Entries() int { return len(n.items) }
 // the earlier item of the lists. History items the lists do not know (new
 // items) add nothing; items no history item points to are not returned.
 func (n *Neighbours) Recommend(ctx context.Context, history []string, k int, filter Filter) ([]Result, error) {
+	return n.RecommendWeighted(ctx, history, nil, k, filter)
+}
+
+// RecommendWeighted is Recommend with history[i]'s list scaled by
+// weights[i] (all 1 when weights is nil): recent items can count more.
+func (n *Neighbours) RecommendWeighted(ctx context.Context, history []string, weights []float32, k int, filter Filter) ([]Result, error) {
+	if weights != nil && len(weights) != len(history) {
+		return nil, fmt.Errorf("neighbours: %d weights for %d history items", len(weights), len(history))
+	}
 	if k < 1 {
 		return nil, nil
 	}
@@ -92,10 +101,14 @@ func (n *Neighbours) Recommend(ctx context.Context, history []string, k int, fil
 	}
 	defer n.scratch.Put(sc)
 	touched := sc.touched[:0]
-	for _, id := range history {
+	for h, id := range history {
 		i, ok := n.pos[id]
 		if !ok {
 			continue
+		}
+		hw := float32(1)
+		if weights != nil {
+			hw = weights[h]
 		}
 		lo, hi := n.offsets[i], n.offsets[i+1]
 		for p := lo; p < hi; p++ {
@@ -103,7 +116,7 @@ func (n *Neighbours) Recommend(ctx context.Context, history []string, k int, fil
 			if sc.acc[j] == 0 {
 				touched = append(touched, j)
 			}
-			sc.acc[j] += n.weights[p]
+			sc.acc[j] += hw * n.weights[p]
 		}
 	}
 	all := acceptAll(filter)

@@ -67,6 +67,22 @@ func TestNeighbours_Recommend(t *testing.T) {
 	}
 }
 
+func TestNeighbours_RecommendWeighted(t *testing.T) {
+	ctx := context.Background()
+	n := smallNeighbours(t)
+	// b's list (c 0.5) at 2 outweighs a's (b 0.9, c 0.2) at 0.5: c 1.1, b 0.45.
+	got, err := n.RecommendWeighted(ctx, []string{"a", "b"}, []float32{0.5, 2}, 5, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(ids(got), []string{"c", "b"}) || got[0].Score != 1.1 || got[1].Score != 0.45 {
+		t.Fatalf("got %+v", got)
+	}
+	if _, err := n.RecommendWeighted(ctx, []string{"a", "b"}, []float32{1}, 5, nil); err == nil {
+		t.Fatal("one weight for two history items accepted")
+	}
+}
+
 func TestNeighbours_SaveLoad(t *testing.T) {
 	ctx := context.Background()
 	n := smallNeighbours(t)

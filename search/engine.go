@@ -55,7 +55,10 @@ type History interface {
 // NeighbourIndex is the item-to-item collaborative list as the engine uses
 // it; index.Neighbours satisfies it.
 type NeighbourIndex interface {
-	Recommend(ctx context.Context, history []string, k int, filter index.Filter) ([]index.Result, error)
+	// RecommendWeighted returns the k items with the highest summed
+	// weight from the history items' lists, history[i]'s list scaled by
+	// weights[i] (1 when weights is nil).
+	RecommendWeighted(ctx context.Context, history []string, weights []float32, k int, filter index.Filter) ([]index.Result, error)
 }
 
 // Parts are what an engine searches and how it reads users. Vectors,

@@ -121,6 +121,14 @@ func (f *fakeEncoder) UserVector(hist []content.Item) ([]float32, bool) {
 	return v, true
 }
 
+// recentEncoder is a fakeEncoder whose recent vector is the mean of the
+// latest n items' alone.
+type recentEncoder struct{ *fakeEncoder }
+
+func (r recentEncoder) RecentVector(hist []content.Item, n int) ([]float32, bool) {
+	return r.UserVector(hist[max(0, len(hist)-n):])
+}
+
 type fakeHistory map[string][]content.Event
 
 func (h fakeHistory) UserEvents(_ context.Context, user string, n int) ([]content.Event, error) {

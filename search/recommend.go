@@ -8,9 +8,11 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/duetrec/duet/content"
 	"github.com/duetrec/duet/index"
+	"github.com/duetrec/duet/index/text"
 )
 
 // The candidate sources of recommendations.
@@ -26,13 +28,33 @@ const (
 	// intent beside the tower's long-term taste. It needs an Encoder that
 	// is also a RecentEncoder.
 	SourceRecent = "recent"
+	// SourceSession is the collaborative list of the user's latest items
+	// alone (Options.RecentLen), each weighed by exp(−age/SessionDecay)
+	// with age 0 for the latest: what goes with what the user is doing
+	// now, where SourceCF is what goes with everything they did.
+	SourceSession = "session"
+	// SourceContent is the text index's list for the words of the user's
+	// latest items (ContentItems of them: titles, categories and tags):
+	// items like what the user is doing now by what they say, new items
+	// without any interactions included.
+	SourceContent = "content"
 	// SourcePopular is the most popular items: the floor when nothing is
 	// known, and a prior beside the others.
 	SourcePopular = "popular"
 )
 
 // Sources lists the source names, in the order explanations give them.
-var Sources = []string{SourceTower, SourceRecent, SourceCF, SourcePopular}
+var Sources = []string{SourceTower, SourceRecent, SourceCF, SourceSession, SourceContent, SourcePopular}
+
+// ContentItems is how many of the user's latest items SourceContent
+// reads.
+const ContentItems = 3
+
+// SessionDecay is the age, in items, over which a history item's weight
+// in SourceSession falls by e: the latest three items carry most of it,
+// which is what the next-item validation on MovieLens preferred
+// (docs/EVALUATION.md).
+const SessionDecay = 3
 
 // RecentEncoder is an Encoder that also embeds a user's latest items
 // alone (ModelEncoder is one).
@@ -41,9 +63,10 @@ type RecentEncoder interface {
 }
 
 // DefaultSources weighs the sources when nothing chose their weights on
-// validation: what validation chose on MovieLens under the leave-last-out
-// protocol (docs/EVALUATION.md), with relative fusion.
-var DefaultSources = map[string]float64{SourceTower: 1, SourceRecent: 0.5, SourceCF: 1}
+// validation: on MovieLens, with relative fusion, as good as the best
+// choice at held-out items drawn at random and a little better at each
+// user's next item (docs/EVALUATION.md).
+var DefaultSources = map[string]float64{SourceTower: 0.5, SourceRecent: 0.2, SourceCF: 1, SourceSession: 0.2, SourceContent: 0.2}
 
 // SourceRank is where one source ranked a hit.
 type SourceRank struct {
@@ -56,7 +79,8 @@ type SourceRank struct {
 const MaxHistory = 1000
 
 // Recommend answers a request for recommendations: the candidate lists of
-// the sources (SourceTower, SourceRecent, SourceCF, SourcePopular), fused
+// the sources (SourceTower, SourceRecent, SourceCF, SourceSession,
+// SourceContent, SourcePopular), fused
 // by Request.Fusion or Options.SourceFusion — relative: Σ weight·(score −
 // min)/(max − min) over the lists that hold an item; rrf: Σ weight/(RRFK +
 // rank). When no source proposes anything (a user without history), the
@@ -71,57 +95,80 @@ const MaxHistory = 1000
 // ranks.
 func (e *Engine) Recommend(ctx context.Context, req Request) (*Result, error) {
 	start := time.Now()
+	c, err := e.Candidates(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	res, err := c.Fuse(c.weights, req.Fusion)
+	if err != nil {
+		return nil, err
+	}
+	res.Timing.Total = time.Since(start)
+	return res, nil
+}
+
+// Candidates are the candidate lists of a recommendation request, fetched
+// once. Fuse ranks them under any weights as Recommend would with those
+// weights: choosing weights on validation fetches each case's lists once
+// and fuses them many times.
+type Candidates struct {
+	e       *Engine
+	req     Request // normalised
+	weights map[string]float64
+	hist    []*content.Item
+	allow   func(*content.Item) bool
+	lists   [][]Scored // indexed as Sources; nil when not fetched
+	timing  Timings
+}
+
+// Candidates fetches the candidate lists of the sources Recommend would
+// ask for req (those of positive weight), filtered, seen items excluded
+// as the request says, each to the request's window.
+func (e *Engine) Candidates(ctx context.Context, req Request) (*Candidates, error) {
 	req.Query, req.Vector, req.Mode = "", nil, ModeVector
 	fusion := req.Fusion
 	if err := req.Normalize(); err != nil {
 		return nil, err
 	}
-	switch fusion {
-	case "":
-		fusion = e.opts.SourceFusion
-	case FusionRRF, FusionRelative:
-	default:
-		return nil, invalid("recommendations fuse by rrf or relative, not %q", clip(string(fusion)))
+	if err := e.checkSourceFusion(fusion); err != nil {
+		return nil, err
 	}
 	weights, err := e.sourceWeights(&req)
 	if err != nil {
 		return nil, err
 	}
-	res := &Result{Mode: ModeRecommend, Fusion: fusion, Source: "sources"}
+	c := &Candidates{e: e, req: req, weights: weights, lists: make([][]Scored, len(Sources))}
 
 	t := time.Now()
 	history, seen, err := e.history(ctx, &req)
 	if err != nil {
 		return nil, err
 	}
-	allow := e.allowFunc(&req, seen)
+	c.allow = e.allowFunc(&req, seen)
 	var filter index.Filter
-	if allow != nil {
+	if c.allow != nil {
 		filter = index.FilterFunc(func(id string) bool {
 			it, ok := e.cat.Item(id)
-			return ok && allow(it)
+			return ok && c.allow(it)
 		})
 	}
 	// The whole history goes to the model, which reads its own window.
-	var hist []*content.Item
 	for _, id := range history {
 		if it, ok := e.cat.Item(id); ok {
-			hist = append(hist, it)
+			c.hist = append(c.hist, it)
 		}
 	}
 	var items []content.Item
-	if len(hist) > 0 && (weights[SourceTower] > 0 || weights[SourceRecent] > 0) {
-		items = make([]content.Item, len(hist))
-		for i, it := range hist {
+	if len(c.hist) > 0 && (weights[SourceTower] > 0 || weights[SourceRecent] > 0) {
+		items = make([]content.Item, len(c.hist))
+		for i, it := range c.hist {
 			items[i] = *it
 		}
 	}
-	res.Timing.User = time.Since(t)
+	c.timing.User = time.Since(t)
 
-	lists := make([][]Scored, len(Sources))
 	for s, name := range Sources {
-		w := weights[name]
-		if w <= 0 {
+		if weights[name] <= 0 {
 			continue
 		}
 		t := time.Now()
@@ -144,36 +191,96 @@ func (e *Engine) Recommend(ctx context.Context, req Request) (*Result, error) {
 			if err != nil {
 				return nil, fmt.Errorf("recommend: vector index: %w", err)
 			}
-			lists[s] = fromResults(hits)
-			res.Timing.ANN += time.Since(t)
-		case SourceCF:
+			c.lists[s] = fromResults(hits)
+			c.timing.ANN += time.Since(t)
+		case SourceCF, SourceSession:
 			if len(history) == 0 {
 				continue
 			}
-			hits, err := e.nbrs.Recommend(ctx, history, req.Window, filter)
+			from, hw := history, []float32(nil)
+			if name == SourceSession {
+				from = history[max(0, len(history)-e.opts.RecentLen):]
+				hw = make([]float32, len(from))
+				for i := range from {
+					hw[i] = float32(math.Exp(-float64(len(from)-1-i) / SessionDecay))
+				}
+			}
+			hits, err := e.nbrs.RecommendWeighted(ctx, from, hw, req.Window, filter)
 			if err != nil {
 				return nil, fmt.Errorf("recommend: neighbours: %w", err)
 			}
-			lists[s] = fromResults(hits)
-			res.Timing.ANN += time.Since(t)
+			c.lists[s] = fromResults(hits)
+			c.timing.ANN += time.Since(t)
+		case SourceContent:
+			q := likeText(c.hist[max(0, len(c.hist)-ContentItems):])
+			if q == "" {
+				continue
+			}
+			// The text index does not know what the user has seen: ask
+			// for as many more.
+			tr := req
+			tr.Query, tr.Window = q, min(req.Window+len(seen), text.MaxK)
+			hits, err := e.startText(ctx, &tr).list(e.cat, c.allow)
+			if err != nil {
+				return nil, fmt.Errorf("recommend: %w", err)
+			}
+			c.lists[s] = hits[:min(len(hits), req.Window)]
+			c.timing.Keyword += time.Since(t)
 		case SourcePopular:
-			lists[s] = e.cat.Popular(req.Window, allow)
+			c.lists[s] = e.cat.Popular(req.Window, c.allow)
 		}
 	}
+	return c, nil
+}
 
+// Fuse ranks the candidates as Recommend does under the given weights
+// (sources it lacks, or whose lists were not fetched, propose nothing)
+// and fusion (the engine's when empty): the request's paging, diversity
+// and explanations apply.
+func (c *Candidates) Fuse(weights map[string]float64, fusion Fusion) (*Result, error) {
+	e := c.e
+	if err := e.checkSourceFusion(fusion); err != nil {
+		return nil, err
+	}
+	if fusion == "" {
+		fusion = e.opts.SourceFusion
+	}
+	for name, w := range weights {
+		if !slices.Contains(Sources, name) {
+			return nil, invalid("unknown source %q (want %s)", clip(name), strings.Join(Sources, ", "))
+		}
+		if math.IsNaN(w) || w < 0 || w > 1e6 {
+			return nil, invalid("weight of %s must be from 0 to 1000000", name)
+		}
+	}
+	res := &Result{Mode: ModeRecommend, Fusion: fusion, Source: "sources", Timing: c.timing}
+	lists := make([][]Scored, len(Sources))
+	for s, name := range Sources {
+		if weights[name] > 0 {
+			lists[s] = c.lists[s]
+		}
+	}
 	if !slices.ContainsFunc(lists, func(l []Scored) bool { return len(l) > 0 }) {
 		// Nothing to go on: the popular items are the floor.
-		lists[slices.Index(Sources, SourcePopular)] = e.cat.Popular(req.Window, allow)
+		lists[slices.Index(Sources, SourcePopular)] = e.cat.Popular(c.req.Window, c.allow)
 		weights = map[string]float64{SourcePopular: 1}
 	}
-	t = time.Now()
-	cands := fuseSources(lists, weights, fusion, req.RRFK)
+	t := time.Now()
+	cands := fuseSources(lists, weights, fusion, c.req.RRFK)
 	res.Timing.Fusion = time.Since(t)
 	t = time.Now()
-	res.Hits = e.finishSources(cands, &req, hist)
+	res.Hits = e.finishSources(cands, &c.req, c.hist)
 	res.Timing.Rerank = time.Since(t)
-	res.Timing.Total = time.Since(start)
 	return res, nil
+}
+
+// checkSourceFusion refuses a fusion recommendations do not know.
+func (e *Engine) checkSourceFusion(f Fusion) error {
+	switch f {
+	case "", FusionRRF, FusionRelative:
+		return nil
+	}
+	return invalid("recommendations fuse by rrf or relative, not %q", clip(string(f)))
 }
 
 // sourceWeights returns the weights of the sources a request asks for:
@@ -208,7 +315,10 @@ func (e *Engine) sourceWeights(req *Request) (map[string]float64, error) {
 		}
 	}
 	if e.nbrs == nil {
-		w[SourceCF] = 0
+		w[SourceCF], w[SourceSession] = 0, 0
+	}
+	if e.text == nil {
+		w[SourceContent] = 0
 	}
 	if _, ok := e.enc.(RecentEncoder); !ok {
 		w[SourceRecent] = 0
@@ -245,6 +355,31 @@ func (e *Engine) history(ctx context.Context, req *Request) ([]string, map[strin
 		seen[id] = true
 	}
 	return ids, seen, nil
+}
+
+// likeText is a text query for items like the given ones: their titles,
+// categories and tags, the latest item first, cut to what a query may
+// hold.
+func likeText(items []*content.Item) string {
+	var b strings.Builder
+	for i := len(items) - 1; i >= 0; i-- {
+		it := items[i]
+		for _, s := range append(append([]string{it.Title}, it.Categories...), it.Tags...) {
+			if b.Len() > 0 {
+				s = " " + s
+			}
+			if room := text.MaxQueryBytes - b.Len(); len(s) > room {
+				// Whole characters only.
+				for room > 0 && !utf8.RuneStart(s[room]) {
+					room--
+				}
+				b.WriteString(s[:room])
+				return b.String()
+			}
+			b.WriteString(s)
+		}
+	}
+	return b.String()
 }
 
 func fromResults(hits []index.Result) []Scored {

@@ -28,7 +28,7 @@ func newRecommender(t *testing.T, opts search.Options) *search.Engine {
 		ex.Upsert(w.item.ID, unit(w.v))
 	}
 	hist := fakeHistory{"chef": {{UserID: "chef", ItemID: "bread", Kind: "view"}}}
-	return search.New(search.Parts{Vectors: ex, Text: text, Encoder: enc, History: hist, Catalog: e.Catalog(), Neighbours: nbrs}, opts)
+	return search.New(search.Parts{Vectors: ex, Text: text, Encoder: recentEncoder{enc}, History: hist, Catalog: e.Catalog(), Neighbours: nbrs}, opts)
 }
 
 func TestEngine_Recommend(t *testing.T) {
@@ -46,9 +46,22 @@ func TestEngine_Recommend(t *testing.T) {
 			map[string][]string{"bebop": {"cf"}, "comet": {"cf"}}},
 		// Relative fusion: soup leads the model's list, bebop the
 		// collaborative one, both at 1; the tie goes to the id.
-		{"both, fused", search.Request{UserID: "chef", K: 2, ExcludeSeen: true}, "bebop,soup",
+		{"both, fused", search.Request{UserID: "chef", K: 2, ExcludeSeen: true, Weights: map[string]float64{"tower": 1, "cf": 1}}, "bebop,soup",
 			map[string][]string{"bebop": {"tower", "cf"}, "soup": {"tower"}}},
+		// The defaults: bread's neighbours lead cf and session.
+		{"every source", search.Request{UserID: "chef", K: 2, ExcludeSeen: true}, "bebop,soup",
+			map[string][]string{"bebop": {"tower", "recent", "cf", "session"}, "soup": {"tower", "recent"}}},
 		{"a history given", search.Request{UserID: "nobody", History: []string{"rocket"}, K: 1, Sources: []string{"cf"}}, "soup", nil},
+		// rocket → soup and bread → bebop weigh 1 each: the collaborative
+		// list ties them (to the earlier item of the lists), the session
+		// list weighs bread, the latest, above rocket.
+		{"the whole history alike", search.Request{History: []string{"rocket", "bread"}, K: 2, Sources: []string{"cf"}}, "soup,bebop",
+			map[string][]string{"soup": {"cf"}}},
+		// rocket's words (Rocket launch space nasa) name soup's title.
+		{"the content list", search.Request{History: []string{"rocket"}, K: 2, Sources: []string{"content"}, ExcludeSeen: true}, "soup",
+			map[string][]string{"soup": {"content"}}},
+		{"the latest items first", search.Request{History: []string{"rocket", "bread"}, K: 2, Sources: []string{"session"}}, "bebop,soup",
+			map[string][]string{"bebop": {"session"}, "soup": {"session"}}},
 		{"seen items kept on request", search.Request{UserID: "chef", K: 1, Sources: []string{"tower"}}, "bread", nil},
 		{"no history: popular", search.Request{UserID: "nobody", K: 2}, "rocket,orbit",
 			map[string][]string{"rocket": {"popular"}}},
@@ -121,5 +134,73 @@ func TestEngine_RecommendWithoutLists(t *testing.T) {
 	res, err = e2.Recommend(context.Background(), search.Request{UserID: "chef", K: 1, ExcludeSeen: true, Weights: map[string]float64{"tower": 1}})
 	if err != nil || ids(res) != "soup" {
 		t.Fatalf("weights of the request: %s %v", ids(res), err)
+	}
+}
+
+func TestCandidates_FuseAsRecommend(t *testing.T) {
+	// Lists fetched once for every source and fused under some weights
+	// rank as Recommend does under those weights.
+	ctx := context.Background()
+	e := newRecommender(t, search.Options{})
+	all := map[string]float64{}
+	for _, name := range search.Sources {
+		all[name] = 1
+	}
+	for _, hist := range [][]string{{"rocket", "bread"}, {"comet"}, nil} {
+		c, err := e.Candidates(ctx, search.Request{History: hist, K: 4, ExcludeSeen: true, Weights: all, Explain: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range []search.Fusion{search.FusionRelative, search.FusionRRF} {
+			for _, w := range []map[string]float64{
+				{"tower": 1},
+				{"cf": 1, "session": 0.5},
+				{"tower": 0.2, "cf": 1, "content": 0.7, "popular": 0.1},
+				{"recent": 1, "session": 1},
+			} {
+				want, err := e.Recommend(ctx, search.Request{History: hist, K: 4, ExcludeSeen: true, Weights: w, Fusion: f, Explain: true})
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err := c.Fuse(w, f)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(got.Hits) != len(want.Hits) {
+					t.Fatalf("%v %s %v: %s, want %s", hist, f, w, ids(got), ids(want))
+				}
+				for i := range got.Hits {
+					g, w := got.Hits[i], want.Hits[i]
+					if g.ID != w.ID || g.Score != w.Score || !slices.Equal(g.Explain.Sources, w.Explain.Sources) {
+						t.Fatalf("%v %s: hit %d %+v, want %+v", hist, f, i, g, w)
+					}
+				}
+			}
+		}
+		if _, err := c.Fuse(map[string]float64{"magic": 1}, ""); !errors.Is(err, search.ErrInvalidRequest) {
+			t.Fatalf("unknown source: %v", err)
+		}
+		if _, err := c.Fuse(map[string]float64{"cf": -1}, ""); !errors.Is(err, search.ErrInvalidRequest) {
+			t.Fatalf("negative weight: %v", err)
+		}
+		if _, err := c.Fuse(all, search.FusionWeighted); !errors.Is(err, search.ErrInvalidRequest) {
+			t.Fatalf("weighted fusion: %v", err)
+		}
+	}
+}
+
+func TestEngine_RecommendRecent(t *testing.T) {
+	// With RecentLen 1 the recent list reads the latest item alone:
+	// rocket's vector finds orbit, where the whole history's (bread and
+	// rocket) finds soup.
+	e := newRecommender(t, search.Options{RecentLen: 1})
+	for _, tc := range []struct{ source, want string }{{"recent", "orbit"}, {"tower", "soup"}} {
+		res, err := e.Recommend(context.Background(), search.Request{History: []string{"bread", "rocket"}, K: 1, Sources: []string{tc.source}, ExcludeSeen: true, Explain: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ids(res) != tc.want || len(res.Hits[0].Explain.Sources) != 1 || res.Hits[0].Explain.Sources[0].Source != tc.source {
+			t.Fatalf("%s: %s, explained %+v", tc.source, ids(res), res.Hits[0].Explain)
+		}
 	}
 }

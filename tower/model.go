@@ -256,6 +256,31 @@ const (
 	ObjectiveSet  = "set"
 )
 
+// WithSetObjective returns c set to train the set objective the way it
+// trains best on MovieLens (docs/EVALUATION.md): it overfits within a few
+// epochs and wants Adam at a low rate and a slow average of the epochs'
+// weights with more patience; id dropout, which trains the content path
+// for cold items, costs it accuracy on known ones; the full softmax,
+// because a user's dropped items are a sixth of their history and sampled
+// columns cost a sixth of the validation NDCG; and the whole history but
+// with the attention encoder, whose position rows fix its window.
+func (c Config) WithSetObjective(temperature float32) Config {
+	c.Objective, c.Temperature, c.Optimizer, c.LR, c.DisableIDDropout = ObjectiveSet, temperature, "adam", 0.001, true
+	c.FullSoftmax, c.Average, c.Patience = true, 0.3, 5
+	c.WholeHistory = c.Encoder != EncoderAttention
+	return c
+}
+
+// Served is the configuration duet rebuild trains by default: long-term
+// taste, the mean of the whole history trained on the set objective.
+// Recommendations add short-term intent beside it from the same model
+// (the recency-pooled latest items) and from the collaborative lists;
+// of the models tried on MovieLens this serves both the random and the
+// leave-last-out protocols best in that company (docs/EVALUATION.md).
+func Served() Config {
+	return Config{Encoder: EncoderMean}.WithSetObjective(0.05)
+}
+
 // params are the weights of the network. Tables are row-major float32.
 type params struct {
 	id   []float32 // items × dim: item-id embeddings

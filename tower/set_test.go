@@ -41,3 +41,24 @@ func TestConfig_SetObjective(t *testing.T) {
 		}
 	}
 }
+
+func TestConfig_WithSetObjective(t *testing.T) {
+	ds := smallDataset(t)
+	for _, cfg := range []tower.Config{
+		tower.Served(),
+		tower.Config{Encoder: tower.EncoderRecency}.WithSetObjective(0.1),
+		tower.Config{Encoder: tower.EncoderAttention}.WithSetObjective(0.1),
+	} {
+		if cfg.Objective != tower.ObjectiveSet || cfg.WholeHistory == (cfg.Encoder == tower.EncoderAttention) || !cfg.DisableIDDropout || !cfg.FullSoftmax {
+			t.Fatalf("%+v", cfg)
+		}
+		// Each trains: the settings agree with one another.
+		cfg.Dim, cfg.Buckets, cfg.Epochs, cfg.Workers = 4, 16, 1, 1
+		if _, err := tower.Train(context.Background(), ds, nil, nil, cfg); err != nil {
+			t.Fatalf("%s: %v", cfg.Encoder, err)
+		}
+	}
+	if c := tower.Served(); c.Encoder != tower.EncoderMean || c.Temperature != 0.05 {
+		t.Fatalf("served: %+v", c)
+	}
+}

@@ -23,8 +23,8 @@ import (
 // code: its sources, their fusion and exclude-seen, not a model on its
 // own.
 type Served struct {
-	// Config trains the two-tower model (tower.Fit's defaults when zero,
-	// as duet rebuild trains it).
+	// Config trains the two-tower model; duet rebuild trains
+	// tower.Served() by default.
 	Config tower.Config
 	// CF makes the collaborative lists.
 	CF cf.Config

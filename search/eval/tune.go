@@ -29,54 +29,20 @@ type Tried struct {
 	NDCG float64 `json:"ndcg@10"`
 }
 
-// SourceGrid is the grid TuneSources tries by default: relative fusion of
-// the two-tower, recent and collaborative lists at a few weights each,
-// with and without a popularity prior. Sources an engine lacks are asked
-// for by nothing, so their weights do not matter there.
-func SourceGrid() []Choice {
-	var out []Choice
-	for _, tw := range []float64{0, 0.3, 1} {
-		for _, cf := range []float64{0, 0.5, 1} {
-			for _, rc := range []float64{0, 0.5} {
-				for _, pop := range []float64{0, 0.1} {
-					if tw+cf+rc == 0 {
-						continue
-					}
-					out = append(out, Choice{Fusion: search.FusionRelative, Sources: map[string]float64{
-						search.SourceTower: tw, search.SourceCF: cf, search.SourceRecent: rc, search.SourcePopular: pop}})
-				}
-			}
-		}
-	}
-	return out
-}
-
 // TuneSources asks the engine for every case's recommendations under each
 // choice of the grid, the history's items excluded, and returns the choice
 // whose mean NDCG@10 of the held-out items is best (the earlier on a tie)
 // with every choice's figure. When ctx is done it returns the best of the
 // choices scored so far, those, and ctx's error.
 func TuneSources(ctx context.Context, e *search.Engine, cases []Holdout, grid []Choice) (Choice, []Tried, error) {
-	const k = 10
+	fc, err := fetch(ctx, e, cases)
+	if err != nil {
+		return Choice{}, nil, err
+	}
 	tried := make([]Tried, len(grid))
 	best := -1
 	for g, c := range grid {
-		gains := make([]float64, len(cases))
-		err := parallel.For(ctx, len(cases), 0, func(_, i int) error {
-			cs := cases[i]
-			names := make([]string, 0, len(c.Sources))
-			for _, name := range search.Sources {
-				if c.Sources[name] > 0 {
-					names = append(names, name)
-				}
-			}
-			res, err := e.Recommend(ctx, search.Request{History: cs.History, K: k, ExcludeSeen: true, Fusion: c.Fusion, Sources: names, Weights: c.Sources})
-			if err != nil {
-				return err
-			}
-			gains[i] = ndcg(res.Hits, cs.Targets, k)
-			return nil
-		})
+		v, err := scoreChoice(ctx, fc, c)
 		if err != nil {
 			// The choices scored so far count when time ran out.
 			if ctx.Err() != nil && best >= 0 {
@@ -84,11 +50,7 @@ func TuneSources(ctx context.Context, e *search.Engine, cases []Holdout, grid []
 			}
 			return Choice{}, nil, err
 		}
-		var sum float64
-		for _, g := range gains {
-			sum += g
-		}
-		tried[g] = Tried{Choice: c, NDCG: sum / float64(max(len(cases), 1))}
+		tried[g] = Tried{Choice: c, NDCG: v}
 		if best < 0 || tried[g].NDCG > tried[best].NDCG {
 			best = g
 		}
@@ -97,6 +59,54 @@ func TuneSources(ctx context.Context, e *search.Engine, cases []Holdout, grid []
 		return Choice{}, tried, nil
 	}
 	return tried[best].Choice, tried, nil
+}
+
+// fetched is a validation case with its candidate lists.
+type fetched struct {
+	cands   *search.Candidates
+	targets []string
+}
+
+// fetch asks the engine for every case's candidate lists, from every
+// source, once: a choice of weights then only fuses them (Candidates.Fuse
+// ranks as Recommend does).
+func fetch(ctx context.Context, e *search.Engine, cases []Holdout) ([]fetched, error) {
+	all := make(map[string]float64, len(search.Sources))
+	for _, name := range search.Sources {
+		all[name] = 1
+	}
+	out := make([]fetched, len(cases))
+	err := parallel.For(ctx, len(cases), 0, func(_, i int) error {
+		c, err := e.Candidates(ctx, search.Request{History: cases[i].History, K: tuneK, ExcludeSeen: true, Weights: all})
+		out[i] = fetched{cands: c, targets: cases[i].Targets}
+		return err
+	})
+	return out, err
+}
+
+// tuneK is the cut-off of the NDCG choices are scored by.
+const tuneK = 10
+
+// scoreChoice returns the mean NDCG@10 of the cases' held-out items in
+// the recommendations under the choice.
+func scoreChoice(ctx context.Context, cases []fetched, c Choice) (float64, error) {
+	gains := make([]float64, len(cases))
+	err := parallel.For(ctx, len(cases), 0, func(_, i int) error {
+		res, err := cases[i].cands.Fuse(c.Sources, c.Fusion)
+		if err != nil {
+			return err
+		}
+		gains[i] = ndcg(res.Hits, cases[i].targets, tuneK)
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	var sum float64
+	for _, g := range gains {
+		sum += g
+	}
+	return sum / float64(max(len(cases), 1)), nil
 }
 
 // ndcg is the NDCG@k of hits against the relevant items, binary gains,

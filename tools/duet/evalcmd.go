@@ -32,6 +32,8 @@ func newEvalCmd() *cobra.Command {
 		seed                  uint64
 		easeMax, epochs       int
 		members               int
+		valShape              string
+		noRefit               bool
 	)
 	cmd := &cobra.Command{
 		Use:   "eval (--data DATA | --items F (--events F | --train F --test F))",
@@ -60,6 +62,12 @@ user's history, answered by each search mode.`,
 			} else if err := df.check(); err != nil {
 				return err
 			}
+			if !predefined && cmd.Flags().Changed("val") {
+				return usagef("--val applies to a predefined split (--train, --test); --protocol sets the shape otherwise")
+			}
+			if !slices.Contains([]string{eval.ValLast, eval.ValRandom, eval.ValAuto}, valShape) {
+				return usagef("--val must be last, random or auto, got %q", valShape)
+			}
 			if task != "rank" && task != "search" {
 				return usagef("--task must be rank or search")
 			}
@@ -71,7 +79,7 @@ user's history, answered by each search mode.`,
 			)
 			switch {
 			case predefined:
-				ds, spl, err = eval.SplitPredefined(ctx, df.items, train, test)
+				ds, spl, err = eval.SplitPredefined(ctx, df.items, train, test, eval.PredefinedOptions{Val: valShape, Seed: seed})
 			case protocol == "last":
 				if ds, err = df.load(ctx); err == nil {
 					spl = eval.SplitLast(ds)
@@ -97,7 +105,7 @@ user's history, answered by each search mode.`,
 			var recs []eval.Recommender
 			for _, name := range models {
 				if name == "served" {
-					sv := &searcheval.Served{}
+					sv := &searcheval.Served{Config: tower.Served()}
 					sv.Config.Epochs, sv.Config.Seed, sv.Config.Members = epochs, seed, members
 					defer sv.Close()
 					recs = append(recs, sv)
@@ -118,7 +126,7 @@ user's history, answered by each search mode.`,
 				}
 				recs = append(recs, r)
 			}
-			opts := eval.Options{K: ks, Progress: evalProgress(cmd.ErrOrStderr())}
+			opts := eval.Options{K: ks, NoRefit: noRefit, Progress: evalProgress(cmd.ErrOrStderr())}
 			run := eval.Run
 			if coldItems > 0 {
 				run = eval.RunColdStart
@@ -140,6 +148,8 @@ user's history, answered by each search mode.`,
 	f := cmd.Flags()
 	f.StringVar(&train, "train", "", "training events of a predefined split (generic events format)")
 	f.StringVar(&test, "test", "", "test events of a predefined split")
+	f.StringVar(&valShape, "val", eval.ValAuto, "validation carved from a predefined split's training: last (each user's latest item), random (a fifth at random) or auto (the test split's shape, from its timestamps)")
+	f.BoolVar(&noRefit, "no-refit", false, "rank test users with the chosen setting as fitted on training alone, not refitted on training and validation")
 	f.StringVar(&protocol, "protocol", "last", "last or random")
 	f.Float64Var(&testFrac, "test-frac", 0.2, "share of each user's interactions held out for test (protocol random)")
 	f.Uint64Var(&seed, "seed", 1, "random seed")

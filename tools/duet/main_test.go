@@ -39,6 +39,10 @@ func TestExitStatus(t *testing.T) {
 		{"import without source", []string{"import", "--data", dir}, 2, "--movielens"},
 		{"import both sources", []string{"import", "--data", dir, "--movielens", dir, "--items", "x"}, 2, "either"},
 		{"import missing file", []string{"import", "--data", dir, "--movielens", filepath.Join(dir, "nope")}, 1, "no such file"},
+		{"train objective", []string{"train", "--data", dir, "--out", filepath.Join(dir, "m"), "--objective", "all"}, 2, "--objective must be next or set"},
+		{"rebuild objective", []string{"rebuild", "--data", dir, "--objective", "all"}, 2, "--objective must be next or set"},
+		{"eval val without a split", []string{"eval", "--data", dir, "--val", "last"}, 2, "--val applies to a predefined split"},
+		{"eval val shape", []string{"eval", "--items", "i", "--train", "a", "--test", "b", "--val", "first"}, 2, "--val must be last, random or auto"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

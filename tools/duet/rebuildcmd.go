@@ -7,6 +7,7 @@ import (
 	"time"
 
 	searcheval "github.com/duetrec/duet/search/eval"
+	"github.com/duetrec/duet/tower"
 
 	"github.com/spf13/cobra"
 
@@ -17,8 +18,9 @@ import (
 
 func newRebuildCmd() *cobra.Command {
 	var (
-		opts rebuild.Options
-		ann  string
+		opts          rebuild.Options
+		ann           string
+		completeModel func() error
 	)
 	cmd := &cobra.Command{
 		Use:   "rebuild --data DATA [--model F] [--notify URL]",
@@ -41,6 +43,9 @@ with DUET_ADMIN_TOKEN. A server also picks up a new snapshot on its own.`,
 			case index.KindHNSW, index.KindExact, index.KindCoder:
 			default:
 				return usagef("--ann must be hnsw, exact or coder, got %q", ann)
+			}
+			if err := completeModel(); err != nil {
+				return err
 			}
 			out := cmd.OutOrStdout()
 			opts.AdminToken = os.Getenv("DUET_ADMIN_TOKEN")
@@ -93,7 +98,7 @@ with DUET_ADMIN_TOKEN. A server also picks up a new snapshot on its own.`,
 	f.IntVar(&opts.HNSW.EfSearch, "ef-search", 64, "HNSW search width")
 	f.BoolVar(&opts.Tune, "tune", true, "choose the sources' weights and fusion on validation held out of the store's data (each user's last item, and a random fifth)")
 	f.DurationVar(&opts.TuneBudget, "tune-budget", 10*time.Minute, "most time spent choosing; past it the choices scored so far count, or the defaults")
-	modelFlags(cmd, &opts.Train)
+	completeModel = modelFlags(cmd, &opts.Train, tower.Served())
 	return cmd
 }
 

@@ -49,16 +49,30 @@ func (d *dataFlags) load(ctx context.Context) (*tower.Dataset, error) {
 	return tower.LoadDataset(ctx, st)
 }
 
-// modelFlags are the training settings shared by train and rebuild.
-func modelFlags(cmd *cobra.Command, cfg *tower.Config) {
+// modelFlags are the training settings shared by train and rebuild, their
+// defaults def's encoder and objective. The returned func completes cfg
+// from the flags, to be called before training: the set objective brings
+// its own optimiser and schedule (tower.Config.WithSetObjective).
+func modelFlags(cmd *cobra.Command, cfg *tower.Config, def tower.Config) func() error {
 	f := cmd.Flags()
 	f.IntVar(&cfg.Dim, "dim", 64, "vector size (of each model, with --members)")
 	f.IntVar(&cfg.Epochs, "epochs", 20, "maximum epochs (training stops early when validation stops improving)")
-	f.StringVar(&cfg.Encoder, "encoder", "recency", "user tower: mean, recency or attention")
+	f.StringVar(&cfg.Encoder, "encoder", def.Encoder, "user tower: mean, recency or attention")
+	f.StringVar(&cfg.Objective, "objective", def.Objective, "training objective: next (each user's next item) or set (items held out of the whole history)")
 	f.IntVar(&cfg.Workers, "workers", 0, "training goroutines (0: every core)")
 	f.BoolVar(&cfg.HistoryContent, "history-content", false, "train the token and category rows through history items too (about 3× slower; may help new items' content vectors)")
 	f.Uint64Var(&cfg.Seed, "seed", 1, "random seed")
 	f.IntVar(&cfg.Members, "members", 1, "models trained from consecutive seeds and joined: vectors Members × dim long, better rankings, Members times the training time")
+	return func() error {
+		switch cfg.Objective {
+		case tower.ObjectiveNext:
+		case tower.ObjectiveSet:
+			*cfg = cfg.WithSetObjective(tower.Served().Temperature)
+		default:
+			return usagef("--objective must be next or set, got %q", cfg.Objective)
+		}
+		return nil
+	}
 }
 
 // trainBar draws training progress on stderr when it is a terminal, from
@@ -115,9 +129,10 @@ func (b *trainBar) done() {
 
 func newTrainCmd() *cobra.Command {
 	var (
-		df  dataFlags
-		out string
-		cfg tower.Config
+		df            dataFlags
+		out           string
+		cfg           tower.Config
+		completeModel func() error
 	)
 	cmd := &cobra.Command{
 		Use:   "train (--data DATA | --items F --events F) --out MODEL",
@@ -132,6 +147,9 @@ training stops when it stops improving and keeps the best epoch.`,
 			}
 			if out == "" {
 				return usagef("--out is required")
+			}
+			if err := completeModel(); err != nil {
+				return err
 			}
 			ctx := cmd.Context()
 			start := time.Now()
@@ -165,6 +183,6 @@ training stops when it stops improving and keeps the best epoch.`,
 	}
 	df.register(cmd)
 	cmd.Flags().StringVar(&out, "out", "", "model file to write")
-	modelFlags(cmd, &cfg)
+	completeModel = modelFlags(cmd, &cfg, tower.Config{Encoder: tower.EncoderRecency, Objective: tower.ObjectiveNext})
 	return cmd
 }

@@ -52,7 +52,9 @@ type Options struct {
 	// fusion) on validation held out of the store's data in both shapes
 	// (searcheval.ChooseSources), spending at most TuneBudget (default
 	// 10 minutes) on it; without it, or when it fails, the snapshot serves
-	// search.DefaultSources.
+	// search.DefaultSources. A model trained after choosing trains for as
+	// many epochs as the best of the model fitted to choose, at most
+	// Train.Epochs.
 	Tune       bool
 	TuneBudget time.Duration
 	// Incremental reuses the newest snapshot's model and indexes, and
@@ -178,8 +180,31 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		return nil, errNoItems
 	}
 
-	t = time.Now()
 	meta := map[string]string{}
+	rep.Served = searcheval.Choice{Sources: search.DefaultSources, Fusion: search.FusionRelative}
+	train := opts.Train
+	if opts.Tune {
+		// Choosing first: its model, fitted on most of the data, says how
+		// many epochs the model of all of it needs, which spares that
+		// training the epochs early stopping waits through.
+		t = time.Now()
+		rep.Tuning, rep.TuneError = choose(ctx, ds, opts)
+		if rep.Tuning != nil {
+			rep.Served = rep.Tuning.Choice
+			for _, shape := range []string{searcheval.ShapeLast, searcheval.ShapeRandom} {
+				meta["served_val_ndcg@10_"+shape] = fmt.Sprintf("%.4f", rep.Tuning.NDCG[shape])
+				meta["popular_val_ndcg@10_"+shape] = fmt.Sprintf("%.4f", rep.Tuning.Popular[shape])
+			}
+			if e := rep.Tuning.Epochs; e > 0 && (train.Epochs == 0 || e < train.Epochs) {
+				train.Epochs = e
+			}
+		} else if ctx.Err() != nil {
+			return rep, ctx.Err()
+		}
+		timed("tune", time.Since(t))
+	}
+
+	t = time.Now()
 	var model *tower.Model
 	if opts.Model != "" {
 		if model, err = tower.LoadFile(opts.Model); err != nil {
@@ -188,7 +213,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		meta["model"] = opts.Model
 	} else {
 		var p tower.TrainProgress
-		if model, p, err = tower.Fit(ctx, ds, opts.Train); err != nil {
+		if model, p, err = tower.Fit(ctx, ds, train); err != nil {
 			return nil, fmt.Errorf("rebuild: train: %w", err)
 		}
 		meta["model"] = "trained"
@@ -233,21 +258,6 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	rep.Neighbours = fmt.Sprintf("%s, %d per item at most, %.1f MB", method, nbrs.Entries()/max(1, len(ids)), float64(lists.Bytes())/1e6)
 	timed("neighbours", time.Since(t))
 
-	t = time.Now()
-	rep.Served = searcheval.Choice{Sources: search.DefaultSources, Fusion: search.FusionRelative}
-	if opts.Tune {
-		rep.Tuning, rep.TuneError = choose(ctx, ds, opts)
-		if rep.Tuning != nil {
-			rep.Served = rep.Tuning.Choice
-			for _, shape := range []string{searcheval.ShapeLast, searcheval.ShapeRandom} {
-				meta["served_val_ndcg@10_"+shape] = fmt.Sprintf("%.4f", rep.Tuning.NDCG[shape])
-				meta["popular_val_ndcg@10_"+shape] = fmt.Sprintf("%.4f", rep.Tuning.Popular[shape])
-			}
-		} else if ctx.Err() != nil {
-			return rep, ctx.Err()
-		}
-		timed("tune", time.Since(t))
-	}
 	meta["neighbours"] = method
 
 	bo := snapshot.BuildOptions{ANN: opts.ANN, HNSW: opts.HNSW, Meta: meta, Progress: opts.Progress, Timings: timed,

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -297,6 +298,11 @@ func TestRun_Tune(t *testing.T) {
 	}
 	if _, ok := m.Files["neighbours.idx"]; !ok {
 		t.Fatal("no collaborative lists in the snapshot")
+	}
+	// The model trained for as many epochs as the one fitted to choose
+	// found best.
+	if e := rep.Tuning.Epochs; e < 1 || m.Meta["epochs"] != strconv.Itoa(min(e, opts.Train.Epochs)) {
+		t.Fatalf("trained %s epochs, the choosing model's best was %d", m.Meta["epochs"], e)
 	}
 	// A budget too small to train in leaves the defaults, and says why.
 	opts.TuneBudget = time.Nanosecond

@@ -41,6 +41,6 @@ func Example() {
 	// rep.WriteJSON(w) writes the `duet eval --json` report.
 
 	// Output:
-	// pop    recall@10 0.072  recall@50 0.245
+	// pop    recall@10 0.068  recall@50 0.255
 	// random recall@10 0.022  recall@50 0.170
 }

@@ -20,8 +20,14 @@ type Options struct {
 	// Workers is the number of goroutines ranking users (default
 	// GOMAXPROCS). Results do not depend on it.
 	Workers int
+	// NoRefit ranks the test users with the candidate chosen as fitted on
+	// training alone. By default the chosen candidate is fitted again on
+	// training and validation together, and a model with one candidate is
+	// fitted on them at once, so that every model sees what the test
+	// users' histories hold.
+	NoRefit bool
 	// Progress, if set, is told when a stage of a model starts and ends:
-	// stage is "fit", "validate" or "test", candidate counts from 1 up
+	// stage is "fit", "validate", "refit" or "test", candidate counts from 1 up
 	// to of. It is called from Run's goroutine.
 	Progress func(model, stage string, candidate, of int, done bool)
 }
@@ -29,7 +35,9 @@ type Options struct {
 // Report is the outcome of Run.
 type Report struct {
 	Protocol string
-	K        []int
+	// Val is the shape of the validation items (Split.ValShape).
+	Val string
+	K   []int
 	// SelectK is the cut-off of the validation NDCG that chose among
 	// candidates.
 	SelectK int
@@ -39,6 +47,9 @@ type Report struct {
 	Models       []ModelResult
 	// Skipped lists the models whose Fit returned ErrSkip.
 	Skipped []Skipped
+	// Refit says the test users were ranked by models fitted on training
+	// and validation (Options.NoRefit unset).
+	Refit bool
 	// Seconds is the wall time of the whole run.
 	Seconds float64
 }
@@ -48,6 +59,9 @@ type ModelResult struct {
 	Name string
 	// Metrics holds the test figures by key (see Key) for every K.
 	Metrics map[string]float64
+	// Buckets breaks the test NDCG at the first cut-off down by the
+	// users' history length (BucketEdges).
+	Buckets []Bucket
 	// ColdOnly holds the figures of the ranking among held-out items
 	// only; nil unless the split holds items out.
 	ColdOnly map[string]float64
@@ -58,9 +72,10 @@ type ModelResult struct {
 	// candidate, which is not validated).
 	Candidates int
 	Val        float64
-	// FitSeconds is the fit time of the chosen candidate; TuneSeconds the
-	// time spent fitting and validating all candidates; EvalSeconds the
-	// time ranking the test users.
+	// FitSeconds is the fit time of the model that ranked the test users
+	// (the refit, unless Options.NoRefit); TuneSeconds the time spent
+	// fitting and validating all candidates, and refitting; EvalSeconds
+	// the time ranking the test users.
 	FitSeconds, TuneSeconds, EvalSeconds float64
 }
 
@@ -71,10 +86,12 @@ type Skipped struct {
 }
 
 // Run evaluates each model on split: a Tunable model is fit once per
-// candidate on training and the best on validation is kept; the kept
-// model ranks the test users (history: training plus validation items).
-// With no validation items in the split, a Tunable model is not tuned:
-// its first (default) candidate is used. When the split holds items out
+// candidate on training and the best on validation is kept, then fitted
+// again on training and validation together (unless Options.NoRefit); a
+// model with one candidate is fitted on both at once. The model ranks the
+// test users, whose history is their training and validation items in the
+// order they met them. With no validation items in the split, a Tunable
+// model is not tuned: its first (default) candidate is used. When the split holds items out
 // (HoldOutItems), each model is also ranked among the held-out items only.
 // A model whose Fit returns ErrSkip is listed in Report.Skipped; any other
 // error, a cancelled ctx included, ends the run.
@@ -102,10 +119,14 @@ func Run(ctx context.Context, ds *tower.Dataset, split *Split, recs []Recommende
 	train := split.TrainItems()
 	trainDS := *ds // the copy's History is training only: nothing else can leak into Fit
 	trainDS.History = split.Train
+	// What the test users' histories hold, training and validation, in
+	// the order the users met the items: what a model is refitted on.
+	fullDS := *ds
+	fullDS.History = split.known(ds)
 	testHist := make([][]int32, len(train))
 	var valUsers, testUsers []int32
 	for u := range train {
-		testHist[u] = append(slices.Clip(train[u]), split.Val[u]...)
+		testHist[u] = tower.LatestOrder(fullDS.History[u])
 		if len(split.Val[u]) > 0 {
 			valUsers = append(valUsers, int32(u))
 		}
@@ -116,7 +137,12 @@ func Run(ctx context.Context, ds *tower.Dataset, split *Split, recs []Recommende
 	val := &ranking{users: valUsers, history: train, target: split.Val, items: split.Items, ks: []int{selectK}, workers: opts.Workers}
 	test := &ranking{users: testUsers, history: testHist, target: split.Test, items: split.Items, ks: ks, workers: opts.Workers}
 
-	rep := &Report{Protocol: split.Protocol, K: ks, SelectK: selectK, Users: len(testUsers), Items: split.Items}
+	rep := &Report{Protocol: split.Protocol, K: ks, SelectK: selectK, Users: len(testUsers), Items: split.Items, Refit: !opts.NoRefit, Val: split.ValShape}
+	refit := func(c Recommender) (float64, error) {
+		t0 := time.Now()
+		err := c.Fit(ctx, &fullDS, testHist)
+		return time.Since(t0).Seconds(), err
+	}
 	for _, rec := range recs {
 		name := rec.Name()
 		cands := []Recommender{rec}
@@ -140,7 +166,13 @@ func Run(ctx context.Context, ds *tower.Dataset, split *Split, recs []Recommende
 			}
 			progress(name, "fit", i+1, len(cands), false)
 			t0 := time.Now()
-			err := c.Fit(ctx, &trainDS, train)
+			var err error
+			if len(cands) == 1 && !opts.NoRefit {
+				// Nothing to choose: fitted on all the test users know.
+				_, err = refit(c)
+			} else {
+				err = c.Fit(ctx, &trainDS, train)
+			}
 			fitS := time.Since(t0).Seconds()
 			progress(name, "fit", i+1, len(cands), true)
 			if errors.Is(err, ErrSkip) {
@@ -169,6 +201,13 @@ func Run(ctx context.Context, ds *tower.Dataset, split *Split, recs []Recommende
 			rep.Skipped = append(rep.Skipped, Skipped{Name: name, Reason: skipped.Error()})
 			continue
 		}
+		if mr.Candidates > 1 && !opts.NoRefit {
+			progress(name, "refit", 1, 1, false)
+			if mr.FitSeconds, err = refit(best); err != nil {
+				return nil, fmt.Errorf("eval: %s: refit: %w", name, err)
+			}
+			progress(name, "refit", 1, 1, true)
+		}
 		mr.TuneSeconds = time.Since(tuneStart).Seconds()
 		if p, ok := best.(Parameterised); ok {
 			mr.Params = p.Params()
@@ -179,7 +218,7 @@ func Run(ctx context.Context, ds *tower.Dataset, split *Split, recs []Recommende
 		if err != nil {
 			return nil, fmt.Errorf("eval: %s: test: %w", name, err)
 		}
-		mr.Metrics = res.metrics
+		mr.Metrics, mr.Buckets = res.metrics, res.buckets
 		if split.Cold != nil {
 			cold := *test
 			cold.allowed = split.Cold

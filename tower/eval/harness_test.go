@@ -5,9 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"reflect"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/duetrec/duet/tower"
@@ -74,6 +77,11 @@ func TestRun_Metrics(t *testing.T) {
 	}
 	if len(got) != len(want) {
 		t.Errorf("metrics %v, want the keys of %v", got, want)
+	}
+	// All three histories are shorter than ten: one bucket, the NDCG@1.
+	b := rep.Models[0].Buckets
+	if len(b) != len(eval.BucketEdges) || b[0] != (eval.Bucket{Min: 0, Max: 10, Users: 3, NDCG: 1.0 / 3}) || b[1].Users != 0 {
+		t.Errorf("buckets %+v", b)
 	}
 }
 
@@ -324,3 +332,90 @@ func TestRun_TiesAreNotByIndex(t *testing.T) {
 		t.Errorf("coverage@1 of a constant model is %.3f: ties follow item order", c)
 	}
 }
+
+// recorder remembers what it was fitted on and the histories it scored.
+type recorder struct {
+	name   string
+	cands  int
+	fits   *[][][]int32
+	scored map[int32][]int32
+	mu     *sync.Mutex // shared by the candidates, as scored is
+}
+
+func (r *recorder) Name() string { return r.name }
+func (r *recorder) Fit(_ context.Context, ds *tower.Dataset, train [][]int32) error {
+	for u, h := range train {
+		if !slices.Equal(h, tower.LatestOrder(ds.History[u])) {
+			return fmt.Errorf("user %d: train %v, dataset %v", u, h, ds.History[u])
+		}
+	}
+	*r.fits = append(*r.fits, train)
+	return nil
+}
+func (r *recorder) Score(u int32, history []int32, scores []float32) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.scored[u] = slices.Clone(history)
+}
+func (r *tunableRecorder) Candidates() []eval.Recommender {
+	var out []eval.Recommender
+	for range r.cands {
+		out = append(out, &recorder{name: r.name, fits: r.fits, scored: r.scored, mu: r.mu})
+	}
+	return out
+}
+
+func TestRun_Refit(t *testing.T) {
+	// u0 met i0, i1, i2, i3 and i4 in that order; i4 is its test item,
+	// i1 (met second) its validation item.
+	ds := dataset(t, 5, []event{{"u0", "i0", 1}, {"u0", "i1", 2}, {"u0", "i2", 3}, {"u0", "i3", 4}, {"u0", "i4", 5}})
+	s := &eval.Split{
+		Protocol: "hand", Items: 5,
+		Train: [][]tower.Interaction{{{Item: 0, Time: 1}, {Item: 2, Time: 3}, {Item: 3, Time: 4}}},
+		Val:   [][]int32{{1}},
+		Test:  [][]int32{{4}},
+	}
+	tests := []struct {
+		name    string
+		cands   int
+		noRefit bool
+		fits    [][]int32 // u0's training items in each Fit
+	}{
+		{"one candidate: fitted on both at once", 1, false, [][]int32{{0, 1, 2, 3}}},
+		{"two candidates: each on training, the best again on both", 2, false, [][]int32{{0, 2, 3}, {0, 2, 3}, {0, 1, 2, 3}}},
+		{"no refit", 2, true, [][]int32{{0, 2, 3}, {0, 2, 3}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var fits [][][]int32
+			// The tunable recorder hands out candidates sharing its
+			// records; the harness scores through the chosen one.
+			r := &tunableRecorder{recorder{name: "rec", cands: tc.cands, fits: &fits, scored: map[int32][]int32{}, mu: new(sync.Mutex)}}
+			var rec eval.Recommender = &r.recorder
+			if tc.cands > 1 {
+				rec = r
+			}
+			rep, err := eval.Run(context.Background(), ds, s, []eval.Recommender{rec}, eval.Options{NoRefit: tc.noRefit})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got [][]int32
+			for _, f := range fits {
+				got = append(got, f[0])
+			}
+			if !reflect.DeepEqual(got, tc.fits) {
+				t.Fatalf("fits %v, want %v", got, tc.fits)
+			}
+			if rep.Refit == tc.noRefit {
+				t.Fatalf("report says refit %v", rep.Refit)
+			}
+			// The test history is in the order u0 met the items.
+			if h := r.scored[0]; !slices.Equal(h, []int32{0, 1, 2, 3}) {
+				t.Fatalf("test history %v, want [0 1 2 3]", h)
+			}
+		})
+	}
+}
+
+// tunableRecorder is a recorder with candidates.
+type tunableRecorder struct{ recorder }

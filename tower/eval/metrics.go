@@ -38,10 +38,32 @@ type ranking struct {
 	workers int
 }
 
-// result holds a pass's means and coverage by key, and the user count.
+// result holds a pass's means and coverage by key, the user count, and
+// the NDCG at the first cut-off by history length (BucketEdges).
 type result struct {
 	metrics map[string]float64
 	users   int
+	buckets []Bucket
+}
+
+// BucketEdges are the lower ends of the history-length buckets a report
+// breaks NDCG down by: light users and heavy ones can fare differently
+// from the mean.
+var BucketEdges = []int{0, 10, 30, 100, 300}
+
+// Bucket is the NDCG of the users whose history length is in [Min, Max)
+// (Max 0: no upper end).
+type Bucket struct {
+	Min   int     `json:"min"`
+	Max   int     `json:"max,omitempty"`
+	Users int     `json:"users"`
+	NDCG  float64 `json:"ndcg"`
+}
+
+// bucketOf returns the index of the bucket of a history of length n.
+func bucketOf(n int) int {
+	b, _ := slices.BinarySearch(BucketEdges, n+1)
+	return b - 1
 }
 
 // rank evaluates rec over the pass. Each user's figures land in their own
@@ -97,6 +119,24 @@ func (p *ranking) rank(ctx context.Context, rec Recommender) (result, error) {
 	for i := range n {
 		for j := range sums {
 			sums[j] += vals[i*len(sums)+j]
+		}
+	}
+	res.buckets = make([]Bucket, len(BucketEdges))
+	for b, lo := range BucketEdges {
+		res.buckets[b].Min = lo
+		if b+1 < len(BucketEdges) {
+			res.buckets[b].Max = BucketEdges[b+1]
+		}
+	}
+	ndcgAt := slices.Index(perUser[:], MetricNDCG) // of the first cut-off
+	for i, u := range p.users {
+		b := &res.buckets[bucketOf(len(p.history[u]))]
+		b.Users++
+		b.NDCG += vals[i*len(sums)+ndcgAt]
+	}
+	for b := range res.buckets {
+		if res.buckets[b].Users > 0 {
+			res.buckets[b].NDCG /= float64(res.buckets[b].Users)
 		}
 	}
 	rankable := p.items

@@ -47,3 +47,11 @@ func order(aFirst, bFirst bool) int {
 	}
 	return 0
 }
+
+func TestBucketOf(t *testing.T) {
+	for _, tc := range []struct{ n, want int }{{0, 0}, {9, 0}, {10, 1}, {29, 1}, {30, 2}, {299, 3}, {300, 4}, {5000, 4}} {
+		if got := bucketOf(tc.n); got != tc.want {
+			t.Errorf("bucketOf(%d) = %d, want %d", tc.n, got, tc.want)
+		}
+	}
+}

@@ -23,14 +23,17 @@ import (
 //
 // Figures appear in the order of K and then recall, ndcg, hr, mrr,
 // coverage. Times are in seconds: wall_s for the whole run, and per model
-// fit_s (the chosen candidate), tune_s (fitting and validating all
-// candidates) and eval_s (ranking the test users). "cold_only" is present
+// fit_s (the model that ranked the test users), tune_s (fitting and validating all
+// candidates) and eval_s (ranking the test users); "buckets" is the NDCG
+// at the first K by history length. "cold_only" is present
 // for cold-start splits, "skipped" when a model was skipped.
 func (r *Report) WriteJSON(w io.Writer) error {
 	var b bytes.Buffer
 	o := object{b: &b}
 	o.open()
 	o.field("protocol", r.Protocol)
+	o.field("validation", r.Val)
+	o.field("refit", r.Refit)
 	o.field("k", r.K)
 	o.field("users", r.Users)
 	o.field("items", r.Items)
@@ -58,6 +61,7 @@ func (r *Report) WriteJSON(w io.Writer) error {
 		mo.field("fit_s", round(m.FitSeconds))
 		mo.field("tune_s", round(m.TuneSeconds))
 		mo.field("eval_s", round(m.EvalSeconds))
+		mo.field("buckets", m.Buckets)
 		if m.ColdOnly != nil {
 			mo.key("cold_only")
 			co := object{b: &b}
@@ -136,7 +140,14 @@ func (r *Report) WriteTable(w io.Writer) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "protocol %s, %d test users, %d items, %.1fs\n", r.Protocol, r.Users, r.Items, r.Seconds)
+	refit := "refitted on training and validation"
+	if !r.Refit {
+		refit = "not refitted"
+	}
+	fmt.Fprintf(w, "protocol %s (validation %s, %s), %d test users, %d items, %.1fs\n", r.Protocol, r.Val, refit, r.Users, r.Items, r.Seconds)
+	if err := r.writeBuckets(w); err != nil {
+		return err
+	}
 	for _, s := range r.Skipped {
 		if _, err := fmt.Fprintf(w, "skipped %s: %s\n", s.Name, s.Reason); err != nil {
 			return err
@@ -192,4 +203,35 @@ func (o *object) field(k string, v any) {
 		o.err = fmt.Errorf("field %s: %w", k, err)
 	}
 	o.b.Write(vb)
+}
+
+// writeBuckets writes each model's NDCG at the first cut-off by history
+// length, a column per bucket that holds users.
+func (r *Report) writeBuckets(w io.Writer) error {
+	if len(r.Models) == 0 || len(r.Models[0].Buckets) == 0 {
+		return nil
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	head := []string{Key(MetricNDCG, r.K[0]) + " by history"}
+	var cols []int
+	for b, bk := range r.Models[0].Buckets {
+		if bk.Users == 0 {
+			continue
+		}
+		cols = append(cols, b)
+		span := fmt.Sprintf("%d+", bk.Min)
+		if bk.Max > 0 {
+			span = fmt.Sprintf("%d–%d", bk.Min, bk.Max-1)
+		}
+		head = append(head, fmt.Sprintf("%s (%d)", span, bk.Users))
+	}
+	fmt.Fprintf(tw, "%s\t\n", strings.Join(head, "\t"))
+	for _, m := range r.Models {
+		row := []string{m.Name}
+		for _, b := range cols {
+			row = append(row, fmt.Sprintf("%.4f", m.Buckets[b].NDCG))
+		}
+		fmt.Fprintf(tw, "%s\t\n", strings.Join(row, "\t"))
+	}
+	return tw.Flush()
 }

@@ -40,6 +40,9 @@ type Split struct {
 	// Cold lists the items held out by HoldOutItems, in increasing order;
 	// nil otherwise.
 	Cold []int32
+	// ValShape is the shape of the validation items, ValLast or
+	// ValRandom (a predefined split's, chosen or inferred).
+	ValShape string
 }
 
 // SplitLast holds out, per user, the item of the latest interaction as the
@@ -51,6 +54,7 @@ type Split struct {
 // of training would cost the other users their co-occurrences.
 func SplitLast(ds *tower.Dataset) *Split {
 	s := newSplit(ProtocolLast, ds)
+	s.ValShape = ValLast
 	for u, h := range ds.History {
 		var picked []int32 // test, then validation
 		for i := len(h) - 1; i >= 0 && len(picked) < 2; i-- {
@@ -81,6 +85,7 @@ func SplitRandom(ds *tower.Dataset, testFrac float64, seed uint64) (*Split, erro
 		return nil, fmt.Errorf("split random: test fraction %v is not between 0 and 1", testFrac)
 	}
 	s := newSplit(ProtocolRandom, ds)
+	s.ValShape = ValRandom
 	for u, h := range ds.History {
 		items := distinctItems(h)
 		n := len(items)
@@ -100,16 +105,45 @@ func SplitRandom(ds *tower.Dataset, testFrac float64, seed uint64) (*Split, erro
 	return s, nil
 }
 
+// Validation shapes of a predefined split (PredefinedOptions.Val): what
+// the validation items are asked to stand for.
+const (
+	ValLast   = "last"   // each user's latest training item
+	ValRandom = "random" // a fifth of each user's training items, at random
+	ValAuto   = "auto"   // the shape of the test split (PredefinedOptions)
+)
+
+// PredefinedOptions configures SplitPredefined.
+type PredefinedOptions struct {
+	// Val is how validation is carved from training: ValLast (the
+	// default), ValRandom, or ValAuto, which infers the test split's
+	// shape from the timestamps: last when, for nine in ten test users or
+	// more, every test event is no earlier than their training events;
+	// without timestamps, last when every test user has one test item.
+	// Otherwise random.
+	Val string
+	// Seed draws the random validation items (user u's draw is seeded by
+	// (Seed, u)).
+	Seed uint64
+}
+
 // SplitPredefined builds the dataset and the split from files in the
 // generic format: the catalogue, the training events and the test events.
 // Users are numbered in order of first appearance, training file first; a
 // user seen only in the test file has an empty training history. Each
-// user's validation item is carved from training as in SplitLast when at
-// least two distinct training items remain afterwards. Test items the user
-// also has in training are dropped (they cannot be retrieved once seen
-// items are excluded). The returned dataset's History holds the training
-// events only.
-func SplitPredefined(ctx context.Context, itemsPath, trainPath, testPath string) (*tower.Dataset, *Split, error) {
+// user with three or more distinct training items gets validation items
+// carved from training in the shape opts.Val gives (Split.ValShape says
+// which). Test items the user also has in training are dropped (they
+// cannot be retrieved once seen items are excluded). The returned
+// dataset's History holds the training events only.
+func SplitPredefined(ctx context.Context, itemsPath, trainPath, testPath string, opts PredefinedOptions) (*tower.Dataset, *Split, error) {
+	switch opts.Val {
+	case "":
+		opts.Val = ValLast
+	case ValLast, ValRandom, ValAuto:
+	default:
+		return nil, nil, fmt.Errorf("split predefined: validation %q, want last, random or auto", opts.Val)
+	}
 	items, err := tower.ReadItems(ctx, itemsPath)
 	if err != nil {
 		return nil, nil, fmt.Errorf("split predefined: %w", err)
@@ -124,7 +158,10 @@ func SplitPredefined(ctx context.Context, itemsPath, trainPath, testPath string)
 	if err != nil {
 		return nil, nil, fmt.Errorf("split predefined: training events: %w", err)
 	}
-	type pair struct{ u, it int32 }
+	type pair struct {
+		u, it int32
+		time  int64
+	}
 	var test []pair
 	err = tower.ReadEvents(ctx, testPath, func(ev content.Event) error {
 		it, ok := ds.ItemIndex(ev.ItemID)
@@ -139,15 +176,26 @@ func SplitPredefined(ctx context.Context, itemsPath, trainPath, testPath string)
 			u = int32(len(ds.Users) - 1)
 			ds.History[u] = nil
 		}
-		test = append(test, pair{u, it})
+		var t int64
+		if !ev.Time.IsZero() {
+			t = ev.Time.Unix()
+		}
+		test = append(test, pair{u, it, t})
 		return nil
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("split predefined: test events: %w", err)
 	}
 	s := newSplit(ProtocolPredefined, ds)
+	firstTest := map[int32]int64{}
 	for _, p := range test {
 		s.Test[p.u] = append(s.Test[p.u], p.it)
+		if t, ok := firstTest[p.u]; !ok || p.time < t {
+			firstTest[p.u] = p.time
+		}
+	}
+	if s.ValShape = opts.Val; s.ValShape == ValAuto {
+		s.ValShape = inferShape(ds.History, s.Test, firstTest)
 	}
 	for u, h := range ds.History {
 		if t := s.Test[u]; t != nil {
@@ -159,14 +207,54 @@ func SplitPredefined(ctx context.Context, itemsPath, trainPath, testPath string)
 			s.Test[u] = t
 		}
 		s.Train[u] = h
-		if len(distinctItems(h)) < 3 {
+		items := distinctItems(h)
+		if len(items) < 3 {
 			continue
 		}
-		last := h[len(h)-1].Item
-		s.Val[u] = []int32{last}
+		if s.ValShape == ValLast {
+			s.Val[u] = []int32{h[len(h)-1].Item}
+		} else {
+			slices.Sort(items) // the draw must not depend on history order
+			r := rand.New(rand.NewPCG(opts.Seed, uint64(u)))
+			r.Shuffle(len(items), func(i, j int) { items[i], items[j] = items[j], items[i] })
+			s.Val[u] = sorted(items[:share(len(items), 0.2, len(items)-2)])
+		}
 		s.Train[u] = without(h, s.Val[u])
 	}
 	return ds, s, nil
+}
+
+// inferShape says whether the test items look like each user's latest
+// (ValLast) or drawn from anywhere (ValRandom); see
+// PredefinedOptions.Val.
+func inferShape(history [][]tower.Interaction, test [][]int32, firstTest map[int32]int64) string {
+	var users, later, timed int
+	single := true
+	for u, h := range history {
+		if len(test[u]) == 0 || len(h) == 0 {
+			continue
+		}
+		users++
+		single = single && len(test[u]) == 1
+		var latest int64
+		for _, x := range h {
+			latest = max(latest, x.Time)
+		}
+		if latest == 0 && firstTest[int32(u)] == 0 {
+			continue // no timestamps
+		}
+		timed++
+		if firstTest[int32(u)] >= latest {
+			later++
+		}
+	}
+	switch {
+	case timed == 0 && single && users > 0:
+		return ValLast
+	case timed > 0 && later*10 >= timed*9:
+		return ValLast
+	}
+	return ValRandom
 }
 
 // HoldOutItems returns a copy of s for cold-start evaluation. A frac share
@@ -219,6 +307,7 @@ func HoldOutItems(s *Split, frac float64, seed uint64) (*Split, error) {
 		Val:      make([][]int32, len(s.Val)),
 		Test:     make([][]int32, len(s.Test)),
 		Cold:     cold,
+		ValShape: s.ValShape,
 	}
 	keep := func(items []int32, want bool) []int32 {
 		var k []int32
@@ -243,6 +332,41 @@ func (s *Split) TrainItems() [][]int32 {
 	out := make([][]int32, len(s.Train))
 	for u, h := range s.Train {
 		out[u] = tower.LatestOrder(h)
+	}
+	return out
+}
+
+// known returns, for every user, the interactions of ds with their
+// training and validation items, in ds's order: what the user's history
+// holds when the test items are asked for. Items of the split that ds's
+// history lacks (a split made by hand) follow, training first.
+func (s *Split) known(ds *tower.Dataset) [][]tower.Interaction {
+	out := make([][]tower.Interaction, len(s.Train))
+	for u := range s.Train {
+		in := make(map[int32]bool, len(s.Train[u])+len(s.Val[u]))
+		for _, x := range s.Train[u] {
+			in[x.Item] = true
+		}
+		for _, it := range s.Val[u] {
+			in[it] = true
+		}
+		found := make(map[int32]bool, len(in))
+		for _, x := range ds.History[u] {
+			if in[x.Item] {
+				out[u] = append(out[u], x)
+				found[x.Item] = true
+			}
+		}
+		for _, x := range s.Train[u] {
+			if !found[x.Item] {
+				out[u] = append(out[u], x)
+			}
+		}
+		for _, it := range s.Val[u] {
+			if !found[it] {
+				out[u] = append(out[u], tower.Interaction{Item: it})
+			}
+		}
 	}
 	return out
 }

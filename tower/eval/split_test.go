@@ -2,6 +2,7 @@ package eval_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -117,7 +118,7 @@ func TestSplitPredefined(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	ds, s, err := eval.SplitPredefined(context.Background(), filepath.Join(dir, "items.jsonl"), filepath.Join(dir, "train.csv"), filepath.Join(dir, "test.csv"))
+	ds, s, err := eval.SplitPredefined(context.Background(), filepath.Join(dir, "items.jsonl"), filepath.Join(dir, "train.csv"), filepath.Join(dir, "test.csv"), eval.PredefinedOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,8 +140,66 @@ func TestSplitPredefined(t *testing.T) {
 	if ds.Interactions() != 4 {
 		t.Errorf("dataset holds %d interactions, want the 4 training ones", ds.Interactions())
 	}
-	if _, _, err := eval.SplitPredefined(context.Background(), filepath.Join(dir, "items.jsonl"), filepath.Join(dir, "train.csv"), filepath.Join(dir, "missing.csv")); err == nil {
+	if _, _, err := eval.SplitPredefined(context.Background(), filepath.Join(dir, "items.jsonl"), filepath.Join(dir, "train.csv"), filepath.Join(dir, "missing.csv"), eval.PredefinedOptions{}); err == nil {
 		t.Error("missing test file accepted")
+	}
+}
+
+func TestSplitPredefined_Val(t *testing.T) {
+	// u1 to u3 each met a to e, one a time unit apart; the test events
+	// come after training (leave-last) or among it (random), with and
+	// without timestamps.
+	catalogue := ""
+	for _, id := range []string{"a", "b", "c", "d", "e", "f", "g"} {
+		catalogue += `{"id":"` + id + `","title":"` + id + `"}` + "\n"
+	}
+	train, trainUntimed := "user_id,item_id,kind,value,timestamp\n", "user_id,item_id,kind,value,timestamp\n"
+	for _, u := range []string{"u1", "u2", "u3"} {
+		for i, it := range []string{"a", "b", "c", "d", "e"} {
+			train += fmt.Sprintf("%s,%s,view,1,%d\n", u, it, 10*(i+1))
+			trainUntimed += fmt.Sprintf("%s,%s,view,1,\n", u, it)
+		}
+	}
+	tests := []struct {
+		name, train, test, val string
+		want                   string
+	}{
+		{"later: last", train, "user_id,item_id,kind,value,timestamp\nu1,f,view,1,60\nu2,f,view,1,70\nu3,g,view,1,60\nu3,f,view,1,80\n", "auto", eval.ValLast},
+		{"among: random", train, "user_id,item_id,kind,value,timestamp\nu1,f,view,1,25\nu2,f,view,1,70\nu3,g,view,1,15\n", "auto", eval.ValRandom},
+		{"no times, one each: last", trainUntimed, "user_id,item_id,kind,value,timestamp\nu1,f,view,1,\nu2,f,view,1,\nu3,g,view,1,\n", "auto", eval.ValLast},
+		{"no times, several: random", trainUntimed, "user_id,item_id,kind,value,timestamp\nu1,f,view,1,\nu1,g,view,1,\nu2,f,view,1,\n", "auto", eval.ValRandom},
+		{"asked for random", train, "user_id,item_id,kind,value,timestamp\nu1,f,view,1,60\n", "random", eval.ValRandom},
+		{"the default", train, "user_id,item_id,kind,value,timestamp\nu1,f,view,1,25\n", "", eval.ValLast},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			for name, body := range map[string]string{"items.jsonl": catalogue, "train.csv": tc.train, "test.csv": tc.test} {
+				if err := writeFile(filepath.Join(dir, name), []byte(body)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			_, s, err := eval.SplitPredefined(context.Background(), filepath.Join(dir, "items.jsonl"), filepath.Join(dir, "train.csv"), filepath.Join(dir, "test.csv"), eval.PredefinedOptions{Val: tc.val, Seed: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s.ValShape != tc.want {
+				t.Fatalf("validation %q, want %q", s.ValShape, tc.want)
+			}
+			for u := range s.Train {
+				// Five items: one validation item either way (a fifth),
+				// the latest one when last.
+				if len(s.Val[u]) != 1 || len(items(s.Train[u])) != 4 {
+					t.Fatalf("user %d: val %v train %v", u, s.Val[u], items(s.Train[u]))
+				}
+				if tc.want == eval.ValLast && s.Val[u][0] != 4 {
+					t.Fatalf("user %d: validation %v, want the latest item (4)", u, s.Val[u])
+				}
+			}
+		})
+	}
+	if _, _, err := eval.SplitPredefined(context.Background(), "x", "y", "z", eval.PredefinedOptions{Val: "first"}); err == nil {
+		t.Fatal("validation shape first accepted")
 	}
 }
 
@@ -186,7 +245,7 @@ func TestHoldOutItems(t *testing.T) {
 	if users == 0 {
 		t.Error("no test user left")
 	}
-	if s.Protocol != "last+cold" {
+	if s.Protocol != "last+cold" || s.ValShape != eval.ValLast {
 		t.Errorf("protocol %q", s.Protocol)
 	}
 	if _, err := eval.HoldOutItems(s, 0.1, 7); err == nil {

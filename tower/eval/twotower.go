@@ -68,15 +68,8 @@ func (t *TwoTower) Params() map[string]any {
 // Candidates tries the settings that mattered most on MovieLens: the
 // softmax temperature, random held-in targets besides the next item (they
 // help when test items are not the latest), and the popularity correction;
-// then the set objective, which models the whole history and suits test
-// items drawn from anywhere in it. The set objective overfits within a few
-// epochs and wants Adam at a low rate, and a slower average of the epochs'
-// weights (Config.Average) with more patience; id dropout, which trains the
-// content path for cold items, costs it accuracy on known ones, so it is
-// off there. It trains with the full softmax: a user's dropped items are
-// a sixth of their history, the catalogue is small, and sampled columns
-// (the batch's targets) cost it a sixth of its validation NDCG on
-// MovieLens.
+// then the set objective (tower.Config.WithSetObjective), which models the
+// whole history and suits test items drawn from anywhere in it.
 func (t *TwoTower) Candidates() []Recommender {
 	var out []Recommender
 	for _, p := range []struct {
@@ -89,12 +82,7 @@ func (t *TwoTower) Candidates() []Recommender {
 		out = append(out, &TwoTower{Config: c, Protocol: t.Protocol})
 	}
 	for _, tau := range []float32{0.1, 0.05} {
-		c := t.Config
-		c.Objective, c.Temperature, c.Optimizer, c.LR, c.DisableIDDropout = tower.ObjectiveSet, tau, "adam", 0.001, true
-		c.FullSoftmax, c.Average, c.Patience = true, 0.3, 5
-		// Attention keeps its window: it has a position row per place.
-		c.WholeHistory = c.Encoder != tower.EncoderAttention
-		out = append(out, &TwoTower{Config: c, Protocol: t.Protocol})
+		out = append(out, &TwoTower{Config: t.Config.WithSetObjective(tau), Protocol: t.Protocol})
 	}
 	return out
 }
