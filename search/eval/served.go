@@ -69,7 +69,10 @@ func (s *Served) Params() map[string]any {
 // Fit trains the parts on train and loads a snapshot of them. Without
 // Sources it first chooses them as duet rebuild does, with
 // ChooseSources on the training histories: the served configuration
-// measured is the one a rebuild of the same data would serve.
+// measured is the one a rebuild of the same data would serve. The model
+// stops early on items held out in the split's shape, as the harness's
+// two-tower models do, where a rebuild trains it for the choosing model's
+// best epoch count.
 func (s *Served) Fit(ctx context.Context, ds *tower.Dataset, train [][]int32) error {
 	s.Close()
 	s.ids = make([]string, len(ds.Items))
