@@ -24,6 +24,7 @@ import (
 
 	"github.com/duetrec/duet/internal/parallel"
 	"github.com/duetrec/duet/internal/topk"
+	"github.com/duetrec/duet/internal/vec"
 )
 
 // Lists are neighbour lists in compressed rows: item i's neighbours are
@@ -300,22 +301,126 @@ func easeInverse(ctx context.Context, n int, train [][]int32, lambda float64) (*
 // easeDual returns λP = I − Xᵀ(XXᵀ + λI)⁻¹X over the users with training
 // items. With XXᵀ + λI = UᵀU and Y = U⁻ᵀX, Xᵀ(XXᵀ + λI)⁻¹X = YᵀY.
 func easeDual(ctx context.Context, n, users int, train [][]int32, lambda float64) (*mat.SymDense, error) {
-	x := mat.NewDense(users, n, nil)
-	r := 0
+	yt, err := easeFactor(ctx, n, users, train, lambda)
+	if err != nil {
+		return nil, err
+	}
+	p := mat.NewSymDense(n, nil)
+	p.SymOuterK(1, yt)
+	raw := p.RawSymmetric()
+	for i := range n {
+		row := raw.Data[i*raw.Stride : i*raw.Stride+n]
+		for j := i; j < n; j++ {
+			row[j] = -row[j]
+		}
+		row[i]++
+	}
+	return p, nil
+}
+
+// LowRankEASE is EASE's B in the dual form, never formed: with λP =
+// I − YᵀY (see EASEWeights), a history's summed rows of B are, for an item
+// j, (z·Yⱼ − [j in the history]·‖Yⱼ‖²)/Dⱼ, where Yⱼ is column j of Y, z
+// the sum of the history items' columns and Dⱼ = 1 − ‖Yⱼ‖². Scoring a
+// history costs users × items instead of the items² of forming B, which
+// is what makes EASE usable beyond ten thousand items with few users.
+type LowRankEASE struct {
+	N, K int
+	YT   []float32 // N×K, row-major: Yᵀ, a row per item
+	D    []float32 // N: the diagonal of λP
+}
+
+// EASELowRank solves EASE in the dual form (see EASEWeights) and returns
+// its factor; ok is false when there are not fewer users than items, where
+// the dual form saves nothing.
+func EASELowRank(ctx context.Context, n int, train [][]int32, lambda float64) (m *LowRankEASE, ok bool, err error) {
+	if !(lambda > 0) {
+		return nil, false, fmt.Errorf("ease: lambda %v is not positive", lambda)
+	}
+	users := 0
+	for u, h := range train {
+		for _, it := range h {
+			if it < 0 || int(it) >= n {
+				return nil, false, fmt.Errorf("ease: user %d: item %d out of range [0, %d)", u, it, n)
+			}
+		}
+		if len(h) > 0 {
+			users++
+		}
+	}
+	if users == 0 || users >= n {
+		return nil, false, nil
+	}
+	yt, err := easeFactor(ctx, n, users, train, lambda)
+	if err != nil {
+		return nil, false, err
+	}
+	m = &LowRankEASE{N: n, K: users, YT: make([]float32, n*users), D: make([]float32, n)}
+	for j := range n {
+		row := yt.RawRowView(j)
+		out := m.YT[j*users : (j+1)*users]
+		var sq float64
+		for a, v := range row {
+			out[a] = float32(v)
+			sq += v * v
+		}
+		m.D[j] = float32(1 - sq)
+	}
+	return m, true, ctx.Err()
+}
+
+// Scores adds to scores (length N) the summed rows of B of the history
+// items, which must be distinct.
+func (m *LowRankEASE) Scores(history []int32, scores []float32) {
+	z := make([]float32, m.K)
+	for _, h := range history {
+		vec.Axpy(1, m.YT[int(h)*m.K:(int(h)+1)*m.K], z)
+	}
+	acc := make([]float32, m.N)
+	vec.MatVec(acc, m.YT, z)
+	for _, h := range history {
+		y := m.YT[int(h)*m.K : (int(h)+1)*m.K]
+		acc[h] -= vec.Dot(y, y)
+	}
+	for j, a := range acc {
+		scores[j] += a / m.D[j]
+	}
+}
+
+// easeFactor returns Yᵀ, n×users, for Y = U⁻ᵀX where XXᵀ + λI = UᵀU over
+// the users with training items. X is sparse, so neither product is
+// formed densely: (XXᵀ)ᵤᵥ counts the items u and v share, and column i of
+// Y sums the rows of U⁻¹ of the users who have item i (U⁻¹ is upper
+// triangular: row u starts at column u).
+func easeFactor(ctx context.Context, n, users int, train [][]int32, lambda float64) (*mat.Dense, error) {
+	byItem := make([][]int32, n) // the users (rows of X) of each item
+	r := int32(0)
 	for _, h := range train {
 		if len(h) == 0 {
 			continue
 		}
-		row := x.RawRowView(r)
 		for _, it := range h {
-			row[it] = 1
+			if l := byItem[it]; len(l) == 0 || l[len(l)-1] != r { // X is binary
+				byItem[it] = append(l, r)
+			}
 		}
 		r++
 	}
 	k := mat.NewSymDense(users, nil)
-	k.SymOuterK(1, x)
+	raw := k.RawSymmetric()
+	for _, us := range byItem {
+		for a, u := range us {
+			row := raw.Data[int(u)*raw.Stride:]
+			for _, v := range us[a:] {
+				row[v]++
+			}
+		}
+	}
 	for i := range users {
-		k.SetSym(i, i, k.At(i, i)+lambda)
+		raw.Data[i*raw.Stride+i] += lambda
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
 	var c mat.Cholesky
 	if !c.Factorize(k) {
@@ -329,22 +434,18 @@ func easeDual(ctx context.Context, n, users int, train [][]int32, lambda float64
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	var y mat.Dense
-	y.Mul(uinv.T(), x)
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	p := mat.NewSymDense(n, nil)
-	p.SymOuterK(1, y.T())
-	raw := p.RawSymmetric()
-	for i := range n {
-		row := raw.Data[i*raw.Stride : i*raw.Stride+n]
-		for j := i; j < n; j++ {
-			row[j] = -row[j]
+	inv := uinv.RawTriangular()
+	yt := mat.NewDense(n, users, nil)
+	for i, us := range byItem {
+		out := yt.RawRowView(i)
+		for _, r := range us {
+			row := inv.Data[int(r)*inv.Stride : int(r)*inv.Stride+users]
+			for a := int(r); a < users; a++ {
+				out[a] += row[a]
+			}
 		}
-		row[i]++
 	}
-	return p, nil
+	return yt, ctx.Err()
 }
 
 // Methods of Config.

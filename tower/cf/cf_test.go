@@ -113,3 +113,56 @@ func TestErrors(t *testing.T) {
 		t.Error("a cancelled build succeeded")
 	}
 }
+
+func TestEASELowRank_ScoresAsB(t *testing.T) {
+	r := rand.New(rand.NewPCG(2, 3))
+	const n = 60
+	train := make([][]int32, 25) // fewer users than items: the dual form
+	for u := range train {
+		for _, it := range r.Perm(n)[:3+r.IntN(10)] {
+			train[u] = append(train[u], int32(it))
+		}
+	}
+	train[7] = nil // a user without items counts for nothing
+	ctx := context.Background()
+	for _, lambda := range []float64{1, 10, 250} {
+		b, err := cf.EASEWeights(ctx, n, train, lambda)
+		if err != nil {
+			t.Fatal(err)
+		}
+		low, ok, err := cf.EASELowRank(ctx, n, train, lambda)
+		if err != nil || !ok || low.K != 24 {
+			t.Fatalf("λ %v: ok %v, %d users, %v", lambda, ok, low.K, err)
+		}
+		for trial := range 20 {
+			hist := make([]int32, 0, 12)
+			for _, it := range r.Perm(n)[:1+trial%12] {
+				hist = append(hist, int32(it))
+			}
+			want := make([]float32, n)
+			for _, h := range hist {
+				for j := range n {
+					want[j] += b[int(h)*n+j]
+				}
+			}
+			got := make([]float32, n)
+			low.Scores(hist, got)
+			for j := range n {
+				if math.Abs(float64(got[j]-want[j])) > 1e-4*(1+math.Abs(float64(want[j]))) {
+					t.Fatalf("λ %v, history %v, item %d: %v, want %v", lambda, hist, j, got[j], want[j])
+				}
+			}
+		}
+	}
+	// As many users as items: no dual form.
+	square := make([][]int32, n)
+	for u := range square {
+		square[u] = []int32{int32(u)}
+	}
+	if _, ok, err := cf.EASELowRank(ctx, n, square, 10); ok || err != nil {
+		t.Fatalf("square: ok %v, %v", ok, err)
+	}
+	if _, _, err := cf.EASELowRank(ctx, n, train, 0); err == nil {
+		t.Fatal("λ 0 accepted")
+	}
+}

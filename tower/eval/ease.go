@@ -27,8 +27,9 @@ type EASE struct {
 	// DefaultEASEMaxItems); beyond it Fit returns ErrSkip.
 	MaxItems int
 
-	n int
-	b []float32 // n×n, row-major
+	n   int
+	b   []float32       // n×n, row-major
+	low *cf.LowRankEASE // instead of b with fewer users than items
 }
 
 // Name returns "ease".
@@ -50,7 +51,9 @@ func (m *EASE) Candidates() []Recommender {
 	return out
 }
 
-// Fit solves for B (cf.EASEWeights).
+// Fit solves for B (cf.EASEWeights), or with fewer users than items for
+// its low-rank form (cf.EASELowRank), which gives the same scores without
+// forming the items×items matrix.
 func (m *EASE) Fit(ctx context.Context, ds *tower.Dataset, train [][]int32) error {
 	n := len(ds.Items)
 	limit := m.MaxItems
@@ -59,6 +62,15 @@ func (m *EASE) Fit(ctx context.Context, ds *tower.Dataset, train [][]int32) erro
 	}
 	if n > limit {
 		return fmt.Errorf("ease: %d items, more than the limit of %d: %w", n, limit, ErrSkip)
+	}
+	m.n, m.b, m.low = 0, nil, nil
+	low, ok, err := cf.EASELowRank(ctx, n, train, m.Lambda)
+	if err != nil {
+		return err
+	}
+	if ok {
+		m.n, m.low = n, low
+		return nil
 	}
 	b, err := cf.EASEWeights(ctx, n, train, m.Lambda)
 	if err != nil {
@@ -72,6 +84,16 @@ func (m *EASE) Fit(ctx context.Context, ds *tower.Dataset, train [][]int32) erro
 func (m *EASE) Score(_ int32, history []int32, scores []float32) {
 	if len(scores) != m.n {
 		return // not fitted, or fitted on another catalogue
+	}
+	if m.low != nil {
+		valid := make([]int32, 0, len(history))
+		for _, h := range history {
+			if h >= 0 && int(h) < m.n {
+				valid = append(valid, h)
+			}
+		}
+		m.low.Scores(valid, scores)
+		return
 	}
 	for _, h := range history {
 		if h < 0 || int(h) >= m.n {
