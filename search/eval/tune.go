@@ -23,44 +23,6 @@ type Choice struct {
 	Fusion  search.Fusion      `json:"fusion"`
 }
 
-// Tried is a choice and its validation NDCG@10.
-type Tried struct {
-	Choice
-	NDCG float64 `json:"ndcg@10"`
-}
-
-// TuneSources asks the engine for every case's recommendations under each
-// choice of the grid, the history's items excluded, and returns the choice
-// whose mean NDCG@10 of the held-out items is best (the earlier on a tie)
-// with every choice's figure. When ctx is done it returns the best of the
-// choices scored so far, those, and ctx's error.
-func TuneSources(ctx context.Context, e *search.Engine, cases []Holdout, grid []Choice) (Choice, []Tried, error) {
-	fc, err := fetch(ctx, e, cases)
-	if err != nil {
-		return Choice{}, nil, err
-	}
-	tried := make([]Tried, len(grid))
-	best := -1
-	for g, c := range grid {
-		v, err := scoreChoice(ctx, fc, c)
-		if err != nil {
-			// The choices scored so far count when time ran out.
-			if ctx.Err() != nil && best >= 0 {
-				return tried[best].Choice, tried[:g], err
-			}
-			return Choice{}, nil, err
-		}
-		tried[g] = Tried{Choice: c, NDCG: v}
-		if best < 0 || tried[g].NDCG > tried[best].NDCG {
-			best = g
-		}
-	}
-	if best < 0 {
-		return Choice{}, tried, nil
-	}
-	return tried[best].Choice, tried, nil
-}
-
 // fetched is a validation case with its candidate lists.
 type fetched struct {
 	cands   *search.Candidates
