@@ -245,13 +245,8 @@ func (c *Candidates) Fuse(weights map[string]float64, fusion Fusion) (*Result, e
 	if fusion == "" {
 		fusion = e.opts.SourceFusion
 	}
-	for name, w := range weights {
-		if !slices.Contains(Sources, name) {
-			return nil, invalid("unknown source %q (want %s)", clip(name), strings.Join(Sources, ", "))
-		}
-		if math.IsNaN(w) || w < 0 || w > 1e6 {
-			return nil, invalid("weight of %s must be from 0 to 1000000", name)
-		}
+	if err := checkWeights(weights); err != nil {
+		return nil, err
 	}
 	res := &Result{Mode: ModeRecommend, Fusion: fusion, Source: "sources", Timing: c.timing}
 	lists := make([][]Scored, len(Sources))
@@ -274,6 +269,19 @@ func (c *Candidates) Fuse(weights map[string]float64, fusion Fusion) (*Result, e
 	return res, nil
 }
 
+// checkWeights refuses weights of unknown sources and out of range.
+func checkWeights(weights map[string]float64) error {
+	for name, w := range weights {
+		if !slices.Contains(Sources, name) {
+			return invalid("unknown source %q (want %s)", clip(name), strings.Join(Sources, ", "))
+		}
+		if math.IsNaN(w) || w < 0 || w > 1e6 {
+			return invalid("weight of %s must be from 0 to 1000000", name)
+		}
+	}
+	return nil
+}
+
 // checkSourceFusion refuses a fusion recommendations do not know.
 func (e *Engine) checkSourceFusion(f Fusion) error {
 	switch f {
@@ -291,13 +299,8 @@ func (e *Engine) sourceWeights(req *Request) (map[string]float64, error) {
 	base := e.opts.Sources
 	if req.Weights != nil {
 		base = req.Weights
-		for name, w := range req.Weights {
-			if !slices.Contains(Sources, name) {
-				return nil, invalid("unknown source %q (want %s)", clip(name), strings.Join(Sources, ", "))
-			}
-			if math.IsNaN(w) || w < 0 || w > 1e6 {
-				return nil, invalid("weight of %s must be from 0 to 1000000", name)
-			}
+		if err := checkWeights(base); err != nil {
+			return nil, err
 		}
 	}
 	w := map[string]float64{}

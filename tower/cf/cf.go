@@ -225,19 +225,11 @@ func EASEWeights(ctx context.Context, n int, train [][]int32, lambda float64) ([
 	if n == 0 {
 		return nil, nil
 	}
-	users := 0
-	for u, h := range train {
-		for _, it := range h {
-			if it < 0 || int(it) >= n {
-				return nil, fmt.Errorf("ease: user %d: item %d out of range [0, %d)", u, it, n)
-			}
-		}
-		if len(h) > 0 {
-			users++
-		}
+	users, err := easeUsers(n, train)
+	if err != nil {
+		return nil, err
 	}
 	var p *mat.SymDense
-	var err error
 	if users < n {
 		p, err = easeDual(ctx, n, users, train, lambda)
 	} else {
@@ -298,6 +290,23 @@ func easeInverse(ctx context.Context, n int, train [][]int32, lambda float64) (*
 	return &p, nil
 }
 
+// easeUsers checks train's items against the catalogue size n and counts
+// the users with training items (the rows of X).
+func easeUsers(n int, train [][]int32) (int, error) {
+	users := 0
+	for u, h := range train {
+		for _, it := range h {
+			if it < 0 || int(it) >= n {
+				return 0, fmt.Errorf("ease: user %d: item %d out of range [0, %d)", u, it, n)
+			}
+		}
+		if len(h) > 0 {
+			users++
+		}
+	}
+	return users, nil
+}
+
 // easeDual returns λP = I − Xᵀ(XXᵀ + λI)⁻¹X over the users with training
 // items. With XXᵀ + λI = UᵀU and Y = U⁻ᵀX, Xᵀ(XXᵀ + λI)⁻¹X = YᵀY.
 func easeDual(ctx context.Context, n, users int, train [][]int32, lambda float64) (*mat.SymDense, error) {
@@ -337,16 +346,9 @@ func EASELowRank(ctx context.Context, n int, train [][]int32, lambda float64) (m
 	if !(lambda > 0) {
 		return nil, false, fmt.Errorf("ease: lambda %v is not positive", lambda)
 	}
-	users := 0
-	for u, h := range train {
-		for _, it := range h {
-			if it < 0 || int(it) >= n {
-				return nil, false, fmt.Errorf("ease: user %d: item %d out of range [0, %d)", u, it, n)
-			}
-		}
-		if len(h) > 0 {
-			users++
-		}
+	users, err := easeUsers(n, train)
+	if err != nil {
+		return nil, false, err
 	}
 	if users == 0 || users >= n {
 		return nil, false, nil
