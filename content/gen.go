@@ -25,6 +25,10 @@ type GenOptions struct {
 	Items int
 	Users int
 	Seed  uint64
+	// MedianEvents is the median number of events a user has (default
+	// 20); counts are log-normal, so the mean is about 1.6 times it, and
+	// clamped to [5, 200].
+	MedianEvents int
 }
 
 // The files GenerateFiles writes, in the generic format.
@@ -131,7 +135,7 @@ const (
 	genStyleLoyalty  = 0.7  // chance a pick comes from the user's preferred style
 	genTopicWords    = 0.7  // share of description words from the topic vocabulary
 	genTitleFiller   = 0.15 // chance a title word is a filler word
-	genEventsMedian  = 20
+	genEventsMedian  = 20   // default GenOptions.MedianEvents
 	genEventsSigma   = 1.0
 	genMinEvents     = 5
 	genMaxEvents     = 200
@@ -167,6 +171,12 @@ func Generate(ctx context.Context, opts GenOptions, items, events io.Writer) (Ge
 	}
 	if opts.Seed == 0 {
 		opts.Seed = 1
+	}
+	if opts.MedianEvents == 0 {
+		opts.MedianEvents = genEventsMedian
+	}
+	if opts.MedianEvents < genMinEvents || opts.MedianEvents > genMaxEvents {
+		return GenStats{}, fmt.Errorf("generate: MedianEvents is %d, want %d to %d", opts.MedianEvents, genMinEvents, genMaxEvents)
 	}
 	if opts.Items < 1 || opts.Items > genMaxSize {
 		return GenStats{}, fmt.Errorf("generate: Items is %d, want 1 to %d", opts.Items, genMaxSize)
@@ -230,6 +240,9 @@ type genState struct {
 }
 
 func newGenState(opts GenOptions) *genState {
+	if opts.MedianEvents == 0 {
+		opts.MedianEvents = genEventsMedian
+	}
 	g := &genState{opts: opts, filler: strings.Fields(genFiller)}
 	for _, t := range genTopics {
 		g.topics = append(g.topics, genTopic{t.name, strings.Fields(t.words), strings.Fields(t.tags)})
@@ -428,7 +441,7 @@ func (g *genState) writeEvents(ctx context.Context, w io.Writer, st *GenStats) e
 			after[i].weight = 0.2 + 0.8*r.Float64()
 		}
 
-		n := int(math.Round(genEventsMedian * math.Exp(genEventsSigma*r.NormFloat64())))
+		n := int(math.Round(float64(g.opts.MedianEvents) * math.Exp(genEventsSigma*r.NormFloat64())))
 		n = min(max(n, genMinEvents), genMaxEvents)
 		ts := int64(r.IntN(genStartSpread))
 		clear(seen)

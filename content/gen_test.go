@@ -117,24 +117,26 @@ func genSampleData(t *testing.T) *genData {
 func TestGenerate_Deterministic(t *testing.T) {
 	base := GenOptions{Items: 200, Users: 30, Seed: 3}
 	tests := []struct {
-		name string
-		a, b GenOptions
-		same bool
+		name                  string
+		a, b                  GenOptions
+		sameItems, sameEvents bool
 	}{
-		{"same options", base, base, true},
-		{"zero seed is seed 1", GenOptions{Items: 200, Users: 30}, GenOptions{Items: 200, Users: 30, Seed: 1}, true},
-		{"other seed", base, GenOptions{Items: 200, Users: 30, Seed: 4}, false},
-		{"other size", base, GenOptions{Items: 201, Users: 30, Seed: 3}, false},
+		{"same options", base, base, true, true},
+		{"zero seed is seed 1", GenOptions{Items: 200, Users: 30}, GenOptions{Items: 200, Users: 30, Seed: 1}, true, true},
+		{"other seed", base, GenOptions{Items: 200, Users: 30, Seed: 4}, false, false},
+		{"other size", base, GenOptions{Items: 201, Users: 30, Seed: 3}, false, false},
+		{"zero median is 20", base, GenOptions{Items: 200, Users: 30, Seed: 3, MedianEvents: 20}, true, true},
+		{"other median: same catalogue", base, GenOptions{Items: 200, Users: 30, Seed: 3, MedianEvents: 30}, true, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ia, ea, _ := genBytes(t, tt.a)
 			ib, eb, _ := genBytes(t, tt.b)
-			if got := bytes.Equal(ia, ib); got != tt.same {
-				t.Errorf("items equal = %v, want %v", got, tt.same)
+			if got := bytes.Equal(ia, ib); got != tt.sameItems {
+				t.Errorf("items equal = %v, want %v", got, tt.sameItems)
 			}
-			if got := bytes.Equal(ea, eb); got != tt.same {
-				t.Errorf("events equal = %v, want %v", got, tt.same)
+			if got := bytes.Equal(ea, eb); got != tt.sameEvents {
+				t.Errorf("events equal = %v, want %v", got, tt.sameEvents)
 			}
 		})
 	}
@@ -429,6 +431,8 @@ func TestGenerate_Errors(t *testing.T) {
 		{name: "too many items", opts: GenOptions{Items: 10_000_001}},
 		{name: "negative users", opts: GenOptions{Users: -1}},
 		{name: "too many users", opts: GenOptions{Users: 10_000_001}},
+		{name: "median events below the least", opts: GenOptions{MedianEvents: 4}},
+		{name: "median events above the most", opts: GenOptions{MedianEvents: 201}},
 		{name: "items write fails", opts: GenOptions{Items: 10, Users: 1}, items: genFailWriter{}},
 		{name: "events write fails", opts: GenOptions{Items: 10, Users: 1}, events: genFailWriter{}},
 		{
@@ -541,5 +545,25 @@ func TestGenerateFiles(t *testing.T) {
 	}
 	if left, _ := os.ReadDir(other); len(left) != 0 {
 		t.Fatalf("a failed generation left %v", left)
+	}
+}
+
+// The median number of events a user has scales the log roughly in
+// proportion: the count is log-normal around it, clamped.
+func TestGenerate_MedianEvents(t *testing.T) {
+	tests := []struct {
+		median   int
+		min, max float64 // bounds of the mean events a user
+	}{
+		{0, 25, 40}, // the default, 20: the mean is e^½ ≈ 1.65 times it
+		{10, 13, 20},
+		{30, 40, 60},
+	}
+	for _, tt := range tests {
+		_, _, st := genBytes(t, GenOptions{Items: 3000, Users: 400, Seed: 2, MedianEvents: tt.median})
+		mean := float64(st.Events) / float64(st.Users)
+		if mean < tt.min || mean > tt.max {
+			t.Errorf("MedianEvents %d: %.1f events a user, want %.0f to %.0f", tt.median, mean, tt.min, tt.max)
+		}
 	}
 }

@@ -162,11 +162,14 @@ func (e *Exact) Search(ctx context.Context, q []float32, k int, filter Filter) (
 				return nil, err
 			}
 		}
-		if !all && !filter.Allow(e.ids[i]) {
-			continue
-		}
 		s := vec.Dot(u, e.data[i*dim:(i+1)*dim])
 		if t.Full() && s <= t.Worst() {
+			continue
+		}
+		// The filter after the score: it is asked only of the items that
+		// would enter the top k, not of the whole catalogue (a filter
+		// that looks the item up costs more than the dot product).
+		if !all && !filter.Allow(e.ids[i]) {
 			continue
 		}
 		t.Push(int32(i), s)

@@ -62,8 +62,9 @@ type NeighbourIndex interface {
 }
 
 // Parts are what an engine searches and how it reads users. Vectors,
-// Encoder, History and Catalog are required; Text (keyword search) and
-// Neighbours (the collaborative source of recommendations) may be nil.
+// Encoder, History and Catalog are required; Text (keyword search),
+// Neighbours (the collaborative sources of recommendations) and Sequence
+// (the sequence source's lists: what users went on to) may be nil.
 type Parts struct {
 	Vectors    VectorIndex
 	Text       TextIndex
@@ -71,6 +72,7 @@ type Parts struct {
 	History    History
 	Catalog    *Catalog
 	Neighbours NeighbourIndex
+	Sequence   NeighbourIndex
 }
 
 // Options tunes an Engine. Zero fields take the defaults in their comments.
@@ -105,6 +107,7 @@ type Engine struct {
 	hist    History
 	cat     *Catalog
 	nbrs    NeighbourIndex
+	seq     NeighbourIndex
 	opts    Options
 }
 
@@ -128,7 +131,7 @@ func New(p Parts, opts Options) *Engine {
 	if opts.SourceFusion == "" {
 		opts.SourceFusion = FusionRelative
 	}
-	return &Engine{vectors: p.Vectors, text: p.Text, enc: p.Encoder, hist: p.History, cat: p.Catalog, nbrs: p.Neighbours, opts: opts}
+	return &Engine{vectors: p.Vectors, text: p.Text, enc: p.Encoder, hist: p.History, cat: p.Catalog, nbrs: p.Neighbours, seq: p.Sequence, opts: opts}
 }
 
 // Catalog returns the engine's catalog.

@@ -33,6 +33,11 @@ const (
 	// with age 0 for the latest: what goes with what the user is doing
 	// now, where SourceCF is what goes with everything they did.
 	SourceSession = "session"
+	// SourceSequence is the sequence lists' list for the user's latest
+	// items, weighed as SourceSession's: the items other users went on to
+	// after them (Parts.Sequence), where SourceSession's lists are what
+	// goes with them in any order.
+	SourceSequence = "sequence"
 	// SourceContent is the text index's list for the words of the user's
 	// latest items (ContentItems of them: titles, categories and tags):
 	// items like what the user is doing now by what they say, new items
@@ -44,7 +49,7 @@ const (
 )
 
 // Sources lists the source names, in the order explanations give them.
-var Sources = []string{SourceTower, SourceRecent, SourceCF, SourceSession, SourceContent, SourcePopular}
+var Sources = []string{SourceTower, SourceRecent, SourceCF, SourceSession, SourceSequence, SourceContent, SourcePopular}
 
 // ContentItems is how many of the user's latest items SourceContent
 // reads.
@@ -193,19 +198,22 @@ func (e *Engine) Candidates(ctx context.Context, req Request) (*Candidates, erro
 			}
 			c.lists[s] = fromResults(hits)
 			c.timing.ANN += time.Since(t)
-		case SourceCF, SourceSession:
+		case SourceCF, SourceSession, SourceSequence:
 			if len(history) == 0 {
 				continue
 			}
-			from, hw := history, []float32(nil)
-			if name == SourceSession {
+			from, hw, lists := history, []float32(nil), e.nbrs
+			if name != SourceCF {
 				from = history[max(0, len(history)-e.opts.RecentLen):]
 				hw = make([]float32, len(from))
 				for i := range from {
 					hw[i] = float32(math.Exp(-float64(len(from)-1-i) / SessionDecay))
 				}
 			}
-			hits, err := e.nbrs.RecommendWeighted(ctx, from, hw, req.Window, filter)
+			if name == SourceSequence {
+				lists = e.seq
+			}
+			hits, err := lists.RecommendWeighted(ctx, from, hw, req.Window, filter)
 			if err != nil {
 				return nil, fmt.Errorf("recommend: neighbours: %w", err)
 			}
@@ -319,6 +327,9 @@ func (e *Engine) sourceWeights(req *Request) (map[string]float64, error) {
 	}
 	if e.nbrs == nil {
 		w[SourceCF], w[SourceSession] = 0, 0
+	}
+	if e.seq == nil {
+		w[SourceSequence] = 0
 	}
 	if e.text == nil {
 		w[SourceContent] = 0

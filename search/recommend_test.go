@@ -11,12 +11,17 @@ import (
 )
 
 // newRecommender is newEngine's world with collaborative lists: bread →
-// bebop (1), comet (0.5); rocket → soup (1).
+// bebop (1), comet (0.5); rocket → soup (1); and sequence lists: bread was
+// followed by orbit, rocket by comet.
 func newRecommender(t *testing.T, opts search.Options) *search.Engine {
 	t.Helper()
 	e, text := newEngine(t)
 	ids := []string{"rocket", "orbit", "comet", "bread", "soup", "bebop"}
 	nbrs, err := index.NewNeighbours(ids, []int64{0, 1, 1, 1, 3, 3, 3}, []int32{4, 5, 2}, []float32{1, 1, 0.5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seq, err := index.NewNeighbours(ids, []int64{0, 1, 1, 1, 2, 2, 2}, []int32{2, 1}, []float32{1, 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -28,7 +33,7 @@ func newRecommender(t *testing.T, opts search.Options) *search.Engine {
 		ex.Upsert(w.item.ID, unit(w.v))
 	}
 	hist := fakeHistory{"chef": {{UserID: "chef", ItemID: "bread", Kind: "view"}}}
-	return search.New(search.Parts{Vectors: ex, Text: text, Encoder: recentEncoder{enc}, History: hist, Catalog: e.Catalog(), Neighbours: nbrs}, opts)
+	return search.New(search.Parts{Vectors: ex, Text: text, Encoder: recentEncoder{enc}, History: hist, Catalog: e.Catalog(), Neighbours: nbrs, Sequence: seq}, opts)
 }
 
 func TestEngine_Recommend(t *testing.T) {
@@ -62,6 +67,10 @@ func TestEngine_Recommend(t *testing.T) {
 			map[string][]string{"soup": {"content"}}},
 		{"the latest items first", search.Request{History: []string{"rocket", "bread"}, K: 2, Sources: []string{"session"}}, "bebop,soup",
 			map[string][]string{"bebop": {"session"}, "soup": {"session"}}},
+		// bread, the latest, was followed by orbit; rocket, before it, by
+		// comet.
+		{"the sequence list", search.Request{History: []string{"rocket", "bread"}, K: 2, Sources: []string{"sequence"}}, "orbit,comet",
+			map[string][]string{"orbit": {"sequence"}, "comet": {"sequence"}}},
 		{"seen items kept on request", search.Request{UserID: "chef", K: 1, Sources: []string{"tower"}}, "bread", nil},
 		{"no history: popular", search.Request{UserID: "nobody", K: 2}, "rocket,orbit",
 			map[string][]string{"rocket": {"popular"}}},

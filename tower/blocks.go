@@ -331,8 +331,14 @@ func softmaxLoss(us, vs []float32, dim int, tau float32, off []float32, tgt, col
 		row[t] -= g
 	}
 	vec.MatMulAdd(dus, logits, vs, B, C, dim)
-	sc.gt = transpose(sc.gt, logits, B, C)
-	vec.MatMulAdd(dvs, sc.gt, us, C, B, dim)
+	// dvs += logitsᵀ·us a block of items at a time: the block's transpose
+	// stays in cache, where the whole one (B×C, megabytes) went to memory
+	// and back.
+	for c0 := 0; c0 < C; c0 += setBlock {
+		c1 := min(c0+setBlock, C)
+		sc.gt = transposeCols(sc.gt, logits, B, C, c0, c1)
+		vec.MatMulAdd(dvs[c0*dim:c1*dim], sc.gt, us, c1-c0, B, dim)
+	}
 	return loss / float64(B)
 }
 
@@ -371,15 +377,22 @@ func sameItemChains(sc *lossScratch, colItem []int32) []int32 {
 // on its own cache line of dst, and by the time the next row comes back
 // to that line it has left the cache.
 func transpose(dst, a []float32, rows, cols int) []float32 {
+	return transposeCols(dst, a, rows, cols, 0, cols)
+}
+
+// transposeCols is transpose of columns c0 to c1 of a alone: dst is
+// (c1−c0)×rows.
+func transposeCols(dst, a []float32, rows, cols, c0, c1 int) []float32 {
 	const tile = 16
-	dst = grow(dst, rows*cols)
+	n := c1 - c0
+	dst = grow(dst, rows*n)
 	for r0 := 0; r0 < rows; r0 += tile {
 		r1 := min(r0+tile, rows)
-		for c0 := 0; c0 < cols; c0 += tile {
-			c1 := min(c0+tile, cols)
+		for t0 := c0; t0 < c1; t0 += tile {
+			t1 := min(t0+tile, c1)
 			for r := r0; r < r1; r++ {
-				for c, v := range a[r*cols+c0 : r*cols+c1] {
-					dst[(c0+c)*rows+r] = v
+				for c, v := range a[r*cols+t0 : r*cols+t1] {
+					dst[(t0-c0+c)*rows+r] = v
 				}
 			}
 		}
@@ -420,6 +433,10 @@ func denseBackwardBatch(dw, db, dxs, w, xs, dzs []float32, n, in, out int, sc *d
 		vec.MatMulAdd(dxs, dzs, w, n, out, in)
 	}
 }
+
+// setBlock is how many items' logits softmaxSetLoss transposes at a time:
+// 64 rows of a 256-user batch, 64 KiB.
+const setBlock = 64
 
 // softmaxSetLoss is the multinomial likelihood of a set of targets per
 // row: the mean over the rows b of (1/|T_b|) Σ_{t∈T_b} −log
@@ -469,7 +486,13 @@ func softmaxSetLoss(us, vs []float32, dim int, tau float32, off []float32, tgt, 
 		}
 	}
 	vec.MatMulAdd(dus, logits, vs, B, C, dim)
-	sc.gt = transpose(sc.gt, logits, B, C)
-	vec.MatMulAdd(dvs, sc.gt, us, C, B, dim)
+	// dvs += logitsᵀ·us a block of items at a time: the block's transpose
+	// stays in cache, where the whole one (B×C, megabytes) went to memory
+	// and back.
+	for c0 := 0; c0 < C; c0 += setBlock {
+		c1 := min(c0+setBlock, C)
+		sc.gt = transposeCols(sc.gt, logits, B, C, c0, c1)
+		vec.MatMulAdd(dvs[c0*dim:c1*dim], sc.gt, us, c1-c0, B, dim)
+	}
 	return loss / float64(B)
 }

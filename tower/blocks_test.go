@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -238,6 +239,7 @@ func TestGrad_SoftmaxSetLoss(t *testing.T) {
 		{"one target each", 5, []int32{0, 3, 4}, []int32{0, 1, 2, 3}, false, 0.5},
 		{"several targets", 6, []int32{0, 1, 4, 2, 5, 3}, []int32{0, 3, 4, 6}, true, 0.3},
 		{"a target twice", 4, []int32{1, 1, 2, 0}, []int32{0, 3, 4}, true, 0.5},
+		{"more items than a block", setBlock + 9, []int32{0, setBlock + 3, 70}, []int32{0, 2, 3}, true, 0.5},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			B := len(tc.tgtOff) - 1
@@ -265,17 +267,23 @@ func TestGrad_SoftmaxSetLoss(t *testing.T) {
 }
 
 func TestTranspose(t *testing.T) {
-	for _, sh := range [][2]int{{1, 1}, {1, 7}, {7, 1}, {16, 16}, {17, 33}, {256, 64}, {40, 300}} {
-		rows, cols := sh[0], sh[1]
+	for _, sh := range [][4]int{{1, 1, 0, 1}, {1, 7, 0, 7}, {7, 1, 0, 1}, {16, 16, 0, 16}, {17, 33, 0, 33}, {256, 64, 0, 64}, {40, 300, 0, 300},
+		{17, 33, 5, 22}, {40, 300, 64, 128}, {3, 100, 99, 100}} {
+		rows, cols, c0, c1 := sh[0], sh[1], sh[2], sh[3]
 		a := make([]float32, rows*cols)
 		for i := range a {
 			a[i] = float32(i)
 		}
-		got := transpose(make([]float32, 3), a, rows, cols) // too small: grown
+		got := transposeCols(make([]float32, 3), a, rows, cols, c0, c1) // too small: grown
+		if c0 == 0 && c1 == cols {
+			if whole := transpose(nil, a, rows, cols); !slices.Equal(whole[:rows*cols], got[:rows*cols]) {
+				t.Fatalf("%d×%d: transpose and transposeCols differ", rows, cols)
+			}
+		}
 		for r := range rows {
-			for c := range cols {
-				if got[c*rows+r] != a[r*cols+c] {
-					t.Fatalf("%d×%d: at (%d, %d) got %v, want %v", rows, cols, c, r, got[c*rows+r], a[r*cols+c])
+			for c := c0; c < c1; c++ {
+				if got[(c-c0)*rows+r] != a[r*cols+c] {
+					t.Fatalf("%d×%d, columns %d–%d: at (%d, %d) got %v, want %v", rows, cols, c0, c1, c-c0, r, got[(c-c0)*rows+r], a[r*cols+c])
 				}
 			}
 		}

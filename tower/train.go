@@ -447,13 +447,7 @@ func (t *trainer) update(st stepState, k int, off int, g []float32) {
 	w := (*t.tables[k])[off : off+len(g)]
 	lr := t.cfg.LR
 	if t.cfg.Optimizer == "adam" {
-		c1, c2 := st.c1, st.c2
-		mo, ve := t.mom[k][off:off+len(g)], t.vel[k][off:off+len(g)]
-		for i, gi := range g {
-			mo[i] = adamB1*mo[i] + (1-adamB1)*gi
-			ve[i] = adamB2*ve[i] + (1-adamB2)*gi*gi
-			w[i] -= lr * (mo[i] / c1) / (float32(math.Sqrt(float64(ve[i]/c2))) + adamEps)
-		}
+		vec.Adam(w, t.mom[k][off:off+len(g)], t.vel[k][off:off+len(g)], g, adamB1, adamB2, lr/st.c1, 1/st.c2, adamEps)
 		return
 	}
 	if sparse[k] {

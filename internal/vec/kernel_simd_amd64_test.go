@@ -11,6 +11,7 @@ func init() {
 	rowsWKernels["archsimd"] = AxpyRowsWSIMD
 	scatterKernels["archsimd"] = AxpyScatterSIMD
 	matMulKernels["archsimd"] = MatMulAddSIMD
+	adamKernels["archsimd"] = AdamSIMD
 	// Force the 256-bit paths too, which AVX-512 machines would not take.
 	if !hasAVX2 {
 		return

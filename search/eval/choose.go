@@ -133,11 +133,7 @@ func ChooseSources(ctx context.Context, ds *tower.Dataset, cfg tower.Config, cfc
 	if err != nil {
 		return nil, fmt.Errorf("choose sources: %w", err)
 	}
-	lists, _, err := cf.Fit(ctx, len(ds.Items), rest, cfc)
-	if err != nil {
-		return nil, fmt.Errorf("choose sources: %w", err)
-	}
-	nbrs, err := index.NewNeighbours(ids, lists.Offsets, lists.Items, lists.Weights)
+	lists, err := snapshot.FitLists(ctx, ids, rest, cfc)
 	if err != nil {
 		return nil, fmt.Errorf("choose sources: %w", err)
 	}
@@ -153,7 +149,7 @@ func ChooseSources(ctx context.Context, ds *tower.Dataset, cfg tower.Config, cfc
 	}
 	defer os.RemoveAll(data)
 	root := snapshot.NewRoot(data)
-	dir, err := root.Build(ctx, 0, model, ds.Items, pop, snapshot.BuildOptions{ANN: index.KindExact, Neighbours: nbrs})
+	dir, err := root.Build(ctx, 0, model, ds.Items, pop, snapshot.BuildOptions{ANN: index.KindExact, Neighbours: lists.Neighbours, Sequence: lists.Sequence})
 	if err != nil {
 		return nil, fmt.Errorf("choose sources: %w", err)
 	}

@@ -103,11 +103,7 @@ func (s *Served) load(ctx context.Context, ds *tower.Dataset, train [][]int32, c
 	if err != nil {
 		return fmt.Errorf("served: %w", err)
 	}
-	lists, method, err := cf.Fit(ctx, len(ds.Items), train, s.CF)
-	if err != nil {
-		return fmt.Errorf("served: %w", err)
-	}
-	nbrs, err := index.NewNeighbours(s.ids, lists.Offsets, lists.Items, lists.Weights)
+	lists, err := snapshot.FitLists(ctx, s.ids, train, s.CF)
 	if err != nil {
 		return fmt.Errorf("served: %w", err)
 	}
@@ -121,7 +117,7 @@ func (s *Served) load(ctx context.Context, ds *tower.Dataset, train [][]int32, c
 		return err
 	}
 	root := snapshot.NewRoot(s.dir)
-	dir, err := root.Build(ctx, 0, model, ds.Items, pop, snapshot.BuildOptions{ANN: index.KindExact, Neighbours: nbrs, Sources: choice.Sources, SourceFusion: choice.Fusion})
+	dir, err := root.Build(ctx, 0, model, ds.Items, pop, snapshot.BuildOptions{ANN: index.KindExact, Neighbours: lists.Neighbours, Sequence: lists.Sequence, Sources: choice.Sources, SourceFusion: choice.Fusion})
 	if err != nil {
 		s.Close()
 		return fmt.Errorf("served: %w", err)
@@ -132,7 +128,7 @@ func (s *Served) load(ctx context.Context, ds *tower.Dataset, train [][]int32, c
 		s.Close()
 		return fmt.Errorf("served: %w", err)
 	}
-	s.cfBy = method
+	s.cfBy = lists.Method
 	return nil
 }
 

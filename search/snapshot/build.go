@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/duetrec/duet/content"
@@ -13,6 +14,7 @@ import (
 	"github.com/duetrec/duet/internal/durable"
 	"github.com/duetrec/duet/search"
 	"github.com/duetrec/duet/tower"
+	"github.com/duetrec/duet/tower/cf"
 )
 
 // BuildOptions tunes Build. The zero value builds an HNSW index with its
@@ -24,9 +26,11 @@ type BuildOptions struct {
 	// validation figures, build parameters).
 	Meta map[string]string
 	// Neighbours, when set, are the item-to-item lists of the
-	// collaborative source, and Sources the weights of the sources the
-	// served recommendations fuse; both are kept in the snapshot.
+	// collaborative sources, Sequence those of the sequence source (see
+	// FitLists), and Sources the weights of the sources the served
+	// recommendations fuse; all are kept in the snapshot.
 	Neighbours   *index.Neighbours
+	Sequence     *index.Neighbours
 	Sources      map[string]float64
 	SourceFusion search.Fusion
 	// Progress, when set, follows the vector and text indexing.
@@ -77,9 +81,9 @@ func (r *Root) Build(ctx context.Context, seq uint64, model *tower.Model, items 
 		if err := stage("text", func() error { return buildText(ctx, filepath.Join(dir, fileText), items, opts.Progress) }); err != nil {
 			return err
 		}
-		if n := opts.Neighbours; n != nil {
-			if err := stage("save neighbours", func() error {
-				return durable.WriteFile(filepath.Join(dir, fileNeighbours), func(w io.Writer) error { return n.Save(ctx, w) })
+		for _, l := range listFiles(opts.Neighbours, opts.Sequence) {
+			if err := stage("save "+strings.TrimSuffix(l.name, ".idx"), func() error {
+				return durable.WriteFile(filepath.Join(dir, l.name), func(w io.Writer) error { return l.n.Save(ctx, w) })
 			}); err != nil {
 				return err
 			}
@@ -146,4 +150,34 @@ func buildText(ctx context.Context, dir string, items []content.Item, p content.
 		return err
 	}
 	return t.Close()
+}
+
+// Lists are the item-to-item lists of a snapshot, for BuildOptions.
+type Lists struct {
+	Neighbours *index.Neighbours // the collaborative lists (cf.Fit)
+	Method     string            // how Neighbours were made: cf.MethodEASE or cf.MethodCooccurrence
+	Sequence   *index.Neighbours // what followed each item (cf.FitSequence)
+	Bytes      int64             // both lists' memory in the builder's arrays
+}
+
+// FitLists makes the item-to-item lists of the items ids (by index) from
+// the training histories: train[u] is user u's distinct items, oldest
+// first (tower.LatestOrder).
+func FitLists(ctx context.Context, ids []string, train [][]int32, cfg cf.Config) (*Lists, error) {
+	nl, method, err := cf.Fit(ctx, len(ids), train, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("neighbours: %w", err)
+	}
+	sl, err := cf.FitSequence(ctx, len(ids), train, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("sequence lists: %w", err)
+	}
+	l := &Lists{Method: method, Bytes: nl.Bytes() + sl.Bytes()}
+	if l.Neighbours, err = index.NewNeighbours(ids, nl.Offsets, nl.Items, nl.Weights); err != nil {
+		return nil, fmt.Errorf("neighbours: %w", err)
+	}
+	if l.Sequence, err = index.NewNeighbours(ids, sl.Offsets, sl.Items, sl.Weights); err != nil {
+		return nil, fmt.Errorf("sequence lists: %w", err)
+	}
+	return l, nil
 }

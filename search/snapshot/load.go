@@ -28,6 +28,7 @@ type Snapshot struct {
 	text     *text.Index
 	vectors  index.Vector
 	nbrs     *index.Neighbours // nil when the snapshot has none
+	seq      *index.Neighbours // nil when the snapshot has none
 	work     string
 }
 
@@ -79,10 +80,16 @@ func Load(ctx context.Context, dir, work string, hist search.History, opts searc
 	if !ok {
 		return fail(fmt.Errorf("%w: vector index %q cannot look vectors up", ErrBadSnapshot, m.Meta["ann"]))
 	}
-	var nbrs *index.Neighbours
-	if _, ok := m.Files[fileNeighbours]; ok {
-		if err := readFile(filepath.Join(dir, fileNeighbours), func(r io.Reader) (err error) {
-			nbrs, err = index.LoadNeighbours(ctx, r)
+	var nbrs, seq *index.Neighbours
+	for _, l := range []struct {
+		file string
+		n    **index.Neighbours
+	}{{fileNeighbours, &nbrs}, {fileSequence, &seq}} {
+		if _, ok := m.Files[l.file]; !ok {
+			continue
+		}
+		if err := readFile(filepath.Join(dir, l.file), func(r io.Reader) (err error) {
+			*l.n, err = index.LoadNeighbours(ctx, r)
 			return err
 		}); err != nil {
 			return fail(err)
@@ -110,8 +117,11 @@ func Load(ctx context.Context, dir, work string, hist search.History, opts searc
 		return fail(err)
 	}
 	parts := search.Parts{Vectors: lookup, Text: tx, Encoder: search.ModelEncoder{Model: model}, History: hist, Catalog: cat}
-	if nbrs != nil {
+	if nbrs != nil { // a nil *Neighbours in the interface would not be nil
 		parts.Neighbours = nbrs
+	}
+	if seq != nil {
+		parts.Sequence = seq
 	}
 	if opts.Sources == nil && m.Sources != nil {
 		opts.Sources = m.Sources
@@ -120,7 +130,7 @@ func Load(ctx context.Context, dir, work string, hist search.History, opts searc
 		opts.SourceFusion = search.Fusion(m.SourceFusion)
 	}
 	e := search.New(parts, opts)
-	return &Snapshot{Engine: e, Dir: dir, Manifest: m, Model: model, text: tx, vectors: vecs, nbrs: nbrs, work: work}, nil
+	return &Snapshot{Engine: e, Dir: dir, Manifest: m, Model: model, text: tx, vectors: vecs, nbrs: nbrs, seq: seq, work: work}, nil
 }
 
 // checkConsistent refuses a snapshot whose parts disagree: each file may
@@ -196,9 +206,9 @@ func (s *Snapshot) SaveAs(ctx context.Context, root *Root, seq uint64, popularit
 		if err := copyDir(filepath.Join(s.work, fileText), filepath.Join(dir, fileText)); err != nil {
 			return err
 		}
-		if s.nbrs != nil {
-			// The lists are read-only: they are the snapshot's as built.
-			if err := copyFile(filepath.Join(s.Dir, fileNeighbours), filepath.Join(dir, fileNeighbours)); err != nil {
+		// The lists are read-only: they are the snapshot's as built.
+		for _, l := range listFiles(s.nbrs, s.seq) {
+			if err := copyFile(filepath.Join(s.Dir, l.name), filepath.Join(dir, l.name)); err != nil {
 				return err
 			}
 		}

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/duetrec/duet/index"
 	"github.com/duetrec/duet/internal/durable"
 )
 
@@ -29,7 +30,26 @@ const (
 	fileItems      = "items.jsonl.zst"    // the catalogue, as the generic format
 	filePopularity = "popularity.csv.zst" // item,count: the popularity fallback
 	fileNeighbours = "neighbours.idx"     // the item-to-item lists, when built
+	fileSequence   = "sequence.idx"       // the sequence lists (what followed each item), when built
 )
+
+// listFile is one of a snapshot's item-to-item list files and its lists.
+type listFile struct {
+	name string
+	n    *index.Neighbours
+}
+
+// listFiles returns the lists that are there, collaborative and sequence,
+// with their files.
+func listFiles(nbrs, seq *index.Neighbours) []listFile {
+	var out []listFile
+	for _, l := range []listFile{{fileNeighbours, nbrs}, {fileSequence, seq}} {
+		if l.n != nil {
+			out = append(out, l)
+		}
+	}
+	return out
+}
 
 // Manifest describes a snapshot: what it holds and how to check it.
 type Manifest struct {

@@ -12,6 +12,7 @@ import (
 	"github.com/duetrec/duet/index"
 	"github.com/duetrec/duet/search"
 	"github.com/duetrec/duet/search/snapshot"
+	"github.com/duetrec/duet/tower/cf"
 )
 
 func TestRoot_Lock(t *testing.T) {
@@ -158,9 +159,18 @@ func TestSnapshot_Neighbours(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// And in the sequence lists at the one before it.
+	before := make([]int32, len(ids))
+	for i := range ids {
+		before[i] = int32((i + len(ids) - 1) % len(ids))
+	}
+	seq, err := index.NewNeighbours(ids, offsets, before, weights)
+	if err != nil {
+		t.Fatal(err)
+	}
 	r := snapshot.NewRoot(t.TempDir())
 	sources := map[string]float64{search.SourceCF: 1, search.SourceTower: 0.5}
-	dir, err := r.Build(ctx, 1, model, ds.Items, nil, snapshot.BuildOptions{ANN: index.KindExact, Neighbours: nbrs, Sources: sources, SourceFusion: search.FusionRRF})
+	dir, err := r.Build(ctx, 1, model, ds.Items, nil, snapshot.BuildOptions{ANN: index.KindExact, Neighbours: nbrs, Sequence: seq, Sources: sources, SourceFusion: search.FusionRRF})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,6 +187,10 @@ func TestSnapshot_Neighbours(t *testing.T) {
 		res, err := snap.Recommend(ctx, search.Request{History: []string{ids[3]}, Sources: []string{search.SourceCF}, K: 1, Explain: true})
 		if err != nil || len(res.Hits) != 1 || res.Hits[0].ID != ids[4] || res.Fusion != search.FusionRRF {
 			t.Fatalf("the lists' neighbour of %s: %+v %v", ids[3], res, err)
+		}
+		res, err = snap.Recommend(ctx, search.Request{History: []string{ids[3]}, Sources: []string{search.SourceSequence}, K: 1, Explain: true})
+		if err != nil || len(res.Hits) != 1 || res.Hits[0].ID != ids[2] || res.Hits[0].Explain.Sources[0].Source != search.SourceSequence {
+			t.Fatalf("the sequence lists' follower of %s: %+v %v", ids[3], res, err)
 		}
 	}
 	check(dir)
@@ -197,5 +211,30 @@ func TestSnapshot_Neighbours(t *testing.T) {
 	os.WriteFile(p, []byte(strings.Replace(string(b), `"cf": 1`, `"oracle": 1`, 1)), 0o644)
 	if _, err := r.Load(ctx, saved, search.StaticHistory{}, search.Options{}); !errors.Is(err, snapshot.ErrBadSnapshot) {
 		t.Fatalf("unknown source: %v", err)
+	}
+}
+
+func TestFitLists(t *testing.T) {
+	ctx := context.Background()
+	ids := []string{"a", "b", "c", "d"}
+	// Oldest first: a → b → c twice, d alone.
+	train := [][]int32{{0, 1, 2}, {0, 1, 2}, {3}}
+	l, err := snapshot.FitLists(ctx, ids, train, cf.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.Method != cf.MethodEASE || l.Bytes <= 0 {
+		t.Fatalf("method %q, %d bytes", l.Method, l.Bytes)
+	}
+	got, err := l.Sequence.Recommend(ctx, []string{"b"}, 3, nil)
+	if err != nil || len(got) != 1 || got[0].ID != "c" {
+		t.Fatalf("what followed b: %+v %v", got, err)
+	}
+	got, err = l.Neighbours.Recommend(ctx, []string{"b"}, 3, nil)
+	if err != nil || len(got) == 0 || got[0].ID == "d" {
+		t.Fatalf("what goes with b: %+v %v", got, err)
+	}
+	if _, err := snapshot.FitLists(ctx, ids, [][]int32{{0, 9}}, cf.Config{}); err == nil {
+		t.Fatal("an item out of range was accepted")
 	}
 }

@@ -14,10 +14,11 @@ func newGenCmd() *cobra.Command {
 	var (
 		out          string
 		items, users int
+		medianEvents int
 		seed         uint64
 	)
 	cmd := &cobra.Command{
-		Use:   "gen --out DIR [--items N] [--users M] [--seed S]",
+		Use:   "gen --out DIR [--items N] [--users M] [--median-events E] [--seed S]",
 		Short: "Generate the synthetic demo data set in the generic format",
 		Long: `Write DIR/items.jsonl and DIR/events.csv: a deterministic synthetic catalog
 (titles, descriptions and tags from per-topic vocabularies, Zipf-like
@@ -31,8 +32,11 @@ drift over time). The same flags always give the same bytes.`,
 			if items < 1 || users < 1 {
 				return usagef("--items and --users must be at least 1")
 			}
+			if medianEvents < 5 || medianEvents > 200 {
+				return usagef("--median-events must be 5 to 200, got %d", medianEvents)
+			}
 			start := time.Now()
-			st, err := content.GenerateFiles(cmd.Context(), out, content.GenOptions{Items: items, Users: users, Seed: seed})
+			st, err := content.GenerateFiles(cmd.Context(), out, content.GenOptions{Items: items, Users: users, Seed: seed, MedianEvents: medianEvents})
 			if err != nil {
 				return err
 			}
@@ -46,6 +50,7 @@ drift over time). The same flags always give the same bytes.`,
 	f.StringVar(&out, "out", "", "directory to write items.jsonl and events.csv to")
 	f.IntVar(&items, "items", 5000, "number of items")
 	f.IntVar(&users, "users", 1000, "number of users")
+	f.IntVar(&medianEvents, "median-events", 20, "median events a user has (log-normal: the mean is about 1.6 times it)")
 	f.Uint64Var(&seed, "seed", 1, "random seed")
 	return cmd
 }

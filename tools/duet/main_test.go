@@ -36,6 +36,7 @@ func TestExitStatus(t *testing.T) {
 		{"bad flag value", []string{"gen", "--out", dir, "--items", "many"}, 2, "many"},
 		{"missing out", []string{"gen"}, 2, "--out is required"},
 		{"zero items", []string{"gen", "--out", dir, "--items", "0"}, 2, "at least 1"},
+		{"too few median events", []string{"gen", "--out", dir, "--median-events", "4"}, 2, "--median-events must be 5 to 200"},
 		{"import without source", []string{"import", "--data", dir}, 2, "--movielens"},
 		{"import both sources", []string{"import", "--data", dir, "--movielens", dir, "--items", "x"}, 2, "either"},
 		{"import missing file", []string{"import", "--data", dir, "--movielens", filepath.Join(dir, "nope")}, 1, "no such file"},

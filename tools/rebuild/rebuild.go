@@ -243,25 +243,22 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	for u, h := range ds.History {
 		histories[u] = tower.LatestOrder(h)
 	}
-	lists, method, err := cf.Fit(ctx, len(ds.Items), histories, opts.CF)
-	if err != nil {
-		return rep, fmt.Errorf("rebuild: neighbours: %w", err)
-	}
 	ids := make([]string, len(ds.Items))
 	for i, it := range ds.Items {
 		ids[i] = it.ID
 	}
-	nbrs, err := index.NewNeighbours(ids, lists.Offsets, lists.Items, lists.Weights)
+	lists, err := snapshot.FitLists(ctx, ids, histories, opts.CF)
 	if err != nil {
-		return rep, fmt.Errorf("rebuild: neighbours: %w", err)
+		return rep, fmt.Errorf("rebuild: %w", err)
 	}
-	rep.Neighbours = fmt.Sprintf("%s, %d per item at most, %.1f MB", method, nbrs.Entries()/max(1, len(ids)), float64(lists.Bytes())/1e6)
+	rep.Neighbours = fmt.Sprintf("%s, %d per item on average; sequence lists, %d per item on average; %.1f MB",
+		lists.Method, lists.Neighbours.Entries()/max(1, len(ids)), lists.Sequence.Entries()/max(1, len(ids)), float64(lists.Bytes)/1e6)
 	timed("neighbours", time.Since(t))
 
-	meta["neighbours"] = method
+	meta["neighbours"] = lists.Method
 
 	bo := snapshot.BuildOptions{ANN: opts.ANN, HNSW: opts.HNSW, Meta: meta, Progress: opts.Progress, Timings: timed,
-		Neighbours: nbrs, Sources: rep.Served.Sources, SourceFusion: rep.Served.Fusion}
+		Neighbours: lists.Neighbours, Sequence: lists.Sequence, Sources: rep.Served.Sources, SourceFusion: rep.Served.Fusion}
 	dir, err := root.Build(ctx, stats.Seq, model, ds.Items, ds.Popularity(ds.History), bo)
 	if err != nil {
 		return rep, err

@@ -2,8 +2,10 @@ package cf_test
 
 import (
 	"context"
+	"maps"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/duetrec/duet/tower/cf"
@@ -49,47 +51,60 @@ func TestCooccurrence(t *testing.T) {
 	}
 }
 
+// EASE's lists are the strongest weights of B's rows; with fewer users
+// than items, the strongest among the items sharing a user with the row's.
 func TestEASE_ListsAreTheTopOfB(t *testing.T) {
-	r := rand.New(rand.NewPCG(1, 1))
-	const n = 40
-	train := make([][]int32, 25)
-	for u := range train {
-		for _, it := range r.Perm(n)[:3+r.IntN(8)] {
-			train[u] = append(train[u], int32(it))
+	const n, top = 40, 5
+	for _, users := range []int{25, 60} {
+		r := rand.New(rand.NewPCG(1, uint64(users)))
+		train := make([][]int32, users)
+		for u := range train {
+			for _, it := range r.Perm(n)[:3+r.IntN(8)] {
+				train[u] = append(train[u], int32(it))
+			}
 		}
-	}
-	ctx := context.Background()
-	b, err := cf.EASEWeights(ctx, n, train, 10)
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := cf.EASE(ctx, n, train, 10, 5)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range n {
-		items, ws := l.Row(i)
-		if len(items) > 5 {
-			t.Fatalf("item %d keeps %d neighbours", i, len(items))
+		dual := users < n
+		shares := func(i, j int) bool {
+			for _, h := range train {
+				if slices.Contains(h, int32(i)) && slices.Contains(h, int32(j)) {
+					return true
+				}
+			}
+			return false
+		}
+		ctx := context.Background()
+		b, err := cf.EASEWeights(ctx, n, train, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, err := cf.EASE(ctx, n, train, 10, top)
+		if err != nil {
+			t.Fatal(err)
 		}
 		abs := func(x float32) float32 { return float32(math.Abs(float64(x))) }
-		for k, j := range items {
-			if ws[k] != b[i*n+int(j)] || ws[k] == 0 || int(j) == i {
-				t.Fatalf("item %d neighbour %d weight %v, B %v", i, j, ws[k], b[i*n+int(j)])
+		for i := range n {
+			items, ws := l.Row(i)
+			if len(items) > top {
+				t.Fatalf("%d users: item %d keeps %d neighbours", users, i, len(items))
 			}
-			if k > 0 && abs(ws[k]) > abs(ws[k-1]) {
-				t.Fatalf("item %d: not strongest first", i)
+			for k, j := range items {
+				if abs(ws[k]-b[i*n+int(j)]) > 1e-5*(1+abs(ws[k])) || ws[k] == 0 || int(j) == i {
+					t.Fatalf("%d users: item %d neighbour %d weight %v, B %v", users, i, j, ws[k], b[i*n+int(j)])
+				}
+				if dual && !shares(i, int(j)) {
+					t.Fatalf("%d users: item %d neighbour %d shares no user", users, i, j)
+				}
+				if k > 0 && abs(ws[k]) > abs(ws[k-1]) {
+					t.Fatalf("%d users: item %d: not strongest first", users, i)
+				}
 			}
-		}
-		// Nothing left out outweighs the weakest kept.
-		if len(items) == 5 {
-			kept := map[int32]bool{}
-			for _, j := range items {
-				kept[j] = true
-			}
-			for j := range n {
-				if !kept[int32(j)] && abs(b[i*n+j]) > abs(ws[4]) {
-					t.Fatalf("item %d: %d (%v) left out, weaker %v kept", i, j, b[i*n+j], ws[4])
+			// Nothing left out (of the candidates) outweighs the weakest kept.
+			if len(items) == top {
+				for j := range n {
+					cand := j != i && (!dual || shares(i, j))
+					if cand && !slices.Contains(items, int32(j)) && abs(b[i*n+j]) > abs(ws[top-1])*(1+1e-5) {
+						t.Fatalf("%d users: item %d: %d (%v) left out, weaker %v kept", users, i, j, b[i*n+j], ws[top-1])
+					}
 				}
 			}
 		}
@@ -164,5 +179,50 @@ func TestEASELowRank_ScoresAsB(t *testing.T) {
 	}
 	if _, _, err := cf.EASELowRank(ctx, n, train, 0); err == nil {
 		t.Fatal("λ 0 accepted")
+	}
+}
+
+func TestSequence(t *testing.T) {
+	// Histories oldest first: 0 → 1 → 2, 0 → 2, 3 → 0.
+	train := [][]int32{{0, 1, 2}, {0, 2}, {3, 0}}
+	tests := []struct {
+		name   string
+		window int
+		top    int
+		want   map[int32]map[int32]float32 // item → follower → weight
+	}{
+		{"next only", 1, 0, map[int32]map[int32]float32{0: {1: 1, 2: 1}, 1: {2: 1}, 3: {0: 1}}},
+		{"two places", 2, 0, map[int32]map[int32]float32{0: {1: 1, 2: 1.5}, 1: {2: 1}, 3: {0: 1}}},
+		{"the heaviest only", 2, 1, map[int32]map[int32]float32{0: {2: 1.5}, 1: {2: 1}, 3: {0: 1}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l, err := cf.Sequence(context.Background(), 4, train, tt.window, tt.top)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range 4 {
+				items, ws := l.Row(i)
+				got := map[int32]float32{}
+				for k, j := range items {
+					got[j] = ws[k]
+					if k > 0 && ws[k] > ws[k-1] {
+						t.Errorf("item %d: not heaviest first: %v", i, ws)
+					}
+				}
+				if want := tt.want[int32(i)]; !maps.Equal(got, want) {
+					t.Errorf("item %d: followers %v, want %v", i, got, want)
+				}
+			}
+		})
+	}
+	for _, bad := range []struct {
+		name   string
+		train  [][]int32
+		window int
+	}{{"zero window", train, 0}, {"item out of range", [][]int32{{0, 4}}, 1}} {
+		if _, err := cf.Sequence(context.Background(), 4, bad.train, bad.window, 0); err == nil {
+			t.Errorf("%s: accepted", bad.name)
+		}
 	}
 }
