@@ -172,10 +172,7 @@ func Generate(ctx context.Context, opts GenOptions, items, events io.Writer) (Ge
 	if opts.Seed == 0 {
 		opts.Seed = 1
 	}
-	if opts.MedianEvents == 0 {
-		opts.MedianEvents = genEventsMedian
-	}
-	if opts.MedianEvents < genMinEvents || opts.MedianEvents > genMaxEvents {
+	if m := opts.MedianEvents; m != 0 && (m < genMinEvents || m > genMaxEvents) { // 0: the default, set by newGenState
 		return GenStats{}, fmt.Errorf("generate: MedianEvents is %d, want %d to %d", opts.MedianEvents, genMinEvents, genMaxEvents)
 	}
 	if opts.Items < 1 || opts.Items > genMaxSize {
