@@ -86,6 +86,7 @@ func Train(ctx context.Context, ds *Dataset, train [][]int32, val []ValPair, cfg
 	if n == 0 {
 		return nil, fmt.Errorf("train: %w: empty catalog", ErrNoData)
 	}
+	cfg = cfg.resolveSoftmax(n)
 	if train == nil {
 		train = make([][]int32, len(ds.History))
 		for u, h := range ds.History {
@@ -269,6 +270,12 @@ type trainer struct {
 	// reads without summing them (see Config.HistoryContent); nil when
 	// every batch sums them all.
 	content []float32
+	// unseen marks the catalog items no training history holds: their id
+	// rows stay zero, so their vectors are their content's, as for an item
+	// added after training. Trained as negatives (the full softmax makes
+	// every item one), the rows would learn "never recommend" from the
+	// absence of data alone, and a new item is not unwanted.
+	unseen []bool
 
 	tables []*[]float32 // m.p.all() with tok for m.p.tok, in the order of acc, mom and vel
 	acc    [][]float32  // adagrad accumulators: per row for sparse tables, per weight for dense
@@ -280,6 +287,15 @@ type trainer struct {
 func newTrainer(m *Model, train [][]int32) *trainer {
 	cfg := m.cfg
 	t := &trainer{m: m, cfg: cfg, train: train}
+	t.unseen = make([]bool, len(m.items))
+	for i := range t.unseen {
+		t.unseen[i] = true
+	}
+	for _, h := range train {
+		for _, i := range h {
+			t.unseen[i] = false
+		}
+	}
 	t.packTokens()
 	if !cfg.HistoryContent && !cfg.FullSoftmax {
 		t.content = make([]float32, len(m.items)*cfg.Dim)

@@ -280,7 +280,8 @@ func (w *worker) forwardBackward(exs []example) float64 {
 	}
 	w.drop = w.drop[:S]
 	for k, i := range w.items {
-		w.drop[k] = cfg.IDDropout > 0 && w.rng.Float32() < cfg.IDDropout
+		drop := cfg.IDDropout > 0 && w.rng.Float32() < cfg.IDDropout
+		w.drop[k] = drop || t.unseen[i]
 		if !w.drop[k] {
 			vec.Axpy(1, m.p.id[int(i)*d:int(i+1)*d], w.s[k*d:(k+1)*d])
 		}

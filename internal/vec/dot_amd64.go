@@ -18,11 +18,8 @@ func axpyRowsW(w, m []float32, rows []int32, y []float32) { axpyRowsWVek(w, m, r
 
 func axpyScatter(w, x, m []float32, rows []int32) { axpyScatterVek(w, x, m, rows) }
 
-// matMulAdd goes row by row: vek has no matrix product of this shape.
 func matMulAdd(dst, a, b []float32, rows, inner, cols int) {
-	for i := range rows {
-		axpyRowsWVek(a[i*inner:(i+1)*inner], b, nil, dst[i*cols:(i+1)*cols])
-	}
+	matMulAddVek(dst, a, b, rows, inner, cols)
 }
 
 func kernel() string {

@@ -3,6 +3,8 @@
 package vec
 
 import (
+	"sync"
+
 	"github.com/viterin/vek/vek32"
 	"golang.org/x/sys/cpu"
 )
@@ -96,18 +98,50 @@ func axpyRowsVek(alpha float32, m []float32, rows []int32, y []float32) {
 	}
 }
 
-// axpyRowsWVek computes AxpyRowsW with vek's AVX2 assembly.
+// vekRowsMin is the fewest rows axpyRowsWVek sums with a product: below
+// it a scaled add per row costs less than fetching the staging buffer.
+const vekRowsMin = 4
+
+// axpyRowsWVek computes AxpyRowsW with vek's AVX2 product: the listed
+// rows are gathered into a staging buffer, a block at a time, and each
+// block summed by one 1×k·k×n product, which keeps y in registers where a
+// scaled copy and an add per row would pass over it twice.
 func axpyRowsWVek(w []float32, m []float32, rows []int32, y []float32) {
 	n := len(y)
-	if rows == nil {
-		for k, wk := range w {
-			axpyVek(wk, m[k*n:(k+1)*n], y)
+	cnt := len(w)
+	if rows != nil {
+		cnt = len(rows)
+	}
+	if !vekOK || n < vekMin || n > len(vekStage{}.sum) || cnt < vekRowsMin {
+		if rows == nil {
+			for k, wk := range w {
+				axpyVek(wk, m[k*n:(k+1)*n], y)
+			}
+			return
+		}
+		w = w[:len(rows)]
+		for k, r := range rows {
+			axpyVek(w[k], m[int(r)*n:int(r+1)*n], y)
 		}
 		return
 	}
-	w = w[:len(rows)]
-	for k, r := range rows {
-		axpyVek(w[k], m[int(r)*n:int(r+1)*n], y)
+	st := vekStages.Get().(*vekStage)
+	defer vekStages.Put(st)
+	t := st.sum[:n]
+	step := len(st.buf) / n
+	for k0 := 0; k0 < cnt; k0 += step {
+		k1 := min(cnt, k0+step)
+		var blk []float32
+		if rows == nil {
+			blk = m[k0*n : k1*n]
+		} else {
+			blk = st.buf[:(k1-k0)*n]
+			for k, r := range rows[k0:k1] {
+				copy(blk[k*n:(k+1)*n], m[int(r)*n:int(r+1)*n])
+			}
+		}
+		vek32.MatMul_Into(t, w[k0:k1], blk, k1-k0)
+		vek32.Add_Inplace(y, t)
 	}
 }
 
@@ -117,5 +151,49 @@ func axpyScatterVek(w, x, m []float32, rows []int32) {
 	w = w[:len(rows)]
 	for k, r := range rows {
 		axpyVek(w[k], x, m[int(r)*n:int(r+1)*n])
+	}
+}
+
+// vekSerialFMA is the product size (rows·inner·cols) from which
+// vek32.MatMul_Into splits its work over every CPU. The trainer already runs
+// one worker per CPU, so matMulAddVek stays below it.
+const vekSerialFMA = 100_000
+
+// vekMatChunk is the size of the buffer matMulAddVek stages products in
+// (16 KB): vek's product overwrites its destination and MatMulAdd adds.
+const vekMatChunk = 4096
+
+// vekStage is the staging memory of the vek products. vek32.MatMul_Into
+// may hand its slices to other goroutines, so a buffer on the stack would
+// move to the heap on every call: the buffers are pooled instead.
+type vekStage struct {
+	buf [vekMatChunk]float32
+	sum [vekMatChunk / 4]float32
+}
+
+var vekStages = sync.Pool{New: func() any { return new(vekStage) }}
+
+// matMulAddVek computes MatMulAdd with vek's AVX2 product (4–8× the row by
+// row axpy), a few rows at a time so that vek runs it on this goroutine.
+func matMulAddVek(dst, a, b []float32, rows, inner, cols int) {
+	if !vekOK || inner < 1 {
+		matMulAddPortable(dst, a, b, rows, inner, cols)
+		return
+	}
+	st := vekStages.Get().(*vekStage)
+	defer vekStages.Put(st)
+	stage := st.buf[:]
+	if cols > vekMatChunk {
+		// A row wider than the stack buffer (logits over a whole
+		// catalogue) is staged on the heap: one allocation against
+		// inner·cols multiply-adds.
+		stage = make([]float32, cols)
+	}
+	step := max(1, min(len(stage)/cols, (vekSerialFMA-1)/(inner*cols)))
+	for i0 := 0; i0 < rows; i0 += step {
+		i1 := min(rows, i0+step)
+		t := stage[:(i1-i0)*cols]
+		vek32.MatMul_Into(t, a[i0*inner:i1*inner], b, inner)
+		vek32.Add_Inplace(dst[i0*cols:i1*cols], t)
 	}
 }

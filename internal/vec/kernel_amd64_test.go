@@ -10,4 +10,5 @@ func init() {
 	rowsKernels["vek"] = axpyRowsVek
 	rowsWKernels["vek"] = axpyRowsWVek
 	scatterKernels["vek"] = axpyScatterVek
+	matMulKernels["vek"] = matMulAddVek
 }

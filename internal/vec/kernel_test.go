@@ -150,8 +150,13 @@ func TestAxpyRowsKernelsAgree(t *testing.T) {
 	for _, n := range kernelLengths {
 		m := randSlice(rng, tableRows*n)
 		// Repeated rows count as often as they occur; an odd number of rows
-		// takes the kernels' single-row step; nil stands for every row.
-		for _, rows := range [][]int32{nil, {}, {3}, {0, 8}, {2, 5, 2}, {8, 1, 4, 4, 0, 7, 6}} {
+		// takes the kernels' single-row step; nil stands for every row; a
+		// long list is summed in several blocks.
+		long := make([]int32, 150)
+		for k := range long {
+			long[k] = int32(k*7) % tableRows
+		}
+		for _, rows := range [][]int32{nil, {}, {3}, {0, 8}, {2, 5, 2}, {8, 1, 4, 4, 0, 7, 6}, long} {
 			listed := rows
 			if rows == nil {
 				listed = every
@@ -203,8 +208,9 @@ func TestAxpyRowsKernelsAgree(t *testing.T) {
 
 func TestMatMulAddKernelsAgree(t *testing.T) {
 	rng := rand.New(rand.NewPCG(9, 10))
-	// Tiled and untiled shapes, and rows left over after the tiles.
-	for _, sz := range []struct{ r, k, c int }{{1, 1, 1}, {3, 5, 7}, {4, 64, 64}, {9, 3, 128}, {17, 33, 65}, {2, 100, 256}, {6, 256, 64}, {5, 16, 96}} {
+	// Tiled and untiled shapes, rows left over after the tiles, products
+	// staged in several blocks, and rows wider than the staging buffer.
+	for _, sz := range []struct{ r, k, c int }{{1, 1, 1}, {3, 5, 7}, {4, 64, 64}, {9, 3, 128}, {17, 33, 65}, {2, 100, 256}, {6, 256, 64}, {5, 16, 96}, {7, 40, 400}, {2, 3, 5000}} {
 		a, b, d0 := randSlice(rng, sz.r*sz.k), randSlice(rng, sz.k*sz.c), randSlice(rng, sz.r*sz.c)
 		for name, f := range matMulKernels {
 			dst := append([]float32(nil), d0...)
