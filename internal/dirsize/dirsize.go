@@ -3,20 +3,26 @@
 package dirsize
 
 import (
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 )
 
-// Of returns the total size of the regular files below dir.
+// Of returns the total size of the regular files below dir. A file or
+// directory removed while Of reads (a text index merging its segments)
+// counts for nothing; dir itself missing is an error.
 func Of(dir string) (int64, error) {
 	var n int64
-	err := filepath.WalkDir(dir, func(_ string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
+	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			var fi fs.FileInfo
+			if fi, err = d.Info(); err == nil {
+				n += fi.Size()
+			}
 		}
-		fi, err := d.Info()
-		if err == nil {
-			n += fi.Size()
+		if errors.Is(err, fs.ErrNotExist) && path != dir {
+			return nil
 		}
 		return err
 	})

@@ -1,6 +1,7 @@
 package dirsize_test
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -38,5 +39,38 @@ func TestOf(t *testing.T) {
 	}
 	if _, err := dirsize.Of(filepath.Join(t.TempDir(), "absent")); err == nil {
 		t.Error("Of of a missing directory: no error")
+	}
+}
+
+// TestOf_FilesRemovedMeanwhile checks that files removed while Of walks
+// (as a text index removes merged segments) are no error.
+func TestOf_FilesRemovedMeanwhile(t *testing.T) {
+	dir := t.TempDir()
+	const files = 2000
+	for i := range files {
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("%05d", i)), []byte{1}, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := files - 1; i >= 0; i-- {
+			os.Remove(filepath.Join(dir, fmt.Sprintf("%05d", i)))
+		}
+	}()
+	for {
+		n, err := dirsize.Of(dir)
+		if err != nil || n < 0 || n > files {
+			t.Fatalf("Of = %d, %v while files are removed", n, err)
+		}
+		select {
+		case <-done:
+			if n, err := dirsize.Of(dir); n != 0 || err != nil {
+				t.Fatalf("Of = %d, %v after every file was removed", n, err)
+			}
+			return
+		default:
+		}
 	}
 }

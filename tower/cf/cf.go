@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"math"
 
+	"gonum.org/v1/gonum/blas/blas64"
 	"gonum.org/v1/gonum/mat"
 
 	"github.com/duetrec/duet/internal/parallel"
@@ -460,7 +461,7 @@ func easeUsers(n int, train [][]int32) (int, error) {
 // easeDual returns λP = I − Xᵀ(XXᵀ + λI)⁻¹X over the users with training
 // items. With XXᵀ + λI = UᵀU and Y = U⁻ᵀX, Xᵀ(XXᵀ + λI)⁻¹X = YᵀY.
 func easeDual(ctx context.Context, n, users int, train [][]int32, lambda float64) (*mat.SymDense, error) {
-	yt, err := easeFactor(ctx, n, users, train, lambda)
+	yt, _, err := easeFactor(ctx, n, users, train, lambda)
 	if err != nil {
 		return nil, err
 	}
@@ -480,13 +481,20 @@ func easeDual(ctx context.Context, n, users int, train [][]int32, lambda float64
 // LowRankEASE is EASE's B in the dual form, never formed: with λP =
 // I − YᵀY (see EASEWeights), a history's summed rows of B are, for an item
 // j, (z·Yⱼ − [j in the history]·‖Yⱼ‖²)/Dⱼ, where Yⱼ is column j of Y, z
-// the sum of the history items' columns and Dⱼ = 1 − ‖Yⱼ‖². Scoring a
-// history costs users × items instead of the items² of forming B, which
-// is what makes EASE usable beyond ten thousand items with few users.
+// the sum of the history items' columns and Dⱼ = 1 − ‖Yⱼ‖².
+//
+// Scores does not read Y: with Y = U⁻ᵀX, z·Yⱼ = xⱼ·U⁻¹U⁻ᵀa, where a = Xh
+// counts, per user, the history items they share, and xⱼ is item j's
+// users. Two triangular products (users²) and one pass over X's entries
+// cost a fraction of Yᵀz's users × items, which is what makes EASE usable
+// beyond ten thousand items with few users.
 type LowRankEASE struct {
 	N, K int
-	YT   []float32 // N×K, row-major: Yᵀ, a row per item
+	YT   []float32 // N×K, row-major: Yᵀ, a row per item (for the lists)
 	D    []float32 // N: the diagonal of λP
+
+	uinv  []float32 // K×K, row-major: U⁻¹, upper triangular
+	users [][]int32 // per item: its users, the rows of X
 }
 
 // EASELowRank solves EASE in the dual form (see EASEWeights) and returns
@@ -503,11 +511,18 @@ func EASELowRank(ctx context.Context, n int, train [][]int32, lambda float64) (m
 	if users == 0 || users >= n {
 		return nil, false, nil
 	}
-	yt, err := easeFactor(ctx, n, users, train, lambda)
+	yt, f, err := easeFactor(ctx, n, users, train, lambda)
 	if err != nil {
 		return nil, false, err
 	}
-	m = &LowRankEASE{N: n, K: users, YT: make([]float32, n*users), D: make([]float32, n)}
+	m = &LowRankEASE{N: n, K: users, YT: make([]float32, n*users), D: make([]float32, n), users: f.byItem}
+	m.uinv = make([]float32, users*users)
+	for r := range users {
+		row := f.uinv.Data[r*f.uinv.Stride : r*f.uinv.Stride+users]
+		for a := r; a < users; a++ {
+			m.uinv[r*users+a] = float32(row[a])
+		}
+	}
 	for j := range n {
 		row := yt.RawRowView(j)
 		out := m.YT[j*users : (j+1)*users]
@@ -524,18 +539,34 @@ func EASELowRank(ctx context.Context, n int, train [][]int32, lambda float64) (m
 // Scores adds to scores (length N) the summed rows of B of the history
 // items, which must be distinct.
 func (m *LowRankEASE) Scores(history []int32, scores []float32) {
-	z := make([]float32, m.K)
+	k := m.K
+	a := make([]float32, k)
 	for _, h := range history {
-		vec.Axpy(1, m.YT[int(h)*m.K:(int(h)+1)*m.K], z)
+		for _, u := range m.users[h] {
+			a[u]++
+		}
 	}
-	acc := make([]float32, m.N)
-	vec.MatVec(acc, m.YT, z)
+	// z = U⁻ᵀa: row u of U⁻¹ scaled by a_u, from column u on.
+	z := make([]float32, k)
+	for u, au := range a {
+		if au != 0 {
+			vec.Axpy(au, m.uinv[u*k+u:(u+1)*k], z[u:])
+		}
+	}
+	// w = U⁻¹z: row u of U⁻¹ against z, from column u on.
+	for u := range k {
+		a[u] = vec.Dot(m.uinv[u*k+u:(u+1)*k], z[u:])
+	}
+	for j, us := range m.users {
+		var s float32
+		for _, u := range us {
+			s += a[u]
+		}
+		scores[j] += s / m.D[j]
+	}
+	// ‖Yⱼ‖² = 1 − Dⱼ.
 	for _, h := range history {
-		y := m.YT[int(h)*m.K : (int(h)+1)*m.K]
-		acc[h] -= vec.Dot(y, y)
-	}
-	for j, a := range acc {
-		scores[j] += a / m.D[j]
+		scores[h] -= (1 - m.D[h]) / m.D[h]
 	}
 }
 
@@ -544,7 +575,7 @@ func (m *LowRankEASE) Scores(history []int32, scores []float32) {
 // formed densely: (XXᵀ)ᵤᵥ counts the items u and v share, and column i of
 // Y sums the rows of U⁻¹ of the users who have item i (U⁻¹ is upper
 // triangular: row u starts at column u).
-func easeFactor(ctx context.Context, n, users int, train [][]int32, lambda float64) (*mat.Dense, error) {
+func easeFactor(ctx context.Context, n, users int, train [][]int32, lambda float64) (*mat.Dense, *easeParts, error) {
 	byItem := make([][]int32, n) // the users (rows of X) of each item
 	r := int32(0)
 	for _, h := range train {
@@ -572,19 +603,19 @@ func easeFactor(ctx context.Context, n, users int, train [][]int32, lambda float
 		raw.Data[i*raw.Stride+i] += lambda
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var c mat.Cholesky
 	if !c.Factorize(k) {
-		return nil, errors.New("ease: user Gram matrix is not positive definite")
+		return nil, nil, errors.New("ease: user Gram matrix is not positive definite")
 	}
 	var u, uinv mat.TriDense
 	c.UTo(&u)
 	if err := uinv.InverseTri(&u); err != nil {
-		return nil, fmt.Errorf("ease: invert: %w", err)
+		return nil, nil, fmt.Errorf("ease: invert: %w", err)
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	inv := uinv.RawTriangular()
 	yt := mat.NewDense(n, users, nil)
@@ -597,7 +628,13 @@ func easeFactor(ctx context.Context, n, users int, train [][]int32, lambda float
 			}
 		}
 	}
-	return yt, ctx.Err()
+	return yt, &easeParts{byItem: byItem, uinv: inv}, ctx.Err()
+}
+
+// easeParts are what easeFactor computes on the way to Yᵀ.
+type easeParts struct {
+	byItem [][]int32         // per item: its users, the rows of X
+	uinv   blas64.Triangular // U⁻¹
 }
 
 // Methods of Config.
