@@ -184,8 +184,8 @@ func matMulAddVek(dst, a, b []float32, rows, inner, cols int) {
 	defer vekStages.Put(st)
 	stage := st.buf[:]
 	if cols > vekMatChunk {
-		// A row wider than the stack buffer (logits over a whole
-		// catalogue) is staged on the heap: one allocation against
+		// A row wider than the pooled buffer (logits over a whole
+		// catalogue) is staged in its own: one allocation against
 		// inner·cols multiply-adds.
 		stage = make([]float32, cols)
 	}
