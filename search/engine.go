@@ -80,8 +80,9 @@ type Options struct {
 	// HistoryLen is how many of the user's latest events the user vector
 	// reads; default 50.
 	HistoryLen int
-	// SeenLen is how many of the user's latest events exclude-seen drops;
-	// default 500.
+	// SeenLen is how many of the user's latest events exclude-seen drops
+	// and Recommend reads (its collaborative lists sum them all); default
+	// MaxHistory.
 	SeenLen int
 	// Because is how many history items explain a user-driven hit; default 3.
 	Because int
@@ -117,7 +118,7 @@ func New(p Parts, opts Options) *Engine {
 		opts.HistoryLen = 50
 	}
 	if opts.SeenLen <= 0 {
-		opts.SeenLen = 500
+		opts.SeenLen = MaxHistory
 	}
 	if opts.Because <= 0 {
 		opts.Because = 3

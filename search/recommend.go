@@ -80,8 +80,12 @@ type SourceRank struct {
 	Score  float64 `json:"score"`
 }
 
-// MaxHistory bounds Request.History.
-const MaxHistory = 1000
+// MaxHistory bounds Request.History, and is the default of
+// Options.SeenLen: the most of a user's latest events that exclude-seen
+// and the collaborative lists read. A user with thousands of events (the
+// heaviest raters of MovieLens) must get none of them back and all of them
+// summed, as an evaluation that passes the whole history does.
+const MaxHistory = 5000
 
 // Recommend answers a request for recommendations: the candidate lists of
 // the sources (SourceTower, SourceRecent, SourceCF, SourceSession,
@@ -348,10 +352,8 @@ func (e *Engine) history(ctx context.Context, req *Request) ([]string, map[strin
 	case req.History != nil:
 		ids = req.History
 	case req.UserID != "":
-		n := e.opts.HistoryLen
-		if req.ExcludeSeen {
-			n = max(n, e.opts.SeenLen)
-		}
+		// The collaborative lists sum the whole history, excluded or not.
+		n := max(e.opts.HistoryLen, e.opts.SeenLen)
 		evs, err := e.hist.UserEvents(ctx, req.UserID, n)
 		if err != nil {
 			return nil, nil, fmt.Errorf("recommend: history of %q: %w", req.UserID, err)

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/duetrec/duet/content"
 	"github.com/duetrec/duet/index"
 	"github.com/duetrec/duet/search"
 )
@@ -32,7 +33,12 @@ func newRecommender(t *testing.T, opts search.Options) *search.Engine {
 		enc.vecs[w.item.ID] = w.v
 		ex.Upsert(w.item.ID, unit(w.v))
 	}
-	hist := fakeHistory{"chef": {{UserID: "chef", ItemID: "bread", Kind: "view"}}}
+	// fan saw rocket, then bebop, then bread, MaxHistory events in all.
+	fan := []content.Event{{UserID: "fan", ItemID: "rocket"}, {UserID: "fan", ItemID: "bebop"}}
+	for range search.MaxHistory - 2 {
+		fan = append(fan, content.Event{UserID: "fan", ItemID: "bread"})
+	}
+	hist := fakeHistory{"chef": {{UserID: "chef", ItemID: "bread", Kind: "view"}}, "fan": fan}
 	return search.New(search.Parts{Vectors: ex, Text: text, Encoder: recentEncoder{enc}, History: hist, Catalog: e.Catalog(), Neighbours: nbrs, Sequence: seq}, opts)
 }
 
@@ -106,6 +112,38 @@ func TestEngine_Recommend(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A user whose history is longer than the old 500-event window gets none
+// of their early items back, and the lists of those items still count.
+func TestEngine_RecommendLongHistory(t *testing.T) {
+	ctx := context.Background()
+	e := newRecommender(t, search.Options{})
+	res, err := e.Recommend(ctx, search.Request{UserID: "fan", K: 3, Sources: []string{"cf"}, ExcludeSeen: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, h := range res.Hits {
+		got = append(got, h.ID)
+	}
+	// bread's 4,998 views weigh comet 0.5 each; rocket's one weighs soup 1;
+	// bebop, seen first of all, is excluded.
+	if want := []string{"comet", "soup"}; !slices.Equal(got, want) {
+		t.Fatalf("hits %v, want %v", got, want)
+	}
+	// Without exclude-seen the lists still sum the whole history.
+	res, err = e.Recommend(ctx, search.Request{UserID: "fan", K: 3, Sources: []string{"cf"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = got[:0]
+	for _, h := range res.Hits {
+		got = append(got, h.ID)
+	}
+	if want := []string{"bebop", "comet", "soup"}; !slices.Equal(got, want) {
+		t.Fatalf("without exclude-seen: hits %v, want %v", got, want)
 	}
 }
 
