@@ -124,26 +124,18 @@ func TestEngine_RecommendLongHistory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var got []string
-	for _, h := range res.Hits {
-		got = append(got, h.ID)
-	}
 	// bread's thousands of views weigh comet 0.5 each; rocket's one weighs
 	// soup 1; bebop, seen first of all, is excluded.
-	if want := []string{"comet", "soup"}; !slices.Equal(got, want) {
-		t.Fatalf("hits %v, want %v", got, want)
+	if got, want := ids(res), "comet,soup"; got != want {
+		t.Fatalf("hits %s, want %s", got, want)
 	}
 	// Without exclude-seen the lists still sum the whole history.
 	res, err = e.Recommend(ctx, search.Request{UserID: "fan", K: 3, Sources: []string{"cf"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	got = got[:0]
-	for _, h := range res.Hits {
-		got = append(got, h.ID)
-	}
-	if want := []string{"bebop", "comet", "soup"}; !slices.Equal(got, want) {
-		t.Fatalf("without exclude-seen: hits %v, want %v", got, want)
+	if got, want := ids(res), "bebop,comet,soup"; got != want {
+		t.Fatalf("without exclude-seen: hits %s, want %s", got, want)
 	}
 }
 
