@@ -59,14 +59,21 @@ func (n *Neighbours) check() error {
 			return fmt.Errorf("%w: neighbour %d has weight %v", ErrCorrupt, k, w)
 		}
 	}
-	n.pos = make(map[string]int32, len(n.ids))
-	for i, id := range n.ids {
-		if _, dup := n.pos[id]; dup {
-			return fmt.Errorf("%w: item %q twice", ErrCorrupt, id)
+	var err error
+	n.pos, err = positions(n.ids)
+	return err
+}
+
+// positions maps each of ids to its index, refusing duplicates.
+func positions(ids []string) (map[string]int32, error) {
+	pos := make(map[string]int32, len(ids))
+	for i, id := range ids {
+		if _, dup := pos[id]; dup {
+			return nil, fmt.Errorf("%w: item %q twice", ErrCorrupt, id)
 		}
-		n.pos[id] = int32(i)
+		pos[id] = int32(i)
 	}
-	return nil
+	return pos, nil
 }
 
 // Len is the number of items with lists.

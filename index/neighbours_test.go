@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"slices"
 	"testing"
 
@@ -104,7 +105,16 @@ func TestNeighbours_SaveLoad(t *testing.T) {
 			t.Fatalf("history %v: loaded %v, saved %v", h, got, want)
 		}
 	}
-	b := buf.Bytes()
+	refusesDamaged(t, buf.Bytes(), func(r io.Reader) error {
+		_, err := index.LoadNeighbours(ctx, r)
+		return err
+	})
+}
+
+// refusesDamaged checks that load refuses damaged copies of the file b
+// with ErrCorrupt: cut short, a byte flipped, another format, empty.
+func refusesDamaged(t *testing.T, b []byte, load func(io.Reader) error) {
+	t.Helper()
 	for _, tc := range []struct {
 		name string
 		data []byte
@@ -114,7 +124,7 @@ func TestNeighbours_SaveLoad(t *testing.T) {
 		{"other file", []byte("DUETHNSW and then something else entirely")},
 		{"empty", nil},
 	} {
-		if _, err := index.LoadNeighbours(ctx, bytes.NewReader(tc.data)); !errors.Is(err, index.ErrCorrupt) {
+		if err := load(bytes.NewReader(tc.data)); !errors.Is(err, index.ErrCorrupt) {
 			t.Errorf("%s: %v, want ErrCorrupt", tc.name, err)
 		}
 	}

@@ -53,7 +53,7 @@ type History interface {
 }
 
 // NeighbourIndex is the item-to-item collaborative list as the engine uses
-// it; index.Neighbours satisfies it.
+// it; index.Neighbours and index.Factored satisfy it.
 type NeighbourIndex interface {
 	// RecommendWeighted returns the k items with the highest summed
 	// weight from the history items' lists, history[i]'s list scaled by
@@ -63,8 +63,11 @@ type NeighbourIndex interface {
 
 // Parts are what an engine searches and how it reads users. Vectors,
 // Encoder, History and Catalog are required; Text (keyword search),
-// Neighbours (the collaborative sources of recommendations) and Sequence
-// (the sequence source's lists: what users went on to) may be nil.
+// Neighbours (the collaborative sources of recommendations), CF (the
+// collaborative model that scores SourceCF's whole history exactly,
+// where Neighbours keep each item's strongest weights; without it SourceCF
+// sums Neighbours) and Sequence (the sequence source's lists: what users
+// went on to) may be nil.
 type Parts struct {
 	Vectors    VectorIndex
 	Text       TextIndex
@@ -72,6 +75,7 @@ type Parts struct {
 	History    History
 	Catalog    *Catalog
 	Neighbours NeighbourIndex
+	CF         NeighbourIndex
 	Sequence   NeighbourIndex
 }
 
@@ -108,6 +112,7 @@ type Engine struct {
 	hist    History
 	cat     *Catalog
 	nbrs    NeighbourIndex
+	cf      NeighbourIndex // SourceCF's: Parts.CF, else Parts.Neighbours
 	seq     NeighbourIndex
 	opts    Options
 }
@@ -132,7 +137,11 @@ func New(p Parts, opts Options) *Engine {
 	if opts.SourceFusion == "" {
 		opts.SourceFusion = FusionRelative
 	}
-	return &Engine{vectors: p.Vectors, text: p.Text, enc: p.Encoder, hist: p.History, cat: p.Catalog, nbrs: p.Neighbours, seq: p.Sequence, opts: opts}
+	cf := p.CF
+	if cf == nil {
+		cf = p.Neighbours
+	}
+	return &Engine{vectors: p.Vectors, text: p.Text, enc: p.Encoder, hist: p.History, cat: p.Catalog, nbrs: p.Neighbours, cf: cf, seq: p.Sequence, opts: opts}
 }
 
 // Catalog returns the engine's catalog.

@@ -21,7 +21,8 @@ const (
 	// user vector.
 	SourceTower = "tower"
 	// SourceCF is the collaborative list: the item-to-item neighbours of
-	// the user's history, their weights summed.
+	// the user's history, their weights summed, or with Parts.CF the
+	// collaborative model's exact scores for every item.
 	SourceCF = "cf"
 	// SourceRecent is the two-tower model's list for the user's latest
 	// items alone (Options.RecentLen, pooled by recency): short-term
@@ -206,8 +207,9 @@ func (e *Engine) Candidates(ctx context.Context, req Request) (*Candidates, erro
 			if len(history) == 0 {
 				continue
 			}
-			from, hw, lists := history, []float32(nil), e.nbrs
+			from, hw, lists := history, []float32(nil), e.cf
 			if name != SourceCF {
+				lists = e.nbrs
 				from = history[max(0, len(history)-e.opts.RecentLen):]
 				hw = make([]float32, len(from))
 				for i := range from {
@@ -329,8 +331,11 @@ func (e *Engine) sourceWeights(req *Request) (map[string]float64, error) {
 			w[name] = 1
 		}
 	}
+	if e.cf == nil {
+		w[SourceCF] = 0
+	}
 	if e.nbrs == nil {
-		w[SourceCF], w[SourceSession] = 0, 0
+		w[SourceSession] = 0
 	}
 	if e.seq == nil {
 		w[SourceSequence] = 0

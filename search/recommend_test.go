@@ -16,6 +16,12 @@ import (
 // followed by orbit, rocket by comet.
 func newRecommender(t *testing.T, opts search.Options) *search.Engine {
 	t.Helper()
+	return newRecommenderWith(t, opts, nil)
+}
+
+// newRecommenderWith is newRecommender with its parts changed by change.
+func newRecommenderWith(t *testing.T, opts search.Options, change func(*search.Parts)) *search.Engine {
+	t.Helper()
 	e, text := newEngine(t)
 	ids := []string{"rocket", "orbit", "comet", "bread", "soup", "bebop"}
 	nbrs, err := index.NewNeighbours(ids, []int64{0, 1, 1, 1, 3, 3, 3}, []int32{4, 5, 2}, []float32{1, 1, 0.5})
@@ -39,7 +45,11 @@ func newRecommender(t *testing.T, opts search.Options) *search.Engine {
 		fan = append(fan, content.Event{UserID: "fan", ItemID: "bread"})
 	}
 	hist := fakeHistory{"chef": {{UserID: "chef", ItemID: "bread", Kind: "view"}}, "fan": fan}
-	return search.New(search.Parts{Vectors: ex, Text: text, Encoder: recentEncoder{enc}, History: hist, Catalog: e.Catalog(), Neighbours: nbrs, Sequence: seq}, opts)
+	p := search.Parts{Vectors: ex, Text: text, Encoder: recentEncoder{enc}, History: hist, Catalog: e.Catalog(), Neighbours: nbrs, Sequence: seq}
+	if change != nil {
+		change(&p)
+	}
+	return search.New(p, opts)
 }
 
 func TestEngine_Recommend(t *testing.T) {
@@ -173,6 +183,40 @@ func TestEngine_RecommendWithoutLists(t *testing.T) {
 	res, err = e2.Recommend(context.Background(), search.Request{UserID: "chef", K: 1, ExcludeSeen: true, Weights: map[string]float64{"tower": 1}})
 	if err != nil || ids(res) != "soup" {
 		t.Fatalf("weights of the request: %s %v", ids(res), err)
+	}
+}
+
+func TestEngine_RecommendCFPart(t *testing.T) {
+	// With Parts.CF the collaborative source asks it (bread → orbit),
+	// the session source still the lists (bread → bebop, comet); without
+	// the lists the session source is not asked.
+	ctx := context.Background()
+	items := []string{"rocket", "orbit", "comet", "bread", "soup", "bebop"}
+	exact, err := index.NewNeighbours(items, []int64{0, 0, 0, 0, 1, 1, 1}, []int32{1}, []float32{1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		change  func(*search.Parts)
+		sources []string
+		want    string
+	}{
+		{"cf from the part", func(p *search.Parts) { p.CF = exact }, []string{"cf"}, "orbit"},
+		{"session from the lists", func(p *search.Parts) { p.CF = exact }, []string{"session"}, "bebop,comet"},
+		{"cf from the lists without the part", nil, []string{"cf"}, "bebop,comet"},
+		{"cf without the lists", func(p *search.Parts) { p.CF, p.Neighbours = exact, nil }, []string{"cf"}, "orbit"},
+		// Nothing to ask: the popular floor.
+		{"session without the lists", func(p *search.Parts) { p.CF, p.Neighbours = exact, nil }, []string{"session"}, "rocket,orbit"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newRecommenderWith(t, search.Options{}, tt.change)
+			res, err := e.Recommend(ctx, search.Request{UserID: "chef", K: 2, Sources: tt.sources, ExcludeSeen: true})
+			if err != nil || ids(res) != tt.want {
+				t.Fatalf("%s %v, want %s", ids(res), err, tt.want)
+			}
+		})
 	}
 }
 

@@ -73,8 +73,10 @@ func better(a, b ShapeScores, bestRandom float64) bool {
 // user with five or more items holds out their latest item and, at random
 // (seeded), a fifth of the rest; the two-tower model (cfg) and the
 // collaborative lists (cfc) are fitted on what remains, and choices are
-// scored in both shapes: the remaining history asked to find the latest
-// item, and to find the random fifth. The choices are those of grid, or
+// scored in both shapes: the whole history before the latest item (the
+// random fifth in it, as a served request has it: the sequence and
+// session lists read its latest items in order) asked to find that item,
+// and the remaining history asked to find the random fifth. The choices are those of grid, or
 // with a nil grid those a coordinate ascent over the sources' weights
 // visits. The choice kept is the best at the last items among those
 // within RandomSlack of the best at the random fifth (see RandomSlack);
@@ -101,15 +103,17 @@ func ChooseSources(ctx context.Context, ds *tower.Dataset, cfg tower.Config, cfc
 			switch {
 			case k == n-1:
 				lc.Targets = append(lc.Targets, ids[it])
+				continue
 			case slices.Contains(pick, k):
 				rc.Targets = append(rc.Targets, ids[it])
 			default:
 				keep = append(keep, it)
-				lc.History = append(lc.History, ids[it])
+				rc.History = append(rc.History, ids[it])
 			}
+			lc.History = append(lc.History, ids[it])
 		}
 		lc.History = lc.History[max(0, len(lc.History)-search.MaxHistory):]
-		rc.History = lc.History
+		rc.History = rc.History[max(0, len(rc.History)-search.MaxHistory):]
 		rest[u] = keep
 		last = append(last, lc)
 		random = append(random, rc)
@@ -149,7 +153,7 @@ func ChooseSources(ctx context.Context, ds *tower.Dataset, cfg tower.Config, cfc
 	}
 	defer os.RemoveAll(data)
 	root := snapshot.NewRoot(data)
-	dir, err := root.Build(ctx, 0, model, ds.Items, pop, snapshot.BuildOptions{ANN: index.KindExact, Neighbours: lists.Neighbours, Sequence: lists.Sequence})
+	dir, err := root.Build(ctx, 0, model, ds.Items, pop, snapshot.BuildOptions{ANN: index.KindExact, Lists: lists})
 	if err != nil {
 		return nil, fmt.Errorf("choose sources: %w", err)
 	}

@@ -117,7 +117,7 @@ func (s *Served) load(ctx context.Context, ds *tower.Dataset, train [][]int32, c
 		return err
 	}
 	root := snapshot.NewRoot(s.dir)
-	dir, err := root.Build(ctx, 0, model, ds.Items, pop, snapshot.BuildOptions{ANN: index.KindExact, Neighbours: lists.Neighbours, Sequence: lists.Sequence, Sources: choice.Sources, SourceFusion: choice.Fusion})
+	dir, err := root.Build(ctx, 0, model, ds.Items, pop, snapshot.BuildOptions{ANN: index.KindExact, Lists: lists, Sources: choice.Sources, SourceFusion: choice.Fusion})
 	if err != nil {
 		s.Close()
 		return fmt.Errorf("served: %w", err)

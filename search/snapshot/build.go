@@ -25,12 +25,11 @@ type BuildOptions struct {
 	// Meta is copied into the manifest (how the model was made, its
 	// validation figures, build parameters).
 	Meta map[string]string
-	// Neighbours, when set, are the item-to-item lists of the
-	// collaborative sources, Sequence those of the sequence source (see
-	// FitLists), and Sources the weights of the sources the served
-	// recommendations fuse; all are kept in the snapshot.
-	Neighbours   *index.Neighbours
-	Sequence     *index.Neighbours
+	// Lists, when set, are the item-to-item lists of the collaborative
+	// and sequence sources (FitLists), and Sources the weights of the
+	// sources the served recommendations fuse; both are kept in the
+	// snapshot.
+	Lists        *Lists
 	Sources      map[string]float64
 	SourceFusion search.Fusion
 	// Progress, when set, follows the vector and text indexing.
@@ -81,9 +80,9 @@ func (r *Root) Build(ctx context.Context, seq uint64, model *tower.Model, items 
 		if err := stage("text", func() error { return buildText(ctx, filepath.Join(dir, fileText), items, opts.Progress) }); err != nil {
 			return err
 		}
-		for _, l := range listFiles(opts.Neighbours, opts.Sequence) {
+		for _, l := range opts.Lists.files() {
 			if err := stage("save "+strings.TrimSuffix(l.name, ".idx"), func() error {
-				return durable.WriteFile(filepath.Join(dir, l.name), func(w io.Writer) error { return l.n.Save(ctx, w) })
+				return durable.WriteFile(filepath.Join(dir, l.name), func(w io.Writer) error { return l.l.Save(ctx, w) })
 			}); err != nil {
 				return err
 			}
@@ -157,14 +156,17 @@ type Lists struct {
 	Neighbours *index.Neighbours // the collaborative lists (cf.Fit)
 	Method     string            // how Neighbours were made: cf.MethodEASE or cf.MethodCooccurrence
 	Sequence   *index.Neighbours // what followed each item (cf.FitSequence)
-	Bytes      int64             // both lists' memory in the builder's arrays
+	// Factored, when cf.Fit kept it, scores the collaborative source
+	// exactly (search.Parts.CF); nil otherwise.
+	Factored *index.Factored
+	Bytes    int64 // the lists' and factor's memory in the builder's arrays
 }
 
 // FitLists makes the item-to-item lists of the items ids (by index) from
 // the training histories: train[u] is user u's distinct items, oldest
 // first (tower.LatestOrder).
 func FitLists(ctx context.Context, ids []string, train [][]int32, cfg cf.Config) (*Lists, error) {
-	nl, method, err := cf.Fit(ctx, len(ids), train, cfg)
+	f, err := cf.Fit(ctx, len(ids), train, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("neighbours: %w", err)
 	}
@@ -172,12 +174,19 @@ func FitLists(ctx context.Context, ids []string, train [][]int32, cfg cf.Config)
 	if err != nil {
 		return nil, fmt.Errorf("sequence lists: %w", err)
 	}
-	l := &Lists{Method: method, Bytes: nl.Bytes() + sl.Bytes()}
+	nl := f.Lists
+	l := &Lists{Method: f.Method, Bytes: nl.Bytes() + sl.Bytes()}
 	if l.Neighbours, err = index.NewNeighbours(ids, nl.Offsets, nl.Items, nl.Weights); err != nil {
 		return nil, fmt.Errorf("neighbours: %w", err)
 	}
 	if l.Sequence, err = index.NewNeighbours(ids, sl.Offsets, sl.Items, sl.Weights); err != nil {
 		return nil, fmt.Errorf("sequence lists: %w", err)
+	}
+	if f.Exact != nil {
+		if l.Factored, err = index.NewFactored(ids, f.Exact); err != nil {
+			return nil, fmt.Errorf("neighbours: %w", err)
+		}
+		l.Bytes += f.Exact.Bytes()
 	}
 	return l, nil
 }

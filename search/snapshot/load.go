@@ -27,8 +27,7 @@ type Snapshot struct {
 	Model    *tower.Model
 	text     *text.Index
 	vectors  index.Vector
-	nbrs     *index.Neighbours // nil when the snapshot has none
-	seq      *index.Neighbours // nil when the snapshot has none
+	lists    Lists // the item-to-item files the snapshot has
 	work     string
 }
 
@@ -80,18 +79,19 @@ func Load(ctx context.Context, dir, work string, hist search.History, opts searc
 	if !ok {
 		return fail(fmt.Errorf("%w: vector index %q cannot look vectors up", ErrBadSnapshot, m.Meta["ann"]))
 	}
-	var nbrs, seq *index.Neighbours
+	var lists Lists
 	for _, l := range []struct {
 		file string
-		n    **index.Neighbours
-	}{{fileNeighbours, &nbrs}, {fileSequence, &seq}} {
+		load func(r io.Reader) error
+	}{
+		{fileNeighbours, func(r io.Reader) (err error) { lists.Neighbours, err = index.LoadNeighbours(ctx, r); return err }},
+		{fileSequence, func(r io.Reader) (err error) { lists.Sequence, err = index.LoadNeighbours(ctx, r); return err }},
+		{fileFactored, func(r io.Reader) (err error) { lists.Factored, err = index.LoadFactored(ctx, r); return err }},
+	} {
 		if _, ok := m.Files[l.file]; !ok {
 			continue
 		}
-		if err := readFile(filepath.Join(dir, l.file), func(r io.Reader) (err error) {
-			*l.n, err = index.LoadNeighbours(ctx, r)
-			return err
-		}); err != nil {
+		if err := readFile(filepath.Join(dir, l.file), l.load); err != nil {
 			return fail(err)
 		}
 	}
@@ -117,11 +117,15 @@ func Load(ctx context.Context, dir, work string, hist search.History, opts searc
 		return fail(err)
 	}
 	parts := search.Parts{Vectors: lookup, Text: tx, Encoder: search.ModelEncoder{Model: model}, History: hist, Catalog: cat}
-	if nbrs != nil { // a nil *Neighbours in the interface would not be nil
-		parts.Neighbours = nbrs
+	// A nil pointer in an interface would not be nil.
+	if lists.Neighbours != nil {
+		parts.Neighbours = lists.Neighbours
 	}
-	if seq != nil {
-		parts.Sequence = seq
+	if lists.Sequence != nil {
+		parts.Sequence = lists.Sequence
+	}
+	if lists.Factored != nil {
+		parts.CF = lists.Factored
 	}
 	if opts.Sources == nil && m.Sources != nil {
 		opts.Sources = m.Sources
@@ -130,7 +134,7 @@ func Load(ctx context.Context, dir, work string, hist search.History, opts searc
 		opts.SourceFusion = search.Fusion(m.SourceFusion)
 	}
 	e := search.New(parts, opts)
-	return &Snapshot{Engine: e, Dir: dir, Manifest: m, Model: model, text: tx, vectors: vecs, nbrs: nbrs, seq: seq, work: work}, nil
+	return &Snapshot{Engine: e, Dir: dir, Manifest: m, Model: model, text: tx, vectors: vecs, lists: lists, work: work}, nil
 }
 
 // checkConsistent refuses a snapshot whose parts disagree: each file may
@@ -207,7 +211,7 @@ func (s *Snapshot) SaveAs(ctx context.Context, root *Root, seq uint64, popularit
 			return err
 		}
 		// The lists are read-only: they are the snapshot's as built.
-		for _, l := range listFiles(s.nbrs, s.seq) {
+		for _, l := range s.lists.files() {
 			if err := copyFile(filepath.Join(s.Dir, l.name), filepath.Join(dir, l.name)); err != nil {
 				return err
 			}

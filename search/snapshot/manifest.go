@@ -13,7 +13,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/duetrec/duet/index"
 	"github.com/duetrec/duet/internal/durable"
 )
 
@@ -31,22 +30,31 @@ const (
 	filePopularity = "popularity.csv.zst" // item,count: the popularity fallback
 	fileNeighbours = "neighbours.idx"     // the item-to-item lists, when built
 	fileSequence   = "sequence.idx"       // the sequence lists (what followed each item), when built
+	fileFactored   = "cf.idx"             // the collaborative model's exact factor, when kept
 )
 
-// listFile is one of a snapshot's item-to-item list files and its lists.
+// listFile is one of a snapshot's item-to-item files and what it holds.
 type listFile struct {
 	name string
-	n    *index.Neighbours
+	l    interface {
+		Save(ctx context.Context, w io.Writer) error
+	}
 }
 
-// listFiles returns the lists that are there, collaborative and sequence,
-// with their files.
-func listFiles(nbrs, seq *index.Neighbours) []listFile {
+// files returns the lists that are there, with their files.
+func (l *Lists) files() []listFile {
 	var out []listFile
-	for _, l := range []listFile{{fileNeighbours, nbrs}, {fileSequence, seq}} {
-		if l.n != nil {
-			out = append(out, l)
-		}
+	if l == nil {
+		return nil
+	}
+	if l.Neighbours != nil {
+		out = append(out, listFile{fileNeighbours, l.Neighbours})
+	}
+	if l.Sequence != nil {
+		out = append(out, listFile{fileSequence, l.Sequence})
+	}
+	if l.Factored != nil {
+		out = append(out, listFile{fileFactored, l.Factored})
 	}
 	return out
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/duetrec/duet/index"
 	"github.com/duetrec/duet/search"
 	"github.com/duetrec/duet/search/snapshot"
+	"github.com/duetrec/duet/tower"
 	"github.com/duetrec/duet/tower/cf"
 )
 
@@ -170,17 +172,11 @@ func TestSnapshot_Neighbours(t *testing.T) {
 	}
 	r := snapshot.NewRoot(t.TempDir())
 	sources := map[string]float64{search.SourceCF: 1, search.SourceTower: 0.5}
-	dir, err := r.Build(ctx, 1, model, ds.Items, nil, snapshot.BuildOptions{ANN: index.KindExact, Neighbours: nbrs, Sequence: seq, Sources: sources, SourceFusion: search.FusionRRF})
+	dir, err := r.Build(ctx, 1, model, ds.Items, nil, snapshot.BuildOptions{ANN: index.KindExact, Lists: &snapshot.Lists{Neighbours: nbrs, Sequence: seq}, Sources: sources, SourceFusion: search.FusionRRF})
 	if err != nil {
 		t.Fatal(err)
 	}
-	check := func(dir string) {
-		t.Helper()
-		snap, err := r.Load(ctx, dir, search.StaticHistory{}, search.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer snap.Close()
+	saved := loadedAndSaved(t, r, dir, func(snap *snapshot.Snapshot) {
 		if snap.Manifest.Sources[search.SourceCF] != 1 || snap.Manifest.SourceFusion != "rrf" {
 			t.Fatalf("manifest %+v", snap.Manifest)
 		}
@@ -192,18 +188,7 @@ func TestSnapshot_Neighbours(t *testing.T) {
 		if err != nil || len(res.Hits) != 1 || res.Hits[0].ID != ids[2] || res.Hits[0].Explain.Sources[0].Source != search.SourceSequence {
 			t.Fatalf("the sequence lists' follower of %s: %+v %v", ids[3], res, err)
 		}
-	}
-	check(dir)
-	snap, err := r.Load(ctx, dir, search.StaticHistory{}, search.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	saved, err := snap.SaveAs(ctx, r, 2, nil, nil)
-	snap.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	check(saved)
+	})
 
 	// A manifest naming a source the engine does not know is refused.
 	p := filepath.Join(saved, "manifest.json")
@@ -223,8 +208,8 @@ func TestFitLists(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if l.Method != cf.MethodEASE || l.Bytes <= 0 {
-		t.Fatalf("method %q, %d bytes", l.Method, l.Bytes)
+	if l.Method != cf.MethodEASE || l.Bytes <= 0 || l.Factored == nil || l.Factored.Users() != 3 {
+		t.Fatalf("method %q, %d bytes, factor %v", l.Method, l.Bytes, l.Factored)
 	}
 	got, err := l.Sequence.Recommend(ctx, []string{"b"}, 3, nil)
 	if err != nil || len(got) != 1 || got[0].ID != "c" {
@@ -237,4 +222,86 @@ func TestFitLists(t *testing.T) {
 	if _, err := snapshot.FitLists(ctx, ids, [][]int32{{0, 9}}, cf.Config{}); err == nil {
 		t.Fatal("an item out of range was accepted")
 	}
+	// More users than the bound, or co-occurrence lists: no factor.
+	for _, cfg := range []cf.Config{{MaxExactUsers: 2}, {MaxExactUsers: -1}, {Method: cf.MethodCooccurrence}} {
+		l, err := snapshot.FitLists(ctx, ids, train, cfg)
+		if err != nil || l.Factored != nil {
+			t.Fatalf("%+v: factor %v, %v", cfg, l.Factored, err)
+		}
+	}
+}
+
+// The collaborative source of a snapshot built with a factor answers with
+// the factor's exact scores, after a load and after SaveAs.
+func TestSnapshot_Factored(t *testing.T) {
+	ctx := context.Background()
+	model, ds := smallModel(t)
+	ids := make([]string, len(ds.Items))
+	for i, it := range ds.Items {
+		ids[i] = it.ID
+	}
+	train := make([][]int32, len(ds.History))
+	for u, h := range ds.History {
+		train[u] = tower.LatestOrder(h)
+	}
+	lists, err := snapshot.FitLists(ctx, ids, train, cf.Config{})
+	if err != nil || lists.Factored == nil {
+		t.Fatalf("factor %v, %v", lists.Factored, err)
+	}
+	history := []string{ids[train[0][0]], ids[train[0][1]], ids[train[1][0]]}
+	unseen := index.FilterFunc(func(id string) bool { return !slices.Contains(history, id) })
+	want, err := lists.Factored.Recommend(ctx, history, 10, unseen)
+	if err != nil || len(want) != 10 {
+		t.Fatalf("the factor's own answer: %+v %v", want, err)
+	}
+	fromLists, err := lists.Neighbours.Recommend(ctx, history, 10, unseen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slices.Equal(fromLists, want) {
+		t.Fatal("the data cannot tell the lists from the factor")
+	}
+	r := snapshot.NewRoot(t.TempDir())
+	dir, err := r.Build(ctx, 1, model, ds.Items, nil, snapshot.BuildOptions{ANN: index.KindExact, Lists: lists})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "cf.idx")); err != nil {
+		t.Fatal(err)
+	}
+	loadedAndSaved(t, r, dir, func(snap *snapshot.Snapshot) {
+		res, err := snap.Recommend(ctx, search.Request{History: history, Sources: []string{search.SourceCF}, K: 10, ExcludeSeen: true, Explain: true})
+		if err != nil || len(res.Hits) != len(want) {
+			t.Fatalf("%+v %v", res, err)
+		}
+		for i, h := range res.Hits {
+			if h.ID != want[i].ID || h.Explain.Sources[0].Score != float64(want[i].Score) {
+				t.Fatalf("hit %d: %s, want the factor's %s (the lists' %v)", i, h.ID, want[i].ID, fromLists)
+			}
+		}
+	})
+}
+
+// loadedAndSaved runs check on the snapshot in dir loaded, and on a copy
+// SaveAs wrote of it, whose directory it returns.
+func loadedAndSaved(t *testing.T, r *snapshot.Root, dir string, check func(*snapshot.Snapshot)) string {
+	t.Helper()
+	ctx := context.Background()
+	snap, err := r.Load(ctx, dir, search.StaticHistory{}, search.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check(snap)
+	saved, err := snap.SaveAs(ctx, r, 2, nil, nil)
+	snap.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := r.Load(ctx, saved, search.StaticHistory{}, search.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again.Close()
+	check(again)
+	return saved
 }

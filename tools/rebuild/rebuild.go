@@ -251,14 +251,18 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	if err != nil {
 		return rep, fmt.Errorf("rebuild: %w", err)
 	}
-	rep.Neighbours = fmt.Sprintf("%s, %d per item on average; sequence lists, %d per item on average; %.1f MB",
-		lists.Method, lists.Neighbours.Entries()/max(1, len(ids)), lists.Sequence.Entries()/max(1, len(ids)), float64(lists.Bytes)/1e6)
+	exact := ""
+	if lists.Factored != nil {
+		exact = fmt.Sprintf("; exact scores from the factor of %d users", lists.Factored.Users())
+	}
+	rep.Neighbours = fmt.Sprintf("%s, %d per item on average; sequence lists, %d per item on average%s; %.1f MB",
+		lists.Method, lists.Neighbours.Entries()/max(1, len(ids)), lists.Sequence.Entries()/max(1, len(ids)), exact, float64(lists.Bytes)/1e6)
 	timed("neighbours", time.Since(t))
 
 	meta["neighbours"] = lists.Method
 
 	bo := snapshot.BuildOptions{ANN: opts.ANN, HNSW: opts.HNSW, Meta: meta, Progress: opts.Progress, Timings: timed,
-		Neighbours: lists.Neighbours, Sequence: lists.Sequence, Sources: rep.Served.Sources, SourceFusion: rep.Served.Fusion}
+		Lists: lists, Sources: rep.Served.Sources, SourceFusion: rep.Served.Fusion}
 	dir, err := root.Build(ctx, stats.Seq, model, ds.Items, ds.Popularity(ds.History), bo)
 	if err != nil {
 		return rep, err

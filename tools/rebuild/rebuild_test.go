@@ -76,7 +76,7 @@ func TestRun_Full(t *testing.T) {
 	for _, s := range rep.Stages {
 		stages = append(stages, s.Name)
 	}
-	if got := strings.Join(stages, ","); got != "read,model,validate,neighbours,save model,vectors,text,save neighbours,save sequence,catalog" {
+	if got := strings.Join(stages, ","); got != "read,model,validate,neighbours,save model,vectors,text,save neighbours,save sequence,save cf,catalog" {
 		t.Fatalf("stages %s", got)
 	}
 	m, err := snapshot.Verify(ctx, rep.Snapshot)

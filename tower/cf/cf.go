@@ -11,7 +11,9 @@
 //     users of j) + shrink), sparse, for catalogues of any size.
 //
 // The lists keep each item's best N neighbours (Lists); the evaluation's
-// EASE baseline keeps the whole dense matrix (EASEWeights).
+// EASE baseline keeps the whole dense matrix (EASEWeights) or, with fewer
+// users than items, its factor (LowRankEASE), which Fit also keeps for
+// serving exact scores when the users are few enough (Fitted.Exact).
 package cf
 
 import (
@@ -265,16 +267,23 @@ func (sc *coScratch) clear() {
 // pairs × users (on a 17,600-item catalogue with 1,900 users, minutes
 // and gigabytes into seconds and the factor's 134 MB).
 func EASE(ctx context.Context, n int, train [][]int32, lambda float64, top int) (*Lists, error) {
+	l, _, err := easeFit(ctx, n, train, lambda, top)
+	return l, err
+}
+
+// easeFit is EASE, also returning the factor when it took the dual form.
+func easeFit(ctx context.Context, n int, train [][]int32, lambda float64, top int) (*Lists, *LowRankEASE, error) {
 	low, ok, err := EASELowRank(ctx, n, train, lambda)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if ok {
-		return low.lists(ctx, train, top)
+		l, err := low.lists(ctx, train, top)
+		return l, low, err
 	}
 	b, err := EASEWeights(ctx, n, train, lambda)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	nbr := make([][]int32, n)
 	ws := make([][]float32, n)
@@ -293,9 +302,9 @@ func EASE(ctx context.Context, n int, train [][]int32, lambda float64, top int) 
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return build(nbr, ws), nil
+	return build(nbr, ws), nil, nil
 }
 
 // strongest returns the top of the candidates by the magnitude of their
@@ -487,14 +496,46 @@ func easeDual(ctx context.Context, n, users int, train [][]int32, lambda float64
 // counts, per user, the history items they share, and xⱼ is item j's
 // users. Two triangular products (users²) and one pass over X's entries
 // cost a fraction of Yᵀz's users × items, which is what makes EASE usable
-// beyond ten thousand items with few users.
+// beyond ten thousand items with few users, and exact scores cheap enough
+// to serve with a few thousand.
 type LowRankEASE struct {
 	N, K int
-	YT   []float32 // N×K, row-major: Yᵀ, a row per item (for the lists)
-	D    []float32 // N: the diagonal of λP
+	// YT is Yᵀ, N×K row-major, a row per item, for the lists; nil in a
+	// factor made by NewLowRankEASE, which scores without it.
+	YT []float32
+	D  []float32 // N: the diagonal of λP
+	// UInv is U⁻¹'s upper triangle packed by rows: row r holds columns r
+	// to K−1 and starts at r·K − r(r−1)/2.
+	UInv []float32
+	// Users are, per item, its users (the rows of X), ascending.
+	Users [][]int32
+}
 
-	uinv  []float32 // K×K, row-major: U⁻¹, upper triangular
-	users [][]int32 // per item: its users, the rows of X
+// NewLowRankEASE makes a factor from its parts (the fields of
+// LowRankEASE, without YT), checking their shapes and values; the slices
+// are kept, not copied.
+func NewLowRankEASE(n, k int, d, uinv []float32, users [][]int32) (*LowRankEASE, error) {
+	if n < 0 || k < 1 || len(d) != n || len(users) != n || len(uinv) != k*(k+1)/2 {
+		return nil, fmt.Errorf("ease factor: %d items, %d users, %d diagonal entries, %d user lists, %d triangle entries", n, k, len(d), len(users), len(uinv))
+	}
+	for j, v := range d {
+		if !(v > 0) || math.IsInf(float64(v), 0) {
+			return nil, fmt.Errorf("ease factor: item %d: diagonal %v is not positive and finite", j, v)
+		}
+	}
+	for p, v := range uinv {
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			return nil, fmt.Errorf("ease factor: triangle entry %d is %v", p, v)
+		}
+	}
+	for j, us := range users {
+		for p, u := range us {
+			if u < 0 || int(u) >= k || p > 0 && u <= us[p-1] {
+				return nil, fmt.Errorf("ease factor: item %d: users not ascending in [0, %d)", j, k)
+			}
+		}
+	}
+	return &LowRankEASE{N: n, K: k, D: d, UInv: uinv, Users: users}, nil
 }
 
 // EASELowRank solves EASE in the dual form (see EASEWeights) and returns
@@ -515,12 +556,12 @@ func EASELowRank(ctx context.Context, n int, train [][]int32, lambda float64) (m
 	if err != nil {
 		return nil, false, err
 	}
-	m = &LowRankEASE{N: n, K: users, YT: make([]float32, n*users), D: make([]float32, n), users: f.byItem}
-	m.uinv = make([]float32, users*users)
+	m = &LowRankEASE{N: n, K: users, YT: make([]float32, n*users), D: make([]float32, n), Users: f.byItem}
+	m.UInv = make([]float32, 0, users*(users+1)/2)
 	for r := range users {
 		row := f.uinv.Data[r*f.uinv.Stride : r*f.uinv.Stride+users]
-		for a := r; a < users; a++ {
-			m.uinv[r*users+a] = float32(row[a])
+		for _, v := range row[r:] {
+			m.UInv = append(m.UInv, float32(v))
 		}
 	}
 	for j := range n {
@@ -536,38 +577,72 @@ func EASELowRank(ctx context.Context, n int, train [][]int32, lambda float64) (m
 	return m, true, ctx.Err()
 }
 
+// row returns row r of U⁻¹ from its diagonal on.
+func (m *LowRankEASE) row(r int) []float32 {
+	at := r*m.K - r*(r-1)/2
+	return m.UInv[at : at+m.K-r]
+}
+
 // Scores adds to scores (length N) the summed rows of B of the history
 // items, which must be distinct.
 func (m *LowRankEASE) Scores(history []int32, scores []float32) {
+	m.ScoresWeighted(history, nil, scores)
+}
+
+// ScoresWeighted adds to scores (length N) the rows of B of the history
+// items, history[i]'s scaled by weights[i] (all 1 when weights is nil),
+// as a history's lists would sum them; items out of range add nothing.
+func (m *LowRankEASE) ScoresWeighted(history []int32, weights []float32, scores []float32) {
 	k := m.K
+	weight := func(i int) float32 {
+		if weights == nil {
+			return 1
+		}
+		return weights[i]
+	}
 	a := make([]float32, k)
-	for _, h := range history {
-		for _, u := range m.users[h] {
-			a[u]++
+	for i, h := range history {
+		if h < 0 || int(h) >= m.N {
+			continue
+		}
+		w := weight(i)
+		for _, u := range m.Users[h] {
+			a[u] += w
 		}
 	}
 	// z = U⁻ᵀa: row u of U⁻¹ scaled by a_u, from column u on.
 	z := make([]float32, k)
 	for u, au := range a {
 		if au != 0 {
-			vec.Axpy(au, m.uinv[u*k+u:(u+1)*k], z[u:])
+			vec.Axpy(au, m.row(u), z[u:])
 		}
 	}
 	// w = U⁻¹z: row u of U⁻¹ against z, from column u on.
 	for u := range k {
-		a[u] = vec.Dot(m.uinv[u*k+u:(u+1)*k], z[u:])
+		a[u] = vec.Dot(m.row(u), z[u:])
 	}
-	for j, us := range m.users {
+	for j, us := range m.Users {
 		var s float32
 		for _, u := range us {
 			s += a[u]
 		}
 		scores[j] += s / m.D[j]
 	}
-	// ‖Yⱼ‖² = 1 − Dⱼ.
-	for _, h := range history {
-		scores[h] -= (1 - m.D[h]) / m.D[h]
+	// ‖Yⱼ‖² = 1 − Dⱼ: B's diagonal is zero.
+	for i, h := range history {
+		if h >= 0 && int(h) < m.N {
+			scores[h] -= weight(i) * (1 - m.D[h]) / m.D[h]
+		}
 	}
+}
+
+// Bytes is the memory the factor's scoring parts take (YT aside).
+func (m *LowRankEASE) Bytes() int64 {
+	b := int64(4*len(m.D) + 4*len(m.UInv) + 24*len(m.Users))
+	for _, us := range m.Users {
+		b += int64(4 * len(us))
+	}
+	return b
 }
 
 // easeFactor returns Yᵀ, n×users, for Y = U⁻ᵀX where XXᵀ + λI = UᵀU over
@@ -664,7 +739,16 @@ type Config struct {
 	// Window is how many places after an item the sequence lists look
 	// (FitSequence); default 3, the best of 1, 3 and 5 on MovieLens.
 	Window int
+	// MaxExactUsers is the most users for which Fit keeps EASE's exact
+	// factor (Fitted.Exact); default DefaultMaxExactUsers, negative never.
+	MaxExactUsers int
 }
+
+// DefaultMaxExactUsers bounds the users of an exact EASE factor: scoring
+// a history costs users² multiply-adds (2,000 users of 20,000 items:
+// about 0.6 ms, docs/BENCHMARKS.md) and the factor holds users²/2 floats
+// (8 MB at the bound), beside one entry per interaction.
+const DefaultMaxExactUsers = 2048
 
 // FitSequence makes the sequence lists of n items (see Sequence) from the
 // training histories, oldest first, with the configured window, each item
@@ -676,38 +760,62 @@ func FitSequence(ctx context.Context, n int, train [][]int32, cfg Config) (*List
 	return Sequence(ctx, n, train, cfg.Window, 100)
 }
 
+// Fitted is what Fit makes.
+type Fitted struct {
+	Lists  *Lists
+	Method string // MethodEASE or MethodCooccurrence
+	// Exact, when not nil, scores a history against every item exactly:
+	// EASE's factor, kept when its method is EASE, the catalogue has fewer
+	// users than items, and at most Config.MaxExactUsers of them. Lists
+	// keep each item's strongest weights among the items that share a
+	// user with it; summed over a long history the weights they drop
+	// matter (docs/EVALUATION.md).
+	Exact *LowRankEASE
+}
+
 // Fit makes the neighbour lists of n items from the training histories
-// (train[u] is user u's distinct items), by the configured method. It
-// returns the lists and the method used.
-func Fit(ctx context.Context, n int, train [][]int32, cfg Config) (*Lists, string, error) {
+// (train[u] is user u's distinct items), by the configured method, and
+// EASE's exact factor when it is small enough to serve.
+func Fit(ctx context.Context, n int, train [][]int32, cfg Config) (*Fitted, error) {
 	if cfg.MaxEASEItems == 0 {
 		cfg.MaxEASEItems = DefaultMaxEASEItems
+	}
+	if cfg.MaxExactUsers == 0 {
+		cfg.MaxExactUsers = DefaultMaxExactUsers
 	}
 	if cfg.Lambda == 0 {
 		cfg.Lambda = 250
 	}
-	method := cfg.Method
-	if method == "" {
-		method = MethodEASE
+	f := &Fitted{Method: cfg.Method}
+	if f.Method == "" {
+		f.Method = MethodEASE
 		if n > cfg.MaxEASEItems {
-			method = MethodCooccurrence
+			f.Method = MethodCooccurrence
 		}
 	}
 	if cfg.Top == 0 {
 		cfg.Top = 100
-		if method == MethodEASE {
+		if f.Method == MethodEASE {
 			cfg.Top = 1000
 		}
 	}
-	var l *Lists
 	var err error
-	switch method {
+	switch f.Method {
 	case MethodEASE:
-		l, err = EASE(ctx, n, train, cfg.Lambda, cfg.Top)
+		f.Lists, f.Exact, err = easeFit(ctx, n, train, cfg.Lambda, cfg.Top)
+		if f.Exact != nil {
+			f.Exact.YT = nil // the lists are made
+			if f.Exact.K > cfg.MaxExactUsers {
+				f.Exact = nil
+			}
+		}
 	case MethodCooccurrence:
-		l, err = Cooccurrence(ctx, n, train, cfg.Shrink, cfg.Top)
+		f.Lists, err = Cooccurrence(ctx, n, train, cfg.Shrink, cfg.Top)
 	default:
-		return nil, "", fmt.Errorf("cf: unknown method %q (want ease or cooccurrence)", method)
+		return nil, fmt.Errorf("cf: unknown method %q (want ease or cooccurrence)", f.Method)
 	}
-	return l, method, err
+	if err != nil {
+		return nil, err
+	}
+	return f, nil
 }

@@ -167,6 +167,40 @@ func TestEASELowRank_ScoresAsB(t *testing.T) {
 					t.Fatalf("λ %v, history %v, item %d: %v, want %v", lambda, hist, j, got[j], want[j])
 				}
 			}
+			// Weighted, an item twice, and one out of range: the rows
+			// scaled and summed, the stranger ignored.
+			hist = append(hist, hist[0], -1, n)
+			ws := make([]float32, len(hist))
+			for i := range ws {
+				ws[i] = 0.25 + float32(i%4)
+			}
+			clear(want)
+			for i, h := range hist {
+				if h >= 0 && h < n {
+					for j := range n {
+						want[j] += ws[i] * b[int(h)*n+j]
+					}
+				}
+			}
+			clear(got)
+			low.ScoresWeighted(hist, ws, got)
+			for j := range n {
+				if math.Abs(float64(got[j]-want[j])) > 1e-4*(1+math.Abs(float64(want[j]))) {
+					t.Fatalf("λ %v, weighted history %v, item %d: %v, want %v", lambda, hist, j, got[j], want[j])
+				}
+			}
+		}
+		// Rebuilt from its parts, the factor scores the same.
+		again, err := cf.NewLowRankEASE(low.N, low.K, low.D, low.UInv, low.Users)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hist := []int32{3, 9, 27}
+		want, got := make([]float32, n), make([]float32, n)
+		low.Scores(hist, want)
+		again.Scores(hist, got)
+		if !slices.Equal(got, want) {
+			t.Fatalf("λ %v: rebuilt factor scores %v, want %v", lambda, got, want)
 		}
 	}
 	// As many users as items: no dual form.
@@ -179,6 +213,85 @@ func TestEASELowRank_ScoresAsB(t *testing.T) {
 	}
 	if _, _, err := cf.EASELowRank(ctx, n, train, 0); err == nil {
 		t.Fatal("λ 0 accepted")
+	}
+}
+
+func TestNewLowRankEASE_Refuses(t *testing.T) {
+	good := func() (d, uinv []float32, users [][]int32) {
+		return []float32{0.5, 0.5, 0.5}, []float32{1, 0.1, 1}, [][]int32{{0}, {0, 1}, {}}
+	}
+	tests := []struct {
+		name   string
+		n, k   int
+		change func(d, uinv []float32, users [][]int32) ([]float32, []float32, [][]int32)
+	}{
+		{"no users", 3, 0, nil},
+		{"a short diagonal", 3, 2, func(d, u []float32, us [][]int32) ([]float32, []float32, [][]int32) { return d[:2], u, us }},
+		{"a short triangle", 3, 2, func(d, u []float32, us [][]int32) ([]float32, []float32, [][]int32) { return d, u[:2], us }},
+		{"a zero diagonal", 3, 2, func(d, u []float32, us [][]int32) ([]float32, []float32, [][]int32) {
+			d[1] = 0
+			return d, u, us
+		}},
+		{"a NaN in the triangle", 3, 2, func(d, u []float32, us [][]int32) ([]float32, []float32, [][]int32) {
+			u[1] = float32(math.NaN())
+			return d, u, us
+		}},
+		{"a user out of range", 3, 2, func(d, u []float32, us [][]int32) ([]float32, []float32, [][]int32) {
+			us[1][1] = 2
+			return d, u, us
+		}},
+		{"users not ascending", 3, 2, func(d, u []float32, us [][]int32) ([]float32, []float32, [][]int32) {
+			us[1][0], us[1][1] = 1, 0
+			return d, u, us
+		}},
+	}
+	d, u, us := good()
+	if _, err := cf.NewLowRankEASE(3, 2, d, u, us); err != nil {
+		t.Fatalf("good parts: %v", err)
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d, u, us := good()
+			if tt.change != nil {
+				d, u, us = tt.change(d, u, us)
+			}
+			if _, err := cf.NewLowRankEASE(tt.n, tt.k, d, u, us); err == nil {
+				t.Fatal("accepted")
+			}
+		})
+	}
+}
+
+func TestFit_Exact(t *testing.T) {
+	ctx := context.Background()
+	// Three users, five items: the dual form.
+	train := [][]int32{{0, 1, 2}, {1, 2, 3}, {0, 4}}
+	tests := []struct {
+		name  string
+		cfg   cf.Config
+		exact bool
+	}{
+		{"default", cf.Config{}, true},
+		{"at the bound", cf.Config{MaxExactUsers: 3}, true},
+		{"over the bound", cf.Config{MaxExactUsers: 2}, false},
+		{"never", cf.Config{MaxExactUsers: -1}, false},
+		{"co-occurrence", cf.Config{Method: cf.MethodCooccurrence}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f, err := cf.Fit(ctx, 5, train, tt.cfg)
+			if err != nil || f.Lists.Len() != 5 || (f.Exact != nil) != tt.exact {
+				t.Fatalf("%+v, %v", f, err)
+			}
+			if f.Exact != nil && (f.Exact.YT != nil || f.Exact.K != 3 || f.Exact.Bytes() <= 0) {
+				t.Fatalf("factor %+v", f.Exact)
+			}
+		})
+	}
+	// More users than items: no dual form, no factor.
+	f, err := cf.Fit(ctx, 2, [][]int32{{0}, {1}, {0, 1}}, cf.Config{})
+	if err != nil || f.Exact != nil {
+		t.Fatalf("%+v, %v", f, err)
 	}
 }
 
