@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/duetrec/duet/content"
@@ -271,7 +272,7 @@ func (e *Engine) Search(ctx context.Context, req Request) (*Result, error) {
 		}
 	case req.Query != "" && req.Mode != ModeKeyword:
 		t := time.Now()
-		qv, _ = e.enc.QueryVector(req.Query)
+		qv, _ = e.enc.QueryVector(e.queryText(ctx, &req))
 		res.Timing.Query = time.Since(t)
 	}
 	v, source := blend(uv, qv, *req.UserWeight)
@@ -425,7 +426,7 @@ type textCall struct {
 // and the vector index searched: on more than one core the request then
 // takes about the longer of the two instead of their sum.
 func (e *Engine) startText(ctx context.Context, req *Request) *textCall {
-	q := text.Query{Text: req.Query, K: req.Window, SkipTotal: true}
+	q := text.Query{Text: req.Query, K: req.Window, SkipTotal: true, Prefix: req.Prefix, Typos: req.Typos}
 	q.Filter.Categories = req.Filters.Categories
 	q.Filter.Tags = req.Filters.Tags
 	for _, a := range req.Filters.Attributes {
@@ -450,6 +451,27 @@ func (e *Engine) startText(ctx context.Context, req *Request) *textCall {
 }
 
 func (c *textCall) wait() { <-c.done }
+
+// textInterpreter is a TextIndex that can say how it reads a query's
+// words (text.Index does).
+type textInterpreter interface {
+	Interpret(ctx context.Context, q text.Query) (string, error)
+}
+
+// queryText is the text the query vector embeds: with prefixes or typos
+// asked for, the words as the keyword side reads them (a typo corrected, a
+// word completed: an embedding takes one reading), else as typed.
+func (e *Engine) queryText(ctx context.Context, req *Request) string {
+	ti, ok := e.text.(textInterpreter)
+	if !ok || !req.Prefix && req.Typos == (Typos{}) {
+		return req.Query
+	}
+	s, err := ti.Interpret(ctx, text.Query{Text: req.Query, Prefix: req.Prefix, Typos: req.Typos})
+	if err != nil || strings.TrimSpace(s) == "" {
+		return req.Query // the words as typed are still a query
+	}
+	return s
+}
 
 // list waits for the search and returns its hits that allow accepts (all
 // of them when allow is nil).

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/duetrec/duet/content"
 	"github.com/duetrec/duet/internal/parallel"
@@ -123,6 +124,63 @@ func QueryFor(it *content.Item, rng *rand.Rand) string {
 	n := 1 + rng.IntN(2)
 	rng.Shuffle(len(words), func(i, j int) { words[i], words[j] = words[j], words[i] })
 	return strings.Join(words[:min(n, len(words))], " ")
+}
+
+// TypoQuery puts one typo (a letter dropped, doubled or replaced) in a
+// random word of q of DefaultTypos.One or more letters, the shortest the
+// default rule forgives a typo in; ok is false when q has no such word,
+// and then a random word takes it: a typo no rule forgives.
+func TypoQuery(q string, rng *rand.Rand) (_ string, ok bool) {
+	words := strings.Fields(q)
+	if len(words) == 0 {
+		return q, false
+	}
+	var long []int
+	for i, w := range words {
+		if utf8.RuneCountInString(w) >= DefaultTypos.One {
+			long = append(long, i)
+		}
+	}
+	i := rng.IntN(len(words))
+	if ok = len(long) > 0; ok {
+		i = long[rng.IntN(len(long))]
+	}
+	w := []rune(words[i])
+	k := rng.IntN(len(w))
+	switch rng.IntN(3) {
+	case 0:
+		if len(w) > 1 {
+			w = append(w[:k:k], w[k+1:]...)
+			break
+		}
+		fallthrough
+	case 1:
+		w = append(w[:k+1:k+1], w[k:]...)
+	default:
+		c := w[k]
+		for c == w[k] {
+			c = rune('a' + rng.IntN(26))
+		}
+		w[k] = c
+	}
+	words[i] = string(w)
+	return strings.Join(words, " "), ok
+}
+
+// PrefixQuery cuts q's last word as it looks while it is typed: to from
+// least letters to one short of the whole, uniformly; ok is false when
+// the word is too short to cut so, and q is kept.
+func PrefixQuery(q string, rng *rand.Rand, least int) (_ string, ok bool) {
+	words := strings.Fields(q)
+	if len(words) == 0 {
+		return q, false
+	}
+	last := []rune(words[len(words)-1])
+	if len(last) <= least {
+		return q, false
+	}
+	words[len(words)-1] = string(last[:least+rng.IntN(len(last)-least)])
+	return strings.Join(words, " "), true
 }
 
 var queryStopWords = map[string]bool{

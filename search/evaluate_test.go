@@ -3,6 +3,7 @@ package search_test
 import (
 	"context"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
@@ -64,4 +65,97 @@ func TestQueryFor(t *testing.T) {
 	if q := search.QueryFor(&content.Item{ID: "y", Title: "Only a title"}, rng); q != "" {
 		t.Fatalf("query from a title: %q", q)
 	}
+}
+
+func TestTypoQuery(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	tests := []struct {
+		q    string
+		ok   bool
+		long []string // the words that may take the typo
+	}{
+		{"drama", true, []string{"drama"}},
+		{"dark comedy", true, []string{"comedy"}},
+		{"war sci", false, []string{"war", "sci"}},
+		{"", false, nil},
+	}
+	for _, tt := range tests {
+		for range 50 {
+			got, ok := search.TypoQuery(tt.q, rng)
+			if ok != tt.ok {
+				t.Fatalf("%q: ok %v", tt.q, ok)
+			}
+			if tt.q == "" {
+				if got != "" {
+					t.Fatalf("empty query became %q", got)
+				}
+				continue
+			}
+			in, out := strings.Fields(tt.q), strings.Fields(got)
+			changed := 0
+			for i := range in {
+				if in[i] == out[i] {
+					continue
+				}
+				changed++
+				if !slices.Contains(tt.long, in[i]) || editDistance(in[i], out[i]) != 1 {
+					t.Fatalf("%q became %q", tt.q, got)
+				}
+			}
+			if changed != 1 || len(in) != len(out) {
+				t.Fatalf("%q became %q: %d words changed", tt.q, got, changed)
+			}
+		}
+	}
+}
+
+func TestPrefixQuery(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, tt := range []struct {
+		q     string
+		least int
+		ok    bool
+	}{{"dark comedy", 2, true}, {"drama", 4, true}, {"war", 3, false}, {"sci fi", 2, false}, {"", 1, false}} {
+		seen := map[string]bool{}
+		for range 100 {
+			got, ok := search.PrefixQuery(tt.q, rng, tt.least)
+			if ok != tt.ok || !ok && got != tt.q {
+				t.Fatalf("%q: %q, ok %v", tt.q, got, ok)
+			}
+			if !ok {
+				continue
+			}
+			in, out := strings.Fields(tt.q), strings.Fields(got)
+			last, cut := in[len(in)-1], out[len(out)-1]
+			if len(in) != len(out) || !strings.HasPrefix(last, cut) || len(cut) < tt.least || len(cut) >= len(last) {
+				t.Fatalf("%q cut to %q", tt.q, got)
+			}
+			seen[got] = true
+		}
+		if tt.ok && len(seen) < 2 && len(strings.Fields(tt.q)[0]) > tt.least+1 {
+			t.Fatalf("%q: every cut the same: %v", tt.q, seen)
+		}
+	}
+}
+
+// editDistance is the Levenshtein distance of a and b.
+func editDistance(a, b string) int {
+	x, y := []rune(a), []rune(b)
+	prev := make([]int, len(y)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(x); i++ {
+		cur := make([]int, len(y)+1)
+		cur[0] = i
+		for j := 1; j <= len(y); j++ {
+			cost := 1
+			if x[i-1] == y[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(y)]
 }

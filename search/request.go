@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/duetrec/duet/content"
+	"github.com/duetrec/duet/index/text"
 )
 
 // Mode chooses which candidate lists a search uses.
@@ -79,7 +80,23 @@ type Request struct {
 	// Weights, when not nil, weighs Recommend's lists by source name in
 	// place of the engine's weights.
 	Weights map[string]float64
+	// Prefix matches the query's last word, unless a space or punctuation
+	// ends it, also as the beginning of longer words on the keyword side:
+	// search as you type (text.Query.Prefix).
+	Prefix bool
+	// Typos lets query words that no item holds match words a few edits
+	// away on the keyword side (text.Query.Typos); the zero value allows
+	// none.
+	Typos Typos
 }
+
+// Typos are the word lengths from which the keyword side tolerates one
+// and two typos (text.Typos).
+type Typos = text.Typos
+
+// DefaultTypos is Meilisearch's rule: one typo from five letters, two
+// from nine.
+var DefaultTypos = text.DefaultTypos
 
 // Filters restrict hits; every given filter must pass. They apply to both
 // candidate lists before fusion.
@@ -129,6 +146,9 @@ func (r *Request) Normalize() error {
 	}
 	if err := checkText("user", r.UserID, 256); err != nil {
 		return err
+	}
+	if err := r.Typos.Validate(); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidRequest, err)
 	}
 	switch r.Mode {
 	case "":

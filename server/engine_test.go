@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -118,5 +119,32 @@ func TestSearch_VectorInBody(t *testing.T) {
 	}
 	if rec.Code != 200 || json.Unmarshal(rec.Body.Bytes(), &resp) != nil || len(resp.Hits) != 5 || resp.Source != "query" {
 		t.Fatalf("%d %s", rec.Code, rec.Body)
+	}
+}
+
+// A word typed in part or with a typo finds an item an editor has just
+// added, unless the request asks for exact words.
+func TestSearch_AsYouType(t *testing.T) {
+	f := newEngineFixture(t)
+	if rec := f.do("POST", "/v1/items", editorTok, `{"id":"zz-new","title":"Zephyrine Quasarium"}`); rec.Code != 201 {
+		t.Fatalf("add: %d %s", rec.Code, rec.Body)
+	}
+	for _, c := range []struct {
+		query string
+		found bool
+	}{
+		{"quasarium", true},
+		{"quasari", true},
+		{"quasari&prefix=false", false},
+		{"quasari+", false}, // a finished word
+		{"zephyrlne", true},
+		{"zephyrlne&typos=off", false},
+		{"zephyrlne&typos=10,0", false},
+		{"zephyrlnee&typos=5,9", true}, // two typos in ten letters
+	} {
+		ids := f.hitIDs("/v1/search?mode=keyword&k=5&q=" + c.query)
+		if slices.Contains(ids, "zz-new") != c.found {
+			t.Errorf("q=%s: %v, want zz-new found %v", c.query, ids, c.found)
+		}
 	}
 }

@@ -32,6 +32,9 @@ type searchBody struct {
 	ExcludeSeen bool         `json:"exclude_seen"`
 	Diversity   diversityArg `json:"diversity"`
 	Explain     bool         `json:"explain"`
+	// Prefix and Typos default to on, as on GET.
+	Prefix *bool   `json:"prefix"`
+	Typos  *string `json:"typos"`
 }
 
 type filtersBody struct {
@@ -52,7 +55,7 @@ type diversityArg struct {
 	MaxPerCategory int     `json:"max_per_category"`
 }
 
-func (b *searchBody) request() search.Request {
+func (b *searchBody) request() (search.Request, error) {
 	r := search.Request{
 		Query: b.Q, Vector: b.Vector, UserID: b.User, K: b.K, Offset: b.Offset,
 		Mode: search.Mode(b.Mode), Fusion: search.Fusion(b.Fusion),
@@ -65,7 +68,35 @@ func (b *searchBody) request() search.Request {
 	for _, a := range b.Filters.Attributes {
 		r.Filters.Attributes = append(r.Filters.Attributes, search.AttrFilter{Key: a.Key, Equals: a.Equals, Min: a.Min, Max: a.Max})
 	}
-	return r
+	r.Prefix = b.Prefix == nil || *b.Prefix
+	typos := ""
+	if b.Typos != nil {
+		typos = *b.Typos
+	}
+	var err error
+	r.Typos, err = parseTypos(typos)
+	return r, err
+}
+
+// parseTypos reads the typos parameter: empty or "on" for
+// search.DefaultTypos, "off" or "0" for none, or "ONE,TWO", the word
+// lengths from which one and two typos are tolerated (0: never).
+func parseTypos(s string) (search.Typos, error) {
+	switch s {
+	case "", "on":
+		return search.DefaultTypos, nil
+	case "off", "0":
+		return search.Typos{}, nil
+	}
+	one, two, ok := strings.Cut(s, ",")
+	var t search.Typos
+	var err1, err2 error
+	t.One, err1 = strconv.Atoi(one)
+	t.Two, err2 = strconv.Atoi(two)
+	if !ok || err1 != nil || err2 != nil {
+		return t, badRequest("invalid_parameter", `typos must be "on", "off" or "ONE,TWO" (word lengths, e.g. "5,9")`)
+	}
+	return t, nil
 }
 
 // queryRequest reads a search request from URL parameters. Unknown
@@ -128,6 +159,12 @@ func queryRequest(c echo.Context, allowed map[string]bool) (search.Request, erro
 	}
 	r.ExcludeSeen = boolean("exclude_seen")
 	r.Explain = boolean("explain")
+	if allowed["prefix"] {
+		r.Prefix = one("prefix") == "" || boolean("prefix")
+	}
+	if allowed["typos"] && err == nil {
+		r.Typos, err = parseTypos(one("typos"))
+	}
 	if src := one("sources"); src != "" {
 		r.Sources = strings.Split(src, ",")
 	}
@@ -183,7 +220,7 @@ func clipString(s string) string {
 }
 
 var (
-	searchParams    = paramSet("q", "user", "k", "offset", "mode", "fusion", "alpha", "rrf_k", "user_weight", "window", "category", "tag", "attr", "exclude_seen", "mmr", "max_per_category", "explain")
+	searchParams    = paramSet("q", "user", "k", "offset", "mode", "fusion", "alpha", "rrf_k", "user_weight", "window", "category", "tag", "attr", "exclude_seen", "mmr", "max_per_category", "explain", "prefix", "typos")
 	recommendParams = paramSet("k", "offset", "category", "tag", "attr", "exclude_seen", "mmr", "max_per_category", "explain", "sources", "fusion", "rrf_k", "window")
 	similarParams   = paramSet("k", "offset", "category", "tag", "attr", "mmr", "max_per_category", "explain")
 )
@@ -295,7 +332,11 @@ func (s *Server) postSearch(c echo.Context) error {
 	if err := decodeStrict(b, &body); err != nil {
 		return err
 	}
-	return s.runSearch(c, start, body.request())
+	req, err := body.request()
+	if err != nil {
+		return err
+	}
+	return s.runSearch(c, start, req)
 }
 
 func (s *Server) runSearch(c echo.Context, start time.Time, req search.Request) error {

@@ -37,6 +37,21 @@ func TestSearch_Routes(t *testing.T) {
 					len(a) == 3 && *a[0].Min == 1990 && *a[0].Max == 2000 && a[1].Equals.Str == "en" && a[2].Min == nil && *a[2].Max == 9.5 &&
 					r.ExcludeSeen && r.Diversity.MMRLambda == 0.5 && r.Diversity.MaxPerCategory == 2 && r.Explain
 			}},
+		{"as you type by default", "GET", "/v1/search?q=spa", "", func(r search.Request) bool {
+			return r.Prefix && r.Typos == search.DefaultTypos
+		}},
+		{"exact words only", "GET", "/v1/search?q=spa&prefix=false&typos=off", "", func(r search.Request) bool {
+			return !r.Prefix && r.Typos == search.Typos{}
+		}},
+		{"typos from other lengths", "GET", "/v1/search?q=spa&typos=4,0", "", func(r search.Request) bool {
+			return r.Typos == search.Typos{One: 4}
+		}},
+		{"post as you type by default", "POST", "/v1/search", `{"q":"spa"}`, func(r search.Request) bool {
+			return r.Prefix && r.Typos == search.DefaultTypos
+		}},
+		{"post exact words only", "POST", "/v1/search", `{"q":"spa","prefix":false,"typos":"0"}`, func(r search.Request) bool {
+			return !r.Prefix && r.Typos == search.Typos{}
+		}},
 		{"numeric equality", "GET", "/v1/search?q=x&attr=year:1995", "", func(r search.Request) bool {
 			return r.Filters.Attributes[0].Equals.IsNum && r.Filters.Attributes[0].Equals.Num == 1995
 		}},

@@ -4,6 +4,14 @@
 // highlights, and takes live edits through one writer goroutine that
 // groups them into batches.
 //
+// A query may ask for its last word to match as the beginning of longer
+// words (Query.Prefix: search as you type) and for words no item holds to
+// match words a few edits away (Query.Typos, Meilisearch's rule by
+// default). Both expand a word into a few dictionary terms at lower
+// weights, so items holding the words as typed rank first; prefixes are
+// looked up among whole words (an unstemmed field), typos among the
+// stems. Interpret gives the one reading of the words an embedding needs.
+//
 // Free text alone (what every unfiltered hybrid request sends) skips
 // Bleve's searchers: the postings of each query term are read once per
 // segment into arrays kept in a cache (Options.PostingsCache) and merged

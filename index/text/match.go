@@ -356,31 +356,26 @@ func (l *matchLeaf) settle() {
 	}
 }
 
-// matchTop answers a plainMatch query as textRequest's would be answered:
-// a disjunction over matchFields of one disjunction per field over the
-// query's terms. ok is false when the query is left to Bleve: a query of
+// reader opens a reader of the index as it is now.
+func (t *Index) reader() (bindex.IndexReader, error) {
+	adv, err := t.idx.Advanced()
+	if err != nil {
+		return nil, err
+	}
+	return adv.Reader()
+}
+
+// matchIn answers a plainMatch query on the index as r sees it, as
+// textRequest's would be answered: a disjunction over matchFields of one
+// disjunction per field over the query's terms (queryTerms), each scored
+// at its weight. ok is false when the query is left to Bleve: a query of
 // more terms than Bleve sums in a slice (beyond that it sums them in heap
 // order), or an index reader of another kind.
-func (t *Index) matchTop(ctx context.Context, q *Query) (res Result, ok bool, err error) {
+func (t *Index) matchIn(ctx context.Context, r bindex.IndexReader, q *Query, terms []queryTerm) (res Result, ok bool, err error) {
 	if err := ctx.Err(); err != nil {
 		return Result{}, false, err
 	}
-	adv, err := t.idx.Advanced()
-	if err != nil {
-		return Result{}, false, err
-	}
-	r, err := adv.Reader()
-	if err != nil {
-		return Result{}, false, err
-	}
-	defer r.Close()
-	return t.matchIn(ctx, r, q)
-}
-
-// matchIn is matchTop on the index as r sees it.
-func (t *Index) matchIn(ctx context.Context, r bindex.IndexReader, q *Query) (res Result, ok bool, err error) {
-	tokens := t.en.Analyze([]byte(q.Text))
-	nt := len(tokens)
+	nt := len(terms)
 	if nt > bsearcher.DisjunctionHeapTakeover {
 		return Result{}, false, nil
 	}
@@ -410,10 +405,10 @@ func (t *Index) matchIn(ctx context.Context, r bindex.IndexReader, q *Query) (re
 			return Result{}, false, err
 		}
 		avg := math.Ceil(float64(card) / float64(docs))
-		for _, tok := range tokens {
-			l := matchLeaf{lists: make([]*segList, len(segs)), boost: f.boost, avgLen: avg}
+		for _, qt := range terms {
+			l := matchLeaf{lists: make([]*segList, len(segs)), boost: f.boost * qt.weight, avgLen: avg}
 			for k, ss := range segs {
-				sl, err := t.segPostings(ctx, ss, f.name, tok.Term)
+				sl, err := t.segPostings(ctx, ss, f.name, []byte(qt.term))
 				if err != nil {
 					return Result{}, false, notScorch(err)
 				}

@@ -25,7 +25,7 @@ import (
 // search compared with it.
 func bleveIn(t *testing.T, tx *Index, r bindex.IndexReader, q Query) Result {
 	t.Helper()
-	req := textRequest(&q)
+	req := textRequest(&q, termsOf(t, tx, r, &q))
 	ctx := context.WithValue(context.Background(), search.GetScoringModelCallbackKey,
 		search.GetScoringModelCallbackFn(func() string { return bindex.BM25Scoring }))
 	s, err := req.Query.Searcher(ctx, r, tx.idx.Mapping(), search.SearcherOptions{Score: req.Score})
@@ -46,6 +46,30 @@ func bleveIn(t *testing.T, tx *Index, r bindex.IndexReader, q Query) Result {
 		out.Hits = append(out.Hits, Hit{ID: id, Score: h.Score})
 	}
 	return out
+}
+
+// termsOf returns q's terms on the index as r sees it.
+func termsOf(t testing.TB, tx *Index, r bindex.IndexReader, q *Query) []queryTerm {
+	t.Helper()
+	x, err := tx.queryTerms(context.Background(), r, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return x.terms
+}
+
+// matchTop is matchIn on the index as it is now.
+func (t *Index) matchTop(ctx context.Context, q *Query) (Result, bool, error) {
+	r, err := t.reader()
+	if err != nil {
+		return Result{}, false, err
+	}
+	defer r.Close()
+	x, err := t.queryTerms(ctx, r, q)
+	if err != nil {
+		return Result{}, false, err
+	}
+	return t.matchIn(ctx, r, q, x.terms)
 }
 
 // GenCatalog returns the first n items of the synthetic catalog made with
@@ -75,7 +99,8 @@ func GenCatalog(t testing.TB, n int, seed uint64) []content.Item {
 // TestMatchTop_SameAsBleve holds matchTop to the hits, scores and totals of
 // the Bleve query it stands in for, on an index of several segments with
 // deleted and replaced items, for queries of one to several words, repeated
-// words, stop words, unknown words, tag words and deep pages.
+// words, stop words, unknown words, tag words and deep pages, and words
+// expanded as prefixes and corrected for typos.
 func TestMatchTop_SameAsBleve(t *testing.T) {
 	ctx := context.Background()
 	items := GenCatalog(t, 3000, 3)
@@ -129,14 +154,33 @@ func TestMatchTop_SameAsBleve(t *testing.T) {
 	a := word()
 	queries = append(queries, a+" "+a, a+" "+a+" "+word())
 
+	// Typed in a hurry: a word cut short, a letter dropped or doubled.
+	for range 100 {
+		w := word()
+		switch rng.IntN(3) {
+		case 0:
+			w = w[:1+rng.IntN(len(w))]
+		case 1:
+			k := rng.IntN(len(w))
+			w = w[:k] + w[k+1:]
+		default:
+			k := rng.IntN(len(w))
+			w = w[:k+1] + w[k:]
+		}
+		queries = append(queries, word()+" "+w)
+	}
+
 	checked, skipped := 0, 0
 	for i, text := range queries {
 		q := Query{Text: text, K: 1 + rng.IntN(60)}
 		if i%5 == 0 {
 			q.Offset = rng.IntN(200)
 		}
+		if i%2 == 0 {
+			q.Prefix, q.Typos = true, DefaultTypos
+		}
 		r := matchReader(t, tx)
-		got, ok, err := tx.matchIn(ctx, r, &q)
+		got, ok, err := tx.matchIn(ctx, r, &q, termsOf(t, tx, r, &q))
 		if err != nil {
 			t.Fatalf("%q: %v", text, err)
 		}
@@ -145,7 +189,7 @@ func TestMatchTop_SameAsBleve(t *testing.T) {
 		}
 		want := bleveIn(t, tx, r, q)
 		q.SkipTotal = true
-		pruned, ok, err := tx.matchIn(ctx, r, &q)
+		pruned, ok, err := tx.matchIn(ctx, r, &q, termsOf(t, tx, r, &q))
 		r.Close()
 		if err != nil || !ok {
 			t.Fatalf("%q with SkipTotal: ok %v, err %v", text, ok, err)
@@ -195,7 +239,7 @@ func TestMatchTop_SameAsSearch(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		res, err := tx.idx.Search(textRequest(&q))
+		res, err := tx.idx.Search(textRequest(&q, nil))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -281,7 +325,8 @@ func BenchmarkTextMatch(b *testing.B) {
 	}
 	b.Run("bleve", func(b *testing.B) {
 		for i := 0; b.Loop(); i++ {
-			if _, err := tx.idx.SearchInContext(ctx, textRequest(&queries[i%len(queries)])); err != nil {
+			q := &queries[i%len(queries)]
+			if _, err := tx.idx.SearchInContext(ctx, textRequest(q, nil)); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -335,7 +380,7 @@ func TestMatchTop_CacheFollowsEdits(t *testing.T) {
 					text := words[rng.IntN(len(words))] + " " + words[rng.IntN(len(words))]
 					q := Query{Text: text, K: 1 + rng.IntN(40), SkipTotal: rng.IntN(2) == 0}
 					r := matchReader(t, tx)
-					got, ok, err := tx.matchIn(ctx, r, &q)
+					got, ok, err := tx.matchIn(ctx, r, &q, termsOf(t, tx, r, &q))
 					if err != nil || !ok {
 						t.Fatalf("%q: ok %v, err %v", text, ok, err)
 					}

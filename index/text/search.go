@@ -65,6 +65,16 @@ type Query struct {
 	// items that cannot make the page, and Total counts only the matches
 	// it scored: a lower bound. The hits and their scores are the same.
 	SkipTotal bool
+	// Prefix matches the last word of Text, unless a space or punctuation
+	// ends it, also as the beginning of longer words (as-you-type): the
+	// ten commonest terms it begins join the query at half a word's
+	// weight.
+	Prefix bool
+	// Typos lets a word that is in no matched field match the commonest
+	// terms a few edits away instead (at most three, at half a word's
+	// weight per edit); the zero value allows none (DefaultTypos is
+	// Meilisearch's rule).
+	Typos Typos
 }
 
 // Filter restricts a search. Every part that is set must hold.
@@ -127,6 +137,9 @@ func (q *Query) Validate() error {
 		return bad("offset is %d, want 0 to %d", q.Offset, MaxOffset)
 	case q.FacetSize < 0 || q.FacetSize > MaxFacetSize:
 		return bad("facet size is %d, want 0 to %d", q.FacetSize, MaxFacetSize)
+	}
+	if err := q.Typos.Validate(); err != nil {
+		return err
 	}
 	f := &q.Filter
 	for _, l := range []struct {
@@ -198,19 +211,35 @@ func (t *Index) Search(ctx context.Context, q Query) (Result, error) {
 	if t.closed {
 		return Result{}, ErrClosed
 	}
-	if plainMatch(&q) {
-		res, ok, err := t.matchTop(ctx, &q)
-		if err != nil {
-			if ctxErr := ctx.Err(); ctxErr != nil {
-				return Result{}, ctxErr
-			}
-			return Result{}, fmt.Errorf("text search: %w", err)
+	fail := func(err error) (Result, error) {
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return Result{}, ctxErr
 		}
-		if ok {
-			return res, nil
+		return Result{}, fmt.Errorf("text search: %w", err)
+	}
+	var terms []queryTerm
+	if plainMatch(&q) || q.expandable() && strings.TrimSpace(q.Text) != "" {
+		r, err := t.reader()
+		if err != nil {
+			return fail(err)
+		}
+		var x expansion
+		x, err = t.queryTerms(ctx, r, &q)
+		terms = x.terms
+		if err == nil && plainMatch(&q) {
+			var res Result
+			var ok bool
+			if res, ok, err = t.matchIn(ctx, r, &q, terms); err == nil && ok {
+				r.Close()
+				return res, nil
+			}
+		}
+		r.Close()
+		if err != nil {
+			return fail(err)
 		}
 	}
-	res, err := t.idx.SearchInContext(ctx, textRequest(&q))
+	res, err := t.idx.SearchInContext(ctx, textRequest(&q, terms))
 	if err != nil {
 		if ctxErr := ctx.Err(); ctxErr != nil {
 			return Result{}, ctxErr
@@ -232,20 +261,36 @@ func (t *Index) Search(ctx context.Context, q Query) (Result, error) {
 }
 
 // textRequest turns a validated query into a Bleve request. Free text
-// becomes a disjunction of match queries over the analysed fields; the
-// filter becomes a conjunction of exact term and numeric range queries put
-// in the Boolean query's filter clause, which restricts the matches without
-// scoring them.
-func textRequest(q *Query) *bleve.SearchRequest {
+// becomes a disjunction over the analysed fields of match queries, or with
+// expansions (terms, from queryTerms) of disjunctions of the terms, each
+// boosted by its weight; the filter becomes a conjunction of exact term
+// and numeric range queries put in the Boolean query's filter clause,
+// which restricts the matches without scoring them.
+func textRequest(q *Query, terms []queryTerm) *bleve.SearchRequest {
 	var match query.Query
 	if strings.TrimSpace(q.Text) != "" {
 		var anyField []query.Query
 		for _, f := range matchFields {
-			m := query.NewMatchQuery(q.Text)
-			m.SetField(f.name)
-			m.Analyzer = en.AnalyzerName
-			m.SetBoost(f.boost)
-			anyField = append(anyField, m)
+			if !q.expandable() {
+				m := query.NewMatchQuery(q.Text)
+				m.SetField(f.name)
+				m.Analyzer = en.AnalyzerName
+				m.SetBoost(f.boost)
+				anyField = append(anyField, m)
+				continue
+			}
+			// What the match query would make of the terms: a
+			// disjunction of term queries.
+			tqs := make([]query.Query, len(terms))
+			for i, qt := range terms {
+				tq := query.NewTermQuery(qt.term)
+				tq.SetField(f.name)
+				tq.SetBoost(f.boost * qt.weight)
+				tqs[i] = tq
+			}
+			d := query.NewDisjunctionQuery(tqs)
+			d.SetMin(1)
+			anyField = append(anyField, d)
 		}
 		match = query.NewDisjunctionQuery(anyField)
 	}

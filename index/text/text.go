@@ -12,6 +12,8 @@ import (
 	"github.com/blevesearch/bleve/v2/analysis"
 	"github.com/blevesearch/bleve/v2/analysis/analyzer/keyword"
 	"github.com/blevesearch/bleve/v2/analysis/lang/en"
+	"github.com/blevesearch/bleve/v2/analysis/token/lowercase"
+	"github.com/blevesearch/bleve/v2/analysis/tokenizer/unicode"
 	"github.com/blevesearch/bleve/v2/document"
 	"github.com/blevesearch/bleve/v2/index/scorch"
 	"github.com/blevesearch/bleve/v2/mapping"
@@ -52,12 +54,18 @@ import (
 // Titles and descriptions are stored with term vectors because highlighting
 // needs both; the description is the field worth a snippet, so it is kept
 // despite the space. Nothing else is stored.
+//
+// "words" holds every word of the matched fields lowercased but not
+// stemmed, for its dictionary alone: a word being typed is a prefix of
+// words, not of their stems ("animat" begins "animation", whose stem is
+// "anim"). Indexes written before it complete prefixes from the stems.
 const (
 	fieldTitle       = "title"       // en analyzer, stored, term vectors: matched, shown, highlighted
 	fieldDescription = "description" // en analyzer, stored, term vectors: matched, highlighted
 	fieldTags        = "tags"        // keyword, doc values: filters and facets
 	fieldCategories  = "categories"  // keyword, doc values: filters and facets
 	fieldLabels      = "labels"      // en analyzer over tags and categories: matched by free text
+	fieldWords       = "words"       // the words of title, description, tags and categories, lowercased, unstemmed: completions
 	attrStrPrefix    = "attr_str."   // keyword
 	attrNumPrefix    = "attr_num."   // numeric
 )
@@ -103,6 +111,7 @@ type Index struct {
 	idx   bleve.Index
 	en    analysis.Analyzer // for title, description and labels
 	kw    analysis.Analyzer // for tags, categories and string attributes
+	words analysis.Analyzer // for the words field: Unicode words, lowercased
 	batch int
 
 	cache postingsCache
@@ -157,6 +166,7 @@ func Open(ctx context.Context, dir string, opts *Options) (*Index, error) {
 		idx:   idx,
 		en:    m.AnalyzerNamed(en.AnalyzerName),
 		kw:    m.AnalyzerNamed(keyword.Name),
+		words: &analysis.DefaultAnalyzer{Tokenizer: unicode.NewUnicodeTokenizer(), TokenFilters: []analysis.TokenFilter{lowercase.NewLowerCaseFilter()}},
 		batch: o.BatchSize,
 		cache: postingsCache{budget: o.PostingsCache},
 		ops:   make(chan *textOp, maxTextGroup),
@@ -276,6 +286,9 @@ var (
 	// Neither is faceted or sorted on, so neither keeps doc values.
 	attrStrOptions = bindex.IndexField
 	attrNumOptions = bindex.IndexField
+	// The words field is read for its dictionary: no norms, positions or
+	// doc values.
+	wordsOptions = bindex.IndexField | bindex.SkipFreqNorm
 )
 
 // attrStrField is the name of the keyword field holding string attribute key.
@@ -293,21 +306,28 @@ func (t *Index) textDocument(it *content.Item) (*document.Document, error) {
 	add := func(name, val string, pos []uint64, an analysis.Analyzer) {
 		d.AddField(document.NewTextFieldCustom(name, pos, []byte(val), textFixed[name].Options(), an))
 	}
+	words := func(val string) {
+		d.AddField(document.NewTextFieldCustom(fieldWords, nil, []byte(val), wordsOptions, t.words))
+	}
 	if it.Title != "" {
 		add(fieldTitle, it.Title, nil, t.en)
+		words(it.Title)
 	}
 	if it.Description != "" {
 		add(fieldDescription, it.Description, nil, t.en)
+		words(it.Description)
 	}
 	n := 0
 	for i, tag := range it.Tags {
 		add(fieldTags, tag, []uint64{uint64(i)}, t.kw)
 		add(fieldLabels, tag, []uint64{uint64(n)}, t.en)
+		words(tag)
 		n++
 	}
 	for i, c := range it.Categories {
 		add(fieldCategories, c, []uint64{uint64(i)}, t.kw)
 		add(fieldLabels, c, []uint64{uint64(n)}, t.en)
+		words(c)
 		n++
 	}
 	for k, v := range it.Attributes {

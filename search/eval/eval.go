@@ -40,9 +40,31 @@ type SearchReport struct {
 	Items    int
 	// Train is how long training took.
 	Train time.Duration
-	// Modes holds each search mode's MRR@10 and Recall@10.
+	// Modes holds each search mode's MRR@10 and Recall@10, the queries
+	// asked as typed, words matched exactly.
 	Modes []search.EvalResult
+	// Variants are the same cases asked as a search box asks them (the
+	// last word as a prefix, typos tolerated: the API's defaults), as
+	// typed, with one typo, and cut mid-word.
+	Variants []SearchVariant
 }
+
+// SearchVariant is the benchmark's cases changed one way and asked with
+// search.DefaultTypos and prefixes on.
+type SearchVariant struct {
+	Name string `json:"name"`
+	// Changed counts the queries the change applied to (a typo in a word
+	// of five or more letters, where the rule tolerates one; a word cut).
+	Changed int                 `json:"changed"`
+	Modes   []search.EvalResult `json:"modes"`
+}
+
+// Names of SearchReport.Variants.
+const (
+	VariantAsTyped = "as typed"
+	VariantTypo    = "one typo"
+	VariantPrefix  = "cut mid-word"
+)
 
 // Search runs the personalised-search benchmark on a split of ds: a
 // two-tower model with the recency encoder trained on the training part,
@@ -108,12 +130,41 @@ func Search(ctx context.Context, ds *tower.Dataset, spl *towereval.Split, opts S
 	if rep.Modes, err = search.Evaluate(ctx, snap.Engine, cases, search.EvalModes()); err != nil {
 		return nil, fmt.Errorf("personalised search: %w", err)
 	}
+	typed := search.EvalModes()
+	for i := range typed {
+		typed[i].Request.Prefix, typed[i].Request.Typos = true, search.DefaultTypos
+	}
+	vrng := rand.New(rand.NewPCG(opts.Seed, 4))
+	for _, v := range []struct {
+		name   string
+		change func(string, *rand.Rand) (string, bool)
+	}{
+		{VariantAsTyped, func(q string, _ *rand.Rand) (string, bool) { return q, false }},
+		{VariantTypo, search.TypoQuery},
+		{VariantPrefix, func(q string, rng *rand.Rand) (string, bool) { return search.PrefixQuery(q, rng, 2) }},
+	} {
+		changed := make([]search.EvalCase, len(cases))
+		sv := SearchVariant{Name: v.name}
+		for i, c := range cases {
+			var ok bool
+			c.Query, ok = v.change(c.Query, vrng)
+			if ok {
+				sv.Changed++
+			}
+			changed[i] = c
+		}
+		if sv.Modes, err = search.Evaluate(ctx, snap.Engine, changed, typed); err != nil {
+			return nil, fmt.Errorf("personalised search, %s: %w", v.name, err)
+		}
+		rep.Variants = append(rep.Variants, sv)
+	}
 	return rep, nil
 }
 
 // WriteJSON writes the report in the shape `duet eval --task search
 // --json` promises: {"protocol", "task": "search", "k": [10], "queries",
-// "models": [{"name", "mrr@10", "recall@10", "cases"}]}.
+// "models": [{"name", "mrr@10", "recall@10", "cases"}], "variants":
+// [{"name", "changed", "modes": [as models]}]}.
 func (r *SearchReport) WriteJSON(path string) error {
-	return durable.WriteJSON(path, map[string]any{"protocol": r.Protocol, "task": "search", "k": []int{10}, "queries": r.Queries, "models": r.Modes})
+	return durable.WriteJSON(path, map[string]any{"protocol": r.Protocol, "task": "search", "k": []int{10}, "queries": r.Queries, "models": r.Modes, "variants": r.Variants})
 }

@@ -24,10 +24,22 @@ type SearchOptions struct {
 	// Queries requests are timed, K hits each, drawn with Seed.
 	Queries, K int
 	Seed       uint64
+	// Shape is how the words are asked: ShapeWords (the default) as they
+	// are, exactly; ShapeTyping with the last word cut short (one letter
+	// or more) and ShapeTypo with one typo, both as a search box asks
+	// (prefix on, search.DefaultTypos).
+	Shape string
 	// CPUProfile and MemProfile, when set, are written with a CPU profile
 	// of the timed requests and a profile of where they allocated.
 	CPUProfile, MemProfile string
 }
+
+// Shapes of the requests RunSearch times.
+const (
+	ShapeWords  = "words"
+	ShapeTyping = "typing"
+	ShapeTypo   = "typo"
+)
 
 // SearchReport is what RunSearch measured.
 type SearchReport struct {
@@ -35,6 +47,7 @@ type SearchReport struct {
 	Items          int
 	ANN            string // the snapshot's vector index
 	Queries, K     int
+	Shape          string
 	// P50 and P99 of the whole request.
 	P50, P99 time.Duration
 	// Sum is the requests' time by stage, added up.
@@ -54,6 +67,13 @@ func RunSearch(ctx context.Context, o SearchOptions) (_ *SearchReport, err error
 	defer prefixError(&err, "bench search")
 	if o.Queries < 1 || o.K < 1 {
 		return nil, fmt.Errorf("queries %d, k %d: want both at least 1", o.Queries, o.K)
+	}
+	switch o.Shape {
+	case "":
+		o.Shape = ShapeWords
+	case ShapeWords, ShapeTyping, ShapeTypo:
+	default:
+		return nil, fmt.Errorf("shape %q: want %s, %s or %s", o.Shape, ShapeWords, ShapeTyping, ShapeTypo)
 	}
 	if o.MemProfile != "" {
 		// Sample only the timed requests' allocations, not the
@@ -96,6 +116,15 @@ func RunSearch(ctx context.Context, o SearchOptions) (_ *SearchReport, err error
 			}
 		}
 		reqs[i] = search.Request{Query: q, UserID: ds.Users[rng.IntN(len(ds.Users))], K: o.K}
+		if o.Shape != ShapeWords {
+			reqs[i].Prefix, reqs[i].Typos = true, search.DefaultTypos
+		}
+		switch o.Shape {
+		case ShapeTyping:
+			reqs[i].Query, _ = search.PrefixQuery(q, rng, 1)
+		case ShapeTypo:
+			reqs[i].Query, _ = search.TypoQuery(q, rng)
+		}
 	}
 	// Warm up caches and the text index before timing.
 	for i := range min(50, o.Queries) {
@@ -104,7 +133,7 @@ func RunSearch(ctx context.Context, o SearchOptions) (_ *SearchReport, err error
 		}
 	}
 
-	rep := &SearchReport{Data: o.Data, Snapshot: dir, Items: snap.Manifest.Items, ANN: snap.Manifest.Meta["ann"], Queries: o.Queries, K: o.K}
+	rep := &SearchReport{Data: o.Data, Snapshot: dir, Items: snap.Manifest.Items, ANN: snap.Manifest.Meta["ann"], Queries: o.Queries, K: o.K, Shape: o.Shape}
 	stop, err := startCPUProfile(o.CPUProfile)
 	if err != nil {
 		return nil, err
@@ -177,8 +206,8 @@ func (r *SearchReport) cpuMS() float64 {
 func (r *SearchReport) WriteText(w io.Writer) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "snapshot %s (%d items, %s)\n", r.Snapshot, r.Items, r.ANN)
-	fmt.Fprintf(&b, "%d hybrid requests, k=%d, one at a time: p50 %.2f ms, p99 %.2f ms, mean %.2f ms, %.1f KiB allocated per request\n",
-		r.Queries, r.K, ms(r.P50), ms(r.P99), ms(r.Mean()), r.AllocKiB)
+	fmt.Fprintf(&b, "%d hybrid requests (%s), k=%d, one at a time: p50 %.2f ms, p99 %.2f ms, mean %.2f ms, %.1f KiB allocated per request\n",
+		r.Queries, r.Shape, r.K, ms(r.P50), ms(r.P99), ms(r.Mean()), r.AllocKiB)
 	if r.CPUKnown {
 		// All threads: the text search's goroutine included.
 		fmt.Fprintf(&b, "CPU per request: %.2f ms\n", r.cpuMS())
@@ -196,7 +225,7 @@ func (r *SearchReport) WriteText(w io.Writer) error {
 func (r *SearchReport) WriteJSON(path string) error {
 	return Report{
 		Name:   "search",
-		Params: map[string]any{"data": r.Data, "snapshot": r.Snapshot, "items": r.Items, "queries": r.Queries, "k": r.K},
+		Params: map[string]any{"data": r.Data, "snapshot": r.Snapshot, "items": r.Items, "queries": r.Queries, "k": r.K, "shape": r.Shape},
 		Results: []map[string]any{{
 			"p50_ms": ms(r.P50), "p99_ms": ms(r.P99), "mean_ms": ms(r.Mean()), "alloc_kib": r.AllocKiB,
 			"cpu_ms": r.cpuMS(), "stage_share": r.stageShares(),

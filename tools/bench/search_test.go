@@ -34,7 +34,7 @@ func TestRunSearch(t *testing.T) {
 	if err := rep.WriteText(&out); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"(200 items, hnsw)", "80 hybrid requests, k=5", "time by stage: user vector"} {
+	for _, want := range []string{"(200 items, hnsw)", "80 hybrid requests (words), k=5", "time by stage: user vector"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}
@@ -51,6 +51,16 @@ func TestRunSearch(t *testing.T) {
 	}
 }
 
+func TestRunSearch_Shapes(t *testing.T) {
+	data, _ := snapshotData(t, 200, 100)
+	for _, shape := range []string{bench.ShapeTyping, bench.ShapeTypo} {
+		rep, err := bench.RunSearch(context.Background(), bench.SearchOptions{Data: data, Queries: 40, K: 5, Seed: 1, Shape: shape})
+		if err != nil || rep.Shape != shape || rep.P99 <= 0 {
+			t.Fatalf("%s: %+v %v", shape, rep, err)
+		}
+	}
+}
+
 func TestRunSearch_Errors(t *testing.T) {
 	tests := []struct {
 		name string
@@ -59,6 +69,7 @@ func TestRunSearch_Errors(t *testing.T) {
 	}{
 		{"no queries", bench.SearchOptions{Data: t.TempDir(), K: 10}, "queries 0"},
 		{"no snapshot", bench.SearchOptions{Data: t.TempDir(), Queries: 10, K: 10}, "snapshot"},
+		{"unknown shape", bench.SearchOptions{Data: t.TempDir(), Queries: 10, K: 10, Shape: "shouting"}, "shape"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

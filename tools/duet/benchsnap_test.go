@@ -21,7 +21,7 @@ func TestBenchSnapshotAndSearch(t *testing.T) {
 	}
 
 	out = mustRun(t, "bench", "search", "--data", data, "--queries", "60", "--json", filepath.Join(dir, "search.json"))
-	for _, want := range []string{"(300 items, exact)", "60 hybrid requests, k=10, one at a time: p50 ", "time by stage: user vector"} {
+	for _, want := range []string{"(300 items, exact)", "60 hybrid requests (words), k=10, one at a time: p50 ", "time by stage: user vector"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("bench search output lacks %q:\n%s", want, out)
 		}

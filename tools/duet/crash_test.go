@@ -43,7 +43,9 @@ type child struct {
 func startChild(t *testing.T, args ...string) *child {
 	t.Helper()
 	cmd := exec.Command(os.Args[0])
-	cmd.Env = append(os.Environ(), childArgsEnv+"="+strings.Join(args, "\n"))
+	// A child killed mid-way leaves its temporary files: in the test's
+	// directory, not the machine's.
+	cmd.Env = append(os.Environ(), childArgsEnv+"="+strings.Join(args, "\n"), "TMPDIR="+t.TempDir())
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

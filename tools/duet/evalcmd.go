@@ -196,6 +196,18 @@ func evalSearch(ctx context.Context, out io.Writer, ds *tower.Dataset, spl *eval
 	for _, r := range rep.Modes {
 		fmt.Fprintf(out, "%-16s %8.4f %9.4f\n", r.Name, r.MRR, r.Recall)
 	}
+	fmt.Fprintf(out, "\nas a search box asks (prefix on, typos tolerated), MRR@10 / Recall@10:\n%-16s", "mode")
+	for _, v := range rep.Variants {
+		fmt.Fprintf(out, " %21s", fmt.Sprintf("%s (%d)", v.Name, v.Changed))
+	}
+	fmt.Fprintln(out)
+	for i, r := range rep.Modes {
+		fmt.Fprintf(out, "%-16s", r.Name)
+		for _, v := range rep.Variants {
+			fmt.Fprintf(out, " %21s", fmt.Sprintf("%.4f / %.4f", v.Modes[i].MRR, v.Modes[i].Recall))
+		}
+		fmt.Fprintln(out)
+	}
 	if jsonOut == "" {
 		return nil
 	}

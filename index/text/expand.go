@@ -1,0 +1,378 @@
+package text
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	bsearcher "github.com/blevesearch/bleve/v2/search/searcher"
+	bindex "github.com/blevesearch/bleve_index_api"
+)
+
+// Typos says which query words may match terms a few edits away when the
+// word itself is in none of the matched fields: words of One or more
+// letters one edit (an insertion, deletion or substitution), of Two or
+// more two. A zero field allows none of its kind.
+type Typos struct {
+	One, Two int
+}
+
+// Validate reports what is wrong with the thresholds, as an error
+// matching ErrInvalidQuery.
+func (t Typos) Validate() error {
+	switch {
+	case t.One < 0 || t.One > MaxTypoWordLen || t.Two < 0 || t.Two > MaxTypoWordLen:
+		return fmt.Errorf("%w: typo word lengths are %d and %d, want 0 (none) to %d", ErrInvalidQuery, t.One, t.Two, MaxTypoWordLen)
+	case t.One > 0 && t.Two > 0 && t.Two < t.One:
+		return fmt.Errorf("%w: two typos from %d letters, fewer than one typo's %d", ErrInvalidQuery, t.Two, t.One)
+	}
+	return nil
+}
+
+// DefaultTypos is Meilisearch's rule: one typo from five letters, two from
+// nine.
+var DefaultTypos = Typos{One: 5, Two: 9}
+
+// MaxTypoWordLen bounds Typos' thresholds: longer words are rare enough
+// that a threshold beyond it means "never".
+const MaxTypoWordLen = 64
+
+// Weights of the terms a word expands to, against 1 for the word's own
+// term: an item holding the words typed ranks above one holding what they
+// were corrected or completed to, at equal BM25.
+const (
+	correctedWeight = 0.5 // per edit: 0.5 for one, 0.25 for two
+	completedWeight = 0.5
+	completionSkew  = 2.0
+	// minCompletionWeight drops the completions far rarer than the
+	// commonest (under a third as common): a one-letter prefix begins
+	// thousands of words, and merging ten long posting lists for terms
+	// that barely move the ranking is most of such a request's time.
+	minCompletionWeight = completedWeight / 10
+)
+
+// Bounds on a word's expansions, the commonest kept: each is one more
+// posting list to merge.
+const (
+	maxCorrections = 3
+	maxCompletions = 10
+)
+
+// queryTerm is one term a query matches, with the weight its postings
+// score at.
+type queryTerm struct {
+	term   string
+	weight float64
+}
+
+// expandable reports whether q asks for expansions at all.
+func (q *Query) expandable() bool {
+	return q.Prefix || q.Typos.One > 0 || q.Typos.Two > 0
+}
+
+// expansion is what a query's text matches: its terms, and for each word
+// the one term that best stands for it.
+type expansion struct {
+	terms []queryTerm
+	best  []string
+}
+
+// queryTerms returns the terms free text matches: each analysed word's own
+// term at weight 1; for a word that is in none of the matched fields and
+// long enough for q.Typos, the commonest terms at the fewest edits from it
+// instead; and with q.Prefix, for the last word typed (text not ending in
+// a space or punctuation), the commonest terms it begins. A word is best
+// stood for by its own term when an item holds it, else by its commonest
+// correction or completion. Blank text has no terms, and terms are not
+// expanded unless q asks for it.
+func (t *Index) queryTerms(ctx context.Context, r bindex.IndexReader, q *Query) (expansion, error) {
+	tokens := t.en.Analyze([]byte(q.Text))
+	x := expansion{terms: make([]queryTerm, 0, len(tokens)), best: make([]string, 0, len(tokens))}
+	if !q.expandable() {
+		for _, tok := range tokens {
+			x.terms = append(x.terms, queryTerm{string(tok.Term), 1})
+			x.best = append(x.best, string(tok.Term))
+		}
+		return x, nil
+	}
+	have := make(map[string]bool, len(tokens))
+	for _, tok := range tokens {
+		have[string(tok.Term)] = true
+	}
+	// Expansions stay within the terms Bleve sums in order (see matchIn):
+	// room is how many more than the words' own there may be.
+	room := bsearcher.DisjunctionHeapTakeover - len(tokens)
+	lastStart, lastEnd := lastWord(q.Text)
+	for i, tok := range tokens {
+		term := string(tok.Term)
+		word := q.Text[tok.Start:tok.End]
+		found, err := inAnyField(ctx, r, term)
+		if err != nil {
+			return expansion{}, err
+		}
+		var comps []queryTerm
+		if q.Prefix && i == len(tokens)-1 && tok.End == lastEnd {
+			var isWord bool
+			comps, isWord, err = t.completions(r, strings.ToLower(word), min(maxCompletions, room+1))
+			if err != nil {
+				return expansion{}, err
+			}
+			// Part of a word: its stem is no word of its own ("comed"
+			// stems to "come").
+			found = found && isWord
+			lastStart = -1
+		}
+		best := ""
+		if found {
+			best = term
+		}
+		edits := 0
+		if n := utf8.RuneCountInString(word); !found && len(comps) == 0 {
+			switch {
+			case q.Typos.Two > 0 && n >= q.Typos.Two:
+				edits = 2
+			case q.Typos.One > 0 && n >= q.Typos.One:
+				edits = 1
+			}
+		}
+		fuzzy, ok := r.(bindex.IndexReaderFuzzy)
+		if edits > 0 && ok {
+			for d := 1; d <= edits && best == ""; d++ {
+				near, _, err := dictTerms(func(field string) (bindex.FieldDict, error) {
+					return fuzzy.FieldDictFuzzy(field, term, d, "")
+				}, term, min(maxCorrections, room+1))
+				if err != nil {
+					return expansion{}, err
+				}
+				w := correctedWeight
+				if d == 2 {
+					w *= correctedWeight
+				}
+				for _, c := range near {
+					if !have[c] {
+						have[c] = true
+						x.terms = append(x.terms, queryTerm{c, w})
+						if best != "" {
+							room--
+						} else {
+							best = c
+						}
+					}
+				}
+			}
+		}
+		if found || best == "" && len(comps) == 0 {
+			x.terms = append(x.terms, queryTerm{term, 1})
+		} else if len(comps) > 0 {
+			room++ // the word's own term makes way
+		}
+		x.terms, room = addCompletions(x.terms, comps, have, room)
+		if best == "" && len(comps) > 0 {
+			best = comps[0].term
+		}
+		if best == "" {
+			best = term // nothing better: the word as typed
+		}
+		x.best = append(x.best, best)
+	}
+	// A last word the analyzer dropped (a stop word, "the" on the way to
+	// "theory") is still a beginning.
+	if q.Prefix && lastStart >= 0 {
+		comps, _, err := t.completions(r, strings.ToLower(q.Text[lastStart:lastEnd]), min(maxCompletions, room))
+		if err != nil {
+			return expansion{}, err
+		}
+		x.terms, _ = addCompletions(x.terms, comps, have, room)
+		if len(comps) > 0 {
+			x.best = append(x.best, comps[0].term)
+		}
+	}
+	return x, nil
+}
+
+// addCompletions appends the completions terms lacks, as room allows, and
+// returns the room left.
+func addCompletions(terms, comps []queryTerm, have map[string]bool, room int) ([]queryTerm, int) {
+	for _, c := range comps {
+		if room < 1 {
+			break
+		}
+		if !have[c.term] {
+			have[c.term] = true
+			terms = append(terms, c)
+			room--
+		}
+	}
+	return terms, room
+}
+
+// completions returns the terms of the top commonest words beginning with
+// prefix, weighted by how common each is beside the commonest
+// (completedWeight at the top, less below), and whether prefix is itself a
+// word of the catalogue. The words field gives whole words, whose stems are
+// the terms; an index written before it gives the stems beginning with
+// prefix, and prefix counts as a word.
+func (t *Index) completions(r bindex.IndexReader, prefix string, top int) ([]queryTerm, bool, error) {
+	if prefix == "" || top < 1 {
+		return nil, false, nil
+	}
+	words, counts, err := dictTerms(func(string) (bindex.FieldDict, error) {
+		return r.FieldDictPrefix(fieldWords, []byte(prefix))
+	}, "", 3*top, fieldWords)
+	if err != nil {
+		return nil, false, err
+	}
+	isWord := counts[prefix] > 0
+	stems := map[string]uint64{}
+	var order []string
+	if len(counts) == 0 {
+		// No words field, or no word begins so: the stems that do.
+		isWord = true
+		order, stems, err = dictTerms(func(field string) (bindex.FieldDict, error) {
+			return r.FieldDictPrefix(field, []byte(prefix))
+		}, "", top)
+		if err != nil {
+			return nil, false, err
+		}
+	} else {
+		for _, w := range words {
+			toks := t.en.Analyze([]byte(w))
+			if len(toks) != 1 { // a stop word, or a word the analyzer splits
+				continue
+			}
+			stem := string(toks[0].Term)
+			if stems[stem] == 0 {
+				order = append(order, stem)
+			}
+			stems[stem] += counts[w]
+		}
+		slices.SortStableFunc(order, func(a, b string) int { return cmp.Compare(stems[b], stems[a]) })
+		order = order[:min(top, len(order))]
+	}
+	out := make([]queryTerm, 0, len(order))
+	for _, stem := range order {
+		w := completedWeight * math.Pow(float64(stems[stem])/float64(stems[order[0]]), completionSkew)
+		if w < minCompletionWeight {
+			break // its postings would cost more than its weight moves
+		}
+		out = append(out, queryTerm{stem, w})
+	}
+	return out, isWord, nil
+}
+
+// Interpret returns q's text as the index reads it, one term per word:
+// the word's own term when an item holds it, else (with q.Typos and
+// q.Prefix) the commonest term it was corrected or completed to; words
+// are analysed (lowercased, stemmed, stop words dropped). It is what the
+// keyword side found in the words, for a side that can take one reading
+// only, such as an embedding of the query.
+func (t *Index) Interpret(ctx context.Context, q Query) (string, error) {
+	if q.K == 0 {
+		q.K = 1
+	}
+	if err := q.Validate(); err != nil {
+		return "", err
+	}
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	if t.closed {
+		return "", ErrClosed
+	}
+	r, err := t.reader()
+	if err != nil {
+		return "", fmt.Errorf("text interpret: %w", err)
+	}
+	defer r.Close()
+	x, err := t.queryTerms(ctx, r, &q)
+	if err != nil {
+		return "", fmt.Errorf("text interpret: %w", err)
+	}
+	return strings.Join(x.best, " "), nil
+}
+
+// lastWord returns where the text's last word starts and ends, start -1
+// when the text ends in a space or punctuation: a finished word.
+func lastWord(s string) (start, end int) {
+	end = len(s)
+	start = end
+	for start > 0 {
+		r, size := utf8.DecodeLastRuneInString(s[:start])
+		if !unicode.IsLetter(r) && !unicode.IsDigit(r) {
+			break
+		}
+		start -= size
+	}
+	if start == end {
+		return -1, end
+	}
+	return start, end
+}
+
+// inAnyField reports whether term is in any of the matched fields.
+func inAnyField(ctx context.Context, r bindex.IndexReader, term string) (bool, error) {
+	for _, f := range matchFields {
+		tfr, err := r.TermFieldReader(ctx, []byte(term), f.name, false, false, false)
+		if err != nil {
+			return false, err
+		}
+		n := tfr.Count()
+		tfr.Close()
+		if n > 0 {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// dictTerms returns the top terms, by their count summed over the fields
+// (default the matched ones), of the dictionaries open gives for each
+// field, skip aside, and every term's count.
+func dictTerms(open func(field string) (bindex.FieldDict, error), skip string, top int, fields ...string) ([]string, map[string]uint64, error) {
+	if top < 1 {
+		return nil, nil, nil
+	}
+	if fields == nil {
+		for _, f := range matchFields {
+			fields = append(fields, f.name)
+		}
+	}
+	counts := map[string]uint64{}
+	for _, f := range fields {
+		d, err := open(f)
+		if err != nil {
+			return nil, nil, err
+		}
+		for {
+			e, err := d.Next()
+			if err != nil {
+				d.Close()
+				return nil, nil, err
+			}
+			if e == nil {
+				break
+			}
+			if e.Term != skip {
+				counts[e.Term] += e.Count
+			}
+		}
+		if err := d.Close(); err != nil {
+			return nil, nil, err
+		}
+	}
+	out := make([]string, 0, len(counts))
+	for term := range counts {
+		out = append(out, term)
+	}
+	slices.SortFunc(out, func(a, b string) int {
+		if c := cmp.Compare(counts[b], counts[a]); c != 0 {
+			return c
+		}
+		return strings.Compare(a, b)
+	})
+	return out[:min(top, len(out))], counts, nil
+}
