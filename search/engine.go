@@ -154,6 +154,11 @@ type Hit struct {
 	Score   float64       `json:"score"`
 	Item    *content.Item `json:"item,omitempty"`
 	Explain *Explanation  `json:"explain,omitempty"`
+	// Highlights, with Request.Highlight, holds the title with the
+	// query's words in <mark> and a snippet of the description around
+	// them, escaped for HTML (text.Highlighter.Fragments), by field;
+	// absent for a hit whose text holds none of them.
+	Highlights map[string]string `json:"highlights,omitempty"`
 }
 
 // Explanation says where a hit's score came from.
@@ -339,9 +344,38 @@ func (e *Engine) Search(ctx context.Context, req Request) (*Result, error) {
 	t = time.Now()
 	res.Hits = e.finish(cands, &req, res.Source, hist)
 	recycle(cands) // the hits hold copies
+	if err := e.highlight(ctx, &req, res.Hits); err != nil {
+		return nil, err
+	}
 	res.Timing.Rerank = time.Since(t)
 	res.Timing.Total = time.Since(start)
 	return res, nil
+}
+
+// textHighlighter is a TextIndex that can mark a query's words in items
+// (text.Index does).
+type textHighlighter interface {
+	Highlighter(ctx context.Context, q text.Query) (*text.Highlighter, error)
+}
+
+// highlight sets the hits' Highlights when the request asks for them and
+// has words to mark: every hit's, whichever list found it.
+func (e *Engine) highlight(ctx context.Context, req *Request, hits []Hit) error {
+	th, ok := e.text.(textHighlighter)
+	if !req.Highlight || !ok || strings.TrimSpace(req.Query) == "" || len(hits) == 0 {
+		return nil
+	}
+	h, err := th.Highlighter(ctx, text.Query{Text: req.Query, Prefix: req.Prefix, Typos: req.Typos})
+	if err != nil {
+		if errors.Is(err, text.ErrInvalidQuery) {
+			return fmt.Errorf("%w: %w", ErrInvalidRequest, err)
+		}
+		return fmt.Errorf("search: highlight: %w", err)
+	}
+	for i := range hits {
+		hits[i].Highlights = h.Fragments(hits[i].Item)
+	}
+	return nil
 }
 
 // Similar returns items near an item's vector, with the request's filters

@@ -88,6 +88,9 @@ type Request struct {
 	// away on the keyword side (text.Query.Typos); the zero value allows
 	// none.
 	Typos Typos
+	// Highlight asks Search for each hit's Highlights: the query's words
+	// marked in its title and a snippet of its description.
+	Highlight bool
 }
 
 // Typos are the word lengths from which the keyword side tolerates one

@@ -147,4 +147,34 @@ func TestSearch_AsYouType(t *testing.T) {
 			t.Errorf("q=%s: %v, want zz-new found %v", c.query, ids, c.found)
 		}
 	}
+	// The words that found it, marked; every hit of the hybrid list, the
+	// vector side's included, is highlighted by the same words.
+	for _, c := range []struct{ target, want string }{
+		{"/v1/search?k=20&highlight=true&q=zephyrlne+quasari", "<mark>Zephyrine</mark> <mark>Quasarium</mark>"},
+		{"/v1/search?k=20&highlight=true&q=quasarium+%3Cb%3E", "Zephyrine <mark>Quasarium</mark>"},
+		{"/v1/search?k=20&q=quasarium", ""},
+	} {
+		rec := f.do("GET", c.target, "", "")
+		var resp struct {
+			Hits []struct {
+				ID         string            `json:"id"`
+				Highlights map[string]string `json:"highlights"`
+			} `json:"hits"`
+		}
+		if err := json.Unmarshal(rec.Body.Bytes(), &resp); err != nil || rec.Code != 200 {
+			t.Fatalf("%s: %d %s", c.target, rec.Code, rec.Body)
+		}
+		found := false
+		for _, h := range resp.Hits {
+			if h.ID == "zz-new" {
+				found = true
+				if h.Highlights["title"] != c.want {
+					t.Errorf("%s: highlights %q, want title %q", c.target, h.Highlights, c.want)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("%s: zz-new not found", c.target)
+		}
+	}
 }

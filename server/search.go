@@ -33,8 +33,9 @@ type searchBody struct {
 	Diversity   diversityArg `json:"diversity"`
 	Explain     bool         `json:"explain"`
 	// Prefix and Typos default to on, as on GET.
-	Prefix *bool   `json:"prefix"`
-	Typos  *string `json:"typos"`
+	Prefix    *bool   `json:"prefix"`
+	Typos     *string `json:"typos"`
+	Highlight bool    `json:"highlight"`
 }
 
 type filtersBody struct {
@@ -64,6 +65,7 @@ func (b *searchBody) request() (search.Request, error) {
 		ExcludeSeen: b.ExcludeSeen,
 		Diversity:   search.Diversity{MMRLambda: b.Diversity.MMRLambda, MaxPerCategory: b.Diversity.MaxPerCategory},
 		Explain:     b.Explain,
+		Highlight:   b.Highlight,
 	}
 	for _, a := range b.Filters.Attributes {
 		r.Filters.Attributes = append(r.Filters.Attributes, search.AttrFilter{Key: a.Key, Equals: a.Equals, Min: a.Min, Max: a.Max})
@@ -159,6 +161,7 @@ func queryRequest(c echo.Context, allowed map[string]bool) (search.Request, erro
 	}
 	r.ExcludeSeen = boolean("exclude_seen")
 	r.Explain = boolean("explain")
+	r.Highlight = boolean("highlight")
 	if allowed["prefix"] {
 		r.Prefix = one("prefix") == "" || boolean("prefix")
 	}
@@ -220,7 +223,7 @@ func clipString(s string) string {
 }
 
 var (
-	searchParams    = paramSet("q", "user", "k", "offset", "mode", "fusion", "alpha", "rrf_k", "user_weight", "window", "category", "tag", "attr", "exclude_seen", "mmr", "max_per_category", "explain", "prefix", "typos")
+	searchParams    = paramSet("q", "user", "k", "offset", "mode", "fusion", "alpha", "rrf_k", "user_weight", "window", "category", "tag", "attr", "exclude_seen", "mmr", "max_per_category", "explain", "prefix", "typos", "highlight")
 	recommendParams = paramSet("k", "offset", "category", "tag", "attr", "exclude_seen", "mmr", "max_per_category", "explain", "sources", "fusion", "rrf_k", "window")
 	similarParams   = paramSet("k", "offset", "category", "tag", "attr", "mmr", "max_per_category", "explain")
 )
@@ -249,7 +252,7 @@ func (s *Server) answer(c echo.Context, start time.Time, res *search.Result, err
 	}
 	hits := make([]hitView, len(res.Hits))
 	for i, h := range res.Hits {
-		hits[i] = hitView{ID: h.ID, Score: h.Score, Explain: h.Explain}
+		hits[i] = hitView{ID: h.ID, Score: h.Score, Explain: h.Explain, Highlights: h.Highlights}
 		if h.Item != nil {
 			hits[i].Item = newItemView(h.Item)
 		}
@@ -265,10 +268,11 @@ func (s *Server) answer(c echo.Context, start time.Time, res *search.Result, err
 // encoding/json encode every item apart and then re-scan its bytes, and
 // that took half of a search request's time. The output is the same.
 type hitView struct {
-	ID      string              `json:"id"`
-	Score   float64             `json:"score"`
-	Item    *itemView           `json:"item,omitempty"`
-	Explain *search.Explanation `json:"explain,omitempty"`
+	ID         string              `json:"id"`
+	Score      float64             `json:"score"`
+	Item       *itemView           `json:"item,omitempty"`
+	Explain    *search.Explanation `json:"explain,omitempty"`
+	Highlights map[string]string   `json:"highlights,omitempty"`
 }
 
 type itemView struct {

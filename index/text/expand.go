@@ -272,27 +272,33 @@ func (t *Index) completions(r bindex.IndexReader, prefix string, top int) ([]que
 // keyword side found in the words, for a side that can take one reading
 // only, such as an embedding of the query.
 func (t *Index) Interpret(ctx context.Context, q Query) (string, error) {
-	if q.K == 0 {
-		q.K = 1
-	}
-	if err := q.Validate(); err != nil {
-		return "", err
-	}
-	t.mu.RLock()
-	defer t.mu.RUnlock()
-	if t.closed {
-		return "", ErrClosed
-	}
-	r, err := t.reader()
-	if err != nil {
-		return "", fmt.Errorf("text interpret: %w", err)
-	}
-	defer r.Close()
-	x, err := t.queryTerms(ctx, r, &q)
+	x, err := t.expand(ctx, q)
 	if err != nil {
 		return "", fmt.Errorf("text interpret: %w", err)
 	}
 	return strings.Join(x.best, " "), nil
+}
+
+// expand is queryTerms on the index as it is now, for q's text alone (K
+// and paging aside). Its errors are Search's.
+func (t *Index) expand(ctx context.Context, q Query) (expansion, error) {
+	if q.K == 0 {
+		q.K = 1
+	}
+	if err := q.Validate(); err != nil {
+		return expansion{}, err
+	}
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	if t.closed {
+		return expansion{}, ErrClosed
+	}
+	r, err := t.reader()
+	if err != nil {
+		return expansion{}, err
+	}
+	defer r.Close()
+	return t.queryTerms(ctx, r, &q)
 }
 
 // lastWord returns where the text's last word starts and ends, start -1

@@ -29,13 +29,22 @@ function render(hits) {
   for (const h of hits) {
     const it = h.item || { id: h.id };
     const li = el("li", { "data-id": h.id });
-    li.append(el("div", { class: "hit-title" }, it.title || it.id));
+    const hl = h.highlights || {};
+    const title = el("div", { class: "hit-title" });
+    // Highlights are HTML the server escaped: only its <mark> tags are markup.
+    if (hl.title) title.innerHTML = hl.title;
+    else title.textContent = it.title || it.id;
+    li.append(title);
     li.append(el("div", { class: "hit-meta" }, `${it.id} · score ${fmt(h.score)}`));
     const chips = el("div");
     for (const c of it.categories || []) chips.append(el("span", { class: "chip" }, c));
     for (const t of it.tags || []) chips.append(el("span", { class: "chip" }, "#" + t));
     li.append(chips);
-    if (it.description) li.append(el("p", { class: "desc" }, it.description.slice(0, 280)));
+    if (hl.description) {
+      const d = el("p", { class: "desc" });
+      d.innerHTML = hl.description;
+      li.append(d);
+    } else if (it.description) li.append(el("p", { class: "desc" }, it.description.slice(0, 280)));
     if (h.explain) {
       const d = el("details", {}, el("summary", {}, "Why this result"));
       d.append(explainTable(h.explain));
@@ -45,8 +54,13 @@ function render(hits) {
   }
 }
 
+let pending = null; // the request in flight, aborted by the next one
+
 async function search(ev) {
   if (ev) ev.preventDefault();
+  if (pending) pending.abort();
+  const ctl = new AbortController();
+  pending = ctl;
   const p = new URLSearchParams();
   const q = $("q").value.trim(), user = $("user").value.trim();
   if (q) p.set("q", q);
@@ -57,18 +71,20 @@ async function search(ev) {
   if (Number($("mmr").value) > 0) p.set("mmr", $("mmr").value);
   if ($("exclude_seen").checked) p.set("exclude_seen", "true");
   p.set("explain", "true");
+  if (q) p.set("highlight", "true");
   history.replaceState(null, "", "?" + p.toString());
   const status = $("status");
   status.className = "status";
   status.textContent = "Searching…";
   try {
     const token = $("token").value;
-    const r = await fetch("/v1/search?" + p.toString(), token ? { headers: { Authorization: "Bearer " + token } } : {});
+    const r = await fetch("/v1/search?" + p.toString(), { signal: ctl.signal, headers: token ? { Authorization: "Bearer " + token } : {} });
     const body = await r.json();
     if (!r.ok) throw new Error(body.error ? body.error.message : r.statusText);
     render(body.hits);
     status.textContent = `${body.hits.length} results in ${body.took_ms.toFixed(1)} ms`;
   } catch (e) {
+    if (e.name === "AbortError") return; // a newer search took over
     status.className = "status error";
     status.textContent = "Search failed: " + e.message;
     $("hits").replaceChildren();
@@ -78,6 +94,12 @@ async function search(ev) {
 $("token").value = sessionStorage.getItem("duet-read-token") || "";
 $("token").addEventListener("change", () => sessionStorage.setItem("duet-read-token", $("token").value));
 $("search").addEventListener("submit", search);
+// Search as you type: a moment after the last key, the last word as a prefix.
+let typing = 0;
+$("q").addEventListener("input", () => {
+  clearTimeout(typing);
+  typing = setTimeout(search, 150);
+});
 const init = new URLSearchParams(location.search);
 for (const k of ["q", "user", "mode", "fusion", "alpha", "k", "mmr"]) if (init.has(k)) $(k).value = init.get(k);
 if (init.has("category")) $("category").value = init.getAll("category").join(", ");

@@ -27,7 +27,7 @@ type SearchOptions struct {
 	// Shape is how the words are asked: ShapeWords (the default) as they
 	// are, exactly; ShapeTyping with the last word cut short (one letter
 	// or more) and ShapeTypo with one typo, both as a search box asks
-	// (prefix on, search.DefaultTypos).
+	// (prefix on, search.DefaultTypos, highlights).
 	Shape string
 	// CPUProfile and MemProfile, when set, are written with a CPU profile
 	// of the timed requests and a profile of where they allocated.
@@ -117,7 +117,7 @@ func RunSearch(ctx context.Context, o SearchOptions) (_ *SearchReport, err error
 		}
 		reqs[i] = search.Request{Query: q, UserID: ds.Users[rng.IntN(len(ds.Users))], K: o.K}
 		if o.Shape != ShapeWords {
-			reqs[i].Prefix, reqs[i].Typos = true, search.DefaultTypos
+			reqs[i].Prefix, reqs[i].Typos, reqs[i].Highlight = true, search.DefaultTypos, true
 		}
 		switch o.Shape {
 		case ShapeTyping:

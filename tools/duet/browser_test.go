@@ -106,4 +106,21 @@ func TestBrowser(t *testing.T) {
 	if !strings.Contains(saved, "Saved browser-item") || found != 1 {
 		t.Fatalf("editor status %q, found %d", saved, found)
 	}
+
+	// Search as you type: a few letters of a word, one key at a time, and
+	// the item shows with the word they begin marked.
+	steps := []chromedp.Action[chromedp.Void]{chromedp.Navigate(s.base + "/"), chromedp.WaitVisible(css("#q"))}
+	for _, r := range "xyloph" {
+		steps = append(steps, chromedp.SendKeys(css("#q"), string(r)), chromedp.Sleep(40*time.Millisecond))
+	}
+	steps = append(steps, chromedp.WaitVisible(css(`#hits li[data-id="browser-item"] .hit-title mark`)))
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		st, _ := chromedp.Run(ctx, chromedp.Text(css("#status")))
+		t.Fatalf("typing: %v (status %q)", err, st)
+	}
+	marked, _ := chromedp.Run(ctx, chromedp.Text(css(`#hits li[data-id="browser-item"] .hit-title mark`)))
+	title, _ := chromedp.Run(ctx, chromedp.Text(css(`#hits li[data-id="browser-item"] .hit-title`)))
+	if marked != "xylophone" || title != "Quokka xylophone recital" {
+		t.Fatalf("typed a prefix: marked %q in %q", marked, title)
+	}
 }

@@ -1,0 +1,139 @@
+package text
+
+import (
+	"context"
+	"fmt"
+	"html"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/blevesearch/bleve/v2/analysis"
+
+	"github.com/duetrec/duet/content"
+)
+
+// SnippetRunes is the most a description's snippet holds, ellipses aside.
+const SnippetRunes = 160
+
+// Highlighter marks a query's words in items' titles and descriptions.
+// It is made for one query and safe for concurrent use.
+type Highlighter struct {
+	en    analysis.Analyzer
+	terms map[string]bool
+}
+
+// Highlighter returns the highlighter of q's words: the terms q matches,
+// corrections and completions included (see Query.Prefix and
+// Query.Typos), so an item found through "galaxxy" has "Galaxy" marked.
+// Its errors are Search's.
+func (t *Index) Highlighter(ctx context.Context, q Query) (*Highlighter, error) {
+	x, err := t.expand(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("text highlight: %w", err)
+	}
+	h := &Highlighter{en: t.en, terms: make(map[string]bool, len(x.terms))}
+	for _, qt := range x.terms {
+		h.terms[qt.term] = true
+	}
+	return h, nil
+}
+
+// Fragments returns, by field ("title", "description"), the item's title
+// with every word the query matched in <mark>, and a snippet of its
+// description of at most SnippetRunes around the first such word, ellipses
+// where it is cut; the text around the marks is escaped for HTML. A field
+// with no word matched is absent; nil when neither has one.
+func (h *Highlighter) Fragments(it *content.Item) map[string]string {
+	var out map[string]string
+	set := func(field, s string) {
+		if out == nil {
+			out = map[string]string{}
+		}
+		out[field] = s
+	}
+	if spans := h.spans(it.Title); len(spans) > 0 {
+		set(fieldTitle, mark(it.Title, spans, 0, len(it.Title)))
+	}
+	if spans := h.spans(it.Description); len(spans) > 0 {
+		from, to := snippet(it.Description, spans[0])
+		set(fieldDescription, ellipsis(from > 0)+mark(it.Description, spans, from, to)+ellipsis(to < len(it.Description)))
+	}
+	return out
+}
+
+// span is a matched word's bytes in a text.
+type span struct{ start, end int }
+
+// spans returns where the query's terms are in s, in order.
+func (h *Highlighter) spans(s string) []span {
+	if s == "" || len(h.terms) == 0 {
+		return nil
+	}
+	var out []span
+	for _, tok := range h.en.Analyze([]byte(s)) {
+		if h.terms[string(tok.Term)] {
+			out = append(out, span{tok.Start, tok.End})
+		}
+	}
+	return out
+}
+
+// mark returns s[from:to] escaped, the spans inside it in <mark>.
+func mark(s string, spans []span, from, to int) string {
+	var b strings.Builder
+	at := from
+	for _, sp := range spans {
+		if sp.start < at || sp.end > to {
+			continue
+		}
+		b.WriteString(html.EscapeString(s[at:sp.start]))
+		b.WriteString("<mark>")
+		b.WriteString(html.EscapeString(s[sp.start:sp.end]))
+		b.WriteString("</mark>")
+		at = sp.end
+	}
+	b.WriteString(html.EscapeString(s[at:to]))
+	return b.String()
+}
+
+// snippet returns the bytes of s to show around a match: at most
+// SnippetRunes, the match a third of the way in, cut at spaces when one is
+// near.
+func snippet(s string, m span) (from, to int) {
+	if utf8.RuneCountInString(s) <= SnippetRunes {
+		return 0, len(s)
+	}
+	from = m.start
+	for n := 0; n < SnippetRunes/3 && from > 0; n++ {
+		_, size := utf8.DecodeLastRuneInString(s[:from])
+		from -= size
+	}
+	to = from
+	for n := 0; n < SnippetRunes && to < len(s); n++ {
+		_, size := utf8.DecodeRuneInString(s[to:])
+		to += size
+	}
+	if to < m.end { // a word longer than the snippet
+		to = m.end
+	}
+	// Whole words at the edges, unless that would eat the snippet.
+	if from > 0 {
+		if i := strings.IndexFunc(s[from:m.start], unicode.IsSpace); i >= 0 {
+			from += i + 1
+		}
+	}
+	if to < len(s) {
+		if i := strings.LastIndexFunc(s[m.end:to], unicode.IsSpace); i >= 0 {
+			to = m.end + i
+		}
+	}
+	return from, to
+}
+
+func ellipsis(cut bool) string {
+	if cut {
+		return "…"
+	}
+	return ""
+}
