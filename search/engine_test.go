@@ -397,3 +397,20 @@ func TestEngine_Concurrent(t *testing.T) {
 	})
 	wg.Wait()
 }
+
+func TestEngine_Suggest(t *testing.T) {
+	e, _ := newEngine(t)
+	ctx := context.Background()
+	// The fake text index completes nothing; the items are the search's.
+	s, err := e.Suggest(ctx, search.SuggestRequest{Query: "rocket", K: 2})
+	if err != nil || len(s.Queries) != 0 || len(s.Items) == 0 || s.Items[0].ID != "rocket" || s.Items[0].Title != "Rocket launch" {
+		t.Fatalf("%+v %v", s, err)
+	}
+	for _, req := range []search.SuggestRequest{
+		{Query: ""}, {Query: "  "}, {Query: "x", K: -1}, {Query: "x", K: search.MaxSuggestions + 1}, {Query: "a\x00b"},
+	} {
+		if _, err := e.Suggest(ctx, req); !errors.Is(err, search.ErrInvalidRequest) {
+			t.Errorf("%+v: %v", req, err)
+		}
+	}
+}

@@ -26,6 +26,7 @@ type Backend interface {
 	Search(ctx context.Context, req search.Request) (*search.Result, error)
 	Similar(ctx context.Context, itemID string, req search.Request) (*search.Result, error)
 	Recommend(ctx context.Context, req search.Request) (*search.Result, error)
+	Suggest(ctx context.Context, req search.SuggestRequest) (*search.Suggestions, error)
 	// ItemPut and ItemDeleted are told about every item write after it
 	// is durable, so the live indexes follow the store; they must be safe
 	// for concurrent use.

@@ -178,3 +178,53 @@ func TestSearch_AsYouType(t *testing.T) {
 		}
 	}
 }
+
+// Suggestions complete the word being typed from the catalogue's words
+// and show the items a search would, an editor's new item at once.
+func TestSuggest(t *testing.T) {
+	f := newEngineFixture(t)
+	if rec := f.do("POST", "/v1/items", editorTok, `{"id":"zz-new","title":"Zephyrine Quasarium"}`); rec.Code != 201 {
+		t.Fatalf("add: %d %s", rec.Code, rec.Body)
+	}
+	type answer struct {
+		Queries []string `json:"queries"`
+		Items   []struct {
+			ID, Title, Highlight string
+		} `json:"items"`
+	}
+	get := func(target string) answer {
+		t.Helper()
+		rec := f.do("GET", target, "", "")
+		var a answer
+		if rec.Code != 200 || json.Unmarshal(rec.Body.Bytes(), &a) != nil {
+			t.Fatalf("%s: %d %s", target, rec.Code, rec.Body)
+		}
+		return a
+	}
+	for _, target := range []string{"/v1/suggest?q=zephyrine+quasari", "/v1/suggest?q=zephyrine+quasari&k=3&user=" + f.users[0]} {
+		a := get(target)
+		if len(a.Queries) != 1 || a.Queries[0] != "zephyrine quasarium" {
+			t.Errorf("%s: queries %q", target, a.Queries)
+		}
+		if len(a.Items) == 0 || a.Items[0].ID != "zz-new" || a.Items[0].Title != "Zephyrine Quasarium" || a.Items[0].Highlight != "<mark>Zephyrine</mark> <mark>Quasarium</mark>" {
+			t.Errorf("%s: items %+v", target, a.Items)
+		}
+	}
+	// A finished word has nothing to complete; the items still come.
+	if a := get("/v1/suggest?q=quasarium+"); len(a.Queries) != 0 || len(a.Items) == 0 {
+		t.Errorf("a finished word: %+v", a)
+	}
+	for _, c := range []struct{ target, code string }{
+		{"/v1/suggest", "invalid_request"},
+		{"/v1/suggest?q=+", "invalid_request"},
+		{"/v1/suggest?q=x&k=21", "invalid_request"},
+		{"/v1/suggest?q=x&k=-1", "invalid_request"},
+		{"/v1/suggest?q=x&k=five", "invalid_parameter"},
+		{"/v1/suggest?q=x&mode=keyword", "invalid_parameter"},
+		{"/v1/suggest?q=a%ffb", "invalid_request"},
+	} {
+		if rec := f.do("GET", c.target, "", ""); rec.Code != 400 || errorCode(t, rec) != c.code {
+			t.Errorf("%s: %d %s, want 400 %s", c.target, rec.Code, rec.Body, c.code)
+		}
+	}
+}

@@ -226,6 +226,7 @@ var (
 	searchParams    = paramSet("q", "user", "k", "offset", "mode", "fusion", "alpha", "rrf_k", "user_weight", "window", "category", "tag", "attr", "exclude_seen", "mmr", "max_per_category", "explain", "prefix", "typos", "highlight")
 	recommendParams = paramSet("k", "offset", "category", "tag", "attr", "exclude_seen", "mmr", "max_per_category", "explain", "sources", "fusion", "rrf_k", "window")
 	similarParams   = paramSet("k", "offset", "category", "tag", "attr", "mmr", "max_per_category", "explain")
+	suggestParams   = paramSet("q", "user", "k")
 )
 
 func paramSet(names ...string) map[string]bool {
@@ -351,6 +352,41 @@ func (s *Server) runSearch(c echo.Context, start time.Time, req search.Request) 
 	defer release()
 	res, err := be.Search(c.Request().Context(), req)
 	return s.answer(c, start, res, err)
+}
+
+// suggestResponse is the answer of GET /v1/suggest.
+type suggestResponse struct {
+	Queries []string               `json:"queries"`
+	Items   []search.SuggestedItem `json:"items"`
+	TookMS  float64                `json:"took_ms"`
+}
+
+func (s *Server) suggest(c echo.Context) error {
+	start := time.Now()
+	q := c.QueryParams()
+	for k := range q {
+		if !suggestParams[k] {
+			return badRequest("invalid_parameter", fmt.Sprintf("unknown parameter %q", clipString(k)))
+		}
+	}
+	req := search.SuggestRequest{Query: q.Get("q"), UserID: q.Get("user")}
+	if k := q.Get("k"); k != "" {
+		n, err := strconv.Atoi(k)
+		if err != nil {
+			return badRequest("invalid_parameter", "k must be an integer")
+		}
+		req.K = n
+	}
+	be, release, err := s.acquire()
+	if err != nil {
+		return err
+	}
+	defer release()
+	res, err := be.Suggest(c.Request().Context(), req)
+	if err != nil {
+		return searchError(err)
+	}
+	return c.JSON(http.StatusOK, suggestResponse{Queries: res.Queries, Items: res.Items, TookMS: float64(time.Since(start).Microseconds()) / 1000})
 }
 
 func (s *Server) recommendations(c echo.Context) error {

@@ -234,6 +234,7 @@ func (s *Server) routes() {
 
 	limit := s.searchLimiter()
 	e.GET("/v1/search", s.getSearch, read, limit)
+	e.GET("/v1/suggest", s.suggest, read, limit)
 	e.POST("/v1/search", s.postSearch, read, limit)
 	e.GET("/v1/users/:id/recommendations", s.recommendations, read, limit)
 	e.GET("/v1/items/:id/similar", s.similar, read, limit)

@@ -67,6 +67,13 @@ func (b *fakeBackend) Recommend(ctx context.Context, req search.Request) (*searc
 	return b.Search(ctx, req)
 }
 
+func (b *fakeBackend) Suggest(ctx context.Context, req search.SuggestRequest) (*search.Suggestions, error) {
+	if _, err := b.Search(ctx, search.Request{Query: req.Query, UserID: req.UserID, K: req.K}); err != nil {
+		return nil, err
+	}
+	return &search.Suggestions{Queries: []string{req.Query + "…"}, Items: []search.SuggestedItem{{ID: b.name}}}, nil
+}
+
 func (b *fakeBackend) ItemPut(_ context.Context, it content.Item) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()

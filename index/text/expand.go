@@ -107,7 +107,10 @@ func (t *Index) queryTerms(ctx context.Context, r bindex.IndexReader, q *Query) 
 	// Expansions stay within the terms Bleve sums in order (see matchIn):
 	// room is how many more than the words' own there may be.
 	room := bsearcher.DisjunctionHeapTakeover - len(tokens)
-	lastStart, lastEnd := lastWord(q.Text)
+	lastStart, lastEnd := -1, len(q.Text) // the last word's bytes; -1: finished
+	if head, word := LastWord(q.Text); word != "" {
+		lastStart = len(head)
+	}
 	for i, tok := range tokens {
 		term := string(tok.Term)
 		word := q.Text[tok.Start:tok.End]
@@ -301,11 +304,10 @@ func (t *Index) expand(ctx context.Context, q Query) (expansion, error) {
 	return t.queryTerms(ctx, r, &q)
 }
 
-// lastWord returns where the text's last word starts and ends, start -1
-// when the text ends in a space or punctuation: a finished word.
-func lastWord(s string) (start, end int) {
-	end = len(s)
-	start = end
+// LastWord splits s before its last word: head and word, word empty when
+// s ends in a space or punctuation (a finished word).
+func LastWord(s string) (head, word string) {
+	start := len(s)
 	for start > 0 {
 		r, size := utf8.DecodeLastRuneInString(s[:start])
 		if !unicode.IsLetter(r) && !unicode.IsDigit(r) {
@@ -313,10 +315,7 @@ func lastWord(s string) (start, end int) {
 		}
 		start -= size
 	}
-	if start == end {
-		return -1, end
-	}
-	return start, end
+	return s[:start], s[start:]
 }
 
 // inAnyField reports whether term is in any of the matched fields.
@@ -381,4 +380,38 @@ func dictTerms(open func(field string) (bindex.FieldDict, error), skip string, t
 		return strings.Compare(a, b)
 	})
 	return out[:min(top, len(out))], counts, nil
+}
+
+// Complete returns up to k of the catalogue's words that begin with
+// prefix (lowercased), the commonest first (by the items holding them),
+// the prefix itself among them when it is a word. An index written
+// before the words field completes nothing.
+func (t *Index) Complete(ctx context.Context, prefix string, k int) ([]string, error) {
+	if len(prefix) > MaxQueryBytes || !utf8.ValidString(prefix) {
+		return nil, fmt.Errorf("%w: a prefix of %d bytes or not UTF-8", ErrInvalidQuery, len(prefix))
+	}
+	prefix = strings.ToLower(strings.TrimSpace(prefix))
+	if prefix == "" || k < 1 {
+		return nil, nil
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	if t.closed {
+		return nil, ErrClosed
+	}
+	r, err := t.reader()
+	if err != nil {
+		return nil, fmt.Errorf("text complete: %w", err)
+	}
+	defer r.Close()
+	words, _, err := dictTerms(func(string) (bindex.FieldDict, error) {
+		return r.FieldDictPrefix(fieldWords, []byte(prefix))
+	}, "", k, fieldWords)
+	if err != nil {
+		return nil, fmt.Errorf("text complete: %w", err)
+	}
+	return words, nil
 }

@@ -158,3 +158,28 @@ func TestIndex_Interpret(t *testing.T) {
 		t.Errorf("bad typos: %v", err)
 	}
 }
+
+func TestIndex_Complete(t *testing.T) {
+	tx := expandIndex(t)
+	for _, tt := range []struct {
+		prefix string
+		k      int
+		want   []string
+	}{
+		{"ro", 5, []string{"rock", "rocket"}},
+		{"Rock", 5, []string{"rock", "rocket"}},
+		{"rock", 1, []string{"rock"}},
+		{"tele", 5, []string{"telescopes"}},
+		{"the", 5, []string{"theory"}},
+		{"zz", 5, nil},
+		{"", 5, nil},
+	} {
+		got, err := tx.Complete(context.Background(), tt.prefix, tt.k)
+		if err != nil || !slices.Equal(got, tt.want) {
+			t.Errorf("%q, %d: %v %v, want %v", tt.prefix, tt.k, got, err, tt.want)
+		}
+	}
+	if _, err := tx.Complete(context.Background(), "a\xffb", 5); !errors.Is(err, text.ErrInvalidQuery) {
+		t.Errorf("invalid UTF-8: %v", err)
+	}
+}

@@ -94,11 +94,33 @@ async function search(ev) {
 $("token").value = sessionStorage.getItem("duet-read-token") || "";
 $("token").addEventListener("change", () => sessionStorage.setItem("duet-read-token", $("token").value));
 $("search").addEventListener("submit", search);
+// Completions of the word being typed, for the query box's list.
+async function suggest() {
+  const q = $("q").value;
+  const list = $("suggestions");
+  if (!q.trim()) return list.replaceChildren();
+  const p = new URLSearchParams({ q, k: "5" });
+  const user = $("user").value.trim();
+  if (user) p.set("user", user);
+  try {
+    const token = $("token").value;
+    const r = await fetch("/v1/suggest?" + p.toString(), token ? { headers: { Authorization: "Bearer " + token } } : {});
+    if (!r.ok) return;
+    const body = await r.json();
+    list.replaceChildren(...body.queries.map((s) => el("option", { value: s })));
+  } catch (e) {
+    // Suggestions are a help: the search itself reports errors.
+  }
+}
+
 // Search as you type: a moment after the last key, the last word as a prefix.
 let typing = 0;
 $("q").addEventListener("input", () => {
   clearTimeout(typing);
-  typing = setTimeout(search, 150);
+  typing = setTimeout(() => {
+    suggest();
+    search();
+  }, 150);
 });
 const init = new URLSearchParams(location.search);
 for (const k of ["q", "user", "mode", "fusion", "alpha", "k", "mmr"]) if (init.has(k)) $(k).value = init.get(k);

@@ -27,7 +27,7 @@ type SearchOptions struct {
 	// Shape is how the words are asked: ShapeWords (the default) as they
 	// are, exactly; ShapeTyping with the last word cut short (one letter
 	// or more) and ShapeTypo with one typo, both as a search box asks
-	// (prefix on, search.DefaultTypos, highlights).
+	// (prefix on, search.DefaultTypos, highlights); ShapeSuggest.
 	Shape string
 	// CPUProfile and MemProfile, when set, are written with a CPU profile
 	// of the timed requests and a profile of where they allocated.
@@ -39,6 +39,9 @@ const (
 	ShapeWords  = "words"
 	ShapeTyping = "typing"
 	ShapeTypo   = "typo"
+	// ShapeSuggest times Engine.Suggest (k 5) for ShapeTyping's queries:
+	// the stage shares are then empty.
+	ShapeSuggest = "suggest"
 )
 
 // SearchReport is what RunSearch measured.
@@ -71,9 +74,9 @@ func RunSearch(ctx context.Context, o SearchOptions) (_ *SearchReport, err error
 	switch o.Shape {
 	case "":
 		o.Shape = ShapeWords
-	case ShapeWords, ShapeTyping, ShapeTypo:
+	case ShapeWords, ShapeTyping, ShapeTypo, ShapeSuggest:
 	default:
-		return nil, fmt.Errorf("shape %q: want %s, %s or %s", o.Shape, ShapeWords, ShapeTyping, ShapeTypo)
+		return nil, fmt.Errorf("shape %q: want %s, %s, %s or %s", o.Shape, ShapeWords, ShapeTyping, ShapeTypo, ShapeSuggest)
 	}
 	if o.MemProfile != "" {
 		// Sample only the timed requests' allocations, not the
@@ -120,7 +123,7 @@ func RunSearch(ctx context.Context, o SearchOptions) (_ *SearchReport, err error
 			reqs[i].Prefix, reqs[i].Typos, reqs[i].Highlight = true, search.DefaultTypos, true
 		}
 		switch o.Shape {
-		case ShapeTyping:
+		case ShapeTyping, ShapeSuggest:
 			reqs[i].Query, _ = search.PrefixQuery(q, rng, 1)
 		case ShapeTypo:
 			reqs[i].Query, _ = search.TypoQuery(q, rng)
@@ -146,6 +149,16 @@ func RunSearch(ctx context.Context, o SearchOptions) (_ *SearchReport, err error
 	runtime.ReadMemStats(&before)
 	cpu0, cpuOK := procstat.CPU()
 	for _, r := range reqs {
+		if o.Shape == ShapeSuggest {
+			sg, err := snap.Suggest(ctx, search.SuggestRequest{Query: r.Query, UserID: r.UserID, K: 5})
+			if err != nil {
+				stop()
+				return nil, err
+			}
+			totals = append(totals, sg.Took)
+			rep.Sum.Total += sg.Took
+			continue
+		}
 		res, err := snap.Search(ctx, r)
 		if err != nil {
 			stop()

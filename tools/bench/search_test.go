@@ -53,7 +53,7 @@ func TestRunSearch(t *testing.T) {
 
 func TestRunSearch_Shapes(t *testing.T) {
 	data, _ := snapshotData(t, 200, 100)
-	for _, shape := range []string{bench.ShapeTyping, bench.ShapeTypo} {
+	for _, shape := range []string{bench.ShapeTyping, bench.ShapeTypo, bench.ShapeSuggest} {
 		rep, err := bench.RunSearch(context.Background(), bench.SearchOptions{Data: data, Queries: 40, K: 5, Seed: 1, Shape: shape})
 		if err != nil || rep.Shape != shape || rep.P99 <= 0 {
 			t.Fatalf("%s: %+v %v", shape, rep, err)

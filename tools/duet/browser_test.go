@@ -123,4 +123,9 @@ func TestBrowser(t *testing.T) {
 	if marked != "xylophone" || title != "Quokka xylophone recital" {
 		t.Fatalf("typed a prefix: marked %q in %q", marked, title)
 	}
+	// The query box offers the word the letters begin.
+	if err := chromedp.Do(ctx, chromedp.WaitReady(css(`#suggestions option[value="xylophone"]`))); err != nil {
+		opts, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`[...document.querySelectorAll("#suggestions option")].map(o => o.value).join("|")`))
+		t.Fatalf("suggestions: %v (%q)", err, opts)
+	}
 }
