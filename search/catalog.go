@@ -15,6 +15,7 @@ type Catalog struct {
 	mu    sync.RWMutex
 	items map[string]*content.Item
 	pop   map[string]float64
+	nums  map[string]int // items holding a number under each attribute key
 
 	rankMu   sync.Mutex
 	ranked   []Scored // items by popularity, rebuilt when stale
@@ -28,13 +29,15 @@ const popularityRefresh = time.Second
 
 // NewCatalog returns an empty catalog.
 func NewCatalog() *Catalog {
-	return &Catalog{items: map[string]*content.Item{}, pop: map[string]float64{}, dirty: true}
+	return &Catalog{items: map[string]*content.Item{}, pop: map[string]float64{}, nums: map[string]int{}, dirty: true}
 }
 
 // Put adds or replaces an item.
 func (c *Catalog) Put(it content.Item) {
 	c.mu.Lock()
+	c.count(c.items[it.ID], -1)
 	c.items[it.ID] = &it
+	c.count(&it, 1)
 	c.mu.Unlock()
 	c.markDirty()
 }
@@ -42,9 +45,32 @@ func (c *Catalog) Put(it content.Item) {
 // Delete removes an item; its popularity is kept should it come back.
 func (c *Catalog) Delete(id string) {
 	c.mu.Lock()
+	c.count(c.items[id], -1)
 	delete(c.items, id)
 	c.mu.Unlock()
 	c.markDirty()
+}
+
+// count adds d to the number attribute counts of it's keys (it may be
+// nil); c.mu is held.
+func (c *Catalog) count(it *content.Item, d int) {
+	if it == nil {
+		return
+	}
+	for k, v := range it.Attributes {
+		if v.IsNum {
+			if c.nums[k] += d; c.nums[k] == 0 {
+				delete(c.nums, k)
+			}
+		}
+	}
+}
+
+// HasNumber reports whether some item holds a number under attribute key.
+func (c *Catalog) HasNumber(key string) bool {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.nums[key] > 0
 }
 
 // Item returns an item by id.

@@ -1,10 +1,12 @@
 package search
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -192,6 +194,12 @@ type Result struct {
 	Fusion Fusion  `json:"fusion"`
 	Source string  `json:"source"`
 	Timing Timings `json:"timing"`
+	// Total is how many hits Search had to page through: the candidates
+	// its lists fetched, filtered and fused. TotalExact says it is every
+	// match: a keyword search whose list did not fill its window. Otherwise
+	// it is a lower bound (a vector list has no end of matches).
+	Total      int  `json:"total"`
+	TotalExact bool `json:"total_exact"`
 }
 
 // Timings splits a request's time by stage.
@@ -341,8 +349,16 @@ func (e *Engine) Search(ctx context.Context, req Request) (*Result, error) {
 	}
 	res.Timing.Fusion = time.Since(t)
 
+	if req.Sort != nil {
+		if err := e.sortBy(cands, req.Sort); err != nil {
+			recycle(cands)
+			return nil, err
+		}
+	}
+	res.TotalExact = req.Mode == ModeKeyword && text != nil && len(text.res.Hits) < req.Window
+
 	t = time.Now()
-	res.Hits = e.finish(cands, &req, res.Source, hist)
+	res.Hits, res.Total = e.finish(cands, &req, res.Source, hist)
 	recycle(cands) // the hits hold copies
 	if err := e.highlight(ctx, &req, res.Hits); err != nil {
 		return nil, err
@@ -350,6 +366,52 @@ func (e *Engine) Search(ctx context.Context, req Request) (*Result, error) {
 	res.Timing.Rerank = time.Since(t)
 	res.Timing.Total = time.Since(start)
 	return res, nil
+}
+
+// sortBy orders the candidates by req's sort key, stably: relevance, their
+// order, breaks ties, and candidates without the value go last. A number
+// attribute no item holds is refused.
+func (e *Engine) sortBy(cands []fused, by *SortBy) error {
+	key, isAttr := strings.CutPrefix(by.Field, SortAttrPrefix)
+	if isAttr && !e.cat.HasNumber(key) {
+		return invalid("sort: no item has a number attribute %q", clip(key))
+	}
+	value := func(id string) (float64, bool) {
+		it, ok := e.cat.Item(id)
+		switch {
+		case !ok:
+			return 0, false
+		case !isAttr:
+			return float64(it.CreatedAt.UnixNano()), !it.CreatedAt.IsZero()
+		}
+		v, ok := it.Attributes[key]
+		return v.Num, ok && v.IsNum
+	}
+	type keyed struct {
+		v  float64
+		ok bool
+	}
+	keys := make(map[string]keyed, len(cands))
+	for _, c := range cands {
+		v, ok := value(c.id)
+		keys[c.id] = keyed{v, ok}
+	}
+	slices.SortStableFunc(cands, func(a, b fused) int {
+		ka, kb := keys[a.id], keys[b.id]
+		switch {
+		case ka.ok != kb.ok:
+			if ka.ok {
+				return -1
+			}
+			return 1
+		case !ka.ok:
+			return 0
+		case by.Desc:
+			return cmp.Compare(kb.v, ka.v)
+		}
+		return cmp.Compare(ka.v, kb.v)
+	})
+	return nil
 }
 
 // textHighlighter is a TextIndex that can mark a query's words in items
@@ -409,7 +471,7 @@ func (e *Engine) Similar(ctx context.Context, itemID string, req Request) (*Resu
 	res := &Result{Mode: ModeVector, Fusion: req.Fusion, Source: "item"}
 	res.Timing.ANN = time.Since(t)
 	t = time.Now()
-	res.Hits = e.finish(fuse(list, nil, nil, req.Fusion, 1, req.RRFK), &req, "item", nil)
+	res.Hits, res.Total = e.finish(fuse(list, nil, nil, req.Fusion, 1, req.RRFK), &req, "item", nil)
 	res.Timing.Rerank = time.Since(t)
 	res.Timing.Total = time.Since(start)
 	return res, nil
@@ -533,7 +595,7 @@ func (c *textCall) list(cat *Catalog, allow func(*content.Item) bool) ([]Scored,
 }
 
 // finish diversifies, pages and explains the fused candidates.
-func (e *Engine) finish(cands []fused, req *Request, source string, hist []*content.Item) []Hit {
+func (e *Engine) finish(cands []fused, req *Request, source string, hist []*content.Item) ([]Hit, int) {
 	if req.Diversity.MaxPerCategory > 0 {
 		cands = capPerCategory(cands, req.Diversity.MaxPerCategory, func(id string) string {
 			if it, ok := e.cat.Item(id); ok && len(it.Categories) > 0 {
@@ -542,6 +604,7 @@ func (e *Engine) finish(cands []fused, req *Request, source string, hist []*cont
 			return ""
 		})
 	}
+	total := len(cands)
 	need := req.Offset + req.K
 	if l := req.Diversity.MMRLambda; l > 0 && l < 1 {
 		cands = mmr(cands, need, l, func(a, b string) float64 {
@@ -579,7 +642,7 @@ func (e *Engine) finish(cands []fused, req *Request, source string, hist []*cont
 		}
 		hits = append(hits, h)
 	}
-	return hits
+	return hits, total
 }
 
 // because names the history items nearest a hit: the ones that pull the

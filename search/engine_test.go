@@ -414,3 +414,59 @@ func TestEngine_Suggest(t *testing.T) {
 		}
 	}
 }
+
+func TestEngine_Sort(t *testing.T) {
+	e, _ := newEngine(t)
+	ctx := context.Background()
+	year := func(desc bool) *search.SortBy { return &search.SortBy{Field: "attr.year", Desc: desc} }
+	tests := []struct {
+		name  string
+		req   search.Request
+		first string // the hits' first ids, in order
+	}{
+		{"newest year first", search.Request{Query: "space", K: 6, Sort: year(true)}, "orbit,rocket,comet"},
+		{"oldest year first", search.Request{Query: "space", K: 6, Sort: year(false)}, "comet,rocket,orbit"},
+		{"paged", search.Request{Query: "space", K: 2, Offset: 1, Sort: year(true)}, "rocket,comet"},
+		{"keyword matches only", search.Request{Query: "space", Mode: search.ModeKeyword, K: 6, Sort: year(false)}, "soup"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res, err := e.Search(ctx, tt.req)
+			if err != nil || !strings.HasPrefix(ids(res), tt.first) {
+				t.Fatalf("%s %v, want %s first", ids(res), err, tt.first)
+			}
+		})
+	}
+	// Without the value, relevance decides: the same order as unsorted.
+	plain, _ := e.Search(ctx, search.Request{Query: "bebop soup", K: 6})
+	byDate, err := e.Search(ctx, search.Request{Query: "bebop soup", K: 6, Sort: &search.SortBy{Field: search.SortCreatedAt, Desc: true}})
+	if err != nil || ids(plain) != ids(byDate) {
+		t.Fatalf("no dates: %s, unsorted %s (%v)", ids(byDate), ids(plain), err)
+	}
+	for _, by := range []search.SortBy{{Field: "attr.lang"}, {Field: "attr.nope"}, {Field: "year"}, {Field: "attr."}} {
+		if _, err := e.Search(ctx, search.Request{Query: "space", Sort: &by}); !errors.Is(err, search.ErrInvalidRequest) {
+			t.Errorf("sort by %q: %v", by.Field, err)
+		}
+	}
+	if _, err := e.Search(ctx, search.Request{Query: "space", Sort: year(true), Diversity: search.Diversity{MMRLambda: 0.5}}); !errors.Is(err, search.ErrInvalidRequest) {
+		t.Errorf("sort with MMR: %v", err)
+	}
+}
+
+func TestEngine_Total(t *testing.T) {
+	e, _ := newEngine(t)
+	ctx := context.Background()
+	kw, err := e.Search(ctx, search.Request{Query: "space", Mode: search.ModeKeyword, K: 1})
+	if err != nil || kw.Total != 1 || !kw.TotalExact || len(kw.Hits) != 1 {
+		t.Fatalf("keyword: total %d, exact %v, %d hits, %v", kw.Total, kw.TotalExact, len(kw.Hits), err)
+	}
+	// A window the matches fill: a lower bound.
+	full, err := e.Search(ctx, search.Request{Mode: search.ModeKeyword, K: 1, Window: 2, Filters: search.Filters{Categories: []string{"space"}}})
+	if err != nil || full.Total < 2 || full.TotalExact {
+		t.Fatalf("keyword, window full: total %d, exact %v, %v", full.Total, full.TotalExact, err)
+	}
+	hy, err := e.Search(ctx, search.Request{Query: "space", K: 2})
+	if err != nil || hy.Total != len(world) || hy.TotalExact || len(hy.Hits) != 2 {
+		t.Fatalf("hybrid: total %d, exact %v, %d hits, %v", hy.Total, hy.TotalExact, len(hy.Hits), err)
+	}
+}

@@ -278,7 +278,7 @@ func (c *Candidates) Fuse(weights map[string]float64, fusion Fusion) (*Result, e
 	cands := fuseSources(lists, weights, fusion, c.req.RRFK)
 	res.Timing.Fusion = time.Since(t)
 	t = time.Now()
-	res.Hits = e.finishSources(cands, &c.req, c.hist)
+	res.Hits, res.Total = e.finishSources(cands, &c.req, c.hist)
 	res.Timing.Rerank = time.Since(t)
 	return res, nil
 }
@@ -461,14 +461,14 @@ func fuseSources(lists [][]Scored, weights map[string]float64, f Fusion, rrfK fl
 
 // finishSources caps, diversifies, pages and explains the fused
 // candidates of Recommend, as finish does those of Search.
-func (e *Engine) finishSources(cands []sourced, req *Request, hist []*content.Item) []Hit {
+func (e *Engine) finishSources(cands []sourced, req *Request, hist []*content.Item) ([]Hit, int) {
 	fs := make([]fused, len(cands))
 	byID := make(map[string]*sourced, len(cands))
 	for i := range cands {
 		fs[i] = fused{id: cands[i].id, score: cands[i].score}
 		byID[cands[i].id] = &cands[i]
 	}
-	hits := e.finish(fs, req, "sources", nil)
+	hits, total := e.finish(fs, req, "sources", nil)
 	hist = hist[max(0, len(hist)-e.opts.HistoryLen):]
 	if req.Explain {
 		for i := range hits {
@@ -482,5 +482,5 @@ func (e *Engine) finishSources(cands []sourced, req *Request, hist []*content.It
 			}
 		}
 	}
-	return hits
+	return hits, total
 }

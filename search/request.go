@@ -3,6 +3,7 @@ package search
 import (
 	"fmt"
 	"math"
+	"strings"
 	"unicode"
 	"unicode/utf8"
 
@@ -91,7 +92,26 @@ type Request struct {
 	// Highlight asks Search for each hit's Highlights: the query's words
 	// marked in its title and a snippet of its description.
 	Highlight bool
+	// Sort, when set, orders Search's hits by a number attribute or by
+	// when the items were created instead of by relevance, which breaks
+	// ties; items without the value come last. It orders the candidates
+	// the lists fetched (Window of each), and does not combine with MMR.
+	Sort *SortBy
 }
+
+// SortBy names what Request.Sort orders by: SortCreatedAt, or
+// SortAttrPrefix and a number attribute's key; Desc puts the largest or
+// latest first.
+type SortBy struct {
+	Field string
+	Desc  bool
+}
+
+// Fields of SortBy.
+const (
+	SortCreatedAt  = "created_at"
+	SortAttrPrefix = "attr."
+)
 
 // Typos are the word lengths from which the keyword side tolerates one
 // and two typos (text.Typos).
@@ -152,6 +172,17 @@ func (r *Request) Normalize() error {
 	}
 	if err := r.Typos.Validate(); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalidRequest, err)
+	}
+	if s := r.Sort; s != nil {
+		key, isAttr := strings.CutPrefix(s.Field, SortAttrPrefix)
+		switch {
+		case s.Field == SortCreatedAt:
+		case !isAttr || key == "" || len(key) > content.MaxLabelBytes:
+			return invalid("sort must be %s or %sKEY, a number attribute, got %q", SortCreatedAt, SortAttrPrefix, clip(s.Field))
+		}
+		if l := r.Diversity.MMRLambda; l > 0 && l < 1 {
+			return invalid("sort and mmr do not combine: MMR orders by relevance")
+		}
 	}
 	switch r.Mode {
 	case "":

@@ -228,3 +228,42 @@ func TestSuggest(t *testing.T) {
 		}
 	}
 }
+
+// Sorted by a number attribute, newest first, relevance breaking ties;
+// the total says how many were ranked and whether that is every match.
+func TestSearch_SortAndTotal(t *testing.T) {
+	f := newEngineFixture(t)
+	word := strings.ToLower(strings.Fields(f.items[0].Title)[0])
+	rec := f.do("GET", "/v1/search?k=50&sort=attr.year:desc&q="+word, "", "")
+	var resp struct {
+		Hits []struct {
+			Item struct {
+				Attributes map[string]any `json:"attributes"`
+			} `json:"item"`
+		} `json:"hits"`
+		Total      int  `json:"total"`
+		TotalExact bool `json:"total_exact"`
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &resp); err != nil || rec.Code != 200 || len(resp.Hits) < 5 {
+		t.Fatalf("%d %s", rec.Code, rec.Body)
+	}
+	last, missing := 1e9, false
+	for i, h := range resp.Hits {
+		y, ok := h.Item.Attributes["year"].(float64)
+		if !ok {
+			missing = true
+			continue
+		}
+		if missing || y > last {
+			t.Fatalf("hit %d: year %v after %v (or after one without a year)", i, y, last)
+		}
+		last = y
+	}
+	if resp.Total < len(resp.Hits) || resp.TotalExact {
+		t.Fatalf("hybrid total %d, exact %v", resp.Total, resp.TotalExact)
+	}
+	rec = f.do("GET", "/v1/search?mode=keyword&k=1&q="+word, "", "")
+	if err := json.Unmarshal(rec.Body.Bytes(), &resp); err != nil || resp.Total < 1 || !resp.TotalExact {
+		t.Fatalf("keyword: %s", rec.Body)
+	}
+}

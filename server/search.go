@@ -36,6 +36,7 @@ type searchBody struct {
 	Prefix    *bool   `json:"prefix"`
 	Typos     *string `json:"typos"`
 	Highlight bool    `json:"highlight"`
+	Sort      string  `json:"sort"`
 }
 
 type filtersBody struct {
@@ -76,8 +77,30 @@ func (b *searchBody) request() (search.Request, error) {
 		typos = *b.Typos
 	}
 	var err error
-	r.Typos, err = parseTypos(typos)
+	if r.Typos, err = parseTypos(typos); err != nil {
+		return r, err
+	}
+	r.Sort, err = parseSort(b.Sort)
 	return r, err
+}
+
+// parseSort reads the sort parameter: FIELD, FIELD:asc or FIELD:desc,
+// where FIELD is created_at or attr.KEY (the engine checks the key); empty
+// is relevance.
+func parseSort(s string) (*search.SortBy, error) {
+	if s == "" {
+		return nil, nil
+	}
+	field, dir, _ := strings.Cut(s, ":")
+	by := &search.SortBy{Field: field}
+	switch dir {
+	case "", "asc":
+	case "desc":
+		by.Desc = true
+	default:
+		return nil, badRequest("invalid_parameter", `sort must be "FIELD", "FIELD:asc" or "FIELD:desc"`)
+	}
+	return by, nil
 }
 
 // parseTypos reads the typos parameter: empty or "on" for
@@ -168,6 +191,9 @@ func queryRequest(c echo.Context, allowed map[string]bool) (search.Request, erro
 	if allowed["typos"] && err == nil {
 		r.Typos, err = parseTypos(one("typos"))
 	}
+	if allowed["sort"] && err == nil {
+		r.Sort, err = parseSort(one("sort"))
+	}
 	if src := one("sources"); src != "" {
 		r.Sources = strings.Split(src, ",")
 	}
@@ -223,7 +249,7 @@ func clipString(s string) string {
 }
 
 var (
-	searchParams    = paramSet("q", "user", "k", "offset", "mode", "fusion", "alpha", "rrf_k", "user_weight", "window", "category", "tag", "attr", "exclude_seen", "mmr", "max_per_category", "explain", "prefix", "typos", "highlight")
+	searchParams    = paramSet("q", "user", "k", "offset", "mode", "fusion", "alpha", "rrf_k", "user_weight", "window", "category", "tag", "attr", "exclude_seen", "mmr", "max_per_category", "explain", "prefix", "typos", "highlight", "sort")
 	recommendParams = paramSet("k", "offset", "category", "tag", "attr", "exclude_seen", "mmr", "max_per_category", "explain", "sources", "fusion", "rrf_k", "window")
 	similarParams   = paramSet("k", "offset", "category", "tag", "attr", "mmr", "max_per_category", "explain")
 	suggestParams   = paramSet("q", "user", "k")
@@ -239,12 +265,14 @@ func paramSet(names ...string) map[string]bool {
 
 // searchResponse is the answer of the search routes.
 type searchResponse struct {
-	Hits   []hitView      `json:"hits"`
-	Mode   search.Mode    `json:"mode"`
-	Fusion search.Fusion  `json:"fusion"`
-	Source string         `json:"source"`
-	TookMS float64        `json:"took_ms"`
-	Timing search.Timings `json:"timing"`
+	Hits       []hitView      `json:"hits"`
+	Total      int            `json:"total"`
+	TotalExact bool           `json:"total_exact"`
+	Mode       search.Mode    `json:"mode"`
+	Fusion     search.Fusion  `json:"fusion"`
+	Source     string         `json:"source"`
+	TookMS     float64        `json:"took_ms"`
+	Timing     search.Timings `json:"timing"`
 }
 
 func (s *Server) answer(c echo.Context, start time.Time, res *search.Result, err error) error {
@@ -259,7 +287,7 @@ func (s *Server) answer(c echo.Context, start time.Time, res *search.Result, err
 		}
 	}
 	return c.JSON(http.StatusOK, searchResponse{
-		Hits: hits, Mode: res.Mode, Fusion: res.Fusion, Source: res.Source,
+		Hits: hits, Total: res.Total, TotalExact: res.TotalExact, Mode: res.Mode, Fusion: res.Fusion, Source: res.Source,
 		TookMS: float64(time.Since(start).Microseconds()) / 1000, Timing: res.Timing,
 	})
 }

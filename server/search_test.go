@@ -52,6 +52,12 @@ func TestSearch_Routes(t *testing.T) {
 		{"post exact words only", "POST", "/v1/search", `{"q":"spa","prefix":false,"typos":"0"}`, func(r search.Request) bool {
 			return !r.Prefix && r.Typos == search.Typos{}
 		}},
+		{"sorted", "GET", "/v1/search?q=spa&sort=attr.year:desc", "", func(r search.Request) bool {
+			return r.Sort != nil && r.Sort.Field == "attr.year" && r.Sort.Desc
+		}},
+		{"post sorted, ascending by default", "POST", "/v1/search", `{"q":"spa","sort":"created_at"}`, func(r search.Request) bool {
+			return r.Sort != nil && r.Sort.Field == search.SortCreatedAt && !r.Sort.Desc
+		}},
 		{"numeric equality", "GET", "/v1/search?q=x&attr=year:1995", "", func(r search.Request) bool {
 			return r.Filters.Attributes[0].Equals.IsNum && r.Filters.Attributes[0].Equals.Num == 1995
 		}},
