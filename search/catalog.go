@@ -16,6 +16,7 @@ type Catalog struct {
 	items map[string]*content.Item
 	pop   map[string]float64
 	nums  map[string]int // items holding a number under each attribute key
+	keys  map[string]int // items holding each attribute key
 
 	rankMu   sync.Mutex
 	ranked   []Scored // items by popularity, rebuilt when stale
@@ -29,7 +30,7 @@ const popularityRefresh = time.Second
 
 // NewCatalog returns an empty catalog.
 func NewCatalog() *Catalog {
-	return &Catalog{items: map[string]*content.Item{}, pop: map[string]float64{}, nums: map[string]int{}, dirty: true}
+	return &Catalog{items: map[string]*content.Item{}, pop: map[string]float64{}, nums: map[string]int{}, keys: map[string]int{}, dirty: true}
 }
 
 // Put adds or replaces an item.
@@ -58,12 +59,22 @@ func (c *Catalog) count(it *content.Item, d int) {
 		return
 	}
 	for k, v := range it.Attributes {
+		if c.keys[k] += d; c.keys[k] == 0 {
+			delete(c.keys, k)
+		}
 		if v.IsNum {
 			if c.nums[k] += d; c.nums[k] == 0 {
 				delete(c.nums, k)
 			}
 		}
 	}
+}
+
+// HasAttribute reports whether some item holds attribute key.
+func (c *Catalog) HasAttribute(key string) bool {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.keys[key] > 0
 }
 
 // HasNumber reports whether some item holds a number under attribute key.

@@ -8,6 +8,7 @@ import (
 	"math"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -200,6 +201,17 @@ type Result struct {
 	// it is a lower bound (a vector list has no end of matches).
 	Total      int  `json:"total"`
 	TotalExact bool `json:"total_exact"`
+	// Facets holds, for each facet the request names, the commonest
+	// values among the Total candidates (filtered, fused and capped, so
+	// of both lists in hybrid mode; every match when TotalExact) with how
+	// many of them hold each, most first.
+	Facets map[string][]FacetCount `json:"facets,omitempty"`
+}
+
+// FacetCount is how many candidates hold a value.
+type FacetCount struct {
+	Value string `json:"value"`
+	Count int    `json:"count"`
 }
 
 // Timings splits a request's time by stage.
@@ -355,10 +367,16 @@ func (e *Engine) Search(ctx context.Context, req Request) (*Result, error) {
 			return nil, err
 		}
 	}
-	res.TotalExact = req.Mode == ModeKeyword && text != nil && len(text.res.Hits) < req.Window
+	res.TotalExact = req.Mode == ModeKeyword && text != nil && len(text.res.Hits) < text.k
 
 	t = time.Now()
-	res.Hits, res.Total = e.finish(cands, &req, res.Source, hist)
+	for _, f := range req.Facets {
+		if key, ok := strings.CutPrefix(f, FacetAttrPrefix); ok && !e.cat.HasAttribute(key) {
+			recycle(cands)
+			return nil, invalid("facet: no item has an attribute %q", clip(key))
+		}
+	}
+	res.Hits, res.Total, res.Facets = e.finish(cands, &req, res.Source, hist)
 	recycle(cands) // the hits hold copies
 	if err := e.highlight(ctx, &req, res.Hits); err != nil {
 		return nil, err
@@ -471,7 +489,7 @@ func (e *Engine) Similar(ctx context.Context, itemID string, req Request) (*Resu
 	res := &Result{Mode: ModeVector, Fusion: req.Fusion, Source: "item"}
 	res.Timing.ANN = time.Since(t)
 	t = time.Now()
-	res.Hits, res.Total = e.finish(fuse(list, nil, nil, req.Fusion, 1, req.RRFK), &req, "item", nil)
+	res.Hits, res.Total, _ = e.finish(fuse(list, nil, nil, req.Fusion, 1, req.RRFK), &req, "item", nil)
 	res.Timing.Rerank = time.Since(t)
 	res.Timing.Total = time.Since(start)
 	return res, nil
@@ -511,6 +529,7 @@ func blend(uv, qv []float32, userWeight float64) ([]float32, string) {
 
 // textCall is a text search running beside the rest of a request.
 type textCall struct {
+	k    int // the hits asked for: the window, within the text index's bound
 	done chan struct{}
 	res  text.Result
 	err  error
@@ -522,7 +541,7 @@ type textCall struct {
 // and the vector index searched: on more than one core the request then
 // takes about the longer of the two instead of their sum.
 func (e *Engine) startText(ctx context.Context, req *Request) *textCall {
-	q := text.Query{Text: req.Query, K: req.Window, SkipTotal: true, Prefix: req.Prefix, Typos: req.Typos}
+	q := text.Query{Text: req.Query, K: min(req.Window, text.MaxK), SkipTotal: true, Prefix: req.Prefix, Typos: req.Typos}
 	q.Filter.Categories = req.Filters.Categories
 	q.Filter.Tags = req.Filters.Tags
 	for _, a := range req.Filters.Attributes {
@@ -536,7 +555,7 @@ func (e *Engine) startText(ctx context.Context, req *Request) *textCall {
 			q.Filter.Ranges = append(q.Filter.Ranges, text.Range{Attribute: a.Key, Min: a.Min, Max: a.Max})
 		}
 	}
-	c := &textCall{done: make(chan struct{})}
+	c := &textCall{k: q.K, done: make(chan struct{})}
 	go func() {
 		defer close(c.done)
 		t := time.Now()
@@ -595,7 +614,7 @@ func (c *textCall) list(cat *Catalog, allow func(*content.Item) bool) ([]Scored,
 }
 
 // finish diversifies, pages and explains the fused candidates.
-func (e *Engine) finish(cands []fused, req *Request, source string, hist []*content.Item) ([]Hit, int) {
+func (e *Engine) finish(cands []fused, req *Request, source string, hist []*content.Item) ([]Hit, int, map[string][]FacetCount) {
 	if req.Diversity.MaxPerCategory > 0 {
 		cands = capPerCategory(cands, req.Diversity.MaxPerCategory, func(id string) string {
 			if it, ok := e.cat.Item(id); ok && len(it.Categories) > 0 {
@@ -605,6 +624,7 @@ func (e *Engine) finish(cands []fused, req *Request, source string, hist []*cont
 		})
 	}
 	total := len(cands)
+	facets := e.facets(cands, req)
 	need := req.Offset + req.K
 	if l := req.Diversity.MMRLambda; l > 0 && l < 1 {
 		cands = mmr(cands, need, l, func(a, b string) float64 {
@@ -642,7 +662,7 @@ func (e *Engine) finish(cands []fused, req *Request, source string, hist []*cont
 		}
 		hits = append(hits, h)
 	}
-	return hits, total
+	return hits, total, facets
 }
 
 // because names the history items nearest a hit: the ones that pull the
@@ -725,4 +745,62 @@ func isZero(v []float32) bool {
 		}
 	}
 	return true
+}
+
+// facets counts req's facets over the candidates: each value's items,
+// the commonest req.FacetSize, most first, ties by value.
+func (e *Engine) facets(cands []fused, req *Request) map[string][]FacetCount {
+	if len(req.Facets) == 0 {
+		return nil
+	}
+	counts := make([]map[string]int, len(req.Facets))
+	for i := range counts {
+		counts[i] = map[string]int{}
+	}
+	for _, c := range cands {
+		it, ok := e.cat.Item(c.id)
+		if !ok {
+			continue
+		}
+		for i, f := range req.Facets {
+			switch f {
+			case FacetCategory:
+				for _, v := range it.Categories {
+					counts[i][v]++
+				}
+			case FacetTag:
+				for _, v := range it.Tags {
+					counts[i][v]++
+				}
+			default:
+				if v, ok := it.Attributes[strings.TrimPrefix(f, FacetAttrPrefix)]; ok {
+					counts[i][facetValue(v)]++
+				}
+			}
+		}
+	}
+	out := make(map[string][]FacetCount, len(req.Facets))
+	for i, f := range req.Facets {
+		fc := make([]FacetCount, 0, len(counts[i]))
+		for v, n := range counts[i] {
+			fc = append(fc, FacetCount{v, n})
+		}
+		slices.SortFunc(fc, func(a, b FacetCount) int {
+			if c := cmp.Compare(b.Count, a.Count); c != 0 {
+				return c
+			}
+			return strings.Compare(a.Value, b.Value)
+		})
+		out[f] = fc[:min(len(fc), req.FacetSize)]
+	}
+	return out
+}
+
+// facetValue is an attribute's value as a facet names it: a string as it
+// is, a number in its shortest form.
+func facetValue(v content.Value) string {
+	if v.IsNum {
+		return strconv.FormatFloat(v.Num, 'g', -1, 64)
+	}
+	return v.Str
 }

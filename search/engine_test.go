@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -468,5 +471,65 @@ func TestEngine_Total(t *testing.T) {
 	hy, err := e.Search(ctx, search.Request{Query: "space", K: 2})
 	if err != nil || hy.Total != len(world) || hy.TotalExact || len(hy.Hits) != 2 {
 		t.Fatalf("hybrid: total %d, exact %v, %d hits, %v", hy.Total, hy.TotalExact, len(hy.Hits), err)
+	}
+}
+
+func TestEngine_Facets(t *testing.T) {
+	e, _ := newEngine(t)
+	ctx := context.Background()
+	req := search.Request{Query: "space", K: 1, Facets: []string{"category", "tag", "attr.year"}, Filters: search.Filters{Tags: []string{"nasa", "physics", "quick"}}}
+	res, err := e.Search(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A brute count over the items the filter passes: every one is a
+	// candidate (the vector list holds the whole small catalogue).
+	want := map[string]map[string]int{"category": {}, "tag": {}, "attr.year": {}}
+	for _, w := range world {
+		if !slices.ContainsFunc(w.item.Tags, func(t string) bool { return slices.Contains(req.Filters.Tags, t) }) {
+			continue
+		}
+		for _, c := range w.item.Categories {
+			want["category"][c]++
+		}
+		for _, tg := range w.item.Tags {
+			want["tag"][tg]++
+		}
+		if y, ok := w.item.Attributes["year"]; ok {
+			want["attr.year"][strconv.FormatFloat(y.Num, 'g', -1, 64)]++
+		}
+	}
+	if res.Total != 4 || len(res.Hits) != 1 || len(res.Facets) != 3 {
+		t.Fatalf("total %d, %d hits, facets %v", res.Total, len(res.Hits), res.Facets)
+	}
+	for f, counts := range want {
+		got := map[string]int{}
+		for i, fc := range res.Facets[f] {
+			got[fc.Value] = fc.Count
+			if i > 0 && (fc.Count > res.Facets[f][i-1].Count || fc.Count == res.Facets[f][i-1].Count && fc.Value < res.Facets[f][i-1].Value) {
+				t.Fatalf("%s out of order: %v", f, res.Facets[f])
+			}
+		}
+		if !maps.Equal(got, counts) {
+			t.Fatalf("%s: %v, want %v", f, got, counts)
+		}
+	}
+	// The commonest first, FacetSize of them.
+	req.FacetSize = 1
+	res, err = e.Search(ctx, req)
+	if err != nil || len(res.Facets["category"]) != 1 || res.Facets["category"][0] != (search.FacetCount{Value: "space", Count: 3}) {
+		t.Fatalf("facet size 1: %v %v", res.Facets, err)
+	}
+	for _, bad := range []search.Request{
+		{Query: "x", Facets: []string{"colour"}},
+		{Query: "x", Facets: []string{"attr.nope"}},
+		{Query: "x", Facets: []string{"attr."}},
+		{Query: "x", Facets: []string{"tag", "tag"}},
+		{Query: "x", Facets: []string{"tag", "category", "attr.year", "attr.lang", "attr.a", "attr.b"}},
+		{Query: "x", Facets: []string{"tag"}, FacetSize: search.MaxFacetSize + 1},
+	} {
+		if _, err := e.Search(ctx, bad); !errors.Is(err, search.ErrInvalidRequest) {
+			t.Errorf("%v, size %d: %v", bad.Facets, bad.FacetSize, err)
+		}
 	}
 }

@@ -468,7 +468,7 @@ func (e *Engine) finishSources(cands []sourced, req *Request, hist []*content.It
 		fs[i] = fused{id: cands[i].id, score: cands[i].score}
 		byID[cands[i].id] = &cands[i]
 	}
-	hits, total := e.finish(fs, req, "sources", nil)
+	hits, total, _ := e.finish(fs, req, "sources", nil)
 	hist = hist[max(0, len(hist)-e.opts.HistoryLen):]
 	if req.Explain {
 		for i := range hits {

@@ -3,6 +3,7 @@ package search
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -92,6 +93,12 @@ type Request struct {
 	// Highlight asks Search for each hit's Highlights: the query's words
 	// marked in its title and a snippet of its description.
 	Highlight bool
+	// Facets names what Search counts among its candidates, each value's
+	// items: FacetCategory, FacetTag, or FacetAttrPrefix and an attribute
+	// key; at most MaxFacets. FacetSize is how many values each keeps, the
+	// commonest; default 10, at most MaxFacetSize.
+	Facets    []string
+	FacetSize int
 	// Sort, when set, orders Search's hits by a number attribute or by
 	// when the items were created instead of by relevance, which breaks
 	// ties; items without the value come last. It orders the candidates
@@ -106,6 +113,15 @@ type SortBy struct {
 	Field string
 	Desc  bool
 }
+
+// Facet names, and the bounds of a request's facets.
+const (
+	FacetCategory   = "category"
+	FacetTag        = "tag"
+	FacetAttrPrefix = "attr."
+	MaxFacets       = 5
+	MaxFacetSize    = 100
+)
 
 // Fields of SortBy.
 const (
@@ -172,6 +188,24 @@ func (r *Request) Normalize() error {
 	}
 	if err := r.Typos.Validate(); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalidRequest, err)
+	}
+	if len(r.Facets) > MaxFacets {
+		return invalid("at most %d facets, got %d", MaxFacets, len(r.Facets))
+	}
+	for i, f := range r.Facets {
+		key, isAttr := strings.CutPrefix(f, FacetAttrPrefix)
+		if f != FacetCategory && f != FacetTag && (!isAttr || key == "" || len(key) > content.MaxLabelBytes) {
+			return invalid("facet must be %s, %s or %sKEY, got %q", FacetCategory, FacetTag, FacetAttrPrefix, clip(f))
+		}
+		if slices.Contains(r.Facets[:i], f) {
+			return invalid("facet %q asked for twice", clip(f))
+		}
+	}
+	if r.FacetSize == 0 {
+		r.FacetSize = 10
+	}
+	if r.FacetSize < 1 || r.FacetSize > MaxFacetSize {
+		return invalid("facet_size must be from 1 to %d, got %d", MaxFacetSize, r.FacetSize)
 	}
 	if s := r.Sort; s != nil {
 		key, isAttr := strings.CutPrefix(s.Field, SortAttrPrefix)

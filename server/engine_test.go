@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/duetrec/duet/content"
 	"github.com/duetrec/duet/index"
+	"github.com/duetrec/duet/search"
 	"github.com/duetrec/duet/search/snapshot"
 	"github.com/duetrec/duet/server"
 	"github.com/duetrec/duet/tower"
@@ -265,5 +267,50 @@ func TestSearch_SortAndTotal(t *testing.T) {
 	rec = f.do("GET", "/v1/search?mode=keyword&k=1&q="+word, "", "")
 	if err := json.Unmarshal(rec.Body.Bytes(), &resp); err != nil || resp.Total < 1 || !resp.TotalExact {
 		t.Fatalf("keyword: %s", rec.Body)
+	}
+}
+
+// Facet counts over every keyword match equal a count over the hits when
+// the page holds them all; a hybrid search counts its candidates.
+func TestSearch_Facets(t *testing.T) {
+	f := newEngineFixture(t)
+	word := strings.ToLower(strings.Fields(f.items[0].Title)[0])
+	var resp struct {
+		Hits []struct {
+			Item struct {
+				Categories []string `json:"categories"`
+			} `json:"item"`
+		} `json:"hits"`
+		Total      int                            `json:"total"`
+		TotalExact bool                           `json:"total_exact"`
+		Facets     map[string][]search.FacetCount `json:"facets"`
+	}
+	rec := f.do("GET", "/v1/search?mode=keyword&k=1000&window=5000&facets=category&facet_size=100&q="+word, "", "")
+	if err := json.Unmarshal(rec.Body.Bytes(), &resp); err != nil || rec.Code != 200 || !resp.TotalExact || len(resp.Hits) != resp.Total {
+		t.Fatalf("%d %s: total %d exact %v, %d hits", rec.Code, rec.Body, resp.Total, resp.TotalExact, len(resp.Hits))
+	}
+	want := map[string]int{}
+	for _, h := range resp.Hits {
+		for _, c := range h.Item.Categories {
+			want[c]++
+		}
+	}
+	got := map[string]int{}
+	for _, fc := range resp.Facets["category"] {
+		got[fc.Value] = fc.Count
+	}
+	if len(want) == 0 || !maps.Equal(got, want) {
+		t.Fatalf("facets %v, counted %v", got, want)
+	}
+	rec = f.do("GET", "/v1/search?k=5&facets=category,tag,attr.year&q="+word, "", "")
+	if err := json.Unmarshal(rec.Body.Bytes(), &resp); err != nil || rec.Code != 200 || len(resp.Facets) != 3 || len(resp.Facets["attr.year"]) == 0 {
+		t.Fatalf("hybrid: %s", rec.Body)
+	}
+	for name, fcs := range resp.Facets {
+		for _, fc := range fcs {
+			if fc.Count < 1 || fc.Count > resp.Total {
+				t.Fatalf("%s: %+v of %d candidates", name, fc, resp.Total)
+			}
+		}
 	}
 }

@@ -33,10 +33,12 @@ type searchBody struct {
 	Diversity   diversityArg `json:"diversity"`
 	Explain     bool         `json:"explain"`
 	// Prefix and Typos default to on, as on GET.
-	Prefix    *bool   `json:"prefix"`
-	Typos     *string `json:"typos"`
-	Highlight bool    `json:"highlight"`
-	Sort      string  `json:"sort"`
+	Prefix    *bool    `json:"prefix"`
+	Typos     *string  `json:"typos"`
+	Highlight bool     `json:"highlight"`
+	Sort      string   `json:"sort"`
+	Facets    []string `json:"facets"`
+	FacetSize int      `json:"facet_size"`
 }
 
 type filtersBody struct {
@@ -67,6 +69,8 @@ func (b *searchBody) request() (search.Request, error) {
 		Diversity:   search.Diversity{MMRLambda: b.Diversity.MMRLambda, MaxPerCategory: b.Diversity.MaxPerCategory},
 		Explain:     b.Explain,
 		Highlight:   b.Highlight,
+		Facets:      b.Facets,
+		FacetSize:   b.FacetSize,
 	}
 	for _, a := range b.Filters.Attributes {
 		r.Filters.Attributes = append(r.Filters.Attributes, search.AttrFilter{Key: a.Key, Equals: a.Equals, Min: a.Min, Max: a.Max})
@@ -194,6 +198,10 @@ func queryRequest(c echo.Context, allowed map[string]bool) (search.Request, erro
 	if allowed["sort"] && err == nil {
 		r.Sort, err = parseSort(one("sort"))
 	}
+	if f := one("facets"); f != "" && allowed["facets"] {
+		r.Facets = strings.Split(f, ",")
+	}
+	num("facet_size", &r.FacetSize)
 	if src := one("sources"); src != "" {
 		r.Sources = strings.Split(src, ",")
 	}
@@ -249,7 +257,7 @@ func clipString(s string) string {
 }
 
 var (
-	searchParams    = paramSet("q", "user", "k", "offset", "mode", "fusion", "alpha", "rrf_k", "user_weight", "window", "category", "tag", "attr", "exclude_seen", "mmr", "max_per_category", "explain", "prefix", "typos", "highlight", "sort")
+	searchParams    = paramSet("q", "user", "k", "offset", "mode", "fusion", "alpha", "rrf_k", "user_weight", "window", "category", "tag", "attr", "exclude_seen", "mmr", "max_per_category", "explain", "prefix", "typos", "highlight", "sort", "facets", "facet_size")
 	recommendParams = paramSet("k", "offset", "category", "tag", "attr", "exclude_seen", "mmr", "max_per_category", "explain", "sources", "fusion", "rrf_k", "window")
 	similarParams   = paramSet("k", "offset", "category", "tag", "attr", "mmr", "max_per_category", "explain")
 	suggestParams   = paramSet("q", "user", "k")
@@ -265,14 +273,15 @@ func paramSet(names ...string) map[string]bool {
 
 // searchResponse is the answer of the search routes.
 type searchResponse struct {
-	Hits       []hitView      `json:"hits"`
-	Total      int            `json:"total"`
-	TotalExact bool           `json:"total_exact"`
-	Mode       search.Mode    `json:"mode"`
-	Fusion     search.Fusion  `json:"fusion"`
-	Source     string         `json:"source"`
-	TookMS     float64        `json:"took_ms"`
-	Timing     search.Timings `json:"timing"`
+	Hits       []hitView                      `json:"hits"`
+	Total      int                            `json:"total"`
+	TotalExact bool                           `json:"total_exact"`
+	Facets     map[string][]search.FacetCount `json:"facets,omitempty"`
+	Mode       search.Mode                    `json:"mode"`
+	Fusion     search.Fusion                  `json:"fusion"`
+	Source     string                         `json:"source"`
+	TookMS     float64                        `json:"took_ms"`
+	Timing     search.Timings                 `json:"timing"`
 }
 
 func (s *Server) answer(c echo.Context, start time.Time, res *search.Result, err error) error {
@@ -287,7 +296,7 @@ func (s *Server) answer(c echo.Context, start time.Time, res *search.Result, err
 		}
 	}
 	return c.JSON(http.StatusOK, searchResponse{
-		Hits: hits, Total: res.Total, TotalExact: res.TotalExact, Mode: res.Mode, Fusion: res.Fusion, Source: res.Source,
+		Hits: hits, Total: res.Total, TotalExact: res.TotalExact, Facets: res.Facets, Mode: res.Mode, Fusion: res.Fusion, Source: res.Source,
 		TookMS: float64(time.Since(start).Microseconds()) / 1000, Timing: res.Timing,
 	})
 }

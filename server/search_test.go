@@ -52,6 +52,12 @@ func TestSearch_Routes(t *testing.T) {
 		{"post exact words only", "POST", "/v1/search", `{"q":"spa","prefix":false,"typos":"0"}`, func(r search.Request) bool {
 			return !r.Prefix && r.Typos == search.Typos{}
 		}},
+		{"faceted", "GET", "/v1/search?q=spa&facets=category,attr.year&facet_size=3", "", func(r search.Request) bool {
+			return strings.Join(r.Facets, ",") == "category,attr.year" && r.FacetSize == 3
+		}},
+		{"post faceted", "POST", "/v1/search", `{"q":"spa","facets":["tag"],"facet_size":4}`, func(r search.Request) bool {
+			return strings.Join(r.Facets, ",") == "tag" && r.FacetSize == 4
+		}},
 		{"sorted", "GET", "/v1/search?q=spa&sort=attr.year:desc", "", func(r search.Request) bool {
 			return r.Sort != nil && r.Sort.Field == "attr.year" && r.Sort.Desc
 		}},

@@ -56,6 +56,30 @@ function render(hits) {
 
 let pending = null; // the request in flight, aborted by the next one
 
+// Facets as checkboxes with their counts; ticking one filters by it.
+function renderFacets(facets) {
+  const box = $("facets");
+  box.replaceChildren();
+  for (const [name, input] of [["category", "category"], ["tag", "tag"]]) {
+    const values = (facets || {})[name] || [];
+    if (!values.length) continue;
+    const chosen = list($(input).value);
+    const fs = el("fieldset", {}, el("legend", {}, name === "category" ? "Categories" : "Tags"));
+    for (const v of values) {
+      const cb = el("input", { type: "checkbox", "data-facet": name, "data-value": v.value });
+      cb.checked = chosen.includes(v.value);
+      cb.addEventListener("change", () => {
+        const now = list($(input).value).filter((x) => x !== v.value);
+        if (cb.checked) now.push(v.value);
+        $(input).value = now.join(", ");
+        search();
+      });
+      fs.append(el("label", { class: "row" }, cb, ` ${v.value} (${v.count})`));
+    }
+    box.append(fs);
+  }
+}
+
 async function search(ev) {
   if (ev) ev.preventDefault();
   if (pending) pending.abort();
@@ -72,6 +96,7 @@ async function search(ev) {
   if ($("exclude_seen").checked) p.set("exclude_seen", "true");
   p.set("explain", "true");
   if (q) p.set("highlight", "true");
+  p.set("facets", "category,tag");
   history.replaceState(null, "", "?" + p.toString());
   const status = $("status");
   status.className = "status";
@@ -82,6 +107,7 @@ async function search(ev) {
     const body = await r.json();
     if (!r.ok) throw new Error(body.error ? body.error.message : r.statusText);
     render(body.hits);
+    renderFacets(body.facets);
     status.textContent = `${body.hits.length} results in ${body.took_ms.toFixed(1)} ms`;
   } catch (e) {
     if (e.name === "AbortError") return; // a newer search took over

@@ -27,7 +27,8 @@ type SearchOptions struct {
 	// Shape is how the words are asked: ShapeWords (the default) as they
 	// are, exactly; ShapeTyping with the last word cut short (one letter
 	// or more) and ShapeTypo with one typo, both as a search box asks
-	// (prefix on, search.DefaultTypos, highlights); ShapeSuggest.
+	// (prefix on, search.DefaultTypos, highlights, facets of category, tag
+	// and, when items have it, attr.year); ShapeSuggest.
 	Shape string
 	// CPUProfile and MemProfile, when set, are written with a CPU profile
 	// of the timed requests and a profile of where they allocated.
@@ -121,6 +122,10 @@ func RunSearch(ctx context.Context, o SearchOptions) (_ *SearchReport, err error
 		reqs[i] = search.Request{Query: q, UserID: ds.Users[rng.IntN(len(ds.Users))], K: o.K}
 		if o.Shape != ShapeWords {
 			reqs[i].Prefix, reqs[i].Typos, reqs[i].Highlight = true, search.DefaultTypos, true
+			reqs[i].Facets = []string{search.FacetCategory, search.FacetTag}
+			if snap.Catalog().HasAttribute("year") {
+				reqs[i].Facets = append(reqs[i].Facets, search.FacetAttrPrefix+"year")
+			}
 		}
 		switch o.Shape {
 		case ShapeTyping, ShapeSuggest:

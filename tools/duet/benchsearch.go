@@ -17,7 +17,8 @@ func newBenchSearchCmd() *cobra.Command {
 		Long: `Load the newest snapshot of DATA with its store and send it hybrid requests
 one at a time: a user from the store with one or two words from a random
 item's title, asked exactly (--shape words), or as a search box asks them
-(prefix on, typos tolerated, highlights) with the last word cut short
+(prefix on, typos tolerated, highlights, facets of category, tag and
+attr.year) with the last word cut short
 (typing) or with one typo (typo), or the suggestions for typing's queries
 (suggest). Report p50 and p99 of the whole request and the share of time
 in each stage (user vector, vector search, text search, fusion, re-ranking);
@@ -49,7 +50,7 @@ overlap. --cpuprofile writes a CPU profile of the timed requests,
 	f.IntVar(&o.Queries, "queries", 2000, "requests to time")
 	f.IntVar(&o.K, "k", 10, "hits per request")
 	f.Uint64Var(&o.Seed, "seed", 1, "random seed")
-	f.StringVar(&o.Shape, "shape", bench.ShapeWords, "how the words are asked: words (exactly), typing (the last word cut short, as a search box asks: prefix, typos, highlights) typo (one typo, as a search box asks) or suggest (suggestions for typing's queries)")
+	f.StringVar(&o.Shape, "shape", bench.ShapeWords, "how the words are asked: words (exactly), typing (the last word cut short, as a search box asks: prefix, typos, highlights, facets) typo (one typo, as a search box asks) or suggest (suggestions for typing's queries)")
 	f.StringVar(&jsonOut, "json", "", "write every figure to this JSON file")
 	f.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of the timed requests to this file")
 	f.StringVar(&o.MemProfile, "memprofile", "", "write a profile of the memory allocated, by where, to this file")

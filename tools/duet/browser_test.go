@@ -123,6 +123,27 @@ func TestBrowser(t *testing.T) {
 	if marked != "xylophone" || title != "Quokka xylophone recital" {
 		t.Fatalf("typed a prefix: marked %q in %q", marked, title)
 	}
+	// Tick the item's category among the facets: every hit is then in it.
+	err = chromedp.Do(ctx,
+		chromedp.WaitVisible(css(`#facets input[data-facet="category"][data-value="jazz"]`)),
+		chromedp.Click(css(`#facets input[data-facet="category"][data-value="jazz"]`)),
+	)
+	if err == nil {
+		// Until the search the tick started answers, the page shows the
+		// one before: wait for hits all in jazz, the item among them, and
+		// the box drawn anew ticked.
+		_, err = chromedp.Run(ctx, chromedp.Poll[bool](`(() => {
+			const hits = [...document.querySelectorAll("#hits li")];
+			return document.querySelector("#category").value === "jazz" &&
+				hits.some(li => li.dataset.id === "browser-item") &&
+				hits.every(li => [...li.querySelectorAll(".chip")].some(c => c.textContent === "jazz")) &&
+				document.querySelector('#facets input[data-value="jazz"]').checked;
+		})()`, chromedp.WithPollingTimeout(20*time.Second)))
+	}
+	if err != nil {
+		outside, _ := chromedp.Run(ctx, chromedp.Evaluate[int](`[...document.querySelectorAll("#hits li")].filter(li => ![...li.querySelectorAll(".chip")].some(c => c.textContent === "jazz")).length`))
+		t.Fatalf("ticking a facet: %v (%d hits outside jazz)", err, outside)
+	}
 	// The query box offers the word the letters begin.
 	if err := chromedp.Do(ctx, chromedp.WaitReady(css(`#suggestions option[value="xylophone"]`))); err != nil {
 		opts, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`[...document.querySelectorAll("#suggestions option")].map(o => o.value).join("|")`))
