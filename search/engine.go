@@ -232,6 +232,9 @@ func (e *Engine) Search(ctx context.Context, req Request) (*Result, error) {
 	if err := req.Normalize(); err != nil {
 		return nil, err
 	}
+	if err := e.checkAttributes(&req); err != nil {
+		return nil, err
+	}
 	res := &Result{Mode: req.Mode, Fusion: req.Fusion}
 
 	// A filter alone does not make a keyword list: Bleve would browse the
@@ -362,20 +365,11 @@ func (e *Engine) Search(ctx context.Context, req Request) (*Result, error) {
 	res.Timing.Fusion = time.Since(t)
 
 	if req.Sort != nil {
-		if err := e.sortBy(cands, req.Sort); err != nil {
-			recycle(cands)
-			return nil, err
-		}
+		e.sortBy(cands, req.Sort)
 	}
 	res.TotalExact = req.Mode == ModeKeyword && text != nil && len(text.res.Hits) < text.k
 
 	t = time.Now()
-	for _, f := range req.Facets {
-		if key, ok := strings.CutPrefix(f, FacetAttrPrefix); ok && !e.cat.HasAttribute(key) {
-			recycle(cands)
-			return nil, invalid("facet: no item has an attribute %q", clip(key))
-		}
-	}
 	res.Hits, res.Total, res.Facets = e.finish(cands, &req, res.Source, hist)
 	recycle(cands) // the hits hold copies
 	if err := e.highlight(ctx, &req, res.Hits); err != nil {
@@ -386,14 +380,27 @@ func (e *Engine) Search(ctx context.Context, req Request) (*Result, error) {
 	return res, nil
 }
 
-// sortBy orders the candidates by req's sort key, stably: relevance, their
-// order, breaks ties, and candidates without the value go last. A number
-// attribute no item holds is refused.
-func (e *Engine) sortBy(cands []fused, by *SortBy) error {
-	key, isAttr := strings.CutPrefix(by.Field, SortAttrPrefix)
-	if isAttr && !e.cat.HasNumber(key) {
-		return invalid("sort: no item has a number attribute %q", clip(key))
+// checkAttributes refuses a request that sorts by or counts an attribute
+// no item holds (as a number, to sort by): a misspelt key would otherwise
+// sort nothing or count nothing, silently.
+func (e *Engine) checkAttributes(req *Request) error {
+	if req.Sort != nil {
+		if key, ok := strings.CutPrefix(req.Sort.Field, SortAttrPrefix); ok && !e.cat.HasNumber(key) {
+			return invalid("sort: no item has a number attribute %q", clip(key))
+		}
 	}
+	for _, f := range req.Facets {
+		if key, ok := strings.CutPrefix(f, FacetAttrPrefix); ok && !e.cat.HasAttribute(key) {
+			return invalid("facet: no item has an attribute %q", clip(key))
+		}
+	}
+	return nil
+}
+
+// sortBy orders the candidates by the sort key, stably: relevance, their
+// order, breaks ties, and candidates without the value go last.
+func (e *Engine) sortBy(cands []fused, by *SortBy) {
+	key, isAttr := strings.CutPrefix(by.Field, SortAttrPrefix)
 	value := func(id string) (float64, bool) {
 		it, ok := e.cat.Item(id)
 		switch {
@@ -429,7 +436,6 @@ func (e *Engine) sortBy(cands []fused, by *SortBy) error {
 		}
 		return cmp.Compare(ka.v, kb.v)
 	})
-	return nil
 }
 
 // textHighlighter is a TextIndex that can mark a query's words in items

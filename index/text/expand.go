@@ -143,8 +143,7 @@ func (t *Index) queryTerms(ctx context.Context, r bindex.IndexReader, q *Query) 
 				edits = 1
 			}
 		}
-		fuzzy, ok := r.(bindex.IndexReaderFuzzy)
-		if edits > 0 && ok {
+		if fuzzy, ok := r.(bindex.IndexReaderFuzzy); edits > 0 && ok {
 			for d := 1; d <= edits && best == ""; d++ {
 				near, _, err := dictTerms(func(field string) (bindex.FieldDict, error) {
 					return fuzzy.FieldDictFuzzy(field, term, d, "")
