@@ -290,17 +290,28 @@ func (t *Index) expand(ctx context.Context, q Query) (expansion, error) {
 	if err := q.Validate(); err != nil {
 		return expansion{}, err
 	}
+	var x expansion
+	err := t.read(func(r bindex.IndexReader) (err error) {
+		x, err = t.queryTerms(ctx, r, &q)
+		return err
+	})
+	return x, err
+}
+
+// read calls fn with a reader of the index as it is now, ErrClosed after
+// Close.
+func (t *Index) read(fn func(r bindex.IndexReader) error) error {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	if t.closed {
-		return expansion{}, ErrClosed
+		return ErrClosed
 	}
 	r, err := t.reader()
 	if err != nil {
-		return expansion{}, err
+		return err
 	}
 	defer r.Close()
-	return t.queryTerms(ctx, r, &q)
+	return fn(r)
 }
 
 // LastWord splits s before its last word: head and word, word empty when
@@ -396,19 +407,13 @@ func (t *Index) Complete(ctx context.Context, prefix string, k int) ([]string, e
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	t.mu.RLock()
-	defer t.mu.RUnlock()
-	if t.closed {
-		return nil, ErrClosed
-	}
-	r, err := t.reader()
-	if err != nil {
-		return nil, fmt.Errorf("text complete: %w", err)
-	}
-	defer r.Close()
-	words, _, err := dictTerms(func(string) (bindex.FieldDict, error) {
-		return r.FieldDictPrefix(fieldWords, []byte(prefix))
-	}, "", k, fieldWords)
+	var words []string
+	err := t.read(func(r bindex.IndexReader) (err error) {
+		words, _, err = dictTerms(func(string) (bindex.FieldDict, error) {
+			return r.FieldDictPrefix(fieldWords, []byte(prefix))
+		}, "", k, fieldWords)
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("text complete: %w", err)
 	}
