@@ -71,7 +71,7 @@ func (e *Engine) Suggest(ctx context.Context, req SuggestRequest) (*Suggestions,
 				return nil, fmt.Errorf("suggest: %w", err)
 			}
 			for _, w := range words {
-				if s := head + w; s != req.Query && len(out.Queries) < req.K {
+				if s := head + w; !strings.EqualFold(s, req.Query) && len(out.Queries) < req.K {
 					out.Queries = append(out.Queries, s)
 				}
 			}

@@ -212,6 +212,12 @@ func TestSuggest(t *testing.T) {
 			t.Errorf("%s: items %+v", target, a.Items)
 		}
 	}
+	// A whole word typed is not offered back to itself, whatever its case.
+	for _, q := range []string{"zephyrine+quasarium", "Zephyrine+Quasarium"} {
+		if a := get("/v1/suggest?q=" + q); slices.ContainsFunc(a.Queries, func(s string) bool { return strings.EqualFold(s, "zephyrine quasarium") }) {
+			t.Errorf("q=%s: queries %q offer the query itself", q, a.Queries)
+		}
+	}
 	// A finished word has nothing to complete; the items still come.
 	if a := get("/v1/suggest?q=quasarium+"); len(a.Queries) != 0 || len(a.Items) == 0 {
 		t.Errorf("a finished word: %+v", a)
