@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -132,10 +133,8 @@ func parseTypos(s string) (search.Typos, error) {
 // parameters are errors, as unknown JSON fields are.
 func queryRequest(c echo.Context, allowed map[string]bool) (search.Request, error) {
 	q := c.QueryParams()
-	for k := range q {
-		if !allowed[k] {
-			return search.Request{}, badRequest("invalid_parameter", fmt.Sprintf("unknown parameter %q", clipString(k)))
-		}
+	if err := checkParams(q, allowed); err != nil {
+		return search.Request{}, err
 	}
 	var r search.Request
 	var err error
@@ -215,6 +214,17 @@ func queryRequest(c echo.Context, allowed map[string]bool) (search.Request, erro
 		r.Filters.Attributes = append(r.Filters.Attributes, f)
 	}
 	return r, err
+}
+
+// checkParams refuses parameters a route does not take, as unknown JSON
+// fields are refused.
+func checkParams(q url.Values, allowed map[string]bool) error {
+	for k := range q {
+		if !allowed[k] {
+			return badRequest("invalid_parameter", fmt.Sprintf("unknown parameter %q", clipString(k)))
+		}
+	}
+	return nil
 }
 
 // parseAttr reads "key:value" (equality; a number if it reads as one) or
@@ -401,10 +411,8 @@ type suggestResponse struct {
 func (s *Server) suggest(c echo.Context) error {
 	start := time.Now()
 	q := c.QueryParams()
-	for k := range q {
-		if !suggestParams[k] {
-			return badRequest("invalid_parameter", fmt.Sprintf("unknown parameter %q", clipString(k)))
-		}
+	if err := checkParams(q, suggestParams); err != nil {
+		return err
 	}
 	req := search.SuggestRequest{Query: q.Get("q"), UserID: q.Get("user")}
 	if k := q.Get("k"); k != "" {
