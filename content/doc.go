@@ -1,6 +1,7 @@
 // Package content owns the catalog and the behaviour log: items, events, the
-// durable store that holds them, the importers that bring data in, and the
-// deterministic synthetic data set used by the demo.
+// durable store that holds them (and the editors' search vocabulary:
+// synonym sets and stop words, as records), the importers that bring data
+// in, and the deterministic synthetic data set used by the demo.
 //
 // The store is the source of truth for the rest of Duet. Every write is
 // durable (fsync'd) before it returns and carries a sequence number, so that

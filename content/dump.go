@@ -5,8 +5,10 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -20,7 +22,10 @@ const (
 	dumpItems    = "items.jsonl.zst"
 	dumpEvents   = "events.csv.zst"
 	dumpManifest = "dump.json"
-	dumpFormat   = 1
+	// dumpVocabulary is small and read whole; a dump without it (made
+	// before the vocabulary) has none.
+	dumpVocabulary = "vocabulary.json"
+	dumpFormat     = 1
 )
 
 // dumpMeta is a dump's manifest; it has no time in it, so dumping the same
@@ -30,11 +35,22 @@ type dumpMeta struct {
 	Seq    uint64 `json:"seq"`
 	Items  int    `json:"items"`
 	Events int    `json:"events"`
+	// Synonyms and StopWords count the vocabulary's sets and words.
+	Synonyms  int `json:"synonyms,omitempty"`
+	StopWords int `json:"stop_words,omitempty"`
 }
 
-// Dump writes the whole catalog (items with their times, in id order) and
-// event log (by user, then time) to dir, as zstd-compressed items.jsonl
-// and events.csv, from one consistent read of the store.
+// dumpedVocabulary is vocabulary.json: the vocabulary without its
+// sequence number, which the manifest's covers.
+type dumpedVocabulary struct {
+	Synonyms  []Synonyms `json:"synonyms"`
+	StopWords []string   `json:"stop_words"`
+}
+
+// Dump writes the whole catalog (items with their times, in id order),
+// event log (by user, then time) and vocabulary to dir, as zstd-compressed
+// items.jsonl and events.csv and a vocabulary.json, from one consistent
+// read of the store.
 func Dump(ctx context.Context, s *Store, dir string) (Stats, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return Stats{}, fmt.Errorf("dump: %w", err)
@@ -42,6 +58,14 @@ func Dump(ctx context.Context, s *Store, dir string) (Stats, error) {
 	var m dumpMeta
 	err := s.db.View(func(tx *bolt.Tx) error {
 		m = dumpMeta{Format: dumpFormat, Seq: getU64(tx.Bucket(bucketMeta), keySeq)}
+		v, err := readVocabulary(tx)
+		if err != nil {
+			return err
+		}
+		m.Synonyms, m.StopWords = len(v.Synonyms), len(v.StopWords)
+		if err := durable.WriteJSON(filepath.Join(dir, dumpVocabulary), dumpedVocabulary{v.Synonyms, v.StopWords}); err != nil {
+			return err
+		}
 		if err := durable.WriteZstd(filepath.Join(dir, dumpItems), func(w io.Writer) error {
 			enc := json.NewEncoder(w)
 			return tx.Bucket(bucketItems).ForEach(func(k, v []byte) error {
@@ -76,17 +100,23 @@ func Dump(ctx context.Context, s *Store, dir string) (Stats, error) {
 	return Stats{Items: m.Items, Events: m.Events, Seq: m.Seq}, nil
 }
 
-// Restore reads a dump into an empty store, keeping items' times and the
-// order of events. It fails with ErrNotEmpty on a store that holds
-// anything. The dump is read and checked whole (rows and the manifest's
-// counts) before anything is written, so a damaged dump changes nothing.
+// Restore reads a dump into an empty store, keeping items' times, the
+// order of events and the vocabulary. It fails with ErrNotEmpty on a store
+// that holds anything. The dump is read and checked whole (rows, the
+// vocabulary's shape and the manifest's counts) before anything is
+// written, so a damaged dump changes nothing.
 func Restore(ctx context.Context, s *Store, dir string, p Progress) (Stats, error) {
 	st, err := s.Stats(ctx)
 	if err != nil {
 		return Stats{}, err
 	}
-	if st.Items != 0 || st.Events != 0 {
-		return Stats{}, fmt.Errorf("restore: %w (%d items, %d events)", ErrNotEmpty, st.Items, st.Events)
+	have, err := s.Vocabulary(ctx)
+	if err != nil {
+		return Stats{}, err
+	}
+	if st.Items != 0 || st.Events != 0 || len(have.Synonyms) != 0 || len(have.StopWords) != 0 {
+		return Stats{}, fmt.Errorf("restore: %w (%d items, %d events, %d synonym sets, %d stop words)",
+			ErrNotEmpty, st.Items, st.Events, len(have.Synonyms), len(have.StopWords))
 	}
 	mb, err := os.ReadFile(filepath.Join(dir, dumpManifest))
 	if err != nil {
@@ -95,6 +125,23 @@ func Restore(ctx context.Context, s *Store, dir string, p Progress) (Stats, erro
 	var m dumpMeta
 	if err := json.Unmarshal(mb, &m); err != nil || m.Format != dumpFormat {
 		return Stats{}, fmt.Errorf("restore: %s is not a dump of format %d", dumpManifest, dumpFormat)
+	}
+	var voc Vocabulary
+	switch b, err := os.ReadFile(filepath.Join(dir, dumpVocabulary)); {
+	case errors.Is(err, fs.ErrNotExist):
+	case err != nil:
+		return Stats{}, fmt.Errorf("restore: %w", err)
+	default:
+		if err := json.Unmarshal(b, &voc); err != nil {
+			return Stats{}, fmt.Errorf("restore: %s: %w", dumpVocabulary, err)
+		}
+		if err := checkVocabulary(&voc); err != nil {
+			return Stats{}, fmt.Errorf("restore: %s: %w", dumpVocabulary, err)
+		}
+	}
+	if len(voc.Synonyms) != m.Synonyms || len(voc.StopWords) != m.StopWords {
+		return Stats{}, fmt.Errorf("restore: the dump holds %d synonym sets and %d stop words, its manifest says %d and %d",
+			len(voc.Synonyms), len(voc.StopWords), m.Synonyms, m.StopWords)
 	}
 	var n Stats
 	err = scanDump(dir, p, "check", func([]Item) error { return nil }, func([]Event) error { return nil }, &n)
@@ -112,6 +159,9 @@ func Restore(ctx context.Context, s *Store, dir string, p Progress) (Stats, erro
 		_, err := s.appendEvents(ctx, evs, false)
 		return err
 	}, &got)
+	if err == nil {
+		err = s.restoreVocabulary(ctx, voc)
+	}
 	if err != nil {
 		return got, fmt.Errorf("restore: %w", err)
 	}

@@ -3,9 +3,11 @@ package content_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"testing"
 	"time"
 
@@ -34,6 +36,13 @@ func TestDumpRestore_RoundTrip(t *testing.T) {
 	if _, err := s.DeleteItem(ctx, "i002"); err != nil {
 		t.Fatal(err)
 	}
+	// A vocabulary.
+	if _, err := s.PutSynonyms(ctx, content.Synonyms{ID: "sf", Terms: []string{"sci-fi", "science fiction"}}, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.PutStopWords(ctx, []string{"movie", "film"}); err != nil {
+		t.Fatal(err)
+	}
 
 	first := filepath.Join(t.TempDir(), "dump1")
 	st1, err := content.Dump(ctx, s, first)
@@ -48,6 +57,11 @@ func TestDumpRestore_RoundTrip(t *testing.T) {
 	if got.Items != st1.Items || got.Events != st1.Events {
 		t.Fatalf("restored %+v, dumped %+v", got, st1)
 	}
+	wantVoc, _ := s.Vocabulary(ctx)
+	gotVoc, err := r.Vocabulary(ctx)
+	if err != nil || !reflect.DeepEqual(gotVoc.Synonyms, wantVoc.Synonyms) || !reflect.DeepEqual(gotVoc.StopWords, wantVoc.StopWords) {
+		t.Fatalf("vocabulary restored as %+v (%v), dumped %+v", gotVoc, err, wantVoc)
+	}
 	orig, _ := s.Item(ctx, "i003")
 	back, _ := r.Item(ctx, "i003")
 	if !back.CreatedAt.Equal(orig.CreatedAt) || !back.UpdatedAt.Equal(orig.UpdatedAt) || back.Title != "Edited" {
@@ -57,7 +71,7 @@ func TestDumpRestore_RoundTrip(t *testing.T) {
 	if _, err := content.Dump(ctx, r, second); err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{content.DumpItems, content.DumpEvents} {
+	for _, name := range []string{content.DumpItems, content.DumpEvents, content.DumpVocabulary} {
 		a, _ := os.ReadFile(filepath.Join(first, name))
 		b, _ := os.ReadFile(filepath.Join(second, name))
 		if len(a) == 0 || !bytes.Equal(a, b) {
@@ -87,5 +101,65 @@ func TestRestore_Corrupt(t *testing.T) {
 	}
 	if st, _ := fresh.Stats(ctx); st.Items != 0 || st.Events != 0 {
 		t.Fatalf("a failed restore wrote %+v", st)
+	}
+}
+
+// A dump whose vocabulary is damaged, or disagrees with its manifest,
+// restores nothing; a dump made before the vocabulary restores without one.
+func TestRestore_Vocabulary(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t, t.TempDir())
+	s.PutItem(ctx, content.Item{ID: "a", Title: "A"})
+	s.PutSynonyms(ctx, content.Synonyms{ID: "x", Terms: []string{"tv", "television"}}, 0)
+	dump := filepath.Join(t.TempDir(), "d")
+	if _, err := content.Dump(ctx, s, dump); err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(dump, content.DumpVocabulary)
+	good, _ := os.ReadFile(p)
+	for name, body := range map[string]string{
+		"not JSON":        `{"synonyms": [`,
+		"a set of one":    `{"synonyms": [{"id": "x", "terms": ["tv"]}], "stop_words": []}`,
+		"one set missing": `{"synonyms": [], "stop_words": []}`,
+		"a stop phrase":   `{"synonyms": [{"id": "x", "terms": ["tv", "television"]}], "stop_words": ["the end"]}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			os.WriteFile(p, []byte(body), 0o644)
+			fresh := openStore(t, t.TempDir())
+			if _, err := content.Restore(ctx, fresh, dump, nil); err == nil {
+				t.Fatal("restored it")
+			}
+			st, _ := fresh.Stats(ctx)
+			v, _ := fresh.Vocabulary(ctx)
+			if st.Items != 0 || len(v.Synonyms) != 0 || v.Seq != 0 {
+				t.Fatalf("a failed restore wrote %+v and %+v", st, v)
+			}
+		})
+	}
+	// Without the file and its counts: an older dump.
+	os.Remove(p)
+	m := filepath.Join(dump, "dump.json")
+	mb, _ := os.ReadFile(m)
+	var manifest map[string]any
+	json.Unmarshal(mb, &manifest)
+	delete(manifest, "synonyms")
+	older, _ := json.Marshal(manifest)
+	os.WriteFile(m, older, 0o644)
+	fresh := openStore(t, t.TempDir())
+	if _, err := content.Restore(ctx, fresh, dump, nil); err != nil {
+		t.Fatalf("an older dump: %v (manifest %s)", err, mb)
+	}
+	if v, _ := fresh.Vocabulary(ctx); len(v.Synonyms) != 0 || len(v.StopWords) != 0 {
+		t.Fatalf("vocabulary from nowhere: %+v", v)
+	}
+	// And the good file restores.
+	os.WriteFile(p, good, 0o644)
+	os.WriteFile(m, mb, 0o644)
+	fresh = openStore(t, t.TempDir())
+	if _, err := content.Restore(ctx, fresh, dump, nil); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := fresh.Vocabulary(ctx); len(v.Synonyms) != 1 {
+		t.Fatalf("restored %+v", v)
 	}
 }

@@ -9,7 +9,7 @@ import (
 var (
 	// ErrInvalid is matched by every validation failure.
 	ErrInvalid = errors.New("invalid record")
-	// ErrNotFound means the item does not exist.
+	// ErrNotFound means the item or synonym set does not exist.
 	ErrNotFound = errors.New("not found")
 	// ErrExists means an item to be created is already in the catalog.
 	ErrExists = errors.New("already exists")
@@ -19,6 +19,9 @@ var (
 	ErrClosed = errors.New("store closed")
 	// ErrLocked means another process holds the store open.
 	ErrLocked = errors.New("store is in use by another process")
+	// ErrConflict means a write was made against a state that has changed
+	// since it was read; read again and retry.
+	ErrConflict = errors.New("changed since read")
 	// ErrNotEmpty means a restore was asked into a store that holds data.
 	ErrNotEmpty = errors.New("store is not empty")
 )

@@ -30,6 +30,8 @@ var (
 	bucketItems   = []byte("items")   // item id → seq (8) + item JSON
 	bucketChanges = []byte("changes") // seq (8) → op (1) + item id
 	bucketEvents  = []byte("events")  // eventKey → eventValue
+	// bucketVocabulary (vocabulary.go) came later; a read-only store
+	// without it has an empty vocabulary.
 
 	keyVersion = []byte("version")
 	keySeq     = []byte("seq")
@@ -159,7 +161,7 @@ func initBuckets(db *bolt.DB) error {
 		if v := meta.Get(keyVersion); len(v) != 8 || binary.BigEndian.Uint64(v) != storeVersion {
 			return fmt.Errorf("store format version %x, want %d", v, storeVersion)
 		}
-		for _, b := range [][]byte{bucketItems, bucketChanges, bucketEvents} {
+		for _, b := range [][]byte{bucketItems, bucketChanges, bucketEvents, bucketVocabulary} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}

@@ -179,6 +179,10 @@ type Explanation struct {
 	// Sources, for recommendations, names the candidate lists that
 	// proposed the hit and where each ranked it.
 	Sources []SourceRank `json:"sources,omitempty"`
+	// Matched, for a search with words, lists the terms of the query's
+	// Reading that the hit's title, description, tags or categories hold:
+	// a synonym's terms say so, with their set.
+	Matched []text.Term `json:"matched,omitempty"`
 }
 
 // Because names a history item close to a user-driven hit.
@@ -206,6 +210,11 @@ type Result struct {
 	// of both lists in hybrid mode; every match when TotalExact) with how
 	// many of them hold each, most first.
 	Facets map[string][]FacetCount `json:"facets,omitempty"`
+	// Reading, with Request.Explain and words, is how the keyword side
+	// read them: each term searched for and why (typed, a typo's
+	// correction, a completion, a synonym and its set), and the words
+	// dropped as stop words.
+	Reading *text.Reading `json:"reading,omitempty"`
 }
 
 // FacetCount is how many candidates hold a value.
@@ -372,7 +381,7 @@ func (e *Engine) Search(ctx context.Context, req Request) (*Result, error) {
 	t = time.Now()
 	res.Hits, res.Total, res.Facets = e.finish(cands, &req, res.Source, hist)
 	recycle(cands) // the hits hold copies
-	if err := e.highlight(ctx, &req, res.Hits); err != nil {
+	if err := e.readWords(ctx, &req, res); err != nil {
 		return nil, err
 	}
 	res.Timing.Rerank = time.Since(t)
@@ -444,22 +453,34 @@ type textHighlighter interface {
 	Highlighter(ctx context.Context, q text.Query) (*text.Highlighter, error)
 }
 
-// highlight sets the hits' Highlights when the request asks for them and
-// has words to mark: every hit's, whichever list found it.
-func (e *Engine) highlight(ctx context.Context, req *Request, hits []Hit) error {
+// readWords says how the keyword side read the query's words, when the
+// request asks for it and has words: with Highlight, every hit's
+// Highlights, whichever list found it; with Explain, the result's Reading
+// and the terms each hit holds.
+func (e *Engine) readWords(ctx context.Context, req *Request, res *Result) error {
 	th, ok := e.text.(textHighlighter)
-	if !req.Highlight || !ok || strings.TrimSpace(req.Query) == "" || len(hits) == 0 {
+	if !req.Highlight && !req.Explain || !ok || strings.TrimSpace(req.Query) == "" {
 		return nil
 	}
-	h, err := th.Highlighter(ctx, text.Query{Text: req.Query, Prefix: req.Prefix, Typos: req.Typos})
+	h, err := th.Highlighter(ctx, req.textQuery())
 	if err != nil {
 		if errors.Is(err, text.ErrInvalidQuery) {
 			return fmt.Errorf("%w: %w", ErrInvalidRequest, err)
 		}
 		return fmt.Errorf("search: highlight: %w", err)
 	}
-	for i := range hits {
-		hits[i].Highlights = h.Fragments(hits[i].Item)
+	if req.Explain {
+		r := h.Reading()
+		res.Reading = &r
+	}
+	for i := range res.Hits {
+		hit := &res.Hits[i]
+		if req.Highlight {
+			hit.Highlights = h.Fragments(hit.Item)
+		}
+		if hit.Explain != nil {
+			hit.Explain.Matched = h.Matched(hit.Item)
+		}
 	}
 	return nil
 }
@@ -547,7 +568,8 @@ type textCall struct {
 // and the vector index searched: on more than one core the request then
 // takes about the longer of the two instead of their sum.
 func (e *Engine) startText(ctx context.Context, req *Request) *textCall {
-	q := text.Query{Text: req.Query, K: min(req.Window, text.MaxK), SkipTotal: true, Prefix: req.Prefix, Typos: req.Typos}
+	q := req.textQuery()
+	q.K, q.SkipTotal = min(req.Window, text.MaxK), true
 	q.Filter.Categories = req.Filters.Categories
 	q.Filter.Tags = req.Filters.Tags
 	for _, a := range req.Filters.Attributes {
@@ -579,15 +601,16 @@ type textInterpreter interface {
 	Interpret(ctx context.Context, q text.Query) (string, error)
 }
 
-// queryText is the text the query vector embeds: with prefixes or typos
-// asked for, the words as the keyword side reads them (a typo corrected, a
-// word completed: an embedding takes one reading), else as typed.
+// queryText is the text the query vector embeds: with prefixes, typos or
+// a vocabulary, the words as the keyword side reads them (a typo
+// corrected, a word completed, stop words dropped: an embedding takes one
+// reading), else as typed.
 func (e *Engine) queryText(ctx context.Context, req *Request) string {
 	ti, ok := e.text.(textInterpreter)
-	if !ok || !req.Prefix && req.Typos == (Typos{}) {
+	if !ok || !req.Prefix && req.Typos == (Typos{}) && req.Vocabulary == nil {
 		return req.Query
 	}
-	s, err := ti.Interpret(ctx, text.Query{Text: req.Query, Prefix: req.Prefix, Typos: req.Typos})
+	s, err := ti.Interpret(ctx, req.textQuery())
 	if err != nil || strings.TrimSpace(s) == "" {
 		return req.Query // the words as typed are still a query
 	}

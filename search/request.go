@@ -90,6 +90,10 @@ type Request struct {
 	// away on the keyword side (text.Query.Typos); the zero value allows
 	// none.
 	Typos Typos
+	// Vocabulary, when not nil, is the editors' synonyms and stop words
+	// the query's words are read with on the keyword side (and, the stop
+	// words dropped, on the vector side): text.Query.Vocabulary.
+	Vocabulary *text.Vocabulary
 	// Highlight asks Search for each hit's Highlights: the query's words
 	// marked in its title and a snippet of its description.
 	Highlight bool
@@ -104,6 +108,11 @@ type Request struct {
 	// ties; items without the value come last. It orders the candidates
 	// the lists fetched (Window of each), and does not combine with MMR.
 	Sort *SortBy
+}
+
+// textQuery is the request's words as a text query, K aside.
+func (r *Request) textQuery() text.Query {
+	return text.Query{Text: r.Query, Prefix: r.Prefix, Typos: r.Typos, Vocabulary: r.Vocabulary}
 }
 
 // SortBy names what Request.Sort orders by: SortCreatedAt, or

@@ -260,6 +260,17 @@ type statsResponse struct {
 	// Lag is how many item changes in the store the live indexes have not
 	// applied (counted up to 1000).
 	Lag int `json:"lag"`
+	// Vocabulary is what of the editors' vocabulary is in service.
+	Vocabulary vocabularyStats `json:"vocabulary"`
+}
+
+// vocabularyStats describes the vocabulary in service.
+type vocabularyStats struct {
+	Seq         uint64 `json:"seq"`
+	SynonymSets int    `json:"synonym_sets"`
+	StopWords   int    `json:"stop_words"`
+	// Error says why the store's vocabulary is not the one in service.
+	Error string `json:"error,omitempty"`
 }
 
 func (s *Server) stats(c echo.Context) error {
@@ -268,6 +279,12 @@ func (s *Server) stats(c echo.Context) error {
 		return err
 	}
 	resp := statsResponse{Store: st}
+	cur := s.vocab.cur.Load()
+	resp.Vocabulary.Seq = cur.Seq()
+	resp.Vocabulary.SynonymSets, resp.Vocabulary.StopWords = cur.Sizes()
+	if e := s.vocab.err.Load(); e != nil {
+		resp.Vocabulary.Error = *e
+	}
 	if g := s.gen.Load(); g != nil {
 		info := g.be.Info()
 		resp.Snapshot = &info

@@ -320,3 +320,108 @@ func TestSearch_Facets(t *testing.T) {
 		}
 	}
 }
+
+// An editor's synonyms and stop words apply to the next search, with no
+// rebuild; explanations say which terms came from which set; they outlast
+// a snapshot swap and a restart.
+func TestVocabulary_AppliedAtOnce(t *testing.T) {
+	f := newEngineFixture(t)
+	for _, body := range []string{`{"id":"zz-a","title":"Quibbleton Frobnicator"}`, `{"id":"zz-b","title":"Wumpus Gizmotron"}`, `{"id":"zz-c","title":"Laptop Sleeve Zanzibarian"}`} {
+		if rec := f.do("POST", "/v1/items", editorTok, body); rec.Code != 201 {
+			t.Fatalf("add: %d %s", rec.Code, rec.Body)
+		}
+	}
+	found := func(q string) []string {
+		var out []string
+		for _, id := range f.hitIDs("/v1/search?mode=keyword&k=20&q=" + q) {
+			if strings.HasPrefix(id, "zz-") {
+				out = append(out, id)
+			}
+		}
+		slices.Sort(out)
+		return out
+	}
+	write := func(method, target, body string, want int) {
+		t.Helper()
+		if rec := f.do(method, target, editorTok, body); rec.Code != want {
+			t.Fatalf("%s %s: %d %s", method, target, rec.Code, rec.Body)
+		}
+	}
+	checks := func(stage string, cases map[string][]string) {
+		t.Helper()
+		for q, want := range cases {
+			if got := found(q); !slices.Equal(got, want) {
+				t.Errorf("%s: q=%s found %v, want %v", stage, q, got, want)
+			}
+		}
+	}
+	checks("before", map[string][]string{"frobnicator": {"zz-a"}, "gizmotron": {"zz-b"}, "quibbleton+wumpus": {"zz-a", "zz-b"}, "notebook+zanzibarian&prefix=false": {"zz-c"}})
+
+	write("PUT", "/v1/synonyms/gadgets", `{"terms":["Frobnicator","gizmotron"]}`, 200)
+	write("PUT", "/v1/synonyms/zz", `{"root":"notebook","terms":["laptop sleeve"]}`, 200)
+	write("PUT", "/v1/stop-words", `{"stop_words":["Quibbleton"]}`, 200)
+	during := map[string][]string{"frobnicator": {"zz-a", "zz-b"}, "gizmotron": {"zz-a", "zz-b"}, "quibbleton+wumpus": {"zz-b"}, "notebook": {"zz-c"}}
+	checks("with the vocabulary", during)
+
+	// Explained: the reading, and each hit's terms.
+	rec := f.do("GET", "/v1/search?mode=keyword&explain=true&q=quibbleton+gizmotron", "", "")
+	var resp struct {
+		Hits []struct {
+			ID      string `json:"id"`
+			Explain struct {
+				Matched []struct{ Term, From, Why, Set string } `json:"matched"`
+			} `json:"explain"`
+		} `json:"hits"`
+		Reading struct {
+			Terms     []struct{ Term, Why, Set string } `json:"terms"`
+			StopWords []string                          `json:"stop_words"`
+		} `json:"reading"`
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &resp); err != nil || rec.Code != 200 {
+		t.Fatalf("%d %s", rec.Code, rec.Body)
+	}
+	if !slices.Equal(resp.Reading.StopWords, []string{"quibbleton"}) || len(resp.Reading.Terms) != 2 ||
+		resp.Reading.Terms[1].Why != "synonym" || resp.Reading.Terms[1].Set != "gadgets" {
+		t.Fatalf("reading %+v", resp.Reading)
+	}
+	for _, h := range resp.Hits {
+		if h.ID == "zz-a" && (len(h.Explain.Matched) != 1 || h.Explain.Matched[0].Why != "synonym" || h.Explain.Matched[0].From != "gizmotron") {
+			t.Fatalf("zz-a explained as %+v", h.Explain)
+		}
+	}
+
+	// A snapshot swap, then a restart, keep it.
+	write("POST", "/admin/snapshots/reload", "", 401) // the editor's token is no admin's
+	if rec := f.do("POST", "/admin/snapshots/reload", adminTok, ""); rec.Code != 200 {
+		t.Fatalf("reload: %d %s", rec.Code, rec.Body)
+	}
+	checks("after a reload", during)
+	f.srv.Close()
+	srv, err := server.New(f.store, server.Config{EditorToken: editorTok, AdminToken: adminTok, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Loader: func(context.Context) (server.Backend, error) { return f.loadBackend() }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	if _, err := srv.Reload(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	f.srv = srv
+	checks("after a restart", during)
+	var stats struct {
+		Vocabulary struct {
+			SynonymSets int `json:"synonym_sets"`
+			StopWords   int `json:"stop_words"`
+		} `json:"vocabulary"`
+	}
+	json.Unmarshal(f.do("GET", "/admin/stats", adminTok, "").Body.Bytes(), &stats)
+	if stats.Vocabulary.SynonymSets != 2 || stats.Vocabulary.StopWords != 1 {
+		t.Fatalf("stats %+v", stats)
+	}
+
+	// Deleted and emptied: back to the words alone.
+	write("DELETE", "/v1/synonyms/gadgets", "", 200)
+	write("DELETE", "/v1/synonyms/gadgets", "", 404)
+	write("PUT", "/v1/stop-words", `{"stop_words":[]}`, 200)
+	checks("after", map[string][]string{"frobnicator": {"zz-a"}, "quibbleton+wumpus": {"zz-a", "zz-b"}, "notebook": {"zz-c"}})
+}

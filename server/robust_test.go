@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/duetrec/duet/content"
 	"github.com/duetrec/duet/server"
 )
 
@@ -36,6 +37,8 @@ func (f *engineFixture) state() string {
 	fmt.Fprintf(&b, "search %v\n", f.hitIDs("/v1/search?q="+url.QueryEscape(word)+"&user="+user))
 	fmt.Fprintf(&b, "recommendations %v\n", f.hitIDs("/v1/users/"+user+"/recommendations"))
 	fmt.Fprintf(&b, "admin %s\n", f.do("GET", "/admin/stats", adminTok, "").Body)
+	fmt.Fprintf(&b, "synonyms %s\n", f.do("GET", "/v1/synonyms", "", "").Body)
+	fmt.Fprintf(&b, "stop words %s\n", f.do("GET", "/v1/stop-words", "", "").Body)
 	return b.String()
 }
 
@@ -45,6 +48,19 @@ func TestBadInput_StateUnchanged(t *testing.T) {
 	f := newEngineFixture(t, func(c *server.Config) { c.MaxBodyBytes = 4096; c.MaxBatch = 3; c.SearchRate = -1 })
 	known, user := f.items[0].ID, f.users[0]
 	long := strings.Repeat("x", 300)
+	for target, body := range map[string]string{
+		"/v1/synonyms/tv":  `{"terms":["tv","television"]}`,
+		"/v1/synonyms/lap": `{"root":"laptop","terms":["notebook"]}`,
+		"/v1/stop-words":   `{"stop_words":["movie"]}`,
+	} {
+		if rec := f.do("PUT", target, editorTok, body); rec.Code != 200 {
+			t.Fatalf("PUT %s: %d %s", target, rec.Code, rec.Body)
+		}
+	}
+	manyTerms := `"t0"`
+	for i := 1; i <= content.MaxSynonymTerms; i++ {
+		manyTerms += fmt.Sprintf(`,"t%d"`, i)
+	}
 	before := f.state()
 	cases := []struct {
 		name, method, target, token, body string
@@ -80,6 +96,28 @@ func TestBadInput_StateUnchanged(t *testing.T) {
 		{"empty batch", "POST", "/v1/items:batch", editorTok, `{"items":[]}`, 400, "invalid_field"},
 		{"delete an unknown id", "DELETE", "/v1/items/zz-none", editorTok, ``, 404, "not_found"},
 		{"SQL in a path id", "DELETE", "/v1/items/" + url.PathEscape("x' OR '1'='1"), editorTok, ``, 404, "not_found"},
+		// The vocabulary.
+		{"synonyms without token", "PUT", "/v1/synonyms/x", "", `{"terms":["a","b"]}`, 401, "unauthorized"},
+		{"synonyms with the events token", "PUT", "/v1/synonyms/x", eventsTok, `{"terms":["a","b"]}`, 401, "unauthorized"},
+		{"a set of one", "PUT", "/v1/synonyms/x", editorTok, `{"terms":["a"]}`, 400, "invalid_field"},
+		{"a one-way rule to nothing", "PUT", "/v1/synonyms/x", editorTok, `{"root":"a","terms":[]}`, 400, "invalid_field"},
+		{"an oversized set", "PUT", "/v1/synonyms/x", editorTok, `{"terms":[` + manyTerms + `]}`, 400, "invalid_field"},
+		{"an oversized term", "PUT", "/v1/synonyms/x", editorTok, `{"terms":["a","` + long + `"]}`, 400, "invalid_field"},
+		{"a phrase of six words", "PUT", "/v1/synonyms/x", editorTok, `{"terms":["a","one two three four five six"]}`, 400, "invalid_vocabulary"},
+		{"stop words for a synonym", "PUT", "/v1/synonyms/x", editorTok, `{"terms":["a","the of"]}`, 400, "invalid_vocabulary"},
+		{"terms that read alike", "PUT", "/v1/synonyms/x", editorTok, `{"terms":["Movie","movies"]}`, 400, "invalid_vocabulary"},
+		{"a loop", "PUT", "/v1/synonyms/x", editorTok, `{"root":"notebook","terms":["laptop"]}`, 400, "invalid_vocabulary"},
+		{"a loop by replacing", "PUT", "/v1/synonyms/tv", editorTok, `{"root":"notebook","terms":["laptop"]}`, 400, "invalid_vocabulary"},
+		{"a phrase in two sets", "PUT", "/v1/synonyms/x", editorTok, `{"terms":["telly","TV"]}`, 400, "invalid_vocabulary"},
+		{"one-way between equivalents", "PUT", "/v1/synonyms/x", editorTok, `{"root":"tv","terms":["television"]}`, 400, "invalid_vocabulary"},
+		{"set id differs from path", "PUT", "/v1/synonyms/x", editorTok, `{"id":"y","terms":["a","b"]}`, 400, "invalid_field"},
+		{"unknown synonyms field", "PUT", "/v1/synonyms/x", editorTok, `{"terms":["a","b"],"weight":2}`, 400, "bad_json"},
+		{"synonyms not a list", "PUT", "/v1/synonyms/x", editorTok, `{"terms":"a,b"}`, 400, "bad_json"},
+		{"delete an unknown set", "DELETE", "/v1/synonyms/none", editorTok, ``, 404, "not_found"},
+		{"a stop phrase", "PUT", "/v1/stop-words", editorTok, `{"stop_words":["the end"]}`, 400, "invalid_field"},
+		{"a blank stop word", "PUT", "/v1/stop-words", editorTok, `{"stop_words":["a",""]}`, 400, "invalid_field"},
+		{"no stop words field", "PUT", "/v1/stop-words", editorTok, `{}`, 400, "invalid_field"},
+		{"stop words not a list", "PUT", "/v1/stop-words", editorTok, `{"stop_words":"a"}`, 400, "bad_json"},
 		// Events.
 		{"event for an unknown item", "POST", "/v1/events", eventsTok, `{"user_id":"u","item_id":"zz","kind":"view"}`, 422, "unknown_item"},
 		{"batch with an unknown item", "POST", "/v1/events", eventsTok, `{"events":[{"user_id":"` + user + `","item_id":"` + known + `","kind":"view"},{"user_id":"u","item_id":"zz","kind":"view"}]}`, 422, "unknown_item"},

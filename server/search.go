@@ -13,6 +13,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/duetrec/duet/content"
+	"github.com/duetrec/duet/index/text"
 	"github.com/duetrec/duet/search"
 )
 
@@ -287,6 +288,7 @@ type searchResponse struct {
 	Total      int                            `json:"total"`
 	TotalExact bool                           `json:"total_exact"`
 	Facets     map[string][]search.FacetCount `json:"facets,omitempty"`
+	Reading    *text.Reading                  `json:"reading,omitempty"`
 	Mode       search.Mode                    `json:"mode"`
 	Fusion     search.Fusion                  `json:"fusion"`
 	Source     string                         `json:"source"`
@@ -306,7 +308,7 @@ func (s *Server) answer(c echo.Context, start time.Time, res *search.Result, err
 		}
 	}
 	return c.JSON(http.StatusOK, searchResponse{
-		Hits: hits, Total: res.Total, TotalExact: res.TotalExact, Facets: res.Facets, Mode: res.Mode, Fusion: res.Fusion, Source: res.Source,
+		Hits: hits, Total: res.Total, TotalExact: res.TotalExact, Facets: res.Facets, Reading: res.Reading, Mode: res.Mode, Fusion: res.Fusion, Source: res.Source,
 		TookMS: float64(time.Since(start).Microseconds()) / 1000, Timing: res.Timing,
 	})
 }
@@ -397,6 +399,7 @@ func (s *Server) runSearch(c echo.Context, start time.Time, req search.Request) 
 		return err
 	}
 	defer release()
+	req.Vocabulary = s.vocab.forSearch()
 	res, err := be.Search(c.Request().Context(), req)
 	return s.answer(c, start, res, err)
 }

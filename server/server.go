@@ -105,6 +105,7 @@ type Server struct {
 	gen      atomic.Pointer[generation] // the backend in service
 	reloadMu sync.Mutex                 // one reload at a time
 	limits   *clientLimits              // nil when searches are not limited
+	vocab    vocabulary
 }
 
 // New returns a server over the store. Without a Config.Loader it serves
@@ -131,6 +132,11 @@ func New(store *content.Store, cfg Config) (*Server, error) {
 		}
 	}
 	s.storeGauges()
+	if err := s.refreshVocabulary(context.Background()); err != nil {
+		// Serve without it rather than not at all: editors can mend it
+		// through the API, and /admin/stats shows why.
+		s.log.Error("the store's vocabulary is not in service", "err", err)
+	}
 	s.ready.Store(s.loader == nil)
 	return s, nil
 }
@@ -229,6 +235,12 @@ func (s *Server) routes() {
 	e.POST("/v1/items\\:batch", s.batchItems, editor)
 	e.PUT("/v1/items/:id", s.putItem, editor)
 	e.DELETE("/v1/items/:id", s.deleteItem, editor)
+	e.GET("/v1/synonyms", s.listSynonyms, read)
+	e.GET("/v1/synonyms/:id", s.getSynonyms, read)
+	e.PUT("/v1/synonyms/:id", s.putSynonyms, editor)
+	e.DELETE("/v1/synonyms/:id", s.deleteSynonyms, editor)
+	e.GET("/v1/stop-words", s.getStopWords, read)
+	e.PUT("/v1/stop-words", s.putStopWords, editor)
 
 	e.POST("/v1/events", s.postEvents, s.auth(func() []string { return []string{s.cfg.EventsToken} }, false))
 

@@ -12,6 +12,13 @@
 // looked up among whole words (an unstemmed field), typos among the
 // stems. Interpret gives the one reading of the words an embedding needs.
 //
+// The editors' synonyms and stop words (Query.Vocabulary, made by
+// NewVocabulary, which refuses sets that loop or contradict) are applied to
+// each query as it comes, so they need no rebuild: a phrase of a synonym set
+// brings in its synonyms' terms, and stop words are dropped. A Highlighter
+// says how a query was read (Reading) and which of its terms an item holds
+// (Matched), for explanations.
+//
 // Free text alone (what every unfiltered hybrid request sends) skips
 // Bleve's searchers: the postings of each query term are read once per
 // segment into arrays kept in a cache (Options.PostingsCache) and merged

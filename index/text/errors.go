@@ -8,6 +8,10 @@ var (
 	// or out of bounds.
 	ErrInvalidQuery = errors.New("invalid query")
 
+	// ErrInvalidVocabulary is matched by every vocabulary NewVocabulary
+	// refuses.
+	ErrInvalidVocabulary = errors.New("invalid vocabulary")
+
 	// ErrClosed means the text index was closed.
 	ErrClosed = errors.New("text index closed")
 

@@ -6,6 +6,8 @@ import (
 	"log"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 
 	"github.com/duetrec/duet/content"
 	"github.com/duetrec/duet/index/text"
@@ -63,4 +65,58 @@ func ExampleOpen() {
 	// m3
 	// m2
 	// categories: map[cooking:1 history:1]
+}
+
+func ExampleNewVocabulary() {
+	ctx := context.Background()
+	dir, err := os.MkdirTemp("", "duet-text")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	tx, err := text.Open(ctx, filepath.Join(dir, "text"), nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer tx.Close()
+	err = tx.IndexBatch(ctx, []content.Item{
+		{ID: "a", Title: "Science Fiction Classics"},
+		{ID: "b", Title: "A Sci-Fi Romp"},
+		{ID: "c", Title: "The Matrix", Description: "A movie."},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	// What editors keep in the store, read as queries read it.
+	voc, err := text.NewVocabulary(content.Vocabulary{
+		Synonyms:  []content.Synonyms{{ID: "sf", Terms: []string{"sci-fi", "science fiction"}}},
+		StopWords: []string{"movie"},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, q := range []string{"sci-fi", "movie matrix"} {
+		res, err := tx.Search(ctx, text.Query{Text: q, K: 10, Vocabulary: voc})
+		if err != nil {
+			log.Fatal(err)
+		}
+		var ids []string
+		for _, h := range res.Hits {
+			ids = append(ids, h.ID)
+		}
+		slices.Sort(ids) // a and b tie: they say the same
+		fmt.Println(q+":", strings.Join(ids, " "))
+	}
+
+	// A one-way rule back to its own root loops, and is refused.
+	_, err = text.NewVocabulary(content.Vocabulary{Synonyms: []content.Synonyms{
+		{ID: "x", Root: "laptop", Terms: []string{"notebook"}},
+		{ID: "y", Root: "notebook", Terms: []string{"laptop"}},
+	}})
+	fmt.Println(err)
+	// Output:
+	// sci-fi: a b
+	// movie matrix: c
+	// invalid vocabulary: set "y": the one-way rules loop: "laptop" → "notebook" → "laptop" (sets x, y); make those terms one set of equivalents
 }

@@ -63,61 +63,97 @@ const (
 	maxCompletions = 10
 )
 
+// Why a query searched for a term (Term.Why).
+const (
+	WhyTyped     = "typed"   // a word as typed
+	WhyCorrected = "typo"    // a word a few edits from one typed
+	WhyCompleted = "prefix"  // a word the last one typed begins
+	WhySynonym   = "synonym" // a synonym of words typed
+)
+
 // queryTerm is one term a query matches, with the weight its postings
-// score at.
+// score at, and where it came from.
 type queryTerm struct {
 	term   string
 	weight float64
+	from   string // the words typed it stands for
+	why    string
+	set    string // the synonym set, for WhySynonym
 }
 
 // expandable reports whether q asks for expansions at all.
 func (q *Query) expandable() bool {
-	return q.Prefix || q.Typos.One > 0 || q.Typos.Two > 0
+	return q.Prefix || q.Typos.One > 0 || q.Typos.Two > 0 || q.Vocabulary.active()
 }
 
-// expansion is what a query's text matches: its terms, and for each word
-// the one term that best stands for it.
+// expansion is what a query's text matches: its terms, for each word the
+// one term that best stands for it, and the words dropped as stop words.
 type expansion struct {
-	terms []queryTerm
-	best  []string
+	terms   []queryTerm
+	best    []string
+	ignored []string
 }
 
 // queryTerms returns the terms free text matches: each analysed word's own
 // term at weight 1; for a word that is in none of the matched fields and
 // long enough for q.Typos, the commonest terms at the fewest edits from it
-// instead; and with q.Prefix, for the last word typed (text not ending in
-// a space or punctuation), the commonest terms it begins. A word is best
-// stood for by its own term when an item holds it, else by its commonest
-// correction or completion. Blank text has no terms, and terms are not
-// expanded unless q asks for it.
+// instead; with q.Prefix, for the last word typed (text not ending in a
+// space or punctuation), the commonest terms it begins; and with
+// q.Vocabulary, without the words that are its stop words (unless they are
+// all the text has), and with the terms of the synonyms of its phrases. A
+// word is best stood for by its own term when an item holds it (or it is
+// a synonym), else by its commonest correction or completion. Blank text
+// has no terms, and terms are not expanded unless q asks for it.
 func (t *Index) queryTerms(ctx context.Context, r bindex.IndexReader, q *Query) (expansion, error) {
 	tokens := t.en.Analyze([]byte(q.Text))
 	x := expansion{terms: make([]queryTerm, 0, len(tokens)), best: make([]string, 0, len(tokens))}
+	words := func(i, j int) string { return q.Text[tokens[i].Start:tokens[j-1].End] }
 	if !q.expandable() {
-		for _, tok := range tokens {
-			x.terms = append(x.terms, queryTerm{string(tok.Term), 1})
+		for i, tok := range tokens {
+			x.terms = append(x.terms, queryTerm{term: string(tok.Term), weight: 1, from: words(i, i+1), why: WhyTyped})
 			x.best = append(x.best, string(tok.Term))
 		}
 		return x, nil
 	}
-	have := make(map[string]bool, len(tokens))
-	for _, tok := range tokens {
-		have[string(tok.Term)] = true
+	terms := make([]string, len(tokens))
+	ignored := make([]bool, len(tokens))
+	kept := 0
+	for i, tok := range tokens {
+		terms[i] = string(tok.Term)
+		if ignored[i] = q.Vocabulary.isStop(words(i, i+1)); !ignored[i] {
+			kept++
+		}
 	}
+	if kept == 0 {
+		clear(ignored) // stop words alone are the query
+		kept = len(tokens)
+	}
+	have := make(map[string]bool, len(tokens))
+	for _, term := range terms {
+		have[term] = true
+	}
+	covered := make([]bool, len(tokens))
+	synonyms := q.Vocabulary.synonyms(terms, words, ignored, have, covered)
 	// Expansions stay within the terms Bleve sums in order (see matchIn):
-	// room is how many more than the words' own there may be.
-	room := bsearcher.DisjunctionHeapTakeover - len(tokens)
+	// room is how many more than the words' own there may be. Synonyms
+	// are not counted: an editor's word is not dropped for a guess's.
+	room := bsearcher.DisjunctionHeapTakeover - kept
 	lastStart, lastEnd := -1, len(q.Text) // the last word's bytes; -1: finished
 	if head, word := LastWord(q.Text); word != "" {
 		lastStart = len(head)
 	}
 	for i, tok := range tokens {
-		term := string(tok.Term)
-		word := q.Text[tok.Start:tok.End]
+		word := words(i, i+1)
+		if ignored[i] {
+			x.ignored = append(x.ignored, word)
+			continue
+		}
+		term := terms[i]
 		found, err := inAnyField(ctx, r, term)
 		if err != nil {
 			return expansion{}, err
 		}
+		found = found || covered[i]
 		var comps []queryTerm
 		if q.Prefix && i == len(tokens)-1 && tok.End == lastEnd {
 			var isWord bool
@@ -158,7 +194,7 @@ func (t *Index) queryTerms(ctx context.Context, r bindex.IndexReader, q *Query) 
 				for _, c := range near {
 					if !have[c] {
 						have[c] = true
-						x.terms = append(x.terms, queryTerm{c, w})
+						x.terms = append(x.terms, queryTerm{term: c, weight: w, from: word, why: WhyCorrected})
 						if best != "" {
 							room--
 						} else {
@@ -169,11 +205,11 @@ func (t *Index) queryTerms(ctx context.Context, r bindex.IndexReader, q *Query) 
 			}
 		}
 		if found || best == "" && len(comps) == 0 {
-			x.terms = append(x.terms, queryTerm{term, 1})
+			x.terms = append(x.terms, queryTerm{term: term, weight: 1, from: word, why: WhyTyped})
 		} else if len(comps) > 0 {
 			room++ // the word's own term makes way
 		}
-		x.terms, room = addCompletions(x.terms, comps, have, room)
+		x.terms, room, _ = addCompletions(x.terms, comps, have, room)
 		if best == "" && len(comps) > 0 {
 			best = comps[0].term
 		}
@@ -183,23 +219,26 @@ func (t *Index) queryTerms(ctx context.Context, r bindex.IndexReader, q *Query) 
 		x.best = append(x.best, best)
 	}
 	// A last word the analyzer dropped (a stop word, "the" on the way to
-	// "theory") is still a beginning.
+	// "theory"), or that is one of the vocabulary's, is still a beginning.
 	if q.Prefix && lastStart >= 0 {
 		comps, _, err := t.completions(r, strings.ToLower(q.Text[lastStart:lastEnd]), min(maxCompletions, room))
 		if err != nil {
 			return expansion{}, err
 		}
-		x.terms, _ = addCompletions(x.terms, comps, have, room)
-		if len(comps) > 0 {
-			x.best = append(x.best, comps[0].term)
+		var first string
+		x.terms, _, first = addCompletions(x.terms, comps, have, room)
+		if first != "" {
+			x.best = append(x.best, first)
 		}
 	}
+	x.terms = append(x.terms, synonyms...)
 	return x, nil
 }
 
 // addCompletions appends the completions terms lacks, as room allows, and
-// returns the room left.
-func addCompletions(terms, comps []queryTerm, have map[string]bool, room int) ([]queryTerm, int) {
+// returns the room left and the first it appended.
+func addCompletions(terms, comps []queryTerm, have map[string]bool, room int) ([]queryTerm, int, string) {
+	first := ""
 	for _, c := range comps {
 		if room < 1 {
 			break
@@ -208,9 +247,12 @@ func addCompletions(terms, comps []queryTerm, have map[string]bool, room int) ([
 			have[c.term] = true
 			terms = append(terms, c)
 			room--
+			if first == "" {
+				first = c.term
+			}
 		}
 	}
-	return terms, room
+	return terms, room, first
 }
 
 // completions returns the terms of the top commonest words beginning with
@@ -262,7 +304,7 @@ func (t *Index) completions(r bindex.IndexReader, prefix string, top int) ([]que
 		if w < minCompletionWeight {
 			break // its postings would cost more than its weight moves
 		}
-		out = append(out, queryTerm{stem, w})
+		out = append(out, queryTerm{term: stem, weight: w, from: prefix, why: WhyCompleted})
 	}
 	return out, isWord, nil
 }

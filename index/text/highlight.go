@@ -16,27 +16,79 @@ import (
 // SnippetRunes is the most a description's snippet holds, ellipses aside.
 const SnippetRunes = 160
 
-// Highlighter marks a query's words in items' titles and descriptions.
-// It is made for one query and safe for concurrent use.
+// Term is one term a query searched for, and why: a word as typed, a
+// correction or completion of one, or a synonym of words typed.
+type Term struct {
+	Term   string  `json:"term"`   // as the index holds it: stemmed
+	Weight float64 `json:"weight"` // against a typed word's 1
+	From   string  `json:"from"`   // the words typed it stands for
+	Why    string  `json:"why"`    // WhyTyped, WhyCorrected, WhyCompleted or WhySynonym
+	Set    string  `json:"set,omitempty"`
+}
+
+// Reading is how the index read a query's text: the terms it searched
+// for, and the words it dropped as the vocabulary's stop words.
+type Reading struct {
+	Terms     []Term   `json:"terms"`
+	StopWords []string `json:"stop_words,omitempty"`
+}
+
+// Highlighter marks a query's words in items' titles and descriptions,
+// and says which of the terms it searched for an item holds. It is made
+// for one query and safe for concurrent use.
 type Highlighter struct {
-	en    analysis.Analyzer
-	terms map[string]bool
+	en      analysis.Analyzer
+	reading Reading
+	terms   map[string]int // index in reading.Terms
 }
 
 // Highlighter returns the highlighter of q's words: the terms q matches,
-// corrections and completions included (see Query.Prefix and
-// Query.Typos), so an item found through "galaxxy" has "Galaxy" marked.
-// Its errors are Search's.
+// corrections, completions and synonyms included (see Query.Prefix,
+// Query.Typos and Query.Vocabulary), so an item found through "galaxxy"
+// has "Galaxy" marked. Its errors are Search's.
 func (t *Index) Highlighter(ctx context.Context, q Query) (*Highlighter, error) {
 	x, err := t.expand(ctx, q)
 	if err != nil {
 		return nil, fmt.Errorf("text highlight: %w", err)
 	}
-	h := &Highlighter{en: t.en, terms: make(map[string]bool, len(x.terms))}
+	h := &Highlighter{en: t.en, terms: make(map[string]int, len(x.terms))}
+	h.reading.StopWords = x.ignored
+	h.reading.Terms = make([]Term, 0, len(x.terms))
 	for _, qt := range x.terms {
-		h.terms[qt.term] = true
+		if _, dup := h.terms[qt.term]; dup {
+			continue
+		}
+		h.terms[qt.term] = len(h.reading.Terms)
+		h.reading.Terms = append(h.reading.Terms, Term{Term: qt.term, Weight: qt.weight, From: qt.from, Why: qt.why, Set: qt.set})
 	}
 	return h, nil
+}
+
+// Reading returns how the query was read.
+func (h *Highlighter) Reading() Reading { return h.reading }
+
+// Matched returns the terms of the query that the item's title,
+// description, tags or categories hold, in the reading's order.
+func (h *Highlighter) Matched(it *content.Item) []Term {
+	seen := make([]bool, len(h.reading.Terms))
+	n := 0
+	for _, s := range [][]string{{it.Title, it.Description}, it.Tags, it.Categories} {
+		for _, v := range s {
+			for _, tok := range h.en.Analyze([]byte(v)) {
+				if i, ok := h.terms[string(tok.Term)]; ok && !seen[i] {
+					seen[i] = true
+					n++
+				}
+			}
+		}
+	}
+	out := make([]Term, 0, n)
+	for i, ok := range seen {
+		if ok {
+			out = append(out, h.reading.Terms[i])
+		}
+	}
+	return out
 }
 
 // Fragments returns, by field ("title", "description"), the item's title
@@ -72,7 +124,7 @@ func (h *Highlighter) spans(s string) []span {
 	}
 	var out []span
 	for _, tok := range h.en.Analyze([]byte(s)) {
-		if h.terms[string(tok.Term)] {
+		if _, ok := h.terms[string(tok.Term)]; ok {
 			out = append(out, span{tok.Start, tok.End})
 		}
 	}

@@ -75,6 +75,12 @@ type Query struct {
 	// weight per edit); the zero value allows none (DefaultTypos is
 	// Meilisearch's rule).
 	Typos Typos
+	// Vocabulary, when not nil, is the editors' synonyms and stop words
+	// the text is read with (see NewVocabulary): words that are stop words
+	// are dropped unless nothing else is left, and each phrase of a
+	// synonym set brings in the terms of its synonyms, which weigh what
+	// the words they stand for weigh.
+	Vocabulary *Vocabulary
 }
 
 // Filter restricts a search. Every part that is set must hold.

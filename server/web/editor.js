@@ -8,9 +8,9 @@ let nextCursor = "";
 $("token").value = sessionStorage.getItem("duet-editor-token") || "";
 $("token").addEventListener("change", () => sessionStorage.setItem("duet-editor-token", $("token").value));
 
-function say(msg, kind = "") {
-  $("status").className = "status " + kind;
-  $("status").textContent = msg;
+function say(msg, kind = "", where = "status") {
+  $(where).className = "status " + kind;
+  $(where).textContent = msg;
 }
 
 async function api(method, path, body) {
@@ -103,3 +103,65 @@ $("new").addEventListener("click", () => edit(null));
 $("first").addEventListener("click", () => loadPage(""));
 $("next").addEventListener("click", () => nextCursor && loadPage(nextCursor));
 loadPage("").catch((e) => say("Cannot list items: " + e.message, "error"));
+
+// The search vocabulary: synonym sets and stop words.
+const vocSay = (msg, kind) => say(msg, kind, "voc-status");
+
+async function loadVocabulary() {
+  const [syn, stop] = await Promise.all([api("GET", "/v1/synonyms"), api("GET", "/v1/stop-words")]);
+  const rows = $("sets");
+  rows.replaceChildren();
+  for (const set of syn.synonyms) {
+    const tr = document.createElement("tr");
+    tr.dataset.id = set.id;
+    const td = (t) => { const c = document.createElement("td"); c.textContent = t; return c; };
+    const means = set.root ? set.root + " → " + set.terms.join(", ") : set.terms.join(" = ");
+    tr.append(td(set.id), td(means));
+    const b = document.createElement("button");
+    b.type = "button";
+    b.className = "danger";
+    b.textContent = "Delete";
+    b.setAttribute("aria-label", "Delete set " + set.id);
+    b.addEventListener("click", async () => {
+      try {
+        await api("DELETE", "/v1/synonyms/" + encodeURIComponent(set.id));
+        vocSay("Deleted set " + set.id + ".", "ok");
+        await loadVocabulary();
+      } catch (e) {
+        vocSay("Not deleted: " + e.message, "error");
+      }
+    });
+    const c = document.createElement("td");
+    c.append(b);
+    tr.append(c);
+    rows.append(tr);
+  }
+  $("stop-words").value = stop.stop_words.join(", ");
+}
+
+$("synonyms").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const id = $("set-id").value.trim();
+  const set = { terms: list($("set-terms").value) };
+  if ($("set-root").value.trim()) set.root = $("set-root").value.trim();
+  try {
+    await api("PUT", "/v1/synonyms/" + encodeURIComponent(id), set);
+    vocSay("Saved set " + id + ". Searches use it now.", "ok");
+    await loadVocabulary();
+  } catch (e) {
+    vocSay("Not saved: " + e.message, "error");
+  }
+});
+
+$("stop").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  try {
+    const r = await api("PUT", "/v1/stop-words", { stop_words: list($("stop-words").value) });
+    vocSay("Saved " + r.stop_words.length + " stop words.", "ok");
+    await loadVocabulary();
+  } catch (e) {
+    vocSay("Not saved: " + e.message, "error");
+  }
+});
+
+loadVocabulary().catch((e) => vocSay("Cannot read the vocabulary: " + e.message, "error"));

@@ -17,6 +17,10 @@ function explainTable(x) {
   t.append(el("tr", {}, el("td", {}, "keyword"), el("td", { class: "num" }, fmt(x.keyword)), el("td", { class: "num" }, x.keyword_rank || "—")));
   t.append(el("tr", {}, el("td", {}, "fused"), el("td", { class: "num" }, fmt(x.fused)), el("td", {}, "")));
   const box = el("div", {}, t);
+  if (x.matched && x.matched.length) {
+    const why = (m) => m.why === "typed" ? m.term : `${m.term} (${m.why} of “${m.from}”${m.set ? ", set " + m.set : ""})`;
+    box.append(el("p", { class: "matched" }, "Words matched: " + x.matched.map(why).join(", ")));
+  }
   if (x.because && x.because.length) {
     box.append(el("p", {}, "Because the user liked: " + x.because.map((b) => b.title || b.id).join(", ")));
   }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/duetrec/duet/content"
+	"github.com/duetrec/duet/index/text"
 	"github.com/duetrec/duet/internal/procstat"
 	"github.com/duetrec/duet/search"
 	"github.com/duetrec/duet/search/snapshot"
@@ -66,7 +67,8 @@ type SearchReport struct {
 
 // RunSearch loads the newest snapshot of the data directory with its store
 // and times hybrid requests one at a time: a user from the store with one
-// or two words from a random item's title.
+// or two words from a random item's title, read with the store's
+// vocabulary.
 func RunSearch(ctx context.Context, o SearchOptions) (_ *SearchReport, err error) {
 	defer prefixError(&err, "bench search")
 	if o.Queries < 1 || o.K < 1 {
@@ -107,6 +109,18 @@ func RunSearch(ctx context.Context, o SearchOptions) (_ *SearchReport, err error
 	if len(ds.Users) == 0 || len(ds.Items) == 0 {
 		return nil, fmt.Errorf("the store in %s has no users or no items", o.Data)
 	}
+	// The editors' vocabulary, as a server reads it.
+	stored, err := st.Vocabulary(ctx)
+	if err != nil {
+		return nil, err
+	}
+	voc, err := text.NewVocabulary(stored)
+	if err != nil {
+		return nil, err
+	}
+	if sets, stop := voc.Sizes(); sets == 0 && stop == 0 {
+		voc = nil
+	}
 
 	rng := rand.New(rand.NewPCG(o.Seed, 2))
 	reqs := make([]search.Request, o.Queries)
@@ -119,7 +133,7 @@ func RunSearch(ctx context.Context, o SearchOptions) (_ *SearchReport, err error
 				q += " " + words[rng.IntN(len(words))]
 			}
 		}
-		reqs[i] = search.Request{Query: q, UserID: ds.Users[rng.IntN(len(ds.Users))], K: o.K}
+		reqs[i] = search.Request{Query: q, UserID: ds.Users[rng.IntN(len(ds.Users))], K: o.K, Vocabulary: voc}
 		if o.Shape != ShapeWords {
 			reqs[i].Prefix, reqs[i].Typos, reqs[i].Highlight = true, search.DefaultTypos, true
 			reqs[i].Facets = []string{search.FacetCategory, search.FacetTag}

@@ -149,4 +149,30 @@ func TestBrowser(t *testing.T) {
 		opts, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`[...document.querySelectorAll("#suggestions option")].map(o => o.value).join("|")`))
 		t.Fatalf("suggestions: %v (%q)", err, opts)
 	}
+
+	// The editor's vocabulary: a synonym set saved on the page, and a
+	// search for the synonym finds the item at once, explained.
+	err = chromedp.Do(ctx,
+		chromedp.Navigate(s.base+"/editor"),
+		chromedp.WaitVisible(css("#set-id")),
+		chromedp.SendKeys(css("#set-id"), "marsupials"),
+		chromedp.SendKeys(css("#set-terms"), "quokka, wallaby"),
+		chromedp.Click(css("#set-save")),
+		chromedp.WaitVisible(css(`#sets tr[data-id="marsupials"]`)),
+	)
+	if err != nil {
+		st, _ := chromedp.Run(ctx, chromedp.Text(css("#voc-status")))
+		t.Fatalf("saving a synonym set: %v (status %q)", err, st)
+	}
+	err = chromedp.Do(ctx,
+		chromedp.Navigate(s.base+"/?q=wallaby&mode=keyword"),
+		chromedp.WaitVisible(css(`#hits li[data-id="browser-item"] .matched`)),
+	)
+	if err != nil {
+		t.Fatalf("searching a synonym: %v", err)
+	}
+	why, _ := chromedp.Run(ctx, chromedp.TextContent(css(`#hits li[data-id="browser-item"] .matched`)))
+	if !strings.Contains(why, "synonym of “wallaby”, set marsupials") {
+		t.Fatalf("the hit explains %q", why)
+	}
 }
