@@ -23,7 +23,7 @@ export DUET_EDITOR_TOKEN ?= demo-editor
 export DUET_ADMIN_TOKEN  ?= demo-admin
 export DUET_EVENTS_TOKEN ?= demo-events
 
-.PHONY: build run test vet fmt-check fuzz bench clean browser quality simd crash
+.PHONY: build run test vet fmt-check fuzz bench clean browser postgres quality simd crash
 
 # On amd64 the binary uses Go's simd/archsimd kernels (GOEXPERIMENT=simd);
 # elsewhere, and in the default build, the portable or vek ones.
@@ -52,8 +52,9 @@ endif
 	@echo "editor token: $$DUET_EDITOR_TOKEN (DUET_EDITOR_TOKEN)"
 	$(BIN) serve --data $(DATA) --addr $(ADDR)
 
-test: fmt-check vet browser
+test: fmt-check vet browser postgres
 	$(GO) test -race -count=1 ./...
+	$(GO) test -race -count=1 ./content -store=postgres
 	$(MAKE) quality
 	$(MAKE) crash
 	$(MAKE) simd
@@ -79,6 +80,15 @@ browser:
 		echo "installing chromium for the browser tests"; \
 		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
+# The store's tests run a private PostgreSQL server from Debian's package
+# (initdb and postgres, as the postgres user when run as root); install it
+# when missing. The content suite also runs whole against it (above).
+postgres:
+	@ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || { \
+		echo "installing postgresql for the store's tests"; \
+		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq postgresql >/dev/null; }
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

@@ -3,6 +3,8 @@ package content_test
 import (
 	"context"
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -58,4 +60,59 @@ func BenchmarkStore_AppendEventConcurrent(b *testing.B) {
 		}
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+}
+
+// BenchmarkStore_Writers measures acknowledged single writes (an item put,
+// an event append) from 1, 8 and 64 concurrent writers, the bbolt store and
+// the PostgreSQL one alternating at each count.
+func BenchmarkStore_Writers(b *testing.B) {
+	ctx := context.Background()
+	for _, writers := range []int{1, 8, 64} {
+		for _, kind := range []string{"bolt", "postgres"} {
+			for _, write := range []string{"item", "event"} {
+				b.Run(fmt.Sprintf("writers=%d/%s/%s", writers, kind, write), func(b *testing.B) {
+					var s *content.Store
+					if kind == "postgres" {
+						s = openPostgres(b, postgresFor(b, b.TempDir()))
+					} else {
+						var err error
+						if s, err = content.Open(ctx, b.TempDir()); err != nil {
+							b.Fatal(err)
+						}
+						defer s.Close()
+					}
+					if _, err := s.PutItem(ctx, content.Item{ID: "i"}); err != nil {
+						b.Fatal(err)
+					}
+					var next atomic.Int64
+					var wg sync.WaitGroup
+					b.ResetTimer()
+					for w := range writers {
+						wg.Add(1)
+						go func() {
+							defer wg.Done()
+							for {
+								n := next.Add(1)
+								if n > int64(b.N) {
+									return
+								}
+								var err error
+								if write == "item" {
+									_, err = s.PutItem(ctx, content.Item{ID: fmt.Sprintf("w%d-%d", w, n), Title: "A title"})
+								} else {
+									_, err = s.AppendEvents(ctx, []content.Event{{UserID: fmt.Sprint("u", w), ItemID: "i", Kind: "view", Value: 1}})
+								}
+								if err != nil {
+									b.Error(err)
+									return
+								}
+							}
+						}()
+					}
+					wg.Wait()
+					b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "writes/s")
+				})
+			}
+		}
+	}
 }

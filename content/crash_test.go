@@ -23,6 +23,7 @@ const crashChildEnv = "DUET_CRASH_CHILD_DIR"
 // moments; after each kill the store must open and hold every write the
 // process saw acknowledged.
 func TestCrash(t *testing.T) {
+	boltOnly(t)
 	if testing.Short() {
 		t.Skip("kills child processes")
 	}

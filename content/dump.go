@@ -12,9 +12,9 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/duetrec/duet/internal/durable"
 	"github.com/klauspost/compress/zstd"
-	bolt "go.etcd.io/bbolt"
+
+	"github.com/duetrec/duet/internal/durable"
 )
 
 // The files of a dump. Text compresses well, so both are zstd streams.
@@ -56,23 +56,19 @@ func Dump(ctx context.Context, s *Store, dir string) (Stats, error) {
 		return Stats{}, fmt.Errorf("dump: %w", err)
 	}
 	var m dumpMeta
-	err := s.db.View(func(tx *bolt.Tx) error {
-		m = dumpMeta{Format: dumpFormat, Seq: getU64(tx.Bucket(bucketMeta), keySeq)}
-		v, err := readVocabulary(tx)
+	err := s.e.view(ctx, func(v storeView) error {
+		m = dumpMeta{Format: dumpFormat, Seq: v.seq()}
+		voc, err := v.vocabulary()
 		if err != nil {
 			return err
 		}
-		m.Synonyms, m.StopWords = len(v.Synonyms), len(v.StopWords)
-		if err := durable.WriteJSON(filepath.Join(dir, dumpVocabulary), dumpedVocabulary{v.Synonyms, v.StopWords}); err != nil {
+		m.Synonyms, m.StopWords = len(voc.Synonyms), len(voc.StopWords)
+		if err := durable.WriteJSON(filepath.Join(dir, dumpVocabulary), dumpedVocabulary{voc.Synonyms, voc.StopWords}); err != nil {
 			return err
 		}
 		if err := durable.WriteZstd(filepath.Join(dir, dumpItems), func(w io.Writer) error {
 			enc := json.NewEncoder(w)
-			return tx.Bucket(bucketItems).ForEach(func(k, v []byte) error {
-				it, err := decodeItem(v)
-				if err != nil {
-					return fmt.Errorf("item %q: %w", k, err)
-				}
+			return v.forEachItem(ctx, func(it Item) error {
 				m.Items++
 				return enc.Encode(it)
 			})
@@ -81,7 +77,7 @@ func Dump(ctx context.Context, s *Store, dir string) (Stats, error) {
 		}
 		return durable.WriteZstd(filepath.Join(dir, dumpEvents), func(w io.Writer) error {
 			ew := newEventWriter(w)
-			err := forEachEvent(ctx, tx, func(ev Event) error {
+			err := v.forEachEvent(ctx, func(ev Event) error {
 				m.Events++
 				return ew.Write(ev)
 			})

@@ -22,6 +22,9 @@ var (
 	// ErrConflict means a write was made against a state that has changed
 	// since it was read; read again and retry.
 	ErrConflict = errors.New("changed since read")
+	// ErrSchemaNewer means the database was written by a newer Duet,
+	// whose tables this binary cannot read.
+	ErrSchemaNewer = errors.New("schema is newer than this binary")
 	// ErrNotEmpty means a restore was asked into a store that holds data.
 	ErrNotEmpty = errors.New("store is not empty")
 )

@@ -14,8 +14,6 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 // Progress is told how far a long piece of work has come. Importers report
@@ -289,22 +287,29 @@ func csvRows(ctx context.Context, path string, header []string, p Progress, stag
 // or already in the store. It returns the set of users.
 func checkEvents(ctx context.Context, s *Store, path string, header []string, parse func([]string) (Event, error), ids map[string]bool, rc *rowCheck, p Progress) (map[string]bool, error) {
 	users := map[string]bool{}
-	err := s.db.View(func(tx *bolt.Tx) error {
-		stored := tx.Bucket(bucketItems)
-		return csvRows(ctx, path, header, p, "check "+filepath.Base(path), func(line int, rec []string, err error) error {
-			if err != nil {
-				return rc.fail(path, line, err)
+	stored := map[string]bool{} // the store's answer for ids not in the file
+	err := csvRows(ctx, path, header, p, "check "+filepath.Base(path), func(line int, rec []string, err error) error {
+		if err != nil {
+			return rc.fail(path, line, err)
+		}
+		ev, err := parse(rec)
+		if err != nil {
+			return rc.fail(path, line, err)
+		}
+		if !ids[ev.ItemID] {
+			known, asked := stored[ev.ItemID]
+			if !asked {
+				if known, err = s.e.hasItem(ctx, ev.ItemID); err != nil {
+					return err
+				}
+				stored[ev.ItemID] = known
 			}
-			ev, err := parse(rec)
-			if err != nil {
-				return rc.fail(path, line, err)
-			}
-			if !ids[ev.ItemID] && stored.Get([]byte(ev.ItemID)) == nil {
+			if !known {
 				return rc.fail(path, line, fmt.Errorf("item %q: %w", clip(ev.ItemID), ErrUnknownItem))
 			}
-			users[ev.UserID] = true
-			return nil
-		})
+		}
+		users[ev.UserID] = true
+		return nil
 	})
 	return users, err
 }

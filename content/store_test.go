@@ -13,14 +13,30 @@ import (
 	"github.com/duetrec/duet/content"
 )
 
+// openStore opens the store of dir for a test: the bbolt store in dir, or
+// with -store=postgres one in a database of the test server kept for dir,
+// so that the whole suite runs against both.
 func openStore(t testing.TB, dir string) *content.Store {
 	t.Helper()
-	s, err := content.Open(context.Background(), dir)
+	var s *content.Store
+	var err error
+	if *storeKind == "postgres" {
+		s, err = content.OpenURL(context.Background(), postgresFor(t, dir), dir)
+	} else {
+		s, err = content.Open(context.Background(), dir)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
 	return s
+}
+
+// boltOnly skips a test of what only the bbolt store has: its file.
+func boltOnly(t *testing.T) {
+	if *storeKind == "postgres" {
+		t.Skip("the bbolt store's file")
+	}
 }
 
 func TestStore_ItemLifecycle(t *testing.T) {
@@ -261,6 +277,7 @@ func TestStore_GroupCommit(t *testing.T) {
 }
 
 func TestOpen_Errors(t *testing.T) {
+	boltOnly(t)
 	ctx := context.Background()
 	dir := t.TempDir()
 	s := openStore(t, dir)
@@ -284,10 +301,7 @@ func TestOpen_Errors(t *testing.T) {
 func TestStore_Reopen(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	s, err := content.Open(ctx, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := openStore(t, dir)
 	if _, err := s.PutItem(ctx, content.Item{ID: "kept", Title: "Kept"}); err != nil {
 		t.Fatal(err)
 	}
@@ -302,6 +316,7 @@ func TestStore_Reopen(t *testing.T) {
 
 // A backup taken while writes go on opens read-only with what was there.
 func TestStore_Backup(t *testing.T) {
+	boltOnly(t)
 	ctx := context.Background()
 	s := openStore(t, t.TempDir())
 	if _, err := s.PutItems(ctx, []content.Item{{ID: "a", Title: "A"}, {ID: "b"}}); err != nil {

@@ -2,13 +2,10 @@ package content
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
 	"unicode"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 // Limits on the editors' vocabulary. They bound what every query pays to
@@ -108,50 +105,14 @@ func NormalizeStopWords(words []string) ([]string, error) {
 	return out, nil
 }
 
-// The vocabulary's bucket: its sequence number, the stop words and one
-// record per synonym set.
-var (
-	bucketVocabulary = []byte("vocabulary")
-	keyVocabSeq      = []byte("seq")          // 8 bytes
-	keyStopWords     = []byte("stop")         // JSON list
-	prefixSynonyms   = []byte("synonyms\x00") // + set id → JSON set
-)
-
 // Vocabulary returns the editors' vocabulary as it is now.
 func (s *Store) Vocabulary(ctx context.Context) (Vocabulary, error) {
 	if err := ctx.Err(); err != nil {
 		return Vocabulary{}, err
 	}
-	var v Vocabulary
-	err := s.db.View(func(tx *bolt.Tx) (err error) {
-		v, err = readVocabulary(tx)
-		return err
-	})
+	v, err := s.e.vocabulary(ctx)
 	if err != nil {
 		return Vocabulary{}, fmt.Errorf("vocabulary: %w", err)
-	}
-	return v, nil
-}
-
-func readVocabulary(tx *bolt.Tx) (Vocabulary, error) {
-	v := Vocabulary{Synonyms: []Synonyms{}, StopWords: []string{}}
-	b := tx.Bucket(bucketVocabulary)
-	if b == nil { // a read-only store written before the vocabulary
-		return v, nil
-	}
-	v.Seq = getU64(b, keyVocabSeq)
-	if raw := b.Get(keyStopWords); raw != nil {
-		if err := json.Unmarshal(raw, &v.StopWords); err != nil {
-			return Vocabulary{}, fmt.Errorf("corrupt stop words: %w", err)
-		}
-	}
-	c := b.Cursor()
-	for k, raw := c.Seek(prefixSynonyms); k != nil && strings.HasPrefix(string(k), string(prefixSynonyms)); k, raw = c.Next() {
-		var set Synonyms
-		if err := json.Unmarshal(raw, &set); err != nil {
-			return Vocabulary{}, fmt.Errorf("corrupt synonym set %q: %w", k[len(prefixSynonyms):], err)
-		}
-		v.Synonyms = append(v.Synonyms, set)
 	}
 	return v, nil
 }
@@ -166,48 +127,28 @@ func (s *Store) PutSynonyms(ctx context.Context, set Synonyms, base uint64) (uin
 	if err := set.Validate(); err != nil {
 		return 0, fmt.Errorf("synonyms %q: %w", clip(set.ID), err)
 	}
-	val, err := json.Marshal(set)
-	if err != nil {
+	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
-	key := append(slices.Clip(prefixSynonyms), set.ID...)
-	var seq uint64
-	err = s.write(ctx, func(tx *bolt.Tx) error {
-		b, err := vocabularyAt(tx, base)
-		if err != nil {
-			return err
-		}
-		if b.Get(key) == nil && countPrefix(b, prefixSynonyms) >= MaxSynonymSets {
-			return invalid("synonyms", "the vocabulary holds %d sets already, the most it takes", MaxSynonymSets)
-		}
-		if seq, err = vocabularyChanged(tx, b); err != nil {
-			return err
-		}
-		return b.Put(key, val)
-	})
+	seq, err := s.e.putSynonyms(ctx, set, base)
 	if err != nil {
 		return 0, fmt.Errorf("put synonyms %q: %w", clip(set.ID), err)
 	}
 	return seq, nil
 }
 
+func tooManySets() error {
+	return invalid("synonyms", "the vocabulary holds %d sets already, the most it takes", MaxSynonymSets)
+}
+
 // DeleteSynonyms removes a synonym set and returns the write's sequence
 // number, or ErrNotFound. Removing a set leaves every rule valid, so it
 // needs no base.
 func (s *Store) DeleteSynonyms(ctx context.Context, id string) (uint64, error) {
-	key := append(slices.Clip(prefixSynonyms), id...)
-	var seq uint64
-	err := s.write(ctx, func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketVocabulary)
-		if b.Get(key) == nil {
-			return ErrNotFound
-		}
-		var err error
-		if seq, err = vocabularyChanged(tx, b); err != nil {
-			return err
-		}
-		return b.Delete(key)
-	})
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	seq, err := s.e.deleteSynonyms(ctx, id)
 	if err != nil {
 		return 0, fmt.Errorf("delete synonyms %q: %w", clip(id), err)
 	}
@@ -222,52 +163,14 @@ func (s *Store) PutStopWords(ctx context.Context, words []string) ([]string, uin
 	if err != nil {
 		return nil, 0, fmt.Errorf("put stop words: %w", err)
 	}
-	val, err := json.Marshal(words)
-	if err != nil {
+	if err := ctx.Err(); err != nil {
 		return nil, 0, err
 	}
-	var seq uint64
-	err = s.write(ctx, func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketVocabulary)
-		var err error
-		if seq, err = vocabularyChanged(tx, b); err != nil {
-			return err
-		}
-		return b.Put(keyStopWords, val)
-	})
+	seq, err := s.e.putStopWords(ctx, words)
 	if err != nil {
 		return nil, 0, fmt.Errorf("put stop words: %w", err)
 	}
 	return words, seq, nil
-}
-
-// vocabularyAt returns the vocabulary's bucket if it is at sequence
-// number base, else ErrConflict.
-func vocabularyAt(tx *bolt.Tx, base uint64) (*bolt.Bucket, error) {
-	b := tx.Bucket(bucketVocabulary)
-	if now := getU64(b, keyVocabSeq); now != base {
-		return nil, fmt.Errorf("%w: the vocabulary is at %d, not %d", ErrConflict, now, base)
-	}
-	return b, nil
-}
-
-// vocabularyChanged takes the next sequence number for a change of the
-// vocabulary in b.
-func vocabularyChanged(tx *bolt.Tx, b *bolt.Bucket) (uint64, error) {
-	seq, err := nextSeq(tx)
-	if err != nil {
-		return 0, err
-	}
-	return seq, b.Put(keyVocabSeq, u64(seq))
-}
-
-func countPrefix(b *bolt.Bucket, prefix []byte) int {
-	n := 0
-	c := b.Cursor()
-	for k, _ := c.Seek(prefix); k != nil && strings.HasPrefix(string(k), string(prefix)); k, _ = c.Next() {
-		n++
-	}
-	return n
 }
 
 // checkVocabulary checks a dump's vocabulary: each set's shape, ids
@@ -298,24 +201,5 @@ func (s *Store) restoreVocabulary(ctx context.Context, v Vocabulary) error {
 	if len(v.Synonyms) == 0 && len(v.StopWords) == 0 {
 		return nil
 	}
-	stop, err := json.Marshal(v.StopWords)
-	if err != nil {
-		return err
-	}
-	return s.write(ctx, func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketVocabulary)
-		if _, err := vocabularyChanged(tx, b); err != nil {
-			return err
-		}
-		for i := range v.Synonyms {
-			val, err := json.Marshal(&v.Synonyms[i])
-			if err != nil {
-				return err
-			}
-			if err := b.Put(append(slices.Clip(prefixSynonyms), v.Synonyms[i].ID...), val); err != nil {
-				return err
-			}
-		}
-		return b.Put(keyStopWords, stop)
-	})
+	return s.e.restoreVocabulary(ctx, v)
 }

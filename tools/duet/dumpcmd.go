@@ -10,21 +10,26 @@ import (
 )
 
 func newDumpCmd() *cobra.Command {
-	var data, out string
+	var store storeFlags
+	var out string
 	cmd := &cobra.Command{
-		Use:   "dump --data DATA --out DIR",
+		Use:   "dump (--data DATA | --store URL) --out DIR",
 		Short: "Write the catalog and event log as zstd-compressed JSONL and CSV",
 		Long: `Write DIR/items.jsonl.zst (every item with its times, in id order),
-DIR/events.csv.zst (every event, by user and time) and DIR/dump.json, from
-one consistent read of the store. Dumping the same store twice gives the
+DIR/events.csv.zst (every event, by user and time), DIR/vocabulary.json
+(the editors' synonyms and stop words) and DIR/dump.json, from one
+consistent read of the store. Dumping the same store twice gives the
 same bytes. duet restore reads it back.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if data == "" || out == "" {
-				return usagef("--data and --out are required")
+			if err := store.check(false); err != nil {
+				return err
+			}
+			if out == "" {
+				return usagef("--out is required")
 			}
 			ctx := cmd.Context()
-			st, err := content.Open(ctx, data)
+			st, err := store.open(ctx)
 			if err != nil {
 				return err
 			}
@@ -38,25 +43,31 @@ same bytes. duet restore reads it back.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&data, "data", "", "data directory holding the store")
+	store.register(cmd.Flags(), "data directory holding the store")
 	cmd.Flags().StringVar(&out, "out", "", "directory to write the dump to")
 	return cmd
 }
 
 func newRestoreCmd() *cobra.Command {
-	var data, from string
+	var store storeFlags
+	var from string
 	cmd := &cobra.Command{
-		Use:   "restore --data DATA --from DIR",
-		Short: "Load a dump into an empty data directory",
-		Long: `Read a dump written by duet dump into the store in DATA, which must be
-empty. The dump is checked whole before anything is written.`,
+		Use:   "restore (--data DATA | --store URL) --from DIR",
+		Short: "Load a dump into an empty store",
+		Long: `Read a dump written by duet dump into the store in DATA (or the
+PostgreSQL store at --store), which must be empty. The dump is checked whole
+before anything is written. A dump of either kind of store restores into
+either.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if data == "" || from == "" {
-				return usagef("--data and --from are required")
+			if err := store.check(false); err != nil {
+				return err
+			}
+			if from == "" {
+				return usagef("--from is required")
 			}
 			ctx := cmd.Context()
-			st, err := content.Open(ctx, data)
+			st, err := store.open(ctx)
 			if err != nil {
 				return err
 			}
@@ -70,11 +81,11 @@ empty. The dump is checked whole before anything is written.`,
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "restored %d items and %d events into %s in %.2fs\n", n.Items, n.Events, data, time.Since(start).Seconds())
+			fmt.Fprintf(cmd.OutOrStdout(), "restored %d items and %d events into %s in %.2fs\n", n.Items, n.Events, store.where(), time.Since(start).Seconds())
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&data, "data", "", "empty data directory to restore into")
+	store.register(cmd.Flags(), "empty data directory to restore into")
 	cmd.Flags().StringVar(&from, "from", "", "directory holding the dump")
 	return cmd
 }

@@ -36,7 +36,7 @@ func newEvalCmd() *cobra.Command {
 		noRefit               bool
 	)
 	cmd := &cobra.Command{
-		Use:   "eval (--data DATA | --items F (--events F | --train F --test F))",
+		Use:   "eval (--data DATA | --store URL | --items F (--events F | --train F --test F))",
 		Short: "Evaluate the two-tower model against baselines, or personalised search",
 		Long: `Rank every item for every test user, the user's training items masked, and
 report Recall, NDCG, HR, MRR and catalogue coverage at each K for every model:
@@ -56,7 +56,7 @@ user's history, answered by each search mode.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			predefined := train != "" || test != ""
 			if predefined {
-				if df.items == "" || train == "" || test == "" || df.data != "" || df.events != "" {
+				if df.items == "" || train == "" || test == "" || df.store.data != "" || df.store.url != "" || df.events != "" {
 					return usagef("a predefined split needs --items, --train and --test (and neither --data nor --events)")
 				}
 			} else if err := df.check(); err != nil {

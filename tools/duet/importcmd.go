@@ -11,12 +11,13 @@ import (
 
 func newImportCmd() *cobra.Command {
 	var (
-		data, movielens, items, events string
-		skipBad                        bool
-		batch                          int
+		store                    storeFlags
+		movielens, items, events string
+		skipBad                  bool
+		batch                    int
 	)
 	cmd := &cobra.Command{
-		Use:   "import --data DATA (--movielens DIR | --items F [--events F])",
+		Use:   "import (--data DATA | --store URL) (--movielens DIR | --items F [--events F])",
 		Short: "Import a catalog and behaviour log into the store",
 		Long: `Import items and events into the store in DATA.
 
@@ -28,14 +29,14 @@ malformed row stops the import with file:line and a reason and leaves the
 store unchanged, unless --skip-bad skips and counts it.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if data == "" {
-				return usagef("--data is required")
+			if err := store.check(false); err != nil {
+				return err
 			}
 			if (movielens == "") == (items == "" && events == "") {
 				return usagef("give either --movielens DIR or --items/--events files")
 			}
 			ctx := cmd.Context()
-			st, err := content.Open(ctx, data)
+			st, err := store.open(ctx)
 			if err != nil {
 				return err
 			}
@@ -83,7 +84,7 @@ store unchanged, unless --skip-bad skips and counts it.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&data, "data", "", "data directory holding the store (created if absent)")
+	store.register(f, "data directory holding the store (created if absent)")
 	f.StringVar(&movielens, "movielens", "", "directory in the MovieLens CSV layout")
 	f.StringVar(&items, "items", "", "items file in the generic items.jsonl format")
 	f.StringVar(&events, "events", "", "events file in the generic events.csv format")

@@ -23,7 +23,7 @@ func newRebuildCmd() *cobra.Command {
 		completeModel func() error
 	)
 	cmd := &cobra.Command{
-		Use:   "rebuild --data DATA [--model F] [--notify URL]",
+		Use:   "rebuild --data DATA [--store URL] [--model F] [--notify URL]",
 		Short: "Train the model, index every item and publish a new snapshot",
 		Long: `Read the store in DATA, train the two-tower model (or reuse --model), embed
 every item, build the vector and text indexes, and write them as a new
@@ -36,8 +36,9 @@ asks it to swap to the new snapshot (POST /admin/snapshots/reload), both
 with DUET_ADMIN_TOKEN. A server also picks up a new snapshot on its own.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if opts.Data == "" {
-				return usagef("--data is required")
+			store := storeFlags{data: opts.Data, url: opts.Store}
+			if err := store.check(true); err != nil {
+				return err
 			}
 			switch opts.ANN = index.Kind(ann); opts.ANN {
 			case index.KindHNSW, index.KindExact, index.KindCoder:
@@ -86,7 +87,8 @@ with DUET_ADMIN_TOKEN. A server also picks up a new snapshot on its own.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&opts.Data, "data", "", "data directory holding the store")
+	f.StringVar(&opts.Data, "data", "", "data directory holding the store and the snapshots")
+	f.StringVar(&opts.Store, "store", "", storeUsage)
 	f.StringVar(&opts.Model, "model", "", "reuse this model file instead of training")
 	f.StringVar(&opts.Notify, "notify", "", "base URL of a running server (e.g. http://127.0.0.1:8080) to read the store through and reload")
 	f.IntVar(&opts.Keep, "keep", 3, "snapshots to keep")

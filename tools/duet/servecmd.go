@@ -10,7 +10,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/duetrec/duet/content"
 	"github.com/duetrec/duet/search/snapshot"
 	"github.com/duetrec/duet/server"
 )
@@ -20,12 +19,13 @@ const watchEvery = 2 * time.Second
 
 func newServeCmd() *cobra.Command {
 	var (
-		data, addr string
-		trusted    []string
-		rate       float64
+		store   storeFlags
+		addr    string
+		trusted []string
+		rate    float64
 	)
 	cmd := &cobra.Command{
-		Use:   "serve --data DATA [--addr 127.0.0.1:8080]",
+		Use:   "serve --data DATA [--store URL] [--addr 127.0.0.1:8080]",
 		Short: "Serve the HTTP API",
 		Long: `Serve Duet's HTTP API over the store in DATA until SIGINT or SIGTERM, then
 drain in-flight requests and close the store.
@@ -36,12 +36,13 @@ DUET_READ_TOKEN (reads; open when unset). Routes whose token is unset refuse
 every request.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if data == "" {
-				return usagef("--data is required")
+			if err := store.check(true); err != nil {
+				return err
 			}
+			data := store.data
 			ctx := cmd.Context()
 			log := slog.New(slog.NewJSONHandler(cmd.ErrOrStderr(), nil))
-			st, err := content.Open(ctx, data)
+			st, err := store.open(ctx)
 			if err != nil {
 				return err
 			}
@@ -86,7 +87,7 @@ every request.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&data, "data", "", "data directory holding the store")
+	store.register(f, "data directory holding the store and the snapshots")
 	f.StringVar(&addr, "addr", "127.0.0.1:8080", "address to listen on")
 	f.Float64Var(&rate, "search-rate", 200, "searches per second allowed to one client (burst twice that); -1 turns the limit off")
 	f.StringSliceVar(&trusted, "trusted-proxy", nil, "CIDR range of a proxy allowed to set X-Forwarded-For (repeatable)")

@@ -17,19 +17,23 @@ import (
 // dataFlags are the ways a command reads a catalog and behaviour log: a
 // store, or files in the generic format.
 type dataFlags struct {
-	data, items, events string
+	store         storeFlags
+	items, events string
 }
 
 func (d *dataFlags) register(cmd *cobra.Command) {
 	f := cmd.Flags()
-	f.StringVar(&d.data, "data", "", "data directory holding the store")
+	d.store.register(f, "data directory holding the store")
 	f.StringVar(&d.items, "items", "", "items file in the generic items.jsonl format (instead of --data)")
 	f.StringVar(&d.events, "events", "", "events file in the generic events.csv format (with --items)")
 }
 
 func (d *dataFlags) check() error {
-	if (d.data == "") == (d.items == "") {
-		return usagef("give either --data DATA or --items F --events F")
+	if d.store.url != "" && !content.IsURL(d.store.url) {
+		return usagef("--store must be a postgres:// or postgresql:// URL")
+	}
+	if (d.store.data == "" && d.store.url == "") == (d.items == "") {
+		return usagef("give either --data DATA (or --store URL) or --items F --events F")
 	}
 	if d.items != "" && d.events == "" {
 		return usagef("--items needs --events")
@@ -38,10 +42,10 @@ func (d *dataFlags) check() error {
 }
 
 func (d *dataFlags) load(ctx context.Context) (*tower.Dataset, error) {
-	if d.data == "" {
+	if d.items != "" {
 		return tower.ReadDataset(ctx, d.items, d.events)
 	}
-	st, err := content.Open(ctx, d.data)
+	st, err := d.store.open(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -135,7 +139,7 @@ func newTrainCmd() *cobra.Command {
 		completeModel func() error
 	)
 	cmd := &cobra.Command{
-		Use:   "train (--data DATA | --items F --events F) --out MODEL",
+		Use:   "train (--data DATA | --store URL | --items F --events F) --out MODEL",
 		Short: "Train the two-tower model and write a model file",
 		Long: `Train the two-tower model on a store or on files in the generic format.
 Each user's last interaction is held out to watch validation Recall@10;

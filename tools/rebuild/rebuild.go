@@ -41,6 +41,10 @@ import (
 type Options struct {
 	// Data is the data directory holding the store and the snapshots.
 	Data string
+	// Store, when set, is the store in PostgreSQL (a postgres:// URL) in
+	// place of the one in Data; several processes share it, so it is
+	// read directly even while servers use it.
+	Store string
 	// Model, when set, is a model file used instead of training.
 	Model string
 	// Train is the training configuration; its Progress is called as
@@ -375,7 +379,7 @@ func removeLeftovers(data string, root *snapshot.Root) {
 // openStore opens the store; when a server holds it, it reads a consistent
 // copy through the server instead, removed by the release function.
 func openStore(ctx context.Context, opts Options) (*content.Store, func(), error) {
-	st, err := content.Open(ctx, opts.Data)
+	st, err := content.OpenStore(ctx, opts.Data, opts.Store)
 	if err == nil {
 		return st, func() { st.Close() }, nil
 	}
