@@ -521,6 +521,20 @@ func (e *boltEngine) putStopWords(ctx context.Context, words []string) (uint64, 
 	return seq, err
 }
 
+func (e *boltEngine) vocabularySeq(ctx context.Context) (uint64, error) {
+	var seq uint64
+	err := e.db.View(func(tx *bolt.Tx) error {
+		if b := tx.Bucket(bucketVocabulary); b != nil {
+			seq = getU64(b, keyVocabSeq)
+		}
+		return nil
+	})
+	return seq, err
+}
+
+// changed is nil: only this process writes a bbolt store.
+func (e *boltEngine) changed(context.Context) <-chan struct{} { return nil }
+
 func (e *boltEngine) vocabulary(ctx context.Context) (Vocabulary, error) {
 	var v Vocabulary
 	err := e.db.View(func(tx *bolt.Tx) (err error) {

@@ -22,6 +22,9 @@ var (
 	// ErrConflict means a write was made against a state that has changed
 	// since it was read; read again and retry.
 	ErrConflict = errors.New("changed since read")
+	// ErrUnavailable means the store could not be reached (a database
+	// that is down or unreachable); nothing was written. Try again later.
+	ErrUnavailable = errors.New("store unavailable")
 	// ErrSchemaNewer means the database was written by a newer Duet,
 	// whose tables this binary cannot read.
 	ErrSchemaNewer = errors.New("schema is newer than this binary")

@@ -6,10 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -79,16 +82,22 @@ const pgWriteTimeout = 30 * time.Second
 // taken once per group, not per write.
 type pgEngine struct {
 	pool *pgxpool.Pool
+	cfg  *pgx.ConnConfig // for the listening connection
 	c    *committer[*pgTx]
 }
+
+// pgChannel is the notification channel a commit that changed items or
+// the vocabulary notifies.
+const pgChannel = "duet_changes"
 
 // pgTx is a write transaction as a committer's writes see it. The first
 // write to need the counters locks them; they are written back once, before
 // the commit.
 type pgTx struct {
-	ctx context.Context
-	tx  pgx.Tx
-	c   *pgCounters
+	ctx     context.Context
+	tx      pgx.Tx
+	c       *pgCounters
+	changed bool // items or the vocabulary: others are notified at the commit
 }
 
 // OpenURL opens the store in the PostgreSQL database at url (a
@@ -125,7 +134,7 @@ func openPostgres(ctx context.Context, url string) (*pgEngine, error) {
 		pool.Close()
 		return nil, fmt.Errorf("open store %s: %w", where, err)
 	}
-	e := &pgEngine{pool: pool}
+	e := &pgEngine{pool: pool, cfg: cfg.ConnConfig}
 	e.c = newCommitter(e.run)
 	return e, nil
 }
@@ -168,13 +177,13 @@ func (e *pgEngine) run(fns []func(*pgTx) error) (failed int, ferr, err error) {
 	defer cancel()
 	tx, err := e.pool.Begin(ctx)
 	if err != nil {
-		return -1, nil, fmt.Errorf("begin: %w", err)
+		return -1, nil, fmt.Errorf("begin: %w", unavailable(err))
 	}
 	w := &pgTx{ctx: ctx, tx: tx}
 	for i, fn := range fns {
 		if err := fn(w); err != nil {
 			tx.Rollback(ctx)
-			return i, err, nil
+			return i, unavailable(err), nil
 		}
 	}
 	if w.c != nil {
@@ -184,10 +193,32 @@ func (e *pgEngine) run(fns []func(*pgTx) error) (failed int, ferr, err error) {
 			return -1, nil, err
 		}
 	}
+	if w.changed {
+		// Delivered when the transaction commits, not before.
+		if _, err := tx.Exec(ctx, `SELECT pg_notify($1, $2)`, pgChannel, strconv.FormatInt(w.c.seq, 10)); err != nil {
+			tx.Rollback(ctx)
+			return -1, nil, err
+		}
+	}
 	if err := tx.Commit(ctx); err != nil {
-		return -1, nil, fmt.Errorf("commit: %w", err)
+		return -1, nil, fmt.Errorf("commit: %w", unavailable(err))
 	}
 	return -1, nil, nil
+}
+
+// unavailable marks err as ErrUnavailable when it says the database could
+// not be reached: a failed connection, a network error, a timeout, or a
+// server shutting down.
+func unavailable(err error) error {
+	var ce *pgconn.ConnectError
+	var ne net.Error
+	var pe *pgconn.PgError
+	switch {
+	case errors.As(err, &ce), errors.As(err, &ne), pgconn.Timeout(err),
+		errors.As(err, &pe) && (pe.Code == "57P01" || pe.Code == "57P02" || pe.Code == "57P03"): // admin shutdown, crash shutdown, cannot connect now
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	return err
 }
 
 func (e *pgEngine) write(ctx context.Context, fn func(*pgTx) error) error {
@@ -202,10 +233,11 @@ type pgCounters struct {
 
 // vocabularyChanged takes the next sequence number for a change of the
 // vocabulary.
-func (c *pgCounters) vocabularyChanged() uint64 {
-	c.seq++
-	c.vocabularySeq = c.seq
-	return uint64(c.seq)
+func (w *pgTx) vocabularyChanged() uint64 {
+	w.changed = true
+	w.c.seq++
+	w.c.vocabularySeq = w.c.seq
+	return uint64(w.c.seq)
 }
 
 // deleteByID deletes the row of id from table (one of Duet's), or fails
@@ -312,6 +344,7 @@ func (e *pgEngine) putItems(ctx context.Context, items []Item, mode int, now tim
 			return err
 		}
 		last = uint64(c.seq)
+		w.changed = true
 		return nil
 	})
 	return last, err
@@ -332,6 +365,7 @@ func (e *pgEngine) deleteItem(ctx context.Context, id string) (uint64, error) {
 		if _, err := w.tx.Exec(w.ctx, `INSERT INTO duet_changes VALUES ($1, true, $2)`, c.seq, id); err != nil {
 			return err
 		}
+		w.changed = true
 		seq = uint64(c.seq)
 		return nil
 	})
@@ -460,7 +494,7 @@ func (e *pgEngine) putSynonyms(ctx context.Context, set Synonyms, base uint64) (
 		if _, err := w.tx.Exec(w.ctx, `INSERT INTO duet_synonyms VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET body = excluded.body`, set.ID, string(body)); err != nil {
 			return err
 		}
-		seq = c.vocabularyChanged()
+		seq = w.vocabularyChanged()
 		return nil
 	})
 	return seq, err
@@ -469,14 +503,13 @@ func (e *pgEngine) putSynonyms(ctx context.Context, set Synonyms, base uint64) (
 func (e *pgEngine) deleteSynonyms(ctx context.Context, id string) (uint64, error) {
 	var seq uint64
 	err := e.write(ctx, func(w *pgTx) error {
-		c, err := w.counters()
-		if err != nil {
+		if _, err := w.counters(); err != nil {
 			return err
 		}
 		if err := w.deleteByID("duet_synonyms", id); err != nil {
 			return err
 		}
-		seq = c.vocabularyChanged()
+		seq = w.vocabularyChanged()
 		return nil
 	})
 	return seq, err
@@ -489,11 +522,10 @@ func (e *pgEngine) putStopWords(ctx context.Context, words []string) (uint64, er
 	}
 	var seq uint64
 	err = e.write(ctx, func(w *pgTx) error {
-		c, err := w.counters()
-		if err != nil {
+		if _, err := w.counters(); err != nil {
 			return err
 		}
-		seq = c.vocabularyChanged()
+		seq = w.vocabularyChanged()
 		if _, err := w.tx.Exec(w.ctx, `UPDATE duet_counters SET stop_words = $1 WHERE id = 1`, string(body)); err != nil {
 			return err
 		}
@@ -504,8 +536,7 @@ func (e *pgEngine) putStopWords(ctx context.Context, words []string) (uint64, er
 
 func (e *pgEngine) restoreVocabulary(ctx context.Context, v Vocabulary) error {
 	return e.write(ctx, func(w *pgTx) error {
-		c, err := w.counters()
-		if err != nil {
+		if _, err := w.counters(); err != nil {
 			return err
 		}
 		rows := make([][]any, len(v.Synonyms))
@@ -526,7 +557,7 @@ func (e *pgEngine) restoreVocabulary(ctx context.Context, v Vocabulary) error {
 		if _, err := w.tx.Exec(w.ctx, `UPDATE duet_counters SET stop_words = $1 WHERE id = 1`, string(stop)); err != nil {
 			return err
 		}
-		c.vocabularyChanged()
+		w.vocabularyChanged()
 		return nil
 	})
 }
@@ -669,6 +700,45 @@ func (e *pgEngine) stats(ctx context.Context) (Stats, error) {
 	err := e.pool.QueryRow(ctx, `SELECT seq, items, events FROM duet_counters WHERE id = 1`).Scan(&seq, &items, &events)
 	st.Seq, st.Items, st.Events = uint64(seq), int(items), int(events)
 	return st, err
+}
+
+func (e *pgEngine) vocabularySeq(ctx context.Context) (uint64, error) {
+	var seq int64
+	err := e.pool.QueryRow(ctx, `SELECT vocabulary_seq FROM duet_counters WHERE id = 1`).Scan(&seq)
+	return uint64(seq), err
+}
+
+// changed listens on its own connection, made again a second after it
+// fails; each time it is made, it sends once, for what it may have missed.
+func (e *pgEngine) changed(ctx context.Context) <-chan struct{} {
+	out := make(chan struct{}, 1)
+	send := func() {
+		select {
+		case out <- struct{}{}:
+		default:
+		}
+	}
+	go func() {
+		for ctx.Err() == nil {
+			conn, err := pgx.ConnectConfig(ctx, e.cfg)
+			if err == nil {
+				if _, err = conn.Exec(ctx, "LISTEN "+pgChannel); err == nil {
+					send()
+					for err == nil {
+						if _, err = conn.WaitForNotification(ctx); err == nil {
+							send()
+						}
+					}
+				}
+				conn.Close(context.Background())
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(time.Second):
+			}
+		}
+	}()
+	return out
 }
 
 func (e *pgEngine) vocabulary(ctx context.Context) (Vocabulary, error) {

@@ -22,57 +22,35 @@ import (
 
 var storeKind = flag.String("store", "bolt", "the store the suite runs against: bolt or postgres")
 
-// The test server: started by the first test that needs it, stopped when
-// the tests end.
-var pg struct {
-	once sync.Once
-	srv  *pgtest.Server
-	err  error
-	mu   sync.Mutex
-	dbs  map[string]string // data directory → database URL
+// dbs keeps the database of each data directory openStore was given.
+var dbs struct {
+	mu sync.Mutex
+	m  map[string]string
 }
 
 func TestMain(m *testing.M) {
 	flag.Parse()
 	code := m.Run()
-	if pg.srv != nil {
-		pg.srv.Stop()
-	}
+	pgtest.StopShared()
 	os.Exit(code)
 }
 
-// postgresServer returns the test server, skipping the test where
-// PostgreSQL is not installed (failing it in CI, which installs it).
-func postgresServer(t testing.TB) *pgtest.Server {
-	t.Helper()
-	pg.once.Do(func() { pg.srv, pg.err = pgtest.Start(context.Background()) })
-	if errors.Is(pg.err, pgtest.ErrNoPostgres) && os.Getenv("CI") == "" {
-		t.Skip(pg.err)
-	}
-	if pg.err != nil {
-		t.Fatal(pg.err)
-	}
-	return pg.srv
-}
+func postgresServer(t testing.TB) *pgtest.Server { return pgtest.Shared(t) }
 
 // postgresFor returns the database kept for a data directory, new the
 // first time.
 func postgresFor(t testing.TB, dir string) string {
 	t.Helper()
-	srv := postgresServer(t)
-	pg.mu.Lock()
-	defer pg.mu.Unlock()
-	if url, ok := pg.dbs[dir]; ok {
+	dbs.mu.Lock()
+	defer dbs.mu.Unlock()
+	if url, ok := dbs.m[dir]; ok {
 		return url
 	}
-	url, err := srv.NewDatabase(context.Background())
-	if err != nil {
-		t.Fatal(err)
+	url := pgtest.Database(t)
+	if dbs.m == nil {
+		dbs.m = map[string]string{}
 	}
-	if pg.dbs == nil {
-		pg.dbs = map[string]string{}
-	}
-	pg.dbs[dir] = url
+	dbs.m[dir] = url
 	return url
 }
 
@@ -320,4 +298,48 @@ func everything(t *testing.T, s *content.Store) []string {
 	hist, _ := s.UserEvents(ctx, "zz", 0)
 	out = append(out, fmt.Sprint(hist))
 	return slices.Clip(out)
+}
+
+// Another process's item or vocabulary write is told to a listener when it
+// commits; events are not (histories are read from the store anyway).
+func TestPostgres_Changed(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	url, err := postgresServer(t).NewDatabase(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := openPostgres(t, url), openPostgres(t, url)
+	ch := a.Changed(ctx)
+	wait := func(what string, want bool) {
+		t.Helper()
+		select {
+		case <-ch:
+			if !want {
+				t.Fatalf("%s: told", what)
+			}
+		case <-time.After(time.Second):
+			if want {
+				t.Fatalf("%s: not told within a second", what)
+			}
+		}
+	}
+	wait("listening", true) // the first connection, for what came before
+	b.PutItem(ctx, content.Item{ID: "x"})
+	wait("an item", true)
+	b.AppendEvents(ctx, []content.Event{{UserID: "u", ItemID: "x", Kind: "view", Value: 1}})
+	wait("an event", false)
+	b.PutStopWords(ctx, []string{"the"})
+	wait("the vocabulary", true)
+	if seq, err := a.VocabularySeq(ctx); err != nil || seq == 0 {
+		t.Fatalf("vocabulary seq %d, %v", seq, err)
+	}
+	bs, err := content.Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bs.Close()
+	if bs.Changed(ctx) != nil {
+		t.Fatal("a bbolt store has another writer to tell of")
+	}
 }

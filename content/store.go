@@ -47,6 +47,9 @@ type engine interface {
 	forEachEvent(ctx context.Context, fn func(Event) error) error
 	stats(ctx context.Context) (Stats, error)
 	vocabulary(ctx context.Context) (Vocabulary, error)
+	vocabularySeq(ctx context.Context) (uint64, error)
+	// changed is Store.Changed.
+	changed(ctx context.Context) <-chan struct{}
 	// view calls fn with one consistent read of the whole store.
 	view(ctx context.Context, fn func(storeView) error) error
 	backup(ctx context.Context, w io.Writer) (uint64, error)
@@ -200,7 +203,7 @@ func (s *Store) Item(ctx context.Context, id string) (Item, error) {
 	}
 	it, err := s.e.item(ctx, id)
 	if err != nil {
-		return Item{}, fmt.Errorf("item %q: %w", clip(id), err)
+		return Item{}, fmt.Errorf("item %q: %w", clip(id), unavailable(err))
 	}
 	return it, nil
 }
@@ -245,7 +248,7 @@ func (s *Store) ChangesSince(ctx context.Context, seq uint64, limit int) ([]Chan
 	}
 	out, err := s.e.changesSince(ctx, seq, limit)
 	if err != nil {
-		return nil, fmt.Errorf("changes since %d: %w", seq, err)
+		return nil, fmt.Errorf("changes since %d: %w", seq, unavailable(err))
 	}
 	return out, nil
 }
@@ -284,7 +287,7 @@ func (s *Store) UserEvents(ctx context.Context, userID string, n int) ([]Event, 
 	}
 	out, err := s.e.userEvents(ctx, userID, n)
 	if err != nil {
-		return nil, fmt.Errorf("events of user %q: %w", clip(userID), err)
+		return nil, fmt.Errorf("events of user %q: %w", clip(userID), unavailable(err))
 	}
 	return out, nil
 }
@@ -293,6 +296,24 @@ func (s *Store) UserEvents(ctx context.Context, userID string, n int) ([]Event, 
 // within a user, in one read transaction.
 func (s *Store) ForEachEvent(ctx context.Context, fn func(Event) error) error {
 	return s.e.forEachEvent(ctx, fn)
+}
+
+// Changed returns a channel that receives, while ctx lasts, when another
+// process may have written items or the vocabulary: a store in PostgreSQL
+// relays the database's notifications (sent when such a write commits,
+// and once more whenever the listening connection is made again, since
+// some may have been missed meanwhile). Sends never block and coalesce.
+// It is nil for the bbolt store, which no other process writes.
+func (s *Store) Changed(ctx context.Context) <-chan struct{} { return s.e.changed(ctx) }
+
+// VocabularySeq returns the vocabulary's sequence number
+// (Vocabulary.Seq) without reading the vocabulary.
+func (s *Store) VocabularySeq(ctx context.Context) (uint64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	seq, err := s.e.vocabularySeq(ctx)
+	return seq, unavailable(err)
 }
 
 // Stats counts what the store holds.
@@ -307,5 +328,6 @@ func (s *Store) Stats(ctx context.Context) (Stats, error) {
 	if err := ctx.Err(); err != nil {
 		return Stats{}, err
 	}
-	return s.e.stats(ctx)
+	st, err := s.e.stats(ctx)
+	return st, unavailable(err)
 }

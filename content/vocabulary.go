@@ -112,7 +112,7 @@ func (s *Store) Vocabulary(ctx context.Context) (Vocabulary, error) {
 	}
 	v, err := s.e.vocabulary(ctx)
 	if err != nil {
-		return Vocabulary{}, fmt.Errorf("vocabulary: %w", err)
+		return Vocabulary{}, fmt.Errorf("vocabulary: %w", unavailable(err))
 	}
 	return v, nil
 }

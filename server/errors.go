@@ -88,6 +88,8 @@ func (s *Server) toAPIError(err error) *apiError {
 		return newError(http.StatusServiceUnavailable, "timeout", "the request took too long")
 	case errors.Is(err, context.Canceled):
 		return newError(499, "canceled", "the client went away")
+	case errors.Is(err, content.ErrUnavailable):
+		return newError(http.StatusServiceUnavailable, "store_unavailable", "the store cannot be reached; nothing was written, try again")
 	case errors.Is(err, content.ErrClosed):
 		return newError(http.StatusServiceUnavailable, "unavailable", "the server is shutting down")
 	}

@@ -24,6 +24,14 @@ type metrics struct {
 	liveFailures prometheus.Counter
 }
 
+// replicaLag registers duet_replica_lag_seconds, read from lag at each scrape.
+func (m *metrics) replicaLag(lag func() float64) {
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "duet_replica_lag_seconds",
+		Help: "How long ago the server was last caught up with the shared store's change feed; 0 when it follows none.",
+	}, lag))
+}
+
 func newMetrics(reg *prometheus.Registry) *metrics {
 	m := &metrics{
 		reg: reg,

@@ -106,6 +106,7 @@ type Server struct {
 	reloadMu sync.Mutex                 // one reload at a time
 	limits   *clientLimits              // nil when searches are not limited
 	vocab    vocabulary
+	follow   follower
 }
 
 // New returns a server over the store. Without a Config.Loader it serves
@@ -132,6 +133,7 @@ func New(store *content.Store, cfg Config) (*Server, error) {
 		}
 	}
 	s.storeGauges()
+	s.metrics.replicaLag(s.lagSeconds)
 	if err := s.refreshVocabulary(context.Background()); err != nil {
 		// Serve without it rather than not at all: editors can mend it
 		// through the API, and /admin/stats shows why.
@@ -255,13 +257,6 @@ func (s *Server) routes() {
 	e.POST("/admin/snapshots/reload", s.reloadRoute, admin)
 	e.GET("/admin/stats", s.stats, admin)
 	e.GET("/admin/backup", s.backup, admin)
-}
-
-func (s *Server) readyz(c echo.Context) error {
-	if !s.ready.Load() {
-		return newError(http.StatusServiceUnavailable, "not_ready", "not ready")
-	}
-	return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
 }
 
 // searchLimiter limits requests per client, keyed by the address the

@@ -17,8 +17,10 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"syscall"
+	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -222,4 +224,43 @@ func (s *Server) Stop() error {
 		s.log.Close()
 	}
 	return os.RemoveAll(s.dir)
+}
+
+var shared struct {
+	once sync.Once
+	srv  *Server
+	err  error
+}
+
+// Shared returns the server the tests of one test binary share, started
+// by the first caller. A test is skipped where PostgreSQL is not
+// installed, and fails where $CI is set (CI installs it). TestMain stops
+// it with StopShared.
+func Shared(t testing.TB) *Server {
+	t.Helper()
+	shared.once.Do(func() { shared.srv, shared.err = Start(context.Background()) })
+	if errors.Is(shared.err, ErrNoPostgres) && os.Getenv("CI") == "" {
+		t.Skip(shared.err)
+	}
+	if shared.err != nil {
+		t.Fatal(shared.err)
+	}
+	return shared.srv
+}
+
+// StopShared stops the shared server, if a test started it.
+func StopShared() {
+	if shared.srv != nil {
+		shared.srv.Stop()
+	}
+}
+
+// Database returns a new database of the shared server.
+func Database(t testing.TB) string {
+	t.Helper()
+	url, err := Shared(t).NewDatabase(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return url
 }

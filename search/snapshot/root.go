@@ -14,11 +14,12 @@ import (
 
 // Names in a data directory.
 const (
-	snapshotsDir = "snapshots"    // DATA/snapshots: the snapshots
-	snapPrefix   = "snap-"        // a snapshot's directory
-	tmpPrefix    = ".tmp-"        // a snapshot being written, in DATA/snapshots
-	workPrefix   = ".live-"       // a loaded snapshot's working copy, in DATA
-	lockFile     = "rebuild.lock" // DATA/rebuild.lock: one rebuild at a time
+	snapshotsDir   = "snapshots"    // DATA/snapshots: the snapshots
+	snapPrefix     = "snap-"        // a snapshot's directory
+	tmpPrefix      = ".tmp-"        // a snapshot being written, in DATA/snapshots
+	workPrefix     = ".live-"       // a loaded snapshot's working copy, in DATA
+	lockFile       = "rebuild.lock" // DATA/rebuild.lock: one rebuild at a time
+	serverLockFile = "server.lock"  // DATA/server.lock: one server at a time
 )
 
 // Root is where a data directory keeps its snapshots: DATA/snapshots, and
@@ -143,6 +144,19 @@ func (r *Root) Lock() (unlock func(), err error) {
 		return nil, err
 	}
 	return lock(filepath.Join(r.data, lockFile))
+}
+
+// LockServer takes the data directory's server lock (flock on
+// DATA/server.lock, released when the process dies), so that one server
+// at a time uses its snapshots' working copies, which a starting server
+// clears. With the store in the data directory its own lock does as much;
+// with a shared store (PostgreSQL) each server needs a data directory of
+// its own. A lock held elsewhere is ErrLocked.
+func (r *Root) LockServer() (unlock func(), err error) {
+	if err := os.MkdirAll(r.data, 0o755); err != nil {
+		return nil, err
+	}
+	return lock(filepath.Join(r.data, serverLockFile))
 }
 
 // seqOf reads the store sequence number from a snapshot directory's name.

@@ -19,19 +19,37 @@ import (
 
 func TestRoot_Lock(t *testing.T) {
 	r := snapshot.NewRoot(filepath.Join(t.TempDir(), "data"))
-	unlock, err := r.Lock()
+	for _, c := range []struct {
+		name string
+		lock func() (func(), error)
+	}{{"rebuild", r.Lock}, {"server", r.LockServer}} {
+		t.Run(c.name, func(t *testing.T) {
+			unlock, err := c.lock()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := c.lock(); !errors.Is(err, snapshot.ErrLocked) {
+				t.Fatalf("second lock: %v, want ErrLocked", err)
+			}
+			unlock()
+			unlock2, err := c.lock()
+			if err != nil {
+				t.Fatalf("lock after unlock: %v", err)
+			}
+			unlock2()
+		})
+	}
+	// The two locks are apart: a rebuild runs beside a server.
+	unlock, err := r.LockServer()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.Lock(); !errors.Is(err, snapshot.ErrLocked) {
-		t.Fatalf("second lock: %v, want ErrLocked", err)
-	}
-	unlock()
-	unlock2, err := r.Lock()
+	defer unlock()
+	unlockRebuild, err := r.Lock()
 	if err != nil {
-		t.Fatalf("lock after unlock: %v", err)
+		t.Fatalf("rebuild lock while a server runs: %v", err)
 	}
-	unlock2()
+	unlockRebuild()
 }
 
 func TestRoot_Leftovers(t *testing.T) {

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/duetrec/duet/internal/pgtest"
 	"github.com/duetrec/duet/internal/race"
 	"github.com/duetrec/duet/search/snapshot"
 )
@@ -30,9 +31,7 @@ func TestMain(m *testing.M) {
 		os.Exit(run(context.Background(), strings.Split(args, "\n"), os.Stdout, os.Stderr))
 	}
 	code := m.Run()
-	if pgServer != nil {
-		pgServer.Stop()
-	}
+	pgtest.StopShared()
 	os.Exit(code)
 }
 

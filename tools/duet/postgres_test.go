@@ -2,47 +2,20 @@ package main
 
 import (
 	"context"
-	"errors"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/duetrec/duet/content"
 	"github.com/duetrec/duet/internal/pgtest"
 )
 
-var (
-	pgOnce   sync.Once
-	pgServer *pgtest.Server
-	pgErr    error
-)
-
-// postgresDatabase returns a new database of the test server, which the
-// first caller starts; the test is skipped where PostgreSQL is not
-// installed, and fails in CI, which installs it.
-func postgresDatabase(t *testing.T) string {
-	t.Helper()
-	pgOnce.Do(func() { pgServer, pgErr = pgtest.Start(context.Background()) })
-	if errors.Is(pgErr, pgtest.ErrNoPostgres) && os.Getenv("CI") == "" {
-		t.Skip(pgErr)
-	}
-	if pgErr != nil {
-		t.Fatal(pgErr)
-	}
-	url, err := pgServer.NewDatabase(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return url
-}
-
 // The commands take a store in PostgreSQL: import into it, rebuild from
 // it, dump it and restore the dump into a bbolt store, nothing lost; bad
 // store URLs are clear errors.
 func TestCommands_PostgresStore(t *testing.T) {
-	url := postgresDatabase(t)
+	url := pgtest.Database(t)
 	dir := t.TempDir()
 	src := filepath.Join(dir, "src")
 	if code, out, errs := runCLI(t, "gen", "--out", src, "--items", "150", "--users", "40", "--seed", "2"); code != 0 {

@@ -19,10 +19,12 @@ const watchEvery = 2 * time.Second
 
 func newServeCmd() *cobra.Command {
 	var (
-		store   storeFlags
-		addr    string
-		trusted []string
-		rate    float64
+		store       storeFlags
+		addr        string
+		trusted     []string
+		rate        float64
+		followEvery time.Duration
+		maxLag      time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "serve --data DATA [--store URL] [--addr 127.0.0.1:8080]",
@@ -42,12 +44,17 @@ every request.`,
 			data := store.data
 			ctx := cmd.Context()
 			log := slog.New(slog.NewJSONHandler(cmd.ErrOrStderr(), nil))
+			root := snapshot.NewRoot(data)
+			unlock, err := root.LockServer()
+			if err != nil {
+				return fmt.Errorf("%w: one server to a data directory", err)
+			}
+			defer unlock()
 			st, err := store.open(ctx)
 			if err != nil {
 				return err
 			}
 			defer st.Close()
-			root := snapshot.NewRoot(data)
 			srv, err := server.New(st, server.Config{
 				EditorToken:    os.Getenv("DUET_EDITOR_TOKEN"),
 				AdminToken:     os.Getenv("DUET_ADMIN_TOKEN"),
@@ -62,7 +69,7 @@ every request.`,
 				return usagef("%v", err)
 			}
 			// Working copies left by a server that did not stop cleanly;
-			// holding the store, this is the only server of DATA.
+			// holding the server lock, this is the only server of DATA.
 			if err := root.RemoveWorkingCopies(); err != nil {
 				log.Warn("removing old working copies", "err", err)
 			}
@@ -70,6 +77,10 @@ every request.`,
 				log.Warn("serving without an index until a snapshot is built (duet rebuild)", "err", err)
 			}
 			go srv.Watch(ctx, watchEvery, root.Newest)
+			if store.url != "" {
+				// Other servers write to the same store.
+				go srv.Follow(ctx, followEvery, maxLag)
+			}
 			ln, err := net.Listen("tcp", addr)
 			if err != nil {
 				return err
@@ -90,6 +101,8 @@ every request.`,
 	store.register(f, "data directory holding the store and the snapshots")
 	f.StringVar(&addr, "addr", "127.0.0.1:8080", "address to listen on")
 	f.Float64Var(&rate, "search-rate", 200, "searches per second allowed to one client (burst twice that); -1 turns the limit off")
+	f.DurationVar(&followEvery, "follow-every", 250*time.Millisecond, "with --store: how often to look for other servers' writes when no notice of them came")
+	f.DurationVar(&maxLag, "max-lag", 5*time.Second, "with --store: /readyz answers 503 while the server is further behind the store's writes; 0: never")
 	f.StringSliceVar(&trusted, "trusted-proxy", nil, "CIDR range of a proxy allowed to set X-Forwarded-For (repeatable)")
 	return cmd
 }
