@@ -532,6 +532,16 @@ func (e *boltEngine) vocabularySeq(ctx context.Context) (uint64, error) {
 	return seq, err
 }
 
+// A bbolt store has one server, which reads the snapshots of its own data
+// directory: there is no one to publish to.
+func (e *boltEngine) publishSnapshot(context.Context, PublishedSnapshot) error {
+	return fmt.Errorf("a bbolt store has no other server to publish to: %w", errors.ErrUnsupported)
+}
+
+func (e *boltEngine) publishedSnapshot(context.Context) (PublishedSnapshot, error) {
+	return PublishedSnapshot{}, ErrNotFound
+}
+
 // changed is nil: only this process writes a bbolt store.
 func (e *boltEngine) changed(context.Context) <-chan struct{} { return nil }
 

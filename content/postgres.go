@@ -55,6 +55,14 @@ var migrations = []string{
 		id text COLLATE "C" PRIMARY KEY,
 		body text NOT NULL
 	);`,
+	// 2: the snapshots rebuilds publish for the servers sharing the store.
+	`CREATE TABLE duet_snapshots (
+		name text COLLATE "C" PRIMARY KEY,
+		seq bigint NOT NULL,
+		manifest_sha256 text NOT NULL,
+		source text NOT NULL,
+		published_at timestamptz NOT NULL
+	);`,
 }
 
 // pgMigrateLock is the advisory lock under which a process migrates the
@@ -739,6 +747,27 @@ func (e *pgEngine) changed(ctx context.Context) <-chan struct{} {
 		}
 	}()
 	return out
+}
+
+func (e *pgEngine) publishSnapshot(ctx context.Context, p PublishedSnapshot) error {
+	_, err := e.pool.Exec(ctx, `INSERT INTO duet_snapshots VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (name) DO UPDATE SET seq = excluded.seq, manifest_sha256 = excluded.manifest_sha256,
+			source = excluded.source, published_at = excluded.published_at`,
+		p.Name, int64(p.Seq), p.ManifestSHA256, p.Source, p.PublishedAt)
+	return err
+}
+
+func (e *pgEngine) publishedSnapshot(ctx context.Context) (PublishedSnapshot, error) {
+	var p PublishedSnapshot
+	var seq int64
+	err := e.pool.QueryRow(ctx, `SELECT name, seq, manifest_sha256, source, published_at FROM duet_snapshots
+		ORDER BY published_at DESC, name DESC LIMIT 1`).Scan(&p.Name, &seq, &p.ManifestSHA256, &p.Source, &p.PublishedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return PublishedSnapshot{}, ErrNotFound
+	}
+	p.Seq = uint64(seq)
+	p.PublishedAt = p.PublishedAt.UTC()
+	return p, err
 }
 
 func (e *pgEngine) vocabulary(ctx context.Context) (Vocabulary, error) {

@@ -343,3 +343,56 @@ func TestPostgres_Changed(t *testing.T) {
 		t.Fatal("a bbolt store has another writer to tell of")
 	}
 }
+
+// Rebuilds publish snapshots; the latest is what servers fetch. A database
+// of an older schema is migrated on open.
+func TestPostgres_PublishedSnapshots(t *testing.T) {
+	ctx := context.Background()
+	url := pgtest.Database(t)
+	s := openPostgres(t, url)
+	if _, err := s.LatestSnapshot(ctx); !errors.Is(err, content.ErrNotFound) {
+		t.Fatalf("none published: %v", err)
+	}
+	if err := s.PublishSnapshot(ctx, content.PublishedSnapshot{Name: "snap-1"}); !errors.Is(err, content.ErrInvalid) {
+		t.Fatalf("no checksum: %v", err)
+	}
+	t0 := time.Date(2026, 12, 5, 10, 0, 0, 0, time.UTC)
+	for i, name := range []string{"snap-1", "snap-2"} {
+		p := content.PublishedSnapshot{Name: name, Seq: uint64(10 * (i + 1)), ManifestSHA256: "ab", Source: "/shared", PublishedAt: t0.Add(time.Duration(i) * time.Minute)}
+		if err := s.PublishSnapshot(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if p, err := s.LatestSnapshot(ctx); err != nil || p.Name != "snap-2" || p.Seq != 20 || !p.PublishedAt.Equal(t0.Add(time.Minute)) {
+		t.Fatalf("latest %+v, %v", p, err)
+	}
+	s.Close()
+
+	// Back to schema 1, as a database an older Duet made.
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, `DROP TABLE duet_snapshots; UPDATE duet_schema SET version = 1`); err != nil {
+		t.Fatal(err)
+	}
+	s = openPostgres(t, url)
+	if _, err := s.LatestSnapshot(ctx); !errors.Is(err, content.ErrNotFound) {
+		t.Fatalf("after the migration: %v", err)
+	}
+	var version int
+	conn.QueryRow(ctx, `SELECT version FROM duet_schema`).Scan(&version)
+	if version != 2 {
+		t.Fatalf("schema version %d", version)
+	}
+
+	bs, err := content.Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bs.Close()
+	if err := bs.PublishSnapshot(ctx, content.PublishedSnapshot{Name: "snap-1", ManifestSHA256: "ab", Source: "/x"}); !errors.Is(err, errors.ErrUnsupported) {
+		t.Fatalf("bbolt: %v", err)
+	}
+}

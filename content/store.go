@@ -48,6 +48,8 @@ type engine interface {
 	stats(ctx context.Context) (Stats, error)
 	vocabulary(ctx context.Context) (Vocabulary, error)
 	vocabularySeq(ctx context.Context) (uint64, error)
+	publishSnapshot(ctx context.Context, p PublishedSnapshot) error
+	publishedSnapshot(ctx context.Context) (PublishedSnapshot, error)
 	// changed is Store.Changed.
 	changed(ctx context.Context) <-chan struct{}
 	// view calls fn with one consistent read of the whole store.
@@ -314,6 +316,46 @@ func (s *Store) VocabularySeq(ctx context.Context) (uint64, error) {
 	}
 	seq, err := s.e.vocabularySeq(ctx)
 	return seq, unavailable(err)
+}
+
+// PublishedSnapshot is a snapshot a rebuild made known to the servers
+// sharing its store: its directory name, the store sequence number it
+// reflects, the SHA-256 of its manifest (through which every file is
+// checked), and where to fetch it from (a directory holding it by name, or
+// the http(s) URL of a server that has it).
+type PublishedSnapshot struct {
+	Name           string    `json:"name"`
+	Seq            uint64    `json:"seq"`
+	ManifestSHA256 string    `json:"manifest_sha256"`
+	Source         string    `json:"source"`
+	PublishedAt    time.Time `json:"published_at"`
+}
+
+// PublishSnapshot records a snapshot for the servers sharing the store
+// (PostgreSQL); the bbolt store has none (errors.ErrUnsupported).
+func (s *Store) PublishSnapshot(ctx context.Context, p PublishedSnapshot) error {
+	if p.Name == "" || p.ManifestSHA256 == "" || p.Source == "" {
+		return fmt.Errorf("publish snapshot: %w", invalid("snapshot", "needs a name, a manifest checksum and a source"))
+	}
+	if p.PublishedAt.IsZero() {
+		p.PublishedAt = s.now()
+	}
+	if err := s.e.publishSnapshot(ctx, p); err != nil {
+		return fmt.Errorf("publish snapshot %s: %w", p.Name, unavailable(err))
+	}
+	return nil
+}
+
+// LatestSnapshot returns the snapshot published last, or ErrNotFound.
+func (s *Store) LatestSnapshot(ctx context.Context) (PublishedSnapshot, error) {
+	if err := ctx.Err(); err != nil {
+		return PublishedSnapshot{}, err
+	}
+	p, err := s.e.publishedSnapshot(ctx)
+	if err != nil {
+		return PublishedSnapshot{}, fmt.Errorf("latest snapshot: %w", unavailable(err))
+	}
+	return p, nil
 }
 
 // Stats counts what the store holds.

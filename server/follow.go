@@ -2,11 +2,15 @@ package server
 
 import (
 	"context"
+	"errors"
 	"net/http"
+	"path/filepath"
 	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/duetrec/duet/search/snapshot"
 )
 
 // follower is what Follow keeps: when the server last knew itself caught
@@ -16,7 +20,14 @@ type follower struct {
 	caughtUp  atomic.Int64 // unix nanoseconds: every change committed before it is applied
 	maxLag    time.Duration
 	lastError atomic.Pointer[string]
+	// tried is the published snapshot last fetched or refused (name and
+	// manifest checksum): not fetched again until another is published.
+	tried string
 }
+
+// publishedEvery is how often a following server asks the store for a
+// newly published snapshot.
+const publishedEvery = 2 * time.Second
 
 // Follow keeps the backend in service, and the vocabulary, up to date
 // with the writes other processes make to a shared store (PostgreSQL):
@@ -31,6 +42,9 @@ func (s *Server) Follow(ctx context.Context, interval, maxLag time.Duration) {
 	s.follow.caughtUp.Store(time.Now().UnixNano())
 	s.follow.on.Store(true)
 	changed := s.store.Changed(ctx)
+	if s.cfg.Snapshots != nil {
+		go s.fetchPublished(ctx)
+	}
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -98,4 +112,70 @@ func (s *Server) readyz(c echo.Context) error {
 		return newError(http.StatusServiceUnavailable, "behind", "behind the store's change feed by more than "+s.follow.maxLag.String())
 	}
 	return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// fetchPublished fetches each snapshot a rebuild publishes in the store
+// into the server's root (checking every file against the manifest
+// published), then swaps to it, until ctx is done. A snapshot that fails
+// its checks is logged and not tried again until another is published; a
+// source that cannot be read is tried again.
+func (s *Server) fetchPublished(ctx context.Context) {
+	t := time.NewTicker(publishedEvery)
+	defer t.Stop()
+	for {
+		s.fetchLatest(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (s *Server) fetchLatest(ctx context.Context) {
+	p, err := s.store.LatestSnapshot(ctx)
+	if err != nil {
+		return // none published, or the store away: the follower says so
+	}
+	if g := s.gen.Load(); g != nil && filepath.Base(g.be.Info().Snapshot) == p.Name {
+		return
+	}
+	key := p.Name + " " + p.ManifestSHA256
+	if s.follow.tried == key {
+		return
+	}
+	src := snapshot.SourceFor(p.Source, s.cfg.AdminToken)
+	_, err = s.cfg.Snapshots.Fetch(ctx, p.Name, p.ManifestSHA256, src)
+	if ctx.Err() != nil {
+		return
+	}
+	if err != nil {
+		// A snapshot that fails its checks is not fetched again; a
+		// source that could not be read is, at the next look.
+		if errors.Is(err, snapshot.ErrBadSnapshot) {
+			s.follow.tried = key
+		}
+		s.log.Error("fetching a published snapshot", "snapshot", p.Name, "from", p.Source, "err", err)
+		return
+	}
+	s.follow.tried = key
+	if info, err := s.Reload(ctx); err != nil {
+		s.log.Error("loading a fetched snapshot", "snapshot", p.Name, "err", err)
+	} else if filepath.Base(info.Snapshot) != p.Name {
+		s.log.Warn("a newer snapshot than the one published is in service", "published", p.Name, "loaded", info.Snapshot)
+	}
+}
+
+// snapshotFile sends a file of one of the server's snapshots to another
+// server fetching it (snapshot.HTTPSource).
+func (s *Server) snapshotFile(c echo.Context) error {
+	if s.cfg.Snapshots == nil {
+		return newError(http.StatusNotFound, "not_found", "this server keeps no snapshots")
+	}
+	f, err := s.cfg.Snapshots.Open(c.Param("name"), c.Param("*"))
+	if err != nil {
+		return newError(http.StatusNotFound, "not_found", "no such snapshot file")
+	}
+	defer f.Close()
+	return c.Stream(http.StatusOK, "application/octet-stream", f)
 }

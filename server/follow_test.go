@@ -5,10 +5,13 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -26,6 +29,71 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// shared is a PostgreSQL store with a generated catalogue, a model trained
+// on it, and servers over it, each with its own data directory.
+type shared struct {
+	t     *testing.T
+	ctx   context.Context
+	pg    *pgtest.Server
+	url   string
+	dir   string
+	model *tower.Model
+	ds    *tower.Dataset
+	seq   uint64
+}
+
+func newShared(t *testing.T, ctx context.Context) *shared {
+	sh := &shared{t: t, ctx: ctx, pg: pgtest.Shared(t), url: pgtest.Database(t), dir: t.TempDir()}
+	if _, err := content.GenerateFiles(ctx, sh.dir, content.GenOptions{Items: 200, Users: 60, Seed: 8}); err != nil {
+		t.Fatal(err)
+	}
+	st := sh.open()
+	if _, err := content.ImportGeneric(ctx, st, filepath.Join(sh.dir, content.GenItemsFile), filepath.Join(sh.dir, content.GenEventsFile), content.ImportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var err error
+	if sh.ds, err = tower.LoadDataset(ctx, st); err != nil {
+		t.Fatal(err)
+	}
+	if sh.model, err = tower.Train(ctx, sh.ds, nil, nil, tower.Config{Epochs: 1, Workers: 1, Buckets: 1 << 12, Dim: 8}); err != nil {
+		t.Fatal(err)
+	}
+	stats, _ := st.Stats(ctx)
+	sh.seq = stats.Seq
+	return sh
+}
+
+func (sh *shared) open() *content.Store {
+	st, err := content.OpenURL(sh.ctx, sh.url, "")
+	if err != nil {
+		sh.t.Fatal(err)
+	}
+	sh.t.Cleanup(func() { st.Close() })
+	return st
+}
+
+// server starts a server over its own store handle and data directory,
+// with the model's snapshot built there.
+func (sh *shared) server(data string) *fixture {
+	t := sh.t
+	st := sh.open()
+	root := snapshot.NewRoot(filepath.Join(sh.dir, data))
+	if _, err := root.Build(sh.ctx, sh.seq, sh.model, sh.ds.Items, nil, snapshot.BuildOptions{ANN: index.KindExact}); err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	s, err := server.New(st, server.Config{EditorToken: editorTok, EventsToken: eventsTok, AdminToken: adminTok, Logger: log, SearchRate: -1,
+		Loader: server.SnapshotLoader(root, st, log), Snapshots: root})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if _, err := s.Reload(sh.ctx); err != nil {
+		t.Fatal(err)
+	}
+	return &fixture{t: t, store: st, srv: s}
+}
+
 // Two servers on one PostgreSQL store, each with its own data directory:
 // what one takes is served by the other within a second (items, deletes,
 // the vocabulary; events at once, since histories are read from the
@@ -35,76 +103,14 @@ func TestMain(m *testing.M) {
 func TestFollow_TwoServers(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	srv := pgtest.Shared(t)
-	url, err := srv.NewDatabase(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	if _, err := content.GenerateFiles(ctx, dir, content.GenOptions{Items: 200, Users: 60, Seed: 8}); err != nil {
-		t.Fatal(err)
-	}
-	open := func() *content.Store {
-		st, err := content.OpenURL(ctx, url, "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { st.Close() })
-		return st
-	}
-	stA, stB := open(), open()
-	if _, err := content.ImportGeneric(ctx, stA, filepath.Join(dir, content.GenItemsFile), filepath.Join(dir, content.GenEventsFile), content.ImportOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	ds, err := tower.LoadDataset(ctx, stA)
-	if err != nil {
-		t.Fatal(err)
-	}
-	model, err := tower.Train(ctx, ds, nil, nil, tower.Config{Epochs: 1, Workers: 1, Buckets: 1 << 12, Dim: 8})
-	if err != nil {
-		t.Fatal(err)
-	}
-	stats, _ := stA.Stats(ctx)
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	start := func(st *content.Store, data string) *fixture {
-		root := snapshot.NewRoot(data)
-		if _, err := root.Build(ctx, stats.Seq, model, ds.Items, nil, snapshot.BuildOptions{ANN: index.KindExact}); err != nil {
-			t.Fatal(err)
-		}
-		s, err := server.New(st, server.Config{EditorToken: editorTok, EventsToken: eventsTok, AdminToken: adminTok, Logger: log,
-			Loader: server.SnapshotLoader(root, st, log)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		if _, err := s.Reload(ctx); err != nil {
-			t.Fatal(err)
-		}
-		return &fixture{t: t, store: st, srv: s}
-	}
-	a, b := start(stA, filepath.Join(dir, "a")), start(stB, filepath.Join(dir, "b"))
+	sh := newShared(t, ctx)
+	srv, ds := sh.pg, sh.ds
+	a, b := sh.server("a"), sh.server("b")
 	go b.srv.Follow(ctx, 200*time.Millisecond, 2*time.Second)
 
-	found := func(f *fixture, q, id string) bool {
-		rec := f.do("GET", "/v1/search?mode=keyword&k=20&q="+q, "", "")
-		return rec.Code == 200 && strings.Contains(rec.Body.String(), `"id":"`+id+`"`)
-	}
-	within := func(what string, limit time.Duration, ok func() bool) {
-		t.Helper()
-		began := time.Now()
-		for !ok() {
-			if time.Since(began) > limit {
-				t.Fatalf("%s: not within %v", what, limit)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-		t.Logf("%s: %v", what, time.Since(began).Round(time.Millisecond))
-	}
+	within := func(what string, limit time.Duration, ok func() bool) { within(t, what, limit, ok) }
 	write := func(f *fixture, method, target, token, body string, want int) {
-		t.Helper()
-		if rec := f.do(method, target, token, body); rec.Code != want {
-			t.Fatalf("%s %s: %d %s", method, target, rec.Code, rec.Body)
-		}
+		write(t, f, method, target, token, body, want)
 	}
 
 	write(a, "PUT", "/v1/items/zz-f", editorTok, `{"title":"Blorptastic Wibbler"}`, 200)
@@ -184,4 +190,124 @@ func idsOf(t *testing.T, body []byte) []string {
 		out = append(out, h.ID)
 	}
 	return out
+}
+
+// found reports whether a keyword search on f finds the item id.
+func found(f *fixture, q, id string) bool {
+	rec := f.do("GET", "/v1/search?mode=keyword&k=20&q="+q, "", "")
+	return rec.Code == 200 && strings.Contains(rec.Body.String(), `"id":"`+id+`"`)
+}
+
+// within waits for ok, failing after limit, and logs how long it took.
+func within(t *testing.T, what string, limit time.Duration, ok func() bool) {
+	t.Helper()
+	began := time.Now()
+	for !ok() {
+		if time.Since(began) > limit {
+			t.Fatalf("%s: not within %v", what, limit)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Logf("%s: %v", what, time.Since(began).Round(time.Millisecond))
+}
+
+func write(t *testing.T, f *fixture, method, target, token, body string, want int) {
+	t.Helper()
+	if rec := f.do(method, target, token, body); rec.Code != want {
+		t.Fatalf("%s %s: %d %s", method, target, rec.Code, rec.Body)
+	}
+}
+
+// A rebuild publishes a snapshot in the store; a following server fetches
+// it from the publisher over HTTP, checks it and swaps to it while
+// searches go on, none failing. A publication whose files fail their
+// checks is refused, and the server keeps serving what it had.
+func TestFollow_PublishedSnapshot(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sh := newShared(t, ctx)
+	a, b := sh.server("a"), sh.server("b")
+	pub := httptest.NewServer(a.srv.Handler())
+	defer pub.Close()
+
+	// A damaged publication first: the manifest is not the one named.
+	write(t, a, "PUT", "/v1/items/zz-new", editorTok, `{"title":"Zanzibarian Quokka"}`, 200)
+	st, _ := a.store.Stats(ctx)
+	rootA := snapshot.NewRoot(filepath.Join(sh.dir, "a"))
+	dir, err := rootA.Build(ctx, st.Seq, sh.model, append(slices.Clone(sh.ds.Items), content.Item{ID: "zz-new", Title: "Zanzibarian Quokka"}), nil, snapshot.BuildOptions{ANN: index.KindExact})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, _ := snapshot.ManifestSHA256(dir)
+	name := filepath.Base(dir)
+	bad := content.PublishedSnapshot{Name: name, Seq: st.Seq, ManifestSHA256: strings.Repeat("0", len(sum)), Source: pub.URL}
+	if err := a.store.PublishSnapshot(ctx, bad); err != nil {
+		t.Fatal(err)
+	}
+	var failures, searches atomic.Int64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			searches.Add(1)
+			if rec := b.do("GET", "/v1/search?q=quokka&k=5", "", ""); rec.Code != 200 {
+				failures.Add(1)
+			}
+		}
+	}()
+	go b.srv.Follow(ctx, 200*time.Millisecond, 5*time.Second)
+	time.Sleep(3 * time.Second) // the follower looks every 2 s
+	info := func() server.BackendInfo {
+		var s struct {
+			Snapshot server.BackendInfo `json:"snapshot"`
+		}
+		json.Unmarshal(b.do("GET", "/admin/stats", adminTok, "").Body.Bytes(), &s)
+		return s.Snapshot
+	}
+	if got := filepath.Base(info().Snapshot); got == name {
+		t.Fatal("swapped to a snapshot whose manifest is not the one published")
+	}
+	if left, _ := filepath.Glob(filepath.Join(sh.dir, "b", "snapshots", ".tmp-*")); len(left) != 0 {
+		t.Fatalf("a refused fetch left %v", left)
+	}
+	good := bad
+	good.ManifestSHA256 = sum
+	if err := a.store.PublishSnapshot(ctx, good); err != nil {
+		t.Fatal(err)
+	}
+	within(t, "B swaps to the published snapshot", 10*time.Second, func() bool { return filepath.Base(info().Snapshot) == name })
+	close(stop)
+	wg.Wait()
+	if failures.Load() != 0 {
+		t.Fatalf("%d of %d searches failed during the swap", failures.Load(), searches.Load())
+	}
+	t.Logf("%d searches during the fetch and swap, none failed", searches.Load())
+	if _, err := snapshot.Verify(ctx, filepath.Join(sh.dir, "b", "snapshots", name)); err != nil {
+		t.Fatal(err)
+	}
+	if !found(b, "zanzibarian", "zz-new") {
+		t.Fatal("the new snapshot's item is not served")
+	}
+	// Only the admin may fetch snapshot files, and only a snapshot's own.
+	for target, want := range map[string]int{
+		"/admin/snapshots/" + name + "/files/manifest.json":      200,
+		"/admin/snapshots/" + name + "/files/../catalog.db":      404,
+		"/admin/snapshots/" + name + "/files/nope":               404,
+		"/admin/snapshots/snap-nope/files/manifest.json":         404,
+		"/admin/snapshots/" + name + "/files/%2e%2e/server.lock": 404,
+	} {
+		if rec := a.do("GET", target, adminTok, ""); rec.Code != want {
+			t.Errorf("%s: %d, want %d", target, rec.Code, want)
+		}
+	}
+	if rec := a.do("GET", "/admin/snapshots/"+name+"/files/manifest.json", editorTok, ""); rec.Code != 401 {
+		t.Errorf("with the editor's token: %d", rec.Code)
+	}
 }

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/duetrec/duet/content"
+	"github.com/duetrec/duet/search/snapshot"
 )
 
 // Config is the server's configuration. Zero fields take the defaults
@@ -57,6 +58,11 @@ type Config struct {
 	// (Reload), on POST /admin/snapshots/reload and when Watch sees a new
 	// one. SnapshotLoader is the loader of a data directory's snapshots.
 	Loader Loader
+	// Snapshots, when set, is the server's snapshot root: what it serves
+	// to other servers at GET /admin/snapshots/{name}/files/{path}, and
+	// where, following a shared store (Follow), it fetches the snapshots
+	// rebuilds publish there.
+	Snapshots *snapshot.Root
 }
 
 func (c *Config) defaults() {
@@ -257,6 +263,7 @@ func (s *Server) routes() {
 	e.POST("/admin/snapshots/reload", s.reloadRoute, admin)
 	e.GET("/admin/stats", s.stats, admin)
 	e.GET("/admin/backup", s.backup, admin)
+	e.GET("/admin/snapshots/:name/files/*", s.snapshotFile, admin)
 }
 
 // searchLimiter limits requests per client, keyed by the address the

@@ -339,6 +339,7 @@ func TestOpenAPI_MatchesRoutes(t *testing.T) {
 	for _, r := range server.Routes(f.srv) {
 		path := param.ReplaceAllString(r.Path, "/{$1}")
 		path = strings.ReplaceAll(path, `\:`, ":")
+		path = strings.Replace(path, "/*", "/{path}", 1) // the rest of the path
 		routed = append(routed, r.Method+" "+path)
 	}
 	sort.Strings(documented)

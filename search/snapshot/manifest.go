@@ -94,6 +94,33 @@ type FileSum struct {
 // into place, so a snapshot is either complete or absent. m.Files and
 // m.Format are filled in. It returns the snapshot's path.
 func write(ctx context.Context, root string, m Manifest, fill func(dir string) error) (string, error) {
+	return intoPlace(root, func(tmp string) (string, error) {
+		if err := fill(tmp); err != nil {
+			return "", err
+		}
+		if err := ctx.Err(); err != nil {
+			return "", err
+		}
+		m.Format = Format
+		if m.CreatedAt.IsZero() {
+			m.CreatedAt = time.Now().UTC()
+		}
+		var err error
+		if m.Files, err = sumFiles(ctx, tmp, true); err != nil {
+			return "", err
+		}
+		if err := durable.WriteJSON(filepath.Join(tmp, fileManifest), m); err != nil {
+			return "", err
+		}
+		return name(m), nil
+	})
+}
+
+// intoPlace makes a directory under root: fill writes it in a temporary
+// directory there and names it; once everything in it is fsync'd it is
+// renamed to that name, replacing what was there. On failure nothing is
+// left behind, so a directory under that name is always complete.
+func intoPlace(root string, fill func(tmp string) (string, error)) (string, error) {
 	if err := os.MkdirAll(root, 0o755); err != nil {
 		return "", err
 	}
@@ -107,34 +134,22 @@ func write(ctx context.Context, root string, m Manifest, fill func(dir string) e
 			os.RemoveAll(tmp)
 		}
 	}()
-	if err := fill(tmp); err != nil {
-		return "", err
-	}
-	if err := ctx.Err(); err != nil {
-		return "", err
-	}
-	m.Format = Format
-	if m.CreatedAt.IsZero() {
-		m.CreatedAt = time.Now().UTC()
-	}
-	if m.Files, err = sumFiles(ctx, tmp, true); err != nil {
-		return "", err
-	}
-	if err := durable.WriteJSON(filepath.Join(tmp, fileManifest), m); err != nil {
+	base, err := fill(tmp)
+	if err != nil {
 		return "", err
 	}
 	if err := syncDirs(tmp); err != nil {
 		return "", err
 	}
-	final := filepath.Join(root, name(m))
+	final := filepath.Join(root, base)
+	if err := os.RemoveAll(final); err != nil {
+		return "", err
+	}
 	if err := os.Rename(tmp, final); err != nil {
 		return "", err
 	}
 	done = true
-	if err := durable.SyncDir(root); err != nil {
-		return "", err
-	}
-	return final, nil
+	return final, durable.SyncDir(root)
 }
 
 // Verify reads the manifest of the snapshot in dir and checks that it is

@@ -25,10 +25,19 @@ func TestCommands_PostgresStore(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "imported 150 items") {
 		t.Fatalf("import: %d %s %s", code, out, errs)
 	}
+	pgs, err := content.OpenURL(context.Background(), url, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pgs.Close()
 	data := filepath.Join(dir, "data")
 	code, out, errs = runCLI(t, "rebuild", "--data", data, "--store", url, "--epochs", "1", "--dim", "8", "--tune=false")
-	if code != 0 || !strings.Contains(out, "snapshot") {
+	if code != 0 || !strings.Contains(out, "snapshot") || !strings.Contains(out, "published to the servers sharing the store, from "+filepath.Join(data, "snapshots")) {
 		t.Fatalf("rebuild: %d %s %s", code, out, errs)
+	}
+	pub, err := pgs.LatestSnapshot(context.Background())
+	if err != nil || pub.Source != filepath.Join(data, "snapshots") || pub.Seq == 0 {
+		t.Fatalf("published %+v, %v", pub, err)
 	}
 	if snaps, _ := filepath.Glob(filepath.Join(data, "snapshots", "snap-*")); len(snaps) != 1 {
 		t.Fatalf("snapshots %v", snaps)
@@ -45,11 +54,6 @@ func TestCommands_PostgresStore(t *testing.T) {
 		t.Fatalf("restore: %d %s %s", code, out, errs)
 	}
 	ctx := context.Background()
-	pgs, err := content.OpenURL(ctx, url, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pgs.Close()
 	bs, err := content.Open(ctx, restored)
 	if err != nil {
 		t.Fatal(err)

@@ -23,7 +23,7 @@ func newRebuildCmd() *cobra.Command {
 		completeModel func() error
 	)
 	cmd := &cobra.Command{
-		Use:   "rebuild --data DATA [--store URL] [--model F] [--notify URL]",
+		Use:   "rebuild --data DATA [--store URL [--publish DIR|URL]] [--model F] [--notify URL]",
 		Short: "Train the model, index every item and publish a new snapshot",
 		Long: `Read the store in DATA, train the two-tower model (or reuse --model), embed
 every item, build the vector and text indexes, and write them as a new
@@ -79,6 +79,9 @@ with DUET_ADMIN_TOKEN. A server also picks up a new snapshot on its own.`,
 					fmt.Fprintf(out, "snapshot %s: %d items, seq %d, %.1f MB, in %.1fs (%s)\n",
 						rep.Snapshot, rep.Items, rep.Seq, float64(rep.Bytes)/1e6, rep.Took.Seconds(), strings.Join(stages, ", "))
 				}
+				if rep.Published != "" {
+					fmt.Fprintf(out, "published to the servers sharing the store, from %s\n", rep.Published)
+				}
 				if rep.Reloaded {
 					fmt.Fprintf(out, "server at %s reloaded\n", opts.Notify)
 				}
@@ -89,6 +92,7 @@ with DUET_ADMIN_TOKEN. A server also picks up a new snapshot on its own.`,
 	f := cmd.Flags()
 	f.StringVar(&opts.Data, "data", "", "data directory holding the store and the snapshots")
 	f.StringVar(&opts.Store, "store", "", storeUsage)
+	f.StringVar(&opts.Publish, "publish", "", "with --store: where the servers sharing it fetch the snapshot from: a directory holding the snapshots by name, or a server's http(s) URL (default: this data directory's snapshots)")
 	f.StringVar(&opts.Model, "model", "", "reuse this model file instead of training")
 	f.StringVar(&opts.Notify, "notify", "", "base URL of a running server (e.g. http://127.0.0.1:8080) to read the store through and reload")
 	f.IntVar(&opts.Keep, "keep", 3, "snapshots to keep")

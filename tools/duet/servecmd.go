@@ -64,6 +64,7 @@ every request.`,
 				SearchRate:     rate,
 				Logger:         log,
 				Loader:         server.SnapshotLoader(root, st, log),
+				Snapshots:      root,
 			})
 			if err != nil {
 				return usagef("%v", err)

@@ -45,6 +45,12 @@ type Options struct {
 	// place of the one in Data; several processes share it, so it is
 	// read directly even while servers use it.
 	Store string
+	// Publish is where the servers sharing Store fetch the snapshot from:
+	// a directory holding the snapshots by name as they see it, or the
+	// http(s) URL of a server that has it; default this data directory's
+	// snapshots, as an absolute path (servers on the same machine, or a
+	// file system mounted at the same path).
+	Publish string
 	// Model, when set, is a model file used instead of training.
 	Model string
 	// Train is the training configuration; its Progress is called as
@@ -127,6 +133,9 @@ type Report struct {
 	// Reloaded reports that the server at Options.Notify swapped to the
 	// new snapshot.
 	Reloaded bool
+	// Published is where the servers sharing the store fetch the new
+	// snapshot from, when it was published.
+	Published string
 }
 
 // errNoItems is returned for a store with nothing to index.
@@ -272,7 +281,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		return rep, err
 	}
 	rep.Items = len(ds.Items)
-	return rep, publish(ctx, opts, root, dir, start, rep)
+	return rep, publish(ctx, opts, st, root, dir, start, rep)
 }
 
 // choose runs searcheval.ChooseSources within the tuning budget, training
@@ -344,17 +353,37 @@ func incremental(ctx context.Context, opts Options, root *snapshot.Root, st *con
 		return err
 	}
 	rep.Items = snap.Catalog().Len()
-	return publish(ctx, opts, root, dir, start, rep)
+	return publish(ctx, opts, st, root, dir, start, rep)
 }
 
-// publish prunes the old snapshots, notes the new one in the report and
-// asks the server to reload.
-func publish(ctx context.Context, opts Options, root *snapshot.Root, dir string, start time.Time, rep *Report) error {
+// publish prunes the old snapshots, notes the new one in the report,
+// records it in a shared store for the servers there to fetch, and asks
+// the server to reload.
+func publish(ctx context.Context, opts Options, st *content.Store, root *snapshot.Root, dir string, start time.Time, rep *Report) error {
 	rep.Snapshot = dir
 	if err := root.Prune(opts.Keep); err != nil {
 		return fmt.Errorf("prune snapshots: %w", err)
 	}
 	rep.Bytes, _ = dirsize.Of(dir)
+	if opts.Store != "" {
+		source := opts.Publish
+		if source == "" {
+			abs, err := filepath.Abs(root.Dir())
+			if err != nil {
+				return err
+			}
+			source = abs
+		}
+		sum, err := snapshot.ManifestSHA256(dir)
+		if err != nil {
+			return err
+		}
+		p := content.PublishedSnapshot{Name: filepath.Base(dir), Seq: rep.Seq, ManifestSHA256: sum, Source: source}
+		if err := st.PublishSnapshot(ctx, p); err != nil {
+			return fmt.Errorf("snapshot written, but not published: %w", err)
+		}
+		rep.Published = source
+	}
 	rep.Took = time.Since(start)
 	if opts.Notify == "" {
 		return nil
