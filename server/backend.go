@@ -225,7 +225,12 @@ func (s *Server) live(ctx context.Context, seq uint64, ids ...string) {
 			return
 		}
 	}
-	g.advance(seq)
+	// Following a shared store, other servers' writes with lower numbers
+	// may not be applied yet: the follower moves the mark, and applies
+	// this write again on its way (an apply reads the current state).
+	if !s.follow.on.Load() {
+		g.advance(seq)
+	}
 }
 
 // Close takes the backend out of service and closes it, once the requests
