@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http/httptest"
@@ -32,7 +33,7 @@ func TestMain(m *testing.M) {
 // shared is a PostgreSQL store with a generated catalogue, a model trained
 // on it, and servers over it, each with its own data directory.
 type shared struct {
-	t     *testing.T
+	t     testing.TB
 	ctx   context.Context
 	pg    *pgtest.Server
 	url   string
@@ -42,7 +43,7 @@ type shared struct {
 	seq   uint64
 }
 
-func newShared(t *testing.T, ctx context.Context) *shared {
+func newShared(t testing.TB, ctx context.Context) *shared {
 	sh := &shared{t: t, ctx: ctx, pg: pgtest.Shared(t), url: pgtest.Database(t), dir: t.TempDir()}
 	if _, err := content.GenerateFiles(ctx, sh.dir, content.GenOptions{Items: 200, Users: 60, Seed: 8}); err != nil {
 		t.Fatal(err)
@@ -97,9 +98,9 @@ func (sh *shared) server(data string) *fixture {
 // Two servers on one PostgreSQL store, each with its own data directory:
 // what one takes is served by the other within a second (items, deletes,
 // the vocabulary; events at once, since histories are read from the
-// store); while the database is down the follower answers searches from
-// memory, refuses writes with 503 and says it is behind, and it recovers
-// by itself.
+// store); while the database is down for five seconds the follower
+// answers searches from memory, refuses writes with 503 and says it is
+// behind, and it recovers by itself.
 func TestFollow_TwoServers(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -147,6 +148,7 @@ func TestFollow_TwoServers(t *testing.T) {
 	if err := srv.Pause(); err != nil {
 		t.Fatal(err)
 	}
+	paused := time.Now()
 	resumed := false
 	defer func() {
 		if !resumed {
@@ -163,6 +165,10 @@ func TestFollow_TwoServers(t *testing.T) {
 	metrics := b.do("GET", "/metrics", "", "").Body.String()
 	if !strings.Contains(metrics, "duet_replica_lag_seconds") {
 		t.Fatal("no lag metric")
+	}
+	time.Sleep(5*time.Second - time.Since(paused)) // down for five seconds in all
+	if !found(b, "quibblesnatch", "zz-g") {
+		t.Fatal("B stopped answering searches from memory")
 	}
 	if err := srv.Resume(ctx); err != nil {
 		t.Fatal(err)
@@ -310,4 +316,50 @@ func TestFollow_PublishedSnapshot(t *testing.T) {
 	if rec := a.do("GET", "/admin/snapshots/"+name+"/files/manifest.json", editorTok, ""); rec.Code != 401 {
 		t.Errorf("with the editor's token: %d", rec.Code)
 	}
+}
+
+// BenchmarkFollow_Lag measures how long after a server acknowledges an
+// item another server following the same PostgreSQL store finds it by
+// search, while a writer keeps the first server busy with about 100 other
+// item writes a second.
+func BenchmarkFollow_Lag(b *testing.B) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sh := newShared(b, ctx)
+	pub, sub := sh.server("a"), sh.server("b")
+	go sub.srv.Follow(ctx, 250*time.Millisecond, 5*time.Second)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			case <-time.After(10 * time.Millisecond):
+			}
+			pub.do("PUT", fmt.Sprintf("/v1/items/load-%d", i), editorTok, `{"title":"Background load"}`)
+		}
+	})
+	lags := make([]time.Duration, 0, b.N)
+	for i := 0; b.Loop(); i++ {
+		word := fmt.Sprintf("zqlag%dx", i)
+		id := fmt.Sprint("lag-", i)
+		if rec := pub.do("PUT", "/v1/items/"+id, editorTok, `{"title":"`+word+`"}`); rec.Code != 200 {
+			b.Fatalf("put: %d %s", rec.Code, rec.Body)
+		}
+		acked := time.Now()
+		for !found(sub, word, id) {
+			if time.Since(acked) > 10*time.Second {
+				b.Fatalf("%s not found on the follower", id)
+			}
+			time.Sleep(200 * time.Microsecond)
+		}
+		lags = append(lags, time.Since(acked))
+	}
+	close(stop)
+	wg.Wait()
+	slices.Sort(lags)
+	at := func(p float64) float64 { return float64(lags[int(p*float64(len(lags)-1))].Microseconds()) / 1000 }
+	b.ReportMetric(at(0.5), "p50-ms")
+	b.ReportMetric(at(0.99), "p99-ms")
 }

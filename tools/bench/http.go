@@ -24,6 +24,9 @@ import (
 type HTTPOptions struct {
 	// URL is the server's base URL, e.g. http://127.0.0.1:8080.
 	URL string
+	// More are other servers' base URLs (replicas over one shared store):
+	// requests go to URL and each of them in turn.
+	More []string
 	// Events is the events file (generic format) the users are drawn from.
 	Events string
 	// Kinds of request, "search" or "recommend", each run at every
@@ -89,21 +92,22 @@ func RunHTTP(ctx context.Context, o HTTPOptions) (_ *HTTPReport, err error) {
 		for ci, c := range o.Concurrency {
 			withReload := o.Reload && kind == "search" && ci == len(o.Concurrency)-1
 			rng := rand.New(rand.NewPCG(o.Seed, uint64(c)))
-			target := func() string {
+			bases := append([]string{o.URL}, o.More...)
+			target := func(base string) string {
 				user := users[rng.IntN(len(users))]
 				if kind == "recommend" {
-					return fmt.Sprintf("%s/v1/users/%s/recommendations?k=%d", o.URL, url.PathEscape(user), o.K)
+					return fmt.Sprintf("%s/v1/users/%s/recommendations?k=%d", base, url.PathEscape(user), o.K)
 				}
 				q := words[rng.IntN(len(words))]
 				if rng.IntN(2) == 0 {
 					q += " " + words[rng.IntN(len(words))]
 				}
-				return fmt.Sprintf("%s/v1/search?k=%d&user=%s&q=%s", o.URL, o.K, url.QueryEscape(user), url.QueryEscape(q))
+				return fmt.Sprintf("%s/v1/search?k=%d&user=%s&q=%s", base, o.K, url.QueryEscape(user), url.QueryEscape(q))
 			}
 			// Targets are drawn up front so workers share no generator.
 			targets := make([]string, min(o.MaxRequests, 200000))
 			for i := range targets {
-				targets[i] = target()
+				targets[i] = target(bases[i%len(bases)])
 			}
 			r, err := loadRun(ctx, client, targets, c, withReload, o)
 			if err != nil {
@@ -294,7 +298,7 @@ func (r *HTTPReport) WriteJSON(path string) error {
 	return Report{
 		Name: "http",
 		Params: map[string]any{
-			"url": o.URL, "concurrency": o.Concurrency, "duration_s": o.Duration.Seconds(), "max_requests": o.MaxRequests, "k": o.K, "reload": o.Reload,
+			"url": o.URL, "more": o.More, "concurrency": o.Concurrency, "duration_s": o.Duration.Seconds(), "max_requests": o.MaxRequests, "k": o.K, "reload": o.Reload,
 		},
 		Results: r.Results,
 	}.WriteJSON(path)

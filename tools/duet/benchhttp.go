@@ -14,10 +14,11 @@ import (
 func newBenchHTTPCmd() *cobra.Command {
 	var (
 		o       bench.HTTPOptions
+		urls    []string
 		jsonOut string
 	)
 	cmd := &cobra.Command{
-		Use:   "http --url URL --events F [--concurrency 1,8,64]",
+		Use:   "http --url URL [--url URL]... --events F [--concurrency 1,8,64]",
 		Short: "Load a running server over HTTP and measure throughput and latency",
 		Long: `Send hybrid searches (a user and one or two words from the catalog) and
 recommendation requests to a running server at each concurrency, each run
@@ -28,13 +29,16 @@ With --reload, the last search run also reloads the snapshot (POST
 /admin/snapshots/reload, DUET_ADMIN_TOKEN) once a second: no request may fail.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if o.URL == "" || o.Events == "" {
+			if len(urls) == 0 || o.Events == "" {
 				return usagef("--url and --events are required")
 			}
-			u, err := url.Parse(o.URL)
-			if err != nil || u.Scheme != "http" || !isLoopback(u.Hostname()) {
-				return usagef("--url must be http:// on this machine (loopback), got %q", o.URL)
+			for _, raw := range urls {
+				u, err := url.Parse(raw)
+				if err != nil || u.Scheme != "http" || !isLoopback(u.Hostname()) {
+					return usagef("--url must be http:// on this machine (loopback), got %q", raw)
+				}
 			}
+			o.URL, o.More = urls[0], urls[1:]
 			o.ReadToken, o.AdminToken = os.Getenv("DUET_READ_TOKEN"), os.Getenv("DUET_ADMIN_TOKEN")
 			o.Out = cmd.OutOrStdout()
 			rep, err := bench.RunHTTP(cmd.Context(), o)
@@ -45,7 +49,7 @@ With --reload, the last search run also reloads the snapshot (POST
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.URL, "url", "", "base URL of the server, e.g. http://127.0.0.1:8080")
+	f.StringSliceVar(&urls, "url", nil, "base URL of the server, e.g. http://127.0.0.1:8080; several (repeated or comma-separated): replicas of one shared store, asked in turn")
 	f.StringVar(&o.Events, "events", "", "events file (generic format) to draw user ids from")
 	f.IntSliceVar(&o.Concurrency, "concurrency", []int{1, 8, 64}, "concurrent clients, one run each")
 	f.StringSliceVar(&o.Kinds, "kind", []string{"search", "recommend"}, "what to request: search, recommend")
