@@ -215,6 +215,24 @@ type Result struct {
 	// correction, a completion, a synonym and its set), and the words
 	// dropped as stop words.
 	Reading *text.Reading `json:"reading,omitempty"`
+	// Degraded, when set, says what the answer had to do without: the
+	// user's history when the store holding it could not be reached
+	// (content.ErrUnavailable), so it is not personalised.
+	Degraded string `json:"degraded,omitempty"`
+}
+
+// noHistory is Result.Degraded when the user's history could not be read.
+const noHistory = "the user's history could not be read (the store is unavailable): not personalised"
+
+// userEvents reads the user's latest n events. A store that cannot be
+// reached is no failure of the request, which goes on without them (and
+// says so in degraded): an answer not personalised beats none.
+func (e *Engine) userEvents(ctx context.Context, user string, n int) (evs []content.Event, degraded string, err error) {
+	evs, err = e.hist.UserEvents(ctx, user, n)
+	if errors.Is(err, content.ErrUnavailable) {
+		return nil, noHistory, nil
+	}
+	return evs, "", err
 }
 
 // FacetCount is how many candidates hold a value.
@@ -268,10 +286,11 @@ func (e *Engine) Search(ctx context.Context, req Request) (*Result, error) {
 			n = max(n, e.opts.SeenLen)
 			seen = map[string]bool{}
 		}
-		evs, err := e.hist.UserEvents(ctx, req.UserID, n)
+		evs, degraded, err := e.userEvents(ctx, req.UserID, n)
 		if err != nil {
 			return nil, fmt.Errorf("search: history of %q: %w", req.UserID, err)
 		}
+		res.Degraded = degraded
 		for i, ev := range evs {
 			if seen != nil {
 				seen[ev.ItemID] = true

@@ -134,7 +134,20 @@ func (r recentEncoder) RecentVector(hist []content.Item, n int) ([]float32, bool
 
 type fakeHistory map[string][]content.Event
 
+// Users whose history cannot be read: one in a store that cannot be
+// reached, one in a store that fails otherwise.
+const (
+	userUnreachable = "in-a-store-down"
+	userBroken      = "in-a-broken-store"
+)
+
 func (h fakeHistory) UserEvents(_ context.Context, user string, n int) ([]content.Event, error) {
+	switch user {
+	case userUnreachable:
+		return nil, fmt.Errorf("events of user: %w", content.ErrUnavailable)
+	case userBroken:
+		return nil, errors.New("corrupt event record")
+	}
 	evs := h[user]
 	if len(evs) > n {
 		evs = evs[len(evs)-n:]
@@ -531,5 +544,29 @@ func TestEngine_Facets(t *testing.T) {
 		if _, err := e.Search(ctx, bad); !errors.Is(err, search.ErrInvalidRequest) {
 			t.Errorf("%v, size %d: %v", bad.Facets, bad.FacetSize, err)
 		}
+	}
+}
+
+// A history in a store that cannot be reached makes an answer that is not
+// personalised, and says so; any other failure to read it is an error.
+func TestEngine_HistoryUnavailable(t *testing.T) {
+	e, _ := newEngine(t)
+	ctx := context.Background()
+	res, err := e.Search(ctx, search.Request{Query: "rocket", UserID: userUnreachable})
+	if err != nil || res.Degraded == "" || len(res.Hits) == 0 {
+		t.Fatalf("search: %+v, %v", res, err)
+	}
+	rec, err := e.Recommend(ctx, search.Request{UserID: userUnreachable})
+	if err != nil || rec.Degraded == "" {
+		t.Fatalf("recommend: %+v, %v", rec, err)
+	}
+	if res, err := e.Search(ctx, search.Request{Query: "rocket", UserID: "astro"}); err != nil || res.Degraded != "" {
+		t.Fatalf("a history read: %+v, %v", res, err)
+	}
+	if _, err := e.Search(ctx, search.Request{Query: "rocket", UserID: userBroken}); err == nil {
+		t.Fatal("a broken history answered")
+	}
+	if _, err := e.Recommend(ctx, search.Request{UserID: userBroken}); err == nil {
+		t.Fatal("a broken history recommended")
 	}
 }

@@ -129,6 +129,8 @@ type Candidates struct {
 	allow   func(*content.Item) bool
 	lists   [][]Scored // indexed as Sources; nil when not fetched
 	timing  Timings
+	// degraded is Result.Degraded: the history could not be read.
+	degraded string
 }
 
 // Candidates fetches the candidate lists of the sources Recommend would
@@ -150,10 +152,11 @@ func (e *Engine) Candidates(ctx context.Context, req Request) (*Candidates, erro
 	c := &Candidates{e: e, req: req, weights: weights, lists: make([][]Scored, len(Sources))}
 
 	t := time.Now()
-	history, seen, err := e.history(ctx, &req)
+	history, seen, degraded, err := e.history(ctx, &req)
 	if err != nil {
 		return nil, err
 	}
+	c.degraded = degraded
 	c.allow = e.allowFunc(&req, seen)
 	var filter index.Filter
 	if c.allow != nil {
@@ -262,7 +265,7 @@ func (c *Candidates) Fuse(weights map[string]float64, fusion Fusion) (*Result, e
 	if err := checkWeights(weights); err != nil {
 		return nil, err
 	}
-	res := &Result{Mode: ModeRecommend, Fusion: fusion, Source: "sources", Timing: c.timing}
+	res := &Result{Mode: ModeRecommend, Fusion: fusion, Source: "sources", Timing: c.timing, Degraded: c.degraded}
 	lists := make([][]Scored, len(Sources))
 	for s, name := range Sources {
 		if weights[name] > 0 {
@@ -350,32 +353,35 @@ func (e *Engine) sourceWeights(req *Request) (map[string]float64, error) {
 }
 
 // history returns the user's history, oldest first, and, with
-// ExcludeSeen, the set of items to exclude.
-func (e *Engine) history(ctx context.Context, req *Request) ([]string, map[string]bool, error) {
+// ExcludeSeen, the set of items to exclude; degraded says when it could
+// not be read (userEvents).
+func (e *Engine) history(ctx context.Context, req *Request) ([]string, map[string]bool, string, error) {
 	var ids []string
+	var degraded string
 	switch {
 	case req.History != nil:
 		ids = req.History
 	case req.UserID != "":
 		// The collaborative lists sum the whole history, excluded or not.
 		n := max(e.opts.HistoryLen, e.opts.SeenLen)
-		evs, err := e.hist.UserEvents(ctx, req.UserID, n)
+		evs, d, err := e.userEvents(ctx, req.UserID, n)
 		if err != nil {
-			return nil, nil, fmt.Errorf("recommend: history of %q: %w", req.UserID, err)
+			return nil, nil, "", fmt.Errorf("recommend: history of %q: %w", req.UserID, err)
 		}
+		degraded = d
 		ids = make([]string, len(evs))
 		for i, ev := range evs {
 			ids[i] = ev.ItemID
 		}
 	}
 	if !req.ExcludeSeen || len(ids) == 0 {
-		return ids, nil, nil
+		return ids, nil, degraded, nil
 	}
 	seen := make(map[string]bool, len(ids))
 	for _, id := range ids {
 		seen[id] = true
 	}
-	return ids, seen, nil
+	return ids, seen, degraded, nil
 }
 
 // likeText is a text query for items like the given ones: their titles,

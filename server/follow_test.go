@@ -161,6 +161,16 @@ func TestFollow_TwoServers(t *testing.T) {
 	if !found(b, "quibblesnatch", "zz-g") {
 		t.Fatal("B stopped answering searches from memory")
 	}
+	// With a user too, whose history is in the database: answered, not
+	// personalised, and saying so.
+	for _, target := range []string{"/v1/search?q=quibblesnatch&user=newcomer", "/v1/users/newcomer/recommendations"} {
+		rec := b.do("GET", target, "", "")
+		var resp struct{ Degraded string }
+		json.Unmarshal(rec.Body.Bytes(), &resp)
+		if rec.Code != 200 || !strings.Contains(resp.Degraded, "history could not be read") {
+			t.Fatalf("%s while the database is down: %d %s", target, rec.Code, rec.Body)
+		}
+	}
 	within("B says it is behind", 5*time.Second, func() bool { return b.do("GET", "/readyz", "", "").Code == 503 })
 	metrics := b.do("GET", "/metrics", "", "").Body.String()
 	if !strings.Contains(metrics, "duet_replica_lag_seconds") {

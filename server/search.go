@@ -289,6 +289,7 @@ type searchResponse struct {
 	TotalExact bool                           `json:"total_exact"`
 	Facets     map[string][]search.FacetCount `json:"facets,omitempty"`
 	Reading    *text.Reading                  `json:"reading,omitempty"`
+	Degraded   string                         `json:"degraded,omitempty"`
 	Mode       search.Mode                    `json:"mode"`
 	Fusion     search.Fusion                  `json:"fusion"`
 	Source     string                         `json:"source"`
@@ -308,7 +309,7 @@ func (s *Server) answer(c echo.Context, start time.Time, res *search.Result, err
 		}
 	}
 	return c.JSON(http.StatusOK, searchResponse{
-		Hits: hits, Total: res.Total, TotalExact: res.TotalExact, Facets: res.Facets, Reading: res.Reading, Mode: res.Mode, Fusion: res.Fusion, Source: res.Source,
+		Hits: hits, Total: res.Total, TotalExact: res.TotalExact, Facets: res.Facets, Reading: res.Reading, Degraded: res.Degraded, Mode: res.Mode, Fusion: res.Fusion, Source: res.Source,
 		TookMS: float64(time.Since(start).Microseconds()) / 1000, Timing: res.Timing,
 	})
 }
