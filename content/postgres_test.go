@@ -395,4 +395,7 @@ func TestPostgres_PublishedSnapshots(t *testing.T) {
 	if err := bs.PublishSnapshot(ctx, content.PublishedSnapshot{Name: "snap-1", ManifestSHA256: "ab", Source: "/x"}); !errors.Is(err, errors.ErrUnsupported) {
 		t.Fatalf("bbolt: %v", err)
 	}
+	if bs.Shared() || !s.Shared() {
+		t.Fatalf("shared: bbolt %v, PostgreSQL %v", bs.Shared(), s.Shared())
+	}
 }

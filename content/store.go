@@ -114,6 +114,13 @@ func newStore(e engine, dir string) *Store {
 	return &Store{e: e, dir: dir, now: func() time.Time { return time.Now().UTC() }}
 }
 
+// Shared reports whether other processes may share the store (one in
+// PostgreSQL), which a bbolt store, locked by its one process, never is.
+func (s *Store) Shared() bool {
+	_, ok := s.e.(*pgEngine)
+	return ok
+}
+
 // Dir returns the data directory: where the store's file is, or for a
 // store in PostgreSQL, the local directory given to OpenURL.
 func (s *Store) Dir() string { return s.dir }

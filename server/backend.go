@@ -315,6 +315,9 @@ func (s *Server) lag(ctx context.Context) int {
 // can read the store while this server holds it. The copy's sequence
 // number is in the X-Duet-Seq trailer.
 func (s *Server) backup(c echo.Context) error {
+	if s.store.Shared() {
+		return newError(http.StatusNotImplemented, "not_implemented", "the store is in PostgreSQL: back it up with pg_dump or duet dump --store")
+	}
 	h := c.Response().Header()
 	h.Set(echo.HeaderContentType, "application/octet-stream")
 	h.Set("Trailer", "X-Duet-Seq")

@@ -326,6 +326,9 @@ func TestFollow_PublishedSnapshot(t *testing.T) {
 	if rec := a.do("GET", "/admin/snapshots/"+name+"/files/manifest.json", editorTok, ""); rec.Code != 401 {
 		t.Errorf("with the editor's token: %d", rec.Code)
 	}
+	if rec := a.do("GET", "/admin/backup", adminTok, ""); rec.Code != 501 || errorCode(t, rec) != "not_implemented" {
+		t.Errorf("a backup of a store in PostgreSQL: %d %s", rec.Code, rec.Body)
+	}
 }
 
 // BenchmarkFollow_Lag measures how long after a server acknowledges an
