@@ -738,7 +738,9 @@ func (e *pgEngine) changed(ctx context.Context) <-chan struct{} {
 						}
 					}
 				}
-				conn.Close(context.Background())
+				closeCtx, cancel := context.WithTimeout(context.Background(), time.Second)
+				conn.Close(closeCtx)
+				cancel()
 			}
 			select {
 			case <-ctx.Done():

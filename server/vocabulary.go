@@ -23,6 +23,9 @@ type vocabulary struct {
 	// err is why the store's vocabulary could not be read as queries
 	// read it, "" when it could; the last good one stays in service.
 	err atomic.Pointer[string]
+	// failed is the sequence number of the store's vocabulary that failed
+	// the checks (guarded by mu): not read again until it changes.
+	failed uint64
 }
 
 // forSearch returns the vocabulary searches read their words with, nil
@@ -41,17 +44,23 @@ func (s *Server) refreshVocabulary(ctx context.Context) error {
 	v := &s.vocab
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	stored, err := s.store.Vocabulary(ctx)
+	// The number first: a follower asks several times a second.
+	seq, err := s.store.VocabularySeq(ctx)
 	if err != nil {
 		return err
 	}
-	if cur := v.cur.Load(); cur != nil && cur.Seq() == stored.Seq {
+	if cur := v.cur.Load(); cur != nil && cur.Seq() == seq || seq != 0 && seq == v.failed {
 		return nil
+	}
+	stored, err := s.store.Vocabulary(ctx)
+	if err != nil {
+		return err
 	}
 	read, err := text.NewVocabulary(stored)
 	if err != nil {
 		msg := err.Error()
 		v.err.Store(&msg)
+		v.failed = stored.Seq
 		return err
 	}
 	v.cur.Store(read)
