@@ -3,6 +3,8 @@ package content
 import (
 	"context"
 	"sync"
+
+	"github.com/duetrec/duet/internal/gather"
 )
 
 // committer runs writes through one goroutine that gathers whatever writes
@@ -73,19 +75,7 @@ func (c *committer[T]) loop() {
 	defer close(c.done)
 	group := make([]*writeReq[T], 0, maxGroup)
 	for first := range c.reqs {
-		group = append(group[:0], first)
-	gather:
-		for len(group) < maxGroup {
-			select {
-			case r, ok := <-c.reqs:
-				if !ok {
-					break gather
-				}
-				group = append(group, r)
-			default:
-				break gather
-			}
-		}
+		group = gather.Waiting(group, first, c.reqs, maxGroup)
 		c.commit(group)
 	}
 }

@@ -21,6 +21,7 @@ import (
 	berrors "go.etcd.io/bbolt/errors"
 
 	"github.com/duetrec/duet/content"
+	"github.com/duetrec/duet/internal/gather"
 )
 
 // The layout of a document in the text index.
@@ -430,19 +431,7 @@ func (t *Index) writeLoop() {
 	defer close(t.done)
 	group := make([]*textOp, 0, maxTextGroup)
 	for first := range t.ops {
-		group = append(group[:0], first)
-	gather:
-		for len(group) < maxTextGroup {
-			select {
-			case op, ok := <-t.ops:
-				if !ok {
-					break gather
-				}
-				group = append(group, op)
-			default:
-				break gather
-			}
-		}
+		group = gather.Waiting(group, first, t.ops, maxTextGroup)
 		// Within a batch the last edit of an id wins, as it would have
 		// applied one by one.
 		b := t.idx.NewBatch()
