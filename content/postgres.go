@@ -16,7 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-// pgSchema is the newest schema this binary knows: migrations[i] takes a
+// migrations make the newest schema this binary knows: migrations[i] takes a
 // database from version i to i+1. A database at a newer version is
 // refused (ErrSchemaNewer) rather than misread.
 var migrations = []string{
