@@ -23,7 +23,7 @@ export DUET_EDITOR_TOKEN ?= demo-editor
 export DUET_ADMIN_TOKEN  ?= demo-admin
 export DUET_EVENTS_TOKEN ?= demo-events
 
-.PHONY: build run test vet fmt-check fuzz bench clean browser postgres quality simd crash
+.PHONY: build run test vet fmt-check fuzz bench clean browser postgres weaviate quality simd crash
 
 # On amd64 the binary uses Go's simd/archsimd kernels (GOEXPERIMENT=simd);
 # elsewhere, and in the default build, the portable or vek ones.
@@ -52,9 +52,10 @@ endif
 	@echo "editor token: $$DUET_EDITOR_TOKEN (DUET_EDITOR_TOKEN)"
 	$(BIN) serve --data $(DATA) --addr $(ADDR)
 
-test: fmt-check vet browser postgres
+test: fmt-check vet browser postgres weaviate
 	$(GO) test -race -count=1 ./...
 	$(GO) test -race -count=1 ./content -store=postgres
+	$(GO) test -race -count=1 ./server -index=weaviate
 	$(MAKE) quality
 	$(MAKE) crash
 	$(MAKE) simd
@@ -89,6 +90,19 @@ postgres:
 		echo "installing postgresql for the store's tests"; \
 		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq postgresql >/dev/null; }
+
+# The index tests run a three-node Weaviate cluster of weaviate-server built
+# with go install at a pinned version into a cache outside the repository,
+# once: a cold build takes minutes on two cores.
+WEAVIATE_VERSION := $(shell sed -n 's/^const Version = "\(.*\)"/\1/p' internal/weaviatetest/weaviatetest.go)
+WEAVIATE_DIR     ?= $(or $(DUET_WEAVIATE_DIR),$(HOME)/.cache/duet/weaviate-$(WEAVIATE_VERSION))
+export DUET_WEAVIATE_DIR := $(WEAVIATE_DIR)
+weaviate:
+	@test -x $(WEAVIATE_DIR)/weaviate-server || { \
+		echo "building weaviate-server $(WEAVIATE_VERSION) into $(WEAVIATE_DIR), once (a cold build takes several minutes on 2 cores)"; \
+		mkdir -p $(dir $(WEAVIATE_DIR)) && tmp=$$(mktemp -d $(dir $(WEAVIATE_DIR))build-XXXXXX) && \
+		(cd $$tmp && GOBIN=$$tmp GOFLAGS= GOEXPERIMENT= CGO_ENABLED=0 $(GO) install github.com/weaviate/weaviate/cmd/weaviate-server@$(WEAVIATE_VERSION)) && \
+		mv $$tmp $(WEAVIATE_DIR); }
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

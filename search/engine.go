@@ -65,6 +65,17 @@ type NeighbourIndex interface {
 	RecommendWeighted(ctx context.Context, history []string, weights []float32, k int, filter index.Filter) ([]index.Result, error)
 }
 
+// ItemWriter is a vector index that keeps each item's text beside its
+// vector, as a remote index does, taking both in one write: live edits go
+// to it alone, and the text index (the same records, searched by words)
+// is not written.
+type ItemWriter interface {
+	PutItem(ctx context.Context, it content.Item, v []float32) error
+	// DeleteItem removes an item; one the index does not hold is no
+	// error.
+	DeleteItem(ctx context.Context, id string) error
+}
+
 // Parts are what an engine searches and how it reads users. Vectors,
 // Encoder, History and Catalog are required; Text (keyword search),
 // Neighbours (the collaborative sources of recommendations), CF (the
@@ -343,10 +354,7 @@ func (e *Engine) Search(ctx context.Context, req Request) (*Result, error) {
 		// index, can then be found: finish drops it.
 		var filter index.Filter
 		if allow != nil {
-			filter = index.FilterFunc(func(id string) bool {
-				it, ok := e.cat.Item(id)
-				return ok && allow(it)
-			})
+			filter = e.itemFilter(&req, allow)
 		}
 		hits, err := e.vectors.Search(ctx, v, req.Window, filter)
 		if err != nil {
@@ -521,10 +529,7 @@ func (e *Engine) Similar(ctx context.Context, itemID string, req Request) (*Resu
 	}
 	allow := e.allowFunc(&req, map[string]bool{itemID: true})
 	t := time.Now()
-	hits, err := e.vectors.Search(ctx, v, req.Window, index.FilterFunc(func(id string) bool {
-		it, ok := e.cat.Item(id)
-		return ok && allow(it)
-	}))
+	hits, err := e.vectors.Search(ctx, v, req.Window, e.itemFilter(&req, allow))
 	if err != nil {
 		return nil, fmt.Errorf("similar to %q: %w", itemID, err)
 	}
@@ -552,6 +557,29 @@ func (e *Engine) allowFunc(req *Request, exclude map[string]bool) func(*content.
 		return !exclude[it.ID] && f.match(it)
 	}
 }
+
+// itemFilter is the vector side's filter of a request: Allow tests an
+// item of the catalog with allow; Conditions states the request's filters
+// for an index that filters on its own side (a remote one, which cannot
+// ask the catalog about each item it visits) and leaves the rest, such as
+// exclude-seen, to Allow.
+type itemFilter struct {
+	cat   *Catalog
+	allow func(*content.Item) bool
+	cond  text.Filter
+}
+
+func (e *Engine) itemFilter(req *Request, allow func(*content.Item) bool) *itemFilter {
+	return &itemFilter{cat: e.cat, allow: allow, cond: req.Filters.conditions()}
+}
+
+func (f *itemFilter) Allow(id string) bool {
+	it, ok := f.cat.Item(id)
+	return ok && f.allow(it)
+}
+
+// Conditions returns the request's filters as the text index takes them.
+func (f *itemFilter) Conditions() text.Filter { return f.cond }
 
 // blend picks the vector to search with: the user's, the query's, or
 // their weighted sum.
@@ -589,19 +617,7 @@ type textCall struct {
 func (e *Engine) startText(ctx context.Context, req *Request) *textCall {
 	q := req.textQuery()
 	q.K, q.SkipTotal = min(req.Window, text.MaxK), true
-	q.Filter.Categories = req.Filters.Categories
-	q.Filter.Tags = req.Filters.Tags
-	for _, a := range req.Filters.Attributes {
-		if a.Equals != nil {
-			if q.Filter.Attributes == nil {
-				q.Filter.Attributes = map[string]content.Value{}
-			}
-			q.Filter.Attributes[a.Key] = *a.Equals
-		}
-		if a.Min != nil || a.Max != nil {
-			q.Filter.Ranges = append(q.Filter.Ranges, text.Range{Attribute: a.Key, Min: a.Min, Max: a.Max})
-		}
-	}
+	q.Filter = req.Filters.conditions()
 	c := &textCall{k: q.K, done: make(chan struct{})}
 	go func() {
 		defer close(c.done)
@@ -748,6 +764,13 @@ func (e *Engine) ItemPut(ctx context.Context, it content.Item) error {
 	if v == nil || isZero(v) {
 		return fmt.Errorf("item %q: no vector", it.ID)
 	}
+	if w, ok := e.vectors.(ItemWriter); ok {
+		if err := w.PutItem(ctx, it, v); err != nil {
+			return fmt.Errorf("item %q: index: %w", it.ID, err)
+		}
+		e.cat.Put(it)
+		return nil
+	}
 	if err := e.vectors.Upsert(it.ID, v); err != nil {
 		return fmt.Errorf("item %q: vector index: %w", it.ID, err)
 	}
@@ -764,6 +787,12 @@ func (e *Engine) ItemPut(ctx context.Context, it content.Item) error {
 // item they do not hold is no error; the others are the text index's.
 func (e *Engine) ItemDeleted(ctx context.Context, id string) error {
 	e.cat.Delete(id)
+	if w, ok := e.vectors.(ItemWriter); ok {
+		if err := w.DeleteItem(ctx, id); err != nil {
+			return fmt.Errorf("delete item %q: index: %w", id, err)
+		}
+		return nil
+	}
 	var errs []error
 	if err := e.vectors.Delete(id); err != nil && !errors.Is(err, index.ErrNotFound) {
 		errs = append(errs, fmt.Errorf("vector index: %w", err))

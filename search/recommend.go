@@ -160,10 +160,7 @@ func (e *Engine) Candidates(ctx context.Context, req Request) (*Candidates, erro
 	c.allow = e.allowFunc(&req, seen)
 	var filter index.Filter
 	if c.allow != nil {
-		filter = index.FilterFunc(func(id string) bool {
-			it, ok := e.cat.Item(id)
-			return ok && c.allow(it)
-		})
+		filter = e.itemFilter(&req, c.allow)
 	}
 	// The whole history goes to the model, which reads its own window.
 	for _, id := range history {

@@ -319,6 +319,23 @@ func checkVector(v []float32) error {
 	return nil
 }
 
+// conditions returns the filters as the text index takes them.
+func (f *Filters) conditions() text.Filter {
+	c := text.Filter{Categories: f.Categories, Tags: f.Tags}
+	for _, a := range f.Attributes {
+		if a.Equals != nil {
+			if c.Attributes == nil {
+				c.Attributes = map[string]content.Value{}
+			}
+			c.Attributes[a.Key] = *a.Equals
+		}
+		if a.Min != nil || a.Max != nil {
+			c.Ranges = append(c.Ranges, text.Range{Attribute: a.Key, Min: a.Min, Max: a.Max})
+		}
+	}
+	return c
+}
+
 func (f *Filters) any() bool {
 	return len(f.Categories)+len(f.Tags)+len(f.Attributes) > 0
 }

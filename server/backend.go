@@ -48,6 +48,9 @@ type BackendInfo struct {
 	Sources    map[string]float64 `json:"sources,omitempty"`
 	Fusion     string             `json:"fusion,omitempty"`
 	Validation map[string]string  `json:"validation,omitempty"`
+	// Collection is the Weaviate collection holding the snapshot's
+	// vectors and text, when they are there.
+	Collection string `json:"collection,omitempty"`
 }
 
 // Loader loads the newest complete snapshot as a Backend.
@@ -78,7 +81,7 @@ type snapshotBackend struct{ *snapshot.Snapshot }
 
 func (b snapshotBackend) Info() BackendInfo {
 	m := b.Manifest
-	info := BackendInfo{Snapshot: b.Dir, Seq: m.Seq, Items: m.Items, Sources: m.Sources, Fusion: m.SourceFusion}
+	info := BackendInfo{Snapshot: b.Dir, Seq: m.Seq, Items: m.Items, Sources: m.Sources, Fusion: m.SourceFusion, Collection: m.Collection}
 	for k, v := range m.Meta {
 		if strings.Contains(k, "val_") {
 			if info.Validation == nil {
@@ -140,6 +143,17 @@ func (s *Server) acquire() (Backend, func(), error) {
 		// Swapped out between the load and the lock: take the new one.
 		g.mu.RUnlock()
 	}
+}
+
+// Collections returns the Weaviate collection in service, if the index
+// is in one.
+func (s *Server) Collections() []string {
+	if g := s.gen.Load(); g != nil {
+		if c := g.be.Info().Collection; c != "" {
+			return []string{c}
+		}
+	}
+	return nil
 }
 
 // Reload loads the newest snapshot beside the one in service, brings it up
@@ -209,6 +223,11 @@ func (s *Server) applyItem(ctx context.Context, g *generation, id string) error 
 // the given items. The writes are already acknowledged by the store, so a
 // failure is logged and counted, not returned: the next reload replays it.
 func (s *Server) live(ctx context.Context, seq uint64, ids ...string) {
+	// The write is durable: an index that does not answer soon (a remote
+	// one, away) must not hold its answer. What is not applied is the
+	// follower's, or the next reload's, to apply.
+	ctx, cancel := context.WithTimeout(ctx, liveTimeout)
+	defer cancel()
 	g := s.gen.Load()
 	if g == nil {
 		return
@@ -232,6 +251,9 @@ func (s *Server) live(ctx context.Context, seq uint64, ids ...string) {
 		g.advance(seq)
 	}
 }
+
+// liveTimeout bounds the live apply of one acknowledged write.
+const liveTimeout = 5 * time.Second
 
 // Close takes the backend out of service and closes it, once the requests
 // using it have finished. Serve has returned by then.

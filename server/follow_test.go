@@ -19,6 +19,7 @@ import (
 	"github.com/duetrec/duet/content"
 	"github.com/duetrec/duet/index"
 	"github.com/duetrec/duet/internal/pgtest"
+	"github.com/duetrec/duet/internal/weaviatetest"
 	"github.com/duetrec/duet/search/snapshot"
 	"github.com/duetrec/duet/server"
 	"github.com/duetrec/duet/tower"
@@ -27,6 +28,7 @@ import (
 func TestMain(m *testing.M) {
 	code := m.Run()
 	pgtest.StopShared()
+	weaviatetest.StopShared()
 	os.Exit(code)
 }
 

@@ -28,7 +28,7 @@ type metrics struct {
 func (m *metrics) replicaLag(lag func() float64) {
 	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "duet_replica_lag_seconds",
-		Help: "How long ago the server was last caught up with the shared store's change feed; 0 when it follows none.",
+		Help: "How long ago the server's indexes were last caught up with the store's change feed (followed with a shared store or a Weaviate index); 0 when it follows none.",
 	}, lag))
 }
 

@@ -149,13 +149,17 @@ func (t *Index) queryTerms(ctx context.Context, r bindex.IndexReader, q *Query) 
 			continue
 		}
 		term := terms[i]
-		found, err := inAnyField(ctx, r, term)
-		if err != nil {
-			return expansion{}, err
+		found := true // without a dictionary, every word is taken as found
+		if r != nil {
+			var err error
+			if found, err = inAnyField(ctx, r, term); err != nil {
+				return expansion{}, err
+			}
 		}
 		found = found || covered[i]
 		var comps []queryTerm
-		if q.Prefix && i == len(tokens)-1 && tok.End == lastEnd {
+		if r != nil && q.Prefix && i == len(tokens)-1 && tok.End == lastEnd {
+			var err error
 			var isWord bool
 			comps, isWord, err = t.completions(r, strings.ToLower(word), min(maxCompletions, room+1))
 			if err != nil {
@@ -220,7 +224,7 @@ func (t *Index) queryTerms(ctx context.Context, r bindex.IndexReader, q *Query) 
 	}
 	// A last word the analyzer dropped (a stop word, "the" on the way to
 	// "theory"), or that is one of the vocabulary's, is still a beginning.
-	if q.Prefix && lastStart >= 0 {
+	if r != nil && q.Prefix && lastStart >= 0 {
 		comps, _, err := t.completions(r, strings.ToLower(q.Text[lastStart:lastEnd]), min(maxCompletions, room))
 		if err != nil {
 			return expansion{}, err

@@ -51,7 +51,35 @@ func (t *Index) Highlighter(ctx context.Context, q Query) (*Highlighter, error) 
 	if err != nil {
 		return nil, fmt.Errorf("text highlight: %w", err)
 	}
-	h := &Highlighter{en: t.en, terms: make(map[string]int, len(x.terms))}
+	return newHighlighter(t.en, x), nil
+}
+
+// ReadQuery returns the highlighter of q's words read as the index reads
+// them, but without an index's dictionary: each word's term, the
+// vocabulary's stop words dropped and its synonyms added. Prefix and
+// Typos, which need the dictionary, are not applied. It is for an index
+// that cannot read queries itself, such as a remote one, whose matches are
+// then the reading's terms. Its errors are Search's.
+func ReadQuery(q Query) (*Highlighter, error) {
+	if q.K == 0 {
+		q.K = 1
+	}
+	if err := q.Validate(); err != nil {
+		return nil, err
+	}
+	en, err := vocabularyAnalyzer()
+	if err != nil {
+		return nil, err
+	}
+	x, err := (&Index{en: en}).queryTerms(context.Background(), nil, &q)
+	if err != nil {
+		return nil, err
+	}
+	return newHighlighter(en, x), nil
+}
+
+func newHighlighter(en analysis.Analyzer, x expansion) *Highlighter {
+	h := &Highlighter{en: en, terms: make(map[string]int, len(x.terms))}
 	h.reading.StopWords = x.ignored
 	h.reading.Terms = make([]Term, 0, len(x.terms))
 	for _, qt := range x.terms {
@@ -61,7 +89,7 @@ func (t *Index) Highlighter(ctx context.Context, q Query) (*Highlighter, error) 
 		h.terms[qt.term] = len(h.reading.Terms)
 		h.reading.Terms = append(h.reading.Terms, Term{Term: qt.term, Weight: qt.weight, From: qt.from, Why: qt.why, Set: qt.set})
 	}
-	return h, nil
+	return h
 }
 
 // Reading returns how the query was read.

@@ -291,3 +291,20 @@ func (v *Vocabulary) synonyms(terms []string, words func(i, j int) string, ignor
 	}
 	return out
 }
+
+// Analyze returns the terms the index makes of text in titles,
+// descriptions and labels, in order: Bleve's English analyzer's
+// (lowercased, stop words dropped, Porter-stemmed). An index without that
+// analyser, such as a remote one, is given these terms to match.
+func Analyze(s string) ([]string, error) {
+	a, err := vocabularyAnalyzer()
+	if err != nil {
+		return nil, err
+	}
+	toks := a.Analyze([]byte(s))
+	out := make([]string, len(toks))
+	for i, t := range toks {
+		out[i] = string(t.Term)
+	}
+	return out, nil
+}

@@ -179,3 +179,43 @@ func TestHighlighter_Reading(t *testing.T) {
 		t.Fatalf("fragments %q", f)
 	}
 }
+
+// ReadQuery reads words as the index does, without a dictionary: the
+// vocabulary applies; prefixes and typos, which need one, do not.
+func TestReadQuery(t *testing.T) {
+	voc, err := text.NewVocabulary(content.Vocabulary{
+		Synonyms:  []content.Synonyms{syn("sf", "sci-fi", "science fiction")},
+		StopWords: []string{"movie"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		q    text.Query
+		want []string
+	}{
+		{text.Query{Text: "Running Dragons"}, []string{"run", "dragon"}},
+		{text.Query{Text: "the of"}, nil},
+		{text.Query{Text: "sci-fi movie", Vocabulary: voc}, []string{"sci", "fi", "scienc", "fiction"}},
+		{text.Query{Text: "movie", Vocabulary: voc}, []string{"movi"}}, // stop words alone are the query
+		{text.Query{Text: "dragns", Typos: text.DefaultTypos, Prefix: true}, []string{"dragn"}},
+	} {
+		h, err := text.ReadQuery(c.q)
+		if err != nil {
+			t.Fatalf("%q: %v", c.q.Text, err)
+		}
+		var got []string
+		for _, term := range h.Reading().Terms {
+			got = append(got, term.Term)
+		}
+		if !slices.Equal(got, c.want) {
+			t.Errorf("%q read as %q, want %q", c.q.Text, got, c.want)
+		}
+	}
+	if _, err := text.ReadQuery(text.Query{Text: "a\xffb"}); !errors.Is(err, text.ErrInvalidQuery) {
+		t.Fatalf("invalid UTF-8: %v", err)
+	}
+	if terms, err := text.Analyze("The Running Dragons"); err != nil || !slices.Equal(terms, []string{"run", "dragon"}) {
+		t.Fatalf("Analyze: %q, %v", terms, err)
+	}
+}

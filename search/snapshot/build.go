@@ -11,7 +11,9 @@ import (
 	"github.com/duetrec/duet/content"
 	"github.com/duetrec/duet/index"
 	"github.com/duetrec/duet/index/text"
+	"github.com/duetrec/duet/index/weaviate"
 	"github.com/duetrec/duet/internal/durable"
+	"github.com/duetrec/duet/internal/parallel"
 	"github.com/duetrec/duet/search"
 	"github.com/duetrec/duet/tower"
 	"github.com/duetrec/duet/tower/cf"
@@ -36,7 +38,20 @@ type BuildOptions struct {
 	Progress content.Progress
 	// Timings, when set, is told the time each stage took.
 	Timings func(stage string, took time.Duration)
+	// Weaviate, when set, takes the vectors and text instead of the
+	// snapshot's own files: Build creates a collection named after the
+	// snapshot there, shaped by Collection, puts every item in it, and
+	// names it in the manifest. ANN and HNSW are then unused.
+	Weaviate   *weaviate.Client
+	Collection weaviate.Options
 }
+
+// publishBatch is how many items one write to Weaviate carries, and
+// publishWorkers how many writes are under way at once.
+const (
+	publishBatch   = 500
+	publishWorkers = 4
+)
 
 // Build embeds every item with the model, builds the vector and text
 // indexes, and writes them with the model, the catalogue and the
@@ -51,7 +66,11 @@ func (r *Root) Build(ctx context.Context, seq uint64, model *tower.Model, items 
 	for k, v := range opts.Meta {
 		meta[k] = v
 	}
-	m := Manifest{Seq: seq, Items: len(items), Dim: model.Dim(), Meta: meta, Sources: opts.Sources, SourceFusion: string(opts.SourceFusion)}
+	m := Manifest{Seq: seq, Items: len(items), Dim: model.Dim(), Meta: meta, Sources: opts.Sources, SourceFusion: string(opts.SourceFusion), CreatedAt: time.Now().UTC()}
+	if opts.Weaviate != nil {
+		delete(meta, "ann")
+		m.Collection = CollectionName(m)
+	}
 	stage := func(name string, fn func() error) error {
 		t := time.Now()
 		if err := fn(); err != nil {
@@ -68,17 +87,23 @@ func (r *Root) Build(ctx context.Context, seq uint64, model *tower.Model, items 
 		}); err != nil {
 			return err
 		}
-		if err := stage("vectors", func() error {
-			vecs, err := buildVectors(ctx, model, items, opts)
-			if err != nil {
+		if opts.Weaviate != nil {
+			if err := stage("publish", func() error { return publish(ctx, m.Collection, model, items, opts) }); err != nil {
 				return err
 			}
-			return durable.WriteFile(filepath.Join(dir, fileVectors), func(w io.Writer) error { return vecs.Save(ctx, w) })
-		}); err != nil {
-			return err
-		}
-		if err := stage("text", func() error { return buildText(ctx, filepath.Join(dir, fileText), items, opts.Progress) }); err != nil {
-			return err
+		} else {
+			if err := stage("vectors", func() error {
+				vecs, err := buildVectors(ctx, model, items, opts)
+				if err != nil {
+					return err
+				}
+				return durable.WriteFile(filepath.Join(dir, fileVectors), func(w io.Writer) error { return vecs.Save(ctx, w) })
+			}); err != nil {
+				return err
+			}
+			if err := stage("text", func() error { return buildText(ctx, filepath.Join(dir, fileText), items, opts.Progress) }); err != nil {
+				return err
+			}
 		}
 		for _, l := range opts.Lists.files() {
 			if err := stage("save "+strings.TrimSuffix(l.name, ".idx"), func() error {
@@ -90,9 +115,46 @@ func (r *Root) Build(ctx context.Context, seq uint64, model *tower.Model, items 
 		return stage("catalog", func() error { return writeCatalog(dir, items, popularity) })
 	})
 	if err != nil {
+		if m.Collection != "" {
+			// No snapshot names it: it would never be used.
+			opts.Weaviate.Drop(context.WithoutCancel(ctx), m.Collection)
+		}
 		return "", fmt.Errorf("build snapshot: %w", err)
 	}
 	return dir, nil
+}
+
+// CollectionName is the Weaviate collection of the snapshot m describes:
+// named, like the snapshot, by sequence number and creation time.
+func CollectionName(m Manifest) string {
+	return fmt.Sprintf("%s%d_%d", weaviate.Prefix, m.Seq, m.CreatedAt.UnixNano())
+}
+
+// publish creates the collection name and puts every item in it with its
+// vector, a batch at a time, several batches at once.
+func publish(ctx context.Context, name string, model *tower.Model, items []content.Item, opts BuildOptions) error {
+	col, err := opts.Weaviate.Create(ctx, name, items, opts.Collection)
+	if err != nil {
+		return err
+	}
+	if p := opts.Progress; p != nil {
+		p.Start("publish to weaviate", int64(len(items)))
+		defer p.Done()
+	}
+	return parallel.Range(ctx, len(items), publishWorkers, publishBatch, func(_, lo, hi int) error {
+		objs := make([]weaviate.Object, hi-lo)
+		for i := range objs {
+			it := &items[lo+i]
+			objs[i] = weaviate.Object{Item: it, Vector: model.ItemVector(*it, nil)}
+		}
+		if err := col.Put(ctx, objs); err != nil {
+			return err
+		}
+		if opts.Progress != nil {
+			opts.Progress.Add(int64(len(objs)))
+		}
+		return nil
+	})
 }
 
 func buildVectors(ctx context.Context, model *tower.Model, items []content.Item, opts BuildOptions) (index.Vector, error) {

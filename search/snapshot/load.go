@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"slices"
 
+	"github.com/duetrec/duet/index/weaviate"
+
 	"github.com/duetrec/duet/index"
 	"github.com/duetrec/duet/index/text"
 	"github.com/duetrec/duet/internal/durable"
@@ -42,7 +44,7 @@ func (r *Root) Load(ctx context.Context, dir string, hist search.History, opts s
 	if err != nil {
 		return nil, err
 	}
-	return Load(ctx, dir, work, hist, opts)
+	return load(ctx, dir, work, hist, opts, r.remote)
 }
 
 // Load verifies and loads the snapshot in dir. The text index, which live
@@ -52,6 +54,12 @@ func (r *Root) Load(ctx context.Context, dir string, hist search.History, opts s
 // bad, index.ErrCorrupt, tower.ErrBadModel or tower.ErrModelVersion when
 // one of its files is.
 func Load(ctx context.Context, dir, work string, hist search.History, opts search.Options) (*Snapshot, error) {
+	return load(ctx, dir, work, hist, opts, nil)
+}
+
+// load is Load, with the cluster holding the snapshot's collection when
+// it has one.
+func load(ctx context.Context, dir, work string, hist search.History, opts search.Options, remote *weaviate.Client) (*Snapshot, error) {
 	m, err := Verify(ctx, dir)
 	if err != nil {
 		os.RemoveAll(work)
@@ -69,15 +77,24 @@ func Load(ctx context.Context, dir, work string, hist search.History, opts searc
 		return fail(err)
 	}
 	var vecs index.Vector
-	if err := readFile(filepath.Join(dir, fileVectors), func(r io.Reader) (err error) {
-		vecs, err = index.Load(ctx, index.Kind(m.Meta["ann"]), r)
-		return err
-	}); err != nil {
-		return fail(err)
-	}
-	lookup, ok := vecs.(search.VectorIndex)
-	if !ok {
-		return fail(fmt.Errorf("%w: vector index %q cannot look vectors up", ErrBadSnapshot, m.Meta["ann"]))
+	var lookup search.VectorIndex
+	var remoteIdx *weaviate.Index
+	if m.Collection != "" {
+		if remoteIdx, err = openCollection(ctx, m, model, remote); err != nil {
+			return fail(err)
+		}
+		lookup = remoteIdx.Vectors()
+	} else {
+		if err := readFile(filepath.Join(dir, fileVectors), func(r io.Reader) (err error) {
+			vecs, err = index.Load(ctx, index.Kind(m.Meta["ann"]), r)
+			return err
+		}); err != nil {
+			return fail(err)
+		}
+		var ok bool
+		if lookup, ok = vecs.(search.VectorIndex); !ok {
+			return fail(fmt.Errorf("%w: vector index %q cannot look vectors up", ErrBadSnapshot, m.Meta["ann"]))
+		}
 	}
 	var lists Lists
 	for _, l := range []struct {
@@ -105,18 +122,26 @@ func Load(ctx context.Context, dir, work string, hist search.History, opts searc
 	if err := checkSources(m); err != nil {
 		return fail(err)
 	}
-	if err := checkConsistent(m, model, vecs, cat); err != nil {
-		return fail(err)
+	if cat.Len() != m.Items {
+		return fail(fmt.Errorf("%w: manifest says %d items, catalog has %d", ErrBadSnapshot, m.Items, cat.Len()))
 	}
-	textDir := filepath.Join(work, fileText)
-	if err := copyDir(filepath.Join(dir, fileText), textDir); err != nil {
-		return fail(err)
+	parts := search.Parts{Vectors: lookup, Encoder: search.ModelEncoder{Model: model}, History: hist, Catalog: cat}
+	var tx *text.Index
+	if remoteIdx != nil {
+		parts.Text = remoteIdx.Text()
+	} else {
+		if err := checkConsistent(m, model, vecs, cat); err != nil {
+			return fail(err)
+		}
+		textDir := filepath.Join(work, fileText)
+		if err := copyDir(filepath.Join(dir, fileText), textDir); err != nil {
+			return fail(err)
+		}
+		if tx, err = text.Open(ctx, textDir, nil); err != nil {
+			return fail(err)
+		}
+		parts.Text = tx
 	}
-	tx, err := text.Open(ctx, textDir, nil)
-	if err != nil {
-		return fail(err)
-	}
-	parts := search.Parts{Vectors: lookup, Text: tx, Encoder: search.ModelEncoder{Model: model}, History: hist, Catalog: cat}
 	// A nil pointer in an interface would not be nil.
 	if lists.Neighbours != nil {
 		parts.Neighbours = lists.Neighbours
@@ -135,6 +160,23 @@ func Load(ctx context.Context, dir, work string, hist search.History, opts searc
 	}
 	e := search.New(parts, opts)
 	return &Snapshot{Engine: e, Dir: dir, Manifest: m, Model: model, text: tx, vectors: vecs, lists: lists, work: work}, nil
+}
+
+// openCollection opens the Weaviate collection a snapshot names. Its
+// object count is not checked against the manifest: servers already using
+// the collection change it with their live edits.
+func openCollection(ctx context.Context, m Manifest, model *tower.Model, remote *weaviate.Client) (*weaviate.Index, error) {
+	if remote == nil {
+		return nil, fmt.Errorf("%w: the snapshot's vectors and text are in Weaviate collection %s (give the cluster with --index weaviate://…)", ErrNeedsIndex, m.Collection)
+	}
+	if m.Dim != model.Dim() {
+		return nil, fmt.Errorf("%w: dimensions differ: manifest %d, model %d", ErrBadSnapshot, m.Dim, model.Dim())
+	}
+	col, err := remote.Collection(ctx, m.Collection)
+	if err != nil {
+		return nil, err
+	}
+	return weaviate.NewIndex(col, m.Dim, 0), nil
 }
 
 // checkConsistent refuses a snapshot whose parts disagree: each file may
@@ -174,7 +216,10 @@ func checkSources(m Manifest) error {
 
 // Close releases the text index and removes the working copy.
 func (s *Snapshot) Close() error {
-	err := s.text.Close() // a second Close, after SaveAs, is harmless
+	var err error
+	if s.text != nil {
+		err = s.text.Close() // a second Close, after SaveAs, is harmless
+	}
 	if rerr := os.RemoveAll(s.work); err == nil {
 		err = rerr
 	}
@@ -189,6 +234,9 @@ func (s *Snapshot) Close() error {
 // store's changes, save. The text index is closed first, so the snapshot
 // serves no more after it; Close it still.
 func (s *Snapshot) SaveAs(ctx context.Context, root *Root, seq uint64, popularity map[string]float64, meta map[string]string) (string, error) {
+	if s.Manifest.Collection != "" {
+		return "", fmt.Errorf("save snapshot: %w: its collection %s is live already; rebuild it whole", ErrRemote, s.Manifest.Collection)
+	}
 	if err := s.text.Close(); err != nil {
 		return "", fmt.Errorf("save snapshot: %w", err)
 	}

@@ -77,6 +77,11 @@ type Manifest struct {
 	Sources map[string]float64 `json:"sources,omitempty"`
 	// SourceFusion is how they are fused (search.Options.SourceFusion).
 	SourceFusion string `json:"source_fusion,omitempty"`
+	// Collection, when set, names the Weaviate collection holding the
+	// snapshot's vectors and text, which the snapshot then lacks: the
+	// model's user vectors match its item vectors alone, so a server
+	// switches both at once.
+	Collection string `json:"collection,omitempty"`
 	// Files maps every file's path, relative to the snapshot and with
 	// forward slashes, to its size and SHA-256.
 	Files map[string]FileSum `json:"files"`
@@ -152,6 +157,19 @@ func intoPlace(root string, fill func(tmp string) (string, error)) (string, erro
 	return final, durable.SyncDir(root)
 }
 
+// readManifest reads the manifest of the snapshot in dir, unverified.
+func readManifest(dir string) (Manifest, error) {
+	var m Manifest
+	b, err := os.ReadFile(filepath.Join(dir, fileManifest))
+	if err != nil {
+		return m, err
+	}
+	if err := json.Unmarshal(b, &m); err != nil {
+		return m, fmt.Errorf("manifest: %w", err)
+	}
+	return m, nil
+}
+
 // Verify reads the manifest of the snapshot in dir and checks that it is
 // of this format, that every file it lists is present with the listed size
 // and checksum, and that no file is there unlisted. Its errors match
@@ -161,12 +179,9 @@ func Verify(ctx context.Context, dir string) (Manifest, error) {
 	bad := func(format string, args ...any) (Manifest, error) {
 		return m, fmt.Errorf("snapshot %s: %w: %s", dir, ErrBadSnapshot, fmt.Sprintf(format, args...))
 	}
-	b, err := os.ReadFile(filepath.Join(dir, fileManifest))
+	m, err := readManifest(dir)
 	if err != nil {
 		return bad("%v", err)
-	}
-	if err := json.Unmarshal(b, &m); err != nil {
-		return bad("manifest: %v", err)
 	}
 	if m.Format != Format {
 		return bad("format %d, want %d", m.Format, Format)

@@ -10,6 +10,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
+
+	"github.com/duetrec/duet/index/weaviate"
 )
 
 // Names in a data directory.
@@ -25,11 +28,16 @@ const (
 // Root is where a data directory keeps its snapshots: DATA/snapshots, and
 // the working copies of loaded ones beside the store.
 type Root struct {
-	data string
+	data   string
+	remote *weaviate.Client
 }
 
 // NewRoot returns the snapshot root of the data directory data.
 func NewRoot(data string) *Root { return &Root{data: data} }
+
+// UseIndex has Load read the snapshots whose vectors and text are in a
+// Weaviate collection from cluster c.
+func (r *Root) UseIndex(c *weaviate.Client) { r.remote = c }
 
 // Dir is the directory holding the snapshots, DATA/snapshots.
 func (r *Root) Dir() string { return filepath.Join(r.data, snapshotsDir) }
@@ -168,4 +176,58 @@ func seqOf(dir string) (uint64, bool) {
 	}
 	n, err := strconv.ParseUint(seq, 10, 64)
 	return n, err == nil
+}
+
+// leaseTTL is how long a server's lease on the collections it serves
+// lasts; it renews every third of it.
+const leaseTTL = 2 * time.Minute
+
+// HoldCollections leases the Weaviate collections inUse names, renewing
+// the lease until ctx is done, so that no rebuild drops a collection a
+// server is still using. Failures are passed to failed and retried at the
+// next renewal; a lease left by a process that stopped expires.
+func (r *Root) HoldCollections(ctx context.Context, holder string, inUse func() []string, failed func(error)) {
+	if r.remote == nil {
+		return
+	}
+	t := time.NewTicker(leaseTTL / 3)
+	defer t.Stop()
+	for {
+		if cols := inUse(); len(cols) > 0 {
+			if err := r.remote.Lease(ctx, holder, cols, leaseTTL); err != nil && ctx.Err() == nil && failed != nil {
+				failed(err)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// DropUnusedCollections drops the Weaviate collections of Duet's that no
+// snapshot under r names and no server holds (HoldCollections), and
+// returns their names. Call it after Prune, holding the rebuild lock.
+func (r *Root) DropUnusedCollections(ctx context.Context) ([]string, error) {
+	if r.remote == nil {
+		return nil, nil
+	}
+	dirs, err := r.List()
+	if err != nil {
+		return nil, err
+	}
+	var keep []string
+	for _, d := range dirs {
+		m, err := readManifest(d)
+		if err != nil {
+			// A snapshot that cannot be read may still name one: keep
+			// them all rather than guess.
+			return nil, fmt.Errorf("drop unused collections: %w", err)
+		}
+		if m.Collection != "" {
+			keep = append(keep, m.Collection)
+		}
+	}
+	return r.remote.DropUnused(ctx, keep)
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/duetrec/duet/index/weaviate"
 	searcheval "github.com/duetrec/duet/search/eval"
 	"github.com/duetrec/duet/tower"
 
@@ -23,7 +24,7 @@ func newRebuildCmd() *cobra.Command {
 		completeModel func() error
 	)
 	cmd := &cobra.Command{
-		Use:   "rebuild --data DATA [--store URL [--publish DIR|URL]] [--model F] [--notify URL]",
+		Use:   "rebuild --data DATA [--store URL [--publish DIR|URL]] [--index weaviate://…] [--model F] [--notify URL]",
 		Short: "Train the model, index every item and publish a new snapshot",
 		Long: `Read the store in DATA, train the two-tower model (or reuse --model), embed
 every item, build the vector and text indexes, and write them as a new
@@ -39,6 +40,12 @@ with DUET_ADMIN_TOKEN. A server also picks up a new snapshot on its own.`,
 			store := storeFlags{data: opts.Data, url: opts.Store}
 			if err := store.check(true); err != nil {
 				return err
+			}
+			if opts.Index != "" && !weaviate.IsURL(opts.Index) {
+				return usagef("--index must be a weaviate://host:port[,host:port…] URL")
+			}
+			if opts.Collection.Shards < 1 || opts.Collection.Replicas < 1 {
+				return usagef("--shards and --replicas must be at least 1")
 			}
 			switch opts.ANN = index.Kind(ann); opts.ANN {
 			case index.KindHNSW, index.KindExact, index.KindCoder:
@@ -79,6 +86,12 @@ with DUET_ADMIN_TOKEN. A server also picks up a new snapshot on its own.`,
 					fmt.Fprintf(out, "snapshot %s: %d items, seq %d, %.1f MB, in %.1fs (%s)\n",
 						rep.Snapshot, rep.Items, rep.Seq, float64(rep.Bytes)/1e6, rep.Took.Seconds(), strings.Join(stages, ", "))
 				}
+				if rep.Collection != "" {
+					fmt.Fprintf(out, "index in Weaviate collection %s (%d shards, %d replicas)\n", rep.Collection, opts.Collection.Shards, opts.Collection.Replicas)
+				}
+				if len(rep.Dropped) > 0 {
+					fmt.Fprintf(out, "dropped unused collections: %s\n", strings.Join(rep.Dropped, ", "))
+				}
 				if rep.Published != "" {
 					fmt.Fprintf(out, "published to the servers sharing the store, from %s\n", rep.Published)
 				}
@@ -99,6 +112,9 @@ with DUET_ADMIN_TOKEN. A server also picks up a new snapshot on its own.`,
 	f.Float64Var(&opts.MinNDCG, "min-ndcg", 0, "refuse to publish a model whose validation NDCG@10 is below this")
 	f.BoolVar(&opts.Incremental, "incremental", false, "reuse the newest snapshot's model and indexes; embed and index only the items changed since")
 	f.StringVar(&ann, "ann", "hnsw", "vector index: hnsw, exact or coder")
+	f.StringVar(&opts.Index, "index", "", indexUsage)
+	f.IntVar(&opts.Collection.Shards, "shards", 1, "with --index: shards of the new collection (BM25 statistics are per shard)")
+	f.IntVar(&opts.Collection.Replicas, "replicas", 1, "with --index: copies of each shard (3 survives a node lost)")
 	f.IntVar(&opts.HNSW.M, "m", 16, "HNSW links per node (2·M on layer 0)")
 	f.IntVar(&opts.HNSW.EfConstruction, "ef-construction", 200, "HNSW construction width")
 	f.IntVar(&opts.HNSW.EfSearch, "ef-search", 64, "HNSW search width")

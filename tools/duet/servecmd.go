@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/duetrec/duet/index/weaviate"
 	"github.com/duetrec/duet/search/snapshot"
 	"github.com/duetrec/duet/server"
 )
@@ -24,10 +25,11 @@ func newServeCmd() *cobra.Command {
 		trusted     []string
 		rate        float64
 		followEvery time.Duration
+		indexURL    string
 		maxLag      time.Duration
 	)
 	cmd := &cobra.Command{
-		Use:   "serve --data DATA [--store URL] [--addr 127.0.0.1:8080]",
+		Use:   "serve --data DATA [--store URL] [--index weaviate://…] [--addr 127.0.0.1:8080]",
 		Short: "Serve the HTTP API",
 		Long: `Serve Duet's HTTP API over the store in DATA until SIGINT or SIGTERM, then
 drain in-flight requests and close the store.
@@ -44,6 +46,9 @@ every request.`,
 			data := store.data
 			ctx := cmd.Context()
 			log := slog.New(slog.NewJSONHandler(cmd.ErrOrStderr(), nil))
+			if indexURL != "" && !weaviate.IsURL(indexURL) {
+				return usagef("--index must be a weaviate://host:port[,host:port…] URL")
+			}
 			root := snapshot.NewRoot(data)
 			unlock, err := root.LockServer()
 			if err != nil {
@@ -74,12 +79,27 @@ every request.`,
 			if err := root.RemoveWorkingCopies(); err != nil {
 				log.Warn("removing old working copies", "err", err)
 			}
+			if indexURL != "" {
+				remote, err := weaviate.Open(indexURL)
+				if err != nil {
+					return err
+				}
+				defer remote.Close()
+				root.UseIndex(remote)
+				holder, _ := os.Hostname()
+				holder = fmt.Sprintf("%s:%d:%s", holder, os.Getpid(), addr)
+				go root.HoldCollections(ctx, holder, srv.Collections, func(err error) {
+					log.Warn("leasing the collections in service", "err", err)
+				})
+			}
 			if _, err := srv.Reload(ctx); err != nil {
 				log.Warn("serving without an index until a snapshot is built (duet rebuild)", "err", err)
 			}
 			go srv.Watch(ctx, watchEvery, root.Newest)
-			if store.url != "" {
-				// Other servers write to the same store.
+			if store.url != "" || indexURL != "" {
+				// Other servers write to the same store, or the index
+				// may miss writes while Weaviate is away: the follower
+				// applies what the live indexes have not taken.
 				go srv.Follow(ctx, followEvery, maxLag)
 			}
 			ln, err := net.Listen("tcp", addr)
@@ -101,9 +121,10 @@ every request.`,
 	f := cmd.Flags()
 	store.register(f, "data directory holding the store and the snapshots")
 	f.StringVar(&addr, "addr", "127.0.0.1:8080", "address to listen on")
+	f.StringVar(&indexURL, "index", "", indexUsage)
 	f.Float64Var(&rate, "search-rate", 200, "searches per second allowed to one client (burst twice that); -1 turns the limit off")
-	f.DurationVar(&followEvery, "follow-every", 250*time.Millisecond, "with --store: how often to look for other servers' writes when no notice of them came")
-	f.DurationVar(&maxLag, "max-lag", 5*time.Second, "with --store: /readyz answers 503 while the server is further behind the store's writes; 0: never")
+	f.DurationVar(&followEvery, "follow-every", 250*time.Millisecond, "with --store or --index: how often to look for writes the indexes have not taken (other servers', or ones Weaviate missed) when no notice of them came")
+	f.DurationVar(&maxLag, "max-lag", 5*time.Second, "with --store or --index: /readyz answers 503 while the indexes are further behind the store's writes; 0: never")
 	f.StringSliceVar(&trusted, "trusted-proxy", nil, "CIDR range of a proxy allowed to set X-Forwarded-For (repeatable)")
 	return cmd
 }

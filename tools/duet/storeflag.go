@@ -50,3 +50,5 @@ func (s *storeFlags) where() string {
 	}
 	return s.data
 }
+
+const indexUsage = "a Weaviate cluster, weaviate://host:port[,host:port…], holding the vectors and text in place of the embedded indexes"

@@ -23,6 +23,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/duetrec/duet/index/weaviate"
 	searcheval "github.com/duetrec/duet/search/eval"
 
 	"github.com/duetrec/duet/content"
@@ -78,6 +79,12 @@ type Options struct {
 	HNSW index.HNSWOptions
 	// Keep is how many snapshots are kept; default 3.
 	Keep int
+	// Index, when set, is a Weaviate cluster (weaviate://host:port,…)
+	// that takes the snapshot's vectors and text: a new collection, with
+	// Collection's shards and replicas. Once the snapshots are pruned,
+	// the collections no snapshot names and no server holds are dropped.
+	Index      string
+	Collection weaviate.Options
 	// Notify is the base URL of a running server, which holds the store:
 	// the store is read through it, and it is asked to reload the new
 	// snapshot, both with AdminToken.
@@ -136,6 +143,10 @@ type Report struct {
 	// Published is where the servers sharing the store fetch the new
 	// snapshot from, when it was published.
 	Published string
+	// Collection is the Weaviate collection the snapshot's index is in,
+	// and Dropped the older ones no longer used, with Options.Index.
+	Collection string
+	Dropped    []string
 }
 
 // errNoItems is returned for a store with nothing to index.
@@ -157,6 +168,21 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	}
 	start := time.Now()
 	root := snapshot.NewRoot(opts.Data)
+	var remote *weaviate.Client
+	if opts.Index != "" {
+		if opts.Incremental {
+			return nil, errors.New("rebuild: an incremental rebuild keeps the embedded indexes; with --index a rebuild is whole")
+		}
+		var err error
+		if remote, err = weaviate.Open(opts.Index); err != nil {
+			return nil, err
+		}
+		defer remote.Close()
+		if err := remote.Ping(ctx); err != nil {
+			return nil, fmt.Errorf("rebuild: %w", err)
+		}
+		root.UseIndex(remote)
+	}
 	unlock, err := root.Lock()
 	if err != nil {
 		return nil, err
@@ -275,7 +301,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	meta["neighbours"] = lists.Method
 
 	bo := snapshot.BuildOptions{ANN: opts.ANN, HNSW: opts.HNSW, Meta: meta, Progress: opts.Progress, Timings: timed,
-		Lists: lists, Sources: rep.Served.Sources, SourceFusion: rep.Served.Fusion}
+		Lists: lists, Sources: rep.Served.Sources, SourceFusion: rep.Served.Fusion, Weaviate: remote, Collection: opts.Collection}
 	dir, err := root.Build(ctx, stats.Seq, model, ds.Items, ds.Popularity(ds.History), bo)
 	if err != nil {
 		return rep, err
@@ -363,6 +389,14 @@ func publish(ctx context.Context, opts Options, st *content.Store, root *snapsho
 	rep.Snapshot = dir
 	if err := root.Prune(opts.Keep); err != nil {
 		return fmt.Errorf("prune snapshots: %w", err)
+	}
+	if m, err := snapshot.Verify(ctx, dir); err == nil {
+		rep.Collection = m.Collection
+	}
+	dropped, err := root.DropUnusedCollections(ctx)
+	rep.Dropped = dropped
+	if err != nil {
+		return fmt.Errorf("snapshot written, but dropping unused collections failed: %w", err)
 	}
 	rep.Bytes, _ = dirsize.Of(dir)
 	if opts.Store != "" {

@@ -1,0 +1,206 @@
+package weaviate
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/duetrec/duet/index/text"
+)
+
+// Hit is one object a query found: the item id, its score (the inner
+// product with the query vector, or BM25) and its stored vector.
+type Hit struct {
+	ID     string
+	Score  float32
+	Vector []float32
+}
+
+// where renders a filter as a GraphQL where argument, "" for none. ok is
+// false when the filter names an attribute no object has, which then
+// matches nothing.
+func (col *Collection) where(f *text.Filter) (arg string, ok bool) {
+	if f == nil {
+		return "", true
+	}
+	var ops []string
+	anyOf := func(prop string, vals []string) {
+		if len(vals) > 0 {
+			ops = append(ops, fmt.Sprintf(`{path:[%q],operator:ContainsAny,valueText:%s}`, prop, quoteAll(vals)))
+		}
+	}
+	anyOf(propCategories, f.Categories)
+	anyOf(propTags, f.Tags)
+	keys := make([]string, 0, len(f.Attributes))
+	for k := range f.Attributes {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		v := f.Attributes[k]
+		if v.IsNum {
+			p := numProp(k)
+			if !col.hasProp(p) {
+				return "", false
+			}
+			ops = append(ops, fmt.Sprintf(`{path:[%q],operator:Equal,valueNumber:%s}`, p, number(v.Num)))
+		} else {
+			p := strProp(k)
+			if !col.hasProp(p) {
+				return "", false
+			}
+			ops = append(ops, fmt.Sprintf(`{path:[%q],operator:Equal,valueText:%s}`, p, quote(v.Str)))
+		}
+	}
+	for _, r := range f.Ranges {
+		p := numProp(r.Attribute)
+		if !col.hasProp(p) {
+			return "", false
+		}
+		if r.Min != nil {
+			ops = append(ops, fmt.Sprintf(`{path:[%q],operator:GreaterThanEqual,valueNumber:%s}`, p, number(*r.Min)))
+		}
+		if r.Max != nil {
+			ops = append(ops, fmt.Sprintf(`{path:[%q],operator:LessThanEqual,valueNumber:%s}`, p, number(*r.Max)))
+		}
+	}
+	switch len(ops) {
+	case 0:
+		return "", true
+	case 1:
+		return ", where:" + ops[0], true
+	}
+	return ", where:{operator:And,operands:[" + strings.Join(ops, ",") + "]}", true
+}
+
+// quote renders a GraphQL string; JSON's escapes are GraphQL's.
+func quote(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+func quoteAll(ss []string) string {
+	q := make([]string, len(ss))
+	for i, s := range ss {
+		q[i] = quote(s)
+	}
+	return "[" + strings.Join(q, ",") + "]"
+}
+
+func number(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }
+
+func vector(v []float32) string {
+	b := make([]byte, 0, len(v)*12)
+	b = append(b, '[')
+	for i, x := range v {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendFloat(b, float64(x), 'g', -1, 32)
+	}
+	return string(append(b, ']'))
+}
+
+// row is one object of a Get answer.
+type row struct {
+	ID         string `json:"duet_id"`
+	Additional struct {
+		Distance *float32  `json:"distance"`
+		Score    string    `json:"score"`
+		Vector   []float32 `json:"vector"`
+	} `json:"_additional"`
+}
+
+// get runs a Get query of the collection with the given arguments.
+func (col *Collection) get(ctx context.Context, args string, fields string) ([]row, error) {
+	q := "{Get{" + col.name + "(" + args + col.consistency() + "){" + propID + " _additional{" + fields + "}}}}"
+	var out struct{ Get map[string][]row }
+	if err := col.c.graphQL(ctx, q, &out); err != nil {
+		return nil, err
+	}
+	return out.Get[col.name], nil
+}
+
+// NearVector returns up to k objects passing f, nearest v by inner
+// product, highest first, with their vectors.
+func (col *Collection) NearVector(ctx context.Context, v []float32, k int, f *text.Filter) ([]Hit, error) {
+	where, ok := col.where(f)
+	if !ok || k <= 0 {
+		return nil, nil
+	}
+	rows, err := col.get(ctx, "nearVector:{vector:"+vector(v)+"}, limit:"+strconv.Itoa(k)+where, "distance vector")
+	if err != nil {
+		return nil, fmt.Errorf("near-vector search of %s: %w", col.name, err)
+	}
+	hits := make([]Hit, 0, len(rows))
+	for _, r := range rows {
+		h := Hit{ID: r.ID, Vector: r.Additional.Vector}
+		if d := r.Additional.Distance; d != nil {
+			h.Score = -*d // the dot distance is the negated inner product
+		}
+		hits = append(hits, h)
+	}
+	return hits, nil
+}
+
+// BM25 returns up to k objects passing f that hold any of the terms
+// (already analysed: Duet's stemmed, lowercased words) in their title
+// (weighing double), description or labels, by BM25, highest first, with
+// their vectors.
+func (col *Collection) BM25(ctx context.Context, terms []string, k int, f *text.Filter) ([]Hit, error) {
+	where, ok := col.where(f)
+	if !ok || k <= 0 || len(terms) == 0 {
+		return nil, nil
+	}
+	args := "bm25:{query:" + quote(strings.Join(terms, " ")) + `, properties:["` + propTitle + `^2","` + propBody + `","` + propLabels + `"]}, limit:` + strconv.Itoa(k) + where
+	rows, err := col.get(ctx, args, "score vector")
+	if err != nil {
+		return nil, fmt.Errorf("bm25 search of %s: %w", col.name, err)
+	}
+	hits := make([]Hit, 0, len(rows))
+	for _, r := range rows {
+		s, _ := strconv.ParseFloat(r.Additional.Score, 32)
+		hits = append(hits, Hit{ID: r.ID, Score: float32(s), Vector: r.Additional.Vector})
+	}
+	return hits, nil
+}
+
+// Browse returns up to k objects passing f after skipping offset, in id
+// order, with score 0.
+func (col *Collection) Browse(ctx context.Context, k, offset int, f *text.Filter) ([]Hit, error) {
+	where, ok := col.where(f)
+	if !ok || k <= 0 {
+		return nil, nil
+	}
+	args := `sort:[{path:["` + propID + `"],order:asc}], limit:` + strconv.Itoa(k) + ", offset:" + strconv.Itoa(offset) + where
+	rows, err := col.get(ctx, args, "vector")
+	if err != nil {
+		return nil, fmt.Errorf("browse %s: %w", col.name, err)
+	}
+	hits := make([]Hit, len(rows))
+	for i, r := range rows {
+		hits[i] = Hit{ID: r.ID, Vector: r.Additional.Vector}
+	}
+	return hits, nil
+}
+
+// Vectors returns the stored vectors of the items among ids that the
+// collection holds.
+func (col *Collection) Vectors(ctx context.Context, ids []string) (map[string][]float32, error) {
+	out := make(map[string][]float32, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	args := fmt.Sprintf(`limit:%d, where:{path:[%q],operator:ContainsAny,valueText:%s}`, len(ids), propID, quoteAll(ids))
+	rows, err := col.get(ctx, args, "vector")
+	if err != nil {
+		return nil, fmt.Errorf("vectors of %s: %w", col.name, err)
+	}
+	for _, r := range rows {
+		out[r.ID] = r.Additional.Vector
+	}
+	return out, nil
+}

@@ -1,0 +1,410 @@
+package weaviate_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"slices"
+	"sort"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/duetrec/duet/content"
+	"github.com/duetrec/duet/index"
+	"github.com/duetrec/duet/index/text"
+	"github.com/duetrec/duet/index/weaviate"
+	"github.com/duetrec/duet/internal/vec"
+	"github.com/duetrec/duet/internal/weaviatetest"
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	weaviatetest.StopShared()
+	os.Exit(code)
+}
+
+func TestParseURL(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want []string
+	}{
+		{"weaviate://127.0.0.1:8080", []string{"127.0.0.1:8080"}},
+		{"weaviate://a:1,b:2,c:3/", []string{"a:1", "b:2", "c:3"}},
+		{"weaviate://", nil},
+		{"weaviate://a", nil},
+		{"weaviate://a:1,,b:2", nil},
+		{"http://a:1", nil},
+	} {
+		got, err := weaviate.ParseURL(tc.in)
+		if tc.want == nil {
+			if !errors.Is(err, weaviate.ErrBadURL) {
+				t.Errorf("ParseURL(%q) = %v, %v; want ErrBadURL", tc.in, got, err)
+			}
+			continue
+		}
+		if err != nil || !slices.Equal(got, tc.want) {
+			t.Errorf("ParseURL(%q) = %v, %v; want %v", tc.in, got, err, tc.want)
+		}
+	}
+}
+
+func TestUUID(t *testing.T) {
+	a, b := weaviate.UUID("item-1"), weaviate.UUID("item-2")
+	if a == b || a != weaviate.UUID("item-1") {
+		t.Fatalf("UUIDs not deterministic and distinct: %s %s", a, b)
+	}
+	if len(a) != 36 || a[14] != '5' || !strings.ContainsRune("89ab", rune(a[19])) {
+		t.Fatalf("UUID %s is not a version 5 RFC 4122 UUID", a)
+	}
+}
+
+// testItems makes n items in a few categories, tagged by parity, with a
+// year attribute, each with a random unit vector.
+func testItems(n, dim int, seed uint64) ([]content.Item, map[string][]float32) {
+	r := rand.New(rand.NewPCG(seed, 1))
+	words := []string{"space", "opera", "love", "story", "heist", "comedy", "robots", "dragons", "detective", "ocean"}
+	items := make([]content.Item, n)
+	vecs := map[string][]float32{}
+	for i := range items {
+		id := fmt.Sprintf("it-%03d", i)
+		tag := "even"
+		if i%2 == 1 {
+			tag = "odd"
+		}
+		items[i] = content.Item{
+			ID:          id,
+			Title:       words[i%len(words)] + " " + words[(i/len(words))%len(words)],
+			Description: "The " + words[(i*7)%len(words)] + "s of item " + id,
+			Categories:  []string{fmt.Sprintf("cat%d", i%4)},
+			Tags:        []string{tag},
+			Attributes:  map[string]content.Value{"year": content.Number(float64(1990 + i%30)), "lang": content.String([]string{"en", "fr"}[i%2])},
+		}
+		v := make([]float32, dim)
+		for j := range v {
+			v[j] = float32(r.NormFloat64())
+		}
+		vec.Normalize(v)
+		vecs[id] = v
+	}
+	return items, vecs
+}
+
+var collections atomic.Int64
+
+func newCollection(t *testing.T, c *weaviate.Client, items []content.Item, vecs map[string][]float32, opts weaviate.Options) *weaviate.Collection {
+	t.Helper()
+	ctx := context.Background()
+	name := fmt.Sprintf("Duet_test_%d_%d", os.Getpid(), collections.Add(1))
+	col, err := c.Create(ctx, name, items, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Drop(context.Background(), name) })
+	objs := make([]weaviate.Object, len(items))
+	for i := range items {
+		objs[i] = weaviate.Object{Item: &items[i], Vector: vecs[items[i].ID]}
+	}
+	if err := col.Put(ctx, objs); err != nil {
+		t.Fatal(err)
+	}
+	return col
+}
+
+func client(t *testing.T) *weaviate.Client {
+	t.Helper()
+	cl := weaviatetest.Shared(t)
+	c, err := weaviate.Open(cl.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
+// exact is the brute-force answer: the k items passing allow with the
+// highest inner product.
+func exact(items []content.Item, vecs map[string][]float32, q []float32, k int, allow func(*content.Item) bool) []string {
+	type scored struct {
+		id string
+		s  float32
+	}
+	var all []scored
+	for i := range items {
+		if allow == nil || allow(&items[i]) {
+			all = append(all, scored{items[i].ID, vec.Dot(vecs[items[i].ID], q)})
+		}
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].s > all[j].s })
+	var out []string
+	for _, s := range all[:min(k, len(all))] {
+		out = append(out, s.id)
+	}
+	return out
+}
+
+func ids(rs []index.Result) []string {
+	out := make([]string, len(rs))
+	for i, r := range rs {
+		out[i] = r.ID
+	}
+	return out
+}
+
+// condFilter is a filter with conditions, as the search engine makes.
+type condFilter struct {
+	cond  text.Filter
+	allow func(string) bool
+}
+
+func (f condFilter) Allow(id string) bool    { return f.allow(id) }
+func (f condFilter) Conditions() text.Filter { return f.cond }
+
+func TestCollection_VectorSearch(t *testing.T) {
+	c := client(t)
+	ctx := context.Background()
+	const dim = 16
+	items, vecs := testItems(300, dim, 1)
+	col := newCollection(t, c, items, vecs, weaviate.Options{Shards: 3, Replicas: 3})
+	if n, err := col.Count(ctx); err != nil || n != len(items) {
+		t.Fatalf("Count = %d, %v; want %d", n, err, len(items))
+	}
+	x := weaviate.NewIndex(col, dim, 0)
+	vx := x.Vectors()
+	byID := map[string]*content.Item{}
+	for i := range items {
+		byID[items[i].ID] = &items[i]
+	}
+	lo, hi := 2000.0, 2010.0
+	excluded := "it-004"
+	for _, tc := range []struct {
+		name   string
+		filter index.Filter
+		allow  func(*content.Item) bool
+	}{
+		{"none", nil, nil},
+		{"category", condFilter{cond: text.Filter{Categories: []string{"cat1", "cat2"}}, allow: func(string) bool { return true }},
+			func(it *content.Item) bool { return it.Categories[0] == "cat1" || it.Categories[0] == "cat2" }},
+		{"tag, string attribute and range", condFilter{
+			cond:  text.Filter{Tags: []string{"even"}, Attributes: map[string]content.Value{"lang": content.String("en")}, Ranges: []text.Range{{Attribute: "year", Min: &lo, Max: &hi}}},
+			allow: func(string) bool { return true }},
+			func(it *content.Item) bool {
+				y := it.Attributes["year"].Num
+				return it.Tags[0] == "even" && it.Attributes["lang"].Str == "en" && y >= lo && y <= hi
+			}},
+		{"conditions and an exclusion only Allow knows", condFilter{
+			cond:  text.Filter{Categories: []string{"cat0"}},
+			allow: func(id string) bool { return id != excluded }},
+			func(it *content.Item) bool { return it.Categories[0] == "cat0" && it.ID != excluded }},
+		{"a predicate alone", index.FilterFunc(func(id string) bool { return byID[id].Attributes["year"].Num < 1995 }),
+			func(it *content.Item) bool { return it.Attributes["year"].Num < 1995 }},
+		{"an attribute no item has", condFilter{cond: text.Filter{Attributes: map[string]content.Value{"nope": content.Number(1)}}, allow: func(string) bool { return true }},
+			func(*content.Item) bool { return false }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			hits, recall := 0, 0
+			for q := range 20 {
+				qv := vecs[items[q*7].ID]
+				got, err := vx.Search(ctx, qv, 10, tc.filter)
+				if err != nil {
+					t.Fatal(err)
+				}
+				want := exact(items, vecs, qv, 10, tc.allow)
+				for _, id := range ids(got) {
+					if tc.allow != nil && !tc.allow(byID[id]) {
+						t.Fatalf("query %d: hit %s fails the filter", q, id)
+					}
+				}
+				if len(got) != len(want) {
+					t.Fatalf("query %d: %d hits, want %d", q, len(got), len(want))
+				}
+				hits += len(want)
+				for _, id := range ids(got) {
+					if slices.Contains(want, id) {
+						recall++
+					}
+				}
+				if len(got) > 0 {
+					if want := vec.Dot(vecs[got[0].ID], qv); abs(got[0].Score-want) > 1e-4 {
+						t.Fatalf("score %v, want the inner product %v", got[0].Score, want)
+					}
+				}
+			}
+			if hits > 0 && float64(recall)/float64(hits) < 0.95 {
+				t.Fatalf("recall@10 %.3f against exact", float64(recall)/float64(hits))
+			}
+		})
+	}
+	// Vectors found by search are cached; one never seen is fetched.
+	x2 := weaviate.NewIndex(col, dim, 0).Vectors()
+	v, ok := x2.Vector("it-042")
+	if !ok || !slices.Equal(v, vecs["it-042"]) {
+		t.Fatalf("Vector(it-042) = %v, %v", v, ok)
+	}
+	if s, ok := x2.Similarity("it-042", vecs["it-042"]); !ok || abs(s-1) > 1e-5 {
+		t.Fatalf("Similarity to itself = %v, %v", s, ok)
+	}
+	if _, ok := x2.Vector("missing"); ok {
+		t.Fatal("Vector of a missing item found")
+	}
+}
+
+func abs(x float32) float32 {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
+
+func TestCollection_TextSearch(t *testing.T) {
+	c := client(t)
+	ctx := context.Background()
+	items, vecs := testItems(100, 8, 2)
+	items[5].Title = "Galactic Dragons Returning"
+	col := newCollection(t, c, items, vecs, weaviate.Options{})
+	tx := weaviate.NewIndex(col, 8, 0).Text()
+
+	// Stemmed like the embedded index: "dragon" finds "Dragons".
+	res, err := tx.Search(ctx, text.Query{Text: "galactic dragon return", K: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Hits) == 0 || res.Hits[0].ID != items[5].ID {
+		t.Fatalf("hits %v; want %s first", res.Hits, items[5].ID)
+	}
+	// Filters apply; words found in tags and categories too.
+	res, err = tx.Search(ctx, text.Query{Text: "dragons", K: 100, Filter: text.Filter{Tags: []string{"odd"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Hits) == 0 {
+		t.Fatal("no hits")
+	}
+	for _, h := range res.Hits {
+		var it *content.Item
+		for i := range items {
+			if items[i].ID == h.ID {
+				it = &items[i]
+			}
+		}
+		if it.Tags[0] != "odd" || !strings.Contains(strings.ToLower(it.Title+it.Description), "dragon") {
+			t.Fatalf("hit %s (%q, %v) fails the query", h.ID, it.Title, it.Tags)
+		}
+	}
+	// Stop words alone match nothing; blank text browses in id order.
+	if res, err := tx.Search(ctx, text.Query{Text: "the of", K: 5}); err != nil || len(res.Hits) != 0 {
+		t.Fatalf("stop words: %v, %v", res.Hits, err)
+	}
+	res, err = tx.Search(ctx, text.Query{K: 3, Offset: 2, Filter: text.Filter{Categories: []string{"cat3"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := []string{res.Hits[0].ID, res.Hits[1].ID, res.Hits[2].ID}; !slices.Equal(got, []string{"it-011", "it-015", "it-019"}) {
+		t.Fatalf("browse = %v", got)
+	}
+	// Bad queries are refused as the embedded index refuses them.
+	if _, err := tx.Search(ctx, text.Query{Text: "x", K: 0}); !errors.Is(err, text.ErrInvalidQuery) {
+		t.Fatalf("K 0: %v", err)
+	}
+}
+
+func TestCollection_Edits(t *testing.T) {
+	c := client(t)
+	ctx := context.Background()
+	items, vecs := testItems(20, 8, 3)
+	col := newCollection(t, c, items, vecs, weaviate.Options{Replicas: 3})
+	x := weaviate.NewIndex(col, 8, 0)
+	vx, tx := x.Vectors(), x.Text()
+
+	// A new item with an attribute key the collection has not seen.
+	it := content.Item{ID: "new-1", Title: "Submarine Cartography", Attributes: map[string]content.Value{"pages ü": content.Number(300)}}
+	v := make([]float32, 8)
+	v[0] = 1
+	if err := vx.PutItem(ctx, it, v); err != nil {
+		t.Fatal(err)
+	}
+	lo := 250.0
+	res, err := tx.Search(ctx, text.Query{Text: "submarine", K: 5, Filter: text.Filter{Ranges: []text.Range{{Attribute: "pages ü", Min: &lo}}}})
+	if err != nil || len(res.Hits) != 1 || res.Hits[0].ID != "new-1" {
+		t.Fatalf("new item by words and new attribute: %v, %v", res.Hits, err)
+	}
+	// Rewritten: the old words no longer find it, the new ones do.
+	it.Title = "Volcano Atlas"
+	if err := vx.PutItem(ctx, it, v); err != nil {
+		t.Fatal(err)
+	}
+	if res, _ := tx.Search(ctx, text.Query{Text: "submarine", K: 5}); len(res.Hits) != 0 {
+		t.Fatalf("old words still match: %v", res.Hits)
+	}
+	if res, _ := tx.Search(ctx, text.Query{Text: "volcano", K: 5}); len(res.Hits) != 1 {
+		t.Fatalf("new words do not match: %v", res.Hits)
+	}
+	// Deleted: gone from both sides; deleting again is no error.
+	if err := vx.DeleteItem(ctx, "new-1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := vx.DeleteItem(ctx, "new-1"); err != nil {
+		t.Fatalf("second delete: %v", err)
+	}
+	got, err := vx.Search(ctx, v, 30, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slices.Contains(ids(got), "new-1") || len(got) != len(items) {
+		t.Fatalf("after delete: %v", ids(got))
+	}
+	if _, ok := vx.Vector("new-1"); ok {
+		t.Fatal("deleted item's vector still found")
+	}
+	// Bad vectors change nothing.
+	if err := vx.PutItem(ctx, it, make([]float32, 8)); !errors.Is(err, index.ErrZeroVector) {
+		t.Fatalf("zero vector: %v", err)
+	}
+	if err := vx.PutItem(ctx, it, make([]float32, 3)); !errors.Is(err, index.ErrDimension) {
+		t.Fatalf("short vector: %v", err)
+	}
+	if n, _ := col.Count(ctx); n != len(items) {
+		t.Fatalf("count %d after bad writes, want %d", n, len(items))
+	}
+}
+
+func TestClient_Collections(t *testing.T) {
+	c := client(t)
+	ctx := context.Background()
+	items, vecs := testItems(5, 4, 4)
+	col := newCollection(t, c, items, vecs, weaviate.Options{})
+	names, err := c.Collections(ctx)
+	if err != nil || !slices.Contains(names, col.Name()) {
+		t.Fatalf("Collections = %v, %v; want %s among them", names, err, col.Name())
+	}
+	if _, err := c.Collection(ctx, "Duet_missing"); !errors.Is(err, weaviate.ErrNoCollection) {
+		t.Fatalf("missing collection: %v", err)
+	}
+	if _, err := c.Create(ctx, col.Name(), items, weaviate.Options{}); !errors.Is(err, weaviate.ErrRejected) {
+		t.Fatalf("creating it again: %v", err)
+	}
+	if _, err := c.Create(ctx, "bad name", items, weaviate.Options{}); !errors.Is(err, weaviate.ErrRejected) {
+		t.Fatalf("bad name: %v", err)
+	}
+	if err := c.Drop(ctx, col.Name()); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Drop(ctx, col.Name()); err != nil {
+		t.Fatalf("dropping it again: %v", err)
+	}
+	// Searches of a collection gone fail; they do not answer nothing.
+	x := weaviate.NewIndex(col, 4, 0)
+	if _, err := x.Text().Search(ctx, text.Query{Text: "space", K: 1}); err == nil {
+		t.Fatal("text search of a dropped collection: no error")
+	}
+	if _, err := x.Vectors().Search(ctx, vecs[items[0].ID], 1, nil); err == nil {
+		t.Fatal("vector search of a dropped collection: no error")
+	}
+	// A cluster that does not answer.
+	dead, _ := weaviate.Open("weaviate://127.0.0.1:1")
+	if err := dead.Ping(ctx); !errors.Is(err, weaviate.ErrUnavailable) {
+		t.Fatalf("dead cluster: %v", err)
+	}
+}

@@ -1,0 +1,107 @@
+package snapshot_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"slices"
+	"testing"
+
+	"github.com/duetrec/duet/content"
+	"github.com/duetrec/duet/index/weaviate"
+	"github.com/duetrec/duet/internal/weaviatetest"
+	"github.com/duetrec/duet/search"
+	"github.com/duetrec/duet/search/snapshot"
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	weaviatetest.StopShared()
+	os.Exit(code)
+}
+
+// A snapshot whose index is in Weaviate: built into a collection the
+// manifest names, loaded only with the cluster, searched there; its
+// collection dropped once no kept snapshot names it and no lease holds it.
+func TestSnapshot_Weaviate(t *testing.T) {
+	ctx := context.Background()
+	c, err := weaviate.Open(weaviatetest.Shared(t).URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	model, ds := smallModel(t)
+	data := t.TempDir()
+	root := snapshot.NewRoot(data)
+	root.UseIndex(c)
+	bo := snapshot.BuildOptions{Weaviate: c, Collection: weaviate.Options{Shards: 2, Replicas: 3}}
+	first, err := root.Build(ctx, 7, model, ds.Items, nil, bo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := snapshot.Verify(ctx, first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !weaviate.ValidName(m.Collection) || m.Files["vectors.idx"].Size != 0 {
+		t.Fatalf("manifest %+v: want a collection and no vector file", m)
+	}
+	t.Cleanup(func() { c.Drop(context.Background(), m.Collection) })
+
+	// Without the cluster the snapshot cannot serve.
+	if _, err := snapshot.NewRoot(data).Load(ctx, first, search.StaticHistory{}, search.Options{}); !errors.Is(err, snapshot.ErrNeedsIndex) {
+		t.Fatalf("load without the cluster: %v, want ErrNeedsIndex", err)
+	}
+	snap, err := root.Load(ctx, first, search.StaticHistory{}, search.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	it := ds.Items[3]
+	res, err := snap.Search(ctx, search.Request{Query: it.Title, K: 5, Mode: search.ModeKeyword})
+	if err != nil || len(res.Hits) == 0 || res.Hits[0].ID != it.ID {
+		t.Fatalf("keyword search for %q: %+v %v", it.Title, res, err)
+	}
+	res, err = snap.Similar(ctx, it.ID, search.Request{K: 3})
+	if err != nil || len(res.Hits) != 3 || slices.ContainsFunc(res.Hits, func(h search.Hit) bool { return h.ID == it.ID }) {
+		t.Fatalf("similar to %s: %+v %v", it.ID, res, err)
+	}
+	// A live edit reaches the collection.
+	if err := snap.ItemPut(ctx, content.Item{ID: "live", Title: "Zanzibarian Quokka"}); err != nil {
+		t.Fatal(err)
+	}
+	res, err = snap.Search(ctx, search.Request{Query: "quokka", K: 5, Mode: search.ModeKeyword})
+	if err != nil || len(res.Hits) != 1 || res.Hits[0].ID != "live" {
+		t.Fatalf("live edit: %+v %v", res, err)
+	}
+	if _, err := snap.SaveAs(ctx, root, 8, nil, nil); !errors.Is(err, snapshot.ErrRemote) {
+		t.Fatalf("SaveAs: %v, want ErrRemote", err)
+	}
+	snap.Close()
+
+	second, err := root.Build(ctx, 8, model, ds.Items, nil, bo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m2, _ := snapshot.Verify(ctx, second)
+	t.Cleanup(func() { c.Drop(context.Background(), m2.Collection) })
+	if err := root.Prune(1); err != nil {
+		t.Fatal(err)
+	}
+	// The first is pruned, but a server still leases its collection.
+	if err := c.Lease(ctx, "test-server", []string{m.Collection}, 30e9); err != nil {
+		t.Fatal(err)
+	}
+	if dropped, err := root.DropUnusedCollections(ctx); err != nil || slices.Contains(dropped, m.Collection) || slices.Contains(dropped, m2.Collection) {
+		t.Fatalf("dropped %v, %v while leased", dropped, err)
+	}
+	if err := c.Lease(ctx, "test-server", []string{m.Collection}, -1); err != nil { // expired
+		t.Fatal(err)
+	}
+	dropped, err := root.DropUnusedCollections(ctx)
+	if err != nil || !slices.Contains(dropped, m.Collection) || slices.Contains(dropped, m2.Collection) {
+		t.Fatalf("dropped %v, %v; want %s alone", dropped, err, m.Collection)
+	}
+	if names, _ := c.Collections(ctx); slices.Contains(names, m.Collection) || !slices.Contains(names, m2.Collection) {
+		t.Fatalf("collections left: %v", names)
+	}
+}
