@@ -19,7 +19,10 @@ import (
 
 	"github.com/duetrec/duet/content"
 	"github.com/duetrec/duet/index"
+	"github.com/duetrec/duet/index/weaviate"
 	"github.com/duetrec/duet/internal/durable"
+	"github.com/duetrec/duet/internal/topk"
+	"github.com/duetrec/duet/internal/vec"
 	"github.com/duetrec/duet/search"
 	"github.com/duetrec/duet/search/snapshot"
 	"github.com/duetrec/duet/tower"
@@ -31,6 +34,11 @@ import (
 type SearchOptions struct {
 	Epochs int    // most epochs of two-tower training; default 20
 	Seed   uint64 // random seed of training and of the queries; default 1
+	// Weaviate, when set, is a cluster the same snapshot is also built
+	// into (a collection shaped by Collection, dropped at the end), to be
+	// asked the same cases beside the embedded indexes.
+	Weaviate   *weaviate.Client
+	Collection weaviate.Options
 }
 
 // SearchReport is what Search measures.
@@ -47,6 +55,14 @@ type SearchReport struct {
 	// last word as a prefix, typos tolerated: the API's defaults), as
 	// typed, with one typo, and cut mid-word.
 	Variants []SearchVariant
+	// Weaviate, with SearchOptions.Weaviate, is Modes asked of the same
+	// snapshot with its index in Weaviate; WeaviateRecall is the recall@10
+	// of Weaviate's near-vector search against the exact one, for every
+	// item's vector as a query (at most 1,000), and Publish the time the
+	// collection took to fill.
+	Weaviate       []search.EvalResult
+	WeaviateRecall float64
+	Publish        time.Duration
 }
 
 // SearchVariant is the benchmark's cases changed one way and asked with
@@ -130,6 +146,11 @@ func Search(ctx context.Context, ds *tower.Dataset, spl *towereval.Split, opts S
 	if rep.Modes, err = search.Evaluate(ctx, snap.Engine, cases, search.EvalModes()); err != nil {
 		return nil, fmt.Errorf("personalised search: %w", err)
 	}
+	if opts.Weaviate != nil {
+		if err := searchWeaviate(ctx, rep, model, ds, pop, hist, cases, opts); err != nil {
+			return nil, err
+		}
+	}
 	typed := search.EvalModes()
 	for i := range typed {
 		typed[i].Request.Prefix, typed[i].Request.Typos = true, search.DefaultTypos
@@ -161,10 +182,76 @@ func Search(ctx context.Context, ds *tower.Dataset, spl *towereval.Split, opts S
 	return rep, nil
 }
 
+// searchWeaviate builds the snapshot again with its index in Weaviate and
+// asks it the cases, and measures its vector recall against the exact
+// index.
+func searchWeaviate(ctx context.Context, rep *SearchReport, model *tower.Model, ds *tower.Dataset, pop map[string]float64, hist search.StaticHistory, cases []search.EvalCase, opts SearchOptions) error {
+	data, err := os.MkdirTemp("", "duet-eval-weaviate-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(data)
+	root := snapshot.NewRoot(data)
+	root.UseIndex(opts.Weaviate)
+	start := time.Now()
+	dir, err := root.Build(ctx, 0, model, ds.Items, pop, snapshot.BuildOptions{Weaviate: opts.Weaviate, Collection: opts.Collection})
+	if err != nil {
+		return fmt.Errorf("personalised search in weaviate: %w", err)
+	}
+	rep.Publish = time.Since(start)
+	snap, err := root.Load(ctx, dir, hist, search.Options{SeenLen: 1 << 30})
+	if err != nil {
+		return err
+	}
+	defer snap.Close()
+	defer opts.Weaviate.Drop(context.WithoutCancel(ctx), snap.Manifest.Collection)
+	if rep.Weaviate, err = search.Evaluate(ctx, snap.Engine, cases, search.EvalModes()); err != nil {
+		return fmt.Errorf("personalised search in weaviate: %w", err)
+	}
+	col, err := opts.Weaviate.Collection(ctx, snap.Manifest.Collection)
+	if err != nil {
+		return err
+	}
+	vecs := make([][]float32, len(ds.Items))
+	for i := range ds.Items {
+		vecs[i] = model.ItemVector(ds.Items[i], nil)
+	}
+	const k, maxQueries = 10, 1000
+	step := max(1, len(vecs)/maxQueries)
+	found, want := 0, 0
+	for q := 0; q < len(vecs); q += step {
+		exact := topk.New(k)
+		for i, v := range vecs {
+			exact.Push(int32(i), vec.Dot(v, vecs[q]))
+		}
+		truth := map[string]bool{}
+		for _, e := range exact.Sorted() {
+			truth[ds.Items[e.ID].ID] = true
+		}
+		hits, err := col.NearVector(ctx, vecs[q], k, nil)
+		if err != nil {
+			return err
+		}
+		for _, h := range hits {
+			if truth[h.ID] {
+				found++
+			}
+		}
+		want += len(truth)
+	}
+	rep.WeaviateRecall = float64(found) / float64(max(want, 1))
+	return nil
+}
+
 // WriteJSON writes the report in the shape `duet eval --task search
 // --json` promises: {"protocol", "task": "search", "k": [10], "queries",
 // "models": [{"name", "mrr@10", "recall@10", "cases"}], "variants":
-// [{"name", "changed", "modes": [as models]}]}.
+// [{"name", "changed", "modes": [as models]}]}, and with a Weaviate
+// cluster "weaviate": {"models", "vector_recall@10", "publish_seconds"}.
 func (r *SearchReport) WriteJSON(path string) error {
-	return durable.WriteJSON(path, map[string]any{"protocol": r.Protocol, "task": "search", "k": []int{10}, "queries": r.Queries, "models": r.Modes, "variants": r.Variants})
+	m := map[string]any{"protocol": r.Protocol, "task": "search", "k": []int{10}, "queries": r.Queries, "models": r.Modes, "variants": r.Variants}
+	if len(r.Weaviate) > 0 {
+		m["weaviate"] = map[string]any{"models": r.Weaviate, "vector_recall@10": r.WeaviateRecall, "publish_seconds": r.Publish.Seconds()}
+	}
+	return durable.WriteJSON(path, m)
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/duetrec/duet/index/weaviate"
 	"github.com/duetrec/duet/internal/durable"
 	searcheval "github.com/duetrec/duet/search/eval"
 
@@ -34,6 +35,8 @@ func newEvalCmd() *cobra.Command {
 		members               int
 		valShape              string
 		noRefit               bool
+		indexURL              string
+		shards, replicas      int
 	)
 	cmd := &cobra.Command{
 		Use:   "eval (--data DATA | --store URL | --items F (--events F | --train F --test F))",
@@ -71,6 +74,20 @@ user's history, answered by each search mode.`,
 			if task != "rank" && task != "search" {
 				return usagef("--task must be rank or search")
 			}
+			var remote *weaviate.Client
+			if indexURL != "" {
+				if task != "search" || !weaviate.IsURL(indexURL) {
+					return usagef("--index takes a weaviate://host:port[,host:port…] URL, with --task search")
+				}
+				if shards < 1 || replicas < 1 {
+					return usagef("--shards and --replicas must be at least 1")
+				}
+				var err error
+				if remote, err = weaviate.Open(indexURL); err != nil {
+					return usagef("%v", err)
+				}
+				defer remote.Close()
+			}
 			ctx := cmd.Context()
 			var (
 				ds  *tower.Dataset
@@ -100,7 +117,8 @@ user's history, answered by each search mode.`,
 				}
 			}
 			if task == "search" {
-				return evalSearch(ctx, cmd.OutOrStdout(), ds, spl, searcheval.SearchOptions{Epochs: epochs, Seed: seed}, jsonOut)
+				so := searcheval.SearchOptions{Epochs: epochs, Seed: seed, Weaviate: remote, Collection: weaviate.Options{Shards: shards, Replicas: replicas}}
+				return evalSearch(ctx, cmd.OutOrStdout(), ds, spl, so, jsonOut)
 			}
 			var recs []eval.Recommender
 			for _, name := range models {
@@ -155,6 +173,9 @@ user's history, answered by each search mode.`,
 	f.Uint64Var(&seed, "seed", 1, "random seed")
 	f.Float64Var(&coldItems, "cold-items", 0, "share of items held out of training entirely (cold start)")
 	f.StringVar(&task, "task", "rank", "rank (recommendation) or search (personalised search)")
+	f.StringVar(&indexURL, "index", "", "with --task search: also ask the same snapshot with its index in this Weaviate cluster (weaviate://host:port,…), side by side")
+	f.IntVar(&shards, "shards", 1, "with --index: shards of the collection")
+	f.IntVar(&replicas, "replicas", 1, "with --index: copies of each shard")
 	f.StringSliceVar(&models, "models", append(append([]string{"served"}, twoTowerModels...), "pop", "itemknn", "ease", "bpr"), "models to compare (served: what the recommendations API serves)")
 	f.IntSliceVar(&ks, "k", []int{10}, "cut-offs")
 	f.StringVar(&jsonOut, "json", "", "write every figure to this JSON file")
@@ -195,6 +216,13 @@ func evalSearch(ctx context.Context, out io.Writer, ds *tower.Dataset, spl *eval
 	fmt.Fprintf(out, "%-16s %8s %9s\n", "mode", "mrr@10", "recall@10")
 	for _, r := range rep.Modes {
 		fmt.Fprintf(out, "%-16s %8.4f %9.4f\n", r.Name, r.MRR, r.Recall)
+	}
+	if len(rep.Weaviate) > 0 {
+		fmt.Fprintf(out, "\nthe same snapshot, its index in Weaviate (published in %.1fs; near-vector recall@10 against exact %.4f):\n", rep.Publish.Seconds(), rep.WeaviateRecall)
+		fmt.Fprintf(out, "%-16s %8s %9s %9s\n", "mode", "mrr@10", "recall@10", "mrr ratio")
+		for i, r := range rep.Weaviate {
+			fmt.Fprintf(out, "%-16s %8.4f %9.4f %9.3f\n", r.Name, r.MRR, r.Recall, r.MRR/max(rep.Modes[i].MRR, 1e-12))
+		}
 	}
 	fmt.Fprintf(out, "\nas a search box asks (prefix on, typos tolerated), MRR@10 / Recall@10:\n%-16s", "mode")
 	for _, v := range rep.Variants {

@@ -32,3 +32,21 @@ func TestIndexFlag_Usage(t *testing.T) {
 		}
 	}
 }
+
+func TestEvalIndexFlag_Usage(t *testing.T) {
+	for _, args := range [][]string{
+		{"--data", t.TempDir(), "--task", "search", "--index", "http://127.0.0.1:8080"},
+		{"--data", t.TempDir(), "--task", "rank", "--index", "weaviate://127.0.0.1:1"},
+		{"--data", t.TempDir(), "--task", "search", "--index", "weaviate://127.0.0.1:1", "--shards", "0"},
+	} {
+		cmd := newEvalCmd()
+		cmd.SetArgs(args)
+		cmd.SetOut(io.Discard)
+		cmd.SetErr(io.Discard)
+		cmd.SilenceUsage, cmd.SilenceErrors = true, true
+		var ue usageError
+		if err := cmd.ExecuteContext(context.Background()); !errors.As(err, &ue) {
+			t.Errorf("%v: %v, want a usage error", args, err)
+		}
+	}
+}
