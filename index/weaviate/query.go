@@ -146,26 +146,58 @@ func (col *Collection) NearVector(ctx context.Context, v []float32, k int, f *te
 	return hits, nil
 }
 
+// bm25Fields are the properties free text is matched against, with the
+// embedded text index's boosts.
+var bm25Fields = []struct {
+	prop  string
+	boost float32
+}{{propTitle, 2}, {propBody, 1}, {propLabels, 1}}
+
 // BM25 returns up to k objects passing f that hold any of the terms
-// (already analysed: Duet's stemmed, lowercased words) in their title
-// (weighing double), description or labels, by BM25, highest first, with
-// their vectors.
+// (already analysed: Duet's stemmed, lowercased words) in their title,
+// description or labels, highest score first, with their vectors. As in
+// the embedded index, each field is scored on its own (BM25 with the
+// field's own lengths) and the scores are summed, the title's doubled:
+// Weaviate's BM25F over several properties would count the title's length
+// against a word found only in the labels. The three searches go in one
+// request, up to k objects each.
 func (col *Collection) BM25(ctx context.Context, terms []string, k int, f *text.Filter) ([]Hit, error) {
 	where, ok := col.where(f)
 	if !ok || k <= 0 || len(terms) == 0 {
 		return nil, nil
 	}
-	args := "bm25:{query:" + quote(strings.Join(terms, " ")) + `, properties:["` + propTitle + `^2","` + propBody + `","` + propLabels + `"]}, limit:` + strconv.Itoa(k) + where
-	rows, err := col.get(ctx, args, "score vector")
-	if err != nil {
+	var b strings.Builder
+	b.WriteString("{Get{")
+	for i, fl := range bm25Fields {
+		fmt.Fprintf(&b, "f%d: %s(bm25:{query:%s, properties:[%q]}, limit:%d%s%s){%s _additional{score vector}} ",
+			i, col.name, quote(strings.Join(terms, " ")), fl.prop, k, where, col.consistency(), propID)
+	}
+	b.WriteString("}}")
+	var out struct{ Get map[string][]row }
+	if err := col.c.graphQL(ctx, b.String(), &out); err != nil {
 		return nil, fmt.Errorf("bm25 search of %s: %w", col.name, err)
 	}
-	hits := make([]Hit, 0, len(rows))
-	for _, r := range rows {
-		s, _ := strconv.ParseFloat(r.Additional.Score, 32)
-		hits = append(hits, Hit{ID: r.ID, Score: float32(s), Vector: r.Additional.Vector})
+	byID := map[string]int{}
+	var hits []Hit
+	for i, fl := range bm25Fields {
+		for _, r := range out.Get["f"+strconv.Itoa(i)] {
+			s, _ := strconv.ParseFloat(r.Additional.Score, 32)
+			j, ok := byID[r.ID]
+			if !ok {
+				j = len(hits)
+				byID[r.ID] = j
+				hits = append(hits, Hit{ID: r.ID, Vector: r.Additional.Vector})
+			}
+			hits[j].Score += fl.boost * float32(s)
+		}
 	}
-	return hits, nil
+	sort.SliceStable(hits, func(i, j int) bool {
+		if hits[i].Score != hits[j].Score {
+			return hits[i].Score > hits[j].Score
+		}
+		return hits[i].ID < hits[j].ID
+	})
+	return hits[:min(k, len(hits))], nil
 }
 
 // Browse returns up to k objects passing f after skipping offset, in id

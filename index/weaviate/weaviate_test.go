@@ -310,6 +310,35 @@ func TestCollection_TextSearch(t *testing.T) {
 	}
 }
 
+// BM25's top k are the k best: with many items matching, a short field
+// holding the word outscores a long one, whatever the order of writes.
+// (Weaviate's block-max WAND, its default, fails this; the test cluster
+// runs with USE_INVERTED_SEARCHABLE=false.)
+func TestCollection_TextTopK(t *testing.T) {
+	c := client(t)
+	ctx := context.Background()
+	var items []content.Item
+	vecs := map[string][]float32{}
+	for i := range 400 {
+		it := content.Item{ID: fmt.Sprintf("long-%03d", i), Title: "x", Categories: []string{"Sci-Fi", "Drama", "Horror", "Thriller"}}
+		if i%20 == 7 {
+			it.ID, it.Categories = fmt.Sprintf("short-%03d", i), []string{"Sci-Fi"}
+		}
+		items = append(items, it)
+		vecs[it.ID] = []float32{1, 0}
+	}
+	col := newCollection(t, c, items, vecs, weaviate.Options{})
+	res, err := weaviate.NewIndex(col, 2, 0).Text().Search(ctx, text.Query{Text: "sci-fi", K: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, h := range res.Hits {
+		if !strings.HasPrefix(h.ID, "short-") {
+			t.Fatalf("hit %d is %s (score %.3f), want the 20 short ones first: %v", i, h.ID, h.Score, res.Hits)
+		}
+	}
+}
+
 func TestCollection_Edits(t *testing.T) {
 	c := client(t)
 	ctx := context.Background()

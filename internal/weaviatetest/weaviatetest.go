@@ -147,6 +147,9 @@ func Start(ctx context.Context, bin string) (*Cluster, error) {
 			"RAFT_BOOTSTRAP_EXPECT=" + strconv.Itoa(n),
 			"GRPC_PORT=" + strconv.Itoa(p.grpc),
 			"QUERY_MAXIMUM_RESULTS=100000",
+			// BM25 by block-max WAND (the default) misses better-scored
+			// objects when many tie (docs/DEPLOY.md): the exact path.
+			"USE_INVERTED_SEARCHABLE=false",
 		}
 		c.Nodes = append(c.Nodes, node)
 	}
