@@ -253,7 +253,7 @@ func (s *Server) live(ctx context.Context, seq uint64, ids ...string) {
 }
 
 // liveTimeout bounds the live apply of one acknowledged write.
-const liveTimeout = 5 * time.Second
+const liveTimeout = 2 * time.Second
 
 // Close takes the backend out of service and closes it, once the requests
 // using it have finished. Serve has returned by then.

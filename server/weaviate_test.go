@@ -187,3 +187,56 @@ func TestWeaviate_NodeKilled(t *testing.T) {
 	}
 	t.Logf("%d items acknowledged, %d deleted; %d searches, %d retried", len(acked), len(deleted), searches.Load(), retried.Load())
 }
+
+// While the whole cluster is away, an editor's write is still
+// acknowledged (the store has it), /readyz says the index is behind, and
+// once the cluster is back the follower applies the write: found by its
+// words, the lag gone.
+func TestWeaviate_Outage(t *testing.T) {
+	if *indexFlag != "weaviate" {
+		t.Skip("runs with -index=weaviate")
+	}
+	f := newEngineFixture(t, func(c *server.Config) { c.SearchRate = -1 })
+	cluster := weaviatetest.Shared(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	var following sync.WaitGroup
+	following.Go(func() { f.srv.Follow(ctx, 100*time.Millisecond, time.Second) })
+	defer following.Wait()
+	defer cancel()
+
+	if err := cluster.Pause(); err != nil {
+		t.Fatal(err)
+	}
+	resumed := false
+	defer func() {
+		if !resumed {
+			cluster.Resume()
+		}
+	}()
+	start := time.Now()
+	if rec := f.do("PUT", "/v1/items/outage-1", editorTok, `{"title":"Zorblax Quintessence"}`); rec.Code != 200 && rec.Code != 201 {
+		t.Fatalf("put while the cluster is away: %d %s", rec.Code, rec.Body)
+	}
+	t.Logf("write acknowledged in %v with the cluster away", time.Since(start))
+	waitFor := func(what string, limit time.Duration, ok func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(limit)
+		for !ok() {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: not within %v", what, limit)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	waitFor("/readyz 503", 15*time.Second, func() bool { return f.do("GET", "/readyz", "", "").Code == 503 })
+	if err := cluster.Resume(); err != nil {
+		t.Fatal(err)
+	}
+	resumed = true
+	back := time.Now()
+	waitFor("the write applied", 60*time.Second, func() bool {
+		return slices.Contains(f.hitIDs("/v1/search?mode=keyword&k=3&q=zorblax"), "outage-1")
+	})
+	waitFor("/readyz 200", 30*time.Second, func() bool { return f.do("GET", "/readyz", "", "").Code == 200 })
+	t.Logf("applied and ready %v after the cluster came back", time.Since(back))
+}

@@ -325,6 +325,24 @@ func (c *Cluster) Kill(i int) error {
 	return nil
 }
 
+// Pause stops every node where it is (SIGSTOP): connections hang
+// rather than fail, as with a cluster cut off. Resume lets them go on.
+func (c *Cluster) Pause() error { return c.signal(syscall.SIGSTOP) }
+
+// Resume continues paused nodes.
+func (c *Cluster) Resume() error { return c.signal(syscall.SIGCONT) }
+
+func (c *Cluster) signal(sig syscall.Signal) error {
+	for _, n := range c.Nodes {
+		if n.cmd != nil {
+			if err := n.cmd.Process.Signal(sig); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 // Restart starts a killed node again on its ports and data, and waits
 // until it is ready.
 func (c *Cluster) Restart(ctx context.Context, i int) error {
