@@ -101,7 +101,7 @@ func newEngineFixture(t testing.TB, mutate ...func(*server.Config)) *engineFixtu
 	if *indexFlag == "weaviate" {
 		bo.Weaviate = weaviateClient(t)
 		bo.Collection = weaviate.Options{Shards: 2, Replicas: 3}
-		root.UseIndex(bo.Weaviate)
+		root.UseIndex(bo.Weaviate, "")
 	}
 	if _, err := root.Build(ctx, stats.Seq, model, ds.Items, nil, bo); err != nil {
 		t.Fatal(err)

@@ -113,3 +113,28 @@ func (c *Client) DropUnused(ctx context.Context, keep []string) ([]string, error
 	}
 	return dropped, nil
 }
+
+// Release gives up every lease of holder.
+func (c *Client) Release(ctx context.Context, holder string) error {
+	if err := c.ensureLeases(ctx); err != nil {
+		return fmt.Errorf("release: %w", err)
+	}
+	q := "{Get{" + leaseClass + "(limit:10000, where:{path:[\"holder\"],operator:Equal,valueText:" + quote(holder) + "}){_additional{id}}}}"
+	var out struct {
+		Get map[string][]struct {
+			Additional struct {
+				ID string `json:"id"`
+			} `json:"_additional"`
+		}
+	}
+	if err := c.graphQL(ctx, q, &out); err != nil {
+		return fmt.Errorf("release: %w", err)
+	}
+	for _, r := range out.Get[leaseClass] {
+		err := c.do(ctx, http.MethodDelete, "/v1/objects/"+leaseClass+"/"+r.Additional.ID+"?consistency_level=QUORUM", nil, nil)
+		if err != nil && !isNotFound(err) {
+			return fmt.Errorf("release: %w", err)
+		}
+	}
+	return nil
+}

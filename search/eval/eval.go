@@ -192,7 +192,7 @@ func searchWeaviate(ctx context.Context, rep *SearchReport, model *tower.Model, 
 	}
 	defer os.RemoveAll(data)
 	root := snapshot.NewRoot(data)
-	root.UseIndex(opts.Weaviate)
+	root.UseIndex(opts.Weaviate, "")
 	start := time.Now()
 	dir, err := root.Build(ctx, 0, model, ds.Items, pop, snapshot.BuildOptions{Weaviate: opts.Weaviate, Collection: opts.Collection})
 	if err != nil {

@@ -44,7 +44,7 @@ func (r *Root) Load(ctx context.Context, dir string, hist search.History, opts s
 	if err != nil {
 		return nil, err
 	}
-	return load(ctx, dir, work, hist, opts, r.remote)
+	return load(ctx, dir, work, hist, opts, r.remote, r.holder)
 }
 
 // Load verifies and loads the snapshot in dir. The text index, which live
@@ -54,12 +54,12 @@ func (r *Root) Load(ctx context.Context, dir string, hist search.History, opts s
 // bad, index.ErrCorrupt, tower.ErrBadModel or tower.ErrModelVersion when
 // one of its files is.
 func Load(ctx context.Context, dir, work string, hist search.History, opts search.Options) (*Snapshot, error) {
-	return load(ctx, dir, work, hist, opts, nil)
+	return load(ctx, dir, work, hist, opts, nil, "")
 }
 
 // load is Load, with the cluster holding the snapshot's collection when
 // it has one.
-func load(ctx context.Context, dir, work string, hist search.History, opts search.Options, remote *weaviate.Client) (*Snapshot, error) {
+func load(ctx context.Context, dir, work string, hist search.History, opts search.Options, remote *weaviate.Client, holder string) (*Snapshot, error) {
 	m, err := Verify(ctx, dir)
 	if err != nil {
 		os.RemoveAll(work)
@@ -80,7 +80,7 @@ func load(ctx context.Context, dir, work string, hist search.History, opts searc
 	var lookup search.VectorIndex
 	var remoteIdx *weaviate.Index
 	if m.Collection != "" {
-		if remoteIdx, err = openCollection(ctx, m, model, remote); err != nil {
+		if remoteIdx, err = openCollection(ctx, m, model, remote, holder); err != nil {
 			return fail(err)
 		}
 		lookup = remoteIdx.Vectors()
@@ -162,10 +162,11 @@ func load(ctx context.Context, dir, work string, hist search.History, opts searc
 	return &Snapshot{Engine: e, Dir: dir, Manifest: m, Model: model, text: tx, vectors: vecs, lists: lists, work: work}, nil
 }
 
-// openCollection opens the Weaviate collection a snapshot names. Its
+// openCollection opens the Weaviate collection a snapshot names, leased
+// to holder when there is one. Its
 // object count is not checked against the manifest: servers already using
 // the collection change it with their live edits.
-func openCollection(ctx context.Context, m Manifest, model *tower.Model, remote *weaviate.Client) (*weaviate.Index, error) {
+func openCollection(ctx context.Context, m Manifest, model *tower.Model, remote *weaviate.Client, holder string) (*weaviate.Index, error) {
 	if remote == nil {
 		return nil, fmt.Errorf("%w: the snapshot's vectors and text are in Weaviate collection %s (give the cluster with --index weaviate://…)", ErrNeedsIndex, m.Collection)
 	}
@@ -175,6 +176,11 @@ func openCollection(ctx context.Context, m Manifest, model *tower.Model, remote 
 	col, err := remote.Collection(ctx, m.Collection)
 	if err != nil {
 		return nil, err
+	}
+	if holder != "" {
+		if err := remote.Lease(ctx, holder, []string{m.Collection}, leaseTTL); err != nil {
+			return nil, err
+		}
 	}
 	return weaviate.NewIndex(col, m.Dim, 0), nil
 }

@@ -30,14 +30,18 @@ const (
 type Root struct {
 	data   string
 	remote *weaviate.Client
+	holder string // who leases the collections loaded; "" leases none
 }
 
 // NewRoot returns the snapshot root of the data directory data.
 func NewRoot(data string) *Root { return &Root{data: data} }
 
 // UseIndex has Load read the snapshots whose vectors and text are in a
-// Weaviate collection from cluster c.
-func (r *Root) UseIndex(c *weaviate.Client) { r.remote = c }
+// Weaviate collection from cluster c. A server names itself as holder:
+// Load then leases a snapshot's collection before it serves from it, so
+// that no rebuild drops it meanwhile (HoldCollections renews the lease);
+// others pass "".
+func (r *Root) UseIndex(c *weaviate.Client, holder string) { r.remote, r.holder = c, holder }
 
 // Dir is the directory holding the snapshots, DATA/snapshots.
 func (r *Root) Dir() string { return filepath.Join(r.data, snapshotsDir) }
@@ -182,26 +186,32 @@ func seqOf(dir string) (uint64, bool) {
 // lasts; it renews every third of it.
 const leaseTTL = 2 * time.Minute
 
-// HoldCollections leases the Weaviate collections inUse names, renewing
-// the lease until ctx is done, so that no rebuild drops a collection a
-// server is still using. Failures are passed to failed and retried at the
-// next renewal; a lease left by a process that stopped expires.
-func (r *Root) HoldCollections(ctx context.Context, holder string, inUse func() []string, failed func(error)) {
-	if r.remote == nil {
+// HoldCollections renews the lease of the Weaviate collections inUse
+// names (Load took it first) until ctx is done, and then gives up the
+// holder's leases, so that a rebuild may drop what no server uses.
+// Failures are passed to failed and retried at the next renewal; the
+// leases of a process that stopped without giving them up expire.
+func (r *Root) HoldCollections(ctx context.Context, inUse func() []string, failed func(error)) {
+	if r.remote == nil || r.holder == "" {
 		return
 	}
 	t := time.NewTicker(leaseTTL / 3)
 	defer t.Stop()
 	for {
-		if cols := inUse(); len(cols) > 0 {
-			if err := r.remote.Lease(ctx, holder, cols, leaseTTL); err != nil && ctx.Err() == nil && failed != nil {
-				failed(err)
-			}
-		}
 		select {
 		case <-ctx.Done():
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			defer cancel()
+			if err := r.remote.Release(rctx, r.holder); err != nil && failed != nil {
+				failed(err)
+			}
 			return
 		case <-t.C:
+		}
+		if cols := inUse(); len(cols) > 0 {
+			if err := r.remote.Lease(ctx, r.holder, cols, leaseTTL); err != nil && ctx.Err() == nil && failed != nil {
+				failed(err)
+			}
 		}
 	}
 }

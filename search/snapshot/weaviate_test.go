@@ -33,7 +33,7 @@ func TestSnapshot_Weaviate(t *testing.T) {
 	model, ds := smallModel(t)
 	data := t.TempDir()
 	root := snapshot.NewRoot(data)
-	root.UseIndex(c)
+	root.UseIndex(c, "")
 	bo := snapshot.BuildOptions{Weaviate: c, Collection: weaviate.Options{Shards: 2, Replicas: 3}}
 	first, err := root.Build(ctx, 7, model, ds.Items, nil, bo)
 	if err != nil {
@@ -78,6 +78,18 @@ func TestSnapshot_Weaviate(t *testing.T) {
 	}
 	snap.Close()
 
+	// A server loads the first: the load leases its collection.
+	server := snapshot.NewRoot(data)
+	server.UseIndex(c, "test-server")
+	held, err := server.Load(ctx, first, search.StaticHistory{}, search.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	if leased, err := c.Leased(ctx); err != nil || !leased[m.Collection] {
+		t.Fatalf("leased %v, %v; want %s", leased, err, m.Collection)
+	}
+
 	second, err := root.Build(ctx, 8, model, ds.Items, nil, bo)
 	if err != nil {
 		t.Fatal(err)
@@ -87,14 +99,11 @@ func TestSnapshot_Weaviate(t *testing.T) {
 	if err := root.Prune(1); err != nil {
 		t.Fatal(err)
 	}
-	// The first is pruned, but a server still leases its collection.
-	if err := c.Lease(ctx, "test-server", []string{m.Collection}, 30e9); err != nil {
-		t.Fatal(err)
-	}
 	if dropped, err := root.DropUnusedCollections(ctx); err != nil || slices.Contains(dropped, m.Collection) || slices.Contains(dropped, m2.Collection) {
 		t.Fatalf("dropped %v, %v while leased", dropped, err)
 	}
-	if err := c.Lease(ctx, "test-server", []string{m.Collection}, -1); err != nil { // expired
+	// The server stops and gives its leases up.
+	if err := c.Release(ctx, "test-server"); err != nil {
 		t.Fatal(err)
 	}
 	dropped, err := root.DropUnusedCollections(ctx)

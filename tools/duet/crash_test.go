@@ -19,6 +19,7 @@ import (
 
 	"github.com/duetrec/duet/internal/pgtest"
 	"github.com/duetrec/duet/internal/race"
+	"github.com/duetrec/duet/internal/weaviatetest"
 	"github.com/duetrec/duet/search/snapshot"
 )
 
@@ -32,6 +33,7 @@ func TestMain(m *testing.M) {
 	}
 	code := m.Run()
 	pgtest.StopShared()
+	weaviatetest.StopShared()
 	os.Exit(code)
 }
 

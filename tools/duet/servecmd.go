@@ -3,9 +3,11 @@ package main
 import (
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -85,11 +87,14 @@ every request.`,
 					return err
 				}
 				defer remote.Close()
-				root.UseIndex(remote)
-				holder, _ := os.Hostname()
-				holder = fmt.Sprintf("%s:%d:%s", holder, os.Getpid(), addr)
-				go root.HoldCollections(ctx, holder, srv.Collections, func(err error) {
-					log.Warn("leasing the collections in service", "err", err)
+				host, _ := os.Hostname()
+				root.UseIndex(remote, fmt.Sprintf("%s:%d:%08x", host, os.Getpid(), rand.Uint32()))
+				var leasing sync.WaitGroup
+				defer leasing.Wait() // the leases given up before the client closes
+				leasing.Go(func() {
+					root.HoldCollections(ctx, srv.Collections, func(err error) {
+						log.Warn("leasing the collections in service", "err", err)
+					})
 				})
 			}
 			if _, err := srv.Reload(ctx); err != nil {

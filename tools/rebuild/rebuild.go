@@ -181,7 +181,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		if err := remote.Ping(ctx); err != nil {
 			return nil, fmt.Errorf("rebuild: %w", err)
 		}
-		root.UseIndex(remote)
+		root.UseIndex(remote, "")
 	}
 	unlock, err := root.Lock()
 	if err != nil {
