@@ -7,6 +7,7 @@ import (
 	"os"
 
 	"github.com/duetrec/duet/index"
+	"github.com/duetrec/duet/index/weaviate"
 	"github.com/duetrec/duet/search"
 	"github.com/duetrec/duet/search/snapshot"
 	"github.com/duetrec/duet/tower"
@@ -36,6 +37,16 @@ type Served struct {
 	Fusion search.Fusion
 	// K is how many hits Score asks for; default 100.
 	K int
+	// Weaviate, when set, holds the snapshot's vectors and text (a
+	// collection shaped by Collection, dropped on Close) instead of the
+	// embedded indexes: the recommendations as a server with --index
+	// serves them.
+	Weaviate   *weaviate.Client
+	Collection weaviate.Options
+	// Twin, when set, is a Served fitted just before on the same data:
+	// this one serves its model, lists and configuration instead of
+	// fitting its own, so that the two differ by their index alone.
+	Twin *Served
 
 	// Chosen is the configuration served after Fit, and Choosing how it
 	// was chosen when Fit chose.
@@ -46,16 +57,25 @@ type Served struct {
 
 	dir  string
 	snap *snapshot.Snapshot
-	ids  []string // item ids by the dataset's index
-	pos  map[string]int32
-	cfBy string // the collaborative method Fit used
+	// What the snapshot was built from, for a twin.
+	model *tower.Model
+	lists *snapshot.Lists
+	pop   map[string]float64
+	ids   []string // item ids by the dataset's index
+	pos   map[string]int32
+	cfBy  string // the collaborative method Fit used
 }
 
 // SetProtocol records how the split was made, for early stopping.
 func (s *Served) SetProtocol(protocol string) { s.protocol = protocol }
 
-// Name returns "served".
-func (s *Served) Name() string { return "served" }
+// Name returns "served", or "served-weaviate" with Weaviate.
+func (s *Served) Name() string {
+	if s.Weaviate != nil {
+		return "served-weaviate"
+	}
+	return "served"
+}
 
 // Params reports the served configuration.
 func (s *Served) Params() map[string]any {
@@ -80,6 +100,13 @@ func (s *Served) Fit(ctx context.Context, ds *tower.Dataset, train [][]int32) er
 	for i, it := range ds.Items {
 		s.ids[i] = it.ID
 		s.pos[it.ID] = int32(i)
+	}
+	if tw := s.Twin; tw != nil {
+		if tw.model == nil {
+			return fmt.Errorf("served: the twin is not fitted")
+		}
+		s.Chosen, s.Choosing = tw.Chosen, tw.Choosing
+		return s.build(ctx, ds, tw.model, tw.lists, tw.pop, tw.Chosen)
 	}
 	choice := Choice{Sources: s.Sources, Fusion: s.Fusion}
 	if s.Sources == nil {
@@ -113,11 +140,20 @@ func (s *Served) load(ctx context.Context, ds *tower.Dataset, train [][]int32, c
 			pop[s.ids[it]]++
 		}
 	}
+	return s.build(ctx, ds, model, lists, pop, choice)
+}
+
+// build writes and loads the snapshot of the fitted parts.
+func (s *Served) build(ctx context.Context, ds *tower.Dataset, model *tower.Model, lists *snapshot.Lists, pop map[string]float64, choice Choice) error {
+	s.model, s.lists, s.pop = model, lists, pop
+	var err error
 	if s.dir, err = os.MkdirTemp("", "duet-served-"); err != nil {
 		return err
 	}
 	root := snapshot.NewRoot(s.dir)
-	dir, err := root.Build(ctx, 0, model, ds.Items, pop, snapshot.BuildOptions{ANN: index.KindExact, Lists: lists, Sources: choice.Sources, SourceFusion: choice.Fusion})
+	root.UseIndex(s.Weaviate, "")
+	bo := snapshot.BuildOptions{ANN: index.KindExact, Lists: lists, Sources: choice.Sources, SourceFusion: choice.Fusion, Weaviate: s.Weaviate, Collection: s.Collection}
+	dir, err := root.Build(ctx, 0, model, ds.Items, pop, bo)
 	if err != nil {
 		s.Close()
 		return fmt.Errorf("served: %w", err)
@@ -165,6 +201,11 @@ func (s *Served) Close() error {
 	var err error
 	if s.snap != nil {
 		err = s.snap.Close()
+		if c := s.snap.Manifest.Collection; c != "" {
+			if derr := s.Weaviate.Drop(context.Background(), c); err == nil {
+				err = derr
+			}
+		}
 		s.snap = nil
 	}
 	if s.dir != "" {

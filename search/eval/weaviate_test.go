@@ -5,11 +5,13 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/duetrec/duet/content"
 	"github.com/duetrec/duet/index/weaviate"
 	"github.com/duetrec/duet/internal/weaviatetest"
+	"github.com/duetrec/duet/search"
 	"github.com/duetrec/duet/search/eval"
 	"github.com/duetrec/duet/tower"
 	towereval "github.com/duetrec/duet/tower/eval"
@@ -58,6 +60,64 @@ func TestSearch_Weaviate(t *testing.T) {
 		if m.Name == "vector-user" && math.Abs(m.MRR-rep.Modes[i].MRR) > 1e-9 {
 			t.Errorf("%s: MRR %.4f in Weaviate, %.4f embedded", m.Name, m.MRR, rep.Modes[i].MRR)
 		}
+	}
+	if names, _ := c.Collections(ctx); len(names) != 0 {
+		t.Fatalf("collections left: %v", names)
+	}
+}
+
+// The served recommendations with their index in Weaviate rank as the
+// embedded ones do: at this size Weaviate's graph finds the exact
+// neighbours, and fusion, sources and exclude-seen are the engine's.
+func TestServed_Weaviate(t *testing.T) {
+	ctx := context.Background()
+	c, err := weaviate.Open(weaviatetest.Shared(t).URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ds := generated(t)
+	sources := map[string]float64{search.SourceTower: 1, search.SourceCF: 1}
+	embedded := &eval.Served{Config: quick, CF: cfConfig, Sources: sources}
+	remote := &eval.Served{Config: quick, CF: cfConfig, Sources: sources, Weaviate: c, Collection: weaviate.Options{Replicas: 3}}
+	twin := &eval.Served{Weaviate: c, Twin: embedded}
+	defer embedded.Close()
+	if remote.Name() != "served-weaviate" {
+		t.Fatalf("name %q", remote.Name())
+	}
+	// One model for both: fitted once, the same seed.
+	train := towereval.SplitLast(ds).TrainItems()
+	if err := embedded.Fit(ctx, ds, train); err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Fit(ctx, ds, train); err != nil {
+		t.Fatal(err)
+	}
+	// A twin serves the embedded one's model and lists from Weaviate.
+	if err := twin.Fit(ctx, ds, train); err != nil {
+		t.Fatal(err)
+	}
+	a, b, c2 := make([]float32, len(ds.Items)), make([]float32, len(ds.Items)), make([]float32, len(ds.Items))
+	same, twinSame := 0, 0
+	for u := range 20 {
+		embedded.Score(int32(u), train[u], a)
+		remote.Score(int32(u), train[u], b)
+		twin.Score(int32(u), train[u], c2)
+		if slices.Equal(a, b) {
+			same++
+		}
+		if slices.Equal(a, c2) {
+			twinSame++
+		}
+	}
+	if same < 18 || twinSame < 18 {
+		t.Fatalf("users ranked alike: %d of 20 fitted apart, %d of 20 by the twin", same, twinSame)
+	}
+	if err := remote.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := twin.Close(); err != nil {
+		t.Fatal(err)
 	}
 	if names, _ := c.Collections(ctx); len(names) != 0 {
 		t.Fatalf("collections left: %v", names)

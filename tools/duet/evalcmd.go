@@ -76,8 +76,11 @@ user's history, answered by each search mode.`,
 			}
 			var remote *weaviate.Client
 			if indexURL != "" {
-				if task != "search" || !weaviate.IsURL(indexURL) {
-					return usagef("--index takes a weaviate://host:port[,host:port…] URL, with --task search")
+				if !weaviate.IsURL(indexURL) {
+					return usagef("--index takes a weaviate://host:port[,host:port…] URL")
+				}
+				if task == "rank" && !slices.Contains(models, "served") {
+					return usagef("--index with --task rank measures the served recommendations: include served in --models")
 				}
 				if shards < 1 || replicas < 1 {
 					return usagef("--shards and --replicas must be at least 1")
@@ -127,6 +130,12 @@ user's history, answered by each search mode.`,
 					sv.Config.Epochs, sv.Config.Seed, sv.Config.Members = epochs, seed, members
 					defer sv.Close()
 					recs = append(recs, sv)
+					if remote != nil {
+						// The same, its index in Weaviate, side by side.
+						sw := &searcheval.Served{Config: sv.Config, Weaviate: remote, Collection: weaviate.Options{Shards: shards, Replicas: replicas}, Twin: sv}
+						defer sw.Close()
+						recs = append(recs, sw)
+					}
 					continue
 				}
 				if slices.Contains(twoTowerModels, name) {
@@ -173,7 +182,7 @@ user's history, answered by each search mode.`,
 	f.Uint64Var(&seed, "seed", 1, "random seed")
 	f.Float64Var(&coldItems, "cold-items", 0, "share of items held out of training entirely (cold start)")
 	f.StringVar(&task, "task", "rank", "rank (recommendation) or search (personalised search)")
-	f.StringVar(&indexURL, "index", "", "with --task search: also ask the same snapshot with its index in this Weaviate cluster (weaviate://host:port,…), side by side")
+	f.StringVar(&indexURL, "index", "", "also measure the served path with its index in this Weaviate cluster (weaviate://host:port,…), side by side: the search modes with --task search, the served recommendations (served-weaviate) with --task rank")
 	f.IntVar(&shards, "shards", 1, "with --index: shards of the collection")
 	f.IntVar(&replicas, "replicas", 1, "with --index: copies of each shard")
 	f.StringSliceVar(&models, "models", append(append([]string{"served"}, twoTowerModels...), "pop", "itemknn", "ease", "bpr"), "models to compare (served: what the recommendations API serves)")

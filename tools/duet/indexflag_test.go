@@ -36,7 +36,7 @@ func TestIndexFlag_Usage(t *testing.T) {
 func TestEvalIndexFlag_Usage(t *testing.T) {
 	for _, args := range [][]string{
 		{"--data", t.TempDir(), "--task", "search", "--index", "http://127.0.0.1:8080"},
-		{"--data", t.TempDir(), "--task", "rank", "--index", "weaviate://127.0.0.1:1"},
+		{"--data", t.TempDir(), "--task", "rank", "--models", "pop", "--index", "weaviate://127.0.0.1:1"},
 		{"--data", t.TempDir(), "--task", "search", "--index", "weaviate://127.0.0.1:1", "--shards", "0"},
 	} {
 		cmd := newEvalCmd()
