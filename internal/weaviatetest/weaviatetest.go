@@ -1,5 +1,6 @@
 // Package weaviatetest runs a private Weaviate cluster for tests: three
-// weaviate-server processes on loopback, each with its own ports and data
+// weaviate-server processes (as root in a network namespace of their own,
+// reachable from this host alone; else on loopback), each with its own ports and data
 // path, joined into one cluster (memberlist gossip and Raft, bootstrap
 // expecting three: a two-node cluster goes unready when one node stops).
 // The server binary is built with `go install` from a pinned module
@@ -86,6 +87,7 @@ func Binary(ctx context.Context, build bool, log io.Writer) (string, error) {
 // Node is one server of a Cluster.
 type Node struct {
 	Name     string
+	host     string
 	HTTPPort int
 	env      []string
 	dir      string
@@ -95,12 +97,14 @@ type Node struct {
 }
 
 // Addr is the node's REST address.
-func (n *Node) Addr() string { return "127.0.0.1:" + strconv.Itoa(n.HTTPPort) }
+func (n *Node) Addr() string { return net.JoinHostPort(n.host, strconv.Itoa(n.HTTPPort)) }
 
 // Cluster is a running three-node Weaviate cluster.
 type Cluster struct {
 	bin   string
 	dir   string
+	host  string   // the address every node listens on
+	netns *privNet // the nodes' network namespace, when they have one
 	Nodes []*Node
 }
 
@@ -111,11 +115,18 @@ func Start(ctx context.Context, bin string) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Cluster{bin: bin, dir: dir}
+	c := &Cluster{bin: bin, dir: dir, host: "127.0.0.1"}
+	// Weaviate binds its gRPC and cluster-data ports on every interface
+	// (no setting changes that): run the nodes, where this process may, in
+	// a network namespace of their own, joined to this host alone by a
+	// veth pair, so that nothing they open is reachable from elsewhere.
+	if nn, err := newPrivNet(); err == nil {
+		c.netns, c.host = nn, nn.addr
+	}
 	const n = 3
 	ports, err := freePorts(n)
 	if err != nil {
-		os.RemoveAll(dir)
+		c.Stop()
 		return nil, err
 	}
 	var raftJoin []string
@@ -124,7 +135,7 @@ func Start(ctx context.Context, bin string) (*Cluster, error) {
 	}
 	for i := range n {
 		p := ports[i]
-		node := &Node{Name: fmt.Sprintf("node%d", i), HTTPPort: p.http, dir: filepath.Join(dir, fmt.Sprintf("node%d", i))}
+		node := &Node{Name: fmt.Sprintf("node%d", i), host: c.host, HTTPPort: p.http, dir: filepath.Join(dir, fmt.Sprintf("node%d", i))}
 		node.env = []string{
 			"PATH=" + os.Getenv("PATH"),
 			"HOME=" + dir,
@@ -136,11 +147,11 @@ func Start(ctx context.Context, bin string) (*Cluster, error) {
 			"LOG_LEVEL=warning",
 			"CLUSTER_HOSTNAME=" + node.Name,
 			"CLUSTER_IN_LOCALHOST=true",
-			"CLUSTER_BIND_ADDR=127.0.0.1",
-			"CLUSTER_ADVERTISE_ADDR=127.0.0.1",
+			"CLUSTER_BIND_ADDR=" + c.host,
+			"CLUSTER_ADVERTISE_ADDR=" + c.host,
 			"CLUSTER_GOSSIP_BIND_PORT=" + strconv.Itoa(p.gossip),
 			"CLUSTER_DATA_BIND_PORT=" + strconv.Itoa(p.gossip+1),
-			"CLUSTER_JOIN=127.0.0.1:" + strconv.Itoa(ports[0].gossip),
+			"CLUSTER_JOIN=" + c.host + ":" + strconv.Itoa(ports[0].gossip),
 			"RAFT_PORT=" + strconv.Itoa(p.raft),
 			"RAFT_INTERNAL_RPC_PORT=" + strconv.Itoa(p.raft+1),
 			"RAFT_JOIN=" + strings.Join(raftJoin, ","),
@@ -159,7 +170,7 @@ func Start(ctx context.Context, bin string) (*Cluster, error) {
 		c.Stop()
 		return nil, err
 	}
-	if err := waitListening(ctx, ports[0].gossip, c.Nodes[0]); err != nil {
+	if err := waitListening(ctx, c.host, ports[0].gossip, c.Nodes[0]); err != nil {
 		c.Stop()
 		return nil, fmt.Errorf("%w\n%s", err, c.Logs())
 	}
@@ -236,7 +247,13 @@ func (c *Cluster) start(n *Node) error {
 		return err
 	}
 	n.log = log
-	n.cmd = exec.Command(c.bin, "--scheme", "http", "--host", "127.0.0.1", "--port", strconv.Itoa(n.HTTPPort))
+	args := []string{c.bin, "--scheme", "http", "--host", c.host, "--port", strconv.Itoa(n.HTTPPort)}
+	if c.netns != nil {
+		args = append([]string{"ip", "netns", "exec", c.netns.name}, args...)
+	}
+	// ip netns exec execs the server in its own process: the parent-death
+	// signal set here stays with it.
+	n.cmd = exec.Command(args[0], args[1:]...)
 	n.cmd.Env = n.env
 	n.cmd.Dir = n.dir
 	n.cmd.Stdout, n.cmd.Stderr = log, log
@@ -250,10 +267,10 @@ func (c *Cluster) start(n *Node) error {
 	return nil
 }
 
-func waitListening(ctx context.Context, port int, n *Node) error {
+func waitListening(ctx context.Context, host string, port int, n *Node) error {
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		conn, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(port))
+		conn, err := net.Dial("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
 		if err == nil {
 			return conn.Close()
 		}
@@ -380,6 +397,9 @@ func (c *Cluster) Stop() error {
 		}
 		n.log.Close()
 		n.cmd = nil
+	}
+	if c.netns != nil {
+		c.netns.remove()
 	}
 	return os.RemoveAll(c.dir)
 }

@@ -3,10 +3,13 @@ package weaviatetest
 import (
 	"context"
 	"encoding/json"
+	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestMain(m *testing.M) {
@@ -39,8 +42,19 @@ func nodes(t *testing.T, addr string) map[string]string {
 // its ports and data.
 func TestCluster(t *testing.T) {
 	c := Shared(t)
-	if !strings.HasPrefix(c.URL(), "weaviate://127.0.0.1:") || strings.Count(c.URL(), ",") != 2 {
+	if !strings.HasPrefix(c.URL(), "weaviate://"+c.host+":") || strings.Count(c.URL(), ",") != 2 {
 		t.Fatalf("URL %s", c.URL())
+	}
+	if c.netns != nil {
+		// The nodes are in their own network namespace: nothing of theirs
+		// listens on this one's loopback.
+		for _, n := range c.Nodes {
+			if conn, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(n.HTTPPort)), time.Second); err == nil {
+				conn.Close()
+				t.Fatalf("%s answers on this namespace's loopback", n.Name)
+			}
+		}
+		t.Logf("nodes in network namespace %s at %s", c.netns.name, c.host)
 	}
 	got := nodes(t, c.Nodes[0].Addr())
 	if len(got) != 3 || got["node0"] != "HEALTHY" || got["node1"] != "HEALTHY" || got["node2"] != "HEALTHY" {
