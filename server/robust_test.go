@@ -348,7 +348,16 @@ func TestStress_WritesSearchesReloads(t *testing.T) {
 		}
 		var e, i int
 		fmt.Sscanf(id, "stress-%d-%d", &e, &i)
-		if ids := f.hitIDs("/v1/search?mode=keyword&k=3&q=" + token(e*10000+i)); len(ids) == 0 || ids[0] != id {
+		target := "/v1/search?mode=keyword&k=3&q=" + token(e*10000+i)
+		ids := f.hitIDs(target)
+		// A Weaviate search is answered from one replica's index, which
+		// can take a moment to show a write the others acknowledged
+		// (seen: up to 2 s on two busy cores).
+		for wait := time.Now().Add(5 * time.Second); *indexFlag == "weaviate" && (len(ids) == 0 || ids[0] != id) && time.Now().Before(wait); {
+			time.Sleep(50 * time.Millisecond)
+			ids = f.hitIDs(target)
+		}
+		if len(ids) == 0 || ids[0] != id {
 			t.Fatalf("acknowledged item %s not found by its word: %v", id, ids)
 		}
 	}

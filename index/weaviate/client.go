@@ -68,9 +68,6 @@ func Open(url string) (*Client, error) {
 	return &Client{hosts: hosts, http: &http.Client{Transport: tr}}, nil
 }
 
-// Hosts returns the nodes the client knows.
-func (c *Client) Hosts() []string { return append([]string(nil), c.hosts...) }
-
 // Close releases idle connections.
 func (c *Client) Close() { c.http.CloseIdleConnections() }
 

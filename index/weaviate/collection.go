@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"maps"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -211,8 +210,7 @@ type Collection struct {
 	c    *Client
 	name string
 
-	read     string // the reads' consistency level; "" is QUORUM
-	replicas int    // the replication factor
+	replicas int // the replication factor
 
 	mu    sync.RWMutex
 	props map[string]bool // the properties the schema has
@@ -221,35 +219,17 @@ type Collection struct {
 // Name returns the collection's name.
 func (col *Collection) Name() string { return col.name }
 
-// Consistency levels of reads: ONE answers from any replica (faster, and
-// may miss a write a lagging replica has not taken); QUORUM, the default,
-// from a majority, so that a read sees every write acknowledged at
-// QUORUM; ALL from every replica.
-const (
-	One    = "ONE"
-	Quorum = "QUORUM"
-	All    = "ALL"
-)
-
-// WithConsistency returns the collection read at level (One, Quorum or
-// All); writes are always QUORUM.
-func (col *Collection) WithConsistency(level string) *Collection {
-	col.mu.RLock()
-	props := maps.Clone(col.props)
-	col.mu.RUnlock()
-	return &Collection{c: col.c, name: col.name, read: level, replicas: col.replicas, props: props}
-}
+// quorum is the consistency level of reads and writes: a read of an
+// object sees every write a majority of replicas acknowledged.
+const quorum = "QUORUM"
 
 // consistency is the consistency argument of a query, "" for a
 // collection without replicas, which takes none.
 func (col *Collection) consistency() string {
-	switch {
-	case col.replicas <= 1:
+	if col.replicas <= 1 {
 		return ""
-	case col.read == "":
-		return ", consistencyLevel:" + Quorum
 	}
-	return ", consistencyLevel:" + col.read
+	return ", consistencyLevel:" + quorum
 }
 
 // uuidSpace is the namespace of the objects' name-based (version 5) UUIDs.

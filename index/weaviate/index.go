@@ -49,9 +49,6 @@ func NewIndex(col *Collection, dim, cacheSize int) *Index {
 	return &Index{col: col, dim: dim, cache: vectorCache{max: cacheSize, m: map[string][]float32{}}}
 }
 
-// Collection returns the index's collection.
-func (x *Index) Collection() *Collection { return x.col }
-
 // Vectors returns the vector side: it satisfies search.VectorIndex and
 // search.ItemWriter.
 func (x *Index) Vectors() *Vectors { return &Vectors{x} }

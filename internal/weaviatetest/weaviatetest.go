@@ -1,18 +1,17 @@
 // Package weaviatetest runs a private Weaviate cluster for tests: three
 // weaviate-server processes (as root in a network namespace of their own,
-// reachable from this host alone; else on loopback), each with its own ports and data
-// path, joined into one cluster (memberlist gossip and Raft, bootstrap
-// expecting three: a two-node cluster goes unready when one node stops).
-// The server binary is built with `go install` from a pinned module
-// version into a cache outside the repository, once; `make weaviate` does
-// that ahead of the tests. Nodes die with the process that started them.
+// reachable from this host alone; else on loopback), each with its own
+// ports and data path, joined into one cluster (memberlist gossip and
+// Raft, bootstrap expecting three: a two-node cluster goes unready when
+// one node stops). `make weaviate` builds the server once, with `go
+// install` at Version, into CacheDir, outside the repository. Nodes die
+// with the process that started them.
 package weaviatetest
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -29,12 +28,9 @@ import (
 // Version is the Weaviate release the tests run.
 const Version = "v1.35.2"
 
-// Module is the package `go install` builds.
-const Module = "github.com/weaviate/weaviate/cmd/weaviate-server"
-
 // ErrNoBinary means the server binary is not built; `make weaviate`
 // builds it.
-var ErrNoBinary = errors.New("weaviate-server " + Version + " is not built (run `make weaviate`, or set DUET_WEAVIATE_BUILD=1 to build it from the test)")
+var ErrNoBinary = errors.New("weaviate-server " + Version + " is not built (run `make weaviate`)")
 
 // CacheDir is where the binary is kept: $DUET_WEAVIATE_DIR, else
 // weaviate-VERSION under the user's cache directory's duet folder.
@@ -49,37 +45,12 @@ func CacheDir() string {
 	return filepath.Join(base, "duet", "weaviate-"+Version)
 }
 
-// Binary returns the path of the built server. With build set and no
-// binary there yet it builds one (minutes on two cores), writing the go
-// command's output to log.
-func Binary(ctx context.Context, build bool, log io.Writer) (string, error) {
-	dir := CacheDir()
-	bin := filepath.Join(dir, "weaviate-server")
-	if _, err := os.Stat(bin); err == nil {
-		return bin, nil
-	}
-	if !build {
+// Binary returns the path of the server `make weaviate` built, or
+// ErrNoBinary.
+func Binary() (string, error) {
+	bin := filepath.Join(CacheDir(), "weaviate-server")
+	if _, err := os.Stat(bin); err != nil {
 		return "", ErrNoBinary
-	}
-	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
-		return "", err
-	}
-	// Built into a temporary directory renamed into place, so that an
-	// interrupted build leaves no half-written binary to be trusted.
-	tmp, err := os.MkdirTemp(filepath.Dir(dir), "build-*")
-	if err != nil {
-		return "", err
-	}
-	defer os.RemoveAll(tmp)
-	cmd := exec.CommandContext(ctx, "go", "install", Module+"@"+Version)
-	cmd.Env = append(os.Environ(), "GOBIN="+tmp, "GOFLAGS=", "GOEXPERIMENT=", "CGO_ENABLED=0")
-	cmd.Dir = tmp // outside any module: the pinned version alone decides
-	cmd.Stdout, cmd.Stderr = log, log
-	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("go install %s@%s: %w", Module, Version, err)
-	}
-	if err := os.Rename(tmp, dir); err != nil {
-		return "", err
 	}
 	return bin, nil
 }
@@ -412,18 +383,15 @@ var shared struct {
 
 // Shared returns the cluster the tests of one test binary share, started
 // by the first caller. Where the binary is not built the test is skipped,
-// unless $CI is set (CI builds it first) or DUET_WEAVIATE_BUILD=1 asks
-// the test to build it. TestMain stops it with StopShared.
+// unless $CI is set (CI builds it first). TestMain stops it with StopShared.
 func Shared(t testing.TB) *Cluster {
 	t.Helper()
 	shared.once.Do(func() {
-		ctx := context.Background()
-		build := os.Getenv("DUET_WEAVIATE_BUILD") == "1"
 		var bin string
-		if bin, shared.err = Binary(ctx, build, os.Stderr); shared.err != nil {
+		if bin, shared.err = Binary(); shared.err != nil {
 			return
 		}
-		shared.c, shared.err = Start(ctx, bin)
+		shared.c, shared.err = Start(context.Background(), bin)
 	})
 	if errors.Is(shared.err, ErrNoBinary) && os.Getenv("CI") == "" {
 		t.Skip(shared.err)
