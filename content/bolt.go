@@ -141,7 +141,7 @@ func initBuckets(db *bolt.DB) error {
 		if v := meta.Get(keyVersion); len(v) != 8 || binary.BigEndian.Uint64(v) != storeVersion {
 			return fmt.Errorf("store format version %x, want %d", v, storeVersion)
 		}
-		for _, b := range [][]byte{bucketItems, bucketChanges, bucketEvents, bucketVocabulary} {
+		for _, b := range [][]byte{bucketItems, bucketChanges, bucketEvents, bucketVocabulary, bucketImpressions, bucketFeedback, bucketExperiments} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -316,7 +316,7 @@ func (e *boltEngine) changesSince(ctx context.Context, seq uint64, limit int) ([
 	return out, err
 }
 
-func (e *boltEngine) appendEvents(ctx context.Context, events []Event, requireItems bool) (uint64, error) {
+func (e *boltEngine) appendEvents(ctx context.Context, events []Event, requireItems bool, att *attribution) (uint64, error) {
 	var last uint64
 	var key []byte
 	err := e.write(ctx, func(tx *bolt.Tx) error {
@@ -325,6 +325,11 @@ func (e *boltEngine) appendEvents(ctx context.Context, events []Event, requireIt
 		for i := range events {
 			if requireItems && items.Get([]byte(events[i].ItemID)) == nil {
 				return fmt.Errorf("event %d: item %q: %w", i, clip(events[i].ItemID), ErrUnknownItem)
+			}
+		}
+		if att.needed(events) {
+			if err := attributeBolt(tx, events, att); err != nil {
+				return err
 			}
 		}
 		b := tx.Bucket(bucketEvents)

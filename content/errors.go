@@ -15,6 +15,15 @@ var (
 	ErrExists = errors.New("already exists")
 	// ErrUnknownItem means an event names an item the catalog does not hold.
 	ErrUnknownItem = errors.New("unknown item")
+	// ErrUnknownImpression means an event names an impression the
+	// feedback log does not hold (never recorded, or pruned).
+	ErrUnknownImpression = errors.New("unknown impression")
+	// ErrImpressionExpired means an event names an impression older than
+	// the attribution window.
+	ErrImpressionExpired = errors.New("impression expired")
+	// ErrNotShown means an event names an impression that did not show
+	// its item.
+	ErrNotShown = errors.New("item was not shown by impression")
 	// ErrClosed means the store was closed.
 	ErrClosed = errors.New("store closed")
 	// ErrLocked means another process holds the store open.

@@ -141,6 +141,8 @@ type eventJSON struct {
 	Kind      string          `json:"kind"`
 	Value     *float64        `json:"value,omitempty"`
 	Timestamp json.RawMessage `json:"timestamp,omitempty"`
+	// ImpressionID names the impression that showed the item.
+	ImpressionID string `json:"impression_id,omitempty"`
 }
 
 // ParseEventJSON decodes and validates an event given as JSON:
@@ -152,7 +154,7 @@ func ParseEventJSON(b []byte) (Event, error) {
 	if err := decodeStrict(b, &j); err != nil {
 		return Event{}, err
 	}
-	ev := Event{UserID: j.UserID, ItemID: j.ItemID, Kind: j.Kind, Value: 1}
+	ev := Event{UserID: j.UserID, ItemID: j.ItemID, Kind: j.Kind, Value: 1, ImpressionID: j.ImpressionID}
 	if j.Value != nil {
 		ev.Value = *j.Value
 	}
@@ -184,7 +186,7 @@ func (ev Event) MarshalJSON() ([]byte, error) {
 	if math.IsNaN(ev.Value) || math.IsInf(ev.Value, 0) {
 		return nil, fmt.Errorf("event value %v is not finite", ev.Value)
 	}
-	j := eventJSON{UserID: ev.UserID, ItemID: ev.ItemID, Kind: ev.Kind, Value: &ev.Value}
+	j := eventJSON{UserID: ev.UserID, ItemID: ev.ItemID, Kind: ev.Kind, Value: &ev.Value, ImpressionID: ev.ImpressionID}
 	if !ev.Time.IsZero() {
 		j.Timestamp, _ = json.Marshal(ev.Time.UTC().Format(time.RFC3339Nano))
 	}

@@ -163,6 +163,15 @@ var genEpoch = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
 // topics and one style in each, and their interests drift: later events
 // follow a different mix of topics than earlier ones.
 func Generate(ctx context.Context, opts GenOptions, items, events io.Writer) (GenStats, error) {
+	if err := opts.check(); err != nil {
+		return GenStats{}, fmt.Errorf("generate: %w", err)
+	}
+	st, _, err := generate(ctx, opts, items, events)
+	return st, err
+}
+
+// check fills in the defaults and validates the options.
+func (opts *GenOptions) check() error {
 	if opts.Items == 0 {
 		opts.Items = 5000
 	}
@@ -173,16 +182,15 @@ func Generate(ctx context.Context, opts GenOptions, items, events io.Writer) (Ge
 		opts.Seed = 1
 	}
 	if m := opts.MedianEvents; m != 0 && (m < genMinEvents || m > genMaxEvents) { // 0: the default, set by newGenState
-		return GenStats{}, fmt.Errorf("generate: MedianEvents is %d, want %d to %d", opts.MedianEvents, genMinEvents, genMaxEvents)
+		return fmt.Errorf("MedianEvents is %d, want %d to %d", opts.MedianEvents, genMinEvents, genMaxEvents)
 	}
 	if opts.Items < 1 || opts.Items > genMaxSize {
-		return GenStats{}, fmt.Errorf("generate: Items is %d, want 1 to %d", opts.Items, genMaxSize)
+		return fmt.Errorf("Items is %d, want 1 to %d", opts.Items, genMaxSize)
 	}
 	if opts.Users < 1 || opts.Users > genMaxSize {
-		return GenStats{}, fmt.Errorf("generate: Users is %d, want 1 to %d", opts.Users, genMaxSize)
+		return fmt.Errorf("Users is %d, want 1 to %d", opts.Users, genMaxSize)
 	}
-	st, _, err := generate(ctx, opts, items, events)
-	return st, err
+	return nil
 }
 
 // generate does the work of Generate and returns its state as well, where
@@ -413,30 +421,7 @@ func (g *genState) writeEvents(ctx context.Context, w io.Writer, st *GenStats) e
 		// A stream per user keeps each user's events independent of Users.
 		src.Seed(g.opts.Seed, genMix(genStreamUsers^uint64(u)))
 		user := fmt.Sprintf("u%0*d", width, u)
-
-		// Interests: one to three topics, then the same number again with
-		// one topic swapped for a new one and fresh weights.
-		topics = append(topics[:0], g.nonEmpty...)
-		r.Shuffle(len(topics), func(i, j int) { topics[i], topics[j] = topics[j], topics[i] })
-		k := 1
-		if x := r.Float64(); x > 0.3 {
-			k = 2
-			if x > 0.75 {
-				k = 3
-			}
-		}
-		k = min(k, len(topics))
-		before, after = before[:0], after[:0]
-		for _, t := range topics[:k] {
-			before = append(before, genTaste{t, r.IntN(genStyles), 0.2 + 0.8*r.Float64()})
-		}
-		after = append(after, before...)
-		if len(topics) > k {
-			after[r.IntN(k)] = genTaste{topic: topics[k], style: r.IntN(genStyles)}
-		}
-		for i := range after {
-			after[i].weight = 0.2 + 0.8*r.Float64()
-		}
+		topics, before, after = g.tastes(r, topics, before, after)
 
 		n := int(math.Round(float64(g.opts.MedianEvents) * math.Exp(genEventsSigma*r.NormFloat64())))
 		n = min(max(n, genMinEvents), genMaxEvents)
@@ -489,6 +474,34 @@ func (g *genState) writeEvents(ctx context.Context, w io.Writer, st *GenStats) e
 		return fmt.Errorf("generate: writing events: %w", err)
 	}
 	return nil
+}
+
+// tastes draws a user's interests from r, the user's stream: one to three
+// topics, then the same number again with one topic swapped for a new one
+// and fresh weights. Its arguments are buffers to reuse.
+func (g *genState) tastes(r *rand.Rand, topics []int, before, after []genTaste) ([]int, []genTaste, []genTaste) {
+	topics = append(topics[:0], g.nonEmpty...)
+	r.Shuffle(len(topics), func(i, j int) { topics[i], topics[j] = topics[j], topics[i] })
+	k := 1
+	if x := r.Float64(); x > 0.3 {
+		k = 2
+		if x > 0.75 {
+			k = 3
+		}
+	}
+	k = min(k, len(topics))
+	before, after = before[:0], after[:0]
+	for _, t := range topics[:k] {
+		before = append(before, genTaste{t, r.IntN(genStyles), 0.2 + 0.8*r.Float64()})
+	}
+	after = append(after, before...)
+	if len(topics) > k {
+		after[r.IntN(k)] = genTaste{topic: topics[k], style: r.IntN(genStyles)}
+	}
+	for i := range after {
+		after[i].weight = 0.2 + 0.8*r.Float64()
+	}
+	return topics, before, after
 }
 
 func genPickTaste(r *rand.Rand, tastes []genTaste) genTaste {

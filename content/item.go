@@ -95,6 +95,10 @@ type Event struct {
 	Kind   string
 	Value  float64
 	Time   time.Time
+	// ImpressionID, when set, names the impression that showed the item:
+	// the store attributes the event to it (see Store.AppendEvents). It is
+	// not kept in the event log.
+	ImpressionID string
 }
 
 func invalid(field, format string, args ...any) error {
@@ -205,6 +209,9 @@ func (ev *Event) Validate() error {
 	}
 	if !ev.Time.IsZero() && (ev.Time.Year() < 1 || ev.Time.Year() > 9999) {
 		return invalid("timestamp", "is out of range")
+	}
+	if len(ev.ImpressionID) > maxImpressionID {
+		return invalid("impression_id", "is %d bytes, more than %d", len(ev.ImpressionID), maxImpressionID)
 	}
 	return nil
 }

@@ -63,6 +63,25 @@ var migrations = []string{
 		source text NOT NULL,
 		published_at timestamptz NOT NULL
 	);`,
+	// 3: the feedback log (impressions and the clicks attributed to them,
+	// numbered by a counter of its own in the counters row, whose lock
+	// orders them like every write) and the experiments.
+	`ALTER TABLE duet_counters ADD COLUMN feedback_seq bigint NOT NULL DEFAULT 0;
+	CREATE TABLE duet_impressions (
+		id text COLLATE "C" PRIMARY KEY,
+		body text NOT NULL
+	);
+	CREATE TABLE duet_feedback (
+		seq bigint PRIMARY KEY,
+		shown timestamptz NOT NULL,
+		impression_id text COLLATE "C" NOT NULL,
+		click text
+	);
+	CREATE INDEX duet_feedback_shown ON duet_feedback (shown);
+	CREATE TABLE duet_experiments (
+		id text COLLATE "C" PRIMARY KEY,
+		body text NOT NULL
+	);`,
 }
 
 // pgMigrateLock is the advisory lock under which a process migrates the
@@ -195,8 +214,8 @@ func (e *pgEngine) run(fns []func(*pgTx) error) (failed int, ferr, err error) {
 		}
 	}
 	if w.c != nil {
-		if _, err := tx.Exec(ctx, `UPDATE duet_counters SET seq = $1, items = $2, events = $3, vocabulary_seq = $4 WHERE id = 1`,
-			w.c.seq, w.c.items, w.c.events, w.c.vocabularySeq); err != nil {
+		if _, err := tx.Exec(ctx, `UPDATE duet_counters SET seq = $1, items = $2, events = $3, vocabulary_seq = $4, feedback_seq = $5 WHERE id = 1`,
+			w.c.seq, w.c.items, w.c.events, w.c.vocabularySeq, w.c.feedbackSeq); err != nil {
 			tx.Rollback(ctx)
 			return -1, nil, err
 		}
@@ -234,9 +253,9 @@ func (e *pgEngine) write(ctx context.Context, fn func(*pgTx) error) error {
 }
 
 // pgCounters are the counters row: the last sequence number, the counts,
-// the vocabulary's sequence number.
+// the vocabulary's sequence number, the feedback log's last number.
 type pgCounters struct {
-	seq, items, events, vocabularySeq int64
+	seq, items, events, vocabularySeq, feedbackSeq int64
 }
 
 // vocabularyChanged takes the next sequence number for a change of the
@@ -269,8 +288,8 @@ func (w *pgTx) counters() (*pgCounters, error) {
 		return w.c, nil
 	}
 	c := &pgCounters{}
-	err := w.tx.QueryRow(w.ctx, `SELECT seq, items, events, vocabulary_seq FROM duet_counters WHERE id = 1 FOR UPDATE`).
-		Scan(&c.seq, &c.items, &c.events, &c.vocabularySeq)
+	err := w.tx.QueryRow(w.ctx, `SELECT seq, items, events, vocabulary_seq, feedback_seq FROM duet_counters WHERE id = 1 FOR UPDATE`).
+		Scan(&c.seq, &c.items, &c.events, &c.vocabularySeq, &c.feedbackSeq)
 	if err != nil {
 		return nil, err
 	}
@@ -380,7 +399,7 @@ func (e *pgEngine) deleteItem(ctx context.Context, id string) (uint64, error) {
 	return seq, err
 }
 
-func (e *pgEngine) appendEvents(ctx context.Context, events []Event, requireItems bool) (uint64, error) {
+func (e *pgEngine) appendEvents(ctx context.Context, events []Event, requireItems bool, att *attribution) (uint64, error) {
 	var last uint64
 	err := e.write(ctx, func(w *pgTx) error {
 		c, err := w.counters()
@@ -389,6 +408,11 @@ func (e *pgEngine) appendEvents(ctx context.Context, events []Event, requireItem
 		}
 		if requireItems {
 			if err := w.checkItems(events); err != nil {
+				return err
+			}
+		}
+		if att.needed(events) {
+			if err := w.attribute(events, att); err != nil {
 				return err
 			}
 		}

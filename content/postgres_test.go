@@ -374,7 +374,8 @@ func TestPostgres_PublishedSnapshots(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, `DROP TABLE duet_snapshots; UPDATE duet_schema SET version = 1`); err != nil {
+	if _, err := conn.Exec(ctx, `DROP TABLE duet_snapshots, duet_impressions, duet_feedback, duet_experiments;
+		ALTER TABLE duet_counters DROP COLUMN feedback_seq; UPDATE duet_schema SET version = 1`); err != nil {
 		t.Fatal(err)
 	}
 	s = openPostgres(t, url)
@@ -383,8 +384,11 @@ func TestPostgres_PublishedSnapshots(t *testing.T) {
 	}
 	var version int
 	conn.QueryRow(ctx, `SELECT version FROM duet_schema`).Scan(&version)
-	if version != 2 {
+	if version != 3 {
 		t.Fatalf("schema version %d", version)
+	}
+	if _, err := s.Experiments(ctx); err != nil {
+		t.Fatalf("the experiments after the migration: %v", err)
 	}
 
 	bs, err := content.Open(ctx, t.TempDir())

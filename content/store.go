@@ -2,12 +2,14 @@ package content
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -22,9 +24,10 @@ import (
 // while one commit is made durable, the next group forms. Reads run
 // concurrently with writes.
 type Store struct {
-	e   engine
-	dir string
-	now func() time.Time
+	e      engine
+	dir    string
+	now    func() time.Time
+	window atomic.Int64 // the attribution window, in nanoseconds
 }
 
 // engine is where a Store keeps its records: bbolt (bolt.go) or
@@ -33,7 +36,17 @@ type Store struct {
 type engine interface {
 	putItems(ctx context.Context, items []Item, mode int, now time.Time) (uint64, error)
 	deleteItem(ctx context.Context, id string) (uint64, error)
-	appendEvents(ctx context.Context, events []Event, requireItems bool) (uint64, error)
+	// appendEvents attributes the events that name an impression when
+	// att is not nil, in the same transaction (see attribution).
+	appendEvents(ctx context.Context, events []Event, requireItems bool, att *attribution) (uint64, error)
+	logImpressions(ctx context.Context, imps []Impression) (uint64, error)
+	impression(ctx context.Context, id string) (Impression, error)
+	feedbackSince(ctx context.Context, seq uint64, limit int) ([]Feedback, error)
+	// pruneFeedback removes up to limit of the oldest records shown
+	// before before, and says how many it removed.
+	pruneFeedback(ctx context.Context, before time.Time, limit int) (int, error)
+	putExperiment(ctx context.Context, id string, body []byte) error
+	experiments(ctx context.Context) (map[string]json.RawMessage, error)
 	putSynonyms(ctx context.Context, set Synonyms, base uint64) (uint64, error)
 	deleteSynonyms(ctx context.Context, id string) (uint64, error)
 	putStopWords(ctx context.Context, words []string) (uint64, error)
@@ -111,7 +124,9 @@ func IsURL(s string) bool {
 }
 
 func newStore(e engine, dir string) *Store {
-	return &Store{e: e, dir: dir, now: func() time.Time { return time.Now().UTC() }}
+	s := &Store{e: e, dir: dir, now: func() time.Time { return time.Now().UTC() }}
+	s.window.Store(int64(DefaultAttribution))
+	return s
 }
 
 // Shared reports whether other processes may share the store (one in
@@ -264,7 +279,11 @@ func (s *Store) ChangesSince(ctx context.Context, seq uint64, limit int) ([]Chan
 
 // AppendEvents validates events and appends them to the log in one
 // transaction, all or none. Every event must name an item the catalog holds
-// (ErrUnknownItem otherwise). It returns the sequence number of the last.
+// (ErrUnknownItem otherwise). An event that names an impression is
+// attributed to it in the same transaction: a Click joins the feedback log.
+// The impression must be in the log (ErrUnknownImpression), within the
+// attribution window (ErrImpressionExpired), and have shown the event's
+// item (ErrNotShown). It returns the sequence number of the last event.
 // Its other errors are PutItem's.
 func (s *Store) AppendEvents(ctx context.Context, events []Event) (uint64, error) {
 	return s.appendEvents(ctx, events, true)
@@ -281,7 +300,11 @@ func (s *Store) appendEvents(ctx context.Context, events []Event, requireItems b
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
-	last, err := s.e.appendEvents(ctx, events, requireItems)
+	var att *attribution
+	if requireItems { // a restore's events name no impressions
+		att = &attribution{now: s.now(), window: time.Duration(s.window.Load())}
+	}
+	last, err := s.e.appendEvents(ctx, events, requireItems, att)
 	if err != nil {
 		return 0, fmt.Errorf("append events: %w", err)
 	}

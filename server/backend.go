@@ -259,6 +259,7 @@ const liveTimeout = 2 * time.Second
 // using it have finished. Serve has returned by then.
 func (s *Server) Close() error {
 	s.ready.Store(false)
+	s.stopFeedback()
 	g := s.gen.Swap(nil)
 	if g == nil {
 		return nil

@@ -73,9 +73,16 @@ type engineFixture struct {
 
 func newEngineFixture(t testing.TB, mutate ...func(*server.Config)) *engineFixture {
 	t.Helper()
+	return newEngineFixtureOf(t, content.GenOptions{Items: 300, Users: 120, Seed: 5}, mutate...)
+}
+
+// newEngineFixtureOf is newEngineFixture over a generated catalog of the
+// given shape.
+func newEngineFixtureOf(t testing.TB, gen content.GenOptions, mutate ...func(*server.Config)) *engineFixture {
+	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
-	if _, err := content.GenerateFiles(ctx, dir, content.GenOptions{Items: 300, Users: 120, Seed: 5}); err != nil {
+	if _, err := content.GenerateFiles(ctx, dir, gen); err != nil {
 		t.Fatal(err)
 	}
 	itemsPath, eventsPath := filepath.Join(dir, content.GenItemsFile), filepath.Join(dir, content.GenEventsFile)

@@ -8,6 +8,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/duetrec/duet/content"
+	"github.com/duetrec/duet/search/online"
 )
 
 // apiError is the one error shape of the API:
@@ -84,6 +85,18 @@ func (s *Server) toAPIError(err error) *apiError {
 		return newError(http.StatusConflict, "exists", err.Error())
 	case errors.Is(err, content.ErrUnknownItem):
 		return newError(http.StatusUnprocessableEntity, "unknown_item", err.Error())
+	case errors.Is(err, content.ErrUnknownImpression):
+		return newError(http.StatusUnprocessableEntity, "unknown_impression", err.Error())
+	case errors.Is(err, content.ErrImpressionExpired):
+		return newError(http.StatusUnprocessableEntity, "impression_expired", err.Error())
+	case errors.Is(err, content.ErrNotShown):
+		return newError(http.StatusUnprocessableEntity, "not_shown", err.Error())
+	case errors.Is(err, online.ErrInvalid):
+		return badRequest("invalid_experiment", err.Error())
+	case errors.Is(err, online.ErrNotFound):
+		return newError(http.StatusNotFound, "not_found", err.Error())
+	case errors.Is(err, online.ErrConflict):
+		return newError(http.StatusConflict, "conflict", err.Error())
 	case errors.Is(err, context.DeadlineExceeded):
 		return newError(http.StatusServiceUnavailable, "timeout", "the request took too long")
 	case errors.Is(err, context.Canceled):

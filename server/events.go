@@ -2,6 +2,7 @@ package server
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -54,6 +55,13 @@ func (s *Server) postEvents(c echo.Context) error {
 		evs[i] = ev
 	}
 	seq, err := s.store.AppendEvents(c.Request().Context(), evs)
+	if errors.Is(err, content.ErrUnknownImpression) && s.fb.rec != nil {
+		// The impression may still wait in this server's queue: a click
+		// can follow its answer within milliseconds.
+		if ferr := s.fb.rec.Flush(c.Request().Context()); ferr == nil {
+			seq, err = s.store.AppendEvents(c.Request().Context(), evs)
+		}
+	}
 	if err != nil {
 		return err
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/duetrec/duet/content"
 	"github.com/duetrec/duet/index/text"
 	"github.com/duetrec/duet/search"
+	"github.com/duetrec/duet/search/online"
 )
 
 // searchBody is POST /v1/search; GET takes the same fields as parameters.
@@ -295,12 +296,12 @@ type searchResponse struct {
 	Source     string                         `json:"source"`
 	TookMS     float64                        `json:"took_ms"`
 	Timing     search.Timings                 `json:"timing"`
+	// ImpressionID names this answer in events about its hits.
+	ImpressionID string `json:"impression_id,omitempty"`
 }
 
-func (s *Server) answer(c echo.Context, start time.Time, res *search.Result, err error) error {
-	if err != nil {
-		return searchError(err)
-	}
+// respond writes a result, with the id of its impression when recorded.
+func (s *Server) respond(c echo.Context, start time.Time, res *search.Result, impressionID string) error {
 	hits := make([]hitView, len(res.Hits))
 	for i, h := range res.Hits {
 		hits[i] = hitView{ID: h.ID, Score: h.Score, Explain: h.Explain, Highlights: h.Highlights}
@@ -310,7 +311,7 @@ func (s *Server) answer(c echo.Context, start time.Time, res *search.Result, err
 	}
 	return c.JSON(http.StatusOK, searchResponse{
 		Hits: hits, Total: res.Total, TotalExact: res.TotalExact, Facets: res.Facets, Reading: res.Reading, Degraded: res.Degraded, Mode: res.Mode, Fusion: res.Fusion, Source: res.Source,
-		TookMS: float64(time.Since(start).Microseconds()) / 1000, Timing: res.Timing,
+		TookMS: float64(time.Since(start).Microseconds()) / 1000, Timing: res.Timing, ImpressionID: impressionID,
 	})
 }
 
@@ -401,8 +402,9 @@ func (s *Server) runSearch(c echo.Context, start time.Time, req search.Request) 
 	}
 	defer release()
 	req.Vocabulary = s.vocab.forSearch()
-	res, err := be.Search(c.Request().Context(), req)
-	return s.answer(c, start, res, err)
+	return s.answerRoute(c, start, online.RouteSearch, be, req, func(r search.Request) (*search.Result, error) {
+		return be.Search(c.Request().Context(), r)
+	})
 }
 
 // suggestResponse is the answer of GET /v1/suggest.
@@ -457,8 +459,9 @@ func (s *Server) recommendations(c echo.Context) error {
 		return err
 	}
 	defer release()
-	res, err := be.Recommend(c.Request().Context(), req)
-	return s.answer(c, start, res, err)
+	return s.answerRoute(c, start, online.RouteRecommendations, be, req, func(r search.Request) (*search.Result, error) {
+		return be.Recommend(c.Request().Context(), r)
+	})
 }
 
 func (s *Server) similar(c echo.Context) error {
@@ -476,6 +479,7 @@ func (s *Server) similar(c echo.Context) error {
 		return err
 	}
 	defer release()
-	res, err := be.Similar(c.Request().Context(), id, req)
-	return s.answer(c, start, res, err)
+	return s.answerRoute(c, start, online.RouteSimilar, be, req, func(r search.Request) (*search.Result, error) {
+		return be.Similar(c.Request().Context(), id, r)
+	})
 }

@@ -58,6 +58,18 @@ type Config struct {
 	// (Reload), on POST /admin/snapshots/reload and when Watch sees a new
 	// one. SnapshotLoader is the loader of a data directory's snapshots.
 	Loader Loader
+	// NoImpressions turns impression recording off: answers carry no
+	// impression id and the online figures stay empty.
+	NoImpressions bool
+	// FeedbackRetention is how long the feedback log keeps impressions
+	// and their clicks; AttributionWindow how long after an impression an
+	// event may name it. Both default to content.DefaultAttribution.
+	FeedbackRetention time.Duration
+	AttributionWindow time.Duration
+	// OnlineEvery is how often the online figures fold the feedback log
+	// (default 1s).
+	OnlineEvery time.Duration
+
 	// Snapshots, when set, is the server's snapshot root: what it serves
 	// to other servers at GET /admin/snapshots/{name}/files/{path}, and
 	// where, following a shared store (Follow), it fetches the snapshots
@@ -96,6 +108,9 @@ func (c *Config) defaults() {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
+	if c.OnlineEvery <= 0 {
+		c.OnlineEvery = time.Second
+	}
 }
 
 // Server is Duet's HTTP server. Create it with New.
@@ -113,6 +128,7 @@ type Server struct {
 	limits   *clientLimits              // nil when searches are not limited
 	vocab    vocabulary
 	follow   follower
+	fb       feedback
 }
 
 // New returns a server over the store. Without a Config.Loader it serves
@@ -146,6 +162,7 @@ func New(store *content.Store, cfg Config) (*Server, error) {
 		s.log.Error("the store's vocabulary is not in service", "err", err)
 	}
 	s.ready.Store(s.loader == nil)
+	s.startFeedback()
 	return s, nil
 }
 
@@ -264,6 +281,14 @@ func (s *Server) routes() {
 	e.GET("/admin/stats", s.stats, admin)
 	e.GET("/admin/backup", s.backup, admin)
 	e.GET("/admin/snapshots/:name/files/*", s.snapshotFile, admin)
+
+	// Editors and admins define experiments; admins stop them.
+	editorOrAdmin := s.auth(func() []string { return []string{s.cfg.EditorToken, s.cfg.AdminToken} }, false)
+	e.POST("/admin/experiments", s.postExperiment, editorOrAdmin)
+	e.GET("/admin/experiments", s.listExperiments, editorOrAdmin)
+	e.GET("/admin/experiments/:id", s.getExperiment, editorOrAdmin)
+	e.POST("/admin/experiments/:id/stop", s.stopExperiment, admin)
+	e.GET("/admin/online", s.onlineFigures, admin)
 }
 
 // searchLimiter limits requests per client, keyed by the address the

@@ -142,6 +142,7 @@ func newFixture(t testing.TB, mutate ...func(*server.Config)) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { srv.Close() })
 	f.srv = srv
 	if _, err := srv.Reload(context.Background()); err != nil {
 		t.Fatal(err)

@@ -1,0 +1,62 @@
+package content_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"fmt"
+	"testing"
+
+	"github.com/duetrec/duet/content"
+)
+
+// The tastes are the ones Generate's users follow: the items users took
+// appeal to them far more than items drawn at random, and their late
+// items more under their late tastes.
+func TestGenerateTastes_MatchGenerate(t *testing.T) {
+	ctx := context.Background()
+	opts := content.GenOptions{Items: 2000, Users: 300, Seed: 7}
+	var items, events bytes.Buffer
+	if _, err := content.Generate(ctx, opts, &items, &events); err != nil {
+		t.Fatal(err)
+	}
+	tastes, err := content.GenerateTastes(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := csv.NewReader(&events).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	byUser := map[string][]string{}
+	for _, r := range rows[1:] {
+		byUser[r[0]] = append(byUser[r[0]], r[1])
+	}
+	var taken, random, lateEarly, lateLate float64
+	var n, nl int
+	for u, its := range byUser {
+		for j, it := range its {
+			taken += tastes.Appeal(u, it, float64(j)/float64(max(1, len(its)-1)))
+			random += tastes.Appeal(u, fmt.Sprintf("i%04d", (j*7919+len(u)*31)%opts.Items), 0.5)
+			n++
+		}
+		for _, it := range its[len(its)*3/4:] {
+			lateEarly += tastes.Appeal(u, it, 0)
+			lateLate += tastes.Appeal(u, it, 1)
+			nl++
+		}
+	}
+	taken, random = taken/float64(n), random/float64(n)
+	if taken < 3*random {
+		t.Errorf("mean appeal of taken items %.3f, of random ones %.3f: want 3× at least", taken, random)
+	}
+	if lateLate <= lateEarly {
+		t.Errorf("late items appeal %.3f under late tastes, %.3f under early ones", lateLate/float64(nl), lateEarly/float64(nl))
+	}
+	for _, bad := range [][2]string{{"nobody", "i0001"}, {"u000", "x"}, {"u999", "i0001"}, {"u000", "i9999"}} {
+		if a := tastes.Appeal(bad[0], bad[1], 0); a != 0 {
+			t.Errorf("Appeal(%q, %q) = %v, want 0", bad[0], bad[1], a)
+		}
+	}
+	t.Logf("appeal: taken %.3f, random %.3f", taken, random)
+}
