@@ -23,7 +23,7 @@ export DUET_EDITOR_TOKEN ?= demo-editor
 export DUET_ADMIN_TOKEN  ?= demo-admin
 export DUET_EVENTS_TOKEN ?= demo-events
 
-.PHONY: build run test vet fmt-check fuzz bench clean browser postgres weaviate quality simd crash
+.PHONY: build run test vet fmt-check fuzz bench clean browser postgres weaviate quality simd crash loop
 
 # On amd64 the binary uses Go's simd/archsimd kernels (GOEXPERIMENT=simd);
 # elsewhere, and in the default build, the portable or vek ones.
@@ -53,11 +53,12 @@ endif
 	$(BIN) serve --data $(DATA) --addr $(ADDR)
 
 test: fmt-check vet browser postgres weaviate
-	$(GO) test -race -count=1 ./...
+	$(GO) test -race -count=1 -timeout 30m ./...
 	$(GO) test -race -count=1 ./content -store=postgres
 	$(GO) test -race -count=1 ./server -index=weaviate
 	$(MAKE) quality
 	$(MAKE) crash
+	$(MAKE) loop
 	$(MAKE) simd
 	$(MAKE) fuzz
 
@@ -74,6 +75,11 @@ quality:
 # them without the race detector, which makes each restart slow.
 crash:
 	$(GO) test -count=1 -run 'Crash' ./tools/duet
+
+# The closed loops run rebuilds in child processes under simulated
+# traffic: without the race detector, as the crash tests.
+loop:
+	$(GO) test -count=1 -run 'TestLoop|TestServe_Scheduled' ./tools/duet
 
 # The browser tests drive Debian's headless Chromium; install it when missing.
 browser:

@@ -290,6 +290,8 @@ type statsResponse struct {
 	Lag int `json:"lag"`
 	// Vocabulary is what of the editors' vocabulary is in service.
 	Vocabulary vocabularyStats `json:"vocabulary"`
+	// Rebuilds are the scheduled rebuilds, when the server runs them.
+	Rebuilds any `json:"rebuilds,omitempty"`
 }
 
 // vocabularyStats describes the vocabulary in service.
@@ -307,6 +309,9 @@ func (s *Server) stats(c echo.Context) error {
 		return err
 	}
 	resp := statsResponse{Store: st}
+	if s.cfg.RebuildStatus != nil {
+		resp.Rebuilds = s.cfg.RebuildStatus()
+	}
 	cur := s.vocab.cur.Load()
 	resp.Vocabulary.Seq = cur.Seq()
 	resp.Vocabulary.SynonymSets, resp.Vocabulary.StopWords = cur.Sizes()

@@ -1,86 +1,17 @@
 package server_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"math/rand/v2"
-	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 
 	"github.com/duetrec/duet/content"
+	"github.com/duetrec/duet/internal/clicksim"
 	"github.com/duetrec/duet/server"
 )
-
-// simulator plays a generated catalog's users against a server over
-// HTTP: each takes recommendations and clicks by their hidden taste
-// (content.GenTastes), which Duet's model never sees, with the attention
-// a list's lower positions get falling as 1/(1+position).
-type simulator struct {
-	t      testing.TB
-	base   string
-	users  []string
-	tastes *content.GenTastes
-	drift  float64
-	r      *rand.Rand
-}
-
-func (s *simulator) call(method, path, token string, body any, out any) int {
-	s.t.Helper()
-	var rd *bytes.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = bytes.NewReader(b)
-	} else {
-		rd = bytes.NewReader(nil)
-	}
-	req, _ := http.NewRequest(method, s.base+path, rd)
-	req.Header.Set("Content-Type", "application/json")
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if out != nil {
-		if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
-			s.t.Fatalf("%s %s: %d: %v", method, path, resp.StatusCode, err)
-		}
-	}
-	return resp.StatusCode
-}
-
-// session shows one user one list and posts the clicks; it returns how
-// many items were clicked.
-func (s *simulator) session() int {
-	user := s.users[s.r.IntN(len(s.users))]
-	var ans struct {
-		Hits []struct {
-			ID string `json:"id"`
-		} `json:"hits"`
-		ImpressionID string `json:"impression_id"`
-	}
-	if code := s.call("GET", "/v1/users/"+user+"/recommendations?k=10", "", nil, &ans); code != 200 {
-		s.t.Fatalf("recommendations: %d", code)
-	}
-	var evs []map[string]any
-	for p, h := range ans.Hits {
-		if s.r.Float64() < s.tastes.Appeal(user, h.ID, s.drift)/float64(1+p) {
-			evs = append(evs, map[string]any{"user_id": user, "item_id": h.ID, "kind": "click", "impression_id": ans.ImpressionID})
-		}
-	}
-	if len(evs) > 0 {
-		if code := s.call("POST", "/v1/events", eventsTok, map[string]any{"events": evs}, nil); code != 200 {
-			s.t.Fatalf("events: %d", code)
-		}
-	}
-	return len(evs)
-}
 
 // verdict is the part of an experiment's answer the loop test reads.
 type verdict struct {
@@ -106,7 +37,8 @@ func TestLoop_InterleavingPicksTheDefault(t *testing.T) {
 	}
 	gen := content.GenOptions{Items: 1000, Users: 300, Seed: 11}
 	f := newEngineFixtureOf(t, gen, func(c *server.Config) { c.SearchRate = -1 })
-	tastes, err := content.GenerateTastes(context.Background(), gen)
+	ctx := context.Background()
+	tastes, err := content.GenerateTastes(ctx, gen)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,20 +47,24 @@ func TestLoop_InterleavingPicksTheDefault(t *testing.T) {
 	won, significant, clicks := 0, 0, 0
 	var ps []string
 	for run := range 20 {
-		sim := &simulator{t: t, base: ts.URL, users: f.users, tastes: tastes, drift: 1, r: rand.New(rand.NewPCG(uint64(run), 99))}
+		sim := &clicksim.Simulator{Base: ts.URL, EventsToken: eventsTok, Users: f.users, Tastes: tastes, Drift: 1, Rand: rand.New(rand.NewPCG(uint64(run), 99))}
 		id := fmt.Sprintf("weak-%d", run)
 		def := map[string]any{"id": id, "route": "recommendations", "a": map[string]any{}, "b": map[string]any{"sources": []string{"popular"}}}
-		if code := sim.call("POST", "/admin/experiments", editorTok, def, nil); code != 201 {
-			t.Fatalf("define: %d", code)
+		if err := sim.Call(ctx, "POST", "/admin/experiments", editorTok, def, nil); err != nil {
+			t.Fatal(err)
 		}
 		for range loopImpressions {
-			clicks += sim.session()
+			_, c, err := sim.Session(ctx, 10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			clicks += c
 		}
 		var stopped struct {
 			Verdict verdict `json:"verdict"`
 		}
-		if code := sim.call("POST", "/admin/experiments/"+id+"/stop", adminTok, nil, &stopped); code != 200 {
-			t.Fatalf("stop: %d", code)
+		if err := sim.Call(ctx, "POST", "/admin/experiments/"+id+"/stop", adminTok, nil, &stopped); err != nil {
+			t.Fatal(err)
 		}
 		v := stopped.Verdict
 		if v.Impressions != loopImpressions {

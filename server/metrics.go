@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/duetrec/duet/content"
 )
@@ -104,4 +105,53 @@ func (s *Server) storeGauges() {
 			Name: "duet_live_lag", Help: "Item changes in the store the live indexes have not applied (counted up to 1000).",
 		}, func() float64 { return float64(s.lag(context.Background())) }),
 	)
+}
+
+// routeLatency is a route's latency quantiles, in seconds, interpolated
+// within the histogram's buckets.
+type routeLatency struct {
+	Route string  `json:"route"`
+	P50   float64 `json:"p50"`
+	P99   float64 `json:"p99"`
+	Count uint64  `json:"count"`
+}
+
+// answeringRoutes are the routes whose latency the dashboard shows.
+var answeringRoutes = []string{"/v1/search", "/v1/users/:id/recommendations", "/v1/items/:id/similar", "/v1/suggest"}
+
+// latencies reads the GET latency histograms of routes.
+func (m *metrics) latencies(routes []string) []routeLatency {
+	out := []routeLatency{}
+	for _, route := range routes {
+		h, ok := m.latency.WithLabelValues(route, "GET").(prometheus.Metric)
+		if !ok {
+			continue
+		}
+		var pb dto.Metric
+		if h.Write(&pb) != nil || pb.Histogram == nil || pb.Histogram.GetSampleCount() == 0 {
+			continue
+		}
+		hist := pb.Histogram
+		out = append(out, routeLatency{Route: route, P50: quantile(hist, 0.5), P99: quantile(hist, 0.99), Count: hist.GetSampleCount()})
+	}
+	return out
+}
+
+// quantile interpolates the q-quantile within the histogram's buckets; past
+// the last bound it is that bound.
+func quantile(h *dto.Histogram, q float64) float64 {
+	rank := q * float64(h.GetSampleCount())
+	var prevCount uint64
+	prevBound := 0.0
+	for _, b := range h.GetBucket() {
+		if float64(b.GetCumulativeCount()) >= rank {
+			in := float64(b.GetCumulativeCount() - prevCount)
+			if in == 0 {
+				return b.GetUpperBound()
+			}
+			return prevBound + (b.GetUpperBound()-prevBound)*(rank-float64(prevCount))/in
+		}
+		prevCount, prevBound = b.GetCumulativeCount(), b.GetUpperBound()
+	}
+	return prevBound
 }

@@ -270,6 +270,8 @@ type onlineResponse struct {
 	Recorder    online.RecorderStats `json:"recorder"`
 	// Mark is the last feedback record folded.
 	Mark uint64 `json:"mark"`
+	// Latency is the answering routes' latency since the server started.
+	Latency []routeLatency `json:"latency"`
 }
 
 func (s *Server) onlineFigures(c echo.Context) error {
@@ -288,7 +290,7 @@ func (s *Server) onlineFigures(c echo.Context) error {
 	if st, err := s.store.Stats(c.Request().Context()); err == nil {
 		catalogue = st.Items
 	}
-	resp := onlineResponse{Report: s.fb.tally.Report(window, catalogue), Experiments: []experimentView{}, Mark: s.fb.tally.Mark()}
+	resp := onlineResponse{Report: s.fb.tally.Report(window, catalogue), Experiments: []experimentView{}, Mark: s.fb.tally.Mark(), Latency: s.metrics.latencies(answeringRoutes)}
 	if s.fb.rec != nil {
 		resp.Recorder = s.fb.rec.Stats()
 	}

@@ -70,6 +70,10 @@ type Config struct {
 	// (default 1s).
 	OnlineEvery time.Duration
 
+	// RebuildStatus, when set, says what the scheduled rebuilds do, for
+	// /admin/stats.
+	RebuildStatus func() any
+
 	// Snapshots, when set, is the server's snapshot root: what it serves
 	// to other servers at GET /admin/snapshots/{name}/files/{path}, and
 	// where, following a shared store (Follow), it fetches the snapshots
@@ -245,6 +249,7 @@ func (s *Server) routes() {
 	e.GET("/openapi.json", s.openAPI)
 	e.GET("/", s.page("index.html"))
 	e.GET("/editor", s.page("editor.html"))
+	e.GET("/dashboard", s.page("dashboard.html"))
 	e.GET("/ui/:file", s.asset)
 
 	// Middleware per route, not per group: an Echo group with middleware

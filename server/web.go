@@ -9,7 +9,7 @@ import (
 	"github.com/labstack/echo/v4"
 )
 
-// The web pages: a search playground and an editor, plain HTML, CSS and
+// The web pages: a search playground, an editor and a dashboard, plain HTML, CSS and
 // JavaScript embedded in the binary, so there is no build step and no CDN.
 //
 //go:embed web
@@ -28,7 +28,7 @@ func (s *Server) page(name string) echo.HandlerFunc {
 
 func (s *Server) asset(c echo.Context) error {
 	name := path.Base(c.Param("file"))
-	if name == "index.html" || name == "editor.html" {
+	if name == "index.html" || name == "editor.html" || name == "dashboard.html" {
 		return echo.ErrNotFound
 	}
 	b, err := webFS.ReadFile("web/" + name)

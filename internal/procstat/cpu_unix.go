@@ -3,6 +3,7 @@
 package procstat
 
 import (
+	"os"
 	"syscall"
 	"time"
 )
@@ -16,4 +17,17 @@ func CPU() (time.Duration, bool) {
 		return 0, false
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), true
+}
+
+// ChildPeakRSS returns the peak resident memory of a child process that
+// has exited, in bytes, and whether it could be read.
+func ChildPeakRSS(ps *os.ProcessState) (int64, bool) {
+	if ps == nil {
+		return 0, false
+	}
+	ru, ok := ps.SysUsage().(*syscall.Rusage)
+	if !ok {
+		return 0, false
+	}
+	return ru.Maxrss * 1024, true // kilobytes on Linux
 }

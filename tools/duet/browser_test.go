@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"strings"
@@ -29,6 +31,29 @@ func chromium(t *testing.T) string {
 	return ""
 }
 
+// browse starts headless Chromium for a test, closed when it ends, and
+// returns its context, bounded to a minute.
+func browse(t *testing.T, bin string) context.Context {
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(bin),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("no-first-run", true),
+	)
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancelAlloc)
+	ctx, cancel := chromedp.NewContext(actx)
+	t.Cleanup(cancel)
+	ctx, cancelTimeout := context.WithTimeout(ctx, 60*time.Second)
+	t.Cleanup(cancelTimeout)
+	return ctx
+}
+
 // TestBrowser drives the pages in headless Chromium: a search in the
 // playground shows results; an item created in the editor is found by
 // search at once.
@@ -39,24 +64,7 @@ func TestBrowser(t *testing.T) {
 	bin := chromium(t)
 	s := startStack(t)
 
-	dir := t.TempDir()
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(bin),
-		chromedp.UserDataDir(dir),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("no-first-run", true),
-	)
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelAlloc()
-	ctx, cancel := chromedp.NewContext(actx)
-	defer cancel()
-	ctx, cancelTimeout := context.WithTimeout(ctx, 60*time.Second)
-	defer cancelTimeout()
+	ctx := browse(t, bin)
 
 	// The playground: type a query, submit, see results with their text.
 	css := func(s string) chromedp.CSS { return chromedp.CSS(s) }
@@ -174,5 +182,74 @@ func TestBrowser(t *testing.T) {
 	why, _ := chromedp.Run(ctx, chromedp.TextContent(css(`#hits li[data-id="browser-item"] .matched`)))
 	if !strings.Contains(why, "synonym of “wallaby”, set marsupials") {
 		t.Fatalf("the hit explains %q", why)
+	}
+}
+
+// TestBrowser_Dashboard shows the dashboard in headless Chromium over real
+// traffic: recommendations with clicks attributed to them and a running
+// experiment draw the click-through chart, the route's figures and the
+// experiment's row.
+func TestBrowser_Dashboard(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a browser")
+	}
+	bin := chromium(t)
+	s := startStack(t)
+	if code, body, err := apiRequest(s.base, "POST", "/admin/experiments", testAdminToken, `{"id":"pop-test","route":"recommendations","b":{"sources":["popular"]}}`); err != nil || code != 201 {
+		t.Fatalf("experiment: %d %s %v", code, body, err)
+	}
+	for u := range 12 {
+		user := fmt.Sprintf("u%03d", u)
+		code, body, err := apiRequest(s.base, "GET", "/v1/users/"+user+"/recommendations?k=5", "", "")
+		var ans struct {
+			Hits []struct {
+				ID string `json:"id"`
+			} `json:"hits"`
+			ImpressionID string `json:"impression_id"`
+		}
+		if err != nil || code != 200 || json.Unmarshal(body, &ans) != nil || len(ans.Hits) == 0 {
+			t.Fatalf("recommendations: %d %s %v", code, body, err)
+		}
+		ev := fmt.Sprintf(`{"user_id":%q,"item_id":%q,"kind":"click","impression_id":%q}`, user, ans.Hits[u%len(ans.Hits)].ID, ans.ImpressionID)
+		if code, body, err := apiRequest(s.base, "POST", "/v1/events", "e2e-events", ev); err != nil || code != 200 {
+			t.Fatalf("click: %d %s %v", code, body, err)
+		}
+	}
+	time.Sleep(1500 * time.Millisecond) // the figures fold the log every second
+
+	ctx := browse(t, bin)
+	css := func(s string) chromedp.CSS { return chromedp.CSS(s) }
+	err := chromedp.Do(ctx,
+		chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile, chromedp.EmulateScale(3)), // a phone
+		chromedp.Navigate(s.base+"/dashboard"),
+		chromedp.WaitVisible(css("#token")),
+		chromedp.SendKeys(css("#token"), testAdminToken),
+		chromedp.Click(css(`#auth button[type="submit"]`)),
+		chromedp.WaitVisible(css(`#ctr-chart svg path.line[data-route="recommendations"]`)),
+	)
+	if err != nil {
+		st, _ := chromedp.Run(ctx, chromedp.Text(css("#status")))
+		t.Fatalf("dashboard: %v (status %q)", err, st)
+	}
+	tile, _ := chromedp.Run(ctx, chromedp.TextContent(css("#tiles")))
+	exp, _ := chromedp.Run(ctx, chromedp.TextContent(css("#experiments")))
+	sizes, _ := chromedp.Run(ctx, chromedp.TextContent(css("#sizes")))
+	d, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector('#ctr-chart path.line').getAttribute("d")`))
+	overflow, _ := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth + 1`))
+	if !strings.Contains(tile, "recommendations") || !strings.Contains(tile, "impressions12") {
+		t.Errorf("tiles %q", tile)
+	}
+	if !strings.Contains(exp, "pop-test") || !strings.Contains(exp, "running") || !strings.Contains(exp, "12") {
+		t.Errorf("experiments %q", exp)
+	}
+	if !strings.Contains(sizes, "store items") || !strings.Contains(sizes, "latency /v1/users/:id/recommendations") {
+		t.Errorf("sizes %q", sizes)
+	}
+	if !strings.HasPrefix(d, "M") {
+		t.Errorf("the chart's line is %q", d)
+	}
+	if overflow {
+		wide, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`[...document.querySelectorAll("body *")].filter(e => e.getBoundingClientRect().right > window.innerWidth + 1).slice(0, 5).map(e => e.tagName + "#" + e.id + "." + e.className + " " + Math.round(e.getBoundingClientRect().right)).join(", ")`))
+		t.Errorf("the page is wider than a phone's screen: %s", wide)
 	}
 }

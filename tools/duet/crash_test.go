@@ -28,6 +28,11 @@ import (
 const childArgsEnv = "DUET_TEST_CHILD_ARGS"
 
 func TestMain(m *testing.M) {
+	// A child a duet child starts itself (a scheduled rebuild) is named
+	// by its arguments, as duet's are.
+	if len(os.Args) > 1 && !strings.HasPrefix(os.Args[1], "-test.") {
+		os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
+	}
 	if args := os.Getenv(childArgsEnv); args != "" {
 		os.Exit(run(context.Background(), strings.Split(args, "\n"), os.Stdout, os.Stderr))
 	}
@@ -81,9 +86,9 @@ func startChild(t *testing.T, args ...string) *child {
 var servingRE = regexp.MustCompile(`playground: (http://\S+)/`)
 
 // serveChild starts duet serve and waits until it listens.
-func serveChild(t *testing.T, data string) *child {
+func serveChild(t *testing.T, data string, more ...string) *child {
 	t.Helper()
-	c := startChild(t, "serve", "--data", data, "--addr", "127.0.0.1:0", "--search-rate", "-1")
+	c := startChild(t, append([]string{"serve", "--data", data, "--addr", "127.0.0.1:0", "--search-rate", "-1"}, more...)...)
 	select {
 	case <-c.out:
 	case <-c.done:

@@ -44,6 +44,9 @@ with DUET_ADMIN_TOKEN. A server also picks up a new snapshot on its own.`,
 			if opts.Index != "" && !weaviate.IsURL(opts.Index) {
 				return usagef("--index must be a weaviate://host:port[,host:port…] URL")
 			}
+			if opts.MaxDrop < 0 || opts.MaxDrop >= 1 {
+				return usagef("--max-drop must be from 0 to below 1")
+			}
 			if opts.Collection.Shards < 1 || opts.Collection.Replicas < 1 {
 				return usagef("--shards and --replicas must be at least 1")
 			}
@@ -110,6 +113,7 @@ with DUET_ADMIN_TOKEN. A server also picks up a new snapshot on its own.`,
 	f.StringVar(&opts.Notify, "notify", "", "base URL of a running server (e.g. http://127.0.0.1:8080) to read the store through and reload")
 	f.IntVar(&opts.Keep, "keep", 3, "snapshots to keep")
 	f.Float64Var(&opts.MinNDCG, "min-ndcg", 0, "refuse to publish a model whose validation NDCG@10 is below this")
+	f.Float64Var(&opts.MaxDrop, "max-drop", 0, "refuse to publish a model whose validation NDCG@10 is more than this share (0.05: 5%) below the model in service's; 0: no check")
 	f.BoolVar(&opts.Incremental, "incremental", false, "reuse the newest snapshot's model and indexes; embed and index only the items changed since")
 	f.StringVar(&ann, "ann", "hnsw", "vector index: hnsw, exact or coder")
 	f.StringVar(&opts.Index, "index", "", indexUsage)

@@ -74,6 +74,11 @@ type Options struct {
 	// MinNDCG refuses to publish a model whose validation NDCG@10 is
 	// below it.
 	MinNDCG float64
+	// MaxDrop refuses to publish a model whose validation NDCG@10 is more
+	// than this share below the model in service's on the same users (0.05:
+	// 5%); 0 turns the check off. A guard against a broken training, for
+	// rebuilds nobody watches.
+	MaxDrop float64
 	// ANN is the vector index; default index.KindHNSW.
 	ANN  index.Kind
 	HNSW index.HNSWOptions
@@ -275,6 +280,9 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	timed("validate", time.Since(t))
 	if opts.MinNDCG > 0 && v.New.NDCG < opts.MinNDCG {
 		return rep, fmt.Errorf("rebuild: the new model's validation NDCG@10 %.4f is below --min-ndcg %.4f: nothing published", v.New.NDCG, opts.MinNDCG)
+	}
+	if p := v.Previous; opts.MaxDrop > 0 && p != nil && v.New.NDCG < (1-opts.MaxDrop)*p.NDCG {
+		return rep, fmt.Errorf("rebuild: the new model's validation NDCG@10 %.4f is more than --max-drop %g below the model in service's %.4f: nothing published", v.New.NDCG, opts.MaxDrop, p.NDCG)
 	}
 
 	t = time.Now()

@@ -122,6 +122,25 @@ func TestRun_Refusals(t *testing.T) {
 		t.Fatalf("a refused model was published: %v", dirs)
 	}
 
+	// A model far worse than the one in service (one that barely learnt)
+	// is refused by MaxDrop.
+	opts = quick(data)
+	opts.Train.Epochs, opts.Train.Dim = 8, 16
+	if _, err := rebuild.Run(ctx, opts); err != nil {
+		t.Fatal(err)
+	}
+	opts = quick(data)
+	opts.Train.Epochs, opts.Train.Dim, opts.Train.LR = 1, 2, 1e-9
+	opts.MaxDrop = 0.05
+	rep, err = rebuild.Run(ctx, opts)
+	if err == nil || !strings.Contains(err.Error(), "--max-drop") || rep.Snapshot != "" {
+		t.Fatalf("max-drop: %+v %+v %v", rep.Validation.New, rep.Validation.Previous, err)
+	}
+	if dirs, _ := snapshot.NewRoot(data).List(); len(dirs) != 1 {
+		t.Fatalf("a refused model was published: %v", dirs)
+	}
+	os.RemoveAll(filepath.Join(data, "snapshots"))
+
 	unlock, err := snapshot.NewRoot(data).Lock()
 	if err != nil {
 		t.Fatal(err)
