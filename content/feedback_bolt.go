@@ -22,6 +22,10 @@ const (
 	recClick      = 'c'
 )
 
+// appendFill is the fill of pages of buckets written in key order: bbolt
+// splits at half by default, which leaves appended-to pages half empty.
+const appendFill = 0.95
+
 // keyFeedbackSeq is the feedback log's last number, in the meta bucket:
 // the log is numbered apart from the store's writes, so that recording
 // what was shown does not move the store's sequence.
@@ -44,6 +48,8 @@ func (e *boltEngine) logImpressions(ctx context.Context, imps []Impression) (uin
 	var last uint64
 	err := e.write(ctx, func(tx *bolt.Tx) error {
 		b, log := tx.Bucket(bucketImpressions), tx.Bucket(bucketFeedback)
+		// Both grow at their end (ids sort by time): full pages.
+		b.FillPercent, log.FillPercent = appendFill, appendFill
 		for i := range imps {
 			seq, err := nextFeedbackSeq(tx)
 			if err != nil {

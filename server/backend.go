@@ -7,6 +7,7 @@ import (
 	"hash/fnv"
 	"log/slog"
 	"net/http"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -66,6 +67,31 @@ func SnapshotLoader(root *snapshot.Root, hist search.History, log *slog.Logger) 
 			log.Warn("skipping a snapshot", "err", e)
 		}
 		if err != nil {
+			return nil, err
+		}
+		snap, err := root.Load(ctx, dir, hist, search.Options{})
+		if err != nil {
+			return nil, err
+		}
+		return snapshotBackend{snap}, nil
+	}
+}
+
+// NamedLoader loads the snapshot of the given name (its directory's,
+// e.g. "snap-00000000000000001234-…") as a Backend: the model and indexes
+// an experiment's arm serves.
+type NamedLoader func(ctx context.Context, name string) (Backend, error)
+
+// NamedSnapshotLoader is the NamedLoader of the snapshots under root, with
+// users' live histories from hist. A name that is no snapshot of root, or
+// one that does not verify, is an error.
+func NamedSnapshotLoader(root *snapshot.Root, hist search.History) NamedLoader {
+	return func(ctx context.Context, name string) (Backend, error) {
+		if name == "" || name != filepath.Base(name) || !strings.HasPrefix(name, "snap-") {
+			return nil, fmt.Errorf("%q is not a snapshot's name (snap-…, as /admin/stats shows it)", clipString(name))
+		}
+		dir := filepath.Join(root.Dir(), name)
+		if _, err := snapshot.Verify(ctx, dir); err != nil {
 			return nil, err
 		}
 		snap, err := root.Load(ctx, dir, hist, search.Options{})
@@ -228,10 +254,23 @@ func (s *Server) live(ctx context.Context, seq uint64, ids ...string) {
 	// follower's, or the next reload's, to apply.
 	ctx, cancel := context.WithTimeout(ctx, liveTimeout)
 	defer cancel()
-	g := s.gen.Load()
-	if g == nil {
-		return
+	// Following a shared store, other servers' writes with lower numbers
+	// may not be applied yet: the follower moves the mark of the one in
+	// service, and applies this write again on its way (an apply reads
+	// the current state). The snapshots experiments' arms serve take the
+	// write too.
+	if g := s.gen.Load(); g != nil {
+		s.applyLive(ctx, g, seq, ids, !s.follow.on.Load())
 	}
+	for _, ag := range s.armGenerations() {
+		s.applyLive(ctx, ag, seq, ids, true)
+	}
+}
+
+// applyLive applies durable writes to one generation unless it is
+// closed, and moves its mark to seq when advance is set; a failure is
+// logged and counted.
+func (s *Server) applyLive(ctx context.Context, g *generation, seq uint64, ids []string, advance bool) {
 	g.mu.RLock()
 	defer g.mu.RUnlock()
 	if g.closed {
@@ -244,10 +283,7 @@ func (s *Server) live(ctx context.Context, seq uint64, ids ...string) {
 			return
 		}
 	}
-	// Following a shared store, other servers' writes with lower numbers
-	// may not be applied yet: the follower moves the mark, and applies
-	// this write again on its way (an apply reads the current state).
-	if !s.follow.on.Load() {
+	if advance {
 		g.advance(seq)
 	}
 }

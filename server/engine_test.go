@@ -69,6 +69,7 @@ type engineFixture struct {
 	rebuild func() error
 	// loadBackend loads the fixture's snapshot anew, as the server does.
 	loadBackend func() (server.Backend, error)
+	root        *snapshot.Root
 }
 
 func newEngineFixture(t testing.TB, mutate ...func(*server.Config)) *engineFixture {
@@ -115,12 +116,13 @@ func newEngineFixtureOf(t testing.TB, gen content.GenOptions, mutate ...func(*se
 	}
 	cfg := server.Config{
 		EditorToken: editorTok, EventsToken: eventsTok, AdminToken: adminTok,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Logger:    slog.New(slog.NewTextHandler(io.Discard, nil)),
+		ArmLoader: server.NamedSnapshotLoader(root, st),
 	}
 	for _, m := range mutate {
 		m(&cfg)
 	}
-	f := &engineFixture{fixture: &fixture{t: t, store: st}, items: ds.Items, users: ds.Users}
+	f := &engineFixture{fixture: &fixture{t: t, store: st}, items: ds.Items, users: ds.Users, root: root}
 	f.rebuild = func() error {
 		// The sequence number first: what the dataset read holds beyond
 		// it is replayed after the load, which does no harm.

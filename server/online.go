@@ -22,17 +22,25 @@ import (
 type feedback struct {
 	rec      *online.Recorder // nil when impressions are off
 	tally    *online.Tally
-	exps     *online.Experiments // nil when the store's could not be read
+	exps     *online.Experiments
 	stop     context.CancelFunc
 	done     sync.WaitGroup
 	stopOnce sync.Once
+
+	// arms are the snapshots running experiments' arms serve, by
+	// experiment id (nil for an arm that serves the one in service), and
+	// armFailed the experiments whose snapshots could not be loaded.
+	armsMu    sync.Mutex
+	arms      map[string][2]*generation
+	armFailed map[string]bool
 }
 
-// startFeedback starts recording and folding. An experiments table the
-// store cannot read leaves the server without experiments, logged.
+// startFeedback starts recording and folding. Experiments the store
+// cannot give at start are logged and read again with the figures.
 func (s *Server) startFeedback() {
 	fb := &s.fb
 	fb.tally = online.NewTally(online.TallyOptions{})
+	fb.arms, fb.armFailed = map[string][2]*generation{}, map[string]bool{}
 	exps, err := online.LoadExperiments(context.Background(), s.store)
 	if err != nil {
 		s.log.Error("the store's experiments could not be read", "err", err)
@@ -47,9 +55,10 @@ func (s *Server) startFeedback() {
 	fb.rec = online.NewRecorder(s.store, online.RecorderOptions{Retention: s.cfg.FeedbackRetention, Logger: s.log})
 	ctx, cancel := context.WithCancel(context.Background())
 	fb.stop = cancel
-	refresh := func(ctx context.Context) error { return nil }
-	if exps != nil {
-		refresh = exps.Refresh
+	refresh := func(ctx context.Context) error {
+		err := exps.Refresh(ctx)
+		s.ensureArms(ctx)
+		return err
 	}
 	fb.done.Go(func() { fb.tally.Follow(ctx, s.store, s.cfg.OnlineEvery, refresh, s.log) })
 	s.metrics.reg.MustRegister(&onlineCollector{s})
@@ -65,43 +74,210 @@ func (s *Server) stopFeedback() {
 		if s.fb.rec != nil {
 			s.fb.rec.Close()
 		}
+		s.fb.armsMu.Lock()
+		ids := make([]string, 0, len(s.fb.arms))
+		for id := range s.fb.arms {
+			ids = append(ids, id)
+		}
+		s.fb.armsMu.Unlock()
+		for _, id := range ids {
+			s.dropArms(id)
+		}
 	})
+}
+
+// loadArms loads the snapshots an experiment's arms name, each brought up
+// to date with the store as a reload is.
+func (s *Server) loadArms(ctx context.Context, e *online.Experiment) ([2]*generation, error) {
+	var gens [2]*generation
+	for i, arm := range [2]*online.Arm{&e.A, &e.B} {
+		if arm.Snapshot == "" {
+			continue
+		}
+		if s.cfg.ArmLoader == nil {
+			closeAll(gens)
+			return gens, badRequest("invalid_experiment", "this server cannot load snapshots by name for an arm")
+		}
+		be, err := s.cfg.ArmLoader(ctx, arm.Snapshot)
+		if err != nil {
+			closeAll(gens)
+			return gens, newError(http.StatusUnprocessableEntity, "unknown_snapshot", fmt.Sprintf("arm %c: %v", 'a'+i, err))
+		}
+		g := &generation{be: be}
+		g.applied.Store(be.Info().Seq)
+		gens[i] = g
+		if err := s.replay(ctx, g, be.Info().Seq); err != nil {
+			closeAll(gens)
+			return gens, fmt.Errorf("arm %c: %w", 'a'+i, err)
+		}
+	}
+	return gens, nil
+}
+
+func closeAll(gens [2]*generation) {
+	for _, g := range gens {
+		if g != nil {
+			g.be.Close()
+		}
+	}
+}
+
+// ensureArms loads the snapshots of running experiments that have none
+// loaded (defined by another server, or before a restart), and drops those
+// of experiments stopped meanwhile.
+func (s *Server) ensureArms(ctx context.Context) {
+	fb := &s.fb
+	running := map[string]bool{}
+	for _, e := range fb.exps.All() {
+		if !e.Running() || !e.Snapshots() {
+			continue
+		}
+		running[e.ID] = true
+		fb.armsMu.Lock()
+		_, loaded := fb.arms[e.ID]
+		failed := fb.armFailed[e.ID]
+		fb.armsMu.Unlock()
+		if loaded || failed {
+			continue
+		}
+		gens, err := s.loadArms(ctx, &e)
+		fb.armsMu.Lock()
+		if err != nil {
+			s.log.Error("an experiment's snapshot could not be loaded: its requests get the default", "experiment", e.ID, "err", err)
+			fb.armFailed[e.ID] = true
+		} else {
+			fb.arms[e.ID] = gens
+		}
+		fb.armsMu.Unlock()
+	}
+	fb.armsMu.Lock()
+	var stale []string
+	for id := range fb.arms {
+		if !running[id] {
+			stale = append(stale, id)
+		}
+	}
+	fb.armsMu.Unlock()
+	for _, id := range stale {
+		s.dropArms(id)
+	}
+}
+
+// dropArms closes an experiment's snapshots, once the requests using them
+// have finished.
+func (s *Server) dropArms(id string) {
+	s.fb.armsMu.Lock()
+	gens, ok := s.fb.arms[id]
+	delete(s.fb.arms, id)
+	s.fb.armsMu.Unlock()
+	if !ok {
+		return
+	}
+	for _, g := range gens {
+		if g == nil {
+			continue
+		}
+		g.mu.Lock()
+		g.closed = true
+		g.mu.Unlock()
+		if err := g.be.Close(); err != nil {
+			s.log.Error("closing an experiment's snapshot", "err", err)
+		}
+	}
+}
+
+// armGenerations returns the experiments' snapshots in service, for live
+// writes.
+func (s *Server) armGenerations() []*generation {
+	s.fb.armsMu.Lock()
+	defer s.fb.armsMu.Unlock()
+	var out []*generation
+	for _, gens := range s.fb.arms {
+		for _, g := range gens {
+			if g != nil {
+				out = append(out, g)
+			}
+		}
+	}
+	return out
+}
+
+// armBackends returns the backends an experiment's arms serve (be for an
+// arm that serves the one in service) and a release function, or ok false
+// when its snapshots are not loaded.
+func (s *Server) armBackends(e *online.Experiment, be Backend) (bes [2]Backend, release func(), ok bool) {
+	bes = [2]Backend{be, be}
+	if !e.Snapshots() {
+		return bes, func() {}, true
+	}
+	s.fb.armsMu.Lock()
+	gens, loaded := s.fb.arms[e.ID]
+	s.fb.armsMu.Unlock()
+	if !loaded {
+		return bes, nil, false
+	}
+	var held []*generation
+	release = func() {
+		for _, g := range held {
+			g.mu.RUnlock()
+		}
+	}
+	for i, g := range gens {
+		if g == nil {
+			continue
+		}
+		g.mu.RLock()
+		held = append(held, g)
+		if g.closed {
+			release()
+			return bes, nil, false
+		}
+		bes[i] = g.be
+	}
+	return bes, release, true
 }
 
 // answerRoute runs a request on a route, through the experiment running
 // there when there is one, and records what it shows.
-func (s *Server) answerRoute(c echo.Context, start time.Time, route string, be Backend, req search.Request, run func(search.Request) (*search.Result, error)) error {
+func (s *Server) answerRoute(c echo.Context, start time.Time, route string, be Backend, req search.Request, run func(Backend, search.Request) (*search.Result, error)) error {
 	// An experiment takes the route's first pages asked with the default
 	// configuration: a request that sets its own ranker parameters gets
 	// what it asked for.
 	config := online.ConfigName(&req)
 	var exp *online.Experiment
-	if s.fb.exps != nil && req.Offset == 0 && config == online.DefaultConfig {
+	if s.fb.rec != nil && req.Offset == 0 && config == online.DefaultConfig {
 		exp = s.fb.exps.Running(route)
 	}
-	im := content.Impression{Route: route, UserID: req.UserID}
+	bes := [2]Backend{be, be}
+	if exp != nil {
+		var release func()
+		var ok bool
+		if bes, release, ok = s.armBackends(exp, be); ok {
+			defer release()
+		} else {
+			exp = nil // its snapshots are not loaded (yet): the default
+		}
+	}
+	im := content.Impression{Route: route, UserID: req.UserID, Snapshot: be.Info().Snapshot}
 	var res *search.Result
 	var err error
 	switch {
 	case exp == nil:
 		im.Config = config
-		res, err = run(req)
+		res, err = run(be, req)
 	case exp.Method == online.AB:
 		who := req.UserID
 		if who == "" {
 			who = c.RealIP()
 		}
 		arm := exp.ArmFor(who)
-		if arm == 'a' {
-			exp.A.Apply(&req)
-		} else {
-			exp.B.Apply(&req)
-		}
-		im.Experiment, im.Arm = exp.ID, string(arm)
-		res, err = run(req)
+		i := int(arm - 'a')
+		[2]*online.Arm{&exp.A, &exp.B}[i].Apply(&req)
+		im.Experiment, im.Arm, im.Snapshot = exp.ID, string(arm), bes[i].Info().Snapshot
+		res, err = run(bes[i], req)
 	default:
 		im.Experiment = exp.ID
-		res, im.Teams, err = interleave(exp, req, run)
+		res, im.Teams, err = interleave(exp, req, bes, run)
 	}
 	if err != nil {
 		return searchError(err)
@@ -110,7 +286,6 @@ func (s *Server) answerRoute(c echo.Context, start time.Time, route string, be B
 	if s.fb.rec != nil && len(res.Hits) > 0 {
 		im.ID = online.NewImpressionID()
 		im.Time = time.Now().UTC()
-		im.Snapshot = be.Info().Snapshot
 		im.Items = make([]string, len(res.Hits))
 		for i, h := range res.Hits {
 			im.Items[i] = h.ID
@@ -122,17 +297,17 @@ func (s *Server) answerRoute(c echo.Context, start time.Time, route string, be B
 	return s.respond(c, start, res, shown)
 }
 
-// interleave runs both arms of an experiment and interleaves their hits
-// by team draft; teams names each hit's arm.
-func interleave(exp *online.Experiment, req search.Request, run func(search.Request) (*search.Result, error)) (*search.Result, string, error) {
+// interleave runs both arms of an experiment, each on its backend, and
+// interleaves their hits by team draft; teams names each hit's arm.
+func interleave(exp *online.Experiment, req search.Request, bes [2]Backend, run func(Backend, search.Request) (*search.Result, error)) (*search.Result, string, error) {
 	ra, rb := req, req
 	exp.A.Apply(&ra)
 	exp.B.Apply(&rb)
 	var resB *search.Result
 	var errB error
 	var wg sync.WaitGroup
-	wg.Go(func() { resB, errB = run(rb) })
-	resA, errA := run(ra)
+	wg.Go(func() { resB, errB = run(bes[1], rb) })
+	resA, errA := run(bes[0], ra)
 	wg.Wait()
 	if errA != nil {
 		return nil, "", errA
@@ -164,11 +339,11 @@ func interleave(exp *online.Experiment, req search.Request, run func(search.Requ
 	return &res, string(teams), nil
 }
 
-// experimentsReady returns the experiments, or a 503 when the store's
-// could not be read at start.
+// experimentsReady returns the experiments, or a 503 when impressions are
+// off: an experiment's verdict is made of them.
 func (s *Server) experimentsReady() (*online.Experiments, error) {
-	if s.fb.exps == nil {
-		return nil, newError(http.StatusServiceUnavailable, "unavailable", "the store's experiments could not be read; see the server's log")
+	if s.fb.rec == nil {
+		return nil, newError(http.StatusServiceUnavailable, "unavailable", "impressions are off (serve --impressions=false), and experiments are judged by them")
 	}
 	return s.fb.exps, nil
 }
@@ -205,9 +380,23 @@ func (s *Server) postExperiment(c echo.Context) error {
 	if e.Started != (time.Time{}) || e.Stopped != nil || e.Final != nil {
 		return badRequest("invalid_experiment", "started, stopped and final are the server's to set")
 	}
-	e, err = exps.Define(c.Request().Context(), e)
+	if err := e.Validate(); err != nil {
+		return err
+	}
+	// The arms' snapshots load before the experiment is stored: one that
+	// is missing is refused with nothing stored.
+	gens, err := s.loadArms(c.Request().Context(), &e)
 	if err != nil {
 		return err
+	}
+	if e, err = exps.Define(c.Request().Context(), e); err != nil {
+		closeAll(gens)
+		return err
+	}
+	if e.Snapshots() {
+		s.fb.armsMu.Lock()
+		s.fb.arms[e.ID] = gens
+		s.fb.armsMu.Unlock()
 	}
 	return c.JSON(http.StatusCreated, s.viewExperiment(e))
 }
@@ -260,6 +449,7 @@ func (s *Server) stopExperiment(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	s.dropArms(id)
 	return c.JSON(http.StatusOK, s.viewExperiment(e))
 }
 
@@ -294,10 +484,8 @@ func (s *Server) onlineFigures(c echo.Context) error {
 	if s.fb.rec != nil {
 		resp.Recorder = s.fb.rec.Stats()
 	}
-	if s.fb.exps != nil {
-		for _, e := range s.fb.exps.All() {
-			resp.Experiments = append(resp.Experiments, s.viewExperiment(e))
-		}
+	for _, e := range s.fb.exps.All() {
+		resp.Experiments = append(resp.Experiments, s.viewExperiment(e))
 	}
 	return c.JSON(http.StatusOK, resp)
 }

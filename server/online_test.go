@@ -1,12 +1,15 @@
 package server_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/duetrec/duet/search/online"
 	"github.com/duetrec/duet/server"
 )
 
@@ -218,5 +221,80 @@ func TestFeedback_Experiments(t *testing.T) {
 	// Stopped: answers are the default's again.
 	if a, b := f.hitIDs("/v1/users/"+user+"/recommendations?k=10"), f.hitIDs("/v1/users/"+user+"/recommendations?k=10"); strings.Join(a, ",") != strings.Join(b, ",") {
 		t.Errorf("answers still vary after the stop: %v %v", a, b)
+	}
+}
+
+// An experiment can compare two snapshots' models: an arm names an older
+// snapshot, which the server loads beside the one in service and keeps up
+// with live writes; a snapshot that does not exist is refused, nothing
+// stored.
+func TestFeedback_SnapshotExperiment(t *testing.T) {
+	f := newEngineFixture(t)
+	older, err := f.root.List()
+	if err != nil || len(older) != 1 {
+		t.Fatalf("snapshots %v %v", older, err)
+	}
+	if err := f.rebuild(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.srv.Reload(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	name := filepath.Base(older[0])
+	for _, tc := range []struct{ body, code string }{
+		{`{"id":"old","route":"search","b":{"snapshot":"snap-00000000000000000001-1"}}`, "unknown_snapshot"},
+		{`{"id":"old","route":"search","b":{"snapshot":"../etc"}}`, "invalid_experiment"},
+	} {
+		rec := f.do("POST", "/admin/experiments", adminTok, tc.body)
+		if rec.Code/100 != 4 || errorCode(t, rec) != tc.code {
+			t.Errorf("%s: %d %s", tc.body, rec.Code, rec.Body)
+		}
+	}
+	if rec := f.do("GET", "/admin/experiments", adminTok, ""); !strings.Contains(rec.Body.String(), `"experiments":[]`) {
+		t.Fatalf("refused definitions stored: %s", rec.Body)
+	}
+	def := fmt.Sprintf(`{"id":"old-vs-new","route":"search","method":"ab","b":{"snapshot":%q}}`, name)
+	if rec := f.do("POST", "/admin/experiments", adminTok, def); rec.Code != 201 {
+		t.Fatalf("define: %d %s", rec.Code, rec.Body)
+	}
+	// A write after the definition reaches the older snapshot too: a user
+	// shown arm b finds an item only the write holds.
+	exp := &online.Experiment{ID: "old-vs-new"}
+	user := ""
+	for _, u := range f.users {
+		if exp.ArmFor(u) == 'b' {
+			user = u
+			break
+		}
+	}
+	if rec := f.do("POST", "/v1/items", editorTok, `{"id":"zz-new","title":"Xylophonic Zebradrome"}`); rec.Code != 201 {
+		t.Fatalf("add: %d %s", rec.Code, rec.Body)
+	}
+	for range 10 {
+		got := f.show("/v1/search?q=xylophonic+zebradrome&k=10&user=" + user)
+		found := false
+		for _, h := range got.Hits {
+			found = found || h.ID == "zz-new"
+		}
+		if !found || got.ImpressionID == "" {
+			t.Fatalf("interleaved search %+v", got)
+		}
+	}
+	rec := f.do("POST", "/admin/experiments/old-vs-new/stop", adminTok, "")
+	if rec.Code != 200 || !strings.Contains(rec.Body.String(), `"impressions":10`) {
+		t.Fatalf("stop: %d %s", rec.Code, rec.Body)
+	}
+}
+
+// With impressions off, answers carry no impression id and experiments,
+// which are judged by them, are refused.
+func TestFeedback_ImpressionsOff(t *testing.T) {
+	f := newEngineFixture(t, func(c *server.Config) { c.NoImpressions = true })
+	if got := f.show("/v1/search?q=guide&k=5"); got.ImpressionID != "" || len(got.Hits) == 0 {
+		t.Errorf("answer %+v", got)
+	}
+	rec := f.do("POST", "/admin/experiments", adminTok, `{"id":"x","route":"search","b":{"fusion":"relative"}}`)
+	if rec.Code != 503 {
+		t.Errorf("experiment with impressions off: %d %s", rec.Code, rec.Body)
 	}
 }

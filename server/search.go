@@ -402,7 +402,7 @@ func (s *Server) runSearch(c echo.Context, start time.Time, req search.Request) 
 	}
 	defer release()
 	req.Vocabulary = s.vocab.forSearch()
-	return s.answerRoute(c, start, online.RouteSearch, be, req, func(r search.Request) (*search.Result, error) {
+	return s.answerRoute(c, start, online.RouteSearch, be, req, func(be Backend, r search.Request) (*search.Result, error) {
 		return be.Search(c.Request().Context(), r)
 	})
 }
@@ -459,7 +459,7 @@ func (s *Server) recommendations(c echo.Context) error {
 		return err
 	}
 	defer release()
-	return s.answerRoute(c, start, online.RouteRecommendations, be, req, func(r search.Request) (*search.Result, error) {
+	return s.answerRoute(c, start, online.RouteRecommendations, be, req, func(be Backend, r search.Request) (*search.Result, error) {
 		return be.Recommend(c.Request().Context(), r)
 	})
 }
@@ -479,7 +479,7 @@ func (s *Server) similar(c echo.Context) error {
 		return err
 	}
 	defer release()
-	return s.answerRoute(c, start, online.RouteSimilar, be, req, func(r search.Request) (*search.Result, error) {
+	return s.answerRoute(c, start, online.RouteSimilar, be, req, func(be Backend, r search.Request) (*search.Result, error) {
 		return be.Similar(c.Request().Context(), id, r)
 	})
 }

@@ -70,6 +70,11 @@ type Config struct {
 	// (default 1s).
 	OnlineEvery time.Duration
 
+	// ArmLoader, when set, loads the snapshots experiments' arms name, so
+	// that an experiment can compare two snapshots' models; without it,
+	// such experiments are refused.
+	ArmLoader NamedLoader
+
 	// RebuildStatus, when set, says what the scheduled rebuilds do, for
 	// /admin/stats.
 	RebuildStatus func() any

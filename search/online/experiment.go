@@ -43,6 +43,9 @@ type Arm struct {
 	Weights        map[string]float64 `json:"weights,omitempty"`
 	MMR            float64            `json:"mmr,omitempty"`
 	MaxPerCategory int                `json:"max_per_category,omitempty"`
+	// Snapshot, when set, names the snapshot whose model and indexes the
+	// arm serves (its directory's name); empty: the one in service.
+	Snapshot string `json:"snapshot,omitempty"`
 }
 
 // Apply sets what the arm sets on r.
@@ -85,6 +88,9 @@ func (a *Arm) validate(route string) error {
 	if err := r.Normalize(); err != nil {
 		return err
 	}
+	if len(a.Snapshot) > 255 || strings.ContainsAny(a.Snapshot, `/\`) {
+		return fmt.Errorf("snapshot must be a snapshot's name, got %q", clip(a.Snapshot))
+	}
 	if route != RouteRecommendations && (a.Sources != nil || a.Weights != nil) {
 		return fmt.Errorf("sources and weights are the recommendations' lists, not the %s route's", route)
 	}
@@ -117,6 +123,10 @@ type Experiment struct {
 	// Final is the verdict when it was stopped.
 	Final *Verdict `json:"final,omitempty"`
 }
+
+// Snapshots reports whether an arm serves another snapshot than the one
+// in service.
+func (e *Experiment) Snapshots() bool { return e.A.Snapshot != "" || e.B.Snapshot != "" }
 
 // Running reports whether the experiment is still on.
 func (e *Experiment) Running() bool { return e.Stopped == nil }

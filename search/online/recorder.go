@@ -3,8 +3,9 @@ package online
 import (
 	"context"
 	"crypto/rand"
-	"encoding/base64"
+	"encoding/base32"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -13,21 +14,34 @@ import (
 	"github.com/duetrec/duet/internal/gather"
 )
 
-// NewImpressionID returns a random impression id: 128 bits, base64url.
+// NewImpressionID returns a new impression id: 48 bits of the time in
+// milliseconds, then 80 random bits, in base32hex, so that ids sort by time:
+// the store appends impressions to the end of its index instead of
+// rewriting pages all over it.
 func NewImpressionID() string {
 	var b [16]byte
-	rand.Read(b[:])
-	return base64.RawURLEncoding.EncodeToString(b[:])
+	ms := uint64(time.Now().UnixMilli())
+	for i := range 6 {
+		b[i] = byte(ms >> (8 * (5 - i)))
+	}
+	rand.Read(b[6:])
+	return strings.ToLower(idEncoding.EncodeToString(b[:]))
 }
+
+var idEncoding = base32.HexEncoding.WithPadding(base32.NoPadding)
 
 // RecorderOptions configure a Recorder. Zero fields take the defaults in
 // their comments.
 type RecorderOptions struct {
-	// Buffer bounds the impressions waiting to be written (default 8192):
-	// beyond it, Record drops them (counted) rather than slow answers.
+	// Buffer bounds the impressions waiting to be written (default
+	// 16384): beyond it, Record drops them (counted) rather than slow
+	// answers.
 	Buffer int
-	// Batch bounds the impressions one transaction writes (default 512).
-	Batch int
+	// Batch bounds the impressions one transaction writes (default 4096);
+	// Interval is the longest an impression waits for its batch to fill
+	// (default 500ms).
+	Batch    int
+	Interval time.Duration
 	// Retention is how long the feedback log keeps records (default
 	// content.DefaultAttribution); older ones are pruned every
 	// PruneEvery (default an hour).
@@ -54,10 +68,13 @@ type Recorder struct {
 // NewRecorder starts a recorder writing to store; Close stops it.
 func NewRecorder(store *content.Store, opts RecorderOptions) *Recorder {
 	if opts.Buffer <= 0 {
-		opts.Buffer = 8192
+		opts.Buffer = 16384
 	}
 	if opts.Batch <= 0 {
-		opts.Batch = 512
+		opts.Batch = 4096
+	}
+	if opts.Interval <= 0 {
+		opts.Interval = 500 * time.Millisecond
 	}
 	if opts.Retention <= 0 {
 		opts.Retention = content.DefaultAttribution
@@ -125,16 +142,34 @@ func (r *Recorder) loop() {
 	defer prune.Stop()
 	r.prune()
 	batch := make([]content.Impression, 0, r.opts.Batch)
+	// A batch is written once it is full or Interval after its first
+	// impression: every write is a transaction made durable, whose cost is
+	// much the same for one impression as for thousands.
+	var due <-chan time.Time
 	for {
 		select {
 		case im, ok := <-r.ch:
 			if !ok {
+				r.write(batch)
 				return
 			}
-			batch = gather.Waiting(batch[:0], im, r.ch, r.opts.Batch)
+			if len(batch) == 0 {
+				due = time.After(r.opts.Interval)
+			}
+			if batch = append(batch, im); len(batch) >= r.opts.Batch {
+				r.write(batch)
+				batch, due = batch[:0], nil
+			}
+		case <-due:
 			r.write(batch)
+			batch, due = batch[:0], nil
 		case done := <-r.flush:
 			// Everything queued before the flush asked is on ch now.
+			for len(r.ch) > 0 && len(batch) < cap(batch) {
+				batch = append(batch, <-r.ch)
+			}
+			r.write(batch)
+			batch, due = batch[:0], nil
 			for len(r.ch) > 0 {
 				first, ok := <-r.ch
 				if !ok {
@@ -143,6 +178,7 @@ func (r *Recorder) loop() {
 				batch = gather.Waiting(batch[:0], first, r.ch, r.opts.Batch)
 				r.write(batch)
 			}
+			batch = batch[:0]
 			close(done)
 		case <-prune.C:
 			r.prune()
@@ -171,6 +207,9 @@ func (r *Recorder) Flush(ctx context.Context) error {
 }
 
 func (r *Recorder) write(batch []content.Impression) {
+	if len(batch) == 0 {
+		return
+	}
 	var err error
 	for try := range writeTries {
 		if try > 0 {
