@@ -22,7 +22,7 @@ var (
 	// the attribution window.
 	ErrImpressionExpired = errors.New("impression expired")
 	// ErrNotShown means an event names an impression that did not show
-	// its item.
+	// its item, or showed it to another user.
 	ErrNotShown = errors.New("item was not shown by impression")
 	// ErrClosed means the store was closed.
 	ErrClosed = errors.New("store closed")

@@ -201,6 +201,9 @@ func (a *attribution) attribute(i int, ev *Event, im *Impression) (Click, error)
 	if a.now.Sub(im.Time) > a.window {
 		return Click{}, fmt.Errorf("event %d: impression %q shown %s: %w", i, clip(ev.ImpressionID), im.Time.Format(time.RFC3339), ErrImpressionExpired)
 	}
+	if im.UserID != "" && im.UserID != ev.UserID {
+		return Click{}, fmt.Errorf("event %d: user %q: %w %q (it was shown to another user)", i, clip(ev.UserID), ErrNotShown, clip(ev.ImpressionID))
+	}
 	pos := slices.Index(im.Items, ev.ItemID)
 	if pos < 0 {
 		return Click{}, fmt.Errorf("event %d: item %q: %w %q", i, clip(ev.ItemID), ErrNotShown, clip(ev.ImpressionID))

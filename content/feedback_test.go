@@ -38,6 +38,7 @@ func TestStore_FeedbackAttribution(t *testing.T) {
 	}{
 		{"unknown impression", content.Event{UserID: "u1", ItemID: "a", Kind: "click", Value: 1, ImpressionID: "nope"}, content.ErrUnknownImpression},
 		{"item not shown", content.Event{UserID: "u1", ItemID: "d", Kind: "click", Value: 1, ImpressionID: "imp1"}, content.ErrNotShown},
+		{"another user's", content.Event{UserID: "u2", ItemID: "a", Kind: "click", Value: 1, ImpressionID: "imp1"}, content.ErrNotShown},
 		{"expired", content.Event{UserID: "u1", ItemID: "a", Kind: "click", Value: 1, ImpressionID: "old"}, content.ErrImpressionExpired},
 	}
 	for _, tc := range bad {

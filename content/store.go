@@ -20,7 +20,7 @@ import (
 //
 // Every write returns once it is durable (committed and fsync'd), or with
 // an error and nothing written, and takes the next number of one global
-// sequence. Writes are gathered into shared transactions (group commit):
+// sequence (the feedback log's records are numbered apart: feedback.go). Writes are gathered into shared transactions (group commit):
 // while one commit is made durable, the next group forms. Reads run
 // concurrently with writes.
 type Store struct {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -258,7 +259,8 @@ func (s *Server) answerRoute(c echo.Context, start time.Time, route string, be B
 			exp = nil // its snapshots are not loaded (yet): the default
 		}
 	}
-	im := content.Impression{Route: route, UserID: req.UserID, Snapshot: be.Info().Snapshot}
+	im := content.Impression{Route: route, UserID: req.UserID}
+	servedBy := be
 	var res *search.Result
 	var err error
 	switch {
@@ -273,7 +275,7 @@ func (s *Server) answerRoute(c echo.Context, start time.Time, route string, be B
 		arm := exp.ArmFor(who)
 		i := int(arm - 'a')
 		[2]*online.Arm{&exp.A, &exp.B}[i].Apply(&req)
-		im.Experiment, im.Arm, im.Snapshot = exp.ID, string(arm), bes[i].Info().Snapshot
+		im.Experiment, im.Arm, servedBy = exp.ID, string(arm), bes[i]
 		res, err = run(bes[i], req)
 	default:
 		im.Experiment = exp.ID
@@ -286,6 +288,7 @@ func (s *Server) answerRoute(c echo.Context, start time.Time, route string, be B
 	if s.fb.rec != nil && len(res.Hits) > 0 {
 		im.ID = online.NewImpressionID()
 		im.Time = time.Now().UTC()
+		im.Snapshot = filepath.Base(servedBy.Info().Snapshot) // the name arms and /admin/stats give
 		im.Items = make([]string, len(res.Hits))
 		for i, h := range res.Hits {
 			im.Items[i] = h.ID
