@@ -23,7 +23,7 @@ export DUET_EDITOR_TOKEN ?= demo-editor
 export DUET_ADMIN_TOKEN  ?= demo-admin
 export DUET_EVENTS_TOKEN ?= demo-events
 
-.PHONY: build run test vet fmt-check fuzz bench clean browser postgres weaviate quality simd crash loop
+.PHONY: build run test vet fmt-check fuzz bench clean browser postgres weaviate quality simd crash loop e2e
 
 # On amd64 the binary uses Go's simd/archsimd kernels (GOEXPERIMENT=simd);
 # elsewhere, and in the default build, the portable or vek ones.
@@ -52,13 +52,15 @@ endif
 	@echo "editor token: $$DUET_EDITOR_TOKEN (DUET_EDITOR_TOKEN)"
 	$(BIN) serve --data $(DATA) --addr $(ADDR)
 
+# The server's API suite runs again with its index in Weaviate: without
+# the race detector, which the embedded run and index/weaviate's own tests
+# already apply to the same code.
 test: fmt-check vet browser postgres weaviate
 	$(GO) test -race -count=1 -timeout 30m ./...
 	$(GO) test -race -count=1 ./content -store=postgres
-	$(GO) test -race -count=1 ./server -index=weaviate
+	$(GO) test -count=1 ./server -index=weaviate
 	$(MAKE) quality
-	$(MAKE) crash
-	$(MAKE) loop
+	$(MAKE) e2e
 	$(MAKE) simd
 	$(MAKE) fuzz
 
@@ -80,6 +82,15 @@ crash:
 # traffic: without the race detector, as the crash tests.
 loop:
 	$(GO) test -count=1 -run 'TestLoop|TestServe_Scheduled' ./tools/duet
+
+# The end-to-end tests that drive whole processes — the crash tests, the
+# closed loops, the browser, a Weaviate cluster, the benchmarks' loads —
+# skip under the race detector, which makes each many times slower while
+# the packages they drive are race-tested on their own: run them all,
+# once, without it (crash and loop are parts of it).
+E2E := Crash|TestLoop|TestServe_Scheduled|TestBrowser|TestCommands_WeaviateIndex|TestBenchHTTP$$|TestBenchSnapshotAndSearch
+e2e:
+	$(GO) test -count=1 -timeout 30m -run '$(E2E)' ./tools/duet
 
 # The browser tests drive Debian's headless Chromium; install it when missing.
 browser:

@@ -70,7 +70,6 @@ type Click struct {
 	Experiment string    `json:"experiment,omitempty"`
 	Arm        string    `json:"arm,omitempty"`
 	Team       string    `json:"team,omitempty"` // the arm that proposed the item, interleaved
-	Items      int       `json:"items"`          // how many the impression showed
 	// The impression's Best and TeamClicks before this event.
 	Before      int    `json:"before"`
 	BeforeTeams [2]int `json:"before_teams"`
@@ -211,7 +210,7 @@ func (a *attribution) attribute(i int, ev *Event, im *Impression) (Click, error)
 	c := Click{
 		ImpressionID: im.ID, Position: pos, UserID: ev.UserID, ItemID: ev.ItemID, Kind: ev.Kind, Value: ev.Value, Time: ev.Time,
 		Positive: ev.Value > 0, Shown: im.Time, Route: im.Route, Snapshot: im.Snapshot, Config: im.Config,
-		Experiment: im.Experiment, Arm: im.Arm, Items: len(im.Items), Before: im.Best, BeforeTeams: im.TeamClicks,
+		Experiment: im.Experiment, Arm: im.Arm, Before: im.Best, BeforeTeams: im.TeamClicks,
 	}
 	if im.Teams != "" {
 		c.Team = im.Teams[pos : pos+1]
@@ -293,7 +292,7 @@ func (s *Store) Experiments(ctx context.Context) (map[string]json.RawMessage, er
 	return out, nil
 }
 
-// feedbackTime is when a record of the log happened, for pruning.
+// time is when a record of the log happened, for pruning.
 func (f *Feedback) time() time.Time {
 	if f.Impression != nil {
 		return f.Impression.Time

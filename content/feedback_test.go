@@ -101,7 +101,7 @@ func TestStore_FeedbackAttribution(t *testing.T) {
 			t.Errorf("records out of order")
 		}
 	}
-	if c := fb[0].Click; c.Snapshot != "s1" || c.Experiment != "e1" || c.Route != "recommendations" || c.Items != 3 || !c.Shown.Equal(now) {
+	if c := fb[0].Click; c.Snapshot != "s1" || c.Experiment != "e1" || c.Route != "recommendations" || !c.Shown.Equal(now) {
 		t.Errorf("click labels = %+v, want the impression's", c)
 	}
 	im, err := s.Impression(ctx, "imp1")

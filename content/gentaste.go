@@ -87,6 +87,26 @@ func (t *GenTastes) Appeal(user, item string, drift float64) float64 {
 	return genOffTopic + (1-genOffTopic)*min(a, 1)
 }
 
+// Query draws what the user would type into a search box: two words of
+// one of their topics, picked by the weight of their interest in it, from
+// their late interests with probability drift (0 to 1), else their early
+// ones. Its words are in the items' text, so a keyword index can answer
+// it; which topic it names is the hidden part. Unknown users get "".
+func (t *GenTastes) Query(user string, drift float64, r *rand.Rand) string {
+	u, ok := genIndex(user, "u", len(t.users))
+	if !ok {
+		return ""
+	}
+	tastes := t.users[u][0]
+	if r.Float64() < drift {
+		tastes = t.users[u][1]
+	}
+	words := t.g.topics[genPickTaste(r, tastes).topic].words
+	a := r.IntN(len(words))
+	b := (a + 1 + r.IntN(len(words)-1)) % len(words)
+	return words[a] + " " + words[b]
+}
+
 // genIndex reads a generated id: the prefix and a number below n.
 func genIndex(id, prefix string, n int) (int, bool) {
 	s, ok := strings.CutPrefix(id, prefix)

@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
+	"encoding/json"
 	"fmt"
+	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/duetrec/duet/content"
@@ -59,4 +62,60 @@ func TestGenerateTastes_MatchGenerate(t *testing.T) {
 		}
 	}
 	t.Logf("appeal: taken %.3f, random %.3f", taken, random)
+}
+
+// A user's queries name their interests: the items whose text holds a
+// query's words appeal to them, under the tastes the drift says, far more
+// than the catalogue does on average.
+func TestGenTastes_Query(t *testing.T) {
+	ctx := context.Background()
+	opts := content.GenOptions{Items: 1000, Users: 100, Seed: 5}
+	var items, events bytes.Buffer
+	if _, err := content.Generate(ctx, opts, &items, &events); err != nil {
+		t.Fatal(err)
+	}
+	tastes, err := content.GenerateTastes(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var texts []string // by item number
+	for _, line := range strings.Split(strings.TrimSpace(items.String()), "\n") {
+		var it struct{ Title, Description string }
+		if err := json.Unmarshal([]byte(line), &it); err != nil {
+			t.Fatal(err)
+		}
+		texts = append(texts, " "+it.Title+" "+it.Description+" ")
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	for _, drift := range []float64{0, 1} {
+		var matched, all float64
+		var nm, na int
+		for u := range opts.Users {
+			user := fmt.Sprintf("u%02d", u)
+			q := strings.Fields(tastes.Query(user, drift, r))
+			if len(q) != 2 || q[0] == q[1] {
+				t.Fatalf("query %q, want two words", q)
+			}
+			for i, text := range texts {
+				a := tastes.Appeal(user, fmt.Sprintf("i%03d", i), drift)
+				all += a
+				na++
+				if strings.Contains(text, " "+q[0]+" ") && strings.Contains(text, " "+q[1]+" ") {
+					matched += a
+					nm++
+				}
+			}
+		}
+		if nm < 100 {
+			t.Fatalf("drift %v: %d items match the queries, too few to tell", drift, nm)
+		}
+		matched, all = matched/float64(nm), all/float64(na)
+		t.Logf("drift %v: %d matches appeal %.3f, the catalogue %.3f", drift, nm, matched, all)
+		if matched < 3*all {
+			t.Errorf("drift %v: items matching the queries appeal %.3f, the catalogue %.3f: want 3× at least", drift, matched, all)
+		}
+	}
+	if q := tastes.Query("nobody", 0, r); q != "" {
+		t.Errorf("an unknown user's query is %q", q)
+	}
 }

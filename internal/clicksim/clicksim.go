@@ -13,6 +13,8 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
+	"strconv"
 
 	"github.com/duetrec/duet/content"
 )
@@ -34,13 +36,27 @@ type Simulator struct {
 // posts their clicks; it returns how many items were shown and clicked.
 func (s *Simulator) Session(ctx context.Context, k int) (shown, clicked int, err error) {
 	user := s.Users[s.Rand.IntN(len(s.Users))]
+	return s.show(ctx, user, fmt.Sprintf("/v1/users/%s/recommendations?k=%d", url.PathEscape(user), k))
+}
+
+// Search has one random user search for what they are interested in
+// (content.GenTastes.Query, as the user: the answer is personalised) and
+// click among the k hits by their taste, as Session does.
+func (s *Simulator) Search(ctx context.Context, k int) (shown, clicked int, err error) {
+	user := s.Users[s.Rand.IntN(len(s.Users))]
+	q := url.Values{"q": {s.Tastes.Query(user, s.Drift, s.Rand)}, "user": {user}, "k": {strconv.Itoa(k)}}
+	return s.show(ctx, user, "/v1/search?"+q.Encode())
+}
+
+// show asks path for a list shown to user and posts the clicks it draws.
+func (s *Simulator) show(ctx context.Context, user, path string) (shown, clicked int, err error) {
 	var ans struct {
 		Hits []struct {
 			ID string `json:"id"`
 		} `json:"hits"`
 		ImpressionID string `json:"impression_id"`
 	}
-	if err := s.call(ctx, "GET", fmt.Sprintf("/v1/users/%s/recommendations?k=%d", user, k), "", nil, &ans); err != nil {
+	if err := s.call(ctx, "GET", path, "", nil, &ans); err != nil {
 		return 0, 0, err
 	}
 	var evs []map[string]any

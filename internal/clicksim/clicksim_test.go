@@ -89,3 +89,58 @@ func TestSession(t *testing.T) {
 		})
 	}
 }
+
+// A search asks for two words as the user, and clicks name its impression.
+func TestSearch(t *testing.T) {
+	ctx := context.Background()
+	gen := content.GenOptions{Items: 200, Users: 20, Seed: 3}
+	tastes, err := content.GenerateTastes(ctx, gen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var asked []string
+	clicks := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.Method == "GET" && r.URL.Path == "/v1/search":
+			q := r.URL.Query()
+			if q.Get("user") != "u00" || q.Get("k") != "10" || len(strings.Fields(q.Get("q"))) != 2 {
+				t.Errorf("search %s", r.URL.RawQuery)
+			}
+			asked = append(asked, q.Get("q"))
+			hits := []map[string]string{}
+			for i := range 10 {
+				hits = append(hits, map[string]string{"id": fmt.Sprintf("i%03d", i)})
+			}
+			json.NewEncoder(w).Encode(map[string]any{"hits": hits, "impression_id": "imp-s"})
+		case r.Method == "POST" && r.URL.Path == "/v1/events":
+			var body struct {
+				Events []struct {
+					ImpressionID string `json:"impression_id"`
+				} `json:"events"`
+			}
+			json.NewDecoder(r.Body).Decode(&body)
+			for _, e := range body.Events {
+				if e.ImpressionID != "imp-s" {
+					t.Errorf("a click names %q", e.ImpressionID)
+				}
+			}
+			clicks += len(body.Events)
+		default:
+			http.Error(w, "no", http.StatusNotFound)
+		}
+	}))
+	defer srv.Close()
+	sim := &clicksim.Simulator{Base: srv.URL, EventsToken: "ev", Users: []string{"u00"}, Tastes: tastes, Rand: rand.New(rand.NewPCG(1, 2))}
+	got := 0
+	for range 50 {
+		shown, c, err := sim.Search(ctx, 10)
+		if err != nil || shown != 10 {
+			t.Fatalf("shown %d, %v", shown, err)
+		}
+		got += c
+	}
+	if len(asked) != 50 || got != clicks || got == 0 {
+		t.Errorf("%d searches, %d clicks (server saw %d)", len(asked), got, clicks)
+	}
+}

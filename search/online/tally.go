@@ -33,10 +33,10 @@ type Group struct {
 
 // counts are a group's sums in one time step.
 type counts struct {
-	impressions, shown, clicks int
-	clicked                    [len(Ks)]int
-	rr                         float64
-	items                      *roaring.Bitmap // hashes of the items shown
+	impressions, clicks int
+	clicked             [len(Ks)]int
+	rr                  float64
+	items               *roaring.Bitmap // hashes of the items shown
 }
 
 // expCounts are an experiment's sums.
@@ -174,7 +174,6 @@ func (t *Tally) foldImpression(im *content.Impression) {
 		return
 	}
 	c.impressions++
-	c.shown += len(im.Items)
 	for _, id := range im.Items {
 		c.items.Add(itemHash(id))
 	}
@@ -282,7 +281,6 @@ type Figures struct {
 
 func (c *counts) merge(o *counts) {
 	c.impressions += o.impressions
-	c.shown += o.shown
 	c.clicks += o.clicks
 	for i := range c.clicked {
 		c.clicked[i] += o.clicked[i]

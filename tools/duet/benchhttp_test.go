@@ -7,6 +7,7 @@ import (
 )
 
 func TestBenchHTTP(t *testing.T) {
+	endToEnd(t, "loads a server")
 	s := startStack(t)
 	// The stack's data set, drawn again for its events file.
 	src := t.TempDir()

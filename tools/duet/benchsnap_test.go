@@ -10,6 +10,7 @@ import (
 // TestBenchSnapshotAndSearch runs both commands that read a data
 // directory on one small data set.
 func TestBenchSnapshotAndSearch(t *testing.T) {
+	endToEnd(t, "benchmarks loads and searches")
 	data := smallData(t, "300", "200", "4")
 	dir := t.TempDir()
 

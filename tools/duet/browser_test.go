@@ -11,7 +11,20 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/duetrec/duet/internal/race"
 )
+
+// endToEnd skips a test that drives whole processes (a browser, a
+// cluster, a benchmark's load) in -short mode and under the race detector,
+// which multiplies their time while the packages they drive are race-tested
+// on their own: `make e2e` runs them without it.
+func endToEnd(t *testing.T, what string) {
+	t.Helper()
+	if testing.Short() || race.Enabled {
+		t.Skipf("%s; run without -short and -race (make e2e)", what)
+	}
+}
 
 // chromium finds the browser; the Makefile installs Debian's chromium when
 // it is missing.
@@ -58,9 +71,7 @@ func browse(t *testing.T, bin string) context.Context {
 // playground shows results; an item created in the editor is found by
 // search at once.
 func TestBrowser(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a browser")
-	}
+	endToEnd(t, "starts a browser")
 	bin := chromium(t)
 	s := startStack(t)
 
@@ -77,6 +88,17 @@ func TestBrowser(t *testing.T) {
 	)
 	if err != nil {
 		t.Fatalf("playground: %v", err)
+	}
+	// The page searches as you type too, so the hits seen first may be a
+	// prefix's while the submitted search is still in flight: wait for the
+	// answer to the whole query before reading what it shows.
+	_, err = chromedp.Run(ctx, chromedp.Poll[bool](
+		`document.getElementById("status").textContent.includes("results") && `+
+			`document.getElementById("status").textContent.includes("ms")`,
+		chromedp.WithPollingTimeout(20*time.Second)))
+	if err != nil {
+		st, _ := chromedp.Run(ctx, chromedp.Text(css("#status")))
+		t.Fatalf("playground: no answer to the search: %v (status %q)", err, st)
 	}
 	count, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll("#hits li").length`))
 	if err != nil {
@@ -190,9 +212,7 @@ func TestBrowser(t *testing.T) {
 // experiment draw the click-through chart, the route's figures and the
 // experiment's row.
 func TestBrowser_Dashboard(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a browser")
-	}
+	endToEnd(t, "starts a browser")
 	bin := chromium(t)
 	s := startStack(t)
 	if code, body, err := apiRequest(s.base, "POST", "/admin/experiments", testAdminToken, `{"id":"pop-test","route":"recommendations","b":{"sources":["popular"]}}`); err != nil || code != 201 {
@@ -215,7 +235,28 @@ func TestBrowser_Dashboard(t *testing.T) {
 			t.Fatalf("click: %d %s %v", code, body, err)
 		}
 	}
-	time.Sleep(1500 * time.Millisecond) // the figures fold the log every second
+	// The figures fold the log every second: wait until they hold all
+	// twelve, however slow the machine, before the page reads them.
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		var rep struct {
+			Routes []struct {
+				Route       string `json:"route"`
+				Impressions int    `json:"impressions"`
+				Clicks      int    `json:"clicks"`
+			} `json:"routes"`
+		}
+		code, body, err := apiRequest(s.base, "GET", "/admin/online", testAdminToken, "")
+		if err != nil || code != 200 || json.Unmarshal(body, &rep) != nil {
+			t.Fatalf("online figures: %d %s %v", code, body, err)
+		}
+		if len(rep.Routes) == 1 && rep.Routes[0].Impressions == 12 && rep.Routes[0].Clicks == 12 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("online figures after 30 s: %s", body)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 
 	ctx := browse(t, bin)
 	css := func(s string) chromedp.CSS { return chromedp.CSS(s) }

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -16,11 +17,11 @@ import (
 	"github.com/duetrec/duet/internal/race"
 )
 
-// earlyEvents writes the first half of each user's events in src to dst,
-// leaving out those of items numbered from cold on: the store then knows
-// users as they were before their interests drifted, and nobody's taste
-// for the cold items, which only their text describes.
-func earlyEvents(t *testing.T, src, dst string, cold int) {
+// earlyEvents writes each user's first keep events in src to dst, leaving
+// out those of items numbered from cold on: the store then knows users as
+// they were before their interests drifted, little of what they like, and
+// nobody's taste for the cold items, which only their text describes.
+func earlyEvents(t *testing.T, src, dst string, keep, cold int) {
 	t.Helper()
 	b, err := os.ReadFile(src)
 	if err != nil {
@@ -43,7 +44,7 @@ func earlyEvents(t *testing.T, src, dst string, cold int) {
 	w := bufio.NewWriter(f)
 	fmt.Fprintln(w, lines[0])
 	for _, u := range users {
-		for _, l := range byUser[u][:max(1, len(byUser[u])/2)] {
+		for _, l := range byUser[u][:min(keep, len(byUser[u]))] {
 			var i int
 			if _, err := fmt.Sscanf(strings.Split(l, ",")[1], "i%d", &i); err == nil && i >= cold {
 				continue
@@ -57,13 +58,47 @@ func earlyEvents(t *testing.T, src, dst string, cold int) {
 	f.Close()
 }
 
-// Scheduled rebuilds under a closed loop: users whose interests drifted
-// since the store's events, and cold items nobody's taste for is known,
-// take recommendations and click by their hidden taste while the server
-// rebuilds by itself every 150 events: every session is answered, the
-// rebuilds publish and are served in turn, and clicks per session by
-// snapshot are logged (docs/EVALUATION.md; with DUET_LOOP_CONTROL=1 the
-// same loop without rebuilds, for comparison).
+// Loop sizes: sessions in all, and in each phase whose clicks are counted
+// apart; a rebuild every loopRebuildEvents events (clicks).
+const (
+	loopSessions      = 8000
+	loopPhase         = 1000
+	loopRebuildEvents = 400
+)
+
+// loopPhaseFigures are one phase of a closed loop: recommendation sessions and
+// searches, the clicks each drew, and the snapshot that answered them.
+type loopPhaseFigures struct {
+	snapshot                         string
+	sessions, clicks, searches, hits int
+}
+
+func (p loopPhaseFigures) ctr() float64 { return float64(p.clicks) / float64(p.sessions) }
+
+// meanCTR is the clicks per recommendation session over phases.
+func meanCTR(ps []loopPhaseFigures) float64 {
+	var s, c int
+	for _, p := range ps {
+		s += p.sessions
+		c += p.clicks
+	}
+	return float64(c) / float64(s)
+}
+
+// Scheduled rebuilds under a closed loop. The store knows each user's
+// first three events, none of a third of the catalogue, and nothing of the
+// hidden styles beyond what so few events show. Users take
+// recommendations and search for what interests them, clicking by their
+// hidden taste, which drifts from their early to their late interests in
+// the first phase (DUET_LOOP_DRIFT sets the pace: 8 by default, the late
+// tastes from the first phase's end; 1.5 from two thirds of the run; 0
+// never). The loop runs twice from the same store and snapshot: without
+// rebuilds, then with the server rebuilding by itself every
+// loopRebuildEvents events (DUET_LOOP_FLAGS sets the rebuilds' flags).
+// With rebuilds, each phase is answered by a newer snapshot than the one
+// before, click-through rises from the first phase at the late tastes to
+// the last two, and it is above the loop's without rebuilds over the
+// phases after the first rebuild. Figures by phase in docs/EVALUATION.md.
 func TestLoop_ScheduledRebuildsUnderTraffic(t *testing.T) {
 	if testing.Short() || race.Enabled {
 		t.Skip("a closed loop with rebuilds in child processes; run without -short and -race")
@@ -75,45 +110,68 @@ func TestLoop_ScheduledRebuildsUnderTraffic(t *testing.T) {
 	t.Setenv("DUET_READ_TOKEN", "")
 	gen := content.GenOptions{Items: 3000, Users: 600, Seed: 21}
 	dir := t.TempDir()
-	src, data := filepath.Join(dir, "src"), filepath.Join(dir, "data")
+	src, data, still := filepath.Join(dir, "src"), filepath.Join(dir, "data"), filepath.Join(dir, "still")
 	if _, err := content.GenerateFiles(ctx, src, gen); err != nil {
 		t.Fatal(err)
 	}
 	early := filepath.Join(src, "early.csv")
-	earlyEvents(t, filepath.Join(src, content.GenEventsFile), early, gen.Items*2/3)
+	earlyEvents(t, filepath.Join(src, content.GenEventsFile), early, 3, gen.Items*2/3)
 	mustRun(t, "import", "--data", data, "--items", filepath.Join(src, content.GenItemsFile), "--events", early)
-	fast := []string{"--epochs", "4", "--workers", "1", "--ann", "exact", "--tune=false"}
-	mustRun(t, append([]string{"rebuild", "--data", data}, fast...)...)
-	var args []string
-	control := os.Getenv("DUET_LOOP_CONTROL") != ""
-	if !control {
-		args = append(args, "--rebuild-after-events", "150", "--rebuild-max-drop", "0")
-		for _, f := range fast {
-			args = append(args, "--rebuild-flag="+f)
-		}
+	fast := strings.Fields(os.Getenv("DUET_LOOP_FLAGS"))
+	if len(fast) == 0 {
+		fast = []string{"--epochs", "4", "--workers", "1", "--ann", "exact", "--tune=false"}
 	}
-	c := serveChild(t, data, args...)
+	mustRun(t, append([]string{"rebuild", "--data", data}, fast...)...)
+	if err := os.CopyFS(still, os.DirFS(data)); err != nil {
+		t.Fatal(err)
+	}
 	tastes, err := content.GenerateTastes(ctx, gen)
 	if err != nil {
 		t.Fatal(err)
 	}
-	users := make([]string, gen.Users)
+
+	control := runLoop(ctx, t, still, tastes, gen.Users, nil)
+	args := []string{"--rebuild-after-events", strconv.Itoa(loopRebuildEvents), "--rebuild-max-drop", "0"}
+	for _, f := range fast {
+		args = append(args, "--rebuild-flag="+f)
+	}
+	phases := runLoop(ctx, t, data, tastes, gen.Users, args)
+
+	var report []string
+	distinct := map[string]bool{}
+	for i, p := range phases {
+		c := control[i]
+		report = append(report, fmt.Sprintf("phase %d: recommendations %.3f clicks each (without rebuilds %.3f), searches %.3f (%.3f); snapshot %s",
+			i+1, p.ctr(), c.ctr(), float64(p.hits)/float64(p.searches), float64(c.hits)/float64(c.searches), p.snapshot))
+		distinct[p.snapshot] = true
+	}
+	t.Logf("clicks per session by phase, %d recommendations and %d searches each:\n%s", phases[0].sessions, phases[0].searches, strings.Join(report, "\n"))
+	if len(distinct) != len(phases) {
+		t.Fatalf("%d snapshots served %d phases, want one each: the first and a scheduled rebuild after each phase", len(distinct), len(phases))
+	}
+	if first, last := phases[1].ctr(), meanCTR(phases[len(phases)-2:]); last < 1.2*first {
+		t.Errorf("click-through in the last two phases is %.3f, want at least 1.2 × the second phase's %.3f", last, first)
+	}
+	if with, without := meanCTR(phases[2:]), meanCTR(control[2:]); with < 1.05*without {
+		t.Errorf("click-through after the first rebuild is %.3f, want at least 1.05 × the loop's without rebuilds, %.3f", with, without)
+	}
+}
+
+// runLoop serves data (with args) and plays the simulated users against
+// it, phase by phase: loopPhase sessions each, one in four a search.
+// When the server rebuilds by itself, it waits between phases for the
+// rebuild the phase's clicks started to be served, so that each phase is
+// answered by one snapshot.
+func runLoop(ctx context.Context, t *testing.T, data string, tastes *content.GenTastes, nusers int, args []string) []loopPhaseFigures {
+	t.Helper()
+	c := serveChild(t, data, args...)
+	defer c.kill()
+	users := make([]string, nusers)
 	for u := range users {
 		users[u] = fmt.Sprintf("u%03d", u)
 	}
-	sim := &clicksim.Simulator{Base: c.base, EventsToken: "e2e-events", Users: users, Tastes: tastes, Drift: 1, Rand: rand.New(rand.NewPCG(5, 6))}
-
-	// Sessions until five snapshots have served (or, the control, as many
-	// sessions as that took), each one's clicks counted apart.
-	type served struct {
-		name            string
-		sessions, click int
-	}
-	var order []*served
-	var cur *served
-	sessions := 0
-	deadline := time.Now().Add(4 * time.Minute)
-	for (control && sessions < 9000) || (!control && len(order) < 5 && time.Now().Before(deadline)) {
+	sim := &clicksim.Simulator{Base: c.base, EventsToken: "e2e-events", Users: users, Tastes: tastes, Rand: rand.New(rand.NewPCG(5, 6))}
+	served := func() string {
 		var st struct {
 			Snapshot struct {
 				Snapshot string `json:"snapshot"`
@@ -122,30 +180,49 @@ func TestLoop_ScheduledRebuildsUnderTraffic(t *testing.T) {
 		if err := sim.Call(ctx, "GET", "/admin/stats", testAdminToken, nil, &st); err != nil {
 			t.Fatal(err)
 		}
-		name := st.Snapshot.Snapshot
-		if control {
-			name = fmt.Sprintf("sessions %d to %d", sessions/1500*1500, sessions/1500*1500+1500)
+		return filepath.Base(st.Snapshot.Snapshot)
+	}
+	rebuilds := len(args) > 0
+	phases := make([]loopPhaseFigures, loopSessions/loopPhase)
+	for i := range phases {
+		p := &phases[i]
+		p.snapshot = served()
+		if i > 0 && rebuilds {
+			for deadline := time.Now().Add(3 * time.Minute); p.snapshot == phases[i-1].snapshot; p.snapshot = served() {
+				if time.Now().After(deadline) {
+					t.Fatalf("phase %d: no rebuild served in 3 minutes", i+1)
+				}
+				time.Sleep(500 * time.Millisecond)
+			}
 		}
-		if cur == nil || cur.name != name {
-			cur = &served{name: name}
-			order = append(order, cur)
-		}
-		for range 20 {
+		for j := range loopPhase {
+			sim.Drift = min(1, loopDriftSpeed*float64(i*loopPhase+j)/loopSessions)
+			if j%4 == 3 {
+				_, k, err := sim.Search(ctx, 10)
+				if err != nil {
+					t.Fatal(err)
+				}
+				p.searches++
+				p.hits += k
+				continue
+			}
 			_, k, err := sim.Session(ctx, 10)
 			if err != nil {
 				t.Fatal(err)
 			}
-			cur.sessions++
-			cur.click += k
-			sessions++
+			p.sessions++
+			p.clicks += k
+		}
+		if s := served(); s != p.snapshot {
+			t.Fatalf("phase %d was answered by %s and %s", i+1, p.snapshot, s)
 		}
 	}
-	var report []string
-	for _, s := range order {
-		report = append(report, fmt.Sprintf("%s: %d sessions, %.3f clicks each", filepath.Base(s.name), s.sessions, float64(s.click)/float64(s.sessions)))
-	}
-	t.Logf("clicks per session by snapshot served:\n%s", strings.Join(report, "\n"))
-	if !control && len(order) < 5 {
-		t.Fatalf("%d snapshots served in 4 minutes, want 5: the first and four scheduled rebuilds", len(order))
-	}
+	return phases
 }
+
+var loopDriftSpeed = func() float64 {
+	if v, err := strconv.ParseFloat(os.Getenv("DUET_LOOP_DRIFT"), 64); err == nil {
+		return v
+	}
+	return 8
+}()

@@ -19,6 +19,7 @@ import (
 // rebuild switches the server to a new collection, and a third drops the
 // first once no snapshot names it and no server holds it.
 func TestCommands_WeaviateIndex(t *testing.T) {
+	endToEnd(t, "rebuilds and serves on a three-node cluster")
 	url := weaviatetest.Shared(t).URL()
 	data := smallData(t, "200", "80", "4")
 	rebuild := func(extra ...string) string {
