@@ -17,17 +17,9 @@ import (
 // appeal to them far more than items drawn at random, and their late
 // items more under their late tastes.
 func TestGenerateTastes_MatchGenerate(t *testing.T) {
-	ctx := context.Background()
 	opts := content.GenOptions{Items: 2000, Users: 300, Seed: 7}
-	var items, events bytes.Buffer
-	if _, err := content.Generate(ctx, opts, &items, &events); err != nil {
-		t.Fatal(err)
-	}
-	tastes, err := content.GenerateTastes(ctx, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rows, err := csv.NewReader(&events).ReadAll()
+	_, events, tastes := generateWithTastes(t, opts)
+	rows, err := csv.NewReader(events).ReadAll()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,16 +60,8 @@ func TestGenerateTastes_MatchGenerate(t *testing.T) {
 // query's words appeal to them, under the tastes the drift says, far more
 // than the catalogue does on average.
 func TestGenTastes_Query(t *testing.T) {
-	ctx := context.Background()
 	opts := content.GenOptions{Items: 1000, Users: 100, Seed: 5}
-	var items, events bytes.Buffer
-	if _, err := content.Generate(ctx, opts, &items, &events); err != nil {
-		t.Fatal(err)
-	}
-	tastes, err := content.GenerateTastes(ctx, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	items, _, tastes := generateWithTastes(t, opts)
 	var texts []string // by item number
 	for _, line := range strings.Split(strings.TrimSpace(items.String()), "\n") {
 		var it struct{ Title, Description string }
@@ -118,4 +102,19 @@ func TestGenTastes_Query(t *testing.T) {
 	if q := tastes.Query("nobody", 0, r); q != "" {
 		t.Errorf("an unknown user's query is %q", q)
 	}
+}
+
+// generateWithTastes generates a data set and its users' tastes.
+func generateWithTastes(t *testing.T, opts content.GenOptions) (items, events *bytes.Buffer, tastes *content.GenTastes) {
+	t.Helper()
+	ctx := context.Background()
+	items, events = new(bytes.Buffer), new(bytes.Buffer)
+	if _, err := content.Generate(ctx, opts, items, events); err != nil {
+		t.Fatal(err)
+	}
+	tastes, err := content.GenerateTastes(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return items, events, tastes
 }

@@ -47,33 +47,7 @@ func TestSession(t *testing.T) {
 		{"disliked", disliked, 0, 40},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			clicks := 0
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				switch {
-				case r.Method == "GET" && strings.HasPrefix(r.URL.Path, "/v1/users/u00/recommendations"):
-					hits := make([]map[string]string, len(tc.items))
-					for i, id := range tc.items {
-						hits[i] = map[string]string{"id": id}
-					}
-					json.NewEncoder(w).Encode(map[string]any{"hits": hits, "impression_id": "imp"})
-				case r.Method == "POST" && r.URL.Path == "/v1/events" && r.Header.Get("Authorization") == "Bearer ev":
-					var body struct {
-						Events []struct {
-							ImpressionID string `json:"impression_id"`
-						} `json:"events"`
-					}
-					json.NewDecoder(r.Body).Decode(&body)
-					for _, e := range body.Events {
-						if e.ImpressionID != "imp" {
-							t.Errorf("a click names %q", e.ImpressionID)
-						}
-					}
-					clicks += len(body.Events)
-				default:
-					http.Error(w, "no", http.StatusNotFound)
-				}
-			}))
-			defer srv.Close()
+			srv, clicks := fakeServer(t, "/v1/users/u00/recommendations", tc.items, nil)
 			sim := &clicksim.Simulator{Base: srv.URL, EventsToken: "ev", Users: []string{"u00"}, Tastes: tastes, Drift: 1, Rand: rand.New(rand.NewPCG(1, 2))}
 			got := 0
 			for range 200 {
@@ -83,8 +57,8 @@ func TestSession(t *testing.T) {
 				}
 				got += c
 			}
-			if got != clicks || got < tc.min || got > tc.max {
-				t.Errorf("%d clicks (server saw %d), want %d to %d", got, clicks, tc.min, tc.max)
+			if got != *clicks || got < tc.min || got > tc.max {
+				t.Errorf("%d clicks (server saw %d), want %d to %d", got, *clicks, tc.min, tc.max)
 			}
 		})
 	}
@@ -99,38 +73,17 @@ func TestSearch(t *testing.T) {
 		t.Fatal(err)
 	}
 	var asked []string
-	clicks := 0
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch {
-		case r.Method == "GET" && r.URL.Path == "/v1/search":
-			q := r.URL.Query()
-			if q.Get("user") != "u00" || q.Get("k") != "10" || len(strings.Fields(q.Get("q"))) != 2 {
-				t.Errorf("search %s", r.URL.RawQuery)
-			}
-			asked = append(asked, q.Get("q"))
-			hits := []map[string]string{}
-			for i := range 10 {
-				hits = append(hits, map[string]string{"id": fmt.Sprintf("i%03d", i)})
-			}
-			json.NewEncoder(w).Encode(map[string]any{"hits": hits, "impression_id": "imp-s"})
-		case r.Method == "POST" && r.URL.Path == "/v1/events":
-			var body struct {
-				Events []struct {
-					ImpressionID string `json:"impression_id"`
-				} `json:"events"`
-			}
-			json.NewDecoder(r.Body).Decode(&body)
-			for _, e := range body.Events {
-				if e.ImpressionID != "imp-s" {
-					t.Errorf("a click names %q", e.ImpressionID)
-				}
-			}
-			clicks += len(body.Events)
-		default:
-			http.Error(w, "no", http.StatusNotFound)
+	var ids []string
+	for i := range 10 {
+		ids = append(ids, fmt.Sprintf("i%03d", i))
+	}
+	srv, clicks := fakeServer(t, "/v1/search", ids, func(r *http.Request) {
+		q := r.URL.Query()
+		if q.Get("user") != "u00" || q.Get("k") != "10" || len(strings.Fields(q.Get("q"))) != 2 {
+			t.Errorf("search %s", r.URL.RawQuery)
 		}
-	}))
-	defer srv.Close()
+		asked = append(asked, q.Get("q"))
+	})
 	sim := &clicksim.Simulator{Base: srv.URL, EventsToken: "ev", Users: []string{"u00"}, Tastes: tastes, Rand: rand.New(rand.NewPCG(1, 2))}
 	got := 0
 	for range 50 {
@@ -140,7 +93,44 @@ func TestSearch(t *testing.T) {
 		}
 		got += c
 	}
-	if len(asked) != 50 || got != clicks || got == 0 {
-		t.Errorf("%d searches, %d clicks (server saw %d)", len(asked), got, clicks)
+	if len(asked) != 50 || got != *clicks || got == 0 {
+		t.Errorf("%d searches, %d clicks (server saw %d)", len(asked), got, *clicks)
 	}
+}
+
+// fakeServer answers GET path with hits of ids under impression "imp" and
+// counts the clicks posted with token "ev", each of which must name it.
+func fakeServer(t *testing.T, path string, ids []string, asked func(*http.Request)) (*httptest.Server, *int) {
+	t.Helper()
+	clicks := new(int)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.Method == "GET" && r.URL.Path == path:
+			if asked != nil {
+				asked(r)
+			}
+			hits := make([]map[string]string, len(ids))
+			for i, id := range ids {
+				hits[i] = map[string]string{"id": id}
+			}
+			json.NewEncoder(w).Encode(map[string]any{"hits": hits, "impression_id": "imp"})
+		case r.Method == "POST" && r.URL.Path == "/v1/events" && r.Header.Get("Authorization") == "Bearer ev":
+			var body struct {
+				Events []struct {
+					ImpressionID string `json:"impression_id"`
+				} `json:"events"`
+			}
+			json.NewDecoder(r.Body).Decode(&body)
+			for _, e := range body.Events {
+				if e.ImpressionID != "imp" {
+					t.Errorf("a click names %q", e.ImpressionID)
+				}
+			}
+			*clicks += len(body.Events)
+		default:
+			http.Error(w, "no", http.StatusNotFound)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return srv, clicks
 }
