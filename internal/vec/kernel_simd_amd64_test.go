@@ -63,4 +63,5 @@ func init() {
 	expSubKernels["archsimd"] = ExpSubSIMD
 	maxKernels["archsimd"] = MaxSIMD
 	dotRowsInt8Kernels["archsimd"] = DotRowsInt8SIMD
+	int8Fast = hasAVX512
 }

@@ -279,6 +279,31 @@ func TestANNReport_QPSAtRecall(t *testing.T) {
 	}
 }
 
+// The text report compares hnsw with hnswlib at recall 0.90, 0.95 and
+// 0.99, and says when one of them does not reach a recall.
+func TestANNReport_WriteTextCompares(t *testing.T) {
+	rep := &bench.ANNReport{K: 10, Rows: []bench.ANNRow{
+		{Index: "hnsw", Ef: 16, Recall: 0.85, QPS: 4000},
+		{Index: "hnsw", Ef: 32, Recall: 0.95, QPS: 2000},
+		{Index: "hnsw", Ef: 64, Recall: 0.995, QPS: 1000},
+		{Index: "hnswlib", Ef: 16, Recall: 0.90, QPS: 2000},
+		{Index: "hnswlib", Ef: 32, Recall: 0.95, QPS: 1000},
+	}}
+	var b strings.Builder
+	if err := rep.WriteText(&b); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"recall@10 0.90 (interpolated): hnsw 2828, hnswlib 2000, ratio 1.41",
+		"recall@10 0.95 (interpolated): hnsw 2000, hnswlib 1000, ratio 2.00",
+		"no hnsw/hnswlib comparison: recall@10 0.99 reached by hnsw true, hnswlib false",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("the report lacks %q:\n%s", want, b.String())
+		}
+	}
+}
+
 // TestRunANN_Cache checks that the cache saves each graph once and that a
 // later run with the same data and settings loads it (same recall at every
 // width, file untouched), while other settings get their own file and a
