@@ -18,12 +18,14 @@ import (
 // endToEnd skips a test that drives whole processes (a browser, a
 // cluster, a benchmark's load) in -short mode and under the race detector,
 // which multiplies their time while the packages they drive are race-tested
-// on their own: `make e2e` runs them without it.
+// on their own: `make e2e` runs them without it, in parallel with each
+// other, since most of their time is spent waiting on those processes.
 func endToEnd(t *testing.T, what string) {
 	t.Helper()
 	if testing.Short() || race.Enabled {
 		t.Skipf("%s; run without -short and -race (make e2e)", what)
 	}
+	t.Parallel()
 }
 
 // chromium finds the browser; the Makefile installs Debian's chromium when
@@ -45,7 +47,8 @@ func chromium(t *testing.T) string {
 }
 
 // browse starts headless Chromium for a test, closed when it ends, and
-// returns its context, bounded to a minute.
+// returns its context, bounded to two minutes (the end-to-end tests run
+// side by side).
 func browse(t *testing.T, bin string) context.Context {
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(bin),
@@ -62,7 +65,7 @@ func browse(t *testing.T, bin string) context.Context {
 	t.Cleanup(cancelAlloc)
 	ctx, cancel := chromedp.NewContext(actx)
 	t.Cleanup(cancel)
-	ctx, cancelTimeout := context.WithTimeout(ctx, 60*time.Second)
+	ctx, cancelTimeout := context.WithTimeout(ctx, 2*time.Minute)
 	t.Cleanup(cancelTimeout)
 	return ctx
 }

@@ -36,6 +36,12 @@ func TestMain(m *testing.M) {
 	if args := os.Getenv(childArgsEnv); args != "" {
 		os.Exit(run(context.Background(), strings.Split(args, "\n"), os.Stdout, os.Stderr))
 	}
+	// The tokens servers take from the environment, in child processes
+	// too: the same for every test, so that tests can run in parallel
+	// (t.Setenv forbids it); a test that needs others sets them itself.
+	for k, v := range map[string]string{"DUET_EDITOR_TOKEN": testEditorToken, "DUET_ADMIN_TOKEN": testAdminToken, "DUET_EVENTS_TOKEN": "e2e-events", "DUET_READ_TOKEN": ""} {
+		os.Setenv(k, v)
+	}
 	code := m.Run()
 	pgtest.StopShared()
 	weaviatetest.StopShared()
@@ -131,6 +137,7 @@ func TestServeCrash(t *testing.T) {
 	if testing.Short() || race.Enabled {
 		t.Skip("kills child processes; run without -short and -race (make crash)")
 	}
+	t.Parallel()
 	data := smallData(t, "200", "50", "9")
 
 	const kills = 50
@@ -305,6 +312,7 @@ func TestRebuildCrash(t *testing.T) {
 	if testing.Short() || race.Enabled {
 		t.Skip("kills child processes; run without -short and -race (make crash)")
 	}
+	t.Parallel()
 	data := smallData(t, "300", "100", "9")
 	srv := serveChild(t, data)
 	cl := crashClient{srv.base}

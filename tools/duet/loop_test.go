@@ -103,11 +103,8 @@ func TestLoop_ScheduledRebuildsUnderTraffic(t *testing.T) {
 	if testing.Short() || race.Enabled {
 		t.Skip("a closed loop with rebuilds in child processes; run without -short and -race")
 	}
+	t.Parallel()
 	ctx := context.Background()
-	t.Setenv("DUET_EDITOR_TOKEN", testEditorToken)
-	t.Setenv("DUET_ADMIN_TOKEN", testAdminToken)
-	t.Setenv("DUET_EVENTS_TOKEN", "e2e-events")
-	t.Setenv("DUET_READ_TOKEN", "")
 	gen := content.GenOptions{Items: 3000, Users: 600, Seed: 21}
 	dir := t.TempDir()
 	src, data, still := filepath.Join(dir, "src"), filepath.Join(dir, "data"), filepath.Join(dir, "still")

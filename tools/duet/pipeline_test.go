@@ -73,14 +73,9 @@ func startStack(t *testing.T) *stack {
 	return s
 }
 
-// smallData sets the tokens that servers, also in child processes, take
-// from the environment, and generates, imports and indexes a small data set.
+// smallData generates, imports and indexes a small data set.
 func smallData(t *testing.T, items, users, seed string) string {
 	t.Helper()
-	t.Setenv("DUET_EDITOR_TOKEN", testEditorToken)
-	t.Setenv("DUET_ADMIN_TOKEN", testAdminToken)
-	t.Setenv("DUET_EVENTS_TOKEN", "e2e-events")
-	t.Setenv("DUET_READ_TOKEN", "")
 	dir := t.TempDir()
 	src, data := filepath.Join(dir, "src"), filepath.Join(dir, "data")
 	mustRun(t, "gen", "--out", src, "--items", items, "--users", users, "--seed", seed)
