@@ -26,7 +26,8 @@ export DUET_EVENTS_TOKEN ?= demo-events
 .PHONY: build run test vet fmt-check fuzz bench clean browser postgres weaviate quality simd crash loop e2e
 
 # On amd64 the binary uses Go's simd/archsimd kernels (GOEXPERIMENT=simd);
-# elsewhere, and in the default build, the portable or vek ones.
+# the default build has Go assembly on AVX-512 and vek's on AVX2, and other
+# architectures the portable loops.
 SIMD := $(if $(filter amd64,$(shell $(GO) env GOARCH)),GOEXPERIMENT=simd)
 
 build:
