@@ -69,11 +69,12 @@ func better(a, b ShapeScores, bestRandom float64) bool {
 	return a.Random > b.Random
 }
 
-// ChooseSources chooses the served configuration on the data itself. Each
-// user with five or more items holds out their latest item and, at random
-// (seeded), a fifth of the rest; the two-tower model (cfg) and the
+// ChooseSources chooses the served configuration on the data itself, on
+// chooseFolds validation splits. In each, every user with five or more
+// items holds out their latest item and, at random (seeded, disjoint
+// between splits), a fifth of the rest; the two-tower model (cfg) and the
 // collaborative lists (cfc) are fitted on what remains, and choices are
-// scored in both shapes: the whole history before the latest item (the
+// scored over every split's cases in both shapes: the whole history before the latest item (the
 // random fifth in it, as a served request has it: the sequence and
 // session lists read its latest items in order) asked to find that item,
 // and the remaining history asked to find the random fifth. The choices are those of grid, or
@@ -83,95 +84,22 @@ func better(a, b ShapeScores, bestRandom float64) bool {
 // ties go to the earlier choice. When ctx is done the choices
 // scored so far count; with none, ctx's error is returned.
 func ChooseSources(ctx context.Context, ds *tower.Dataset, cfg tower.Config, cfc cf.Config, grid []Choice, seed uint64) (*Choosing, error) {
-	ids := make([]string, len(ds.Items))
-	for i, it := range ds.Items {
-		ids[i] = it.ID
-	}
-	rest := make([][]int32, len(ds.History))
-	var last, random []Holdout
-	for u, h := range ds.History {
-		items := tower.LatestOrder(h)
-		rest[u] = items
-		if len(items) < 5 {
-			continue
+	ch := &Choosing{NDCG: map[string]float64{}, Popular: map[string]float64{}}
+	var lastCases, randomCases []fetched
+	for f := range chooseFolds {
+		fl, err := chooseFold(ctx, ds, cfg, cfc, seed, f)
+		if err != nil && f > 0 && ctx.Err() != nil {
+			break // past the budget: the folds fetched so far count
 		}
-		n := len(items)
-		pick := rand.New(rand.NewPCG(seed, uint64(u)^0x63686f6f)).Perm(n - 1)[:max(1, (n-1)/5)]
-		var keep []int32
-		var lc, rc Holdout
-		for k, it := range items {
-			switch {
-			case k == n-1:
-				lc.Targets = append(lc.Targets, ids[it])
-				continue
-			case slices.Contains(pick, k):
-				rc.Targets = append(rc.Targets, ids[it])
-			default:
-				keep = append(keep, it)
-				rc.History = append(rc.History, ids[it])
-			}
-			lc.History = append(lc.History, ids[it])
+		if err != nil {
+			return nil, fmt.Errorf("choose sources: %w", err)
 		}
-		lc.History = lc.History[max(0, len(lc.History)-search.MaxHistory):]
-		rc.History = rc.History[max(0, len(rc.History)-search.MaxHistory):]
-		rest[u] = keep
-		last = append(last, lc)
-		random = append(random, rc)
+		lastCases = append(lastCases, fl.last...)
+		randomCases = append(randomCases, fl.random...)
+		ch.Users = len(fl.last)
+		ch.Epochs = max(ch.Epochs, fl.epochs)
 	}
-	if len(last) == 0 {
-		return nil, errors.New("choose sources: no user has five or more items")
-	}
-
-	// Training stops early on each user's last remaining item, as
-	// tower.Fit's does; the collaborative lists see all that remains.
-	fit, val := tower.HoldOutLast(&tower.Dataset{Items: ds.Items, History: asInteractions(rest)})
-	var trained tower.TrainProgress
-	report := cfg.Progress
-	cfg.Progress = func(p tower.TrainProgress) {
-		trained = p
-		if report != nil {
-			report(p)
-		}
-	}
-	model, err := tower.Train(ctx, ds, fit, val, cfg)
-	if err != nil {
-		return nil, fmt.Errorf("choose sources: %w", err)
-	}
-	lists, err := snapshot.FitLists(ctx, ids, rest, cfc)
-	if err != nil {
-		return nil, fmt.Errorf("choose sources: %w", err)
-	}
-	pop := map[string]float64{}
-	for _, h := range rest {
-		for _, it := range h {
-			pop[ids[it]]++
-		}
-	}
-	data, err := os.MkdirTemp("", "duet-choose-")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(data)
-	root := snapshot.NewRoot(data)
-	dir, err := root.Build(ctx, 0, model, ds.Items, pop, snapshot.BuildOptions{ANN: index.KindExact, Lists: lists})
-	if err != nil {
-		return nil, fmt.Errorf("choose sources: %w", err)
-	}
-	snap, err := root.Load(ctx, dir, search.StaticHistory{}, search.Options{SeenLen: search.MaxHistory})
-	if err != nil {
-		return nil, fmt.Errorf("choose sources: %w", err)
-	}
-	defer snap.Close()
-
-	ch := &Choosing{NDCG: map[string]float64{}, Popular: map[string]float64{}, Users: len(last), Epochs: trained.BestEpoch}
-	lastCases, err := fetch(ctx, snap.Engine, last)
-	if err != nil {
-		return nil, fmt.Errorf("choose sources: %w", err)
-	}
-	randomCases, err := fetch(ctx, snap.Engine, random)
-	if err != nil {
-		return nil, fmt.Errorf("choose sources: %w", err)
-	}
+	var err error
 	popular := Choice{Fusion: search.FusionRelative, Sources: map[string]float64{search.SourcePopular: 1}}
 	if ch.Popular[ShapeLast], err = scoreChoice(ctx, lastCases, popular); err != nil {
 		return nil, fmt.Errorf("choose sources: %w", err)
@@ -224,6 +152,114 @@ func ChooseSources(ctx context.Context, ds *tower.Dataset, cfg tower.Config, cfc
 	ch.Choice = best.Choice
 	ch.NDCG[ShapeLast], ch.NDCG[ShapeRandom] = best.Last, best.Random
 	return ch, nil
+}
+
+// chooseFolds is how many validation splits ChooseSources scores every
+// choice on, each user's random fifths disjoint between them: one split of
+// a few hundred users moves a choice's score by about the margins the
+// choice decides on.
+const chooseFolds = 2
+
+// fold is one validation split's cases, fetched from a model and lists
+// fitted without them.
+type fold struct {
+	last, random []fetched
+	epochs       int
+}
+
+// chooseFold holds out, for each user with five or more items, the latest
+// item and the f-th fifth of the rest in an order drawn from seed, fits
+// the two-tower model and the lists on what remains, and fetches every
+// source's candidates for both shapes.
+func chooseFold(ctx context.Context, ds *tower.Dataset, cfg tower.Config, cfc cf.Config, seed uint64, f int) (*fold, error) {
+	ids := make([]string, len(ds.Items))
+	for i, it := range ds.Items {
+		ids[i] = it.ID
+	}
+	rest := make([][]int32, len(ds.History))
+	var last, random []Holdout
+	for u, h := range ds.History {
+		items := tower.LatestOrder(h)
+		rest[u] = items
+		if len(items) < 5 {
+			continue
+		}
+		n := len(items)
+		size := max(1, (n-1)/5)
+		pick := rand.New(rand.NewPCG(seed, uint64(u)^0x63686f6f)).Perm(n - 1)[f*size : (f+1)*size]
+		var keep []int32
+		var lc, rc Holdout
+		for k, it := range items {
+			switch {
+			case k == n-1:
+				lc.Targets = append(lc.Targets, ids[it])
+				continue
+			case slices.Contains(pick, k):
+				rc.Targets = append(rc.Targets, ids[it])
+			default:
+				keep = append(keep, it)
+				rc.History = append(rc.History, ids[it])
+			}
+			lc.History = append(lc.History, ids[it])
+		}
+		lc.History = lc.History[max(0, len(lc.History)-search.MaxHistory):]
+		rc.History = rc.History[max(0, len(rc.History)-search.MaxHistory):]
+		rest[u] = keep
+		last = append(last, lc)
+		random = append(random, rc)
+	}
+	if len(last) == 0 {
+		return nil, errors.New("no user has five or more items")
+	}
+
+	// Training stops early on each user's last remaining item, as
+	// tower.Fit's does; the collaborative lists see all that remains.
+	fit, val := tower.HoldOutLast(&tower.Dataset{Items: ds.Items, History: asInteractions(rest)})
+	var trained tower.TrainProgress
+	report := cfg.Progress
+	cfg.Progress = func(p tower.TrainProgress) {
+		trained = p
+		if report != nil {
+			report(p)
+		}
+	}
+	model, err := tower.Train(ctx, ds, fit, val, cfg)
+	if err != nil {
+		return nil, err
+	}
+	lists, err := snapshot.FitLists(ctx, ids, rest, cfc)
+	if err != nil {
+		return nil, err
+	}
+	pop := map[string]float64{}
+	for _, h := range rest {
+		for _, it := range h {
+			pop[ids[it]]++
+		}
+	}
+	data, err := os.MkdirTemp("", "duet-choose-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(data)
+	root := snapshot.NewRoot(data)
+	dir, err := root.Build(ctx, 0, model, ds.Items, pop, snapshot.BuildOptions{ANN: index.KindExact, Lists: lists})
+	if err != nil {
+		return nil, err
+	}
+	snap, err := root.Load(ctx, dir, search.StaticHistory{}, search.Options{SeenLen: search.MaxHistory})
+	if err != nil {
+		return nil, err
+	}
+	defer snap.Close()
+	fl := &fold{epochs: trained.BestEpoch}
+	if fl.last, err = fetch(ctx, snap.Engine, last); err != nil {
+		return nil, err
+	}
+	if fl.random, err = fetch(ctx, snap.Engine, random); err != nil {
+		return nil, err
+	}
+	return fl, nil
 }
 
 // ascentWeights are the weights ascend tries for each source.
