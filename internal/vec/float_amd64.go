@@ -87,8 +87,8 @@ func axpyScatterAsm(w, x, m []float32, rows []int32) {
 }
 
 // matMulAddAsm computes MatMulAdd in tiles of four rows by 32 columns; the
-// columns after the last tile and the rows after the last four go through
-// axpyRowsWAsm.
+// columns after the last tile take scaled adds, and the rows after the
+// last four axpyRowsWAsm.
 func matMulAddAsm(dst, a, b []float32, rows, inner, cols int) {
 	if rows == 0 || cols == 0 || inner == 0 {
 		return

@@ -31,8 +31,9 @@ type Choosing struct {
 	NDCG    map[string]float64 `json:"ndcg@10"`
 	Popular map[string]float64 `json:"popular_ndcg@10"`
 	Users   int                `json:"users"`
-	// Epochs is the best epoch of the two-tower model fitted to choose:
-	// how long a model of all the data needs to train (see duet rebuild).
+	// Epochs is the latest best epoch of the two-tower models fitted to
+	// choose: how long a model of all the data needs to train (see duet
+	// rebuild).
 	Epochs int           `json:"epochs,omitempty"`
 	Tried  []ShapeScores `json:"-"`
 }
@@ -74,10 +75,11 @@ func better(a, b ShapeScores, bestRandom float64) bool {
 // items holds out their latest item and, at random (seeded, disjoint
 // between splits), a fifth of the rest; the two-tower model (cfg) and the
 // collaborative lists (cfc) are fitted on what remains, and choices are
-// scored over every split's cases in both shapes: the whole history before the latest item (the
-// random fifth in it, as a served request has it: the sequence and
-// session lists read its latest items in order) asked to find that item,
-// and the remaining history asked to find the random fifth. The choices are those of grid, or
+// scored over every split's cases in both shapes: the whole history
+// before the latest item (the random fifth in it, as a served request has
+// it: the sequence and session lists read its latest items in order)
+// asked to find that item, and the remaining history asked to find the
+// random fifth. The choices are those of grid, or
 // with a nil grid those a coordinate ascent over the sources' weights
 // visits. The choice kept is the best at the last items among those
 // within RandomSlack of the best at the random fifth (see RandomSlack);
