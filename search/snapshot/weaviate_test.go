@@ -6,6 +6,7 @@ import (
 	"os"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/duetrec/duet/content"
 	"github.com/duetrec/duet/index/weaviate"
@@ -86,8 +87,16 @@ func TestSnapshot_Weaviate(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer held.Close()
-	if leased, err := c.Leased(ctx); err != nil || !leased[m.Collection] {
-		t.Fatalf("leased %v, %v; want %s", leased, err, m.Collection)
+	// A Weaviate search can miss a write for a moment (docs/DEPLOY.md):
+	// the lease is looked for until it shows, for up to five seconds.
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		leased, err := c.Leased(ctx)
+		if err == nil && leased[m.Collection] {
+			break
+		}
+		if err != nil || time.Now().After(deadline) {
+			t.Fatalf("leased %v, %v; want %s", leased, err, m.Collection)
+		}
 	}
 
 	second, err := root.Build(ctx, 8, model, ds.Items, nil, bo)
