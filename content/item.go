@@ -123,6 +123,21 @@ func checkText(field, s string, max int, multiline bool) error {
 	if len(s) > max {
 		return invalid(field, "is %d bytes, more than %d", len(s), max)
 	}
+	// ASCII, most text, is checked a byte at a time.
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= utf8.RuneSelf {
+			return checkRunes(field, s[i:], multiline)
+		}
+		if (c < 0x20 || c == 0x7f) && !(multiline && (c == '\n' || c == '\t' || c == '\r')) {
+			return invalid(field, "contains control character %U", rune(c))
+		}
+	}
+	return nil
+}
+
+// checkRunes is checkText's test of characters past the ASCII.
+func checkRunes(field, s string, multiline bool) error {
 	if !utf8.ValidString(s) {
 		return invalid(field, "is not valid UTF-8")
 	}
@@ -139,12 +154,13 @@ func checkLabels(field string, labels []string, max int) error {
 		return invalid(field, "has %d entries, more than %d", len(labels), max)
 	}
 	for i, l := range labels {
-		f := fmt.Sprintf("%s[%d]", field, i)
+		// The field's name is made only for an error: items are checked by
+		// the million as snapshots load.
 		if l == "" {
-			return invalid(f, "is empty")
+			return invalid(fmt.Sprintf("%s[%d]", field, i), "is empty")
 		}
-		if err := checkText(f, l, MaxLabelBytes, false); err != nil {
-			return err
+		if checkText(field, l, MaxLabelBytes, false) != nil {
+			return checkText(fmt.Sprintf("%s[%d]", field, i), l, MaxLabelBytes, false)
 		}
 	}
 	return nil
@@ -170,24 +186,33 @@ func (it *Item) Validate() error {
 	if len(it.Attributes) > MaxAttributes {
 		return invalid("attributes", "has %d entries, more than %d", len(it.Attributes), MaxAttributes)
 	}
-	for _, k := range sortedKeys(it.Attributes) {
-		f := "attributes." + k
-		if k == "" {
-			return invalid("attributes", "has an empty key")
-		}
-		if err := checkText("attributes key", k, MaxLabelBytes, false); err != nil {
-			return err
-		}
-		v := it.Attributes[k]
-		if v.IsNum {
-			if math.IsNaN(v.Num) || math.IsInf(v.Num, 0) {
-				return invalid(f, "is not a finite number")
+	for k, v := range it.Attributes {
+		if checkAttribute(k, v) != nil {
+			// The first in key order is the one reported.
+			for _, k := range sortedKeys(it.Attributes) {
+				if err := checkAttribute(k, it.Attributes[k]); err != nil {
+					return err
+				}
 			}
-		} else if err := checkText(f, v.Str, MaxAttrValueBytes, false); err != nil {
-			return err
 		}
 	}
 	return nil
+}
+
+func checkAttribute(k string, v Value) error {
+	if k == "" {
+		return invalid("attributes", "has an empty key")
+	}
+	if err := checkText("attributes key", k, MaxLabelBytes, false); err != nil {
+		return err
+	}
+	if v.IsNum {
+		if math.IsNaN(v.Num) || math.IsInf(v.Num, 0) {
+			return invalid("attributes."+k, "is not a finite number")
+		}
+		return nil
+	}
+	return checkText("attributes."+k, v.Str, MaxAttrValueBytes, false)
 }
 
 // Validate reports the first thing wrong with the event, as a *ValidationError.

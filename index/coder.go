@@ -319,7 +319,7 @@ func LoadCoderHNSW(ctx context.Context, r io.Reader) (*CoderHNSW, error) {
 
 func loadCoder(ctx context.Context, r io.Reader) (*CoderHNSW, error) {
 	d := newDecoder(r)
-	d.header(coderMagic, coderVersion)
+	d.header(coderMagic, coderVersion, coderVersion)
 	dim := int(d.u32())
 	var o CoderOptions
 	o.M = int(d.u32())

@@ -110,6 +110,14 @@ func (e *Exact) Vector(id string) ([]float32, bool) {
 	return append([]float32(nil), e.data[i*e.dim:(i+1)*e.dim]...), true
 }
 
+// Has reports whether id is in the index, without touching its vector.
+func (e *Exact) Has(id string) bool {
+	e.mu.RLock()
+	_, ok := e.pos[id]
+	e.mu.RUnlock()
+	return ok
+}
+
 // Similarity returns the inner product of id's stored unit vector with v,
 // without copying the stored vector; false when id is not in the index or
 // v has the wrong dimension.
@@ -219,7 +227,7 @@ func LoadExact(ctx context.Context, r io.Reader) (*Exact, error) {
 
 func loadExact(ctx context.Context, r io.Reader) (*Exact, error) {
 	d := newDecoder(r)
-	d.header(exactMagic, exactVersion)
+	d.header(exactMagic, exactVersion, exactVersion)
 	dim := int(d.u32())
 	n := d.u64()
 	if d.err != nil {

@@ -157,7 +157,7 @@ func (f *Factored) Save(ctx context.Context, w io.Writer) error {
 // ErrCorrupt.
 func LoadFactored(ctx context.Context, r io.Reader) (*Factored, error) {
 	d := newDecoder(r)
-	d.header(factoredMagic, factoredVersion)
+	d.header(factoredMagic, factoredVersion, factoredVersion)
 	count, k := int(d.u32()), int(d.u32())
 	entries := d.u64()
 	if d.err == nil && (count > maxItems || k < 1 || k > maxFactorUsers || entries > uint64(count)*uint64(k)) {

@@ -126,6 +126,9 @@ type HNSW struct {
 
 	stripes [stripeCount]sync.Mutex
 	pool    sync.Pool
+
+	// maps are the file mappings a load made, for Close (hnsw_map.go).
+	maps [][]byte
 }
 
 const (
@@ -242,6 +245,14 @@ func (h *HNSW) Vector(id string) ([]float32, bool) {
 		return nil, false
 	}
 	return append([]float32(nil), h.vec(i)...), true
+}
+
+// Has reports whether id is in the index, without touching its vector.
+func (h *HNSW) Has(id string) bool {
+	h.mu.RLock()
+	_, ok := h.pos[id]
+	h.mu.RUnlock()
+	return ok
 }
 
 // Similarity returns the inner product of id's stored unit vector with v,

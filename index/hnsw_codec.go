@@ -9,6 +9,9 @@ import (
 	"hash/crc32"
 	"io"
 	"math"
+	"os"
+	"slices"
+	"unsafe"
 )
 
 // The binary formats of Exact and HNSW share this framing: an 8-byte magic,
@@ -23,6 +26,7 @@ type encoder struct {
 	crc hash.Hash32
 	err error
 	buf []byte
+	off int64 // bytes written
 }
 
 func newEncoder(w io.Writer) *encoder {
@@ -35,6 +39,14 @@ func (e *encoder) write(p []byte) {
 	}
 	e.crc.Write(p)
 	_, e.err = e.w.Write(p)
+	e.off += int64(len(p))
+}
+
+// pad writes zeros up to the next multiple of align.
+func (e *encoder) pad(align int64) {
+	if n := (align - e.off%align) % align; n > 0 {
+		e.write(make([]byte, n))
+	}
 }
 
 func (e *encoder) u8(v uint8) { e.write([]byte{v}) }
@@ -102,11 +114,29 @@ type decoder struct {
 	crc hash.Hash32
 	err error
 	buf []byte
+	// left is how many bytes the input has left when it is a file, -1
+	// otherwise: a count whose bytes are there can be allocated at once.
+	left int64
+	off  int64    // bytes read
+	f    *os.File // the input, when it is a file: sections can be mapped
+	base int64    // where in f the input begins
 }
 
 func newDecoder(r io.Reader) *decoder {
-	return &decoder{r: bufio.NewReaderSize(r, 1<<16), crc: crc32.New(castagnoli), buf: make([]byte, 1<<14)}
+	d := &decoder{r: bufio.NewReaderSize(r, 1<<16), crc: crc32.New(castagnoli), buf: make([]byte, 1<<14), left: -1}
+	if f, ok := r.(*os.File); ok {
+		if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
+			if at, err := f.Seek(0, io.SeekCurrent); err == nil {
+				d.left = st.Size() - at
+				d.f, d.base = f, at
+			}
+		}
+	}
+	return d
 }
+
+// fits reports whether the input has n more bytes for certain.
+func (d *decoder) fits(n int) bool { return d.left >= 0 && int64(n) <= d.left }
 
 func (d *decoder) fail(format string, args ...any) {
 	if d.err == nil {
@@ -127,7 +157,42 @@ func (d *decoder) read(p []byte) bool {
 		return false
 	}
 	d.crc.Write(p)
+	if d.left >= 0 {
+		d.left -= int64(len(p))
+	}
+	d.off += int64(len(p))
 	return true
+}
+
+// pad reads the zeros encoder.pad wrote.
+func (d *decoder) pad(align int64) {
+	n := (align - d.off%align) % align
+	if n == 0 || d.err != nil {
+		return
+	}
+	b := make([]byte, n)
+	if d.read(b) && slices.ContainsFunc(b, func(c byte) bool { return c != 0 }) {
+		d.fail("padding at byte %d is not zeros", d.off-n)
+	}
+}
+
+// skip moves a file's decoder n bytes on, past bytes the caller took in
+// (and checksummed) by other means.
+func (d *decoder) skip(n int64) {
+	if d.err != nil {
+		return
+	}
+	if !d.fits(int(n)) {
+		d.fail("truncated")
+		return
+	}
+	d.off += n
+	d.left -= n
+	if _, err := d.f.Seek(d.base+d.off, io.SeekStart); err != nil {
+		d.err = err
+		return
+	}
+	d.r.Reset(d.f)
 }
 
 func (d *decoder) u8() uint8 {
@@ -168,15 +233,24 @@ func (d *decoder) str() string {
 	return string(b)
 }
 
+// littleEndian is set where the machine's order is the formats': there,
+// bulk reads land in their slices' memory directly.
+var littleEndian = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
+
+// bulkRead is how many elements a bulk read takes at a time, so that a
+// lying count cannot make a large allocation before its bytes arrive.
+const bulkRead = 1 << 16
+
 func (d *decoder) f32s(dst []float32, n int) []float32 {
+	if d.fits(4 * n) {
+		dst = growHuge(dst, n)
+	}
 	for n > 0 && d.err == nil {
-		m := min(n, len(d.buf)/4)
-		b := d.buf[:4*m]
-		if !d.read(b) {
-			break
-		}
-		for i := range m {
-			dst = append(dst, math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:])))
+		m := min(n, bulkRead)
+		start := len(dst)
+		dst = slices.Grow(dst, m)[:start+m]
+		if !d.words(unsafe.Pointer(&dst[start]), m) {
+			return dst[:start]
 		}
 		n -= m
 	}
@@ -184,33 +258,56 @@ func (d *decoder) f32s(dst []float32, n int) []float32 {
 }
 
 func (d *decoder) i32s(dst []int32, n int) []int32 {
+	if d.fits(4 * n) {
+		dst = growHuge(dst, n)
+	}
 	for n > 0 && d.err == nil {
-		m := min(n, len(d.buf)/4)
-		b := d.buf[:4*m]
-		if !d.read(b) {
-			break
-		}
-		for i := range m {
-			dst = append(dst, int32(binary.LittleEndian.Uint32(b[4*i:])))
+		m := min(n, bulkRead)
+		start := len(dst)
+		dst = slices.Grow(dst, m)[:start+m]
+		if !d.words(unsafe.Pointer(&dst[start]), m) {
+			return dst[:start]
 		}
 		n -= m
 	}
 	return dst
 }
 
+// words reads n little-endian 32-bit words into the memory at p.
+func (d *decoder) words(p unsafe.Pointer, n int) bool {
+	b := unsafe.Slice((*byte)(p), 4*n)
+	if !d.read(b) {
+		return false
+	}
+	if !littleEndian {
+		w := unsafe.Slice((*uint32)(p), n)
+		for i := range w {
+			w[i] = binary.LittleEndian.Uint32(b[4*i:])
+		}
+	}
+	return true
+}
+
 // header checks the magic and version.
-func (d *decoder) header(magic string, version uint32) {
+// header reads the magic and a version from lo to hi, which it returns.
+func (d *decoder) header(magic string, lo, hi uint32) uint32 {
 	b := make([]byte, len(magic))
 	if !d.read(b) {
-		return
+		return 0
 	}
 	if string(b) != magic {
 		d.fail("not a %s file (magic %q)", magic, b)
-		return
+		return 0
 	}
-	if v := d.u32(); d.err == nil && v != version {
-		d.fail("format version %d, want %d", v, version)
+	v := d.u32()
+	if d.err == nil && (v < lo || v > hi) {
+		if lo == hi {
+			d.fail("format version %d, want %d", v, hi)
+		} else {
+			d.fail("format version %d, want %d to %d", v, lo, hi)
+		}
 	}
+	return v
 }
 
 // finish verifies the checksum.

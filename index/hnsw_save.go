@@ -5,11 +5,17 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"unsafe"
+
+	"github.com/duetrec/duet/internal/vec"
 )
 
 const (
-	hnswMagic   = "DUETHNSW"
-	hnswVersion = 1
+	hnswMagic = "DUETHNSW"
+	// hnswVersion is the format Save writes; LoadHNSW reads it and
+	// version 1, which had no codes and kept the lists without their
+	// unused capacity, unaligned.
+	hnswVersion = 2
 )
 
 // Bits of the header's flags byte. FloatWalk was added without a version
@@ -20,11 +26,13 @@ const (
 	flagFloatWalk
 )
 
-// Save writes the graph in a compact binary format: a versioned header with
-// the options, the entry point, each node's id, level and tombstone, the
-// vectors as raw little-endian float32, each node's neighbour lists (a
-// count byte and int32 positions), and a CRC-32C. Searches continue while
-// it runs; writes wait.
+// Save writes the graph in a binary format: a versioned header with the
+// options, the entry point, each node's id, level and tombstone; then,
+// each starting at a multiple of 4096 bytes so that a load can map it (see
+// hnsw_map.go), the vectors as little-endian float32, their int8 codes,
+// the codes' scales, and the layer-0 neighbour slots (a count and 2·M
+// int32 positions a node); the upper layers' slots; and a CRC-32C.
+// Searches continue while it runs; writes wait.
 func (h *HNSW) Save(ctx context.Context, w io.Writer) error {
 	h.wmu.Lock()
 	defer h.wmu.Unlock()
@@ -77,17 +85,35 @@ func (h *HNSW) save(ctx context.Context, w io.Writer) error {
 			e.u8(0)
 		}
 	}
+	e.pad(pageAlign)
 	e.f32s(h.vecs)
+	codes, scales := h.codes, h.scales
+	if !h.coarse {
+		// A machine without the fast kernel writes the codes for one
+		// that has it.
+		codes, scales = make([]int8, len(h.vecs)), make([]float32, n)
+		for i := range scales {
+			o := i * h.dim
+			scales[i] = vec.QuantizeInt8(codes[o:o+h.dim], h.vecs[o:o+h.dim])
+		}
+	}
+	e.pad(pageAlign)
+	if len(codes) > 0 {
+		e.write(unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(codes))), len(codes)))
+	}
+	e.pad(pageAlign)
+	e.f32s(scales)
+	e.pad(pageAlign)
+	e.i32s(h.links0)
+	e.pad(pageAlign)
 	for i := range n {
 		if i%ctxEvery == 0 {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
 		}
-		for l := 0; l <= int(h.levels[i]); l++ {
-			sl := h.slot(int32(i), l)
-			e.u8(uint8(sl[0]))
-			e.i32s(sl[1 : 1+sl[0]])
+		if h.levels[i] > 0 {
+			e.i32s(h.upper[i])
 		}
 	}
 	return e.finish()
@@ -106,7 +132,7 @@ func LoadHNSW(ctx context.Context, r io.Reader) (*HNSW, error) {
 
 func loadHNSW(ctx context.Context, r io.Reader) (*HNSW, error) {
 	d := newDecoder(r)
-	d.header(hnswMagic, hnswVersion)
+	version := d.header(hnswMagic, 1, hnswVersion)
 	dim := int(d.u32())
 	var o HNSWOptions
 	o.M = int(d.u32())
@@ -138,6 +164,12 @@ func loadHNSW(ctx context.Context, r io.Reader) (*HNSW, error) {
 		return nil, fmt.Errorf("%w: entry point %d at level %d of %d nodes", ErrCorrupt, ep, top, n)
 	}
 	h := newHNSW(dim, o, n)
+	if d.fits(6 * n) {
+		// Every node's entry takes at least 6 bytes: n is no lie, and the
+		// map is made at its size instead of growing through it.
+		h.pos = make(map[string]int32, n)
+		h.ids, h.levels, h.dead = make([]string, 0, n), make([]uint8, 0, n), make([]bool, 0, n)
+	}
 	for i := 0; i < n && d.err == nil; i++ {
 		if i%ctxEvery == 0 {
 			if err := ctx.Err(); err != nil {
@@ -167,8 +199,14 @@ func loadHNSW(ctx context.Context, r io.Reader) (*HNSW, error) {
 		}
 		h.pos[id] = int32(i)
 	}
+	if version >= 2 {
+		return h, h.loadSections(ctx, d, ep, top)
+	}
 	// Vectors, like lists, are allocated as their bytes arrive, in
 	// chunks, so that a lying header cannot make a large allocation.
+	if d.fits(4 * n * dim) {
+		h.vecs = makeHuge[float32](n * dim)[:0]
+	}
 	for left := n * dim; left > 0 && d.err == nil; {
 		c := min(left, 1<<16)
 		h.vecs = d.f32s(growHuge(h.vecs, c), c)
@@ -180,8 +218,12 @@ func loadHNSW(ctx context.Context, r io.Reader) (*HNSW, error) {
 	if n > 0 && int(h.levels[ep]) != top {
 		return nil, fmt.Errorf("%w: entry point %d has level %d, header says %d", ErrCorrupt, ep, h.levels[ep], top)
 	}
-	// Lists are allocated as their bytes arrive, like the bulk reads.
+	// Lists are allocated as their bytes arrive, like the bulk reads,
+	// unless the vectors of n nodes arrived: then n is no lie.
 	m := o.M
+	if n > 0 && len(h.vecs) == n*dim {
+		h.links0 = makeHuge[int32](n * (1 + 2*m))[:0]
+	}
 	for i := 0; i < n && d.err == nil; i++ {
 		if i%ctxEvery == 0 {
 			if err := ctx.Err(); err != nil {
@@ -248,35 +290,158 @@ func loadHNSW(ctx context.Context, r io.Reader) (*HNSW, error) {
 // entry point and top level.
 const hnswHeaderLen = len(hnswMagic) + 4 + 5*4 + 8 + 1 + 4 + 4 + 1
 
-// HNSWSections are the parts of a file HNSW.Save wrote, header and
-// checksum left out.
+// HNSWSections are the parts of a file HNSW.Save wrote, header, padding
+// and checksum left out.
 type HNSWSections struct {
 	IDs     []byte // per node: a u32 length, the id, a level and a tombstone byte
 	Vectors []byte // nodes × dim little-endian float32
-	Lists   []byte // per node and level: a count byte and int32 positions
+	Codes   []byte // nodes × dim int8 codes and a float32 scale each (version 2)
+	Lists   []byte // layer-0 slots and upper-layer slots (version 1: per node and level, a count byte and int32 positions)
 }
 
-// SplitHNSW cuts a file HNSW.Save wrote into its sections, sharing b's
-// storage: for measuring how each part compresses. Only the lengths are
-// read; LoadHNSW is what checks a file.
+// SplitHNSW cuts a file HNSW.Save wrote into its sections: for measuring
+// how each part compresses. IDs and Vectors share b's storage. Only the
+// lengths are read; LoadHNSW is what checks a file.
 func SplitHNSW(b []byte) (HNSWSections, error) {
 	var s HNSWSections
 	if len(b) < hnswHeaderLen+4 || string(b[:len(hnswMagic)]) != hnswMagic {
 		return s, fmt.Errorf("%w: not an HNSW file", ErrCorrupt)
 	}
-	dim := int(binary.LittleEndian.Uint32(b[len(hnswMagic)+4:]))
-	n := int(binary.LittleEndian.Uint32(b[hnswHeaderLen-9:]))
-	off := hnswHeaderLen
+	le := binary.LittleEndian
+	version := le.Uint32(b[len(hnswMagic):])
+	dim := int(le.Uint32(b[len(hnswMagic)+4:]))
+	m := int(le.Uint32(b[len(hnswMagic)+8:]))
+	n := int(le.Uint32(b[hnswHeaderLen-9:]))
+	off, upper := hnswHeaderLen, 0
 	for range n {
 		if off+4 > len(b) {
 			return s, fmt.Errorf("%w: truncated ids", ErrCorrupt)
 		}
-		off += 4 + int(binary.LittleEndian.Uint32(b[off:])) + 2
+		off += 4 + int(le.Uint32(b[off:])) + 2
+		if off <= len(b) {
+			upper += int(b[off-2]) * (1 + m)
+		}
 	}
-	end := off + 4*n*dim
-	if off > len(b) || end > len(b)-4 || end < off {
-		return s, fmt.Errorf("%w: truncated vectors", ErrCorrupt)
+	if off > len(b) {
+		return s, fmt.Errorf("%w: truncated ids", ErrCorrupt)
 	}
-	s.IDs, s.Vectors, s.Lists = b[hnswHeaderLen:off], b[off:end], b[end:len(b)-4]
+	s.IDs = b[hnswHeaderLen:off]
+	if version == 1 {
+		end := off + 4*n*dim
+		if end > len(b)-4 || end < off {
+			return s, fmt.Errorf("%w: truncated vectors", ErrCorrupt)
+		}
+		s.Vectors, s.Lists = b[off:end], b[end:len(b)-4]
+		return s, nil
+	}
+	// Version 2: page-aligned sections.
+	var sections [5][]byte
+	for i, size := range []int{4 * n * dim, n * dim, 4 * n, 4 * n * (1 + 2*m), 4 * upper} {
+		off = (off + pageAlign - 1) / pageAlign * pageAlign
+		if size < 0 || off+size > len(b)-4 || off+size < off {
+			return s, fmt.Errorf("%w: truncated section %d", ErrCorrupt, i)
+		}
+		sections[i] = b[off : off+size]
+		off += size
+	}
+	s.Vectors = sections[0]
+	s.Codes = append(append([]byte{}, sections[1]...), sections[2]...)
+	s.Lists = append(append([]byte{}, sections[3]...), sections[4]...)
 	return s, nil
+}
+
+// loadSections reads the sections of a version-2 file after the ids into
+// h (n nodes, entry point ep at level top), mapping what it can, and
+// checks them: the checksum, every link, and that the vectors are unit
+// vectors. The mapped arrays get room for a quarter more nodes.
+func (h *HNSW) loadSections(ctx context.Context, d *decoder, ep int32, top int) (err error) {
+	defer func() {
+		if err != nil {
+			h.Close()
+		}
+	}()
+	n, dim, m := len(h.ids), h.dim, h.opts.M
+	room := max(n/4, 1024)
+	d.pad(pageAlign)
+	vecs := d.section(4*n*dim, 4*room*dim, &h.maps)
+	d.pad(pageAlign)
+	codes := d.section(n*dim, room*dim, &h.maps)
+	d.pad(pageAlign)
+	scales := d.section(4*n, 4*room, &h.maps)
+	d.pad(pageAlign)
+	links0 := d.section(4*n*(1+h.m0), 4*room*(1+h.m0), &h.maps)
+	d.pad(pageAlign)
+	upper := 0
+	for _, l := range h.levels {
+		upper += int(l) * (1 + m)
+	}
+	ups := d.i32s(nil, upper)
+	if err := d.finish(); err != nil {
+		return err
+	}
+	if n > 0 && int(h.levels[ep]) != top {
+		return fmt.Errorf("%w: entry point %d has level %d, header says %d", ErrCorrupt, ep, h.levels[ep], top)
+	}
+	h.vecs, h.links0 = as[float32](vecs), as[int32](links0)
+	if h.coarse {
+		h.codes, h.scales = as[int8](codes), as[float32](scales)
+	}
+	h.upper = make([][]int32, n)
+	for i, l := range h.levels {
+		if l > 0 {
+			k := int(l) * (1 + m)
+			h.upper[i], ups = ups[:k:k], ups[k:]
+		}
+	}
+	for i := range n {
+		if i%ctxEvery == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		if !unit(h.vec(int32(i))) {
+			return fmt.Errorf("%w: vector %d not a finite unit vector", ErrCorrupt, i)
+		}
+		for l := 0; l <= int(h.levels[i]); l++ {
+			sl := h.slot(int32(i), l)
+			if c := int(sl[0]); c < 0 || c > len(sl)-1 {
+				return fmt.Errorf("%w: node %d level %d: %d links, capacity %d", ErrCorrupt, i, l, c, len(sl)-1)
+			}
+			for _, x := range sl[1 : 1+sl[0]] {
+				// A link may point only to a node that exists on this level.
+				if x < 0 || int(x) >= n || int(x) == i || int(h.levels[x]) < l {
+					return fmt.Errorf("%w: node %d level %d: bad link %d", ErrCorrupt, i, l, x)
+				}
+			}
+		}
+	}
+	if n > 0 {
+		h.storeTop(ep, top)
+	}
+	return nil
+}
+
+// Close releases the memory a loaded index maps from its file; the index
+// must not be used after it. An index that maps nothing (built in memory,
+// or read from a stream) has nothing to release, and Close does nothing.
+func (h *HNSW) Close() error {
+	h.wmu.Lock()
+	defer h.wmu.Unlock()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(h.maps) == 0 {
+		return nil
+	}
+	var err error
+	for _, mem := range h.maps {
+		if uerr := unmap(mem); err == nil {
+			err = uerr
+		}
+	}
+	// What pointed into the mappings is dropped: a use after Close fails
+	// on empty arrays rather than on unmapped memory.
+	h.maps, h.vecs, h.codes, h.scales, h.links0, h.upper = nil, nil, nil, nil, nil, nil
+	h.pos = map[string]int32{}
+	h.top.Store(emptyTop)
+	return err
 }

@@ -41,11 +41,16 @@ func TestSplitHNSW(t *testing.T) {
 			if len(s.IDs) != idBytes || len(s.Vectors) != 4*tc.dim*len(tc.ids) {
 				t.Errorf("ids %d bytes, want %d; vectors %d, want %d", len(s.IDs), idBytes, len(s.Vectors), 4*tc.dim*len(tc.ids))
 			}
-			// Every node has at least its layer-0 count byte.
-			if len(s.Lists) < len(tc.ids) || hnswHeaderLen+len(s.IDs)+len(s.Vectors)+len(s.Lists)+4 != buf.Len() {
-				t.Errorf("lists %d bytes of a %d-byte file", len(s.Lists), buf.Len())
+			m := h.Options().M
+			upper := 0
+			for _, l := range h.levels {
+				upper += int(l) * (1 + m)
 			}
-			if _, err := SplitHNSW(buf.Bytes()[:buf.Len()-len(s.Lists)-5]); err == nil && len(tc.ids) > 0 {
+			n := len(tc.ids)
+			if len(s.Codes) != (tc.dim+4)*n || len(s.Lists) != 4*n*(1+2*m)+4*upper {
+				t.Errorf("codes %d bytes, want %d; lists %d, want %d", len(s.Codes), (tc.dim+4)*n, len(s.Lists), 4*n*(1+2*m)+4*upper)
+			}
+			if _, err := SplitHNSW(buf.Bytes()[:buf.Len()-4*upper-5]); err == nil && n > 0 {
 				t.Error("a truncated file splits")
 			}
 		})

@@ -22,6 +22,7 @@ type Neighbours struct {
 	items   []int32
 	weights []float32
 	scratch sync.Pool // *neighbourScratch
+	maps    [][]byte  // what a load mapped, for Close
 }
 
 type neighbourScratch struct {
@@ -144,13 +145,16 @@ func (n *Neighbours) RecommendWeighted(ctx context.Context, history []string, we
 }
 
 const (
-	neighboursMagic   = "DUETNBRS"
-	neighboursVersion = 1
+	neighboursMagic = "DUETNBRS"
+	// Version 2 starts the neighbours and the weights at multiples of
+	// pageAlign, so that a load from a file maps them (see hnsw_map.go);
+	// version 1, without the padding, is still read.
+	neighboursVersion = 2
 )
 
 // Save writes the lists: a versioned header, the ids, each item's list
-// length, the neighbours as int32 positions, the weights as float32, and a
-// CRC-32C.
+// length, the neighbours as int32 positions, the weights as float32 (each
+// page-aligned), and a CRC-32C.
 func (n *Neighbours) Save(ctx context.Context, w io.Writer) error {
 	e := newEncoder(w)
 	e.write([]byte(neighboursMagic))
@@ -166,7 +170,9 @@ func (n *Neighbours) Save(ctx context.Context, w io.Writer) error {
 		e.str(id)
 		e.u32(uint32(n.offsets[i+1] - n.offsets[i]))
 	}
+	e.pad(pageAlign)
 	e.i32s(n.items)
+	e.pad(pageAlign)
 	e.f32s(n.weights)
 	if err := e.finish(); err != nil {
 		return fmt.Errorf("save neighbours: %w", err)
@@ -178,7 +184,7 @@ func (n *Neighbours) Save(ctx context.Context, w io.Writer) error {
 // or of another version is refused with an error wrapping ErrCorrupt.
 func LoadNeighbours(ctx context.Context, r io.Reader) (*Neighbours, error) {
 	d := newDecoder(r)
-	d.header(neighboursMagic, neighboursVersion)
+	version := d.header(neighboursMagic, 1, neighboursVersion)
 	count := int(d.u32())
 	entries := d.u64()
 	if d.err == nil && (count > maxItems || entries > uint64(count)*uint64(count) || entries > 1<<34) {
@@ -189,6 +195,9 @@ func LoadNeighbours(ctx context.Context, r io.Reader) (*Neighbours, error) {
 		// Grown as the bytes arrive: a lying header cannot make a large
 		// allocation.
 		n.offsets = append(n.offsets, 0)
+		if d.fits(5 * count) {
+			n.ids, n.offsets = make([]string, 0, count), make([]int64, 1, count+1)
+		}
 	}
 	for i := 0; i < count && d.err == nil; i++ {
 		if i%ctxEvery == 0 {
@@ -202,13 +211,36 @@ func LoadNeighbours(ctx context.Context, r io.Reader) (*Neighbours, error) {
 	if d.err == nil && uint64(n.offsets[count]) != entries {
 		d.fail("lists hold %d neighbours, header says %d", n.offsets[count], entries)
 	}
-	n.items = d.i32s(nil, int(entries))
-	n.weights = d.f32s(nil, int(entries))
-	if err := d.finish(); err != nil {
-		return nil, fmt.Errorf("load neighbours: %w", err)
+	if version >= 2 {
+		d.pad(pageAlign)
+		n.items = as[int32](d.section(4*int(entries), 0, &n.maps))
+		d.pad(pageAlign)
+		n.weights = as[float32](d.section(4*int(entries), 0, &n.maps))
+	} else {
+		n.items = d.i32s(nil, int(entries))
+		n.weights = d.f32s(nil, int(entries))
 	}
-	if err := n.check(); err != nil {
+	err := d.finish()
+	if err == nil {
+		err = n.check()
+	}
+	if err != nil {
+		n.Close()
 		return nil, fmt.Errorf("load neighbours: %w", err)
 	}
 	return n, nil
+}
+
+// Close releases the memory a load mapped from the file; the lists must
+// not be used after it. Lists made in memory or read from a stream have
+// nothing to release.
+func (n *Neighbours) Close() error {
+	var err error
+	for _, mem := range n.maps {
+		if uerr := unmap(mem); err == nil {
+			err = uerr
+		}
+	}
+	n.maps, n.items, n.weights, n.offsets, n.ids, n.pos = nil, nil, nil, []int64{0}, nil, nil
+	return err
 }

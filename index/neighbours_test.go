@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"io"
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 
@@ -107,6 +109,39 @@ func TestNeighbours_SaveLoad(t *testing.T) {
 	}
 	refusesDamaged(t, buf.Bytes(), func(r io.Reader) error {
 		_, err := index.LoadNeighbours(ctx, r)
+		return err
+	})
+	// From a file, the lists are mapped: the same answers, and the same
+	// refusals.
+	path := filepath.Join(t.TempDir(), "neighbours.idx")
+	load := func(b []byte) (*index.Neighbours, error) {
+		if err := os.WriteFile(path, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		f, err := os.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		return index.LoadNeighbours(ctx, f)
+	}
+	mapped, err := load(buf.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range [][]string{{"a"}, {"a", "b", "d"}} {
+		want, _ := n.Recommend(ctx, h, 3, nil)
+		got, _ := mapped.Recommend(ctx, h, 3, nil)
+		if !slices.Equal(got, want) {
+			t.Fatalf("history %v: mapped %v, saved %v", h, got, want)
+		}
+	}
+	if err := mapped.Close(); err != nil {
+		t.Fatal(err)
+	}
+	refusesDamaged(t, buf.Bytes(), func(r io.Reader) error {
+		b, _ := io.ReadAll(r)
+		_, err := load(b)
 		return err
 	})
 }

@@ -1,6 +1,7 @@
 package search
 
 import (
+	"iter"
 	"sort"
 	"sync"
 	"time"
@@ -39,6 +40,30 @@ func (c *Catalog) Put(it content.Item) {
 	c.count(c.items[it.ID], -1)
 	c.items[it.ID] = &it
 	c.count(&it, 1)
+	c.mu.Unlock()
+	c.markDirty()
+}
+
+// Reserve makes room for n items in an empty catalog, so that loading
+// millions does not grow the map through every size on the way.
+func (c *Catalog) Reserve(n int) {
+	c.mu.Lock()
+	if len(c.items) == 0 {
+		c.items = make(map[string]*content.Item, n)
+	}
+	c.mu.Unlock()
+}
+
+// PutAll adds or replaces items, each kept in place in the slice: for
+// loading a catalogue of millions, one allocation and one lock in all.
+func (c *Catalog) PutAll(items []content.Item) {
+	c.mu.Lock()
+	for i := range items {
+		it := &items[i]
+		c.count(c.items[it.ID], -1)
+		c.items[it.ID] = it
+		c.count(it, 1)
+	}
 	c.mu.Unlock()
 	c.markDirty()
 }
@@ -104,11 +129,34 @@ func (c *Catalog) Items() []content.Item {
 	return out
 }
 
+// All yields every item, in no order, under the catalog's read lock: the
+// loop's body must not write to the catalog.
+func (c *Catalog) All() iter.Seq[*content.Item] {
+	return func(yield func(*content.Item) bool) {
+		c.mu.RLock()
+		defer c.mu.RUnlock()
+		for _, it := range c.items {
+			if !yield(it) {
+				return
+			}
+		}
+	}
+}
+
 // Len returns the number of items.
 func (c *Catalog) Len() int {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	return len(c.items)
+}
+
+// SetPopularity replaces every item's popularity with pop's, which the
+// catalog keeps: for a load, where the counts arrive all at once.
+func (c *Catalog) SetPopularity(pop map[string]float64) {
+	c.mu.Lock()
+	c.pop = pop
+	c.mu.Unlock()
+	c.markDirty()
 }
 
 // AddPopularity adds weight to an item's popularity.

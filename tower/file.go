@@ -10,6 +10,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"unsafe"
 
 	"github.com/klauspost/compress/zstd"
 )
@@ -296,6 +297,9 @@ func (br *bodyReader) ids(limit int, maxCount uint64) []int32 {
 	return out
 }
 
+// littleEndian is set where the machine's byte order is the file's.
+var littleEndian = binary.NativeEndian.Uint16([]byte{1, 0}) == 1
+
 func (br *bodyReader) floats(count int64) []float32 {
 	n := br.uvarint(math.MaxInt64)
 	if br.err == nil && int64(n) != count {
@@ -309,8 +313,13 @@ func (br *bodyReader) floats(count int64) []float32 {
 		return nil
 	}
 	out := make([]float32, count)
-	for i := range out {
-		out[i] = math.Float32frombits(binary.LittleEndian.Uint32(br.b[4*i:]))
+	if littleEndian && count > 0 {
+		// The file's order is the machine's: the bytes are the floats.
+		copy(unsafe.Slice((*byte)(unsafe.Pointer(&out[0])), 4*count), br.b)
+	} else {
+		for i := range out {
+			out[i] = math.Float32frombits(binary.LittleEndian.Uint32(br.b[4*i:]))
+		}
 	}
 	br.b = br.b[4*count:]
 	return out

@@ -2,6 +2,7 @@ package snapshot
 
 import (
 	"bufio"
+	"context"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
@@ -21,32 +22,68 @@ import (
 
 // writeCatalog writes the catalogue and the popularity counts into dir.
 func writeCatalog(dir string, items []content.Item, popularity map[string]float64) error {
-	if err := durable.WriteZstd(filepath.Join(dir, fileItems), func(w io.Writer) error { return writeItems(w, items) }); err != nil {
+	if err := durable.WriteFile(filepath.Join(dir, fileItemsBin), func(w io.Writer) error { return writeItemsBin(w, items) }); err != nil {
 		return err
 	}
 	return durable.WriteZstd(filepath.Join(dir, filePopularity), func(w io.Writer) error { return writePopularity(w, popularity) })
 }
 
 // readCatalog reads the catalogue and the popularity counts of the
-// snapshot in dir.
-func readCatalog(dir string) (*search.Catalog, error) {
-	cat := search.NewCatalog()
-	if err := readZstd(filepath.Join(dir, fileItems), func(r io.Reader) error { return readItems(r, cat) }); err != nil {
+// snapshot in dir, from items.bin or, in a format-1 snapshot, from
+// items.jsonl.zst; the counts are read meanwhile.
+func readCatalog(ctx context.Context, dir string, m Manifest) (*search.Catalog, error) {
+	pop := map[string]float64{}
+	popErr := make(chan error, 1)
+	go func() {
+		popErr <- readZstd(filepath.Join(dir, filePopularity), func(r io.Reader) error { return readPopularity(r, pop) })
+	}()
+	cat, err := readItemsOf(ctx, dir, m)
+	if perr := <-popErr; err == nil {
+		err = perr
+	}
+	if err != nil {
 		return nil, err
 	}
-	if err := readZstd(filepath.Join(dir, filePopularity), func(r io.Reader) error { return readPopularity(r, cat) }); err != nil {
+	cat.SetPopularity(pop)
+	return cat, nil
+}
+
+// readItemsOf reads the items of the snapshot in dir.
+func readItemsOf(ctx context.Context, dir string, m Manifest) (*search.Catalog, error) {
+	cat := search.NewCatalog()
+	if _, ok := m.Files[fileItemsBin]; !ok {
+		if err := readZstd(filepath.Join(dir, fileItems), func(r io.Reader) error { return readItems(r, cat) }); err != nil {
+			return nil, err
+		}
+		return cat, nil
+	}
+	chunks, err := readItemsBin(ctx, filepath.Join(dir, fileItemsBin))
+	if err != nil {
 		return nil, err
+	}
+	n := 0
+	for _, items := range chunks {
+		n += len(items)
+	}
+	cat.Reserve(n)
+	for _, items := range chunks {
+		cat.PutAll(items)
+	}
+	if cat.Len() != n {
+		return nil, fmt.Errorf("%w: %s: %d items but %d ids", ErrBadSnapshot, fileItemsBin, n, cat.Len())
 	}
 	return cat, nil
 }
 
+// readFile opens the file at path for fn. The file is handed over as it
+// is: the decoders buffer their reads, and the index's use its size.
 func readFile(path string, fn func(io.Reader) error) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	return fn(bufio.NewReaderSize(f, 1<<20))
+	return fn(f)
 }
 
 func readZstd(path string, fn func(io.Reader) error) error {
@@ -58,16 +95,6 @@ func readZstd(path string, fn func(io.Reader) error) error {
 		defer zr.Close()
 		return fn(zr)
 	})
-}
-
-func writeItems(w io.Writer, items []content.Item) error {
-	enc := json.NewEncoder(w)
-	for i := range items {
-		if err := enc.Encode(items[i]); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 func readItems(r io.Reader, cat *search.Catalog) error {
@@ -103,9 +130,11 @@ func writePopularity(w io.Writer, pop map[string]float64) error {
 	return cw.Error()
 }
 
-func readPopularity(r io.Reader, cat *search.Catalog) error {
+// readPopularity reads the popularity counts into pop.
+func readPopularity(r io.Reader, pop map[string]float64) error {
 	cr := csv.NewReader(r)
 	cr.FieldsPerRecord = 2
+	cr.ReuseRecord = true
 	for {
 		rec, err := cr.Read()
 		if errors.Is(err, io.EOF) {
@@ -121,6 +150,6 @@ func readPopularity(r io.Reader, cat *search.Catalog) error {
 		if math.IsNaN(n) || math.IsInf(n, 0) {
 			return fmt.Errorf("%w: %s: popularity of %q is %v", ErrBadSnapshot, filePopularity, rec[0], n)
 		}
-		cat.AddPopularity(rec[0], n)
+		pop[rec[0]] += n
 	}
 }

@@ -11,10 +11,13 @@
 //	manifest.json       format, sequence number, item count, dimension, meta,
 //	                    and the size and SHA-256 of every other file
 //	model.duet          the two-tower model
-//	vectors.idx         the vector index: ids, raw float32 vectors, graph
+//	vectors.idx         the vector index: ids, raw float32 vectors, codes, graph
 //	text/               the Bleve index
-//	items.jsonl.zst     the catalogue the indexes were built from
+//	items.bin           the catalogue the indexes were built from
 //	popularity.csv.zst  interaction counts, for the popular fallback
+//	neighbours.idx      the item-to-item lists, when built
+//	sequence.idx        what followed each item, when built
+//	cf.idx              the collaborative model's exact factor, when kept
 //
 // A snapshot is written under a temporary name, every file fsync'd and
 // checksummed, the manifest written last, and then renamed into place: it
@@ -23,8 +26,10 @@
 // disagree (dimensions, item counts, a catalogued item without a vector),
 // with an error matching ErrBadSnapshot.
 //
-// A loaded snapshot is never written to: Bleve writes to its directory even
-// when only opening it, and live edits change the text index, so the text
-// index is copied to a working directory (DATA/.live-*, removed on Close)
-// and served from there.
+// A load reads the parts at once, verifying the checksums beside them, and
+// maps the big arrays of the vector index and the lists from their files.
+// A loaded snapshot is never written to: Bleve writes to its directory
+// even when only opening it, and live edits change the text index, so the
+// text index is served from a working directory (DATA/.live-*, removed on
+// Close) into which its segment files are hard-linked and the rest copied.
 package snapshot

@@ -128,8 +128,8 @@ func (r *Root) Fetch(ctx context.Context, snap, manifestSum string, src Source) 
 	if err := json.Unmarshal(mb, &m); err != nil {
 		return "", bad("manifest: %v", err)
 	}
-	if m.Format != Format {
-		return "", bad("format %d, want %d", m.Format, Format)
+	if !readable(m.Format) {
+		return "", bad("format %d, want 1 to %d", m.Format, Format)
 	}
 	if name(m) != snap {
 		return "", bad("the manifest is of %s", name(m))

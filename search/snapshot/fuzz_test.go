@@ -22,7 +22,7 @@ import (
 
 // fuzzTargets are the snapshot files FuzzLoadSnapshot replaces; the
 // compressed ones are fuzzed as their plain content.
-var fuzzTargets = []string{fileManifest, fileModel, fileVectors, fileItems, filePopularity}
+var fuzzTargets = []string{fileManifest, fileModel, fileVectors, fileItemsBin, filePopularity}
 
 // tinySnapshot builds a snapshot small enough to copy for every fuzz input.
 func tinySnapshot(tb testing.TB, ann index.Kind) string {
@@ -114,7 +114,7 @@ func FuzzLoadSnapshot(f *testing.F) {
 			ann = index.KindExact
 		}
 		dir := filepath.Join(t.TempDir(), "snap")
-		if err := copyDir(src[ann], dir); err != nil {
+		if err := copyDir(src[ann], dir, nil); err != nil {
 			t.Fatal(err)
 		}
 		name := fuzzTargets[int(which)%len(fuzzTargets)]

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sync"
 
 	"github.com/duetrec/duet/index/weaviate"
 
@@ -58,66 +59,103 @@ func Load(ctx context.Context, dir, work string, hist search.History, opts searc
 }
 
 // load is Load, with the cluster holding the snapshot's collection when
-// it has one.
-func load(ctx context.Context, dir, work string, hist search.History, opts search.Options, remote *weaviate.Client, holder string) (*Snapshot, error) {
-	m, err := Verify(ctx, dir)
+// it has one. The manifest is read first; the checksums, the model, the
+// vectors, the lists, the catalogue and the text index are then read at
+// once, each on its own goroutine, and a checksum that fails is the error
+// whatever else failed with it: the parts are only trusted once all of
+// them are verified, before the engine is made.
+func load(ctx context.Context, dir, work string, hist search.History, opts search.Options, remote *weaviate.Client, holder string) (_ *Snapshot, err error) {
+	var (
+		model     *tower.Model
+		vecs      index.Vector
+		lists     Lists
+		cat       *search.Catalog
+		tx        *text.Index
+		remoteIdx *weaviate.Index
+	)
+	defer func() {
+		if err != nil {
+			if tx != nil {
+				tx.Close()
+			}
+			if c, ok := vecs.(io.Closer); ok {
+				c.Close()
+			}
+			lists.close()
+			os.RemoveAll(work)
+		}
+	}()
+	m, err := readManifest(dir)
 	if err != nil {
-		os.RemoveAll(work)
-		return nil, err
+		return nil, fmt.Errorf("snapshot %s: %w: %v", dir, ErrBadSnapshot, err)
 	}
-	fail := func(err error) (*Snapshot, error) {
-		os.RemoveAll(work)
+	// A stage that fails stops the others but for the checksums, whose
+	// verdict explains the others' failures when a file is damaged.
+	verifyCtx := ctx
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stages := []func() error{
+		func() error { _, err := Verify(verifyCtx, dir); return err },
+		func() error {
+			return readFile(filepath.Join(dir, fileModel), func(r io.Reader) (err error) {
+				model, err = tower.Load(r)
+				return err
+			})
+		},
+		func() (err error) {
+			if cat, err = readCatalog(ctx, dir, m); err != nil && !errors.Is(err, ErrBadSnapshot) && ctx.Err() == nil {
+				err = fmt.Errorf("%w: %w", ErrBadSnapshot, err)
+			}
+			return err
+		},
+		func() error { return readLists(ctx, dir, m, &lists) },
+	}
+	if m.Collection == "" {
+		stages = append(stages,
+			func() (err error) {
+				vecs, err = index.LoadFile(ctx, index.Kind(m.Meta["ann"]), filepath.Join(dir, fileVectors))
+				return err
+			},
+			func() error {
+				textDir := filepath.Join(work, fileText)
+				if err := copyDir(filepath.Join(dir, fileText), textDir, isSegment); err != nil {
+					return err
+				}
+				var err error
+				tx, err = text.Open(ctx, textDir, nil)
+				return err
+			})
+	}
+	errs := make([]error, len(stages))
+	var wg sync.WaitGroup
+	for i, stage := range stages {
+		wg.Go(func() {
+			if errs[i] = stage(); errs[i] != nil {
+				cancel()
+			}
+		})
+	}
+	wg.Wait()
+	if errs[0] != nil {
+		return nil, errs[0]
+	}
+	if err := firstError(errs[1:]); err != nil {
 		return nil, fmt.Errorf("load snapshot %s: %w", dir, err)
 	}
-	var model *tower.Model
-	if err := readFile(filepath.Join(dir, fileModel), func(r io.Reader) (err error) {
-		model, err = tower.Load(r)
-		return err
-	}); err != nil {
-		return fail(err)
+	fail := func(err error) (*Snapshot, error) {
+		return nil, fmt.Errorf("load snapshot %s: %w", dir, err)
 	}
-	var vecs index.Vector
 	var lookup search.VectorIndex
-	var remoteIdx *weaviate.Index
 	if m.Collection != "" {
 		if remoteIdx, err = openCollection(ctx, m, model, remote, holder); err != nil {
 			return fail(err)
 		}
 		lookup = remoteIdx.Vectors()
 	} else {
-		if err := readFile(filepath.Join(dir, fileVectors), func(r io.Reader) (err error) {
-			vecs, err = index.Load(ctx, index.Kind(m.Meta["ann"]), r)
-			return err
-		}); err != nil {
-			return fail(err)
-		}
 		var ok bool
 		if lookup, ok = vecs.(search.VectorIndex); !ok {
 			return fail(fmt.Errorf("%w: vector index %q cannot look vectors up", ErrBadSnapshot, m.Meta["ann"]))
 		}
-	}
-	var lists Lists
-	for _, l := range []struct {
-		file string
-		load func(r io.Reader) error
-	}{
-		{fileNeighbours, func(r io.Reader) (err error) { lists.Neighbours, err = index.LoadNeighbours(ctx, r); return err }},
-		{fileSequence, func(r io.Reader) (err error) { lists.Sequence, err = index.LoadNeighbours(ctx, r); return err }},
-		{fileFactored, func(r io.Reader) (err error) { lists.Factored, err = index.LoadFactored(ctx, r); return err }},
-	} {
-		if _, ok := m.Files[l.file]; !ok {
-			continue
-		}
-		if err := readFile(filepath.Join(dir, l.file), l.load); err != nil {
-			return fail(err)
-		}
-	}
-	cat, err := readCatalog(dir)
-	if err != nil {
-		if !errors.Is(err, ErrBadSnapshot) {
-			err = fmt.Errorf("%w: %w", ErrBadSnapshot, err)
-		}
-		return fail(err)
 	}
 	if err := checkSources(m); err != nil {
 		return fail(err)
@@ -126,18 +164,10 @@ func load(ctx context.Context, dir, work string, hist search.History, opts searc
 		return fail(fmt.Errorf("%w: manifest says %d items, catalog has %d", ErrBadSnapshot, m.Items, cat.Len()))
 	}
 	parts := search.Parts{Vectors: lookup, Encoder: search.ModelEncoder{Model: model}, History: hist, Catalog: cat}
-	var tx *text.Index
 	if remoteIdx != nil {
 		parts.Text = remoteIdx.Text()
 	} else {
 		if err := checkConsistent(m, model, vecs, cat); err != nil {
-			return fail(err)
-		}
-		textDir := filepath.Join(work, fileText)
-		if err := copyDir(filepath.Join(dir, fileText), textDir); err != nil {
-			return fail(err)
-		}
-		if tx, err = text.Open(ctx, textDir, nil); err != nil {
 			return fail(err)
 		}
 		parts.Text = tx
@@ -160,6 +190,57 @@ func load(ctx context.Context, dir, work string, hist search.History, opts searc
 	}
 	e := search.New(parts, opts)
 	return &Snapshot{Engine: e, Dir: dir, Manifest: m, Model: model, text: tx, vectors: vecs, lists: lists, work: work}, nil
+}
+
+// readLists reads the item-to-item files the snapshot has into l.
+func readLists(ctx context.Context, dir string, m Manifest, l *Lists) error {
+	for _, f := range []struct {
+		file string
+		load func(r io.Reader) error
+	}{
+		{fileNeighbours, func(r io.Reader) (err error) { l.Neighbours, err = index.LoadNeighbours(ctx, r); return err }},
+		{fileSequence, func(r io.Reader) (err error) { l.Sequence, err = index.LoadNeighbours(ctx, r); return err }},
+		{fileFactored, func(r io.Reader) (err error) { l.Factored, err = index.LoadFactored(ctx, r); return err }},
+	} {
+		if _, ok := m.Files[f.file]; !ok {
+			continue
+		}
+		if err := readFile(filepath.Join(dir, f.file), f.load); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// close releases the memory the lists map from their files.
+func (l *Lists) close() error {
+	var err error
+	for _, n := range []*index.Neighbours{l.Neighbours, l.Sequence} {
+		if n == nil {
+			continue
+		}
+		if cerr := n.Close(); err == nil {
+			err = cerr
+		}
+	}
+	return err
+}
+
+// firstError returns the first error of errs that is not nil, the first
+// that is not context.Canceled if there is one: a stage that failed stops
+// the others, whose cancellation is not the story.
+func firstError(errs []error) error {
+	var first error
+	for _, err := range errs {
+		switch {
+		case err == nil:
+		case !errors.Is(err, context.Canceled):
+			return err
+		case first == nil:
+			first = err
+		}
+	}
+	return first
 }
 
 // openCollection opens the Weaviate collection a snapshot names, leased
@@ -195,9 +276,12 @@ func checkConsistent(m Manifest, model *tower.Model, vecs index.Vector, cat *sea
 	if vecs.Dim() != model.Dim() || m.Dim != model.Dim() {
 		return fmt.Errorf("%w: dimensions differ: manifest %d, model %d, vectors %d", ErrBadSnapshot, m.Dim, model.Dim(), vecs.Dim())
 	}
-	lookup := vecs.(search.VectorIndex)
-	for _, it := range cat.Items() {
-		if _, ok := lookup.Vector(it.ID); !ok {
+	has := func(id string) bool { _, ok := vecs.(search.VectorIndex).Vector(id); return ok }
+	if h, ok := vecs.(interface{ Has(string) bool }); ok {
+		has = h.Has // without reading a million vectors
+	}
+	for it := range cat.All() {
+		if !has(it.ID) {
 			return fmt.Errorf("%w: item %q has no vector", ErrBadSnapshot, it.ID)
 		}
 	}
@@ -220,11 +304,21 @@ func checkSources(m Manifest) error {
 	return nil
 }
 
-// Close releases the text index and removes the working copy.
+// Close releases the text index and the memory the vector index and the
+// lists map from their files, and removes the working copy. Nothing may
+// search the snapshot after it.
 func (s *Snapshot) Close() error {
 	var err error
 	if s.text != nil {
 		err = s.text.Close() // a second Close, after SaveAs, is harmless
+	}
+	if c, ok := s.vectors.(io.Closer); ok {
+		if cerr := c.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if cerr := s.lists.close(); err == nil {
+		err = cerr
 	}
 	if rerr := os.RemoveAll(s.work); err == nil {
 		err = rerr
@@ -234,8 +328,8 @@ func (s *Snapshot) Close() error {
 
 // SaveAs writes what the snapshot holds now, live edits included, as a new
 // snapshot under root reflecting the store at seq: the model as it was,
-// the vector index and catalogue as they are, the text index copied from
-// the working copy, and the given popularity counts; meta is added to the
+// the vector index and catalogue as they are, the text index from the
+// working copy (its segments linked), and the given popularity counts; meta is added to the
 // manifest's. It is how an incremental rebuild publishes: load, apply the
 // store's changes, save. The text index is closed first, so the snapshot
 // serves no more after it; Close it still.
@@ -261,7 +355,7 @@ func (s *Snapshot) SaveAs(ctx context.Context, root *Root, seq uint64, popularit
 		if err := durable.WriteFile(filepath.Join(dir, fileVectors), func(w io.Writer) error { return s.vectors.Save(ctx, w) }); err != nil {
 			return err
 		}
-		if err := copyDir(filepath.Join(s.work, fileText), filepath.Join(dir, fileText)); err != nil {
+		if err := copyDir(filepath.Join(s.work, fileText), filepath.Join(dir, fileText), isSegment); err != nil {
 			return err
 		}
 		// The lists are read-only: they are the snapshot's as built.
@@ -297,8 +391,10 @@ func copyFile(src, dst string) error {
 	return out.Close()
 }
 
-// copyDir copies the regular files below src into dst.
-func copyDir(src, dst string) error {
+// copyDir copies the regular files below src into dst; those link
+// accepts (link may be nil) it hard-links instead, or copies where src and
+// dst are on different file systems.
+func copyDir(src, dst string, link func(path string) bool) error {
 	return filepath.WalkDir(src, func(path string, d os.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -311,9 +407,18 @@ func copyDir(src, dst string) error {
 		if d.IsDir() {
 			return os.MkdirAll(target, 0o755)
 		}
+		if link != nil && link(path) && os.Link(path, target) == nil {
+			return nil
+		}
 		return copyFile(path, target)
 	})
 }
+
+// isSegment reports whether path is one of Bleve's segment files, which
+// it writes once and then only reads and removes: a working copy of a text
+// index links them (a 1M snapshot's are more than a gigabyte) and copies
+// the rest, which Bleve writes in place.
+func isSegment(path string) bool { return filepath.Ext(path) == ".zap" }
 
 // ReadModel reads the model of the snapshot in dir, without verifying the
 // snapshot or loading the rest: for scoring the model in service against a

@@ -34,6 +34,15 @@ func smallModel(t *testing.T) (*tower.Model, *tower.Dataset) {
 	return m, ds
 }
 
+func statOf(t *testing.T, path string) os.FileInfo {
+	t.Helper()
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fi
+}
+
 func TestSnapshot_BuildLoad(t *testing.T) {
 	ctx := context.Background()
 	model, ds := smallModel(t)
@@ -45,9 +54,26 @@ func TestSnapshot_BuildLoad(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			snap, err := snapshot.Load(ctx, dir, t.TempDir(), search.StaticHistory{}, search.Options{})
+			work := t.TempDir()
+			snap, err := snapshot.Load(ctx, dir, work, search.StaticHistory{}, search.Options{})
 			if err != nil {
 				t.Fatal(err)
+			}
+			// The text index's segments are linked into the working copy,
+			// not copied; the rest of it is copied.
+			segs, _ := filepath.Glob(filepath.Join(dir, "text", "store", "*.zap"))
+			if len(segs) == 0 {
+				t.Fatal("no segment files in the snapshot's text index")
+			}
+			for _, seg := range segs {
+				a, errA := os.Stat(seg)
+				b, errB := os.Stat(filepath.Join(work, "text", "store", filepath.Base(seg)))
+				if errA != nil || errB != nil || !os.SameFile(a, b) {
+					t.Fatalf("segment %s is not linked into the working copy (%v, %v)", seg, errA, errB)
+				}
+			}
+			if a, b := statOf(t, filepath.Join(dir, "text", "store", "root.bolt")), statOf(t, filepath.Join(work, "text", "store", "root.bolt")); os.SameFile(a, b) {
+				t.Fatal("the text index's root.bolt, which Bleve writes in place, is linked")
 			}
 			if snap.Manifest.Seq != 7 || snap.Manifest.Items != 200 || snap.Catalog().Len() != 200 {
 				t.Fatalf("manifest %+v, catalog %d", snap.Manifest, snap.Catalog().Len())

@@ -16,9 +16,13 @@ import (
 	"github.com/duetrec/duet/internal/durable"
 )
 
-// Format is the version of the snapshot layout this code writes and reads;
-// a snapshot of another version is refused.
-const Format = 1
+// Format is the version of the snapshot layout this code writes; it reads
+// every version from 1 to Format and refuses others. Format 2 keeps the
+// catalogue in items.bin instead of items.jsonl.zst.
+const Format = 2
+
+// readable reports whether this code reads snapshots of format f.
+func readable(f int) bool { return f >= 1 && f <= Format }
 
 // The files of a snapshot.
 const (
@@ -26,7 +30,8 @@ const (
 	fileModel      = "model.duet"         // the two-tower model
 	fileVectors    = "vectors.idx"        // the vector index: ids, raw float32 vectors, graph
 	fileText       = "text"               // the Bleve index (a directory)
-	fileItems      = "items.jsonl.zst"    // the catalogue, as the generic format
+	fileItemsBin   = "items.bin"          // the catalogue, in chunks that decode in parallel
+	fileItems      = "items.jsonl.zst"    // format 1's catalogue, as the generic format
 	filePopularity = "popularity.csv.zst" // item,count: the popularity fallback
 	fileNeighbours = "neighbours.idx"     // the item-to-item lists, when built
 	fileSequence   = "sequence.idx"       // the sequence lists (what followed each item), when built
@@ -183,8 +188,8 @@ func Verify(ctx context.Context, dir string) (Manifest, error) {
 	if err != nil {
 		return bad("%v", err)
 	}
-	if m.Format != Format {
-		return bad("format %d, want %d", m.Format, Format)
+	if !readable(m.Format) {
+		return bad("format %d, want 1 to %d", m.Format, Format)
 	}
 	got, err := sumFiles(ctx, dir, false)
 	if err != nil {

@@ -3,6 +3,7 @@ package snapshot
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -69,7 +70,7 @@ func TestSnapshot_RefusesDamage(t *testing.T) {
 		{"other format", func(dir string) error {
 			p := filepath.Join(dir, fileManifest)
 			b, _ := os.ReadFile(p)
-			return os.WriteFile(p, []byte(strings.Replace(string(b), `"format": 1`, `"format": 99`, 1)), 0o644)
+			return os.WriteFile(p, []byte(strings.Replace(string(b), fmt.Sprintf(`"format": %d`, Format), `"format": 99`, 1)), 0o644)
 		}, "format 99"},
 	}
 	for _, c := range cases {

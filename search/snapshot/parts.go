@@ -47,7 +47,7 @@ type Part struct {
 
 // Parts reads the parts of the snapshot in dir whose compression is worth
 // knowing: the sections of an HNSW index's file (ids, vectors, neighbour
-// lists), or the whole file of another index, and the model.
+// lists, and the codes of the walk), or the whole file of another index, and the model.
 func Parts(dir string, m Manifest) ([]Part, error) {
 	vecs, err := os.ReadFile(filepath.Join(dir, fileVectors))
 	if err != nil {
@@ -61,8 +61,11 @@ func Parts(dir string, m Manifest) ([]Part, error) {
 		}
 		parts = append(parts,
 			Part{"ids (" + fileVectors + ")", s.IDs},
-			Part{"float32 vectors (" + fileVectors + ")", s.Vectors},
-			Part{"adjacency lists (" + fileVectors + ")", s.Lists})
+			Part{"float32 vectors (" + fileVectors + ")", s.Vectors})
+		if s.Codes != nil {
+			parts = append(parts, Part{"int8 codes and scales (" + fileVectors + ")", s.Codes})
+		}
+		parts = append(parts, Part{"adjacency lists (" + fileVectors + ")", s.Lists})
 	} else {
 		parts = append(parts, Part{fileVectors, vecs})
 	}

@@ -35,8 +35,9 @@ type SnapshotReport struct {
 	ArchiveS float64     `json:"archive_tar_s"`
 	Archive  []ZstdRatio `json:"archive"`
 
-	data    string
-	repeats int
+	data     string
+	repeats  int
+	loadOnly bool
 }
 
 // ZstdRatio is how one part compresses at one level.
@@ -61,6 +62,17 @@ var zstdLevels = []struct {
 	{"best", zstd.SpeedBestCompression},
 }
 
+// SnapshotOptions says what RunSnapshot measures.
+type SnapshotOptions struct {
+	// Repeats is how many times each figure is taken; the median is
+	// reported.
+	Repeats int
+	// LoadOnly times the loads alone: no verify on its own, no write, no
+	// compression. With one repeat, the load is a fresh process's, as a
+	// server's start is.
+	LoadOnly bool
+}
+
 // RunSnapshot measures the newest complete snapshot of the data directory:
 // the size of each of its files; the time to verify it and to load it as
 // the server does, with the peak resident memory; the time to write it
@@ -68,8 +80,9 @@ var zstdLevels = []struct {
 // parts and the whole as one tar archive. Times are medians of repeats.
 // The data directory is only read: loads and writes go to temporary
 // directories.
-func RunSnapshot(ctx context.Context, data string, repeats int) (_ *SnapshotReport, err error) {
+func RunSnapshot(ctx context.Context, data string, opts SnapshotOptions) (_ *SnapshotReport, err error) {
 	defer prefixError(&err, "bench snapshot")
+	repeats := opts.Repeats
 	if repeats < 1 {
 		return nil, fmt.Errorf("%d repeats, want at least 1", repeats)
 	}
@@ -89,13 +102,18 @@ func RunSnapshot(ctx context.Context, data string, repeats int) (_ *SnapshotRepo
 
 	var verifyTimes []time.Duration
 	for range repeats {
+		if opts.LoadOnly {
+			break
+		}
 		start := time.Now()
 		if _, err := snapshot.Verify(ctx, dir); err != nil {
 			return nil, fmt.Errorf("verify: %w", err)
 		}
 		verifyTimes = append(verifyTimes, time.Since(start))
 	}
-	rep.VerifyS = median(verifyTimes).Seconds()
+	if len(verifyTimes) > 0 {
+		rep.VerifyS = median(verifyTimes).Seconds()
+	}
 
 	load := func(i int) (*snapshot.Snapshot, error) {
 		return snapshot.Load(ctx, dir, filepath.Join(tmp, fmt.Sprintf("live-%d", i)), noHistory{}, search.Options{})
@@ -118,6 +136,10 @@ func RunSnapshot(ctx context.Context, data string, repeats int) (_ *SnapshotRepo
 		}
 	}
 	rep.LoadS = median(loadTimes).Seconds()
+	if opts.LoadOnly {
+		rep.loadOnly = true
+		return rep, nil
+	}
 
 	// The write is timed alone: the load before it is not.
 	var writeTimes []time.Duration
@@ -246,8 +268,13 @@ func (r *SnapshotReport) WriteText(w io.Writer) error {
 		fmt.Fprintf(&b, "  %-28s %12d bytes  %7.1f MB\n", f.Name, f.Bytes, mb(f.Bytes))
 	}
 	fmt.Fprintf(&b, "  %-28s %12d bytes  %7.1f MB\n", "total", r.Bytes, mb(r.Bytes))
-	fmt.Fprintf(&b, "verify (SHA-256 of every file) %.2f s, load (verify included) %.2f s (peak RSS %s), write %.2f s (medians)\n",
-		r.VerifyS, r.LoadS, r.LoadPeak, r.WriteS)
+	if r.loadOnly {
+		fmt.Fprintf(&b, "load (verify included) %.2f s (peak RSS %s, %.2f× the snapshot's bytes)\n", r.LoadS, r.LoadPeak, peakRatio(r.LoadPeak, r.Bytes))
+		_, err := io.WriteString(w, b.String())
+		return err
+	}
+	fmt.Fprintf(&b, "verify (SHA-256 of every file) %.2f s, load (verify included) %.2f s (peak RSS %s, %.2f× the snapshot's bytes), write %.2f s (medians)\n",
+		r.VerifyS, r.LoadS, r.LoadPeak, peakRatio(r.LoadPeak, r.Bytes), r.WriteS)
 	fmt.Fprintf(&b, "tar archive written in %.2f s\n", r.ArchiveS)
 	fmt.Fprintln(&b, "zstd: part, level, MB, compressed MB, ratio, compress s, decompress s")
 	for _, z := range append(slices.Clip(r.Zstd), r.Archive...) {
@@ -259,6 +286,16 @@ func (r *SnapshotReport) WriteText(w io.Writer) error {
 }
 
 func mb(n int64) float64 { return float64(n) / 1e6 }
+
+// peakRatio is a peak RSS as procstat.PeakRSS gives it ("123 MB") over
+// bytes; 0 when it has no figure.
+func peakRatio(peak string, bytes int64) float64 {
+	var n float64
+	if _, err := fmt.Sscanf(peak, "%g MB", &n); err != nil || bytes == 0 {
+		return 0
+	}
+	return n * (1 << 20) / float64(bytes) // procstat's MB are 2²⁰ bytes
+}
 
 // WriteJSON writes the report to path.
 func (r *SnapshotReport) WriteJSON(path string) error {

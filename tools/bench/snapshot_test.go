@@ -10,9 +10,27 @@ import (
 	"github.com/duetrec/duet/tools/bench"
 )
 
+func TestRunSnapshot_LoadOnly(t *testing.T) {
+	data, _ := snapshotData(t, 300, 200)
+	rep, err := bench.RunSnapshot(context.Background(), data, bench.SnapshotOptions{Repeats: 1, LoadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.LoadS <= 0 || rep.VerifyS != 0 || rep.WriteS != 0 || len(rep.Zstd) != 0 || len(rep.Archive) != 0 {
+		t.Fatalf("load only: %+v", rep)
+	}
+	var out bytes.Buffer
+	if err := rep.WriteText(&out); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "load (verify included)") || !strings.Contains(out.String(), "× the snapshot's bytes") || strings.Contains(out.String(), "zstd") {
+		t.Fatalf("output:\n%s", out.String())
+	}
+}
+
 func TestRunSnapshot(t *testing.T) {
 	data, _ := snapshotData(t, 300, 200)
-	rep, err := bench.RunSnapshot(context.Background(), data, 2)
+	rep, err := bench.RunSnapshot(context.Background(), data, bench.SnapshotOptions{Repeats: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -20,7 +38,7 @@ func TestRunSnapshot(t *testing.T) {
 	if err := rep.WriteText(&out); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"model.duet", "text index (", "verify", "load", "write", "adjacency lists", "tar archive"} {
+	for _, want := range []string{"model.duet", "text index (", "verify", "load", "write", "adjacency lists", "int8 codes", "tar archive"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}
@@ -81,7 +99,7 @@ func TestRunSnapshot_Errors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := bench.RunSnapshot(context.Background(), tc.data, tc.repeats)
+			_, err := bench.RunSnapshot(context.Background(), tc.data, bench.SnapshotOptions{Repeats: tc.repeats})
 			if err == nil || !strings.HasPrefix(err.Error(), "bench snapshot: ") || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error %v, want one with %q", err, tc.want)
 			}

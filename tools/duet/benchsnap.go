@@ -10,9 +10,10 @@ func newBenchSnapshotCmd() *cobra.Command {
 	var (
 		data, jsonOut string
 		repeats       int
+		loadOnly      bool
 	)
 	cmd := &cobra.Command{
-		Use:   "snapshot --data DATA [--repeats N]",
+		Use:   "snapshot --data DATA [--repeats N] [--load-only]",
 		Short: "Measure the newest snapshot: its files, load and write time, zstd ratios",
 		Long: `Measure the newest complete snapshot of DATA: the size of each of its files
 (Bleve's grouped as the text index); the time to verify it (the SHA-256 of
@@ -22,7 +23,8 @@ the time to write it again through the writer an incremental rebuild
 publishes with, into a temporary directory; and how well zstd compresses
 its parts (the vector index's ids, raw vectors and neighbour lists, the
 model) and the whole snapshot as one tar archive, at zstd's default and best
-levels. DATA is only read: the store is not opened, and the loads and writes
+levels. --load-only times the loads alone (with --repeats 1, a fresh
+process's load, as a server's start is). DATA is only read: the store is not opened, and the loads and writes
 go to temporary directories.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -32,7 +34,7 @@ go to temporary directories.`,
 			if repeats < 1 {
 				return usagef("--repeats must be at least 1")
 			}
-			rep, err := bench.RunSnapshot(cmd.Context(), data, repeats)
+			rep, err := bench.RunSnapshot(cmd.Context(), data, bench.SnapshotOptions{Repeats: repeats, LoadOnly: loadOnly})
 			if err != nil {
 				return err
 			}
@@ -42,6 +44,7 @@ go to temporary directories.`,
 	f := cmd.Flags()
 	f.StringVar(&data, "data", "", "data directory with snapshots")
 	f.IntVar(&repeats, "repeats", 3, "times to verify, load and write the snapshot (the median is reported)")
+	f.BoolVar(&loadOnly, "load-only", false, "time the loads alone: no verify on its own, no write, no compression")
 	f.StringVar(&jsonOut, "json", "", "write every figure to this JSON file")
 	return cmd
 }

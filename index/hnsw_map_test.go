@@ -1,0 +1,182 @@
+package index
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"testing"
+)
+
+// saveFile saves h into a file in a test directory and returns its path
+// and bytes.
+func saveFile(t *testing.T, h *HNSW) (string, []byte) {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := h.Save(context.Background(), &buf); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "vectors.idx")
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path, buf.Bytes()
+}
+
+func loadFile(t *testing.T, path string) *HNSW {
+	t.Helper()
+	v, err := LoadFile(context.Background(), KindHNSW, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v.(*HNSW)
+}
+
+// TestHNSW_MappedLoad loads an index from its file, mapped, beside the
+// same file decoded from a stream: both answer every query as the saved
+// index did, take the same edits (more adds than the mapped arrays have
+// room for, so they move to the heap part way) with the same answers
+// after, leave the file as it was, and the mapped one releases its
+// memory on Close.
+func TestHNSW_MappedLoad(t *testing.T) {
+	ctx := context.Background()
+	const dim = 64 // where the int8 walk runs, when the machine has it
+	d := clusteredData(sized(3000, 1200), dim, 20, 31)
+	h, _ := buildHNSW(t, d, HNSWOptions{Seed: 9, M: 8})
+	for i := 0; i < d.len(); i += 17 {
+		h.Delete(d.ids[i])
+	}
+	path, saved := saveFile(t, h)
+	mapped := loadFile(t, path)
+	defer mapped.Close()
+	if runtime.GOOS == "linux" && len(mapped.maps) == 0 {
+		t.Fatal("the index was read, not mapped")
+	}
+	decoded, err := LoadHNSW(ctx, bytes.NewReader(saved))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(decoded.maps) != 0 {
+		t.Fatal("a stream was mapped")
+	}
+	q := clusteredQueries(100, dim, 20, 31)
+	same := func(stage string, want *HNSW) {
+		t.Helper()
+		for i := range q.len() {
+			a, _ := want.Search(ctx, q.row(i), 10, nil)
+			b, _ := mapped.Search(ctx, q.row(i), 10, nil)
+			c, _ := decoded.Search(ctx, q.row(i), 10, nil)
+			if len(a) == 0 || !slices.Equal(a, b) || !slices.Equal(a, c) {
+				t.Fatalf("%s, query %d:\n saved   %v\n mapped  %v\n decoded %v", stage, i, a, b, c)
+			}
+		}
+		if mapped.Len() != want.Len() || decoded.Len() != want.Len() {
+			t.Fatalf("%s: %d and %d items, want %d", stage, mapped.Len(), decoded.Len(), want.Len())
+		}
+	}
+	same("loaded", h)
+	room := max(d.len()/4, 1024)
+	for i := range room + 100 {
+		v := q.row(i % q.len())
+		w := slices.Clone(v)
+		w[i%dim] += 0.5
+		id := fmt.Sprintf("new-%d", i)
+		for _, x := range []*HNSW{mapped, decoded} {
+			if err := x.Add(id, w); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if i%3 == 0 {
+			for _, x := range []*HNSW{mapped, decoded} {
+				if err := x.Upsert(d.ids[i+1], v); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	same("edited", decoded)
+	if after, err := os.ReadFile(path); err != nil || !bytes.Equal(after, saved) {
+		t.Fatalf("the file changed under the mapped index (%v)", err)
+	}
+	var again bytes.Buffer
+	if err := decoded.Save(ctx, &again); err != nil {
+		t.Fatal(err)
+	}
+	var mappedAgain bytes.Buffer
+	if err := mapped.Save(ctx, &mappedAgain); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(again.Bytes(), mappedAgain.Bytes()) {
+		t.Fatal("the edited mapped index saves differently from the decoded one")
+	}
+	if err := mapped.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := mapped.Search(ctx, q.row(0), 10, nil); err != nil || len(res) != 0 || mapped.Len() != 0 {
+		t.Fatalf("after Close: %v %v, %d items", res, err, mapped.Len())
+	}
+}
+
+// TestHNSW_MappedLoadRefusesDamage damages the sections a load maps: a
+// flipped byte fails the checksum, and a bad link or a non-unit vector
+// with the checksum made to match fail the structural checks.
+func TestHNSW_MappedLoadRefusesDamage(t *testing.T) {
+	ctx := context.Background()
+	d := clusteredData(500, 64, 5, 32)
+	h, _ := buildHNSW(t, d, HNSWOptions{Seed: 10, M: 8})
+	_, good := saveFile(t, h)
+	s, err := SplitHNSW(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Vectors share the file's bytes; the layer-0 slots follow the codes
+	// and the scales, each section page-aligned.
+	vectors := cap(good) - cap(s.Vectors)
+	align := func(o int) int { return (o + pageAlign - 1) / pageAlign * pageAlign }
+	n := d.len()
+	links := align(align(align(vectors+4*n*64)+n*64) + 4*n)
+	reseal := func(b []byte) []byte {
+		binary.LittleEndian.PutUint32(b[len(b)-4:], crc32.Checksum(b[:len(b)-4], castagnoli))
+		return b
+	}
+	cases := []struct {
+		name   string
+		damage func(b []byte) []byte
+		want   string
+	}{
+		{"flipped vector byte", func(b []byte) []byte { b[vectors+5] ^= 0x40; return b }, "checksum"},
+		{"flipped link byte", func(b []byte) []byte { b[links+9] ^= 0x40; return b }, "checksum"},
+		{"link out of range", func(b []byte) []byte {
+			binary.LittleEndian.PutUint32(b[links+4:], uint32(d.len()+5))
+			return reseal(b)
+		}, "bad link"},
+		{"count beyond the slot", func(b []byte) []byte {
+			binary.LittleEndian.PutUint32(b[links:], 99)
+			return reseal(b)
+		}, "capacity"},
+		{"vector not unit", func(b []byte) []byte {
+			binary.LittleEndian.PutUint32(b[vectors:], 0x40400000) // 3.0
+			return reseal(b)
+		}, "unit vector"},
+		{"padding not zeros", func(b []byte) []byte { b[vectors-1] = 1; return reseal(b) }, "padding"},
+		{"truncated", func(b []byte) []byte { return b[:vectors+100] }, "truncated"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "vectors.idx")
+			if err := os.WriteFile(path, c.damage(slices.Clone(good)), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			_, err := LoadFile(ctx, KindHNSW, path)
+			if !errors.Is(err, ErrCorrupt) || !bytes.Contains([]byte(err.Error()), []byte(c.want)) {
+				t.Fatalf("err %v, want ErrCorrupt mentioning %q", err, c.want)
+			}
+		})
+	}
+}
