@@ -16,11 +16,13 @@ import (
 // do not copy the array to the heap.
 const pageAlign = 4096
 
-// section returns the next n bytes of the input as memory the index
-// keeps, followed by room bytes of zeroed capacity where they are mapped:
-// mapped from the file where the input is a file the platform can map,
-// read into the heap otherwise. A mapping is added to maps, for Close.
-func (d *decoder) section(n, room int, maps *[][]byte) []byte {
+// section returns the next n bytes of the input, little-endian elements
+// of size bytes, as memory the index keeps in the machine's order,
+// followed by room bytes of zeroed capacity where they are mapped: mapped
+// from the file where the input is a file the platform can map (and the
+// machine is little-endian), read into the heap otherwise. A mapping is
+// added to maps, for Close.
+func (d *decoder) section(n, size, room int, maps *[][]byte) []byte {
 	if d.err != nil || n == 0 {
 		return nil
 	}
@@ -50,7 +52,7 @@ func (d *decoder) section(n, room int, maps *[][]byte) []byte {
 	if d.err != nil {
 		return nil
 	}
-	if !littleEndian {
+	if !littleEndian && size == 4 {
 		for i := 0; i+4 <= len(b); i += 4 {
 			binary.NativeEndian.PutUint32(b[i:], binary.LittleEndian.Uint32(b[i:]))
 		}

@@ -363,13 +363,13 @@ func (h *HNSW) loadSections(ctx context.Context, d *decoder, ep int32, top int) 
 	n, dim, m := len(h.ids), h.dim, h.opts.M
 	room := max(n/4, 1024)
 	d.pad(pageAlign)
-	vecs := d.section(4*n*dim, 4*room*dim, &h.maps)
+	vecs := d.section(4*n*dim, 4, 4*room*dim, &h.maps)
 	d.pad(pageAlign)
-	codes := d.section(n*dim, room*dim, &h.maps)
+	codes := d.section(n*dim, 1, room*dim, &h.maps)
 	d.pad(pageAlign)
-	scales := d.section(4*n, 4*room, &h.maps)
+	scales := d.section(4*n, 4, 4*room, &h.maps)
 	d.pad(pageAlign)
-	links0 := d.section(4*n*(1+h.m0), 4*room*(1+h.m0), &h.maps)
+	links0 := d.section(4*n*(1+h.m0), 4, 4*room*(1+h.m0), &h.maps)
 	d.pad(pageAlign)
 	upper := 0
 	for _, l := range h.levels {

@@ -213,9 +213,9 @@ func LoadNeighbours(ctx context.Context, r io.Reader) (*Neighbours, error) {
 	}
 	if version >= 2 {
 		d.pad(pageAlign)
-		n.items = as[int32](d.section(4*int(entries), 0, &n.maps))
+		n.items = as[int32](d.section(4*int(entries), 4, 0, &n.maps))
 		d.pad(pageAlign)
-		n.weights = as[float32](d.section(4*int(entries), 0, &n.maps))
+		n.weights = as[float32](d.section(4*int(entries), 4, 0, &n.maps))
 	} else {
 		n.items = d.i32s(nil, int(entries))
 		n.weights = d.f32s(nil, int(entries))
