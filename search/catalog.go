@@ -34,36 +34,34 @@ func NewCatalog() *Catalog {
 	return &Catalog{items: map[string]*content.Item{}, pop: map[string]float64{}, nums: map[string]int{}, keys: map[string]int{}, dirty: true}
 }
 
+// NewCatalogOf returns a catalog of the items in chunks, each kept in
+// place in its slice, with the popularity counts pop, which it keeps: a
+// load of millions of items makes one map at its size and no copies. An
+// id twice leaves the later item.
+func NewCatalogOf(chunks [][]content.Item, pop map[string]float64) *Catalog {
+	n := 0
+	for _, items := range chunks {
+		n += len(items)
+	}
+	c := NewCatalog()
+	c.items, c.pop = make(map[string]*content.Item, n), pop
+	for _, items := range chunks {
+		for i := range items {
+			it := &items[i]
+			c.count(c.items[it.ID], -1)
+			c.items[it.ID] = it
+			c.count(it, 1)
+		}
+	}
+	return c
+}
+
 // Put adds or replaces an item.
 func (c *Catalog) Put(it content.Item) {
 	c.mu.Lock()
 	c.count(c.items[it.ID], -1)
 	c.items[it.ID] = &it
 	c.count(&it, 1)
-	c.mu.Unlock()
-	c.markDirty()
-}
-
-// Reserve makes room for n items in an empty catalog, so that loading
-// millions does not grow the map through every size on the way.
-func (c *Catalog) Reserve(n int) {
-	c.mu.Lock()
-	if len(c.items) == 0 {
-		c.items = make(map[string]*content.Item, n)
-	}
-	c.mu.Unlock()
-}
-
-// PutAll adds or replaces items, each kept in place in the slice: for
-// loading a catalogue of millions, one allocation and one lock in all.
-func (c *Catalog) PutAll(items []content.Item) {
-	c.mu.Lock()
-	for i := range items {
-		it := &items[i]
-		c.count(c.items[it.ID], -1)
-		c.items[it.ID] = it
-		c.count(it, 1)
-	}
 	c.mu.Unlock()
 	c.markDirty()
 }
@@ -148,15 +146,6 @@ func (c *Catalog) Len() int {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	return len(c.items)
-}
-
-// SetPopularity replaces every item's popularity with pop's, which the
-// catalog keeps: for a load, where the counts arrive all at once.
-func (c *Catalog) SetPopularity(pop map[string]float64) {
-	c.mu.Lock()
-	c.pop = pop
-	c.mu.Unlock()
-	c.markDirty()
 }
 
 // AddPopularity adds weight to an item's popularity.

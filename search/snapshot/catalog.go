@@ -37,27 +37,10 @@ func readCatalog(ctx context.Context, dir string, m Manifest) (*search.Catalog, 
 	go func() {
 		popErr <- readZstd(filepath.Join(dir, filePopularity), func(r io.Reader) error { return readPopularity(r, pop) })
 	}()
-	cat, err := readItemsOf(ctx, dir, m)
+	chunks, err := readItemsOf(ctx, dir, m)
 	if perr := <-popErr; err == nil {
 		err = perr
 	}
-	if err != nil {
-		return nil, err
-	}
-	cat.SetPopularity(pop)
-	return cat, nil
-}
-
-// readItemsOf reads the items of the snapshot in dir.
-func readItemsOf(ctx context.Context, dir string, m Manifest) (*search.Catalog, error) {
-	cat := search.NewCatalog()
-	if _, ok := m.Files[fileItemsBin]; !ok {
-		if err := readZstd(filepath.Join(dir, fileItems), func(r io.Reader) error { return readItems(r, cat) }); err != nil {
-			return nil, err
-		}
-		return cat, nil
-	}
-	chunks, err := readItemsBin(ctx, filepath.Join(dir, fileItemsBin))
 	if err != nil {
 		return nil, err
 	}
@@ -65,14 +48,23 @@ func readItemsOf(ctx context.Context, dir string, m Manifest) (*search.Catalog, 
 	for _, items := range chunks {
 		n += len(items)
 	}
-	cat.Reserve(n)
-	for _, items := range chunks {
-		cat.PutAll(items)
-	}
+	cat := search.NewCatalogOf(chunks, pop)
 	if cat.Len() != n {
-		return nil, fmt.Errorf("%w: %s: %d items but %d ids", ErrBadSnapshot, fileItemsBin, n, cat.Len())
+		return nil, fmt.Errorf("%w: the catalogue has %d items but %d ids", ErrBadSnapshot, n, cat.Len())
 	}
 	return cat, nil
+}
+
+// readItemsOf reads the items of the snapshot in dir.
+func readItemsOf(ctx context.Context, dir string, m Manifest) ([][]content.Item, error) {
+	if _, ok := m.Files[fileItemsBin]; ok {
+		return readItemsBin(ctx, filepath.Join(dir, fileItemsBin))
+	}
+	var items []content.Item
+	if err := readZstd(filepath.Join(dir, fileItems), func(r io.Reader) (err error) { items, err = readItems(r); return err }); err != nil {
+		return nil, err
+	}
+	return [][]content.Item{items}, nil
 }
 
 // readFile opens the file at path for fn. The file is handed over as it
@@ -97,26 +89,30 @@ func readZstd(path string, fn func(io.Reader) error) error {
 	})
 }
 
-func readItems(r io.Reader, cat *search.Catalog) error {
+// readItems reads format 1's catalogue, items.jsonl.zst's lines.
+func readItems(r io.Reader) ([]content.Item, error) {
+	var items []content.Item
+	seen := map[string]bool{}
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for line := 1; sc.Scan(); line++ {
 		var it content.Item
 		if err := json.Unmarshal(sc.Bytes(), &it); err != nil {
-			return fmt.Errorf("%w: %s:%d: %w", ErrBadSnapshot, fileItems, line, err)
+			return nil, fmt.Errorf("%w: %s:%d: %w", ErrBadSnapshot, fileItems, line, err)
 		}
 		if err := it.Validate(); err != nil {
-			return fmt.Errorf("%w: %s:%d: %w", ErrBadSnapshot, fileItems, line, err)
+			return nil, fmt.Errorf("%w: %s:%d: %w", ErrBadSnapshot, fileItems, line, err)
 		}
-		if _, dup := cat.Item(it.ID); dup {
-			return fmt.Errorf("%w: %s:%d: item %q twice", ErrBadSnapshot, fileItems, line, it.ID)
+		if seen[it.ID] {
+			return nil, fmt.Errorf("%w: %s:%d: item %q twice", ErrBadSnapshot, fileItems, line, it.ID)
 		}
-		cat.Put(it)
+		seen[it.ID] = true
+		items = append(items, it)
 	}
 	if err := sc.Err(); err != nil {
-		return fmt.Errorf("%w: %s: %w", ErrBadSnapshot, fileItems, err)
+		return nil, fmt.Errorf("%w: %s: %w", ErrBadSnapshot, fileItems, err)
 	}
-	return nil
+	return items, nil
 }
 
 func writePopularity(w io.Writer, pop map[string]float64) error {
