@@ -29,10 +29,16 @@ var indexFlag = flag.String("index", "", "run the engine's tests with this index
 // collections it makes are dropped when the test ends.
 func weaviateClient(t testing.TB) *weaviate.Client {
 	t.Helper()
-	c, err := weaviate.Open(weaviatetest.Shared(t).URL())
+	cluster := weaviatetest.Shared(t)
+	c, err := weaviate.Open(cluster.URL())
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("the Weaviate nodes' logs end:\n%s", cluster.Logs())
+		}
+	})
 	before, err := c.Collections(context.Background())
 	if err != nil {
 		t.Fatal(err)

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -51,6 +52,10 @@ type Client struct {
 	hosts []string
 	http  *http.Client
 	next  atomic.Uint32 // the node the next request tries first
+	// shunned holds, for each node, the time (Unix ns) until which it is
+	// tried last: it failed, or kept a read waiting past hedgeDelay.
+	shunned []atomic.Int64
+	hedges  hedgeBudget
 }
 
 // Open returns a client of the cluster url names; it does no I/O (Ping
@@ -65,7 +70,9 @@ func Open(url string) (*Client, error) {
 	// A node that is down must not hold a request for long: the next
 	// node is tried.
 	tr.DialContext = (&net.Dialer{Timeout: 2 * time.Second, KeepAlive: 30 * time.Second}).DialContext
-	return &Client{hosts: hosts, http: &http.Client{Transport: tr}}, nil
+	c := &Client{hosts: hosts, http: &http.Client{Transport: tr}, shunned: make([]atomic.Int64, len(hosts))}
+	c.hedges.tokens = hedgeBurst
+	return c, nil
 }
 
 // Close releases idle connections.
@@ -81,9 +88,9 @@ type apiError struct {
 // do sends one request, trying the nodes in turn, from a different one
 // each call, until one answers: a node that cannot be reached or answers
 // 5xx is passed over. out, when not nil, receives the JSON answer. A 404
-// is a *statusError (isNotFound).
+// is a *statusError (isNotFound). A GET is hedged (see call).
 func (c *Client) do(ctx context.Context, method, path string, body any, out any) error {
-	return c.try(ctx, method, path, body, func(data []byte) (bool, error) {
+	return c.try(ctx, call{method: method, path: path, body: body, hedged: method == http.MethodGet}, func(data []byte) (bool, error) {
 		if out != nil && len(data) > 0 {
 			if err := json.Unmarshal(data, out); err != nil {
 				return false, fmt.Errorf("weaviate: %s %s: %w", method, path, err)
@@ -93,48 +100,172 @@ func (c *Client) do(ctx context.Context, method, path string, body any, out any)
 	})
 }
 
-// try sends a request to the nodes in turn until one answers, and hands
-// a 2xx answer's body to accept, which may ask for the next node (true)
-// with the error to report if none does better.
-func (c *Client) try(ctx context.Context, method, path string, body any, accept func([]byte) (next bool, err error)) error {
-	var payload []byte
-	if body != nil {
-		var err error
-		if payload, err = json.Marshal(body); err != nil {
-			return err
+// hedgeDelay is how long a read waits for a node before it is also sent
+// to the next. A node can stall for seconds (stopped, a long collection,
+// a flush) while the others answer in milliseconds; a search is answered
+// by the node it reaches, so without a second try the stall is the
+// engine's.
+const hedgeDelay = 300 * time.Millisecond
+
+// shunFor is how long a node that failed or stalled is tried last.
+const shunFor = 5 * time.Second
+
+// hedgeShare and hedgeBurst bound hedging: a tenth of reads, and ten in a
+// burst. A cluster slow because it is saturated is not helped by more
+// reads; one slow node is, and is shunned after its first few.
+const (
+	hedgeShare = 0.1
+	hedgeBurst = 10
+)
+
+// hedgeBudget is a token bucket filled by reads and spent by hedges.
+type hedgeBudget struct {
+	mu     sync.Mutex
+	tokens float64
+}
+
+func (b *hedgeBudget) earn() {
+	b.mu.Lock()
+	b.tokens = min(b.tokens+hedgeShare, hedgeBurst)
+	b.mu.Unlock()
+}
+
+func (b *hedgeBudget) spend() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
+}
+
+// call is one request to the cluster.
+type call struct {
+	method, path string
+	body         any // sent as JSON when not nil
+	// hedged marks a read, which may run twice: it is also sent to the
+	// next node when a node has not answered within hedgeDelay (as the
+	// budget allows), and the first acceptable answer wins. A write goes
+	// to one node at a time, so that an old write cannot land after a
+	// newer one.
+	hedged bool
+}
+
+// attempt is one node's answer to a request.
+type attempt struct {
+	node   int
+	status int
+	data   []byte
+	err    error
+}
+
+// order is the nodes in the order a request tries them: in turn from a
+// different one each call, the shunned last.
+func (c *Client) order() []int {
+	first := int(c.next.Add(1)) % len(c.hosts)
+	now := time.Now().UnixNano()
+	nodes := make([]int, 0, len(c.hosts))
+	for pass := range 2 {
+		for i := range c.hosts {
+			n := (first + i) % len(c.hosts)
+			if shunned := c.shunned[n].Load() > now; shunned == (pass == 1) {
+				nodes = append(nodes, n)
+			}
 		}
 	}
-	first := int(c.next.Add(1)) % len(c.hosts)
+	return nodes
+}
+
+func (c *Client) shun(node int) { c.shunned[node].Store(time.Now().Add(shunFor).UnixNano()) }
+
+// try sends a call to the nodes in turn until one answers, and hands a
+// 2xx answer's body to accept, which may ask for the next node (true)
+// with the error to report if none does better.
+func (c *Client) try(ctx context.Context, r call, accept func([]byte) (next bool, err error)) error {
+	payload, err := marshal(r.body)
+	if err != nil {
+		return err
+	}
+	if r.hedged {
+		c.hedges.earn()
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel() // the attempts still running
+	nodes := c.order()
+	answers := make(chan attempt, len(nodes))
+	launched, pending := 0, 0
+	var hedge <-chan time.Time
+	launch := func() {
+		node := nodes[launched]
+		launched++
+		pending++
+		if r.hedged {
+			hedge = time.After(hedgeDelay)
+		}
+		go func() {
+			actx, cancel := context.WithTimeout(ctx, attemptTimeout)
+			defer cancel()
+			status, data, err := c.send(actx, r.method, "http://"+c.hosts[node]+r.path, payload)
+			answers <- attempt{node, status, data, err}
+		}()
+	}
+	launch()
 	var errs []error
-	for i := range c.hosts {
-		host := c.hosts[(first+i)%len(c.hosts)]
-		actx, cancel := context.WithTimeout(ctx, attemptTimeout)
-		status, data, err := c.send(actx, method, "http://"+host+path, payload)
-		cancel()
-		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
+	for pending > 0 {
+		var a attempt
+		select {
+		case a = <-answers:
+		case <-hedge:
+			hedge = nil
+			c.shun(nodes[launched-1])
+			if launched < len(nodes) && c.hedges.spend() {
+				launch()
 			}
-			errs = append(errs, fmt.Errorf("%s: %w", host, err))
 			continue
 		}
-		if status >= 500 || notReady(status, data) {
-			errs = append(errs, fmt.Errorf("%s: %d %s", host, status, message(data)))
-			continue
-		}
-		if status == http.StatusNotFound {
-			return &statusError{status: status, msg: message(data)}
-		}
-		if status >= 400 {
-			return fmt.Errorf("%w: %s %s: %d %s", ErrRejected, method, path, status, message(data))
-		}
-		next, err := accept(data)
+		pending--
+		next, err := judge(r, c.hosts[a.node], a, accept)
 		if !next {
 			return err
 		}
-		errs = append(errs, fmt.Errorf("%s: %w", host, err))
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		c.shun(a.node)
+		errs = append(errs, err)
+		if pending == 0 && launched < len(nodes) {
+			launch()
+		}
 	}
-	return fmt.Errorf("%w: %s %s: %w", ErrUnavailable, method, path, errors.Join(errs...))
+	return fmt.Errorf("%w: %s %s: %w", ErrUnavailable, r.method, r.path, errors.Join(errs...))
+}
+
+func marshal(body any) ([]byte, error) {
+	if body == nil {
+		return nil, nil
+	}
+	return json.Marshal(body)
+}
+
+// judge reads one node's answer: whether to try another node (true, with
+// the error to report if none does better) or to end the request with
+// err.
+func judge(r call, host string, a attempt, accept func([]byte) (bool, error)) (next bool, err error) {
+	switch {
+	case a.err != nil:
+		return true, fmt.Errorf("%s: %w", host, a.err)
+	case a.status >= 500 || notReady(a.status, a.data):
+		return true, fmt.Errorf("%s: %d %s", host, a.status, message(a.data))
+	case a.status == http.StatusNotFound:
+		return false, &statusError{status: a.status, msg: message(a.data)}
+	case a.status >= 400:
+		return false, fmt.Errorf("%w: %s %s: %d %s", ErrRejected, r.method, r.path, a.status, message(a.data))
+	}
+	if next, err = accept(a.data); next {
+		err = fmt.Errorf("%s: %w", host, err)
+	}
+	return next, err
 }
 
 func (c *Client) send(ctx context.Context, method, url string, payload []byte) (int, []byte, error) {
@@ -220,9 +351,10 @@ func (c *Client) Ping(ctx context.Context) error {
 // graphQL runs a GraphQL query and decodes its data into out. A node
 // that answers with errors is passed over for the next: a query is
 // idempotent, and a node starting up, or cut off from the replicas of a
-// shard, answers so.
+// shard, answers so. The query is hedged (see call).
 func (c *Client) graphQL(ctx context.Context, query string, out any) error {
-	return c.try(ctx, http.MethodPost, "/v1/graphql", map[string]string{"query": query}, func(data []byte) (bool, error) {
+	r := call{method: http.MethodPost, path: "/v1/graphql", body: map[string]string{"query": query}, hedged: true}
+	return c.try(ctx, r, func(data []byte) (bool, error) {
 		var resp struct {
 			Data   json.RawMessage `json:"data"`
 			Errors []struct {

@@ -219,17 +219,26 @@ type Collection struct {
 // Name returns the collection's name.
 func (col *Collection) Name() string { return col.name }
 
-// quorum is the consistency level of reads and writes: a read of an
-// object sees every write a majority of replicas acknowledged.
+// quorum is the consistency level of writes: once a write is
+// acknowledged, a majority of replicas hold it.
 const quorum = "QUORUM"
 
-// consistency is the consistency argument of a query, "" for a
+// readLevel is the consistency level of searches and reads of vectors:
+// ONE, answered from the replicas of the node asked. A search is answered
+// from one replica's index at any level, and a QUORUM read waits on a
+// stalled replica from every node; at ONE a node that stalls holds up
+// only the reads sent to it, which go on to the next (see call). The
+// price: an object's data may be a version older for a moment, until
+// its replicas are repaired.
+const readLevel = "ONE"
+
+// consistency is the consistency argument of a query at level, "" for a
 // collection without replicas, which takes none.
-func (col *Collection) consistency() string {
+func (col *Collection) consistency(level string) string {
 	if col.replicas <= 1 {
 		return ""
 	}
-	return ", consistencyLevel:" + quorum
+	return ", consistencyLevel:" + level
 }
 
 // uuidSpace is the namespace of the objects' name-based (version 5) UUIDs.

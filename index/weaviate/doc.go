@@ -10,7 +10,7 @@
 // tokenization then matches Duet's stemmed query terms), categories, tags
 // and attributes as filterable properties. Objects have a deterministic
 // UUID made from the item id, so a write is an idempotent upsert; writes
-// and deletes ask for QUORUM; the collection resolves a delete racing a
+// and deletes ask for QUORUM, searches for ONE; the collection resolves a delete racing a
 // write by time (deletionStrategy TimeBasedResolution), so that a deleted
 // item does not come back through read repair, and repairs replicas
 // asynchronously.
@@ -22,5 +22,7 @@
 // a little between shards.
 //
 // The client talks to Weaviate's REST and GraphQL API over HTTP, trying
-// the next node when one does not answer.
+// the next node when one does not answer; a read also goes to the next
+// node when one is slow to answer, and a node that failed or was slow is
+// tried last for a while.
 package weaviate

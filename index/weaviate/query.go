@@ -116,7 +116,7 @@ type row struct {
 
 // get runs a Get query of the collection with the given arguments.
 func (col *Collection) get(ctx context.Context, args string, fields string) ([]row, error) {
-	q := "{Get{" + col.name + "(" + args + col.consistency() + "){" + propID + " _additional{" + fields + "}}}}"
+	q := "{Get{" + col.name + "(" + args + col.consistency(readLevel) + "){" + propID + " _additional{" + fields + "}}}}"
 	var out struct{ Get map[string][]row }
 	if err := col.c.graphQL(ctx, q, &out); err != nil {
 		return nil, err
@@ -170,7 +170,7 @@ func (col *Collection) BM25(ctx context.Context, terms []string, k int, f *text.
 	b.WriteString("{Get{")
 	for i, fl := range bm25Fields {
 		fmt.Fprintf(&b, "f%d: %s(bm25:{query:%s, properties:[%q]}, limit:%d%s%s){%s _additional{score vector}} ",
-			i, col.name, quote(strings.Join(terms, " ")), fl.prop, k, where, col.consistency(), propID)
+			i, col.name, quote(strings.Join(terms, " ")), fl.prop, k, where, col.consistency(readLevel), propID)
 	}
 	b.WriteString("}}")
 	var out struct{ Get map[string][]row }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/duetrec/duet/content"
 	"github.com/duetrec/duet/index"
@@ -435,5 +436,62 @@ func TestClient_Collections(t *testing.T) {
 	dead, _ := weaviate.Open("weaviate://127.0.0.1:1")
 	if err := dead.Ping(ctx); !errors.Is(err, weaviate.ErrUnavailable) {
 		t.Fatalf("dead cluster: %v", err)
+	}
+}
+
+// A node that stalls (stopped where it is: its connections hang) does not
+// stall a search's reads: each goes on to the next node after a moment
+// and answers as the whole cluster does, whichever node it tries first.
+func TestClient_StalledNodeReads(t *testing.T) {
+	cl := weaviatetest.Shared(t)
+	c := client(t)
+	ctx := context.Background()
+	const dim = 8
+	items, vecs := testItems(200, dim, 3)
+	items[7].Title = "Quixotic Lanterns"
+	col := newCollection(t, c, items, vecs, weaviate.Options{Shards: 2, Replicas: 3})
+	x := weaviate.NewIndex(col, dim, 0)
+	q := vecs[items[11].ID]
+	wantNear, err := x.Vectors().Search(ctx, q, 5, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for node := range cl.Nodes {
+		if err := cl.PauseNode(node); err != nil {
+			t.Fatal(err)
+		}
+		func() {
+			defer cl.ResumeNode(node)
+			var slowest time.Duration
+			defer func() { t.Logf("node %d stalled: five reads in at most %v", node, slowest) }()
+			// As many rounds as nodes: every node is tried first once.
+			for range len(cl.Nodes) {
+				start := time.Now()
+				res, err := x.Text().Search(ctx, text.Query{Text: "quixotic", K: 3})
+				if err != nil || len(res.Hits) == 0 || res.Hits[0].ID != items[7].ID {
+					t.Fatalf("node %d stalled: text search %v, %v", node, res.Hits, err)
+				}
+				near, err := x.Vectors().Search(ctx, q, 5, nil)
+				if err != nil || !slices.Equal(ids(near), ids(wantNear)) {
+					t.Fatalf("node %d stalled: near-vector %v, %v; want %v", node, ids(near), err, ids(wantNear))
+				}
+				got, err := col.Vectors(ctx, []string{items[3].ID, items[4].ID})
+				if err != nil || !slices.Equal(got[items[3].ID], vecs[items[3].ID]) || !slices.Equal(got[items[4].ID], vecs[items[4].ID]) {
+					t.Fatalf("node %d stalled: vectors %v, %v", node, got, err)
+				}
+				if n, err := col.Count(ctx); err != nil || n != len(items) {
+					t.Fatalf("node %d stalled: count %d, %v", node, n, err)
+				}
+				// A stall costs a read the hedge's wait, not the
+				// attempt's 10 s timeout (generous for a loaded machine).
+				// (Schema reads are not on a search's path: they go
+				// through the Raft leader and wait while it stalls.)
+				d := time.Since(start)
+				slowest = max(slowest, d)
+				if d > 4*time.Second {
+					t.Fatalf("node %d stalled: five reads took %v", node, d)
+				}
+			}
+		}()
 	}
 }

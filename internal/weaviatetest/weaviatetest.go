@@ -320,8 +320,18 @@ func (c *Cluster) Pause() error { return c.signal(syscall.SIGSTOP) }
 // Resume continues paused nodes.
 func (c *Cluster) Resume() error { return c.signal(syscall.SIGCONT) }
 
-func (c *Cluster) signal(sig syscall.Signal) error {
-	for _, n := range c.Nodes {
+// PauseNode stops node i where it is (SIGSTOP), as a node stalled by a
+// long pause would be: its connections hang. ResumeNode lets it go on.
+func (c *Cluster) PauseNode(i int) error { return c.signal(syscall.SIGSTOP, c.Nodes[i]) }
+
+// ResumeNode continues a paused node.
+func (c *Cluster) ResumeNode(i int) error { return c.signal(syscall.SIGCONT, c.Nodes[i]) }
+
+func (c *Cluster) signal(sig syscall.Signal, nodes ...*Node) error {
+	if len(nodes) == 0 {
+		nodes = c.Nodes
+	}
+	for _, n := range nodes {
 		if n.cmd != nil {
 			if err := n.cmd.Process.Signal(sig); err != nil {
 				return err
