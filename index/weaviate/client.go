@@ -56,6 +56,9 @@ type Client struct {
 	// tried last: it failed, or kept a read waiting past hedgeDelay.
 	shunned []atomic.Int64
 	hedges  hedgeBudget
+	// weakUntil is the time (Unix ns) until which reads ask at a weaker
+	// consistency level, 0 when they ask at the strong one (see read).
+	weakUntil atomic.Int64
 }
 
 // Open returns a client of the cluster url names; it does no I/O (Ping
@@ -107,6 +110,11 @@ func (c *Client) do(ctx context.Context, method, path string, body any, out any)
 // engine's.
 const hedgeDelay = 300 * time.Millisecond
 
+// weakDelay is how long a read with a weaker form waits before sending
+// it (see call.weakBody): longer than the slowest answers of a busy
+// cluster, so that it answers only for a stall.
+const weakDelay = time.Second
+
 // shunFor is how long a node that failed or stalled is tried last.
 const shunFor = 5 * time.Second
 
@@ -150,11 +158,19 @@ type call struct {
 	// to one node at a time, so that an old write cannot land after a
 	// newer one.
 	hedged bool
+	// weakBody, when not nil, is the same read at a weaker consistency
+	// level, sent to one more node once the read has waited weakDelay
+	// (budget or not): a read that waits that long waits on a stalled
+	// replica, which the weaker level does not ask. taken, when not nil,
+	// is told whether the answer taken was the weak one.
+	weakBody any
+	taken    func(weak bool)
 }
 
 // attempt is one node's answer to a request.
 type attempt struct {
 	node   int
+	weak   bool // sent with the call's weakBody
 	status int
 	data   []byte
 	err    error
@@ -187,30 +203,64 @@ func (c *Client) try(ctx context.Context, r call, accept func([]byte) (next bool
 	if err != nil {
 		return err
 	}
+	var weakPayload []byte
+	if r.weakBody != nil {
+		if weakPayload, err = marshal(r.weakBody); err != nil {
+			return err
+		}
+	}
 	if r.hedged {
 		c.hedges.earn()
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel() // the attempts still running
 	nodes := c.order()
-	answers := make(chan attempt, len(nodes))
-	launched, pending := 0, 0
-	var hedge <-chan time.Time
-	launch := func() {
-		node := nodes[launched]
-		launched++
+	answers := make(chan attempt, len(nodes)+2) // and the weak ones
+	launched := 0                               // nodes asked in order, with the call's body
+	pending := 0                                // attempts not answered
+	failed := make([]bool, len(c.hosts))
+	askedWeak := make([]bool, len(c.hosts))
+	var hedge, weakHedge <-chan time.Time
+	if weakPayload != nil {
+		weakHedge = time.After(weakDelay)
+	}
+	launch := func(weak bool) {
+		var node int
+		if weak {
+			// The next node not failed nor asked the weak form yet,
+			// asked the strong form or not: what stalls a strong
+			// read there may be a replica elsewhere.
+			node = -1
+			for _, n := range nodes {
+				if !failed[n] && !askedWeak[n] {
+					node = n
+					break
+				}
+			}
+			if node < 0 {
+				return
+			}
+			askedWeak[node] = true
+		} else {
+			node = nodes[launched]
+			launched++
+			if r.hedged {
+				hedge = time.After(hedgeDelay)
+			}
+		}
 		pending++
-		if r.hedged {
-			hedge = time.After(hedgeDelay)
+		body := payload
+		if weak {
+			body = weakPayload
 		}
 		go func() {
 			actx, cancel := context.WithTimeout(ctx, attemptTimeout)
 			defer cancel()
-			status, data, err := c.send(actx, r.method, "http://"+c.hosts[node]+r.path, payload)
-			answers <- attempt{node, status, data, err}
+			status, data, err := c.send(actx, r.method, "http://"+c.hosts[node]+r.path, body)
+			answers <- attempt{node, weak, status, data, err}
 		}()
 	}
-	launch()
+	launch(false)
 	var errs []error
 	for pending > 0 {
 		var a attempt
@@ -219,23 +269,35 @@ func (c *Client) try(ctx context.Context, r call, accept func([]byte) (next bool
 		case <-hedge:
 			hedge = nil
 			c.shun(nodes[launched-1])
-			if launched < len(nodes) && c.hedges.spend() {
-				launch()
+			// Reads already known to wait on a stalled replica are
+			// not counted: the budget is for a saturated cluster.
+			if launched < len(nodes) && (c.weakUntil.Load() != 0 || c.hedges.spend()) {
+				launch(false)
 			}
+			continue
+		case <-weakHedge:
+			// Two nodes: one of them may be the stalled one.
+			weakHedge = nil
+			launch(true)
+			launch(true)
 			continue
 		}
 		pending--
 		next, err := judge(r, c.hosts[a.node], a, accept)
 		if !next {
+			if err == nil && r.taken != nil {
+				r.taken(a.weak)
+			}
 			return err
 		}
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
 		c.shun(a.node)
+		failed[a.node] = true
 		errs = append(errs, err)
 		if pending == 0 && launched < len(nodes) {
-			launch()
+			launch(false)
 		}
 	}
 	return fmt.Errorf("%w: %s %s: %w", ErrUnavailable, r.method, r.path, errors.Join(errs...))
@@ -353,7 +415,42 @@ func (c *Client) Ping(ctx context.Context) error {
 // idempotent, and a node starting up, or cut off from the replicas of a
 // shard, answers so. The query is hedged (see call).
 func (c *Client) graphQL(ctx context.Context, query string, out any) error {
-	r := call{method: http.MethodPost, path: "/v1/graphql", body: map[string]string{"query": query}, hedged: true}
+	return c.run(ctx, call{method: http.MethodPost, path: "/v1/graphql", body: map[string]string{"query": query}, hedged: true}, out)
+}
+
+// weakFor is how long reads ask at the weaker level once a hedge at it
+// answered first: a replica has stalled, and QUORUM reads wait on it.
+const weakFor = 5 * time.Second
+
+// read is a GraphQL query of a collection's objects, strong and weak
+// being the same query at QUORUM and at ONE. It asks strong, with weak as
+// the call's weak form (see call.weakBody). A replica that stalls holds
+// up QUORUM reads from every node, and ONE, answered from the asked
+// node's own replicas, is then the only read that answers, perhaps with
+// an object's previous version: once the weak form answers first, reads
+// ask weak for weakFor, then one read asks strong again while the others
+// stay weak, and a strong answer to it ends the weak spell.
+func (c *Client) read(ctx context.Context, strong, weak string, out any) error {
+	r := call{method: http.MethodPost, path: "/v1/graphql", hedged: true, body: map[string]string{"query": weak}}
+	now := time.Now()
+	until := c.weakUntil.Load()
+	if until == 0 || now.UnixNano() >= until && c.weakUntil.CompareAndSwap(until, now.Add(weakFor).UnixNano()) {
+		probe := until != 0
+		r.body, r.weakBody = map[string]string{"query": strong}, r.body
+		r.taken = func(weakAnswer bool) {
+			switch {
+			case weakAnswer:
+				c.weakUntil.Store(time.Now().Add(weakFor).UnixNano())
+			case probe:
+				c.weakUntil.Store(0)
+			}
+		}
+	}
+	return c.run(ctx, r, out)
+}
+
+// run sends a GraphQL call and decodes its answer's data into out.
+func (c *Client) run(ctx context.Context, r call, out any) error {
 	return c.try(ctx, r, func(data []byte) (bool, error) {
 		var resp struct {
 			Data   json.RawMessage `json:"data"`

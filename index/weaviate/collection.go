@@ -219,18 +219,13 @@ type Collection struct {
 // Name returns the collection's name.
 func (col *Collection) Name() string { return col.name }
 
-// quorum is the consistency level of writes: once a write is
-// acknowledged, a majority of replicas hold it.
-const quorum = "QUORUM"
-
-// readLevel is the consistency level of searches and reads of vectors:
-// ONE, answered from the replicas of the node asked. A search is answered
-// from one replica's index at any level, and a QUORUM read waits on a
-// stalled replica from every node; at ONE a node that stalls holds up
-// only the reads sent to it, which go on to the next (see call). The
-// price: an object's data may be a version older for a moment, until
-// its replicas are repaired.
-const readLevel = "ONE"
+// quorum is the consistency level of writes and reads: a read of an
+// object sees every write a majority of replicas acknowledged. While a
+// replica stalls, reads ask at one (see Client.read).
+const (
+	quorum = "QUORUM"
+	one    = "ONE"
+)
 
 // consistency is the consistency argument of a query at level, "" for a
 // collection without replicas, which takes none.
@@ -460,7 +455,10 @@ func (col *Collection) Count(ctx context.Context) (int, error) {
 			} `json:"meta"`
 		}
 	}
-	if err := col.c.graphQL(ctx, "{Aggregate{"+col.name+"{meta{count}}}}", &out); err != nil {
+	// Not hedged: a node counts the objects its replicas hold so far, and
+	// a second node asked because the first is slow may count fewer.
+	r := call{method: http.MethodPost, path: "/v1/graphql", body: map[string]string{"query": "{Aggregate{" + col.name + "{meta{count}}}}"}}
+	if err := col.c.run(ctx, r, &out); err != nil {
 		return 0, fmt.Errorf("count %s: %w", col.name, err)
 	}
 	rows := out.Aggregate[col.name]

@@ -10,10 +10,10 @@
 // tokenization then matches Duet's stemmed query terms), categories, tags
 // and attributes as filterable properties. Objects have a deterministic
 // UUID made from the item id, so a write is an idempotent upsert; writes
-// and deletes ask for QUORUM, searches for ONE; the collection resolves a delete racing a
-// write by time (deletionStrategy TimeBasedResolution), so that a deleted
-// item does not come back through read repair, and repairs replicas
-// asynchronously.
+// and deletes ask for QUORUM, and so do reads but while a replica stalls;
+// the collection resolves a delete racing a write by time
+// (deletionStrategy TimeBasedResolution), so that a deleted item does not
+// come back through read repair, and repairs replicas asynchronously.
 //
 // Index shows a collection to the search engine as its vector index
 // (near-vector search with the engine's query vector, filters sent along

@@ -116,9 +116,11 @@ type row struct {
 
 // get runs a Get query of the collection with the given arguments.
 func (col *Collection) get(ctx context.Context, args string, fields string) ([]row, error) {
-	q := "{Get{" + col.name + "(" + args + col.consistency(readLevel) + "){" + propID + " _additional{" + fields + "}}}}"
+	q := func(level string) string {
+		return "{Get{" + col.name + "(" + args + col.consistency(level) + "){" + propID + " _additional{" + fields + "}}}}"
+	}
 	var out struct{ Get map[string][]row }
-	if err := col.c.graphQL(ctx, q, &out); err != nil {
+	if err := col.c.read(ctx, q(quorum), q(one), &out); err != nil {
 		return nil, err
 	}
 	return out.Get[col.name], nil
@@ -166,15 +168,18 @@ func (col *Collection) BM25(ctx context.Context, terms []string, k int, f *text.
 	if !ok || k <= 0 || len(terms) == 0 {
 		return nil, nil
 	}
-	var b strings.Builder
-	b.WriteString("{Get{")
-	for i, fl := range bm25Fields {
-		fmt.Fprintf(&b, "f%d: %s(bm25:{query:%s, properties:[%q]}, limit:%d%s%s){%s _additional{score vector}} ",
-			i, col.name, quote(strings.Join(terms, " ")), fl.prop, k, where, col.consistency(readLevel), propID)
+	q := func(level string) string {
+		var b strings.Builder
+		b.WriteString("{Get{")
+		for i, fl := range bm25Fields {
+			fmt.Fprintf(&b, "f%d: %s(bm25:{query:%s, properties:[%q]}, limit:%d%s%s){%s _additional{score vector}} ",
+				i, col.name, quote(strings.Join(terms, " ")), fl.prop, k, where, col.consistency(level), propID)
+		}
+		b.WriteString("}}")
+		return b.String()
 	}
-	b.WriteString("}}")
 	var out struct{ Get map[string][]row }
-	if err := col.c.graphQL(ctx, b.String(), &out); err != nil {
+	if err := col.c.read(ctx, q(quorum), q(one), &out); err != nil {
 		return nil, fmt.Errorf("bm25 search of %s: %w", col.name, err)
 	}
 	byID := map[string]int{}

@@ -452,9 +452,25 @@ func TestClient_StalledNodeReads(t *testing.T) {
 	col := newCollection(t, c, items, vecs, weaviate.Options{Shards: 2, Replicas: 3})
 	x := weaviate.NewIndex(col, dim, 0)
 	q := vecs[items[11].ID]
-	wantNear, err := x.Vectors().Search(ctx, q, 5, nil)
-	if err != nil {
-		t.Fatal(err)
+	wantNear := exact(items, vecs, q, 5, nil)
+	// A search is answered from one replica's index, which takes the
+	// objects a moment after the write: wait until every node's does.
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		agreed := 0
+		for range len(cl.Nodes) {
+			near, err := x.Vectors().Search(ctx, q, 5, nil)
+			res, err2 := x.Text().Search(ctx, text.Query{Text: "quixotic", K: 3})
+			if err == nil && err2 == nil && slices.Equal(ids(near), wantNear) && len(res.Hits) > 0 && res.Hits[0].ID == items[7].ID {
+				agreed++
+			}
+		}
+		if agreed == len(cl.Nodes) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the collection's searches do not settle on the exact answer")
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 	for node := range cl.Nodes {
 		if err := cl.PauseNode(node); err != nil {
@@ -463,7 +479,7 @@ func TestClient_StalledNodeReads(t *testing.T) {
 		func() {
 			defer cl.ResumeNode(node)
 			var slowest time.Duration
-			defer func() { t.Logf("node %d stalled: five reads in at most %v", node, slowest) }()
+			defer func() { t.Logf("node %d stalled: three reads in at most %v", node, slowest) }()
 			// As many rounds as nodes: every node is tried first once.
 			for range len(cl.Nodes) {
 				start := time.Now()
@@ -472,15 +488,12 @@ func TestClient_StalledNodeReads(t *testing.T) {
 					t.Fatalf("node %d stalled: text search %v, %v", node, res.Hits, err)
 				}
 				near, err := x.Vectors().Search(ctx, q, 5, nil)
-				if err != nil || !slices.Equal(ids(near), ids(wantNear)) {
-					t.Fatalf("node %d stalled: near-vector %v, %v; want %v", node, ids(near), err, ids(wantNear))
+				if err != nil || !slices.Equal(ids(near), wantNear) {
+					t.Fatalf("node %d stalled: near-vector %v, %v; want %v", node, ids(near), err, wantNear)
 				}
 				got, err := col.Vectors(ctx, []string{items[3].ID, items[4].ID})
 				if err != nil || !slices.Equal(got[items[3].ID], vecs[items[3].ID]) || !slices.Equal(got[items[4].ID], vecs[items[4].ID]) {
 					t.Fatalf("node %d stalled: vectors %v, %v", node, got, err)
-				}
-				if n, err := col.Count(ctx); err != nil || n != len(items) {
-					t.Fatalf("node %d stalled: count %d, %v", node, n, err)
 				}
 				// A stall costs a read the hedge's wait, not the
 				// attempt's 10 s timeout (generous for a loaded machine).
@@ -489,7 +502,7 @@ func TestClient_StalledNodeReads(t *testing.T) {
 				d := time.Since(start)
 				slowest = max(slowest, d)
 				if d > 4*time.Second {
-					t.Fatalf("node %d stalled: five reads took %v", node, d)
+					t.Fatalf("node %d stalled: three reads took %v", node, d)
 				}
 			}
 		}()
