@@ -250,8 +250,14 @@ func signTest(a, b int) float64 {
 // Experiments are the experiments defined in a store.
 type Experiments struct {
 	store *content.Store
-	mu    sync.RWMutex
-	m     map[string]*Experiment
+	// writing orders Define, Stop and Refresh, each a store access and
+	// a change of m: a refresh that read the store before a stop wrote
+	// it must not put the experiment back as running after. Holding it,
+	// they read m freely; they take mu only to change it, so that
+	// requests reading m do not wait on the store.
+	writing sync.Mutex
+	mu      sync.RWMutex // guards m against the writers' changes
+	m       map[string]*Experiment
 }
 
 // LoadExperiments reads the experiments kept in store.
@@ -263,6 +269,8 @@ func LoadExperiments(ctx context.Context, store *content.Store) (*Experiments, e
 // Refresh reads the store's experiments again: those other servers
 // sharing it defined or stopped.
 func (x *Experiments) Refresh(ctx context.Context) error {
+	x.writing.Lock()
+	defer x.writing.Unlock()
 	raw, err := x.store.Experiments(ctx)
 	if err != nil {
 		return err
@@ -288,8 +296,8 @@ func (x *Experiments) Define(ctx context.Context, e Experiment) (Experiment, err
 	if err := e.Validate(); err != nil {
 		return e, err
 	}
-	x.mu.Lock()
-	defer x.mu.Unlock()
+	x.writing.Lock()
+	defer x.writing.Unlock()
 	if _, ok := x.m[e.ID]; ok {
 		return e, fmt.Errorf("%w: experiment %q exists", ErrConflict, e.ID)
 	}
@@ -301,14 +309,16 @@ func (x *Experiments) Define(ctx context.Context, e Experiment) (Experiment, err
 	if err := x.put(ctx, &e); err != nil {
 		return e, err
 	}
+	x.mu.Lock()
 	x.m[e.ID] = &e
+	x.mu.Unlock()
 	return e, nil
 }
 
 // Stop ends a running experiment, keeping final as its verdict.
 func (x *Experiments) Stop(ctx context.Context, id string, final Verdict) (Experiment, error) {
-	x.mu.Lock()
-	defer x.mu.Unlock()
+	x.writing.Lock()
+	defer x.writing.Unlock()
 	e, ok := x.m[id]
 	if !ok {
 		return Experiment{}, fmt.Errorf("%w: %q", ErrNotFound, clip(id))
@@ -322,7 +332,9 @@ func (x *Experiments) Stop(ctx context.Context, id string, final Verdict) (Exper
 	if err := x.put(ctx, &stopped); err != nil {
 		return *e, err
 	}
+	x.mu.Lock()
 	x.m[id] = &stopped
+	x.mu.Unlock()
 	return stopped, nil
 }
 

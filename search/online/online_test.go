@@ -3,6 +3,7 @@ package online_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -317,5 +318,52 @@ func TestRecorder_DropsWhenFull(t *testing.T) {
 	}
 	if rec.Record(content.Impression{ID: "late", Time: time.Now(), Route: "search"}) {
 		t.Error("a closed recorder queued an impression")
+	}
+}
+
+// A refresh running beside a stop does not put the stopped experiment
+// back as running: the next definition on its route is accepted.
+func TestExperiments_RefreshBesideStop(t *testing.T) {
+	ctx := context.Background()
+	store, err := content.Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	x, err := online.LoadExperiments(ctx, store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	refreshed := make(chan error, 1)
+	go func() {
+		for {
+			select {
+			case <-done:
+				refreshed <- nil
+				return
+			default:
+			}
+			if err := x.Refresh(ctx); err != nil {
+				refreshed <- err
+				return
+			}
+		}
+	}()
+	for i := range 200 {
+		id := fmt.Sprintf("e-%d", i)
+		if _, err := x.Define(ctx, online.Experiment{ID: id, Route: "recommendations", B: online.Arm{Sources: []string{"popular"}}}); err != nil {
+			t.Fatalf("define %s: %v", id, err)
+		}
+		if _, err := x.Stop(ctx, id, online.Verdict{}); err != nil {
+			t.Fatalf("stop %s: %v", id, err)
+		}
+	}
+	close(done)
+	if err := <-refreshed; err != nil {
+		t.Fatal(err)
+	}
+	if e := x.Running("recommendations"); e != nil {
+		t.Fatalf("%s runs after its stop", e.ID)
 	}
 }
