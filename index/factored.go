@@ -97,7 +97,13 @@ func (f *Factored) RecommendWeighted(ctx context.Context, history []string, weig
 	all := acceptAll(filter)
 	sc.heap.Reset(k)
 	for j, s := range sc.scores {
-		if s > 0 && (all || filter.Allow(f.ids[j])) {
+		// The filter after the score, only for items that would enter
+		// the top k: a filter that looks the item up costs more than
+		// the whole scoring of it.
+		if s <= 0 || sc.heap.Full() && s <= sc.heap.Worst() {
+			continue
+		}
+		if all || filter.Allow(f.ids[j]) {
 			sc.heap.Push(int32(j), s)
 		}
 	}

@@ -130,7 +130,9 @@ func (n *Neighbours) RecommendWeighted(ctx context.Context, history []string, we
 	all := acceptAll(filter)
 	sc.heap.Reset(k)
 	for _, j := range touched {
-		if s := sc.acc[j]; s > 0 && (all || filter.Allow(n.ids[j])) {
+		// The filter only for items that would enter the top k (see
+		// Factored.RecommendWeighted).
+		if s := sc.acc[j]; s > 0 && !(sc.heap.Full() && s <= sc.heap.Worst()) && (all || filter.Allow(n.ids[j])) {
 			sc.heap.Push(j, s)
 		}
 		sc.acc[j] = 0

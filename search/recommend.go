@@ -275,7 +275,7 @@ func (c *Candidates) Fuse(weights map[string]float64, fusion Fusion) (*Result, e
 		weights = map[string]float64{SourcePopular: 1}
 	}
 	t := time.Now()
-	cands := fuseSources(lists, weights, fusion, c.req.RRFK)
+	cands := fuseSources(lists, weights, fusion, c.req.RRFK, c.req.Explain)
 	res.Timing.Fusion = time.Since(t)
 	t = time.Now()
 	res.Hits, res.Total = e.finishSources(cands, &c.req, c.hist)
@@ -427,9 +427,14 @@ type sourced struct {
 // weighted reciprocal rank, Σ weight/(rrfK + rank), or with FusionRelative
 // by weighted min-max normalised score, Σ weight·(score − min)/(max − min)
 // over each list. Ties go to the better rank in any list, then the id.
-func fuseSources(lists [][]Scored, weights map[string]float64, f Fusion, rrfK float64) []sourced {
-	at := map[string]int{}
-	var out []sourced
+// Where each source ranked a candidate is kept with explain alone.
+func fuseSources(lists [][]Scored, weights map[string]float64, f Fusion, rrfK float64, explain bool) []sourced {
+	n := 0
+	for _, list := range lists {
+		n += len(list)
+	}
+	at := make(map[string]int, n)
+	out := make([]sourced, 0, n)
 	for s, list := range lists {
 		w := weights[Sources[s]]
 		norm := minMax(list)
@@ -446,34 +451,53 @@ func fuseSources(lists [][]Scored, weights map[string]float64, f Fusion, rrfK fl
 			} else {
 				x.score += w / (rrfK + float64(r+1))
 			}
-			x.ranks = append(x.ranks, SourceRank{Source: Sources[s], Rank: r + 1, Score: c.Score})
+			if explain {
+				x.ranks = append(x.ranks, SourceRank{Source: Sources[s], Rank: r + 1, Score: c.Score})
+			}
 			x.best = min(x.best, r+1)
 		}
 	}
-	slices.SortFunc(out, func(a, b sourced) int {
+	// Sorted by keys free of pointers, then put in that order: moving
+	// the candidates themselves in the sort costs a write barrier each.
+	type key struct {
+		score float64
+		best  int32
+		i     int32
+	}
+	keys := make([]key, len(out))
+	for i, x := range out {
+		keys[i] = key{x.score, int32(x.best), int32(i)}
+	}
+	slices.SortFunc(keys, func(a, b key) int {
 		if a.score != b.score {
 			return cmp.Compare(b.score, a.score)
 		}
 		if a.best != b.best {
 			return cmp.Compare(a.best, b.best)
 		}
-		return strings.Compare(a.id, b.id)
+		return strings.Compare(out[a.i].id, out[b.i].id)
 	})
-	return out
+	sorted := make([]sourced, len(out))
+	for r, k := range keys {
+		sorted[r] = out[k.i]
+	}
+	return sorted
 }
 
 // finishSources caps, diversifies, pages and explains the fused
 // candidates of Recommend, as finish does those of Search.
 func (e *Engine) finishSources(cands []sourced, req *Request, hist []*content.Item) ([]Hit, int) {
 	fs := make([]fused, len(cands))
-	byID := make(map[string]*sourced, len(cands))
 	for i := range cands {
 		fs[i] = fused{id: cands[i].id, score: cands[i].score}
-		byID[cands[i].id] = &cands[i]
 	}
 	hits, total, _ := e.finish(fs, req, "sources", nil)
 	hist = hist[max(0, len(hist)-e.opts.HistoryLen):]
 	if req.Explain {
+		byID := make(map[string]*sourced, len(cands))
+		for i := range cands {
+			byID[cands[i].id] = &cands[i]
+		}
 		for i := range hits {
 			x := hits[i].Explain
 			x.Sources = byID[hits[i].ID].ranks
