@@ -159,10 +159,11 @@ type call struct {
 	// newer one.
 	hedged bool
 	// weakBody, when not nil, is the same read at a weaker consistency
-	// level, sent to one more node once the read has waited weakDelay
+	// level, sent to two nodes once the read has waited weakDelay
 	// (budget or not): a read that waits that long waits on a stalled
-	// replica, which the weaker level does not ask. taken, when not nil,
-	// is told whether the answer taken was the weak one.
+	// replica, which the weaker level does not ask, and one of the two
+	// may be the stalled node itself. taken, when not nil, is told
+	// whether the answer taken was a weak one.
 	weakBody any
 	taken    func(weak bool)
 }
