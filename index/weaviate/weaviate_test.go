@@ -505,6 +505,19 @@ func TestClient_StalledNodeReads(t *testing.T) {
 					t.Fatalf("node %d stalled: three reads took %v", node, d)
 				}
 			}
+			if !weaviate.ReadsWeak(c) {
+				t.Fatalf("node %d stalled: reads still ask QUORUM", node)
+			}
 		}()
+	}
+	// The stall over, a read asks QUORUM again once the weak spell ends,
+	// and its answer ends the spell.
+	for deadline := time.Now().Add(20 * time.Second); weaviate.ReadsWeak(c); time.Sleep(250 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("reads still ask ONE 20 s after every node is back")
+		}
+		if _, err := x.Vectors().Search(ctx, q, 5, nil); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
