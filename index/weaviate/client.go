@@ -432,6 +432,12 @@ const weakFor = 5 * time.Second
 // ask weak for weakFor, then one read asks strong again while the others
 // stay weak, and a strong answer to it ends the weak spell.
 func (c *Client) read(ctx context.Context, strong, weak string, out any) error {
+	if strong == weak {
+		// A collection without replicas has no weaker level; a slow
+		// read of it must not start a weak spell, which would lift the
+		// hedge budget.
+		return c.graphQL(ctx, strong, out)
+	}
 	r := call{method: http.MethodPost, path: "/v1/graphql", hedged: true, body: map[string]string{"query": weak}}
 	now := time.Now()
 	until := c.weakUntil.Load()
