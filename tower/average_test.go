@@ -22,7 +22,7 @@ func TestTrain_Average(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return m.snapshot()
+		return m.snapshot(nil)
 	}
 	const share = 0.4
 	w1, w2, w3 := weights(1, 0), weights(2, 0), weights(3, 0)

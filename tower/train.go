@@ -40,6 +40,20 @@ type TrainProgress struct {
 	Member, Members int
 }
 
+// RecordingProgress returns c whose Progress also keeps the latest report
+// in *last: how a fit went (its best epoch) once Train returns. Train
+// reports from the goroutine that called it.
+func (c Config) RecordingProgress(last *TrainProgress) Config {
+	report := c.Progress
+	c.Progress = func(p TrainProgress) {
+		*last = p
+		if report != nil {
+			report(p)
+		}
+	}
+	return c
+}
+
 // Train trains a model on the catalog of ds.
 //
 // train holds the training histories: train[u] is user u's interactions as
@@ -483,11 +497,16 @@ func (t *trainer) update(st stepState, k int, off int, g []float32) {
 	}
 }
 
-// snapshot copies the weights, to keep the best epoch's.
-func (m *Model) snapshot() [][]float32 {
-	var s [][]float32
-	for _, p := range m.p.all() {
-		s = append(s, append([]float32(nil), *p...))
+// snapshot copies the weights, to keep the best epoch's, into s's storage
+// when it has room: the hashed token table alone may be tens of
+// megabytes, and a new copy at every better epoch costs its page faults.
+func (m *Model) snapshot(s [][]float32) [][]float32 {
+	all := m.p.all()
+	if len(s) != len(all) {
+		s = make([][]float32, len(all))
+	}
+	for k, p := range all {
+		s[k] = append(s[k][:0], *p...)
 	}
 	return s
 }
@@ -617,7 +636,7 @@ func (t *trainer) run(ctx context.Context, val []ValPair) error {
 			}
 			if recall > best {
 				best, bestEpoch, since = recall, epoch, 0
-				bestW = t.m.snapshot()
+				bestW = t.m.snapshot(bestW)
 			} else {
 				since++
 			}
@@ -687,46 +706,85 @@ func (t *trainer) epochExamples(rng *rand.Rand, all, dst []example) []example {
 // recall returns the mean Recall@k of the validation pairs: ranking every
 // item by score, the pair's history excluded.
 func (m *Model) recall(ctx context.Context, val []ValPair, k, workers int) (float64, error) {
+	if m.members != nil {
+		return 0, fmt.Errorf("tower: recall of %d joined members", len(m.members))
+	}
 	d := m.cfg.Dim
 	n := len(m.items)
-	iv := make([]float32, n*d)
-	for i := range n {
-		m.ItemVectorByIndex(int32(i), iv[i*d:(i+1)*d])
+	// Every history item's input sum and every item's vector, once: users
+	// share their items, and a block of users is scored against all items
+	// in one matrix product.
+	sums := make([]float32, n*d)
+	ivT := make([]float32, d*n) // item vectors, one column each
+	err := parallel.Range(ctx, n, workers, 256, func(_, lo, hi int) error {
+		iv := make([]float32, d)
+		for i := lo; i < hi; i++ {
+			s := sums[i*d : (i+1)*d]
+			m.itemSum(s, int32(i), true)
+			m.itemOut(iv, s)
+			for c, x := range iv {
+				ivT[c*n+i] = x
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
 	}
 	var hits atomic.Int64
 	type scratch struct {
-		scores, u []float32
-		mark      []int32
+		scores, us []float32
+		mark       []int32
 	}
-	bufs := make([]*scratch, parallel.Workers(workers, len(val)))
-	err := parallel.For(ctx, len(val), workers, func(w, p int) error {
+	blocks := (len(val) + recallBlock - 1) / recallBlock
+	bufs := make([]*scratch, parallel.Workers(workers, blocks))
+	err = parallel.For(ctx, blocks, workers, func(w, blk int) error {
 		b := bufs[w]
 		if b == nil {
-			b = &scratch{make([]float32, n), make([]float32, d), make([]int32, n)}
+			b = &scratch{make([]float32, recallBlock*n), make([]float32, recallBlock*d), make([]int32, n)}
 			bufs[w] = b
 		}
-		v := &val[p]
-		if v.User >= 0 && m.p.user != nil && int(v.User) < len(m.users) {
-			m.UserVectorID(m.users[v.User], v.History, b.u)
-		} else {
-			m.UserVector(v.History, b.u)
-		}
-		vec.MatVec(b.scores, iv, b.u)
-		stamp := int32(p + 1)
-		for _, h := range v.History {
-			if h >= 0 && int(h) < n {
-				b.mark[h] = stamp
+		lo, hi := blk*recallBlock, min((blk+1)*recallBlock, len(val))
+		rows := hi - lo
+		for r := range rows {
+			v := &val[lo+r]
+			u := int32(-1)
+			if v.User >= 0 && m.p.user != nil && int(v.User) < len(m.users) {
+				if i, ok := m.userIndex[m.users[v.User]]; ok {
+					u = i
+				}
 			}
+			m.userVector(u, len(v.History), func(s []float32, k int) bool {
+				i := v.History[k]
+				if i < 0 || int(i) >= n {
+					return false
+				}
+				copy(s, sums[int(i)*d:int(i+1)*d])
+				return true
+			}, b.us[r*d:(r+1)*d])
 		}
-		st := b.scores[v.Item]
-		rank := 0
-		for j, s := range b.scores {
-			if s > st && b.mark[j] != stamp && int32(j) != v.Item {
-				rank++
+		scores := b.scores[:rows*n]
+		clear(scores)
+		vec.MatMulAdd(scores, b.us, ivT, rows, d, n)
+		for r := range rows {
+			v := &val[lo+r]
+			sc := scores[r*n : (r+1)*n]
+			stamp := int32(lo + r + 1)
+			for _, h := range v.History {
+				if h >= 0 && int(h) < n {
+					b.mark[h] = stamp
+				}
 			}
-		}
-		if rank < k {
-			hits.Add(1)
+			st := sc[v.Item]
+			rank := 0
+			for j, s := range sc {
+				if s > st && b.mark[j] != stamp && int32(j) != v.Item {
+					rank++
+				}
+			}
+			if rank < k {
+				hits.Add(1)
+			}
 		}
 		return nil
 	})
@@ -735,6 +793,9 @@ func (m *Model) recall(ctx context.Context, val []ValPair, k, workers int) (floa
 	}
 	return float64(hits.Load()) / float64(len(val)), nil
 }
+
+// recallBlock is how many validation users recall scores in one product.
+const recallBlock = 16
 
 // HoldOutLast splits each history of ds for training: the last interaction
 // of a user with three or more is a validation pair, which early stopping
@@ -764,13 +825,6 @@ func HoldOutLast(ds *Dataset) ([][]int32, []ValPair) {
 func Fit(ctx context.Context, ds *Dataset, cfg Config) (*Model, TrainProgress, error) {
 	train, val := HoldOutLast(ds)
 	var last TrainProgress
-	report := cfg.Progress
-	cfg.Progress = func(p TrainProgress) {
-		last = p
-		if report != nil {
-			report(p)
-		}
-	}
-	m, err := Train(ctx, ds, train, val, cfg)
+	m, err := Train(ctx, ds, train, val, cfg.RecordingProgress(&last))
 	return m, last, err
 }

@@ -14,7 +14,6 @@ import (
 	"github.com/RoaringBitmap/roaring/v2"
 	"github.com/blevesearch/bleve/v2/index/scorch"
 	"github.com/blevesearch/bleve/v2/search"
-	bsearcher "github.com/blevesearch/bleve/v2/search/searcher"
 	bindex "github.com/blevesearch/bleve_index_api"
 
 	"github.com/duetrec/duet/internal/topk"
@@ -368,17 +367,21 @@ func (t *Index) reader() (bindex.IndexReader, error) {
 // matchIn answers a plainMatch query on the index as r sees it, as
 // textRequest's would be answered: a disjunction over matchFields of one
 // disjunction per field over the query's terms (queryTerms), each scored
-// at its weight. ok is false when the query is left to Bleve: a query of
-// more terms than Bleve sums in a slice (beyond that it sums them in heap
-// order), or an index reader of another kind.
+// at its weight. ok is false when the query is left to Bleve: an index
+// reader of another kind.
+//
+// Up to searcher.DisjunctionHeapTakeover terms Bleve sums a field's term
+// scores in the order matchIn does, and the scores are Bleve's to the
+// bit. Beyond, Bleve keeps the terms in a heap and sums in the heap's
+// order; matchIn keeps its own, so a score may differ from Bleve's in its
+// last bits and two hits whose scores tie within that may swap. Such
+// queries are the long ones (recommendations by the words of a user's
+// latest items send a few dozen terms), where MaxScore pays most.
 func (t *Index) matchIn(ctx context.Context, r bindex.IndexReader, q *Query, terms []queryTerm) (res Result, ok bool, err error) {
 	if err := ctx.Err(); err != nil {
 		return Result{}, false, err
 	}
 	nt := len(terms)
-	if nt > bsearcher.DisjunctionHeapTakeover {
-		return Result{}, false, nil
-	}
 	if nt == 0 {
 		// Stop words only: every field's query matches nothing.
 		return Result{Hits: []Hit{}}, true, nil
@@ -421,9 +424,10 @@ func (t *Index) matchIn(ctx context.Context, r bindex.IndexReader, q *Query, ter
 		}
 		fields[i].leaves = leaves[i*nt : (i+1)*nt]
 	}
-	// A disjunction searcher orders its children by their counts of
-	// postings, fewest first, and sums weights and scores in that order.
-	// Bleve sorts at most a dozen children by insertion, so stably.
+	// A disjunction searcher of at most DisjunctionHeapTakeover children
+	// orders them by their counts of postings, fewest first, and sums
+	// weights and scores in that order; it sorts them by insertion, so
+	// stably.
 	ordered := make([]matchLeaf, 0, len(leaves))
 	slices.SortStableFunc(fields, func(a, b field) int { return cmp.Compare(a.count, b.count) })
 	for _, f := range fields {

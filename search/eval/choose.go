@@ -31,9 +31,8 @@ type Choosing struct {
 	NDCG    map[string]float64 `json:"ndcg@10"`
 	Popular map[string]float64 `json:"popular_ndcg@10"`
 	Users   int                `json:"users"`
-	// Epochs is the latest best epoch of the two-tower models fitted to
-	// choose: how long a model of all the data needs to train (see duet
-	// rebuild).
+	// Epochs is the best epoch of the first split's two-tower model: how
+	// long a model of all the data needs to train (see duet rebuild).
 	Epochs int           `json:"epochs,omitempty"`
 	Tried  []ShapeScores `json:"-"`
 }
@@ -79,9 +78,10 @@ func better(a, b ShapeScores, bestRandom float64) bool {
 // before the latest item (the random fifth in it, as a served request has
 // it: the sequence and session lists read its latest items in order)
 // asked to find that item, and the remaining history asked to find the
-// random fifth. The choices are those of grid, or
-// with a nil grid those a coordinate ascent over the sources' weights
-// visits. The choice kept is the best at the last items among those
+// random fifth. The first split's model stops early; the others train
+// for its best epoch count, as rebuild's final model does. The choices
+// are those of grid, or with a nil grid those a coordinate ascent over
+// the sources' weights visits. The choice kept is the best at the last items among those
 // within RandomSlack of the best at the random fifth (see RandomSlack);
 // ties go to the earlier choice. When ctx is done the choices
 // scored so far count; with none, ctx's error is returned.
@@ -89,7 +89,14 @@ func ChooseSources(ctx context.Context, ds *tower.Dataset, cfg tower.Config, cfc
 	ch := &Choosing{NDCG: map[string]float64{}, Popular: map[string]float64{}}
 	var lastCases, randomCases []fetched
 	for f := range chooseFolds {
-		fl, err := chooseFold(ctx, ds, cfg, cfc, seed, f)
+		fcfg := cfg
+		if e := ch.Epochs; e > 0 && (fcfg.Epochs == 0 || e < fcfg.Epochs) {
+			// The first split's model says how long a model of as much
+			// data needs: the next trains that long and is spared the
+			// epochs early stopping waits through (rebuild's way).
+			fcfg.Epochs = e
+		}
+		fl, err := chooseFold(ctx, ds, fcfg, cfc, seed, f)
 		if err != nil && f > 0 && ctx.Err() != nil {
 			break // past the budget: the folds fetched so far count
 		}
@@ -218,14 +225,7 @@ func chooseFold(ctx context.Context, ds *tower.Dataset, cfg tower.Config, cfc cf
 	// tower.Fit's does; the collaborative lists see all that remains.
 	fit, val := tower.HoldOutLast(&tower.Dataset{Items: ds.Items, History: asInteractions(rest)})
 	var trained tower.TrainProgress
-	report := cfg.Progress
-	cfg.Progress = func(p tower.TrainProgress) {
-		trained = p
-		if report != nil {
-			report(p)
-		}
-	}
-	model, err := tower.Train(ctx, ds, fit, val, cfg)
+	model, err := tower.Train(ctx, ds, fit, val, cfg.RecordingProgress(&trained))
 	if err != nil {
 		return nil, err
 	}

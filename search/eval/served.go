@@ -90,9 +90,9 @@ func (s *Served) Params() map[string]any {
 // Sources it first chooses them as duet rebuild does, with
 // ChooseSources on the training histories: the served configuration
 // measured is the one a rebuild of the same data would serve. The model
-// stops early on items held out in the split's shape, as the harness's
-// two-tower models do, where a rebuild trains it for the choosing model's
-// best epoch count.
+// trains for at most the choosing model's best epoch count, as a rebuild
+// trains it, and stops early within it on items held out in the split's
+// shape, as the harness's two-tower models do.
 func (s *Served) Fit(ctx context.Context, ds *tower.Dataset, train [][]int32) error {
 	s.Close()
 	s.ids = make([]string, len(ds.Items))
@@ -109,6 +109,7 @@ func (s *Served) Fit(ctx context.Context, ds *tower.Dataset, train [][]int32) er
 		return s.build(ctx, ds, tw.model, tw.lists, tw.pop, tw.Chosen)
 	}
 	choice := Choice{Sources: s.Sources, Fusion: s.Fusion}
+	s.Choosing = nil
 	if s.Sources == nil {
 		ch, err := ChooseSources(ctx, ds, s.Config, s.CF, nil, 1)
 		if err != nil {
@@ -125,8 +126,13 @@ func (s *Served) Fit(ctx context.Context, ds *tower.Dataset, train [][]int32) er
 func (s *Served) load(ctx context.Context, ds *tower.Dataset, train [][]int32, choice Choice) error {
 	// Early stopping holds items out as the split did (the two-tower
 	// recommender's way).
+	// A choice's first model says how long to train, as in a rebuild.
 	tt := &towereval.TwoTower{Config: s.Config, Protocol: s.protocol}
-	model, err := tt.FitModel(ctx, ds, train)
+	epochs := 0
+	if s.Choosing != nil {
+		epochs = s.Choosing.Epochs
+	}
+	model, err := tt.RefitModel(ctx, ds, train, epochs)
 	if err != nil {
 		return fmt.Errorf("served: %w", err)
 	}

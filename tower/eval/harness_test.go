@@ -365,16 +365,22 @@ func (r *tunableRecorder) Candidates() []eval.Recommender {
 	return out
 }
 
-func TestRun_Refit(t *testing.T) {
-	// u0 met i0, i1, i2, i3 and i4 in that order; i4 is its test item,
-	// i1 (met second) its validation item.
+// refitSplit is one user's data split by hand: u0 met i0, i1, i2, i3 and
+// i4 in that order; i4 is its test item, i1 (met second) its validation
+// item.
+func refitSplit(t *testing.T) (*tower.Dataset, *eval.Split) {
+	t.Helper()
 	ds := dataset(t, 5, []event{{"u0", "i0", 1}, {"u0", "i1", 2}, {"u0", "i2", 3}, {"u0", "i3", 4}, {"u0", "i4", 5}})
-	s := &eval.Split{
+	return ds, &eval.Split{
 		Protocol: "hand", Items: 5,
 		Train: [][]tower.Interaction{{{Item: 0, Time: 1}, {Item: 2, Time: 3}, {Item: 3, Time: 4}}},
 		Val:   [][]int32{{1}},
 		Test:  [][]int32{{4}},
 	}
+}
+
+func TestRun_Refit(t *testing.T) {
+	ds, s := refitSplit(t)
 	tests := []struct {
 		name    string
 		cands   int
@@ -419,3 +425,44 @@ func TestRun_Refit(t *testing.T) {
 
 // tunableRecorder is a recorder with candidates.
 type tunableRecorder struct{ recorder }
+
+// refitting is a tunable recommender whose candidates refit: it records
+// each call, "fit" or "refit" and the candidate's tag.
+type refitting struct {
+	tag   string
+	calls *[]string
+}
+
+func (r *refitting) Name() string { return "refitting" }
+func (r *refitting) Fit(context.Context, *tower.Dataset, [][]int32) error {
+	*r.calls = append(*r.calls, "fit "+r.tag)
+	return nil
+}
+func (r *refitting) Refit(context.Context, *tower.Dataset, [][]int32) error {
+	*r.calls = append(*r.calls, "refit "+r.tag)
+	return nil
+}
+func (r *refitting) Score(int32, []int32, []float32) {}
+func (r *refitting) Candidates() []eval.Recommender {
+	return []eval.Recommender{&refitting{"a", r.calls}, &refitting{"b", r.calls}}
+}
+
+func TestRun_Refitter(t *testing.T) {
+	ds, s := refitSplit(t)
+	for _, tc := range []struct {
+		noRefit bool
+		want    []string
+	}{
+		// Scores tie: the first candidate is chosen, and refitted.
+		{false, []string{"fit a", "fit b", "refit a"}},
+		{true, []string{"fit a", "fit b"}},
+	} {
+		var calls []string
+		if _, err := eval.Run(context.Background(), ds, s, []eval.Recommender{&refitting{"", &calls}}, eval.Options{NoRefit: tc.noRefit}); err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(calls, tc.want) {
+			t.Errorf("no refit %v: calls %v, want %v", tc.noRefit, calls, tc.want)
+		}
+	}
+}

@@ -48,3 +48,12 @@ type Parameterised interface {
 type SplitAware interface {
 	SetProtocol(protocol string)
 }
+
+// Refitter is a Recommender that refits on training and validation
+// knowing how its fit on training alone went: a model trained by epochs
+// trains for as many as it was best at, rather than stopping early once
+// more, the way a rebuild trains the served model. Run calls Refit
+// instead of Fit on the chosen candidate.
+type Refitter interface {
+	Refit(ctx context.Context, ds *tower.Dataset, train [][]int32) error
+}

@@ -20,9 +20,11 @@ type TwoTower struct {
 	Protocol string
 
 	model *tower.Model
-	items []float32 // item vectors, row-major
-	dim   int
-	users []string // the dataset's user ids, for a model with a user-id embedding
+	// bestEpoch is the epoch early stopping kept in the latest fit.
+	bestEpoch int
+	items     []float32 // item vectors, row-major
+	dim       int
+	users     []string // the dataset's user ids, for a model with a user-id embedding
 }
 
 // NewTwoTower returns the two-tower recommender with the given user
@@ -134,16 +136,36 @@ func (t *TwoTower) FitModel(ctx context.Context, ds *tower.Dataset, train [][]in
 		}
 		cut[u] = rest
 	}
-	m, err := tower.Train(ctx, ds, cut, val, t.Config)
+	var trained tower.TrainProgress
+	m, err := tower.Train(ctx, ds, cut, val, t.Config.RecordingProgress(&trained))
 	if err != nil {
 		return nil, fmt.Errorf("two-tower: %w", err)
 	}
+	t.bestEpoch = trained.BestEpoch
 	t.model, t.dim, t.users = m, m.Dim(), ds.Users
 	t.items = make([]float32, len(ds.Items)*t.dim)
 	for i := range ds.Items {
 		m.ItemVector(ds.Items[i], t.items[i*t.dim:(i+1)*t.dim])
 	}
 	return m, nil
+}
+
+// Refit fits again (see FitModel) for at most the epochs the latest fit
+// was best at: the data it adds is validation's few items a user, and the
+// epochs early stopping waits through after the best are spared.
+func (t *TwoTower) Refit(ctx context.Context, ds *tower.Dataset, train [][]int32) error {
+	_, err := t.RefitModel(ctx, ds, train, t.bestEpoch)
+	return err
+}
+
+// RefitModel is FitModel for at most epochs epochs (any number when 0).
+func (t *TwoTower) RefitModel(ctx context.Context, ds *tower.Dataset, train [][]int32, epochs int) (*tower.Model, error) {
+	saved := t.Config
+	defer func() { t.Config = saved }()
+	if epochs > 0 && (t.Config.Epochs == 0 || epochs < t.Config.Epochs) {
+		t.Config.Epochs = epochs
+	}
+	return t.FitModel(ctx, ds, train)
 }
 
 // Score is the inner product of the user vector with every item vector.

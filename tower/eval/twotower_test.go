@@ -120,3 +120,36 @@ func TestTwoTower_SetCandidates(t *testing.T) {
 		}
 	}
 }
+
+// Refit trains for at most the epochs the fit before it was best at.
+func TestTwoTower_RefitStopsAtTheBestEpoch(t *testing.T) {
+	ds := generated(t)
+	train := eval.SplitLast(ds).TrainItems()
+	var epochs []int
+	tt := eval.NewTwoTower(tower.EncoderRecency)
+	tt.Config.Epochs, tt.Config.Workers, tt.Config.Patience = 12, 1, 2
+	tt.Config.Progress = func(p tower.TrainProgress) {
+		if p.EpochDone {
+			epochs = append(epochs, p.Epoch)
+		}
+	}
+	if _, err := tt.FitModel(context.Background(), ds, train); err != nil {
+		t.Fatal(err)
+	}
+	first := epochs
+	epochs = nil
+	if err := tt.Refit(context.Background(), ds, train); err != nil {
+		t.Fatal(err)
+	}
+	// The first fit ran Patience epochs past its best.
+	best := first[len(first)-1] - tt.Config.Patience
+	if len(first) == tt.Config.Epochs {
+		t.Skipf("the first fit improved to its last epoch: nothing to spare")
+	}
+	if len(epochs) == 0 || epochs[len(epochs)-1] > best {
+		t.Fatalf("refit ran epochs %v, the first fit %v (best %d)", epochs, first, best)
+	}
+	if tt.Config.Epochs != 12 {
+		t.Fatalf("refit left Epochs at %d", tt.Config.Epochs)
+	}
+}
