@@ -134,9 +134,11 @@ func (t *Index) queryTerms(ctx context.Context, r bindex.IndexReader, q *Query) 
 	}
 	covered := make([]bool, len(tokens))
 	synonyms := q.Vocabulary.synonyms(terms, words, ignored, have, covered)
-	// Expansions stay within the terms Bleve sums in order (see matchIn):
-	// room is how many more than the words' own there may be. Synonyms
-	// are not counted: an editor's word is not dropped for a guess's.
+	// Expansions stay within the terms Bleve sums in order (see matchIn),
+	// so that a typed query's scores stay Bleve's to the bit and a few
+	// words do not become dozens of guesses: room is how many more than
+	// the words' own there may be. Synonyms are not counted: an editor's
+	// word is not dropped for a guess's.
 	room := bsearcher.DisjunctionHeapTakeover - kept
 	lastStart, lastEnd := -1, len(q.Text) // the last word's bytes; -1: finished
 	if head, word := LastWord(q.Text); word != "" {

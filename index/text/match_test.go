@@ -276,7 +276,8 @@ func matchDiff(got, want Result) string {
 	return ""
 }
 
-// TestMatchTop_LeavesTheRestToBleve checks which queries take Bleve's way.
+// TestMatchTop_LeavesTheRestToBleve checks which queries take Bleve's way
+// (filters, highlights, facets), and that a long one does not.
 func TestMatchTop_LeavesTheRestToBleve(t *testing.T) {
 	for _, c := range []struct {
 		q    Query

@@ -20,7 +20,8 @@ type TwoTower struct {
 	Protocol string
 
 	model *tower.Model
-	// bestEpoch is the epoch early stopping kept in the latest fit.
+	// bestEpoch is the epoch early stopping kept in the latest fit (with
+	// members, the latest of theirs); Refit keeps the fit's before it.
 	bestEpoch int
 	items     []float32 // item vectors, row-major
 	dim       int
@@ -136,12 +137,20 @@ func (t *TwoTower) FitModel(ctx context.Context, ds *tower.Dataset, train [][]in
 		}
 		cut[u] = rest
 	}
-	var trained tower.TrainProgress
-	m, err := tower.Train(ctx, ds, cut, val, t.Config.RecordingProgress(&trained))
+	cfg := t.Config
+	best := 0
+	report := cfg.Progress
+	cfg.Progress = func(p tower.TrainProgress) {
+		best = max(best, p.BestEpoch) // members report in turn
+		if report != nil {
+			report(p)
+		}
+	}
+	m, err := tower.Train(ctx, ds, cut, val, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("two-tower: %w", err)
 	}
-	t.bestEpoch = trained.BestEpoch
+	t.bestEpoch = best
 	t.model, t.dim, t.users = m, m.Dim(), ds.Users
 	t.items = make([]float32, len(ds.Items)*t.dim)
 	for i := range ds.Items {
@@ -154,7 +163,9 @@ func (t *TwoTower) FitModel(ctx context.Context, ds *tower.Dataset, train [][]in
 // was best at: the data it adds is validation's few items a user, and the
 // epochs early stopping waits through after the best are spared.
 func (t *TwoTower) Refit(ctx context.Context, ds *tower.Dataset, train [][]int32) error {
-	_, err := t.RefitModel(ctx, ds, train, t.bestEpoch)
+	best := t.bestEpoch
+	_, err := t.RefitModel(ctx, ds, train, best)
+	t.bestEpoch = best
 	return err
 }
 
