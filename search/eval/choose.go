@@ -79,12 +79,12 @@ func better(a, b ShapeScores, bestRandom float64) bool {
 // it: the sequence and session lists read its latest items in order)
 // asked to find that item, and the remaining history asked to find the
 // random fifth. The first split's model stops early; the others train
-// for its best epoch count, as rebuild's final model does. The choices
-// are those of grid, or with a nil grid those a coordinate ascent over
-// the sources' weights visits. The choice kept is the best at the last items among those
-// within RandomSlack of the best at the random fifth (see RandomSlack);
-// ties go to the earlier choice. When ctx is done the choices
-// scored so far count; with none, ctx's error is returned.
+// for at most its best epoch count, as rebuild's final model does. The
+// choices are those of grid, or with a nil grid those a coordinate ascent
+// over the sources' weights visits. The choice kept is the best at the
+// last items among those within RandomSlack of the best at the random
+// fifth (see RandomSlack); ties go to the earlier choice. When ctx is done
+// the choices scored so far count; with none, ctx's error is returned.
 func ChooseSources(ctx context.Context, ds *tower.Dataset, cfg tower.Config, cfc cf.Config, grid []Choice, seed uint64) (*Choosing, error) {
 	ch := &Choosing{NDCG: map[string]float64{}, Popular: map[string]float64{}}
 	var lastCases, randomCases []fetched

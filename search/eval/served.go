@@ -125,8 +125,8 @@ func (s *Served) Fit(ctx context.Context, ds *tower.Dataset, train [][]int32) er
 // choice.
 func (s *Served) load(ctx context.Context, ds *tower.Dataset, train [][]int32, choice Choice) error {
 	// Early stopping holds items out as the split did (the two-tower
-	// recommender's way).
-	// A choice's first model says how long to train, as in a rebuild.
+	// recommender's way), within the epochs the choice's first model
+	// was best at, as in a rebuild.
 	tt := &towereval.TwoTower{Config: s.Config, Protocol: s.protocol}
 	epochs := 0
 	if s.Choosing != nil {

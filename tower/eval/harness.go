@@ -138,9 +138,9 @@ func Run(ctx context.Context, ds *tower.Dataset, split *Split, recs []Recommende
 	test := &ranking{users: testUsers, history: testHist, target: split.Test, items: split.Items, ks: ks, workers: opts.Workers}
 
 	rep := &Report{Protocol: split.Protocol, K: ks, SelectK: selectK, Users: len(testUsers), Items: split.Items, Refit: !opts.NoRefit, Val: split.ValShape}
-	refit := func(c Recommender) (float64, error) {
+	refit := func(fit func(context.Context, *tower.Dataset, [][]int32) error) (float64, error) {
 		t0 := time.Now()
-		err := c.Fit(ctx, &fullDS, testHist)
+		err := fit(ctx, &fullDS, testHist)
 		return time.Since(t0).Seconds(), err
 	}
 	for _, rec := range recs {
@@ -169,7 +169,7 @@ func Run(ctx context.Context, ds *tower.Dataset, split *Split, recs []Recommende
 			var err error
 			if len(cands) == 1 && !opts.NoRefit {
 				// Nothing to choose: fitted on all the test users know.
-				_, err = refit(c)
+				_, err = refit(c.Fit)
 			} else {
 				err = c.Fit(ctx, &trainDS, train)
 			}
@@ -203,15 +203,11 @@ func Run(ctx context.Context, ds *tower.Dataset, split *Split, recs []Recommende
 		}
 		if mr.Candidates > 1 && !opts.NoRefit {
 			progress(name, "refit", 1, 1, false)
-			again := refit
+			fit := best.Fit
 			if r, ok := best.(Refitter); ok {
-				again = func(Recommender) (float64, error) {
-					t0 := time.Now()
-					err := r.Refit(ctx, &fullDS, testHist)
-					return time.Since(t0).Seconds(), err
-				}
+				fit = r.Refit
 			}
-			if mr.FitSeconds, err = again(best); err != nil {
+			if mr.FitSeconds, err = refit(fit); err != nil {
 				return nil, fmt.Errorf("eval: %s: refit: %w", name, err)
 			}
 			progress(name, "refit", 1, 1, true)

@@ -21,7 +21,7 @@ type TwoTower struct {
 
 	model *tower.Model
 	// bestEpoch is the epoch early stopping kept in the latest fit (with
-	// members, the latest of theirs); Refit keeps the fit's before it.
+	// members, the largest of theirs); Refit keeps the fit's before it.
 	bestEpoch int
 	items     []float32 // item vectors, row-major
 	dim       int
