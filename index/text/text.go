@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/blevesearch/bleve/v2"
 	"github.com/blevesearch/bleve/v2/analysis"
@@ -482,6 +483,7 @@ func (t *Index) Compact(ctx context.Context) error {
 			return fmt.Errorf("compact: %w", err)
 		}
 		if n <= 1 || n == prev {
+			awaitRemoval(ctx, s, n)
 			return nil
 		}
 		prev = n
@@ -493,6 +495,23 @@ func (t *Index) Compact(ctx context.Context) error {
 		}
 	}
 }
+
+// awaitRemoval waits, at most removalWait, until the index's directory
+// holds the files of its segments alone (and its root). Bleve deletes the
+// segments a merge replaced in the background, after persisting the
+// merge; an index closed before that keeps them, and a snapshot copies
+// them: at a million items, two dead copies of a 0.7 GB index, checked on
+// every load. Past the wait the files stay, harmless but for their bytes.
+func awaitRemoval(ctx context.Context, s *scorch.Scorch, segments int) {
+	for deadline := time.Now().Add(removalWait); ctx.Err() == nil && time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if n, ok := s.StatsMap()["CurOnDiskFiles"].(uint64); !ok || n <= uint64(segments)+1 {
+			return
+		}
+	}
+}
+
+// removalWait bounds awaitRemoval.
+const removalWait = 10 * time.Second
 
 // segmentCount returns how many segments the index holds now.
 func segmentCount(s *scorch.Scorch) (int, error) {

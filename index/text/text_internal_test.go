@@ -41,7 +41,8 @@ func TestIndex_CompactManySegments(t *testing.T) {
 		"scorchPersisterOptions": map[string]any{"NumPersisterWorkers": 1, "MaxSizeInMemoryMergePerWorker": 0, "PersisterNapTimeMSec": 0},
 	}
 	ctx := context.Background()
-	tx, err := Open(ctx, filepath.Join(t.TempDir(), "text"), &Options{BatchSize: 5})
+	dir := filepath.Join(t.TempDir(), "text")
+	tx, err := Open(ctx, dir, &Options{BatchSize: 5})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,6 +76,11 @@ func TestIndex_CompactManySegments(t *testing.T) {
 	}
 	if n, err := segmentCount(s); err != nil || n != 1 {
 		t.Fatalf("after Compact: %d segments (%v), want 1 (%d before)", n, err, before)
+	}
+	// The files of the segments merged away are gone when Compact
+	// returns: a snapshot would copy them.
+	if zaps, _ := filepath.Glob(filepath.Join(dir, "store", "*.zap")); len(zaps) != 1 {
+		t.Fatalf("after Compact: %d segment files, want 1: %v", len(zaps), zaps)
 	}
 	if n, err := tx.Count(); err != nil || n != uint64(len(items)) {
 		t.Fatalf("count %d, %v, want %d", n, err, len(items))
