@@ -286,14 +286,31 @@ func (h *HNSW) add(id string, v []float32, replace bool) error {
 	defer h.wmu.RUnlock()
 
 	h.mu.Lock()
+	q, level, err := h.appendNode(id, u, replace)
+	h.mu.Unlock()
+	if err != nil {
+		return err
+	}
+
+	// The node is in the arrays but nothing links to it yet; linking needs
+	// only the shared lock, so searches and other adds proceed meanwhile.
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	s := h.getSearcher()
+	defer h.pool.Put(s)
+	h.link(s, q, level)
+	return nil
+}
+
+// appendNode puts unit vector u under id in the arrays, unlinked, and
+// returns its node and level; h.mu is held for writing.
+func (h *HNSW) appendNode(id string, u []float32, replace bool) (int32, int, error) {
 	if len(h.ids) >= maxItems {
-		h.mu.Unlock()
-		return fmt.Errorf("index full (%d nodes)", len(h.ids))
+		return 0, 0, fmt.Errorf("index full (%d nodes)", len(h.ids))
 	}
 	if old, ok := h.pos[id]; ok {
 		if !replace {
-			h.mu.Unlock()
-			return ErrExists
+			return 0, 0, ErrExists
 		}
 		h.kill(old)
 	}
@@ -314,17 +331,68 @@ func (h *HNSW) add(id string, v []float32, replace bool) error {
 		up = make([]int32, level*(1+h.opts.M))
 	}
 	h.upper = append(h.upper, up)
-	h.mu.Unlock()
+	return q, level, nil
+}
 
-	// The node is in the arrays but nothing links to it yet; linking needs
-	// only the shared lock, so searches and other adds proceed meanwhile.
-	h.mu.RLock()
-	defer h.mu.RUnlock()
-	s := h.getSearcher()
-	defer h.pool.Put(s)
-	h.link(s, q, level)
+// UpsertAll upserts ids[i] → vecs[i*Dim():(i+1)*Dim()] for every i, as
+// Upsert would one at a time, with workers goroutines (0: one a core)
+// linking the nodes. Concurrent Upserts serialise: each takes the arrays'
+// write lock, which waits for every link under way. UpsertAll takes it
+// once a batch and links the batch's nodes side by side, each against the
+// graph as it stood before the batch; batches are small beside the graph
+// (at most a sixty-fourth of it), so that the first nodes still find each
+// other. A graph built so depends on the schedule, as any concurrent
+// build's does.
+func (h *HNSW) UpsertAll(ctx context.Context, ids []string, vecs []float32, workers int) error {
+	if len(vecs) != len(ids)*h.dim {
+		return fmt.Errorf("upsert all: %d ids and %d floats, want %d a vector: %w", len(ids), len(vecs), h.dim, ErrDimension)
+	}
+	units := make([]float32, len(vecs))
+	for i := range ids {
+		u, err := normalized(vecs[i*h.dim:(i+1)*h.dim], h.dim)
+		if err != nil {
+			return fmt.Errorf("upsert %q: %w", ids[i], err)
+		}
+		copy(units[i*h.dim:], u)
+	}
+	h.wmu.RLock()
+	defer h.wmu.RUnlock()
+	qs := make([]int32, 0, maxLinkBatch)
+	levels := make([]int, 0, maxLinkBatch)
+	for lo := 0; lo < len(ids); {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		h.mu.Lock()
+		n := min(len(ids)-lo, max(1, len(h.ids)/64), maxLinkBatch)
+		qs, levels = qs[:0], levels[:0]
+		for i := lo; i < lo+n; i++ {
+			q, level, err := h.appendNode(ids[i], units[i*h.dim:(i+1)*h.dim], true)
+			if err != nil {
+				h.mu.Unlock()
+				return fmt.Errorf("upsert %q: %w", ids[i], err)
+			}
+			qs, levels = append(qs, q), append(levels, level)
+		}
+		h.mu.Unlock()
+		h.mu.RLock()
+		err := parallel.For(context.WithoutCancel(ctx), n, workers, func(_, i int) error {
+			s := h.getSearcher()
+			defer h.pool.Put(s)
+			h.link(s, qs[i], levels[i])
+			return nil
+		})
+		h.mu.RUnlock()
+		if err != nil {
+			return err
+		}
+		lo += n
+	}
 	return nil
 }
+
+// maxLinkBatch bounds the nodes UpsertAll links side by side.
+const maxLinkBatch = 64
 
 // encodeAll derives the codes of every vector, for a graph that was
 // loaded rather than added to.

@@ -43,18 +43,26 @@ func buildHNSW(t testing.TB, d dataset, opts HNSWOptions) (*HNSW, *Exact) {
 	return h, e
 }
 
-func TestHNSW_Recall(t *testing.T) {
+// recallCase is a data set, its queries, and the search width at which a
+// graph of it must reach recall@10 0.95.
+type recallCase struct {
+	name    string
+	data, q dataset
+	ef      int
+}
+
+// recallCases are the recall tests' data sets, drawn from seed: uniform
+// on the sphere, and clustered.
+func recallCases(seed uint64) []recallCase {
 	n := recallSize()
-	cases := []struct {
-		name string
-		data dataset
-		q    dataset
-		ef   int
-	}{
-		{"random", randomData(n, 64, 1), randomData(sized(200, 50), 64, 2), 256},
-		{"clustered", clusteredData(n, 64, 50, 3), clusteredQueries(sized(200, 50), 64, 50, 3), 64},
+	return []recallCase{
+		{"random", randomData(n, 64, seed), randomData(sized(200, 50), 64, seed+1), 256},
+		{"clustered", clusteredData(n, 64, 50, seed+2), clusteredQueries(sized(200, 50), 64, 50, seed+2), 64},
 	}
-	for _, c := range cases {
+}
+
+func TestHNSW_Recall(t *testing.T) {
+	for _, c := range recallCases(1) {
 		// The default walk on int8 codes and the walk on the vectors
 		// must both reach the recall.
 		for _, fw := range []bool{false, true} {

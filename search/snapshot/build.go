@@ -166,23 +166,53 @@ func buildVectors(ctx context.Context, model *tower.Model, items []content.Item,
 		p.Start("index vectors", int64(len(items)))
 		defer p.Done()
 	}
-	v := make([]float32, model.Dim())
-	for i := range items {
-		if i%256 == 0 {
-			if err := ctx.Err(); err != nil {
+	// Every core embeds a block of items, then links them into the graph
+	// (index.HNSW.UpsertAll); other indexes take them in the items' order.
+	d := model.Dim()
+	block := make([]float32, min(len(items), embedBlock)*d)
+	ids := make([]string, 0, min(len(items), embedBlock))
+	bulk, _ := vecs.(interface {
+		UpsertAll(ctx context.Context, ids []string, vecs []float32, workers int) error
+	})
+	for lo := 0; lo < len(items); lo += embedBlock {
+		hi := min(lo+embedBlock, len(items))
+		err := parallel.Range(ctx, hi-lo, 0, buildChunk, func(_, a, b int) error {
+			for i := a; i < b; i++ {
+				v := block[i*d : (i+1)*d : (i+1)*d]
+				copy(v, model.ItemVector(items[lo+i], v))
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		if bulk != nil {
+			ids = ids[:0]
+			for i := lo; i < hi; i++ {
+				ids = append(ids, items[i].ID)
+			}
+			if err := bulk.UpsertAll(ctx, ids, block[:(hi-lo)*d], 0); err != nil {
 				return nil, err
 			}
-		}
-		v = model.ItemVector(items[i], v)
-		if err := vecs.Upsert(items[i].ID, v); err != nil {
-			return nil, fmt.Errorf("item %q: %w", items[i].ID, err)
+		} else {
+			for i := lo; i < hi; i++ {
+				if err := vecs.Upsert(items[i].ID, block[(i-lo)*d:(i-lo+1)*d]); err != nil {
+					return nil, fmt.Errorf("item %q: %w", items[i].ID, err)
+				}
+			}
 		}
 		if opts.Progress != nil {
-			opts.Progress.Add(1)
+			opts.Progress.Add(int64(hi - lo))
 		}
 	}
 	return vecs, nil
 }
+
+// A build embeds embedBlock items at a time, buildChunk to a worker.
+const (
+	embedBlock = 8192
+	buildChunk = 256
+)
 
 func buildText(ctx context.Context, dir string, items []content.Item, p content.Progress) error {
 	t, err := text.Open(ctx, dir, nil)
