@@ -62,14 +62,10 @@ type Loader func(ctx context.Context) (Backend, error)
 // the newer ones it skips.
 func SnapshotLoader(root *snapshot.Root, hist search.History, log *slog.Logger) Loader {
 	return func(ctx context.Context) (Backend, error) {
-		dir, _, skipped, err := root.Latest(ctx)
+		snap, skipped, err := root.LoadLatest(ctx, hist, search.Options{})
 		for _, e := range skipped {
 			log.Warn("skipping a snapshot", "err", e)
 		}
-		if err != nil {
-			return nil, err
-		}
-		snap, err := root.Load(ctx, dir, hist, search.Options{})
 		if err != nil {
 			return nil, err
 		}
@@ -90,11 +86,7 @@ func NamedSnapshotLoader(root *snapshot.Root, hist search.History) NamedLoader {
 		if name == "" || name != filepath.Base(name) || !strings.HasPrefix(name, "snap-") {
 			return nil, fmt.Errorf("%q is not a snapshot's name (snap-…, as /admin/stats shows it)", clipString(name))
 		}
-		dir := filepath.Join(root.Dir(), name)
-		if _, err := snapshot.Verify(ctx, dir); err != nil {
-			return nil, err
-		}
-		snap, err := root.Load(ctx, dir, hist, search.Options{})
+		snap, err := root.Load(ctx, filepath.Join(root.Dir(), name), hist, search.Options{})
 		if err != nil {
 			return nil, err
 		}

@@ -30,8 +30,9 @@ func writeCatalog(dir string, items []content.Item, popularity map[string]float6
 
 // readCatalog reads the catalogue and the popularity counts of the
 // snapshot in dir, from items.bin or, in a format-1 snapshot, from
-// items.jsonl.zst; the counts are read meanwhile.
-func readCatalog(ctx context.Context, dir string, m Manifest) (*search.Catalog, error) {
+// items.jsonl.zst; the counts are read meanwhile. It returns the items
+// as read too, in the chunks the catalogue holds them in.
+func readCatalog(ctx context.Context, dir string, m Manifest) (*search.Catalog, [][]content.Item, error) {
 	pop := map[string]float64{}
 	popErr := make(chan error, 1)
 	go func() {
@@ -42,7 +43,7 @@ func readCatalog(ctx context.Context, dir string, m Manifest) (*search.Catalog, 
 		err = perr
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	n := 0
 	for _, items := range chunks {
@@ -50,9 +51,9 @@ func readCatalog(ctx context.Context, dir string, m Manifest) (*search.Catalog, 
 	}
 	cat := search.NewCatalogOf(chunks, pop)
 	if cat.Len() != n {
-		return nil, fmt.Errorf("%w: the catalogue has %d items but %d ids", ErrBadSnapshot, n, cat.Len())
+		return nil, nil, fmt.Errorf("%w: the catalogue has %d items but %d ids", ErrBadSnapshot, n, cat.Len())
 	}
-	return cat, nil
+	return cat, chunks, nil
 }
 
 // readItemsOf reads the items of the snapshot in dir.

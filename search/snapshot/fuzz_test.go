@@ -2,8 +2,6 @@ package snapshot
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
@@ -27,6 +25,17 @@ var fuzzTargets = []string{fileManifest, fileModel, fileVectors, fileItemsBin, f
 // tinySnapshot builds a snapshot small enough to copy for every fuzz input.
 func tinySnapshot(tb testing.TB, ann index.Kind) string {
 	tb.Helper()
+	m, items := tinyModel(tb)
+	dir, err := NewRoot(tb.TempDir()).Build(context.Background(), 3, m, items, map[string]float64{"a": 2, "b": 1}, BuildOptions{ANN: ann})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return dir
+}
+
+// tinyModel trains a model on thirty items, which it returns.
+func tinyModel(tb testing.TB) (*tower.Model, []content.Item) {
+	tb.Helper()
 	ctx := context.Background()
 	var items []content.Item
 	for i := range 30 {
@@ -45,11 +54,7 @@ func tinySnapshot(tb testing.TB, ann index.Kind) string {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	dir, err := NewRoot(tb.TempDir()).Build(ctx, 3, m, items, map[string]float64{"a": 2, "b": 1}, BuildOptions{ANN: ann})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return dir
+	return m, items
 }
 
 // plainFile reads a snapshot file as the fuzzer sees it: zstd files
@@ -82,12 +87,9 @@ func reseal(dir string) error {
 		return err
 	}
 	for name := range m.Files {
-		data, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(name)))
-		if err != nil {
+		if m.Files[name], err = sumFile(filepath.Join(dir, filepath.FromSlash(name)), false, sumSHA256|sumCRC32C); err != nil {
 			return err
 		}
-		sum := sha256.Sum256(data)
-		m.Files[name] = FileSum{Size: int64(len(data)), SHA256: hex.EncodeToString(sum[:])}
 	}
 	if b, err = json.Marshal(m); err != nil {
 		return err

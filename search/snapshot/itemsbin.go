@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"time"
+	"unsafe"
 
 	"github.com/klauspost/compress/zstd"
 
@@ -188,7 +189,9 @@ func readItemsBin(ctx context.Context, path string) ([][]content.Item, error) {
 			return bad("chunk %d does not decompress to its %d bytes", i, c.raw)
 		}
 		items := make([]content.Item, c.count)
-		r := itemReader{s: string(raw)}
+		// The items' strings are cut from the decoded chunk, which
+		// nothing writes to after this: no copy of it is needed.
+		r := itemReader{s: unsafe.String(unsafe.SliceData(raw), len(raw))}
 		for j := range items {
 			r.item(&items[j])
 			if r.err != nil {

@@ -97,11 +97,7 @@ func RunSearch(ctx context.Context, o SearchOptions) (_ *SearchReport, err error
 		return nil, err
 	}
 	root := snapshot.NewRoot(o.Data)
-	dir, _, _, err := root.Latest(ctx)
-	if err != nil {
-		return nil, err
-	}
-	snap, err := root.Load(ctx, dir, st, search.Options{})
+	snap, _, err := root.LoadLatest(ctx, st, search.Options{})
 	if err != nil {
 		return nil, err
 	}
@@ -155,7 +151,7 @@ func RunSearch(ctx context.Context, o SearchOptions) (_ *SearchReport, err error
 		}
 	}
 
-	rep := &SearchReport{Data: o.Data, Snapshot: dir, Items: snap.Manifest.Items, ANN: snap.Manifest.Meta["ann"], Queries: o.Queries, K: o.K, Shape: o.Shape}
+	rep := &SearchReport{Data: o.Data, Snapshot: snap.Dir, Items: snap.Manifest.Items, ANN: snap.Manifest.Meta["ann"], Queries: o.Queries, K: o.K, Shape: o.Shape}
 	stop, err := startCPUProfile(o.CPUProfile)
 	if err != nil {
 		return nil, err

@@ -269,11 +269,11 @@ func (r *SnapshotReport) WriteText(w io.Writer) error {
 	}
 	fmt.Fprintf(&b, "  %-28s %12d bytes  %7.1f MB\n", "total", r.Bytes, mb(r.Bytes))
 	if r.loadOnly {
-		fmt.Fprintf(&b, "load (verify included) %.2f s (peak RSS %s, %.2f× the snapshot's bytes)\n", r.LoadS, r.LoadPeak, peakRatio(r.LoadPeak, r.Bytes))
+		fmt.Fprintf(&b, "load (checksums included) %.2f s (peak RSS %s, %.2f× the snapshot's bytes)\n", r.LoadS, r.LoadPeak, peakRatio(r.LoadPeak, r.Bytes))
 		_, err := io.WriteString(w, b.String())
 		return err
 	}
-	fmt.Fprintf(&b, "verify (SHA-256 of every file) %.2f s, load (verify included) %.2f s (peak RSS %s, %.2f× the snapshot's bytes), write %.2f s (medians)\n",
+	fmt.Fprintf(&b, "verify (SHA-256 of every file) %.2f s, load (checksums included) %.2f s (peak RSS %s, %.2f× the snapshot's bytes), write %.2f s (medians)\n",
 		r.VerifyS, r.LoadS, r.LoadPeak, peakRatio(r.LoadPeak, r.Bytes), r.WriteS)
 	fmt.Fprintf(&b, "tar archive written in %.2f s\n", r.ArchiveS)
 	fmt.Fprintln(&b, "zstd: part, level, MB, compressed MB, ratio, compress s, decompress s")

@@ -23,7 +23,7 @@ func TestRunSnapshot_LoadOnly(t *testing.T) {
 	if err := rep.WriteText(&out); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(out.String(), "load (verify included)") || !strings.Contains(out.String(), "× the snapshot's bytes") || strings.Contains(out.String(), "zstd") {
+	if !strings.Contains(out.String(), "load (checksums included)") || !strings.Contains(out.String(), "× the snapshot's bytes") || strings.Contains(out.String(), "zstd") {
 		t.Fatalf("output:\n%s", out.String())
 	}
 }

@@ -345,14 +345,19 @@ func validate(ctx context.Context, root *snapshot.Root, model *tower.Model, ds *
 		return nil, err
 	}
 	v := &Validation{New: score}
-	// The model in service, when it can be read, on the same pairs; a
-	// missing or unreadable one is no reason not to rebuild.
-	if prev, _, _, err := root.Latest(ctx); err == nil {
-		if pm, err := snapshot.ReadModel(prev); err == nil {
-			if ps, err := eval.ScoreHoldout(ctx, pm, ds, pairs, eval.HoldoutOptions{}); err == nil {
-				v.Previous = &ps
-			}
+	// The newest model that reads (a server loads the newest snapshot
+	// that does), on the same pairs; none is no reason not to rebuild.
+	// Its file checks itself: the whole snapshot need not be checksummed.
+	dirs, _ := root.List()
+	for _, prev := range dirs {
+		pm, err := snapshot.ReadModel(prev)
+		if err != nil {
+			continue
 		}
+		if ps, err := eval.ScoreHoldout(ctx, pm, ds, pairs, eval.HoldoutOptions{}); err == nil {
+			v.Previous = &ps
+		}
+		break
 	}
 	return v, nil
 }
@@ -362,15 +367,12 @@ func validate(ctx context.Context, root *snapshot.Root, model *tower.Model, ds *
 // result as a new snapshot.
 func incremental(ctx context.Context, opts Options, root *snapshot.Root, st *content.Store, rep *Report) error {
 	start := time.Now()
-	prev, m, _, err := root.Latest(ctx)
+	snap, _, err := root.LoadLatest(ctx, st, search.Options{})
 	if err != nil {
 		return fmt.Errorf("incremental rebuild needs a snapshot: %w", err)
 	}
-	snap, err := root.Load(ctx, prev, st, search.Options{})
-	if err != nil {
-		return err
-	}
 	defer snap.Close()
+	prev, m := snap.Dir, snap.Manifest
 	rep.From = filepath.Base(prev)
 	rep.Changed, err = content.Replay(ctx, st, m.Seq, func(ctx context.Context, id string) error {
 		return content.Apply(ctx, st, snap, id)
@@ -398,7 +400,7 @@ func publish(ctx context.Context, opts Options, st *content.Store, root *snapsho
 	if err := root.Prune(opts.Keep); err != nil {
 		return fmt.Errorf("prune snapshots: %w", err)
 	}
-	if m, err := snapshot.Verify(ctx, dir); err == nil {
+	if m, err := snapshot.ReadManifest(dir); err == nil {
 		rep.Collection = m.Collection
 	}
 	dropped, err := root.DropUnusedCollections(ctx)
