@@ -83,3 +83,25 @@ func TestBuild_EveryItemItsVector(t *testing.T) {
 		})
 	}
 }
+
+func TestCheckSources(t *testing.T) {
+	tests := []struct {
+		name string
+		m    Manifest
+		ok   bool
+	}{
+		{"none", Manifest{}, true},
+		{"chosen", Manifest{Sources: map[string]float64{search.SourceCF: 1, search.SourceTower: 0.5}, SourceFusion: "relative"}, true},
+		{"unknown fusion", Manifest{SourceFusion: "weighted"}, false},
+		{"unknown source", Manifest{Sources: map[string]float64{"psychic": 1}}, false},
+		{"negative weight", Manifest{Sources: map[string]float64{search.SourceCF: -1}}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := checkSources(tc.m)
+			if (err == nil) != tc.ok || (err != nil && !errors.Is(err, ErrBadSnapshot)) {
+				t.Fatalf("checkSources: %v", err)
+			}
+		})
+	}
+}
