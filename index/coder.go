@@ -239,10 +239,10 @@ func (c *CoderHNSW) Search(ctx context.Context, q []float32, k int, filter Filte
 	}
 	all := acceptAll(filter)
 	if !all && c.opts.ExactCutoff >= 0 {
-		if set, ok := filter.(AllowSet); ok && len(set) <= c.opts.ExactCutoff {
+		if listed, ok := filter.(ListedFilter); ok && listed.Len() <= c.opts.ExactCutoff {
 			var t topk.Heap
 			t.Reset(k)
-			for id := range set {
+			for id := range listed.Listed() {
 				if i, ok := c.pos[id]; ok {
 					t.Push(i, vec.Dot(u, c.vec(i)))
 				}

@@ -25,11 +25,13 @@
 // vectors with NaN or infinite components are refused with ErrDimension,
 // ErrZeroVector and ErrInvalidVector.
 //
-// A search may carry a Filter. An AllowSet smaller than the index's exact
-// cutoff, or a FilterFunc whose sampled pass rate predicts as few items, is
-// answered by scoring the allowed items directly; otherwise the graph walk
-// steps through rejected items without returning them and keeps going until
-// it has collected enough accepted ones.
+// A search may carry a Filter. A ListedFilter (an AllowSet is one) says
+// how many items it may pass and lists them; for other filters the HNSW
+// graph samples the pass rate. When the allowed items are few, or walking
+// the graph past the rejected ones would cost more than scoring them, they
+// are scored directly; otherwise the walk steps through rejected items
+// without returning them until it has collected enough accepted ones, and
+// gives up for the scan should it run past the scan's cost.
 //
 //	idx, _ := index.NewHNSW(64, index.HNSWOptions{})
 //	_ = idx.Add("item-1", vec)

@@ -155,9 +155,13 @@ func (e *Exact) Search(ctx context.Context, q []float32, k int, filter Filter) (
 	var t topk.Heap
 	t.Use(k, make([]topk.Scored, 0, min(k, len(e.ids))))
 	dim := e.dim
-	if set, ok := filter.(AllowSet); ok && len(set) < len(e.ids) {
-		for id := range set {
-			if i, ok := e.pos[id]; ok {
+	if listed, ok := filter.(ListedFilter); ok && listed.Len() < len(e.ids) {
+		for id, hint := range listed.Listed() {
+			i, ok := int(hint), hint >= 0 && int(hint) < len(e.ids) && e.ids[hint] == id
+			if !ok {
+				i, ok = e.pos[id]
+			}
+			if ok {
 				t.Push(int32(i), vec.Dot(u, e.data[i*dim:(i+1)*dim]))
 			}
 		}

@@ -126,6 +126,7 @@ type HNSW struct {
 
 	stripes [stripeCount]sync.Mutex
 	pool    sync.Pool
+	stats   filterCounters
 
 	// maps are the file mappings a load made, for Close (hnsw_map.go).
 	maps [][]byte
@@ -659,6 +660,12 @@ func (h *HNSW) greedy(s *searcher, q []float32, cur topk.Scored, l int, coarse b
 // before the neighbours are scored, so that more misses are outstanding at
 // once.
 func (h *HNSW) searchLayer(s *searcher, q []float32, ep topk.Scored, ef, l int, coarse bool, accept func(int32) bool) {
+	h.searchLayerWithin(s, q, ep, ef, l, coarse, accept, 0)
+}
+
+// searchLayerWithin is searchLayer stopping once it has scored more than
+// budget nodes (0: no limit); it reports whether it finished the walk.
+func (h *HNSW) searchLayerWithin(s *searcher, q []float32, ep topk.Scored, ef, l int, coarse bool, accept func(int32) bool, budget int) bool {
 	s.begin(len(h.levels))
 	s.cand = append(s.cand[:0], ep)
 	s.res = s.res[:0]
@@ -666,6 +673,7 @@ func (h *HNSW) searchLayer(s *searcher, q []float32, ep topk.Scored, ef, l int, 
 	if accept == nil || accept(ep.ID) {
 		s.res = append(s.res, ep)
 	}
+	scored := 0
 	done := func(c topk.Scored) bool { return len(s.res) >= ef && c.Score < s.res[0].Score }
 	for len(s.cand) > 0 {
 		var c topk.Scored
@@ -682,6 +690,9 @@ func (h *HNSW) searchLayer(s *searcher, q []float32, ep topk.Scored, ef, l int, 
 		if len(s.cand) > 0 && !done(s.cand[0]) {
 			c, s.cand = topk.MaxPop(s.cand)
 			s.gather(h.slot(c.ID, l))
+		}
+		if scored += len(s.nbuf); budget > 0 && scored > budget {
+			return false
 		}
 		h.touch(s, l)
 		h.score(s, q, coarse)
@@ -705,6 +716,7 @@ func (h *HNSW) searchLayer(s *searcher, q []float32, ep topk.Scored, ef, l int, 
 			}
 		}
 	}
+	return true
 }
 
 // touch loads the first word of the lists of the three best candidates
@@ -724,13 +736,41 @@ func (h *HNSW) Search(ctx context.Context, q []float32, k int, filter Filter) ([
 	return h.SearchEf(ctx, q, k, 0, filter)
 }
 
-// filterSample is how many nodes a FilterFunc is tried on to estimate how
-// many items it passes.
+// filterSample is how many nodes a filter that cannot list its items is
+// tried on to estimate how many items it passes.
 const filterSample = 256
+
+// The costs that choose how a filtered search runs, in the time it takes
+// a walk to score one node (measured at 1M items, dimension 64, with the
+// engine's catalogue filter; docs/BENCHMARKS.md "Filtered search at 1M"):
+//
+//   - walkScored: nodes an unfiltered walk scores per unit of ef. A walk
+//     with a filter passing a share p of the items goes on until ef of
+//     them are in its results: about walkScored·ef/p nodes.
+//   - listedCost: scoring one item a ListedFilter lists (listing it,
+//     finding its node from the hint or the id, the dot product on
+//     float32).
+//   - unlistedCost: asking a filter that cannot list its items about one
+//     node, which a scan of every node does before its dot product.
+const (
+	walkScored   = 18
+	listedCost   = 1.5
+	unlistedCost = 1.0
+)
 
 // SearchEf is Search with a search width ef for this query (ef ≤ 0: the
 // index's EfSearch; values below k are raised to k). A larger ef costs
 // time and buys recall.
+//
+// A filtered search either walks the graph, stepping through rejected
+// nodes until ef accepted ones are in its results, or scores the allowed
+// items directly: every item a ListedFilter lists, or every node for other
+// filters. It scans when the filter passes at most ExactCutoff items, or
+// when the walk it predicts (from how many items pass: counted by a
+// ListedFilter, sampled otherwise) costs more than the scan; a walk that
+// goes on past the scan's cost (the items that pass lie far from the
+// query, so the walk meets few of them) stops there and scans instead,
+// which bounds a search at about twice the cheaper of the two.
 func (h *HNSW) SearchEf(ctx context.Context, q []float32, k, ef int, filter Filter) ([]Result, error) {
 	u, err := normalized(q, h.dim)
 	if err != nil {
@@ -753,14 +793,25 @@ func (h *HNSW) SearchEf(ctx context.Context, q []float32, k, ef int, filter Filt
 	defer h.pool.Put(s)
 
 	all := acceptAll(filter)
+	budget := 0
 	if !all && h.opts.ExactCutoff >= 0 {
-		if set, ok := filter.(AllowSet); ok {
-			if len(set) <= h.opts.ExactCutoff {
-				return h.scanSet(s, u, k, set), nil
-			}
-		} else if h.estimatePassing(filter) <= h.opts.ExactCutoff {
-			return h.scan(ctx, s, u, k, filter)
+		listed, _ := filter.(ListedFilter)
+		live := len(h.pos)
+		var passing int
+		if listed != nil {
+			passing = min(listed.Len(), live)
+		} else {
+			passing = h.estimatePassing(filter)
 		}
+		scan := float64(live) * unlistedCost
+		if listed != nil {
+			scan = float64(passing) * listedCost
+		}
+		walk := float64(walkScored*ef) * float64(live) / float64(max(passing, 1))
+		if passing <= h.opts.ExactCutoff || walk > scan {
+			return h.scan(ctx, s, u, k, filter, listed)
+		}
+		budget = max(int(scan), 1)
 	}
 
 	ep, top, ok := h.loadTop()
@@ -786,7 +837,14 @@ func (h *HNSW) SearchEf(ctx context.Context, q []float32, k, ef int, filter Filt
 	default:
 		accept = func(i int32) bool { return !h.dead[i] && filter.Allow(h.ids[i]) }
 	}
-	h.searchLayer(s, u, cur, ef, 0, coarse, accept)
+	if !h.searchLayerWithin(s, u, cur, ef, 0, coarse, accept, budget) {
+		h.stats.fallbacks.Add(1)
+		listed, _ := filter.(ListedFilter)
+		return h.scan(ctx, s, u, k, filter, listed)
+	}
+	if !all {
+		h.stats.walks.Add(1)
+	}
 	if !coarse {
 		topk.SortBest(s.res)
 		return results(h.ids, s.res[:min(k, len(s.res))]), nil
@@ -805,6 +863,26 @@ func (h *HNSW) SearchEf(ctx context.Context, q []float32, k, ef int, filter Filt
 	}
 	s.tmp = t.Sorted()
 	return results(h.ids, s.tmp), nil
+}
+
+// FilterStats counts how filtered searches ran since the index was made or
+// loaded.
+type FilterStats struct {
+	// Walks walked the graph to the end. Scans scored the items a
+	// ListedFilter listed, FullScans asked a filter that cannot list its
+	// items about every node; either from the start, or after a walk
+	// that cost more than the scan would, which Fallbacks counts too.
+	Walks, Scans, FullScans, Fallbacks uint64
+}
+
+// FilterStats returns how the filtered searches so far ran.
+func (h *HNSW) FilterStats() FilterStats {
+	return FilterStats{Walks: h.stats.walks.Load(), Scans: h.stats.scans.Load(), FullScans: h.stats.fullScans.Load(), Fallbacks: h.stats.fallbacks.Load()}
+}
+
+// filterCounters are FilterStats' counters.
+type filterCounters struct {
+	walks, scans, fullScans, fallbacks atomic.Uint64
 }
 
 // estimatePassing estimates how many live items f accepts from a sample of
@@ -832,21 +910,28 @@ func (h *HNSW) estimatePassing(f Filter) int {
 	return int(float64(passed) / float64(tried) * float64(live))
 }
 
-func (h *HNSW) scanSet(s *searcher, u []float32, k int, set AllowSet) []Result {
+// scan scores the items f allows directly: those listed, when it can list
+// them, or every live node, asking the filter first.
+func (h *HNSW) scan(ctx context.Context, s *searcher, u []float32, k int, f Filter, listed ListedFilter) ([]Result, error) {
 	var t topk.Heap
 	t.Use(k, s.tmp)
-	for id := range set {
-		if i, ok := h.pos[id]; ok {
-			t.Push(i, vec.Dot(u, h.vec(i)))
+	if listed != nil {
+		h.stats.scans.Add(1)
+		n := 0
+		for id, hint := range listed.Listed() {
+			if n++; n%ctxEvery == 0 {
+				if err := ctx.Err(); err != nil {
+					return nil, err
+				}
+			}
+			if i, ok := h.node(id, hint); ok {
+				t.Push(i, vec.Dot(u, h.vec(i)))
+			}
 		}
+		s.tmp = t.Sorted()
+		return results(h.ids, s.tmp), nil
 	}
-	s.tmp = t.Sorted()
-	return results(h.ids, s.tmp)
-}
-
-func (h *HNSW) scan(ctx context.Context, s *searcher, u []float32, k int, f Filter) ([]Result, error) {
-	var t topk.Heap
-	t.Use(k, s.tmp)
+	h.stats.fullScans.Add(1)
 	for i := range h.ids {
 		if i%ctxEvery == 0 && i > 0 {
 			if err := ctx.Err(); err != nil {
@@ -860,6 +945,17 @@ func (h *HNSW) scan(ctx context.Context, s *searcher, u []float32, k int, f Filt
 	}
 	s.tmp = t.Sorted()
 	return results(h.ids, s.tmp), nil
+}
+
+// node returns the live node of id: at hint if it holds id there (no map
+// look-up, which at a million ids costs a few cache misses), else from the
+// map; h.mu is held.
+func (h *HNSW) node(id string, hint int32) (int32, bool) {
+	if hint >= 0 && int(hint) < len(h.ids) && !h.dead[hint] && h.ids[hint] == id {
+		return hint, true
+	}
+	i, ok := h.pos[id]
+	return i, ok
 }
 
 // Rebuild returns a new index with the live items and the same options,

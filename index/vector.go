@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"iter"
 	"math"
 
 	"github.com/duetrec/duet/internal/topk"
@@ -62,6 +63,23 @@ type FilterFunc func(id string) bool
 // Allow reports whether f accepts id; a nil FilterFunc accepts everything.
 func (f FilterFunc) Allow(id string) bool { return f == nil || f(id) }
 
+// A ListedFilter is a Filter that can list the ids it accepts. A search
+// given one knows how many items can pass without sampling, and when
+// scoring the listed items directly costs less than walking a graph past
+// the many rejected ones, it scores them.
+type ListedFilter interface {
+	Filter
+	// Len returns how many ids Listed yields, or a bound on it: a search
+	// plans with it before anything is listed.
+	Len() int
+	// Listed yields the ids Allow accepts, each with a hint: the position
+	// the index holds the id at when the index was filled in the order of
+	// the filter's source (a snapshot builds its catalogue and its graph
+	// in one order), or -1. An index uses a hint only after checking that
+	// it holds the id there, and looks the id up otherwise.
+	Listed() iter.Seq2[string, int32]
+}
+
 // AllowSet is a Filter accepting exactly the ids in the set. Its size is
 // known, so a small set is searched by scoring its members directly.
 type AllowSet map[string]struct{}
@@ -79,6 +97,20 @@ func NewAllowSet(ids ...string) AllowSet {
 func (s AllowSet) Allow(id string) bool {
 	_, ok := s[id]
 	return ok
+}
+
+// Len returns the size of s.
+func (s AllowSet) Len() int { return len(s) }
+
+// Listed yields the ids in s, without hints.
+func (s AllowSet) Listed() iter.Seq2[string, int32] {
+	return func(yield func(string, int32) bool) {
+		for id := range s {
+			if !yield(id, -1) {
+				return
+			}
+		}
+	}
 }
 
 // acceptAll reports whether f lets everything through, so the search can

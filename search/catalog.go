@@ -14,10 +14,16 @@ import (
 // It is safe for concurrent use; items handed out must not be modified.
 type Catalog struct {
 	mu    sync.RWMutex
-	items map[string]*content.Item
+	items map[string]entry
 	pop   map[string]float64
 	nums  map[string]int // items holding a number under each attribute key
 	keys  map[string]int // items holding each attribute key
+	// post are the items by category, tag and number, for filters: made
+	// the first time a filter asks (a catalog of a million items takes a
+	// second, which a snapshot's load should not wait for), then kept up
+	// to date. chunks are what NewCatalogOf was given: slots follow them.
+	post   *postings
+	chunks [][]content.Item
 
 	rankMu   sync.Mutex
 	ranked   []Scored // items by popularity, rebuilt when stale
@@ -31,7 +37,13 @@ const popularityRefresh = time.Second
 
 // NewCatalog returns an empty catalog.
 func NewCatalog() *Catalog {
-	return &Catalog{items: map[string]*content.Item{}, pop: map[string]float64{}, nums: map[string]int{}, keys: map[string]int{}, dirty: true}
+	return &Catalog{items: map[string]entry{}, pop: map[string]float64{}, nums: map[string]int{}, keys: map[string]int{}, dirty: true}
+}
+
+// entry is an item of the catalog and its slot in the postings.
+type entry struct {
+	it   *content.Item
+	slot uint32
 }
 
 // NewCatalogOf returns a catalog of the items in chunks, each kept in
@@ -44,23 +56,79 @@ func NewCatalogOf(chunks [][]content.Item, pop map[string]float64) *Catalog {
 		n += len(items)
 	}
 	c := NewCatalog()
-	c.items, c.pop = make(map[string]*content.Item, n), pop
+	c.items, c.pop, c.chunks = make(map[string]entry, n), pop, chunks
 	for _, items := range chunks {
 		for i := range items {
 			it := &items[i]
-			c.count(c.items[it.ID], -1)
-			c.items[it.ID] = it
+			c.count(c.items[it.ID].it, -1)
+			c.items[it.ID] = entry{it: it}
 			c.count(it, 1)
 		}
 	}
 	return c
 }
 
+// postings returns the catalog's postings, made on first use.
+func (c *Catalog) postings() *postings {
+	c.mu.RLock()
+	p := c.post
+	c.mu.RUnlock()
+	if p != nil {
+		return p
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.post == nil {
+		c.post = c.makePostings()
+	}
+	return c.post
+}
+
+// makePostings indexes the items: those of the chunks still in the catalog
+// in slots numbered by their place in the chunks, which is where a
+// snapshot's graph holds them (the slots of replaced and deleted ones left
+// free), then the items put since; c.mu is held.
+func (c *Catalog) makePostings() *postings {
+	n := 0
+	for _, items := range c.chunks {
+		n += len(items)
+	}
+	p := newPostings(n)
+	b := p.bulk()
+	for _, items := range c.chunks {
+		for i := range items {
+			it := &items[i]
+			if e, ok := c.items[it.ID]; ok && e.it == it {
+				c.items[it.ID] = b.add(it)
+			} else {
+				b.skip()
+			}
+		}
+	}
+	b.done()
+	for id, e := range c.items {
+		if int(e.slot) >= len(p.slots) || p.slots[e.slot] != e.it {
+			c.items[id] = p.add(e.it)
+		}
+	}
+	return p
+}
+
 // Put adds or replaces an item.
 func (c *Catalog) Put(it content.Item) {
 	c.mu.Lock()
-	c.count(c.items[it.ID], -1)
-	c.items[it.ID] = &it
+	old, ok := c.items[it.ID]
+	if ok {
+		c.count(old.it, -1)
+	}
+	if c.post == nil {
+		c.items[it.ID] = entry{it: &it}
+	} else {
+		if ok {
+			c.post.remove(old)
+		}
+		c.items[it.ID] = c.post.add(&it)
+	}
 	c.count(&it, 1)
 	c.mu.Unlock()
 	c.markDirty()
@@ -69,8 +137,13 @@ func (c *Catalog) Put(it content.Item) {
 // Delete removes an item; its popularity is kept should it come back.
 func (c *Catalog) Delete(id string) {
 	c.mu.Lock()
-	c.count(c.items[id], -1)
-	delete(c.items, id)
+	if old, ok := c.items[id]; ok {
+		c.count(old.it, -1)
+		if c.post != nil {
+			c.post.remove(old)
+		}
+		delete(c.items, id)
+	}
 	c.mu.Unlock()
 	c.markDirty()
 }
@@ -110,17 +183,17 @@ func (c *Catalog) HasNumber(key string) bool {
 // Item returns an item by id.
 func (c *Catalog) Item(id string) (*content.Item, bool) {
 	c.mu.RLock()
-	it, ok := c.items[id]
+	e, ok := c.items[id]
 	c.mu.RUnlock()
-	return it, ok
+	return e.it, ok
 }
 
 // Items returns every item, in id order.
 func (c *Catalog) Items() []content.Item {
 	c.mu.RLock()
 	out := make([]content.Item, 0, len(c.items))
-	for _, it := range c.items {
-		out = append(out, *it)
+	for _, e := range c.items {
+		out = append(out, *e.it)
 	}
 	c.mu.RUnlock()
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
@@ -133,8 +206,8 @@ func (c *Catalog) All() iter.Seq[*content.Item] {
 	return func(yield func(*content.Item) bool) {
 		c.mu.RLock()
 		defer c.mu.RUnlock()
-		for _, it := range c.items {
-			if !yield(it) {
+		for _, e := range c.items {
+			if !yield(e.it) {
 				return
 			}
 		}
@@ -200,6 +273,41 @@ func (c *Catalog) ranking() []Scored {
 	})
 	c.ranked, c.dirty, c.rankedAt = ranked, false, time.Now()
 	return ranked
+}
+
+// plan returns the part of f the postings list with the fewest items and
+// how many it lists; f must be listable.
+func (c *Catalog) plan(f *Filters) (listing, int) {
+	p := c.postings()
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	// A filter may be listable and still list nothing (a string equal to
+	// something and in a numeric range can match no item).
+	l, n, _ := p.plan(f)
+	return l, max(n, 0)
+}
+
+// listed returns the items l, the listing of f, lists that pass f and are
+// not in exclude.
+func (c *Catalog) listed(l listing, f *Filters, exclude map[string]bool) []listedItem {
+	p := c.postings()
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return p.items(l, f, exclude)
+}
+
+// listable reports whether the postings can list the items f may pass:
+// f names categories, tags, or a number or numeric range.
+func (f *Filters) listable() bool {
+	if len(f.Categories)+len(f.Tags) > 0 {
+		return true
+	}
+	for _, a := range f.Attributes {
+		if a.Min != nil || a.Max != nil || a.Equals != nil && a.Equals.IsNum {
+			return true
+		}
+	}
+	return false
 }
 
 // match reports whether an item passes the filters, with the same meaning

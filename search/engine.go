@@ -5,11 +5,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 	"math"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/duetrec/duet/content"
@@ -354,7 +356,7 @@ func (e *Engine) Search(ctx context.Context, req Request) (*Result, error) {
 		// index, can then be found: finish drops it.
 		var filter index.Filter
 		if allow != nil {
-			filter = e.itemFilter(&req, allow)
+			filter = e.itemFilter(&req, allow, seen)
 		}
 		hits, err := e.vectors.Search(ctx, v, req.Window, filter)
 		if err != nil {
@@ -527,9 +529,10 @@ func (e *Engine) Similar(ctx context.Context, itemID string, req Request) (*Resu
 	if !ok {
 		return nil, fmt.Errorf("similar to %q: %w", itemID, ErrNotFound)
 	}
-	allow := e.allowFunc(&req, map[string]bool{itemID: true})
+	exclude := map[string]bool{itemID: true}
+	allow := e.allowFunc(&req, exclude)
 	t := time.Now()
-	hits, err := e.vectors.Search(ctx, v, req.Window, e.itemFilter(&req, allow))
+	hits, err := e.vectors.Search(ctx, v, req.Window, e.itemFilter(&req, allow, exclude))
 	if err != nil {
 		return nil, fmt.Errorf("similar to %q: %w", itemID, err)
 	}
@@ -562,15 +565,36 @@ func (e *Engine) allowFunc(req *Request, exclude map[string]bool) func(*content.
 // item of the catalog with allow; Conditions states the request's filters
 // for an index that filters on its own side (a remote one, which cannot
 // ask the catalog about each item it visits) and leaves the rest, such as
-// exclude-seen, to Allow.
+// exclude-seen, to Allow. When the filters name categories, tags or a
+// numeric range it is a listedFilter.
 type itemFilter struct {
 	cat   *Catalog
 	allow func(*content.Item) bool
 	cond  text.Filter
 }
 
-func (e *Engine) itemFilter(req *Request, allow func(*content.Item) bool) *itemFilter {
-	return &itemFilter{cat: e.cat, allow: allow, cond: req.Filters.conditions()}
+// itemFilter returns the vector side's filter of a request whose items
+// must pass allow: its filters, and not one of exclude.
+func (e *Engine) itemFilter(req *Request, allow func(*content.Item) bool, exclude map[string]bool) index.Filter {
+	return newItemFilter(e.cat, &req.Filters, allow, exclude)
+}
+
+func newItemFilter(cat *Catalog, filters *Filters, allow func(*content.Item) bool, exclude map[string]bool) index.Filter {
+	f := &itemFilter{cat: cat, allow: allow, cond: filters.conditions()}
+	if filters.listable() {
+		return &listedFilter{itemFilter: f, filters: filters, exclude: exclude}
+	}
+	return f
+}
+
+// VectorFilter returns the filter a search's vector side takes for the
+// given filters (and no exclusions) over the catalog: what a benchmark of
+// filtered vector search measures.
+func (c *Catalog) VectorFilter(f Filters) (index.Filter, error) {
+	if err := f.validate(); err != nil {
+		return nil, err
+	}
+	return newItemFilter(c, &f, f.match, nil), nil
 }
 
 func (f *itemFilter) Allow(id string) bool {
@@ -580,6 +604,45 @@ func (f *itemFilter) Allow(id string) bool {
 
 // Conditions returns the request's filters as the text index takes them.
 func (f *itemFilter) Conditions() text.Filter { return f.cond }
+
+// listedFilter is an itemFilter that lists the items it allows from the
+// catalog's postings (index.ListedFilter), so that the vector index knows
+// how many may pass without sampling and scores them directly when they
+// are few. The listing is planned on first use, so that an index that
+// never asks costs nothing; the items listed are checked as they are
+// listed, with the item at hand.
+type listedFilter struct {
+	*itemFilter
+	filters *Filters
+	exclude map[string]bool
+	once    sync.Once
+	l       listing
+	n       int
+}
+
+func (f *listedFilter) plan() {
+	f.once.Do(func() { f.l, f.n = f.cat.plan(f.filters) })
+}
+
+// Len returns how many items the listing holds, a bound on how many pass.
+func (f *listedFilter) Len() int {
+	f.plan()
+	return f.n
+}
+
+// Listed yields the listed items that pass, with their catalog slots as
+// hints.
+func (f *listedFilter) Listed() iter.Seq2[string, int32] {
+	f.plan()
+	items := f.cat.listed(f.l, f.filters, f.exclude)
+	return func(yield func(string, int32) bool) {
+		for _, it := range items {
+			if !yield(it.id, it.slot) {
+				return
+			}
+		}
+	}
+}
 
 // blend picks the vector to search with: the user's, the query's, or
 // their weighted sum.

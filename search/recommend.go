@@ -160,7 +160,7 @@ func (e *Engine) Candidates(ctx context.Context, req Request) (*Candidates, erro
 	c.allow = e.allowFunc(&req, seen)
 	var filter index.Filter
 	if c.allow != nil {
-		filter = e.itemFilter(&req, c.allow)
+		filter = e.itemFilter(&req, c.allow, seen)
 	}
 	// The whole history goes to the model, which reads its own window.
 	for _, id := range history {
