@@ -23,6 +23,10 @@ type ANNData struct {
 	base, qs []float32
 	n, nq    int
 	ids      []string
+	// clusters are the generated base vectors' clusters, in [0, c); nil
+	// for vectors read from files.
+	clusters []int32
+	c        int
 }
 
 // Dim is the vectors' dimension.
@@ -61,11 +65,14 @@ func GenerateClustered(n, nq, dim, c int, spread float64, seed uint64) (*ANNData
 		vec.Normalize(ci)
 	}
 	sigma := spread / math.Sqrt(float64(dim))
-	draw := func(m int) []float32 {
+	draw := func(m int, clusters []int32) []float32 {
 		out := make([]float32, m*dim)
 		for i := range m {
 			v := out[i*dim : (i+1)*dim]
 			ci := rng.IntN(c)
+			if clusters != nil {
+				clusters[i] = int32(ci)
+			}
 			for j := range v {
 				v[j] = centres[ci*dim+j] + float32(rng.NormFloat64()*sigma)
 			}
@@ -73,9 +80,9 @@ func GenerateClustered(n, nq, dim, c int, spread float64, seed uint64) (*ANNData
 		}
 		return out
 	}
-	d := &ANNData{dim: dim, n: n, nq: nq}
-	d.base = draw(n)
-	d.qs = draw(nq)
+	d := &ANNData{dim: dim, n: n, nq: nq, clusters: make([]int32, n), c: c}
+	d.base = draw(n, d.clusters)
+	d.qs = draw(nq, nil)
 	d.ids = positionIDs(n)
 	return d, nil
 }

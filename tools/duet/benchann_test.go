@@ -62,3 +62,24 @@ func TestBenchANN_Usage(t *testing.T) {
 		}
 	}
 }
+
+func TestBenchFilter_Usage(t *testing.T) {
+	for _, args := range [][]string{
+		{"--shares", "0.5,x"},
+		{"--shares", "2"},
+		{"--ef", "0"},
+		{"--n", "0"},
+		{"--k", "0"},
+		{"extra"},
+	} {
+		cmd := newBenchFilterCmd()
+		cmd.SetArgs(args)
+		cmd.SetOut(&bytes.Buffer{})
+		cmd.SetErr(&bytes.Buffer{})
+		cmd.SilenceUsage, cmd.SilenceErrors = true, true
+		var ue usageError
+		if err := cmd.ExecuteContext(context.Background()); !errors.As(err, &ue) {
+			t.Errorf("%v: %v, want a usage error", args, err)
+		}
+	}
+}

@@ -15,7 +15,7 @@ func newBenchCmd() *cobra.Command {
 			return usagef("bench needs one of: ann, search, text, http, snapshot")
 		},
 	}
-	cmd.AddCommand(newBenchANNCmd(), newBenchSearchCmd(), newBenchTextCmd(), newBenchHTTPCmd(), newBenchSnapshotCmd())
+	cmd.AddCommand(newBenchANNCmd(), newBenchSearchCmd(), newBenchTextCmd(), newBenchHTTPCmd(), newBenchSnapshotCmd(), newBenchFilterCmd())
 	return cmd
 }
 
