@@ -1,6 +1,7 @@
 // Package bench holds Duet's benchmark harnesses, what `duet bench`
 // measures: the vector indexes against an exact scan and hnswlib
-// (RunANN, on vectors from GenerateClustered or ReadFvecs), hybrid
+// (RunANN, on vectors from GenerateClustered or ReadFvecs), filtered
+// vector search through the catalogue's filters (RunFilter), hybrid
 // requests in process (RunSearch), the text index (RunText), a running
 // server over HTTP (RunHTTP) and a snapshot's files, load and write times
 // and compression (RunSnapshot).

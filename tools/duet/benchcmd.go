@@ -8,7 +8,7 @@ import (
 
 func newBenchCmd() *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "bench ann|search|text|http|snapshot [...]",
+		Use:   "bench ann|filter|search|text|http|snapshot [...]",
 		Short: "Measure speed and quality: the vector index, the ranker, the text index, the HTTP server",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
