@@ -793,9 +793,9 @@ func (h *HNSW) SearchEf(ctx context.Context, q []float32, k, ef int, filter Filt
 	defer h.pool.Put(s)
 
 	all := acceptAll(filter)
+	listed, _ := filter.(ListedFilter)
 	budget := 0
 	if !all && h.opts.ExactCutoff >= 0 {
-		listed, _ := filter.(ListedFilter)
 		live := len(h.pos)
 		var passing int
 		if listed != nil {
@@ -839,7 +839,6 @@ func (h *HNSW) SearchEf(ctx context.Context, q []float32, k, ef int, filter Filt
 	}
 	if !h.searchLayerWithin(s, u, cur, ef, 0, coarse, accept, budget) {
 		h.stats.fallbacks.Add(1)
-		listed, _ := filter.(ListedFilter)
 		return h.scan(ctx, s, u, k, filter, listed)
 	}
 	if !all {

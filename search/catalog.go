@@ -281,10 +281,7 @@ func (c *Catalog) plan(f *Filters) (listing, int) {
 	p := c.postings()
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	// A filter may be listable and still list nothing (a string equal to
-	// something and in a numeric range can match no item).
-	l, n, _ := p.plan(f)
-	return l, max(n, 0)
+	return p.plan(f)
 }
 
 // listed returns the items l, the listing of f, lists that pass f and are

@@ -227,8 +227,9 @@ type listing struct {
 }
 
 // plan returns the listing of f with the fewest items and how many it
-// lists, or false when f has no part the postings can list.
-func (p *postings) plan(f *Filters) (listing, int, bool) {
+// lists. A listable f may list nothing (a string equal to something and
+// in a numeric range can match no item): then the listing is empty.
+func (p *postings) plan(f *Filters) (listing, int) {
 	var (
 		best  listing
 		n     = -1
@@ -263,7 +264,7 @@ func (p *postings) plan(f *Filters) (listing, int, bool) {
 			best, n = r, m
 		}
 	}
-	return best, n, n >= 0
+	return best, max(n, 0)
 }
 
 // union returns a new bitmap of the items under any of keys.
