@@ -293,6 +293,19 @@ func (c *Catalog) listed(l listing, f *Filters, exclude map[string]bool) []liste
 	return p.items(l, f, exclude)
 }
 
+// slotted returns an item by id with its slot once the postings are made
+// (-1 before: a slot is only a hint).
+func (c *Catalog) slotted(id string) (*content.Item, int32, bool) {
+	c.mu.RLock()
+	e, ok := c.items[id]
+	slot := int32(-1)
+	if c.post != nil {
+		slot = int32(e.slot)
+	}
+	c.mu.RUnlock()
+	return e.it, slot, ok
+}
+
 // listable reports whether the postings can list the items f may pass:
 // f names categories, tags, or a number or numeric range.
 func (f *Filters) listable() bool {

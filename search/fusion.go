@@ -32,8 +32,9 @@ type fused struct {
 // sim (its own vector against the request's) and joins the vector list in
 // its place by that score, after the items already there that score the
 // same, as if the vector search had found it; a candidate sim cannot
-// score stays out of it.
-func fuse(vec, kw []Scored, sim func(id string) (float64, bool), f Fusion, alpha, rrfK float64) []fused {
+// score stays out of it. kwWeight scales the keyword list's part of a
+// fused score: 1 in full.
+func fuse(vec, kw []Scored, sim func(id string) (float64, bool), f Fusion, alpha, rrfK, kwWeight float64) []fused {
 	// Candidates are values in one slice, found by id through a map to
 	// their index: one allocation for all of them rather than one each,
 	// and both recycled.
@@ -81,7 +82,7 @@ func fuse(vec, kw []Scored, sim func(id string) (float64, bool), f Fusion, alpha
 				c.score += 1 / (rrfK + float64(c.vectorRank))
 			}
 			if c.keywordRank > 0 {
-				c.score += 1 / (rrfK + float64(c.keywordRank))
+				c.score += kwWeight / (rrfK + float64(c.keywordRank))
 			}
 		}
 	case FusionRelative:
@@ -92,7 +93,7 @@ func fuse(vec, kw []Scored, sim func(id string) (float64, bool), f Fusion, alpha
 				c.score += alpha * vn(c.vector)
 			}
 			if c.keywordRank > 0 {
-				c.score += (1 - alpha) * kn(c.keyword)
+				c.score += kwWeight * (1 - alpha) * kn(c.keyword)
 			}
 		}
 	case FusionWeighted:
@@ -102,7 +103,7 @@ func fuse(vec, kw []Scored, sim func(id string) (float64, bool), f Fusion, alpha
 				c.score += alpha * c.vector
 			}
 			if c.keywordRank > 0 {
-				c.score += (1 - alpha) * c.keyword
+				c.score += kwWeight * (1 - alpha) * c.keyword
 			}
 		}
 	}

@@ -226,6 +226,30 @@ func TestSearch_AsYouType(t *testing.T) {
 			t.Errorf("q=%s: %v, want zz-new found %v", c.query, ids, c.found)
 		}
 	}
+	// While the word is typed, the vector list is drawn from the items
+	// holding a word it begins: here the new item alone.
+	for _, c := range []struct {
+		query      string
+		unfinished int
+	}{
+		{"quasari", 1},
+		{"quasari+", 0},
+		{"quasari&prefix=false", 0},
+	} {
+		rec := f.do("GET", "/v1/search?mode=vector&k=5&q="+c.query, "", "")
+		var resp struct {
+			Hits []struct {
+				ID string `json:"id"`
+			} `json:"hits"`
+			Unfinished int `json:"unfinished"`
+		}
+		if err := json.Unmarshal(rec.Body.Bytes(), &resp); err != nil || rec.Code != 200 {
+			t.Fatalf("%s: %d %s", c.query, rec.Code, rec.Body)
+		}
+		if resp.Unfinished != c.unfinished || c.unfinished == 1 && (len(resp.Hits) != 1 || resp.Hits[0].ID != "zz-new") {
+			t.Errorf("q=%s, vector mode: %s, want unfinished %d", c.query, rec.Body, c.unfinished)
+		}
+	}
 	// The words that found it, marked; every hit of the hybrid list, the
 	// vector side's included, is highlighted by the same words.
 	for _, c := range []struct{ target, want string }{

@@ -291,6 +291,7 @@ type searchResponse struct {
 	Facets     map[string][]search.FacetCount `json:"facets,omitempty"`
 	Reading    *text.Reading                  `json:"reading,omitempty"`
 	Degraded   string                         `json:"degraded,omitempty"`
+	Unfinished int                            `json:"unfinished,omitempty"`
 	Mode       search.Mode                    `json:"mode"`
 	Fusion     search.Fusion                  `json:"fusion"`
 	Source     string                         `json:"source"`
@@ -310,7 +311,7 @@ func (s *Server) respond(c echo.Context, start time.Time, res *search.Result, im
 		}
 	}
 	return c.JSON(http.StatusOK, searchResponse{
-		Hits: hits, Total: res.Total, TotalExact: res.TotalExact, Facets: res.Facets, Reading: res.Reading, Degraded: res.Degraded, Mode: res.Mode, Fusion: res.Fusion, Source: res.Source,
+		Hits: hits, Total: res.Total, TotalExact: res.TotalExact, Facets: res.Facets, Reading: res.Reading, Degraded: res.Degraded, Unfinished: res.Unfinished, Mode: res.Mode, Fusion: res.Fusion, Source: res.Source,
 		TookMS: float64(time.Since(start).Microseconds()) / 1000, Timing: res.Timing, ImpressionID: impressionID,
 	})
 }

@@ -10,6 +10,8 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/RoaringBitmap/roaring/v2"
+	"github.com/blevesearch/bleve/v2/index/scorch"
 	bsearcher "github.com/blevesearch/bleve/v2/search/searcher"
 	bindex "github.com/blevesearch/bleve_index_api"
 )
@@ -466,4 +468,96 @@ func (t *Index) Complete(ctx context.Context, prefix string, k int) ([]string, e
 		return nil, fmt.Errorf("text complete: %w", err)
 	}
 	return words, nil
+}
+
+// Unfinished returns the items holding a word that the last word of q's
+// text begins while that word is still being typed: with q.Prefix, text
+// not ending in a space or punctuation, and a last word that is no word
+// of the catalogue itself ("comed", not "come"). ok is false otherwise;
+// when no word begins so; when more than max items may hold the words it
+// begins (their counts summed, a bound on the items, over max: so many
+// would hardly narrow anything, and listing them costs); and for an index
+// written before the words field. The ids come in the index's document
+// order.
+//
+// A list that cannot read part of a word (an embedding's: "ei" is no
+// word) is narrowed to these items: every completion is in them, where
+// the keyword side searches the commonest few.
+func (t *Index) Unfinished(ctx context.Context, q Query, max int) (ids []string, ok bool, err error) {
+	if len(q.Text) > MaxQueryBytes || !utf8.ValidString(q.Text) {
+		return nil, false, fmt.Errorf("%w: text of %d bytes or not UTF-8", ErrInvalidQuery, len(q.Text))
+	}
+	_, word := LastWord(q.Text)
+	word = strings.ToLower(word)
+	if !q.Prefix || word == "" || max < 1 {
+		return nil, false, nil
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, false, err
+	}
+	err = t.read(func(r bindex.IndexReader) error {
+		snap, isScorch := r.(*scorch.IndexSnapshot)
+		if !isScorch {
+			return nil
+		}
+		terms, err := beginning(r, word, max)
+		if err != nil || len(terms) == 0 {
+			return err
+		}
+		segs := snap.Segments()
+		var docs []matchHit
+		var held roaring.Bitmap
+		for si, ss := range segs {
+			held.Clear()
+			for _, term := range terms {
+				l, err := t.segPostings(ctx, ss, fieldWords, []byte(term))
+				if err != nil {
+					return notScorch(err)
+				}
+				held.AddMany(l.docs)
+			}
+			if del := ss.Deleted(); del != nil {
+				held.AndNot(del)
+			}
+			for it := held.Iterator(); it.HasNext(); {
+				docs = append(docs, matchHit{Key: uint64(si)<<32 | uint64(it.Next())})
+			}
+		}
+		ids = make([]string, len(docs))
+		if err := t.cache.externalIDs(segs, docs, ids); err != nil {
+			return err
+		}
+		ok = true
+		return nil
+	})
+	if err != nil {
+		return nil, false, fmt.Errorf("text unfinished: %w", err)
+	}
+	return ids, ok, nil
+}
+
+// beginning returns the words of the words field that word begins, or
+// none when word is one of them or when more than max items may hold
+// them.
+func beginning(r bindex.IndexReader, word string, max int) ([]string, error) {
+	d, err := r.FieldDictPrefix(fieldWords, []byte(word))
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	var terms []string
+	var held uint64
+	for {
+		e, err := d.Next()
+		if err != nil {
+			return nil, err
+		}
+		if e == nil {
+			return terms, nil
+		}
+		if held += e.Count; e.Term == word || held > uint64(max) {
+			return nil, nil
+		}
+		terms = append(terms, e.Term)
+	}
 }

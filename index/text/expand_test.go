@@ -183,3 +183,60 @@ func TestIndex_Complete(t *testing.T) {
 		t.Errorf("invalid UTF-8: %v", err)
 	}
 }
+
+func TestIndex_Unfinished(t *testing.T) {
+	ctx := context.Background()
+	tx := expandIndex(t)
+	check := func(t *testing.T, q text.Query, max int, want []string) {
+		t.Helper()
+		got, ok, err := tx.Unfinished(ctx, q, max)
+		if err != nil {
+			t.Fatal(err)
+		}
+		slices.Sort(got)
+		if ok != (want != nil) || !slices.Equal(got, want) {
+			t.Errorf("%q (max %d): %v %v, want %v", q.Text, max, got, ok, want)
+		}
+	}
+	for _, tt := range []struct {
+		name string
+		q    text.Query
+		max  int
+		want []string // nil: ok false
+	}{
+		{"a beginning", text.Query{Text: "ro", Prefix: true}, 10, []string{"rock", "rocket"}},
+		{"in capitals", text.Query{Text: "RO", Prefix: true}, 10, []string{"rock", "rocket"}},
+		{"after a finished word", text.Query{Text: "engines ro", Prefix: true}, 10, []string{"rock", "rocket"}},
+		{"in a description too", text.Query{Text: "en", Prefix: true}, 10, []string{"rocket", "spacecraft"}},
+		{"a beginning no stem spells", text.Query{Text: "comed", Prefix: true}, 10, []string{"comedy"}},
+		{"a word of its own is finished", text.Query{Text: "rock", Prefix: true}, 10, nil},
+		{"a space finishes it", text.Query{Text: "ro ", Prefix: true}, 10, nil},
+		{"punctuation finishes it", text.Query{Text: "ro.", Prefix: true}, 10, nil},
+		{"prefixes not asked", text.Query{Text: "ro"}, 10, nil},
+		{"no word begins so", text.Query{Text: "zz", Prefix: true}, 10, nil},
+		{"held by more than max", text.Query{Text: "ro", Prefix: true}, 1, nil},
+		{"held by max exactly", text.Query{Text: "ro", Prefix: true}, 2, []string{"rock", "rocket"}},
+		{"blank", text.Query{Text: "  ", Prefix: true}, 10, nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) { check(t, tt.q, tt.max, tt.want) })
+	}
+	if _, _, err := tx.Unfinished(ctx, text.Query{Text: "a\xffb", Prefix: true}, 10); !errors.Is(err, text.ErrInvalidQuery) {
+		t.Errorf("invalid UTF-8: %v", err)
+	}
+
+	// Edits show at once: a deleted item is no longer held, a new one is,
+	// and an item whose words changed is held by its new words alone.
+	ro := text.Query{Text: "ro", Prefix: true}
+	if err := tx.Delete(ctx, "rocket"); err != nil {
+		t.Fatal(err)
+	}
+	check(t, ro, 10, []string{"rock"})
+	if err := tx.Upsert(ctx, textItem("robot", "Robot Kits", "Servos.", nil, nil, nil)); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Upsert(ctx, textItem("rock", "Jazz Music", "Horns, soft.", nil, nil, nil)); err != nil {
+		t.Fatal(err)
+	}
+	check(t, ro, 10, []string{"robot"})
+	check(t, text.Query{Text: "ja", Prefix: true}, 10, []string{"rock"})
+}

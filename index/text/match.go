@@ -121,10 +121,15 @@ type segKey struct {
 	field, term string
 }
 
-// docKey names a document of a segment.
-type docKey struct {
-	seg uint64
-	doc uint32
+// docKey names a document of a segment: the segment's id in the high
+// half, the document's number in it in the low. One word hashes several
+// times faster than a struct, and a request may look up thousands.
+// Scorch numbers segments in order as it makes them, so an id past 32
+// bits would take billions of them; such a segment's ids are not cached.
+type docKey uint64
+
+func docKeyOf(seg uint64, doc uint32) (docKey, bool) {
+	return docKey(seg<<32 | uint64(doc)), seg <= math.MaxUint32
 }
 
 // postingsCache keeps the posting lists read lately, by segment, and the
@@ -183,15 +188,16 @@ func (c *postingsCache) reset() {
 	c.mu.Unlock()
 }
 
-// externalIDs sets the ID of each hit from its segment, through the
-// cache where it can.
-func (c *postingsCache) externalIDs(segs []*scorch.SegmentSnapshot, docs []matchHit, hits []Hit) error {
+// externalIDs sets ids[i] to the external id of docs[i], read from its
+// segment, through the cache where it can.
+func (c *postingsCache) externalIDs(segs []*scorch.SegmentSnapshot, docs []matchHit, ids []string) error {
 	var miss []int
 	c.mu.Lock()
 	for i, d := range docs {
 		seg, local := hitDoc(d)
-		if id, ok := c.ids[docKey{segs[seg].Id(), local}]; ok {
-			hits[i].ID = id
+		key, ok := docKeyOf(segs[seg].Id(), local)
+		if id, found := c.ids[key]; ok && found {
+			ids[i] = id
 		} else {
 			miss = append(miss, i)
 		}
@@ -206,7 +212,7 @@ func (c *postingsCache) externalIDs(segs []*scorch.SegmentSnapshot, docs []match
 		if err != nil {
 			return err
 		}
-		hits[i].ID = string(id)
+		ids[i] = string(id)
 	}
 	if c.budget == 0 {
 		return nil
@@ -218,7 +224,9 @@ func (c *postingsCache) externalIDs(segs []*scorch.SegmentSnapshot, docs []match
 	}
 	for _, i := range miss {
 		seg, local := hitDoc(docs[i])
-		c.ids[docKey{segs[seg].Id(), local}] = hits[i].ID
+		if key, ok := docKeyOf(segs[seg].Id(), local); ok {
+			c.ids[key] = ids[i]
+		}
 	}
 	return nil
 }
@@ -545,8 +553,12 @@ func (t *Index) matchIn(ctx context.Context, r bindex.IndexReader, q *Query, ter
 	for i, h := range hits {
 		res.Hits[i].Score = h.Score
 	}
-	if err := t.cache.externalIDs(segs, hits, res.Hits); err != nil {
+	ids := make([]string, len(hits))
+	if err := t.cache.externalIDs(segs, hits, ids); err != nil {
 		return Result{}, false, err
+	}
+	for i, id := range ids {
+		res.Hits[i].ID = id
 	}
 	return res, true, nil
 }
