@@ -262,7 +262,7 @@ type FacetCount struct {
 type Timings struct {
 	User    time.Duration `json:"user_ns"`    // history read and user vector
 	Query   time.Duration `json:"query_ns"`   // query vector
-	ANN     time.Duration `json:"ann_ns"`     // vector search and re-scoring
+	ANN     time.Duration `json:"ann_ns"`     // vector search and re-scoring; the wait for the items a word being typed begins
 	Keyword time.Duration `json:"keyword_ns"` // text search
 	Fusion  time.Duration `json:"fusion_ns"`
 	Rerank  time.Duration `json:"rerank_ns"` // MMR, category cap, explanations
@@ -369,7 +369,7 @@ func (e *Engine) Search(ctx context.Context, req Request) (*Result, error) {
 			return nil, fmt.Errorf("search: %w", unfinished.err)
 		}
 		if unfinished.ok {
-			narrow, kwWeight, res.Unfinished = newUnfinishedFilter(e.cat, unfinished.ids), unfinishedKeywordWeight, len(unfinished.ids)
+			narrow, kwWeight, res.Unfinished = newUnfinishedFilter(e.cat, unfinished.ids, allow), unfinishedKeywordWeight, len(unfinished.ids)
 		}
 		res.Timing.ANN += time.Since(t)
 	}
@@ -384,7 +384,7 @@ func (e *Engine) Search(ctx context.Context, req Request) (*Result, error) {
 		var filter index.Filter
 		switch {
 		case narrow != nil:
-			narrow.allow, filter = allow, narrow
+			filter = narrow
 		case allow != nil:
 			filter = e.itemFilter(&req, allow, seen)
 		}
@@ -728,8 +728,8 @@ type unfinishedFilter struct {
 	set   index.AllowSet
 }
 
-func newUnfinishedFilter(cat *Catalog, held []string) *unfinishedFilter {
-	return &unfinishedFilter{cat: cat, held: held}
+func newUnfinishedFilter(cat *Catalog, held []string, allow func(*content.Item) bool) *unfinishedFilter {
+	return &unfinishedFilter{cat: cat, held: held, allow: allow}
 }
 
 // holds reports whether id is one of the items held.
