@@ -229,8 +229,9 @@ type Result struct {
 	// dropped as stop words.
 	Reading *text.Reading `json:"reading,omitempty"`
 	// Unfinished, when the last word of the query is being typed (Prefix,
-	// no space after it, no word of its own), is how many items hold a
-	// word it begins: the vector list was drawn from them alone.
+	// no space after it, no word of the index's dictionary), is how many
+	// items hold a word it begins: the vector list was drawn from them
+	// alone.
 	Unfinished int `json:"unfinished,omitempty"`
 	// Degraded, when set, says what the answer had to do without: the
 	// user's history when the store holding it could not be reached
@@ -293,8 +294,14 @@ func (e *Engine) Search(ctx context.Context, req Request) (*Result, error) {
 	}
 	var unfinished *unfinishedCall
 	if tn, ok := e.text.(textNarrower); ok && req.Prefix && req.Query != "" && req.Mode != ModeKeyword && req.Vector == nil {
-		unfinished = startUnfinished(ctx, tn, req.textQuery(), min(maxUnfinished, e.cat.Len()/4))
-		defer unfinished.wait()
+		if max := min(maxUnfinished, e.cat.Len()/4); max > 0 {
+			// A request that fails early stops the listing rather than
+			// waiting for it.
+			uctx, cancel := context.WithCancel(ctx)
+			unfinished = startUnfinished(uctx, tn, req.textQuery(), max)
+			defer unfinished.wait()
+			defer cancel()
+		}
 	}
 
 	// The user: history, what to exclude, the user vector.
@@ -366,7 +373,7 @@ func (e *Engine) Search(ctx context.Context, req Request) (*Result, error) {
 		t := time.Now()
 		unfinished.wait()
 		if unfinished.err != nil {
-			return nil, fmt.Errorf("search: %w", unfinished.err)
+			return nil, fmt.Errorf("search: the word being typed: %w", unfinished.err)
 		}
 		if unfinished.ok {
 			narrow, kwWeight, res.Unfinished = newUnfinishedFilter(e.cat, unfinished.ids, allow), unfinishedKeywordWeight, len(unfinished.ids)

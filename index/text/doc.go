@@ -10,7 +10,9 @@
 // default). Both expand a word into a few dictionary terms at lower
 // weights, so items holding the words as typed rank first; prefixes are
 // looked up among whole words (an unstemmed field), typos among the
-// stems. Interpret gives the one reading of the words an embedding needs.
+// stems. Interpret gives the one reading of the words an embedding needs;
+// Unfinished lists the items holding any word a word still being typed
+// begins, for a list that cannot read part of a word to be drawn from.
 //
 // The editors' synonyms and stop words (Query.Vocabulary, made by
 // NewVocabulary, which refuses sets that loop or contradict) are applied to

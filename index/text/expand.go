@@ -472,10 +472,11 @@ func (t *Index) Complete(ctx context.Context, prefix string, k int) ([]string, e
 
 // Unfinished returns the items holding a word that the last word of q's
 // text begins while that word is still being typed: with q.Prefix, text
-// not ending in a space or punctuation, and a last word that is no word
-// of the catalogue itself ("comed", not "come"). ok is false otherwise;
-// when no word begins so; when more than max items may hold the words it
-// begins (their counts summed, a bound on the items, over max: so many
+// ending in the word (no space or punctuation after it), and a last word
+// that is no word of the index's dictionary itself ("comed", not "come").
+// ok is false otherwise; when no item holds a word it begins; when the
+// words it begins are counted in more than max items (their dictionary
+// counts summed, deleted items included: a bound on the items; so many
 // would hardly narrow anything, and listing them costs); and for an index
 // written before the words field. The ids come in the index's document
 // order.
@@ -487,11 +488,16 @@ func (t *Index) Unfinished(ctx context.Context, q Query, max int) (ids []string,
 	if len(q.Text) > MaxQueryBytes || !utf8.ValidString(q.Text) {
 		return nil, false, fmt.Errorf("%w: text of %d bytes or not UTF-8", ErrInvalidQuery, len(q.Text))
 	}
-	_, word := LastWord(q.Text)
-	word = strings.ToLower(word)
-	if !q.Prefix || word == "" || max < 1 {
+	if !q.Prefix || max < 1 {
 		return nil, false, nil
 	}
+	// The word as the words field cut and lowercased it ("l'amo", not
+	// "amo"; a final sigma as the index holds it), if the text ends in it.
+	toks := t.words.Analyze([]byte(q.Text))
+	if len(toks) == 0 || toks[len(toks)-1].End != len(q.Text) {
+		return nil, false, nil
+	}
+	word := string(toks[len(toks)-1].Term)
 	if err := ctx.Err(); err != nil {
 		return nil, false, err
 	}
@@ -522,6 +528,9 @@ func (t *Index) Unfinished(ctx context.Context, q Query, max int) (ids []string,
 			for it := held.Iterator(); it.HasNext(); {
 				docs = append(docs, matchHit{Key: uint64(si)<<32 | uint64(it.Next())})
 			}
+		}
+		if len(docs) == 0 {
+			return nil // the words' items are deleted: nothing to draw from
 		}
 		ids = make([]string, len(docs))
 		if err := t.cache.externalIDs(segs, docs, ids); err != nil {

@@ -187,6 +187,9 @@ func TestIndex_Complete(t *testing.T) {
 func TestIndex_Unfinished(t *testing.T) {
 	ctx := context.Background()
 	tx := expandIndex(t)
+	if err := tx.Upsert(ctx, textItem("amour", "L'Amour Fou", "", nil, nil, nil)); err != nil {
+		t.Fatal(err)
+	}
 	check := func(t *testing.T, q text.Query, max int, want []string) {
 		t.Helper()
 		got, ok, err := tx.Unfinished(ctx, q, max)
@@ -209,6 +212,7 @@ func TestIndex_Unfinished(t *testing.T) {
 		{"after a finished word", text.Query{Text: "engines ro", Prefix: true}, 10, []string{"rock", "rocket"}},
 		{"in a description too", text.Query{Text: "en", Prefix: true}, 10, []string{"rocket", "spacecraft"}},
 		{"a beginning no stem spells", text.Query{Text: "comed", Prefix: true}, 10, []string{"comedy"}},
+		{"cut as the index cuts words", text.Query{Text: "l'amo", Prefix: true}, 10, []string{"amour"}},
 		{"a word of its own is finished", text.Query{Text: "rock", Prefix: true}, 10, nil},
 		{"a space finishes it", text.Query{Text: "ro ", Prefix: true}, 10, nil},
 		{"punctuation finishes it", text.Query{Text: "ro.", Prefix: true}, 10, nil},
@@ -231,6 +235,8 @@ func TestIndex_Unfinished(t *testing.T) {
 		t.Fatal(err)
 	}
 	check(t, ro, 10, []string{"rock"})
+	// The dictionary still counts the deleted item's words: no item left.
+	check(t, text.Query{Text: "rocke", Prefix: true}, 10, nil)
 	if err := tx.Upsert(ctx, textItem("robot", "Robot Kits", "Servos.", nil, nil, nil)); err != nil {
 		t.Fatal(err)
 	}
