@@ -294,11 +294,11 @@ func (e *Engine) Search(ctx context.Context, req Request) (*Result, error) {
 	}
 	var unfinished *unfinishedCall
 	if tn, ok := e.text.(textNarrower); ok && req.Prefix && req.Query != "" && req.Mode != ModeKeyword && req.Vector == nil {
-		if max := min(maxUnfinished, e.cat.Len()/4); max > 0 {
+		if limit := min(maxUnfinished, e.cat.Len()/4); limit > 0 {
 			// A request that fails early stops the listing rather than
 			// waiting for it.
 			uctx, cancel := context.WithCancel(ctx)
-			unfinished = startUnfinished(uctx, tn, req.textQuery(), max)
+			unfinished = startUnfinished(uctx, tn, req.textQuery(), limit)
 			defer unfinished.wait()
 			defer cancel()
 		}
@@ -698,7 +698,7 @@ const (
 // textNarrower is a TextIndex that lists the items a word being typed may
 // be a word of (text.Index does).
 type textNarrower interface {
-	Unfinished(ctx context.Context, q text.Query, max int) ([]string, bool, error)
+	Unfinished(ctx context.Context, q text.Query, limit int) ([]string, bool, error)
 }
 
 // unfinishedCall is the listing of the items a word being typed may be a
@@ -710,11 +710,11 @@ type unfinishedCall struct {
 	err  error
 }
 
-func startUnfinished(ctx context.Context, tn textNarrower, q text.Query, max int) *unfinishedCall {
+func startUnfinished(ctx context.Context, tn textNarrower, q text.Query, limit int) *unfinishedCall {
 	c := &unfinishedCall{done: make(chan struct{})}
 	go func() {
 		defer close(c.done)
-		c.ids, c.ok, c.err = tn.Unfinished(ctx, q, max)
+		c.ids, c.ok, c.err = tn.Unfinished(ctx, q, limit)
 	}()
 	return c
 }

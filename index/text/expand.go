@@ -475,7 +475,7 @@ func (t *Index) Complete(ctx context.Context, prefix string, k int) ([]string, e
 // ending in the word (no space or punctuation after it), and a last word
 // that is no word of the index's dictionary itself ("comed", not "come").
 // ok is false otherwise; when no item holds a word it begins; when the
-// words it begins are counted in more than max items (their dictionary
+// words it begins are counted in more than limit items (their dictionary
 // counts summed, deleted items included: a bound on the items; so many
 // would hardly narrow anything, and listing them costs); and for an index
 // written before the words field. The ids come in the index's document
@@ -484,11 +484,11 @@ func (t *Index) Complete(ctx context.Context, prefix string, k int) ([]string, e
 // A list that cannot read part of a word (an embedding's: "ei" is no
 // word) is narrowed to these items: every completion is in them, where
 // the keyword side searches the commonest few.
-func (t *Index) Unfinished(ctx context.Context, q Query, max int) (ids []string, ok bool, err error) {
+func (t *Index) Unfinished(ctx context.Context, q Query, limit int) (ids []string, ok bool, err error) {
 	if len(q.Text) > MaxQueryBytes || !utf8.ValidString(q.Text) {
 		return nil, false, fmt.Errorf("%w: text of %d bytes or not UTF-8", ErrInvalidQuery, len(q.Text))
 	}
-	if !q.Prefix || max < 1 {
+	if !q.Prefix || limit < 1 {
 		return nil, false, nil
 	}
 	// The word as the words field cut and lowercased it ("l'amo", not
@@ -506,7 +506,7 @@ func (t *Index) Unfinished(ctx context.Context, q Query, max int) (ids []string,
 		if !isScorch {
 			return nil
 		}
-		terms, err := beginning(r, word, max)
+		terms, err := beginning(r, word, limit)
 		if err != nil || len(terms) == 0 {
 			return err
 		}
@@ -546,9 +546,9 @@ func (t *Index) Unfinished(ctx context.Context, q Query, max int) (ids []string,
 }
 
 // beginning returns the words of the words field that word begins, or
-// none when word is one of them or when more than max items may hold
+// none when word is one of them or when more than limit items may hold
 // them.
-func beginning(r bindex.IndexReader, word string, max int) ([]string, error) {
+func beginning(r bindex.IndexReader, word string, limit int) ([]string, error) {
 	d, err := r.FieldDictPrefix(fieldWords, []byte(word))
 	if err != nil {
 		return nil, err
@@ -564,7 +564,7 @@ func beginning(r bindex.IndexReader, word string, max int) ([]string, error) {
 		if e == nil {
 			return terms, nil
 		}
-		if held += e.Count; e.Term == word || held > uint64(max) {
+		if held += e.Count; e.Term == word || held > uint64(limit) {
 			return nil, nil
 		}
 		terms = append(terms, e.Term)

@@ -190,22 +190,22 @@ func TestIndex_Unfinished(t *testing.T) {
 	if err := tx.Upsert(ctx, textItem("amour", "L'Amour Fou", "", nil, nil, nil)); err != nil {
 		t.Fatal(err)
 	}
-	check := func(t *testing.T, q text.Query, max int, want []string) {
+	check := func(t *testing.T, q text.Query, limit int, want []string) {
 		t.Helper()
-		got, ok, err := tx.Unfinished(ctx, q, max)
+		got, ok, err := tx.Unfinished(ctx, q, limit)
 		if err != nil {
 			t.Fatal(err)
 		}
 		slices.Sort(got)
 		if ok != (want != nil) || !slices.Equal(got, want) {
-			t.Errorf("%q (max %d): %v %v, want %v", q.Text, max, got, ok, want)
+			t.Errorf("%q (limit %d): %v %v, want %v", q.Text, limit, got, ok, want)
 		}
 	}
 	for _, tt := range []struct {
-		name string
-		q    text.Query
-		max  int
-		want []string // nil: ok false
+		name  string
+		q     text.Query
+		limit int
+		want  []string // nil: ok false
 	}{
 		{"a beginning", text.Query{Text: "ro", Prefix: true}, 10, []string{"rock", "rocket"}},
 		{"in capitals", text.Query{Text: "RO", Prefix: true}, 10, []string{"rock", "rocket"}},
@@ -218,11 +218,11 @@ func TestIndex_Unfinished(t *testing.T) {
 		{"punctuation finishes it", text.Query{Text: "ro.", Prefix: true}, 10, nil},
 		{"prefixes not asked", text.Query{Text: "ro"}, 10, nil},
 		{"no word begins so", text.Query{Text: "zz", Prefix: true}, 10, nil},
-		{"held by more than max", text.Query{Text: "ro", Prefix: true}, 1, nil},
-		{"held by max exactly", text.Query{Text: "ro", Prefix: true}, 2, []string{"rock", "rocket"}},
+		{"held by more than the limit", text.Query{Text: "ro", Prefix: true}, 1, nil},
+		{"held by the limit exactly", text.Query{Text: "ro", Prefix: true}, 2, []string{"rock", "rocket"}},
 		{"blank", text.Query{Text: "  ", Prefix: true}, 10, nil},
 	} {
-		t.Run(tt.name, func(t *testing.T) { check(t, tt.q, tt.max, tt.want) })
+		t.Run(tt.name, func(t *testing.T) { check(t, tt.q, tt.limit, tt.want) })
 	}
 	if _, _, err := tx.Unfinished(ctx, text.Query{Text: "a\xffb", Prefix: true}, 10); !errors.Is(err, text.ErrInvalidQuery) {
 		t.Errorf("invalid UTF-8: %v", err)
