@@ -1,8 +1,8 @@
 // Package text owns Duet's full-text index: a Bleve index (on-disk scorch)
 // of the catalogue with a static mapping, that matches keyword queries with
-// BM25, filters on categories, tags and attributes, counts facets and
-// highlights, and takes live edits through one writer goroutine that
-// groups them into batches.
+// BM25, filters on categories, tags and attributes, counts facets, marks a
+// query's words in items' text (Highlighter), and takes live edits through
+// one writer goroutine that groups them into batches.
 //
 // A query may ask for its last word to match as the beginning of longer
 // words (Query.Prefix: search as you type) and for words no item holds to

@@ -28,8 +28,8 @@ import (
 // themselves. matchTop reads the same postings through the same index
 // reader and computes Bleve's scores with Bleve's formulas, term by term
 // and sum by sum in the same order, so that its hits, scores and total are
-// those the query would give (the tests hold it to that). Filters,
-// highlights and facets take Bleve's way.
+// those the query would give (the tests hold it to that). Filters and
+// facets take Bleve's way.
 //
 // A term's postings are read once per index segment: decoded into arrays
 // (documents, frequencies, norms, and the scores they give before the
@@ -40,7 +40,7 @@ import (
 
 // plainMatch reports whether q asks for nothing but free text.
 func plainMatch(q *Query) bool {
-	return q.Filter.empty() && !q.Highlight && q.FacetSize == 0 && strings.TrimSpace(q.Text) != ""
+	return q.Filter.empty() && q.FacetSize == 0 && strings.TrimSpace(q.Text) != ""
 }
 
 // errNotScorch means the index reader is not the kind matchTop knows how to

@@ -277,7 +277,7 @@ func matchDiff(got, want Result) string {
 }
 
 // TestMatchTop_LeavesTheRestToBleve checks which queries take Bleve's way
-// (filters, highlights, facets), and that a long one does not.
+// (filters, facets), and that a long one does not.
 func TestMatchTop_LeavesTheRestToBleve(t *testing.T) {
 	for _, c := range []struct {
 		q    Query
@@ -285,7 +285,6 @@ func TestMatchTop_LeavesTheRestToBleve(t *testing.T) {
 	}{
 		{Query{Text: "rocket", K: 5}, true},
 		{Query{Text: "  ", K: 5}, false},
-		{Query{Text: "rocket", K: 5, Highlight: true}, false},
 		{Query{Text: "rocket", K: 5, FacetSize: 3}, false},
 		{Query{Text: "rocket", K: 5, Filter: Filter{Tags: []string{"x"}}}, false},
 	} {

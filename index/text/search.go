@@ -57,11 +57,8 @@ type Query struct {
 	// FacetSize, if positive, asks for counts of the FacetSize most
 	// frequent categories and tags among all matches.
 	FacetSize int
-	// Highlight asks for fragments of the title and description, as HTML
-	// with the matched words in <mark>. Browsing has nothing to highlight.
-	Highlight bool
 	// SkipTotal says the caller wants the hits but not Total. A search of
-	// free text alone (no filter, facets or highlights) may then pass over
+	// free text alone (no filter or facets) may then pass over
 	// items that cannot make the page, and Total counts only the matches
 	// it scored: a lower bound. The hits and their scores are the same.
 	SkipTotal bool
@@ -110,9 +107,6 @@ func (f *Filter) empty() bool {
 type Hit struct {
 	ID    string
 	Score float64
-	// Fragments maps "title" and "description" to highlighted fragments
-	// when Query.Highlight is set and the field matched.
-	Fragments map[string][]string
 }
 
 // Result is the answer to a Query.
@@ -255,9 +249,6 @@ func (t *Index) Search(ctx context.Context, q Query) (Result, error) {
 	out := Result{Total: res.Total, Hits: make([]Hit, len(res.Hits))}
 	for i, h := range res.Hits {
 		out.Hits[i] = Hit{ID: h.ID, Score: h.Score}
-		if len(h.Fragments) > 0 {
-			out.Hits[i].Fragments = h.Fragments
-		}
 	}
 	if q.FacetSize > 0 {
 		out.Categories = facetCounts(res.Facets[fieldCategories])
@@ -323,11 +314,6 @@ func textRequest(q *Query, terms []queryTerm) *bleve.SearchRequest {
 		// stable order.
 		req.Score = "none"
 		req.SortBy([]string{"_id"})
-	}
-	if q.Highlight && match != nil {
-		req.Highlight = bleve.NewHighlight()
-		req.Highlight.AddField(fieldTitle)
-		req.Highlight.AddField(fieldDescription)
 	}
 	if q.FacetSize > 0 {
 		req.AddFacet(fieldCategories, bleve.NewFacetRequest(fieldCategories, q.FacetSize))

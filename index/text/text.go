@@ -256,11 +256,14 @@ func textMapping() (*mapping.IndexMappingImpl, error) {
 // textFieldMappings returns the field mappings of the fixed fields by name.
 // Attribute fields take attrStrOptions and attrNumOptions.
 func textFieldMappings() map[string]*mapping.FieldMapping {
-	text := func(store bool) *mapping.FieldMapping {
+	// No stored text or positions: Highlighter marks words in the item's
+	// own text, which the catalogue holds, and no query reads positions.
+	// Keeping them doubled the index's bytes.
+	text := func() *mapping.FieldMapping {
 		f := bleve.NewTextFieldMapping()
 		f.Analyzer = en.AnalyzerName
-		f.Store = store
-		f.IncludeTermVectors = store // highlighting needs positions; nothing else does
+		f.Store = false
+		f.IncludeTermVectors = false
 		f.IncludeInAll = false
 		f.DocValues = false
 		return f
@@ -274,9 +277,9 @@ func textFieldMappings() map[string]*mapping.FieldMapping {
 		return f
 	}
 	return map[string]*mapping.FieldMapping{
-		fieldTitle:       text(true),
-		fieldDescription: text(true),
-		fieldLabels:      text(false),
+		fieldTitle:       text(),
+		fieldDescription: text(),
+		fieldLabels:      text(),
 		fieldTags:        kw(),
 		fieldCategories:  kw(),
 	}

@@ -304,26 +304,6 @@ func TestIndex_Paging(t *testing.T) {
 	}
 }
 
-func TestIndex_Highlight(t *testing.T) {
-	tx := textNew(t, textHandCatalog)
-	res := textSearch(t, tx, text.Query{Text: "rockets", Highlight: true})
-	if len(res.Hits) == 0 {
-		t.Fatal("no hits")
-	}
-	for _, h := range res.Hits {
-		var all []string
-		for _, f := range h.Fragments {
-			all = append(all, f...)
-		}
-		if !strings.Contains(strings.Join(all, " "), "<mark>") {
-			t.Errorf("%s: fragments %v mark nothing", h.ID, h.Fragments)
-		}
-	}
-	if h := textSearch(t, tx, text.Query{Text: "rockets"}).Hits[0]; h.Fragments != nil {
-		t.Errorf("fragments without asking: %v", h.Fragments)
-	}
-}
-
 func TestIndex_UpdateDelete(t *testing.T) {
 	ctx := context.Background()
 	tx := textNew(t, textHandCatalog)

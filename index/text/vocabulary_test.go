@@ -117,7 +117,7 @@ func TestIndex_VocabularyScores(t *testing.T) {
 	}
 	q := text.Query{Text: "laptop", Vocabulary: voc}
 	plain := textSearch(t, tx, q)
-	q.Highlight = true // Bleve's searchers
+	q.FacetSize = 1 // Bleve's searchers
 	bleve := textSearch(t, tx, q)
 	if len(plain.Hits) != 2 || len(bleve.Hits) != 2 {
 		t.Fatalf("hits %v and %v", textIDs(plain), textIDs(bleve))

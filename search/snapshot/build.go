@@ -2,10 +2,12 @@ package snapshot
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/duetrec/duet/content"
@@ -36,7 +38,8 @@ type BuildOptions struct {
 	SourceFusion search.Fusion
 	// Progress, when set, follows the vector and text indexing.
 	Progress content.Progress
-	// Timings, when set, is told the time each stage took.
+	// Timings, when set, is told the time each stage took. The vector
+	// and text indexes are built side by side: their stages overlap.
 	Timings func(stage string, took time.Duration)
 	// Weaviate, when set, takes the vectors and text instead of the
 	// snapshot's own files: Build creates a collection named after the
@@ -71,13 +74,16 @@ func (r *Root) Build(ctx context.Context, seq uint64, model *tower.Model, items 
 		delete(meta, "ann")
 		m.Collection = CollectionName(m)
 	}
+	var timingsMu sync.Mutex // the vectors and text stages end on their own goroutines
 	stage := func(name string, fn func() error) error {
 		t := time.Now()
 		if err := fn(); err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
 		if opts.Timings != nil {
+			timingsMu.Lock()
 			opts.Timings(name, time.Since(t))
+			timingsMu.Unlock()
 		}
 		return nil
 	}
@@ -92,16 +98,20 @@ func (r *Root) Build(ctx context.Context, seq uint64, model *tower.Model, items 
 				return err
 			}
 		} else {
-			if err := stage("vectors", func() error {
-				vecs, err := buildVectors(ctx, model, items, opts)
-				if err != nil {
-					return err
-				}
-				return durable.WriteFile(filepath.Join(dir, fileVectors), func(w io.Writer) error { return vecs.Save(ctx, w) })
-			}); err != nil {
-				return err
-			}
-			if err := stage("text", func() error { return buildText(ctx, filepath.Join(dir, fileText), items, opts.Progress) }); err != nil {
+			err := buildIndexes(ctx, opts.Progress, len(items),
+				func(ctx context.Context, added func(int)) error {
+					return stage("vectors", func() error {
+						vecs, err := buildVectors(ctx, model, items, opts, added)
+						if err != nil {
+							return err
+						}
+						return durable.WriteFile(filepath.Join(dir, fileVectors), func(w io.Writer) error { return vecs.Save(ctx, w) })
+					})
+				},
+				func(ctx context.Context, added func(int)) error {
+					return stage("text (beside vectors)", func() error { return buildText(ctx, filepath.Join(dir, fileText), items, added) })
+				})
+			if err != nil {
 				return err
 			}
 		}
@@ -157,14 +167,42 @@ func publish(ctx context.Context, name string, model *tower.Model, items []conte
 	})
 }
 
-func buildVectors(ctx context.Context, model *tower.Model, items []content.Item, opts BuildOptions) (index.Vector, error) {
+// buildIndexes runs the vector and the text index builds side by side, one
+// progress bar counting the items each has taken: the graph keeps both
+// cores busy, Bleve's indexing about one and a half, and they share
+// nothing. The first to fail stops the other.
+func buildIndexes(ctx context.Context, p content.Progress, items int, builds ...func(ctx context.Context, added func(int)) error) error {
+	added := func(int) {}
+	if p != nil {
+		p.Start("index vectors and text", int64(len(builds)*items))
+		defer p.Done()
+		added = func(n int) { p.Add(int64(n)) }
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errs := make([]error, len(builds))
+	done := parallel.For(ctx, len(builds), len(builds), func(_, i int) error {
+		if errs[i] = builds[i](ctx, added); errs[i] != nil {
+			cancel()
+		}
+		return nil
+	})
+	// The failure, not the cancellations it caused.
+	for _, err := range errs {
+		if err != nil && !errors.Is(err, context.Canceled) {
+			return err
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	return done // ctx's error when it ended before a build began
+}
+
+func buildVectors(ctx context.Context, model *tower.Model, items []content.Item, opts BuildOptions, added func(int)) (index.Vector, error) {
 	vecs, err := index.New(opts.ANN, model.Dim(), opts.HNSW)
 	if err != nil {
 		return nil, err
-	}
-	if p := opts.Progress; p != nil {
-		p.Start("index vectors", int64(len(items)))
-		defer p.Done()
 	}
 	// Every core embeds a block of items, then links them into the graph
 	// (index.HNSW.UpsertAll); other indexes take them in the items' order.
@@ -201,9 +239,7 @@ func buildVectors(ctx context.Context, model *tower.Model, items []content.Item,
 				}
 			}
 		}
-		if opts.Progress != nil {
-			opts.Progress.Add(int64(hi - lo))
-		}
+		added(hi - lo)
 	}
 	return vecs, nil
 }
@@ -214,14 +250,10 @@ const (
 	buildChunk = 256
 )
 
-func buildText(ctx context.Context, dir string, items []content.Item, p content.Progress) error {
+func buildText(ctx context.Context, dir string, items []content.Item, added func(int)) error {
 	t, err := text.Open(ctx, dir, nil)
 	if err != nil {
 		return err
-	}
-	if p != nil {
-		p.Start("index text", int64(len(items)))
-		defer p.Done()
 	}
 	const batch = 1000
 	for i := 0; i < len(items); i += batch {
@@ -230,9 +262,7 @@ func buildText(ctx context.Context, dir string, items []content.Item, p content.
 			t.Close()
 			return err
 		}
-		if p != nil {
-			p.Add(int64(end - i))
-		}
+		added(end - i)
 	}
 	// One segment: every query otherwise opens its postings in each of
 	// the dozen segments a bulk load leaves, for the snapshot's lifetime.

@@ -126,7 +126,8 @@ type Report struct {
 	Seq      uint64
 	Bytes    int64
 	Took     time.Duration
-	// Stages of a full rebuild, in order.
+	// Stages of a full rebuild, in the order they ended. The vectors and
+	// text stages overlap (snapshot.BuildOptions.Timings).
 	Stages []Stage
 	// Validation of a full rebuild's model.
 	Validation *Validation
