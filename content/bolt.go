@@ -52,6 +52,9 @@ type boltEngine struct {
 }
 
 func openBolt(path string, readOnly bool) (*boltEngine, error) {
+	if !readOnly {
+		readAhead(path)
+	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{
 		ReadOnly: readOnly,
 		Timeout:  500 * time.Millisecond,
