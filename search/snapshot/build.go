@@ -193,8 +193,10 @@ func buildIndexes(ctx context.Context, p content.Progress, items int, builds ...
 			return err
 		}
 	}
-	if err := errors.Join(errs...); err != nil {
-		return err
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
 	}
 	return done // ctx's error when it ended before a build began
 }

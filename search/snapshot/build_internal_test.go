@@ -57,27 +57,45 @@ func TestBuildIndexes(t *testing.T) {
 		time.Sleep(10 * time.Millisecond) // the other is under way
 		return errBroken
 	}
-	cancelled, cancel := context.WithCancel(context.Background())
-	cancel()
+	background := func() (context.Context, context.CancelFunc) { return context.Background(), func() {} }
+	cancelled := func() (context.Context, context.CancelFunc) {
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		return ctx, cancel
+	}
+	// Cancelled, or past its deadline, while both builds are under way.
+	stopped := func() (context.Context, context.CancelFunc) {
+		ctx, cancel := context.WithCancel(context.Background())
+		time.AfterFunc(20*time.Millisecond, cancel)
+		return ctx, cancel
+	}
+	expired := func() (context.Context, context.CancelFunc) {
+		return context.WithTimeout(context.Background(), 20*time.Millisecond)
+	}
+	type builds = []func(context.Context, func(int)) error
 	tests := []struct {
 		name   string
-		ctx    context.Context
-		builds []func(context.Context, func(int)) error
+		ctx    func() (context.Context, context.CancelFunc)
+		builds builds
 		want   error
 		added  int64
 	}{
-		{"both fill", context.Background(), []func(context.Context, func(int)) error{fill, fill}, nil, 2 * items},
-		{"one fails, the other stops", context.Background(), []func(context.Context, func(int)) error{wait, fail}, errBroken, 0},
-		{"the other order", context.Background(), []func(context.Context, func(int)) error{fail, wait}, errBroken, 0},
-		{"cancelled before", cancelled, []func(context.Context, func(int)) error{fill, fill}, context.Canceled, -1},
+		{"both fill", background, builds{fill, fill}, nil, 2 * items},
+		{"one fails, the other stops", background, builds{wait, fail}, errBroken, 0},
+		{"the other order", background, builds{fail, wait}, errBroken, 0},
+		{"cancelled before", cancelled, builds{fill, fill}, context.Canceled, -1},
+		{"cancelled while under way", stopped, builds{wait, wait}, context.Canceled, 0},
+		{"past the deadline while under way", expired, builds{wait, wait}, context.DeadlineExceeded, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var p countingProgress
+			ctx, cancel := tt.ctx()
+			defer cancel()
 			start := time.Now()
-			err := buildIndexes(tt.ctx, &p, items, tt.builds...)
-			if !errors.Is(err, tt.want) || (tt.want == nil) != (err == nil) {
-				t.Fatalf("error %v, want %v", err, tt.want)
+			err := buildIndexes(ctx, &p, items, tt.builds...)
+			if !errors.Is(err, tt.want) || (tt.want == nil) != (err == nil) || err != nil && err.Error() != tt.want.Error() {
+				t.Fatalf("error %q, want %q", err, tt.want)
 			}
 			if took := time.Since(start); took > 5*time.Second {
 				t.Fatalf("took %v: a failure did not stop the other build", took)
