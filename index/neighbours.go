@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"sync"
 
 	"github.com/duetrec/duet/internal/topk"
@@ -75,6 +76,18 @@ func positions(ids []string) (map[string]int32, error) {
 		pos[id] = int32(i)
 	}
 	return pos, nil
+}
+
+// ShareItems makes n use o's ids and their positions when the two hold the
+// same items in the same order, and reports whether they did. A snapshot's
+// collaborative and sequence lists are made over one catalogue: at a
+// million items each kept a copy of the ids and a map of them, 70 MB.
+func (n *Neighbours) ShareItems(o *Neighbours) bool {
+	if !slices.Equal(n.ids, o.ids) {
+		return false
+	}
+	n.ids, n.pos = o.ids, o.pos
+	return true
 }
 
 // Len is the number of items with lists.

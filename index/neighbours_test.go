@@ -184,3 +184,52 @@ func TestNewNeighbours_Refuses(t *testing.T) {
 		}
 	}
 }
+
+func TestNeighbours_ShareItems(t *testing.T) {
+	ctx := context.Background()
+	a := smallNeighbours(t)
+	tests := []struct {
+		name  string
+		ids   []string
+		share bool
+	}{
+		{"the same items", []string{"a", "b", "c", "d"}, true},
+		{"another order", []string{"b", "a", "c", "d"}, false},
+		{"fewer items", []string{"a", "b", "c"}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			// Each item's list: the next item, weight 1; the last none.
+			offsets := make([]int64, len(tt.ids)+1)
+			var items []int32
+			var weights []float32
+			for i := range tt.ids {
+				if i+1 < len(tt.ids) {
+					items, weights = append(items, int32(i+1)), append(weights, 1)
+				}
+				offsets[i+1] = int64(len(items))
+			}
+			b, err := index.NewNeighbours(slices.Clone(tt.ids), offsets, items, weights)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := b.Recommend(ctx, []string{"a"}, 3, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := b.ShareItems(a); got != tt.share {
+				t.Fatalf("ShareItems = %v, want %v", got, tt.share)
+			}
+			got, err := b.Recommend(ctx, []string{"a"}, 3, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(ids(got), ids(want)) || len(want) == 0 && tt.share {
+				t.Fatalf("after sharing %v, before %v", ids(got), ids(want))
+			}
+			if b.Len() != len(tt.ids) {
+				t.Fatalf("Len %d, want %d", b.Len(), len(tt.ids))
+			}
+		})
+	}
+}

@@ -247,6 +247,9 @@ func readLists(ctx context.Context, dir string, m Manifest, l *Lists) error {
 			return err
 		}
 	}
+	if l.Neighbours != nil && l.Sequence != nil {
+		l.Sequence.ShareItems(l.Neighbours)
+	}
 	return nil
 }
 
