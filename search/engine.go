@@ -940,6 +940,14 @@ func (e *Engine) because(id string, hist []*content.Item) []Because {
 	return out[:min(len(out), e.opts.Because)]
 }
 
+// textCounter is a text index that keeps statistics of the catalogue's
+// text itself, as a remote index scoring words as the embedded one does
+// (weaviate.Text): the engine tells it of each item its catalogue takes
+// (it) or drops (old), before the catalogue changes.
+type textCounter interface {
+	ItemChanged(old, it *content.Item) error
+}
+
 // ItemPut applies a durable item write to the live indexes: the catalog,
 // the vector index (the item embedded by content, or by its trained id) and
 // the text index. After it returns, the item is searchable. Its errors wrap
@@ -954,6 +962,12 @@ func (e *Engine) ItemPut(ctx context.Context, it content.Item) error {
 	if w, ok := e.vectors.(ItemWriter); ok {
 		if err := w.PutItem(ctx, it, v); err != nil {
 			return fmt.Errorf("item %q: index: %w", it.ID, err)
+		}
+		if c, ok := e.text.(textCounter); ok {
+			old, _ := e.cat.Item(it.ID)
+			if err := c.ItemChanged(old, &it); err != nil {
+				return fmt.Errorf("item %q: text statistics: %w", it.ID, err)
+			}
 		}
 		e.cat.Put(it)
 		return nil
@@ -973,6 +987,13 @@ func (e *Engine) ItemPut(ctx context.Context, it content.Item) error {
 // ItemDeleted applies a durable delete to the live indexes. Deleting an
 // item they do not hold is no error; the others are the text index's.
 func (e *Engine) ItemDeleted(ctx context.Context, id string) error {
+	if c, ok := e.text.(textCounter); ok {
+		if old, ok := e.cat.Item(id); ok {
+			if err := c.ItemChanged(old, nil); err != nil {
+				return fmt.Errorf("delete item %q: text statistics: %w", id, err)
+			}
+		}
+	}
 	e.cat.Delete(id)
 	if w, ok := e.vectors.(ItemWriter); ok {
 		if err := w.DeleteItem(ctx, id); err != nil {

@@ -15,6 +15,9 @@ var (
 	// ErrClosed means the text index was closed.
 	ErrClosed = errors.New("text index closed")
 
+	// ErrBadStats means encoded Stats are damaged or not Stats at all.
+	ErrBadStats = errors.New("bad text statistics")
+
 	// ErrLocked means another process, or another Index, has the index open.
 	ErrLocked = errors.New("text index is in use")
 )

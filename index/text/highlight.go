@@ -61,21 +61,28 @@ func (t *Index) Highlighter(ctx context.Context, q Query) (*Highlighter, error) 
 // that cannot read queries itself, such as a remote one, whose matches are
 // then the reading's terms. Its errors are Search's.
 func ReadQuery(q Query) (*Highlighter, error) {
-	if q.K == 0 {
-		q.K = 1
-	}
-	if err := q.Validate(); err != nil {
-		return nil, err
-	}
-	en, err := vocabularyAnalyzer()
-	if err != nil {
-		return nil, err
-	}
-	x, err := (&Index{en: en}).queryTerms(context.Background(), nil, &q)
+	en, x, err := readQuery(q)
 	if err != nil {
 		return nil, err
 	}
 	return newHighlighter(en, x), nil
+}
+
+// readQuery reads q's terms without a dictionary, for ReadQuery and
+// Stats.Scorer, and returns them with the analyser that read them.
+func readQuery(q Query) (analysis.Analyzer, expansion, error) {
+	if q.K == 0 {
+		q.K = 1
+	}
+	if err := q.Validate(); err != nil {
+		return nil, expansion{}, err
+	}
+	en, err := vocabularyAnalyzer()
+	if err != nil {
+		return nil, expansion{}, err
+	}
+	x, err := (&Index{en: en}).queryTerms(context.Background(), nil, &q)
+	return en, x, err
 }
 
 func newHighlighter(en analysis.Analyzer, x expansion) *Highlighter {

@@ -253,10 +253,13 @@ func UUID(id string) string {
 	return b[0:8] + "-" + b[8:12] + "-" + b[12:16] + "-" + b[16:20] + "-" + b[20:]
 }
 
-// Object is an item and its vector, as put in a collection.
+// Object is an item and its vector, as put in a collection. Text is the
+// item's analysed text when the caller has it (text.AnalyzeItem); else Put
+// analyses the item.
 type Object struct {
 	Item   *content.Item
 	Vector []float32
+	Text   *text.Fields
 }
 
 type wireObject struct {
@@ -266,28 +269,17 @@ type wireObject struct {
 	Vector     []float32      `json:"vector"`
 }
 
-func analysed(s string) (string, error) {
-	terms, err := text.Analyze(s)
-	if err != nil {
-		return "", err
-	}
-	return strings.Join(terms, " "), nil
-}
-
 func (col *Collection) wire(o Object) (wireObject, error) {
 	it := o.Item
-	title, err := analysed(it.Title)
-	if err != nil {
-		return wireObject{}, err
+	f := o.Text
+	if f == nil {
+		a, err := text.AnalyzeItem(it)
+		if err != nil {
+			return wireObject{}, err
+		}
+		f = &a
 	}
-	body, err := analysed(it.Description)
-	if err != nil {
-		return wireObject{}, err
-	}
-	labels, err := analysed(strings.Join(it.Tags, " ") + " " + strings.Join(it.Categories, " "))
-	if err != nil {
-		return wireObject{}, err
-	}
+	title, body, labels := strings.Join(f.Title, " "), strings.Join(f.Description, " "), strings.Join(f.Labels, " ")
 	props := map[string]any{
 		propID: it.ID, propTitle: title, propBody: body, propLabels: labels,
 		propTags: nonNil(it.Tags), propCategories: nonNil(it.Categories),

@@ -3,6 +3,7 @@ package weaviate
 import (
 	"context"
 	"fmt"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -37,6 +38,7 @@ type Index struct {
 	col   *Collection
 	dim   int
 	cache vectorCache
+	stats *text.Stats
 }
 
 // NewIndex returns the indexes over a collection of vectors of dimension
@@ -48,6 +50,14 @@ func NewIndex(col *Collection, dim, cacheSize int) *Index {
 	}
 	return &Index{col: col, dim: dim, cache: vectorCache{max: cacheSize, m: map[string][]float32{}}}
 }
+
+// ScoreWith has the text side rank the words it matches as the embedded
+// index would over the same items, from s, the statistics of the
+// collection's items: Weaviate finds the candidates (its best by BM25 in
+// each field), s scores them (text.Stats). Without it Weaviate's own BM25
+// ranks them. The engine keeps s in step with its catalogue's edits
+// (Text.ItemChanged).
+func (x *Index) ScoreWith(s *text.Stats) { x.stats = s }
 
 // Vectors returns the vector side: it satisfies search.VectorIndex and
 // search.ItemWriter.
@@ -167,21 +177,32 @@ func (v *Vectors) DeleteItem(ctx context.Context, id string) error {
 // Text is an Index seen as a text index.
 type Text struct{ x *Index }
 
+// candidatePool is the least number of objects Search asks for in each
+// field when it ranks them itself: Weaviate's BM25 and the embedded
+// index's order a field's matches differently (see text.Stats), so the
+// embedded index's best are looked for deeper in Weaviate's.
+const candidatePool = 100
+
 // Search matches the query's words, read as the embedded text index reads
 // them without its dictionary (text.ReadQuery: analysed, the vocabulary's
-// stop words dropped and synonyms added), by BM25 over titles (weighing
-// double), descriptions and labels, with the query's filter. Blank text
-// browses the filtered items in id order. Prefix and Typos need the
-// embedded index's dictionary and are not applied: words match whole.
+// stop words dropped and synonyms added), against titles (weighing
+// double), descriptions and labels, with the query's filter, and ranks
+// the items holding them as the embedded index would (ScoreWith), or else
+// by Weaviate's BM25. Blank text browses the filtered items in id order.
+// Prefix and Typos need the embedded index's dictionary and are not
+// applied: words match whole.
 func (t *Text) Search(ctx context.Context, q text.Query) (text.Result, error) {
 	if err := q.Validate(); err != nil {
 		return text.Result{}, err
 	}
 	var hits []Hit
 	var err error
-	if strings.TrimSpace(q.Text) == "" {
+	switch {
+	case strings.TrimSpace(q.Text) == "":
 		hits, err = t.x.col.Browse(ctx, q.K, q.Offset, &q.Filter)
-	} else {
+	case t.x.stats != nil:
+		hits, err = t.ranked(ctx, q)
+	default:
 		var h *text.Highlighter
 		if h, err = text.ReadQuery(q); err != nil {
 			return text.Result{}, err
@@ -203,6 +224,72 @@ func (t *Text) Search(ctx context.Context, q text.Query) (text.Result, error) {
 		res.Hits[i] = text.Hit{ID: h.ID, Score: float64(h.Score)}
 	}
 	return res, nil
+}
+
+// ranked returns q's page of hits ranked by the statistics' scorer, with
+// their vectors: the candidates come without them, and the page's are
+// fetched at once rather than one by one when the engine asks.
+func (t *Text) ranked(ctx context.Context, q text.Query) ([]Hit, error) {
+	sc, err := t.x.stats.Scorer(q)
+	if err != nil {
+		return nil, err
+	}
+	hits, err := t.x.col.Matching(ctx, sc.Terms(), max(q.K+q.Offset, candidatePool), &q.Filter)
+	if err != nil {
+		return nil, err
+	}
+	scores := make([]float64, len(hits))
+	for i := range hits {
+		scores[i] = sc.Score(hits[i].Text)
+	}
+	order := make([]int, len(hits))
+	for i := range order {
+		order[i] = i
+	}
+	sort.Slice(order, func(a, b int) bool {
+		i, j := order[a], order[b]
+		if scores[i] != scores[j] {
+			return scores[i] > scores[j]
+		}
+		return hits[i].ID < hits[j].ID
+	})
+	page := order[min(q.Offset, len(order)):min(q.K+q.Offset, len(order))]
+	out := make([]Hit, 0, len(page))
+	var missing []string
+	for _, i := range page {
+		if scores[i] <= 0 {
+			break // a candidate of another field's, holding no term here: none after it scores either
+		}
+		h := Hit{ID: hits[i].ID, Score: float32(scores[i])}
+		if u, ok := t.x.cache.get(h.ID); ok {
+			h.Vector = u
+		} else {
+			missing = append(missing, h.ID)
+		}
+		out = append(out, h)
+	}
+	if len(missing) > 0 {
+		got, err := t.x.col.Vectors(ctx, missing)
+		if err != nil {
+			return nil, err
+		}
+		for i := range out {
+			if out[i].Vector == nil {
+				out[i].Vector = got[out[i].ID]
+			}
+		}
+	}
+	return out, nil
+}
+
+// ItemChanged counts item it in place of old (either nil: an item added
+// or deleted) in the statistics given to ScoreWith: the engine tells it
+// of every item its catalogue takes or drops.
+func (t *Text) ItemChanged(old, it *content.Item) error {
+	if t.x.stats == nil {
+		return nil
+	}
+	return t.x.stats.Replace(old, it)
 }
 
 // Highlighter returns the highlighter of q's words as Search reads them.

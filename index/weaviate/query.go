@@ -12,11 +12,13 @@ import (
 )
 
 // Hit is one object a query found: the item id, its score (the inner
-// product with the query vector, or BM25) and its stored vector.
+// product with the query vector, or BM25) and its stored vector, or its
+// analysed text (Matching).
 type Hit struct {
 	ID     string
 	Score  float32
 	Vector []float32
+	Text   *text.Fields
 }
 
 // where renders a filter as a GraphQL where argument, "" for none. ok is
@@ -107,6 +109,9 @@ func vector(v []float32) string {
 // row is one object of a Get answer.
 type row struct {
 	ID         string `json:"duet_id"`
+	Title      string `json:"title"`
+	Body       string `json:"body"`
+	Labels     string `json:"labels"`
 	Additional struct {
 		Distance *float32  `json:"distance"`
 		Score    string    `json:"score"`
@@ -164,28 +169,14 @@ var bm25Fields = []struct {
 // against a word found only in the labels. The three searches go in one
 // request, up to k objects each.
 func (col *Collection) BM25(ctx context.Context, terms []string, k int, f *text.Filter) ([]Hit, error) {
-	where, ok := col.where(f)
-	if !ok || k <= 0 || len(terms) == 0 {
-		return nil, nil
-	}
-	q := func(level string) string {
-		var b strings.Builder
-		b.WriteString("{Get{")
-		for i, fl := range bm25Fields {
-			fmt.Fprintf(&b, "f%d: %s(bm25:{query:%s, properties:[%q]}, limit:%d%s%s){%s _additional{score vector}} ",
-				i, col.name, quote(strings.Join(terms, " ")), fl.prop, k, where, col.consistency(level), propID)
-		}
-		b.WriteString("}}")
-		return b.String()
-	}
-	var out struct{ Get map[string][]row }
-	if err := col.c.read(ctx, q(quorum), q(one), &out); err != nil {
-		return nil, fmt.Errorf("bm25 search of %s: %w", col.name, err)
+	byField, err := col.bm25(ctx, terms, k, f, propID+" _additional{score vector}")
+	if err != nil || byField == nil {
+		return nil, err
 	}
 	byID := map[string]int{}
 	var hits []Hit
 	for i, fl := range bm25Fields {
-		for _, r := range out.Get["f"+strconv.Itoa(i)] {
+		for _, r := range byField[i] {
 			s, _ := strconv.ParseFloat(r.Additional.Score, 32)
 			j, ok := byID[r.ID]
 			if !ok {
@@ -203,6 +194,60 @@ func (col *Collection) BM25(ctx context.Context, terms []string, k int, f *text.
 		return hits[i].ID < hits[j].ID
 	})
 	return hits[:min(k, len(hits))], nil
+}
+
+// Matching returns the objects passing f among Weaviate's best k by BM25
+// for the terms in each of the title, description and labels, each object
+// once, unscored, with its analysed text and without its vector: the
+// candidates a text.Scorer ranks.
+func (col *Collection) Matching(ctx context.Context, terms []string, k int, f *text.Filter) ([]Hit, error) {
+	byField, err := col.bm25(ctx, terms, k, f, propID+" "+propTitle+" "+propBody+" "+propLabels)
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	var hits []Hit
+	for _, rows := range byField {
+		for _, r := range rows {
+			if seen[r.ID] {
+				continue
+			}
+			seen[r.ID] = true
+			hits = append(hits, Hit{ID: r.ID, Text: &text.Fields{
+				Title: strings.Fields(r.Title), Description: strings.Fields(r.Body), Labels: strings.Fields(r.Labels),
+			}})
+		}
+	}
+	return hits, nil
+}
+
+// bm25 runs the three searches of BM25 and Matching in one request,
+// selecting sel of each object, and returns their rows in the order of
+// bm25Fields.
+func (col *Collection) bm25(ctx context.Context, terms []string, k int, f *text.Filter, sel string) ([][]row, error) {
+	where, ok := col.where(f)
+	if !ok || k <= 0 || len(terms) == 0 {
+		return nil, nil
+	}
+	q := func(level string) string {
+		var b strings.Builder
+		b.WriteString("{Get{")
+		for i, fl := range bm25Fields {
+			fmt.Fprintf(&b, "f%d: %s(bm25:{query:%s, properties:[%q]}, limit:%d%s%s){%s} ",
+				i, col.name, quote(strings.Join(terms, " ")), fl.prop, k, where, col.consistency(level), sel)
+		}
+		b.WriteString("}}")
+		return b.String()
+	}
+	var out struct{ Get map[string][]row }
+	if err := col.c.read(ctx, q(quorum), q(one), &out); err != nil {
+		return nil, fmt.Errorf("bm25 search of %s: %w", col.name, err)
+	}
+	rows := make([][]row, len(bm25Fields))
+	for i := range bm25Fields {
+		rows[i] = out.Get["f"+strconv.Itoa(i)]
+	}
+	return rows, nil
 }
 
 // Browse returns up to k objects passing f after skipping offset, in id

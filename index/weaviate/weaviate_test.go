@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"os"
 	"slices"
@@ -536,4 +537,145 @@ func TestClient_StalledNodeReads(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// wordyItems makes n items whose words are drawn unevenly from a
+// vocabulary of 300 (a few common, many rare), titles of one to four
+// words, descriptions of none to twenty, up to five tags: fields of many
+// lengths, where Weaviate's BM25 and the embedded index's part ways.
+func wordyItems(n int, seed uint64) ([]content.Item, map[string][]float32) {
+	r := rand.New(rand.NewPCG(seed, 2))
+	word := func() string { return fmt.Sprintf("w%d", int(300*r.Float64()*r.Float64()*r.Float64())) }
+	words := func(lo, hi int) []string {
+		out := make([]string, lo+r.IntN(hi-lo+1))
+		for i := range out {
+			out[i] = word()
+		}
+		return out
+	}
+	items := make([]content.Item, n)
+	vecs := map[string][]float32{}
+	for i := range items {
+		id := fmt.Sprintf("it-%03d", i)
+		items[i] = content.Item{ID: id, Title: strings.Join(words(1, 4), " "), Description: strings.Join(words(0, 20), " "),
+			Tags: words(0, 5), Categories: []string{fmt.Sprintf("cat%d", i%3)}}
+		v := []float32{float32(r.NormFloat64()), float32(r.NormFloat64()), 1}
+		vec.Normalize(v)
+		vecs[id] = v
+	}
+	return items, vecs
+}
+
+// TestText_RanksAsEmbedded holds the text side, given its items'
+// statistics, to the embedded index's ranking over the same items: the
+// same scores in the same order (items tied on a score may come in another
+// order), for queries of one to three words, with a filter and a page
+// offset, and after edits and deletions.
+func TestText_RanksAsEmbedded(t *testing.T) {
+	c := client(t)
+	ctx := context.Background()
+	items, vecs := wordyItems(500, 3)
+	col := newCollection(t, c, items, vecs, weaviate.Options{})
+	x := weaviate.NewIndex(col, 3, 0)
+	stats := text.NewStats()
+	for i := range items {
+		if err := stats.Replace(nil, &items[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	x.ScoreWith(stats)
+	emb, err := text.Open(ctx, t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer emb.Close()
+	if err := emb.IndexBatch(ctx, items); err != nil {
+		t.Fatal(err)
+	}
+
+	r := rand.New(rand.NewPCG(4, 4))
+	compare := func(t *testing.T, live []content.Item) {
+		t.Helper()
+		if err := emb.Compact(ctx); err != nil { // as a built snapshot's: one segment
+			t.Fatal(err)
+		}
+		for i := range 40 {
+			var q []string
+			for range 1 + i%3 {
+				it := &live[r.IntN(len(live))]
+				pool := strings.Fields(it.Title + " " + strings.Join(it.Tags, " "))
+				q = append(q, pool[r.IntN(len(pool))])
+			}
+			query := text.Query{Text: strings.Join(q, " "), K: 10}
+			if i%4 == 1 {
+				query.Filter.Categories = []string{"cat1"}
+			}
+			if i%5 == 2 {
+				query.Offset = 5
+			}
+			want, err := emb.Search(ctx, query)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := x.Text().Search(ctx, query)
+			if err != nil {
+				t.Fatal(err)
+			}
+			all := query
+			all.K, all.Offset = text.MaxK, 0
+			every, err := emb.Search(ctx, all)
+			if err != nil {
+				t.Fatal(err)
+			}
+			embScore := map[string]float64{}
+			for _, h := range every.Hits {
+				embScore[h.ID] = h.Score
+			}
+			close := func(a, b float64) bool { return math.Abs(a-b) <= 1e-5*math.Max(a, b) }
+			if len(got.Hits) != len(want.Hits) {
+				t.Fatalf("query %+v: %d hits, embedded %d", query, len(got.Hits), len(want.Hits))
+			}
+			for j, h := range got.Hits {
+				if !close(h.Score, want.Hits[j].Score) || !close(h.Score, embScore[h.ID]) {
+					t.Fatalf("query %q (filter %v, offset %d): hit %d is %s at %v (embedded: %v there, %s at %v)",
+						query.Text, query.Filter.Categories, query.Offset, j, h.ID, h.Score, embScore[h.ID], want.Hits[j].ID, want.Hits[j].Score)
+				}
+			}
+		}
+	}
+	t.Run("built", func(t *testing.T) { compare(t, items) })
+
+	live := slices.Clone(items)
+	for i := 0; i < len(live); i += 9 {
+		old := live[i]
+		it := live[(i+4)%len(live)]
+		it.ID = old.ID
+		if err := x.Vectors().PutItem(ctx, it, vecs[it.ID]); err != nil {
+			t.Fatal(err)
+		}
+		if err := x.Text().ItemChanged(&old, &it); err != nil {
+			t.Fatal(err)
+		}
+		if err := emb.Upsert(ctx, it); err != nil {
+			t.Fatal(err)
+		}
+		live[i] = it
+	}
+	var kept []content.Item
+	for i, it := range live {
+		if i%11 != 5 {
+			kept = append(kept, it)
+			continue
+		}
+		if err := x.Vectors().DeleteItem(ctx, it.ID); err != nil {
+			t.Fatal(err)
+		}
+		if err := x.Text().ItemChanged(&it, nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := emb.Delete(ctx, it.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Run("edited", func(t *testing.T) { compare(t, kept) })
 }

@@ -93,7 +93,13 @@ func (r *Root) Build(ctx context.Context, seq uint64, model *tower.Model, items 
 			return err
 		}
 		if opts.Weaviate != nil {
-			if err := stage("publish", func() error { return publish(ctx, m.Collection, model, items, opts) }); err != nil {
+			stats := text.NewStats()
+			if err := stage("publish", func() error { return publish(ctx, m.Collection, model, items, stats, opts) }); err != nil {
+				return err
+			}
+			if err := stage("text statistics", func() error {
+				return durable.WriteFile(filepath.Join(dir, fileTextStats), func(w io.Writer) error { _, err := stats.WriteTo(w); return err })
+			}); err != nil {
 				return err
 			}
 		} else {
@@ -140,8 +146,9 @@ func CollectionName(m Manifest) string {
 }
 
 // publish creates the collection name and puts every item in it with its
-// vector, a batch at a time, several batches at once.
-func publish(ctx context.Context, name string, model *tower.Model, items []content.Item, opts BuildOptions) error {
+// vector, a batch at a time, several batches at once, and counts the
+// items' text in stats.
+func publish(ctx context.Context, name string, model *tower.Model, items []content.Item, stats *text.Stats, opts BuildOptions) error {
 	col, err := opts.Weaviate.Create(ctx, name, items, opts.Collection)
 	if err != nil {
 		return err
@@ -154,7 +161,12 @@ func publish(ctx context.Context, name string, model *tower.Model, items []conte
 		objs := make([]weaviate.Object, hi-lo)
 		for i := range objs {
 			it := &items[lo+i]
-			objs[i] = weaviate.Object{Item: it, Vector: model.ItemVector(*it, nil)}
+			f, err := text.AnalyzeItem(it)
+			if err != nil {
+				return fmt.Errorf("item %q: %w", it.ID, err)
+			}
+			stats.Add(&f)
+			objs[i] = weaviate.Object{Item: it, Vector: model.ItemVector(*it, nil), Text: &f}
 		}
 		if err := col.Put(ctx, objs); err != nil {
 			return err

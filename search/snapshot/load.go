@@ -148,6 +148,15 @@ func load(ctx context.Context, dir, work string, hist search.History, opts searc
 		},
 		func() error { return readLists(ctx, dir, m, &lists) },
 	}
+	var stats *text.Stats
+	if _, ok := m.Files[fileTextStats]; ok {
+		stages = append(stages, func() error {
+			return readFile(filepath.Join(dir, fileTextStats), func(r io.Reader) (err error) {
+				stats, err = text.ReadStats(r)
+				return err
+			})
+		})
+	}
 	if m.Collection == "" {
 		stages = append(stages,
 			func() (err error) {
@@ -188,6 +197,16 @@ func load(ctx context.Context, dir, work string, hist search.History, opts searc
 		if remoteIdx, err = openCollection(ctx, m, model, remote, holder); err != nil {
 			return fail(err)
 		}
+		if stats == nil {
+			// Snapshots published before the statistics were kept.
+			if stats, err = textStats(cat); err != nil {
+				return fail(err)
+			}
+		}
+		if stats.Items() != m.Items {
+			return fail(fmt.Errorf("%w: manifest says %d items, text statistics count %d", ErrBadSnapshot, m.Items, stats.Items()))
+		}
+		remoteIdx.ScoreWith(stats)
 		lookup = remoteIdx.Vectors()
 	} else {
 		var ok bool
@@ -228,6 +247,17 @@ func load(ctx context.Context, dir, work string, hist search.History, opts searc
 	}
 	e := search.New(parts, opts)
 	return &Snapshot{Engine: e, Dir: dir, Manifest: m, Model: model, text: tx, vectors: vecs, lists: lists, work: work}, nil
+}
+
+// textStats counts the text of the catalogue's items.
+func textStats(cat *search.Catalog) (*text.Stats, error) {
+	s := text.NewStats()
+	for it := range cat.All() {
+		if err := s.Replace(nil, it); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
 }
 
 // readLists reads the item-to-item files the snapshot has into l.

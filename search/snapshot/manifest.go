@@ -37,6 +37,7 @@ const (
 	fileNeighbours = "neighbours.idx"     // the item-to-item lists, when built
 	fileSequence   = "sequence.idx"       // the sequence lists (what followed each item), when built
 	fileFactored   = "cf.idx"             // the collaborative model's exact factor, when kept
+	fileTextStats  = "textstats.bin"      // the term statistics of the items' text, when Weaviate holds the index
 )
 
 // listFile is one of a snapshot's item-to-item files and what it holds.

@@ -3,12 +3,15 @@ package snapshot_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"math"
 	"os"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/duetrec/duet/content"
+	"github.com/duetrec/duet/index"
 	"github.com/duetrec/duet/index/weaviate"
 	"github.com/duetrec/duet/internal/weaviatetest"
 	"github.com/duetrec/duet/search"
@@ -21,16 +24,24 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// sharedClient is a client of the shared test cluster, closed when the
+// test ends.
+func sharedClient(t *testing.T) *weaviate.Client {
+	t.Helper()
+	c, err := weaviate.Open(weaviatetest.Shared(t).URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
 // A snapshot whose index is in Weaviate: built into a collection the
 // manifest names, loaded only with the cluster, searched there; its
 // collection dropped once no kept snapshot names it and no lease holds it.
 func TestSnapshot_Weaviate(t *testing.T) {
 	ctx := context.Background()
-	c, err := weaviate.Open(weaviatetest.Shared(t).URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := sharedClient(t)
 	model, ds := smallModel(t)
 	data := t.TempDir()
 	root := snapshot.NewRoot(data)
@@ -133,4 +144,88 @@ func TestSnapshot_Weaviate(t *testing.T) {
 	if names, _ := c.Collections(ctx); slices.Contains(names, m.Collection) || !slices.Contains(names, m2.Collection) {
 		t.Fatalf("collections left: %v", names)
 	}
+}
+
+// The keyword list of a snapshot in Weaviate is the embedded snapshot's
+// of the same items, scores and order (items tied on a score aside),
+// before and after live edits through the engine: each edit reaches the
+// text statistics the remote side ranks with.
+func TestSnapshot_WeaviateRanksAsEmbedded(t *testing.T) {
+	ctx := context.Background()
+	c := sharedClient(t)
+	model, ds := smallModel(t)
+	embRoot := snapshot.NewRoot(t.TempDir())
+	embDir, err := embRoot.Build(ctx, 1, model, ds.Items, nil, snapshot.BuildOptions{ANN: index.KindExact})
+	if err != nil {
+		t.Fatal(err)
+	}
+	emb, err := embRoot.Load(ctx, embDir, search.StaticHistory{}, search.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer emb.Close()
+	root := snapshot.NewRoot(t.TempDir())
+	root.UseIndex(c, "")
+	dir, err := root.Build(ctx, 1, model, ds.Items, nil, snapshot.BuildOptions{Weaviate: c})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _ := snapshot.Verify(ctx, dir)
+	t.Cleanup(func() { c.Drop(context.Background(), m.Collection) })
+	if _, ok := m.Files["textstats.bin"]; !ok {
+		t.Fatalf("manifest files %v: no text statistics", m.Files)
+	}
+	remote, err := root.Load(ctx, dir, search.StaticHistory{}, search.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer remote.Close()
+
+	compare := func(t *testing.T, queries []string) {
+		t.Helper()
+		for _, q := range queries {
+			req := search.Request{Query: q, K: 10, Mode: search.ModeKeyword, Explain: true}
+			want, err := emb.Search(ctx, req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := remote.Search(ctx, req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got.Hits) != len(want.Hits) || len(got.Hits) == 0 {
+				t.Fatalf("query %q: %d hits, embedded %d", q, len(got.Hits), len(want.Hits))
+			}
+			for i := range got.Hits {
+				g, w := got.Hits[i].Explain.Keyword, want.Hits[i].Explain.Keyword
+				if math.Abs(g-w) > 1e-5*w {
+					t.Fatalf("query %q: hit %d is %s at keyword score %v, embedded %s at %v", q, i, got.Hits[i].ID, g, want.Hits[i].ID, w)
+				}
+			}
+		}
+	}
+	var queries []string
+	for i := 0; i < len(ds.Items); i += 23 {
+		queries = append(queries, ds.Items[i].Title)
+	}
+	t.Run("built", func(t *testing.T) { compare(t, queries) })
+
+	// A new word in three items, and two items gone: its idf and the
+	// others' counts move on both sides alike.
+	for i, id := range []string{"quokka-1", "quokka-2", ds.Items[5].ID} {
+		it := content.Item{ID: id, Title: fmt.Sprintf("Quokka %s", ds.Items[10+i].Title), Tags: ds.Items[10+i].Tags}
+		for _, s := range []*snapshot.Snapshot{emb, remote} {
+			if err := s.ItemPut(ctx, it); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for _, id := range []string{ds.Items[0].ID, ds.Items[23].ID} {
+		for _, s := range []*snapshot.Snapshot{emb, remote} {
+			if err := s.ItemDeleted(ctx, id); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	t.Run("edited", func(t *testing.T) { compare(t, append(queries[2:], "quokka", "quokka "+ds.Items[11].Title)) })
 }

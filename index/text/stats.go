@@ -1,0 +1,319 @@
+package text
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"sync"
+
+	"github.com/duetrec/duet/content"
+)
+
+// An index that cannot score free text as this one does — a remote one,
+// whose BM25 is the textbook formula — finds candidates its own way and
+// has them scored with Stats. Bleve's BM25 is not the textbook's: it
+// weighs a term by its idf twice (once in the query's weight, with a query
+// norm), takes the square root of a term's frequency, takes a field's
+// "average length" to be the number of distinct terms in the field over
+// the number of documents (rounded up: 1 in any catalogue whose
+// vocabulary is smaller than it, so that every word of a long field costs
+// its weight), and multiplies a field's sum by the share of the query's
+// terms it matched and the whole by the share of fields that matched.
+// Together these rank an item holding a rare word of the query far above
+// items holding only its common ones.
+
+// Fields are an item's text as the index analyses it: the terms of its
+// title, description and labels (tags, then categories), in order.
+type Fields struct {
+	Title, Description, Labels []string
+}
+
+// byField returns f's terms in the order of matchFields.
+func (f *Fields) byField() [len(matchFields)][]string {
+	return [...][]string{f.Title, f.Description, f.Labels}
+}
+
+// AnalyzeItem returns the terms the index makes of an item's text.
+func AnalyzeItem(it *content.Item) (Fields, error) {
+	var f Fields
+	var err error
+	if f.Title, err = Analyze(it.Title); err != nil {
+		return Fields{}, err
+	}
+	if f.Description, err = Analyze(it.Description); err != nil {
+		return Fields{}, err
+	}
+	for _, l := range [][]string{it.Tags, it.Categories} {
+		for _, s := range l {
+			terms, err := Analyze(s)
+			if err != nil {
+				return Fields{}, err
+			}
+			f.Labels = append(f.Labels, terms...)
+		}
+	}
+	return f, nil
+}
+
+// Stats are the statistics Search scores free text with, kept over a set
+// of items apart from any index: how many items there are, and how many
+// hold each term in each field matched. Scores computed from them are
+// those an index of the same items in one segment gives. Stats are safe
+// for concurrent use.
+type Stats struct {
+	mu    sync.RWMutex
+	items int64
+	terms [len(matchFields)]map[string]uint32 // items holding the term
+}
+
+// NewStats returns the statistics of no items.
+func NewStats() *Stats {
+	s := &Stats{}
+	for i := range s.terms {
+		s.terms[i] = map[string]uint32{}
+	}
+	return s
+}
+
+// Items returns how many items the statistics count.
+func (s *Stats) Items() int {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return int(s.items)
+}
+
+// Add counts an item with fields f.
+func (s *Stats) Add(f *Fields) { s.count(f, 1) }
+
+// Remove uncounts an item with fields f, which Add counted.
+func (s *Stats) Remove(f *Fields) { s.count(f, -1) }
+
+func (s *Stats) count(f *Fields, d int) {
+	fields := f.byField()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.items += int64(d)
+	for i, terms := range fields {
+		m := s.terms[i]
+		for j, t := range terms {
+			if slices.Contains(terms[:j], t) {
+				continue // an item counts once per term
+			}
+			switch n := int64(m[t]) + int64(d); {
+			case n <= 0:
+				delete(m, t)
+			default:
+				m[t] = uint32(n)
+			}
+		}
+	}
+}
+
+// Replace counts item it in place of old: either may be nil (an item
+// added, or deleted).
+func (s *Stats) Replace(old, it *content.Item) error {
+	var of, nf Fields
+	var err error
+	if old != nil {
+		if of, err = AnalyzeItem(old); err != nil {
+			return err
+		}
+	}
+	if it != nil {
+		if nf, err = AnalyzeItem(it); err != nil {
+			return err
+		}
+	}
+	if old != nil {
+		s.Remove(&of)
+	}
+	if it != nil {
+		s.Add(&nf)
+	}
+	return nil
+}
+
+// statsMagic begins the encoding of Stats.
+const statsMagic = "DUETTS1\n"
+
+// WriteTo writes the statistics in the form ReadStats reads: the item
+// count, then each field's terms in order with their counts.
+func (s *Stats) WriteTo(w io.Writer) (int64, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	bw := bufio.NewWriter(w)
+	n, _ := bw.WriteString(statsMagic)
+	var buf [binary.MaxVarintLen64]byte
+	uv := func(x uint64) {
+		k, _ := bw.Write(buf[:binary.PutUvarint(buf[:], x)])
+		n += k
+	}
+	uv(uint64(s.items))
+	for _, m := range s.terms {
+		terms := make([]string, 0, len(m))
+		for t := range m {
+			terms = append(terms, t)
+		}
+		slices.Sort(terms)
+		uv(uint64(len(terms)))
+		for _, t := range terms {
+			uv(uint64(len(t)))
+			k, _ := bw.WriteString(t)
+			n += k
+			uv(uint64(m[t]))
+		}
+	}
+	return int64(n), bw.Flush()
+}
+
+// maxTermBytes bounds a term ReadStats accepts; Bleve's analyser keeps
+// none longer.
+const maxTermBytes = 1 << 16
+
+// ReadStats reads statistics WriteTo wrote. Damaged input is an error
+// matching ErrBadStats.
+func ReadStats(r io.Reader) (*Stats, error) {
+	br := bufio.NewReader(r)
+	bad := func(format string, args ...any) (*Stats, error) {
+		return nil, fmt.Errorf("%w: %s", ErrBadStats, fmt.Sprintf(format, args...))
+	}
+	head := make([]byte, len(statsMagic))
+	if _, err := io.ReadFull(br, head); err != nil || string(head) != statsMagic {
+		return bad("not text statistics")
+	}
+	s := NewStats()
+	items, err := binary.ReadUvarint(br)
+	if err != nil || items > math.MaxInt32 {
+		return bad("item count")
+	}
+	s.items = int64(items)
+	for i := range s.terms {
+		n, err := binary.ReadUvarint(br)
+		if err != nil || n > items*maxTermBytes {
+			return bad("field %s: term count", matchFields[i].name)
+		}
+		prev := ""
+		for range n {
+			l, err := binary.ReadUvarint(br)
+			if err != nil || l == 0 || l > maxTermBytes {
+				return bad("field %s: term length", matchFields[i].name)
+			}
+			b := make([]byte, l)
+			if _, err := io.ReadFull(br, b); err != nil {
+				return bad("field %s: term", matchFields[i].name)
+			}
+			c, err := binary.ReadUvarint(br)
+			t := string(b)
+			if err != nil || c == 0 || c > items || t <= prev {
+				return bad("field %s: term %q", matchFields[i].name, textClip(t))
+			}
+			s.terms[i][t] = uint32(c)
+			prev = t
+		}
+	}
+	if _, err := br.ReadByte(); !errors.Is(err, io.EOF) {
+		return bad("trailing bytes")
+	}
+	return s, nil
+}
+
+// A Scorer scores items for one query's free text as Search would over
+// the items its Stats count. It is safe for concurrent use.
+type Scorer struct {
+	terms  []string // as Search matches them, repeats kept
+	weight [len(matchFields)][]float64
+	idf    [len(matchFields)][]float64
+	avgLen [len(matchFields)]float64
+}
+
+// Scorer reads q's text as ReadQuery does (no corrections or completions)
+// and returns its scorer. Its errors are Search's.
+func (s *Stats) Scorer(q Query) (*Scorer, error) {
+	_, x, err := readQuery(q)
+	if err != nil {
+		return nil, err
+	}
+	sc := &Scorer{terms: make([]string, len(x.terms))}
+	for i, qt := range x.terms {
+		sc.terms[i] = qt.term
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.items == 0 {
+		return sc, nil
+	}
+	// As matchIn: the query norm is over every term searcher's
+	// boost·idf.
+	var sumSq float64
+	for f, mf := range matchFields {
+		sc.avgLen[f] = math.Ceil(float64(len(s.terms[f])) / float64(s.items))
+		sc.idf[f] = make([]float64, len(x.terms))
+		sc.weight[f] = make([]float64, len(x.terms))
+		for i, qt := range x.terms {
+			idf := termIDF(sc.avgLen[f], uint64(s.items), uint64(s.terms[f][qt.term]))
+			sc.idf[f][i] = idf
+			sc.weight[f][i] = mf.boost * qt.weight * idf
+			sumSq += sc.weight[f][i] * sc.weight[f][i]
+		}
+	}
+	norm := 1 / math.Sqrt(sumSq)
+	for f := range sc.weight {
+		for i := range sc.weight[f] {
+			sc.weight[f][i] *= norm
+		}
+	}
+	return sc, nil
+}
+
+// Terms returns the distinct terms the query matches, in its order: what
+// a remote index is asked for.
+func (sc *Scorer) Terms() []string {
+	var out []string
+	for _, t := range sc.terms {
+		if !slices.Contains(out, t) {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// Score returns the score of an item with fields f; 0 when it holds none
+// of the query's terms.
+func (sc *Scorer) Score(f *Fields) float64 {
+	nt := len(sc.terms)
+	if nt == 0 || sc.weight[0] == nil {
+		return 0
+	}
+	var sum float64
+	matched := 0
+	for fi, terms := range f.byField() {
+		if len(terms) == 0 {
+			continue
+		}
+		norm := float64(float32(1 / math.Sqrt(float64(len(terms))))) // as the index encodes it
+		var fieldSum float64
+		hit := 0
+		for i, t := range sc.terms {
+			freq := 0
+			for _, u := range terms {
+				if u == t {
+					freq++
+				}
+			}
+			if freq == 0 {
+				continue
+			}
+			fieldSum += postingScore(uint64(freq), norm, sc.idf[fi][i], sc.avgLen[fi]) * sc.weight[fi][i]
+			hit++
+		}
+		if hit > 0 {
+			sum += fieldSum * (float64(hit) / float64(nt))
+			matched++
+		}
+	}
+	return sum * (float64(matched) / float64(len(matchFields)))
+}

@@ -1,0 +1,240 @@
+package text
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"github.com/duetrec/duet/content"
+)
+
+// statsOf counts items.
+func statsOf(tb testing.TB, items []content.Item) *Stats {
+	tb.Helper()
+	s := NewStats()
+	for i := range items {
+		if err := s.Replace(nil, &items[i]); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return s
+}
+
+// wordyCatalog is n items whose descriptions draw 30 words each from a
+// vocabulary of 3,000: far more distinct terms than items, so that a
+// field's average length is above 1, unlike generated catalogues'.
+func wordyCatalog(n int, seed uint64) []content.Item {
+	rng := rand.New(rand.NewPCG(seed, seed))
+	items := make([]content.Item, n)
+	for i := range items {
+		var desc []string
+		for range 30 {
+			desc = append(desc, fmt.Sprintf("w%d", rng.IntN(3000)))
+		}
+		items[i] = content.Item{ID: fmt.Sprintf("i%d", i), Title: fmt.Sprintf("w%d w%d", rng.IntN(3000), rng.IntN(50)),
+			Description: strings.Join(desc, " "), Tags: []string{fmt.Sprintf("w%d", rng.IntN(40))}}
+	}
+	return items
+}
+
+// statsQueries returns queries of one to three words drawn from items'
+// titles, descriptions and tags, some with a word repeated or a stop word.
+func statsQueries(items []content.Item, n int, seed uint64) []Query {
+	rng := rand.New(rand.NewPCG(seed, seed))
+	var qs []Query
+	for i := range n {
+		var words []string
+		for range 1 + i%3 {
+			it := &items[rng.IntN(len(items))]
+			pool := strings.Fields(it.Title + " " + it.Description + " " + strings.Join(it.Tags, " "))
+			words = append(words, pool[rng.IntN(len(pool))])
+		}
+		switch i % 7 {
+		case 3:
+			words = append(words, words[0])
+		case 5:
+			words = append(words, "the")
+		}
+		qs = append(qs, Query{Text: strings.Join(words, " "), K: MaxK})
+	}
+	return qs
+}
+
+// TestScorer_SameAsSearch holds the scores Stats give to Search's: every
+// item Search finds scores what Search says, and every other item 0, on
+// generated catalogues (fields averaging one term) and wordy ones (several),
+// after edits too.
+func TestScorer_SameAsSearch(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name  string
+		items []content.Item
+		edit  bool
+	}{
+		{"generated", GenCatalog(t, 1500, 3), false},
+		{"wordy", wordyCatalog(200, 4), false},
+		{"generated, edited", GenCatalog(t, 1500, 5), true},
+		{"wordy, edited", wordyCatalog(200, 6), true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tx := compactedText(t, tc.items, &Options{BatchSize: 300})
+			s := statsOf(t, tc.items)
+			live := map[string]*content.Item{}
+			for i := range tc.items {
+				live[tc.items[i].ID] = &tc.items[i]
+			}
+			if tc.edit {
+				// Replace every tenth item by another's text, delete every
+				// seventh; merge so that deleted documents leave the
+				// dictionary, as they do in a built snapshot.
+				for i := 0; i < len(tc.items); i += 10 {
+					it := tc.items[(i+1)%len(tc.items)]
+					it.ID = tc.items[i].ID
+					if err := tx.Upsert(ctx, it); err != nil {
+						t.Fatal(err)
+					}
+					if err := s.Replace(live[it.ID], &it); err != nil {
+						t.Fatal(err)
+					}
+					live[it.ID] = &it
+				}
+				for i := 3; i < len(tc.items); i += 7 {
+					id := tc.items[i].ID
+					if err := tx.Delete(ctx, id); err != nil {
+						t.Fatal(err)
+					}
+					if err := s.Replace(live[id], nil); err != nil {
+						t.Fatal(err)
+					}
+					delete(live, id)
+				}
+				if err := tx.Compact(ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if s.Items() != len(live) {
+				t.Fatalf("stats count %d items, want %d", s.Items(), len(live))
+			}
+			fields := map[string]Fields{}
+			for id, it := range live {
+				f, err := AnalyzeItem(it)
+				if err != nil {
+					t.Fatal(err)
+				}
+				fields[id] = f
+			}
+			for _, q := range statsQueries(tc.items, 60, 9) {
+				res, err := tx.Search(ctx, q)
+				if err != nil {
+					t.Fatal(err)
+				}
+				sc, err := s.Scorer(q)
+				if err != nil {
+					t.Fatal(err)
+				}
+				want := map[string]float64{}
+				floor := math.Inf(1)
+				for _, h := range res.Hits {
+					want[h.ID] = h.Score
+					floor = min(floor, h.Score)
+				}
+				matched := uint64(0)
+				for id, f := range fields {
+					got := sc.Score(&f)
+					if got > 0 {
+						matched++
+					}
+					w, found := want[id]
+					switch {
+					case found && math.Abs(got-w) > 1e-12*math.Max(1, w):
+						t.Fatalf("query %q, item %s: score %v, Search's %v", q.Text, id, got, w)
+					case !found && got > floor*(1+1e-12):
+						t.Fatalf("query %q, item %s: score %v, above Search's last hit (%v) but not found", q.Text, id, got, floor)
+					}
+				}
+				if matched != res.Total {
+					t.Fatalf("query %q: %d items score, Search matched %d", q.Text, matched, res.Total)
+				}
+			}
+		})
+	}
+}
+
+func TestStats_WriteRead(t *testing.T) {
+	s := statsOf(t, wordyCatalog(50, 1))
+	var buf bytes.Buffer
+	if _, err := s.WriteTo(&buf); err != nil {
+		t.Fatal(err)
+	}
+	got, err := ReadStats(bytes.NewReader(buf.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.items != s.items {
+		t.Fatalf("items %d, want %d", got.items, s.items)
+	}
+	for f := range s.terms {
+		if len(got.terms[f]) != len(s.terms[f]) {
+			t.Fatalf("field %d: %d terms, want %d", f, len(got.terms[f]), len(s.terms[f]))
+		}
+		for term, n := range s.terms[f] {
+			if got.terms[f][term] != n {
+				t.Fatalf("field %d, term %q: %d, want %d", f, term, got.terms[f][term], n)
+			}
+		}
+	}
+
+	enc := buf.Bytes()
+	for _, tc := range []struct {
+		name string
+		b    []byte
+	}{
+		{"empty", nil},
+		{"other magic", append([]byte("DUETTS9\n"), enc[len(statsMagic):]...)},
+		{"truncated", enc[:len(enc)-3]},
+		{"trailing byte", append(bytes.Clone(enc), 0)},
+		{"count above the items", func() []byte {
+			s := NewStats()
+			s.items = 50
+			s.terms[0]["a"] = 200
+			var b bytes.Buffer
+			s.WriteTo(&b)
+			return b.Bytes()
+		}()},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := ReadStats(bytes.NewReader(tc.b)); !errors.Is(err, ErrBadStats) {
+				t.Fatalf("err %v, want ErrBadStats", err)
+			}
+		})
+	}
+}
+
+func TestStats_Counts(t *testing.T) {
+	a := content.Item{ID: "a", Title: "Red red rocket", Tags: []string{"rocket"}}
+	b := content.Item{ID: "b", Title: "Blue rocket"}
+	s := NewStats()
+	for _, step := range []struct {
+		old, it *content.Item
+		items   int
+		title   map[string]uint32
+	}{
+		{nil, &a, 1, map[string]uint32{"red": 1, "rocket": 1}},
+		{nil, &b, 2, map[string]uint32{"red": 1, "rocket": 2, "blue": 1}},
+		{&a, &b, 2, map[string]uint32{"rocket": 2, "blue": 2}},
+		{&b, nil, 1, map[string]uint32{"rocket": 1, "blue": 1}},
+		{&b, nil, 0, map[string]uint32{}},
+	} {
+		if err := s.Replace(step.old, step.it); err != nil {
+			t.Fatal(err)
+		}
+		if s.Items() != step.items || fmt.Sprint(s.terms[0]) != fmt.Sprint(step.title) {
+			t.Fatalf("after %v → %v: %d items, title terms %v; want %d, %v", step.old, step.it, s.Items(), s.terms[0], step.items, step.title)
+		}
+	}
+}
