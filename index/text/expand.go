@@ -106,7 +106,7 @@ type expansion struct {
 // word is best stood for by its own term when an item holds it (or it is
 // a synonym), else by its commonest correction or completion. Blank text
 // has no terms, and terms are not expanded unless q asks for it.
-func (t *Index) queryTerms(ctx context.Context, r bindex.IndexReader, q *Query) (expansion, error) {
+func (t *Index) queryTerms(ctx context.Context, d dictionary, q *Query) (expansion, error) {
 	tokens := t.en.Analyze([]byte(q.Text))
 	x := expansion{terms: make([]queryTerm, 0, len(tokens)), best: make([]string, 0, len(tokens))}
 	words := func(i, j int) string { return q.Text[tokens[i].Start:tokens[j-1].End] }
@@ -154,18 +154,18 @@ func (t *Index) queryTerms(ctx context.Context, r bindex.IndexReader, q *Query) 
 		}
 		term := terms[i]
 		found := true // without a dictionary, every word is taken as found
-		if r != nil {
+		if d != nil {
 			var err error
-			if found, err = inAnyField(ctx, r, term); err != nil {
+			if found, err = d.holds(ctx, term); err != nil {
 				return expansion{}, err
 			}
 		}
 		found = found || covered[i]
 		var comps []queryTerm
-		if r != nil && q.Prefix && i == len(tokens)-1 && tok.End == lastEnd {
+		if d != nil && q.Prefix && i == len(tokens)-1 && tok.End == lastEnd {
 			var err error
 			var isWord bool
-			comps, isWord, err = t.completions(r, strings.ToLower(word), min(maxCompletions, room+1))
+			comps, isWord, err = t.completions(d, strings.ToLower(word), min(maxCompletions, room+1))
 			if err != nil {
 				return expansion{}, err
 			}
@@ -187,16 +187,16 @@ func (t *Index) queryTerms(ctx context.Context, r bindex.IndexReader, q *Query) 
 				edits = 1
 			}
 		}
-		if fuzzy, ok := r.(bindex.IndexReaderFuzzy); edits > 0 && ok {
-			for d := 1; d <= edits && best == ""; d++ {
+		if d != nil && edits > 0 {
+			for dist := 1; dist <= edits && best == ""; dist++ {
 				near, _, err := dictTerms(func(field string) (bindex.FieldDict, error) {
-					return fuzzy.FieldDictFuzzy(field, term, d, "")
+					return d.near(field, term, dist)
 				}, term, min(maxCorrections, room+1))
 				if err != nil {
 					return expansion{}, err
 				}
 				w := correctedWeight
-				if d == 2 {
+				if dist == 2 {
 					w *= correctedWeight
 				}
 				for _, c := range near {
@@ -228,8 +228,8 @@ func (t *Index) queryTerms(ctx context.Context, r bindex.IndexReader, q *Query) 
 	}
 	// A last word the analyzer dropped (a stop word, "the" on the way to
 	// "theory"), or that is one of the vocabulary's, is still a beginning.
-	if r != nil && q.Prefix && lastStart >= 0 {
-		comps, _, err := t.completions(r, strings.ToLower(q.Text[lastStart:lastEnd]), min(maxCompletions, room))
+	if d != nil && q.Prefix && lastStart >= 0 {
+		comps, _, err := t.completions(d, strings.ToLower(q.Text[lastStart:lastEnd]), min(maxCompletions, room))
 		if err != nil {
 			return expansion{}, err
 		}
@@ -269,12 +269,12 @@ func addCompletions(terms, comps []queryTerm, have map[string]bool, room int) ([
 // word of the catalogue. The words field gives whole words, whose stems are
 // the terms; an index written before it gives the stems beginning with
 // prefix, and prefix counts as a word.
-func (t *Index) completions(r bindex.IndexReader, prefix string, top int) ([]queryTerm, bool, error) {
+func (t *Index) completions(d dictionary, prefix string, top int) ([]queryTerm, bool, error) {
 	if prefix == "" || top < 1 {
 		return nil, false, nil
 	}
 	words, counts, err := dictTerms(func(string) (bindex.FieldDict, error) {
-		return r.FieldDictPrefix(fieldWords, []byte(prefix))
+		return d.prefixed(fieldWords, prefix)
 	}, "", 3*top, fieldWords)
 	if err != nil {
 		return nil, false, err
@@ -286,7 +286,7 @@ func (t *Index) completions(r bindex.IndexReader, prefix string, top int) ([]que
 		// No words field, or no word begins so: the stems that do.
 		isWord = true
 		order, stems, err = dictTerms(func(field string) (bindex.FieldDict, error) {
-			return r.FieldDictPrefix(field, []byte(prefix))
+			return d.prefixed(field, prefix)
 		}, "", top)
 		if err != nil {
 			return nil, false, err
@@ -342,7 +342,7 @@ func (t *Index) expand(ctx context.Context, q Query) (expansion, error) {
 	}
 	var x expansion
 	err := t.read(func(r bindex.IndexReader) (err error) {
-		x, err = t.queryTerms(ctx, r, &q)
+		x, err = t.queryTerms(ctx, readerDict{r}, &q)
 		return err
 	})
 	return x, err
@@ -379,9 +379,24 @@ func LastWord(s string) (head, word string) {
 }
 
 // inAnyField reports whether term is in any of the matched fields.
-func inAnyField(ctx context.Context, r bindex.IndexReader, term string) (bool, error) {
+// dictionary is what queryTerms reads of the terms items hold: an index
+// reader's (readerDict), or Stats'.
+type dictionary interface {
+	// holds reports whether an item holds term in a matched field.
+	holds(ctx context.Context, term string) (bool, error)
+	// prefixed lists field's terms beginning with prefix, and near those
+	// within edits of term (none where fuzzy matching is not available),
+	// each with the number of items holding it.
+	prefixed(field, prefix string) (bindex.FieldDict, error)
+	near(field, term string, edits int) (bindex.FieldDict, error)
+}
+
+// readerDict is the dictionary of an index as a reader sees it.
+type readerDict struct{ r bindex.IndexReader }
+
+func (d readerDict) holds(ctx context.Context, term string) (bool, error) {
 	for _, f := range matchFields {
-		tfr, err := r.TermFieldReader(ctx, []byte(term), f.name, false, false, false)
+		tfr, err := d.r.TermFieldReader(ctx, []byte(term), f.name, false, false, false)
 		if err != nil {
 			return false, err
 		}
@@ -393,6 +408,57 @@ func inAnyField(ctx context.Context, r bindex.IndexReader, term string) (bool, e
 	}
 	return false, nil
 }
+
+func (d readerDict) prefixed(field, prefix string) (bindex.FieldDict, error) {
+	return d.r.FieldDictPrefix(field, []byte(prefix))
+}
+
+// near lists the terms with the items holding each: Bleve's fuzzy
+// dictionaries leave the counts out (0), which would rank corrections
+// alphabetically rather than commonest first.
+func (d readerDict) near(field, term string, edits int) (bindex.FieldDict, error) {
+	fuzzy, ok := d.r.(bindex.IndexReaderFuzzy)
+	if !ok {
+		return &entries{}, nil
+	}
+	fd, err := fuzzy.FieldDictFuzzy(field, term, edits, "")
+	if err != nil {
+		return nil, err
+	}
+	defer fd.Close()
+	var out entries
+	for {
+		e, err := fd.Next()
+		if err != nil {
+			return nil, err
+		}
+		if e == nil {
+			return &out, nil
+		}
+		tfr, err := d.r.TermFieldReader(context.Background(), []byte(e.Term), field, false, false, false)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, bindex.DictEntry{Term: e.Term, Count: tfr.Count()})
+		tfr.Close()
+	}
+}
+
+// entries is a dictionary's listing held in memory.
+type entries []bindex.DictEntry
+
+func (e *entries) Next() (*bindex.DictEntry, error) {
+	if len(*e) == 0 {
+		return nil, nil
+	}
+	d := &(*e)[0]
+	*e = (*e)[1:]
+	return d, nil
+}
+
+func (e *entries) Close() error      { return nil }
+func (e *entries) Cardinality() int  { return len(*e) }
+func (e *entries) BytesRead() uint64 { return 0 }
 
 // dictTerms returns the top terms, by their count summed over the fields
 // (default the matched ones), of the dictionaries open gives for each
@@ -447,18 +513,15 @@ func dictTerms(open func(field string) (bindex.FieldDict, error), skip string, t
 // the prefix itself among them when it is a word. An index written
 // before the words field completes nothing.
 func (t *Index) Complete(ctx context.Context, prefix string, k int) ([]string, error) {
-	if len(prefix) > MaxQueryBytes || !utf8.ValidString(prefix) {
-		return nil, fmt.Errorf("%w: a prefix of %d bytes or not UTF-8", ErrInvalidQuery, len(prefix))
-	}
-	prefix = strings.ToLower(strings.TrimSpace(prefix))
-	if prefix == "" || k < 1 {
-		return nil, nil
+	prefix, ok, err := completable(prefix, k)
+	if !ok || err != nil {
+		return nil, err
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	var words []string
-	err := t.read(func(r bindex.IndexReader) (err error) {
+	err = t.read(func(r bindex.IndexReader) (err error) {
 		words, _, err = dictTerms(func(string) (bindex.FieldDict, error) {
 			return r.FieldDictPrefix(fieldWords, []byte(prefix))
 		}, "", k, fieldWords)
@@ -468,6 +531,16 @@ func (t *Index) Complete(ctx context.Context, prefix string, k int) ([]string, e
 		return nil, fmt.Errorf("text complete: %w", err)
 	}
 	return words, nil
+}
+
+// completable returns prefix as Complete looks words up by it, lowercased
+// and trimmed, and whether there is anything to look up.
+func completable(prefix string, k int) (string, bool, error) {
+	if len(prefix) > MaxQueryBytes || !utf8.ValidString(prefix) {
+		return "", false, fmt.Errorf("%w: a prefix of %d bytes or not UTF-8", ErrInvalidQuery, len(prefix))
+	}
+	prefix = strings.ToLower(strings.TrimSpace(prefix))
+	return prefix, prefix != "" && k >= 1, nil
 }
 
 // Unfinished returns the items holding a word that the last word of q's

@@ -3,6 +3,7 @@ package text_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
 
@@ -151,6 +152,20 @@ func TestIndex_Interpret(t *testing.T) {
 	}
 	if _, err := tx.Interpret(context.Background(), text.Query{Text: "x", Typos: text.Typos{One: -1}}); !errors.Is(err, text.ErrInvalidQuery) {
 		t.Errorf("bad typos: %v", err)
+	}
+}
+
+// A word one edit from two others is corrected to the commoner first,
+// whatever their order.
+func TestIndex_CorrectionsCommonestFirst(t *testing.T) {
+	items := []content.Item{{ID: "s", Title: "salmon"}}
+	for i := range 3 {
+		items = append(items, content.Item{ID: fmt.Sprintf("t%d", i), Title: "talmon"})
+	}
+	tx := textNew(t, items)
+	got, err := tx.Interpret(context.Background(), text.Query{Text: "walmon", Typos: text.Typos{One: 5}})
+	if err != nil || got != "talmon" {
+		t.Fatalf("walmon read as %q, %v; want talmon, the commoner", got, err)
 	}
 }
 

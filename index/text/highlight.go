@@ -61,16 +61,17 @@ func (t *Index) Highlighter(ctx context.Context, q Query) (*Highlighter, error) 
 // that cannot read queries itself, such as a remote one, whose matches are
 // then the reading's terms. Its errors are Search's.
 func ReadQuery(q Query) (*Highlighter, error) {
-	en, x, err := readQuery(q)
+	en, x, err := readQuery(q, nil)
 	if err != nil {
 		return nil, err
 	}
 	return newHighlighter(en, x), nil
 }
 
-// readQuery reads q's terms without a dictionary, for ReadQuery and
-// Stats.Scorer, and returns them with the analyser that read them.
-func readQuery(q Query) (analysis.Analyzer, expansion, error) {
+// readQuery reads q's terms with dictionary d (none: words are taken as
+// typed), for an index that is not at hand, and returns them with the
+// analyser that read them. Its errors are Search's.
+func readQuery(q Query, d dictionary) (analysis.Analyzer, expansion, error) {
 	if q.K == 0 {
 		q.K = 1
 	}
@@ -81,7 +82,7 @@ func readQuery(q Query) (analysis.Analyzer, expansion, error) {
 	if err != nil {
 		return nil, expansion{}, err
 	}
-	x, err := (&Index{en: en}).queryTerms(context.Background(), nil, &q)
+	x, err := (&Index{en: en}).queryTerms(context.Background(), d, &q)
 	return en, x, err
 }
 

@@ -53,7 +53,7 @@ func bleveIn(t *testing.T, tx *Index, r bindex.IndexReader, q Query) Result {
 // termsOf returns q's terms on the index as r sees it.
 func termsOf(t testing.TB, tx *Index, r bindex.IndexReader, q *Query) []queryTerm {
 	t.Helper()
-	x, err := tx.queryTerms(context.Background(), r, q)
+	x, err := tx.queryTerms(context.Background(), readerDict{r}, q)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +67,7 @@ func (t *Index) matchTop(ctx context.Context, q *Query) (Result, bool, error) {
 		return Result{}, false, err
 	}
 	defer r.Close()
-	x, err := t.queryTerms(ctx, r, q)
+	x, err := t.queryTerms(ctx, readerDict{r}, q)
 	if err != nil {
 		return Result{}, false, err
 	}

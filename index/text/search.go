@@ -224,7 +224,7 @@ func (t *Index) Search(ctx context.Context, q Query) (Result, error) {
 			return fail(err)
 		}
 		var x expansion
-		x, err = t.queryTerms(ctx, r, &q)
+		x, err = t.queryTerms(ctx, readerDict{r}, &q)
 		terms = x.terms
 		if err == nil && plainMatch(&q) {
 			var res Result

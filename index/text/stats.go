@@ -2,13 +2,19 @@ package text
 
 import (
 	"bufio"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"slices"
+	"strings"
 	"sync"
+
+	"github.com/blevesearch/bleve/v2/analysis"
+	bindex "github.com/blevesearch/bleve_index_api"
 
 	"github.com/duetrec/duet/content"
 )
@@ -27,9 +33,12 @@ import (
 // items holding only its common ones.
 
 // Fields are an item's text as the index analyses it: the terms of its
-// title, description and labels (tags, then categories), in order.
+// title, description and labels (tags, then categories), in order, and
+// its words (lowercased, not stemmed: what completions begin), which a
+// remote index need not hold.
 type Fields struct {
 	Title, Description, Labels []string
+	Words                      []string
 }
 
 // byField returns f's terms in the order of matchFields.
@@ -56,23 +65,31 @@ func AnalyzeItem(it *content.Item) (Fields, error) {
 			f.Labels = append(f.Labels, terms...)
 		}
 	}
+	words := wordsAnalyzer()
+	for _, s := range slices.Concat([]string{it.Title, it.Description}, it.Tags, it.Categories) {
+		for _, tok := range words.Analyze([]byte(s)) {
+			f.Words = append(f.Words, string(tok.Term))
+		}
+	}
 	return f, nil
 }
 
 // Stats are the statistics Search scores free text with, kept over a set
 // of items apart from any index: how many items there are, and how many
-// hold each term in each field matched. Scores computed from them are
-// those an index of the same items in one segment gives. Stats are safe
-// for concurrent use.
+// hold each term in each field matched, and each word. Scores computed
+// from them are those an index of the same items in one segment gives,
+// and they are the dictionary that corrects typos and completes words as
+// the index's does. Stats are safe for concurrent use.
 type Stats struct {
 	mu    sync.RWMutex
 	items int64
 	terms [len(matchFields)]map[string]uint32 // items holding the term
+	words map[string]uint32                   // items holding the word
 }
 
 // NewStats returns the statistics of no items.
 func NewStats() *Stats {
-	s := &Stats{}
+	s := &Stats{words: map[string]uint32{}}
 	for i := range s.terms {
 		s.terms[i] = map[string]uint32{}
 	}
@@ -98,17 +115,24 @@ func (s *Stats) count(f *Fields, d int) {
 	defer s.mu.Unlock()
 	s.items += int64(d)
 	for i, terms := range fields {
-		m := s.terms[i]
-		for j, t := range terms {
-			if slices.Contains(terms[:j], t) {
-				continue // an item counts once per term
-			}
-			switch n := int64(m[t]) + int64(d); {
-			case n <= 0:
-				delete(m, t)
-			default:
-				m[t] = uint32(n)
-			}
+		countIn(s.terms[i], terms, d)
+	}
+	countIn(s.words, f.Words, d)
+}
+
+// countIn adds d to the count of each distinct term of terms in m,
+// dropping those that reach 0.
+func countIn(m map[string]uint32, terms []string, d int) {
+	seen := make(map[string]bool, len(terms))
+	for _, t := range terms {
+		if seen[t] {
+			continue // an item counts once per term
+		}
+		seen[t] = true
+		if n := int64(m[t]) + int64(d); n <= 0 {
+			delete(m, t)
+		} else {
+			m[t] = uint32(n)
 		}
 	}
 }
@@ -137,11 +161,27 @@ func (s *Stats) Replace(old, it *content.Item) error {
 	return nil
 }
 
-// statsMagic begins the encoding of Stats.
-const statsMagic = "DUETTS1\n"
+// Encodings of Stats begin with statsMagic; those that statsMagicV1
+// begins, written before the words were counted, are still read (they
+// complete no words).
+const (
+	statsMagic   = "DUETTS2\n"
+	statsMagicV1 = "DUETTS1\n"
+)
+
+// sections returns the maps WriteTo writes, in order, with their names.
+func (s *Stats) sections() ([]map[string]uint32, []string) {
+	maps := make([]map[string]uint32, 0, len(s.terms)+1)
+	names := make([]string, 0, len(s.terms)+1)
+	for i, m := range s.terms {
+		maps, names = append(maps, m), append(names, matchFields[i].name)
+	}
+	return append(maps, s.words), append(names, fieldWords)
+}
 
 // WriteTo writes the statistics in the form ReadStats reads: the item
-// count, then each field's terms in order with their counts.
+// count, then each matched field's terms and then the words, each list
+// sorted, with their counts.
 func (s *Stats) WriteTo(w io.Writer) (int64, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
@@ -153,12 +193,9 @@ func (s *Stats) WriteTo(w io.Writer) (int64, error) {
 		n += k
 	}
 	uv(uint64(s.items))
-	for _, m := range s.terms {
-		terms := make([]string, 0, len(m))
-		for t := range m {
-			terms = append(terms, t)
-		}
-		slices.Sort(terms)
+	lists, _ := s.sections()
+	for _, m := range lists {
+		terms := slices.Sorted(maps.Keys(m))
 		uv(uint64(len(terms)))
 		for _, t := range terms {
 			uv(uint64(len(t)))
@@ -182,7 +219,7 @@ func ReadStats(r io.Reader) (*Stats, error) {
 		return nil, fmt.Errorf("%w: %s", ErrBadStats, fmt.Sprintf(format, args...))
 	}
 	head := make([]byte, len(statsMagic))
-	if _, err := io.ReadFull(br, head); err != nil || string(head) != statsMagic {
+	if _, err := io.ReadFull(br, head); err != nil || string(head) != statsMagic && string(head) != statsMagicV1 {
 		return bad("not text statistics")
 	}
 	s := NewStats()
@@ -191,27 +228,31 @@ func ReadStats(r io.Reader) (*Stats, error) {
 		return bad("item count")
 	}
 	s.items = int64(items)
-	for i := range s.terms {
+	lists, names := s.sections()
+	if string(head) == statsMagicV1 {
+		lists = lists[:len(s.terms)]
+	}
+	for i, m := range lists {
 		n, err := binary.ReadUvarint(br)
 		if err != nil || n > items*maxTermBytes {
-			return bad("field %s: term count", matchFields[i].name)
+			return bad("%s: term count", names[i])
 		}
 		prev := ""
 		for range n {
 			l, err := binary.ReadUvarint(br)
 			if err != nil || l == 0 || l > maxTermBytes {
-				return bad("field %s: term length", matchFields[i].name)
+				return bad("%s: term length", names[i])
 			}
 			b := make([]byte, l)
 			if _, err := io.ReadFull(br, b); err != nil {
-				return bad("field %s: term", matchFields[i].name)
+				return bad("%s: term", names[i])
 			}
 			c, err := binary.ReadUvarint(br)
 			t := string(b)
 			if err != nil || c == 0 || c > items || t <= prev {
-				return bad("field %s: term %q", matchFields[i].name, textClip(t))
+				return bad("%s: term %q", names[i], textClip(t))
 			}
-			s.terms[i][t] = uint32(c)
+			m[t] = uint32(c)
 			prev = t
 		}
 	}
@@ -233,7 +274,7 @@ type Scorer struct {
 // Scorer reads q's text as ReadQuery does (no corrections or completions)
 // and returns its scorer. Its errors are Search's.
 func (s *Stats) Scorer(q Query) (*Scorer, error) {
-	_, x, err := readQuery(q)
+	_, x, err := s.read(q)
 	if err != nil {
 		return nil, err
 	}
@@ -316,4 +357,126 @@ func (sc *Scorer) Score(f *Fields) float64 {
 		}
 	}
 	return sum * (float64(matched) / float64(len(matchFields)))
+}
+
+// read reads q's terms as Search does, Stats as the dictionary that
+// corrects and completes words.
+func (s *Stats) read(q Query) (analysis.Analyzer, expansion, error) {
+	return readQuery(q, statsDict{s})
+}
+
+// Highlighter returns the highlighter of q's words as Scorer reads them,
+// corrections and completions included. Its errors are Search's.
+func (s *Stats) Highlighter(q Query) (*Highlighter, error) {
+	en, x, err := s.read(q)
+	if err != nil {
+		return nil, err
+	}
+	return newHighlighter(en, x), nil
+}
+
+// Interpret returns q's text read one term per word, as Index.Interpret
+// reads it over the same items.
+func (s *Stats) Interpret(q Query) (string, error) {
+	_, x, err := s.read(q)
+	if err != nil {
+		return "", err
+	}
+	return strings.Join(x.best, " "), nil
+}
+
+// Complete returns up to k of the items' words beginning with prefix, as
+// Index.Complete does over the same items.
+func (s *Stats) Complete(prefix string, k int) ([]string, error) {
+	prefix, ok, err := completable(prefix, k)
+	if !ok || err != nil {
+		return nil, err
+	}
+	words, _, err := dictTerms(func(string) (bindex.FieldDict, error) {
+		return statsDict{s}.prefixed(fieldWords, prefix)
+	}, "", k, fieldWords)
+	return words, err
+}
+
+// statsDict is Stats seen as the dictionary of an index of their items.
+type statsDict struct{ s *Stats }
+
+func (d statsDict) holds(_ context.Context, term string) (bool, error) {
+	d.s.mu.RLock()
+	defer d.s.mu.RUnlock()
+	for _, m := range d.s.terms {
+		if m[term] > 0 {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// field returns the counts of field's terms.
+func (d statsDict) field(name string) map[string]uint32 {
+	if name == fieldWords {
+		return d.s.words
+	}
+	for i, f := range matchFields {
+		if f.name == name {
+			return d.s.terms[i]
+		}
+	}
+	return nil
+}
+
+func (d statsDict) prefixed(field, prefix string) (bindex.FieldDict, error) {
+	return d.list(field, func(t string) bool { return strings.HasPrefix(t, prefix) }), nil
+}
+
+func (d statsDict) near(field, term string, edits int) (bindex.FieldDict, error) {
+	want := []rune(term)
+	return d.list(field, func(t string) bool { return withinEdits(want, t, edits) }), nil
+}
+
+// list returns field's terms that keep passes, with their counts. It
+// reads every term of the field: a few milliseconds for a vocabulary of
+// a hundred thousand.
+func (d statsDict) list(field string, keep func(string) bool) *entries {
+	d.s.mu.RLock()
+	defer d.s.mu.RUnlock()
+	var out entries
+	for t, n := range d.field(field) {
+		if keep(t) {
+			out = append(out, bindex.DictEntry{Term: t, Count: uint64(n)})
+		}
+	}
+	return &out
+}
+
+// withinEdits reports whether b is at most edits insertions, deletions
+// or substitutions of runes from a (Levenshtein's distance, as Bleve's
+// fuzzy dictionaries count it: no transpositions).
+func withinEdits(a []rune, b string, edits int) bool {
+	rb := []rune(b)
+	if d := len(a) - len(rb); d > edits || -d > edits {
+		return false
+	}
+	prev := make([]int, len(rb)+1)
+	cur := make([]int, len(rb)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		low := cur[0]
+		for j := 1; j <= len(rb); j++ {
+			sub := prev[j-1]
+			if a[i-1] != rb[j-1] {
+				sub++
+			}
+			cur[j] = min(sub, prev[j]+1, cur[j-1]+1)
+			low = min(low, cur[j])
+		}
+		if low > edits {
+			return false
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(rb)] <= edits
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
@@ -129,39 +130,125 @@ func TestScorer_SameAsSearch(t *testing.T) {
 				fields[id] = f
 			}
 			for _, q := range statsQueries(tc.items, 60, 9) {
-				res, err := tx.Search(ctx, q)
-				if err != nil {
-					t.Fatal(err)
-				}
-				sc, err := s.Scorer(q)
-				if err != nil {
-					t.Fatal(err)
-				}
-				want := map[string]float64{}
-				floor := math.Inf(1)
-				for _, h := range res.Hits {
-					want[h.ID] = h.Score
-					floor = min(floor, h.Score)
-				}
-				matched := uint64(0)
-				for id, f := range fields {
-					got := sc.Score(&f)
-					if got > 0 {
-						matched++
-					}
-					w, found := want[id]
-					switch {
-					case found && math.Abs(got-w) > 1e-12*math.Max(1, w):
-						t.Fatalf("query %q, item %s: score %v, Search's %v", q.Text, id, got, w)
-					case !found && got > floor*(1+1e-12):
-						t.Fatalf("query %q, item %s: score %v, above Search's last hit (%v) but not found", q.Text, id, got, floor)
-					}
-				}
-				if matched != res.Total {
-					t.Fatalf("query %q: %d items score, Search matched %d", q.Text, matched, res.Total)
-				}
+				sameScores(t, tx, s, fields, q)
 			}
 		})
+	}
+}
+
+// sameScores fails t unless every item Search finds for q scores what
+// Search says, and every other item no more than its last hit (0 when
+// the page holds every match).
+func sameScores(t *testing.T, tx *Index, s *Stats, fields map[string]Fields, q Query) {
+	t.Helper()
+	res, err := tx.Search(context.Background(), q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, err := s.Scorer(q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]float64{}
+	floor := math.Inf(1)
+	for _, h := range res.Hits {
+		want[h.ID] = h.Score
+		floor = min(floor, h.Score)
+	}
+	matched := uint64(0)
+	for id, f := range fields {
+		got := sc.Score(&f)
+		if got > 0 {
+			matched++
+		}
+		w, found := want[id]
+		switch {
+		case found && math.Abs(got-w) > 1e-12*math.Max(1, w):
+			t.Fatalf("query %q, item %s: score %v, Search's %v", q.Text, id, got, w)
+		case !found && got > floor*(1+1e-12):
+			t.Fatalf("query %q, item %s: score %v, above Search's last hit (%v) but not found", q.Text, id, got, floor)
+		}
+	}
+	if matched != res.Total {
+		t.Fatalf("query %q: %d items score, Search matched %d", q.Text, matched, res.Total)
+	}
+}
+
+// TestStats_ReadsAsIndex holds Stats, as a dictionary, to the index's:
+// queries with a typo or cut mid-word, with Typos and Prefix, are read
+// (corrections, completions, Interpret's one term per word) and scored as
+// Search reads and scores them, and words complete alike.
+func TestStats_ReadsAsIndex(t *testing.T) {
+	ctx := context.Background()
+	items := GenCatalog(t, 1500, 8)
+	tx := compactedText(t, items, &Options{BatchSize: 300})
+	s := statsOf(t, items)
+	fields := map[string]Fields{}
+	for i := range items {
+		f, err := AnalyzeItem(&items[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		fields[items[i].ID] = f
+	}
+	rng := rand.New(rand.NewPCG(12, 12))
+	changed := 0
+	for i, q := range statsQueries(items, 80, 13) {
+		q.K = 100
+		words := strings.Fields(q.Text)
+		last := words[len(words)-1]
+		r := []rune(last)
+		switch {
+		case i%2 == 0 && len(r) >= 5:
+			// One typo: a letter replaced, dropped or doubled.
+			j := 1 + rng.IntN(len(r)-2)
+			switch i % 3 {
+			case 0:
+				r[j] = 'q'
+			case 1:
+				r = append(r[:j], r[j+1:]...)
+			default:
+				r = append(r[:j+1], r[j:]...)
+			}
+			changed++
+		case len(r) >= 4:
+			r = r[:2+rng.IntN(len(r)-2)] // cut mid-word
+			changed++
+		}
+		words[len(words)-1] = string(r)
+		q.Text = strings.Join(words, " ")
+		q.Prefix, q.Typos = true, Typos{One: 4, Two: 8}
+		sameScores(t, tx, s, fields, q)
+
+		wantRead, err := tx.Interpret(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.Interpret(q); err != nil || got != wantRead {
+			t.Fatalf("query %q: Interpret %q, %v; the index's %q", q.Text, got, err, wantRead)
+		}
+		hw, err := tx.Highlighter(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hg, err := s.Highlighter(q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := fmt.Sprint(hg.Reading()), fmt.Sprint(hw.Reading()); got != want {
+			t.Fatalf("query %q: reading %s, the index's %s", q.Text, got, want)
+		}
+		prefix := string(r[:min(len(r), 2)])
+		wantWords, err := tx.Complete(ctx, prefix, 8)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.Complete(prefix, 8); err != nil || !slices.Equal(got, wantWords) {
+			t.Fatalf("complete %q: %v, %v; the index's %v", prefix, got, err, wantWords)
+		}
+	}
+	if changed < 60 {
+		t.Fatalf("only %d queries changed", changed)
 	}
 }
 

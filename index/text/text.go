@@ -168,7 +168,7 @@ func Open(ctx context.Context, dir string, opts *Options) (*Index, error) {
 		idx:   idx,
 		en:    m.AnalyzerNamed(en.AnalyzerName),
 		kw:    m.AnalyzerNamed(keyword.Name),
-		words: &analysis.DefaultAnalyzer{Tokenizer: unicode.NewUnicodeTokenizer(), TokenFilters: []analysis.TokenFilter{lowercase.NewLowerCaseFilter()}},
+		words: wordsAnalyzer(),
 		batch: o.BatchSize,
 		cache: postingsCache{budget: o.PostingsCache},
 		ops:   make(chan *textOp, maxTextGroup),
@@ -180,6 +180,12 @@ func Open(ctx context.Context, dir string, opts *Options) (*Index, error) {
 	}
 	go t.writeLoop()
 	return t, nil
+}
+
+// wordsAnalyzer is the analyser of the words field: Unicode words,
+// lowercased.
+func wordsAnalyzer() analysis.Analyzer {
+	return &analysis.DefaultAnalyzer{Tokenizer: unicode.NewUnicodeTokenizer(), TokenFilters: []analysis.TokenFilter{lowercase.NewLowerCaseFilter()}}
 }
 
 // openOrCreate opens the Bleve index in dir or creates it there, and checks

@@ -183,14 +183,14 @@ type Text struct{ x *Index }
 // embedded index's best are looked for deeper in Weaviate's.
 const candidatePool = 100
 
-// Search matches the query's words, read as the embedded text index reads
-// them without its dictionary (text.ReadQuery: analysed, the vocabulary's
-// stop words dropped and synonyms added), against titles (weighing
-// double), descriptions and labels, with the query's filter, and ranks
-// the items holding them as the embedded index would (ScoreWith), or else
-// by Weaviate's BM25. Blank text browses the filtered items in id order.
-// Prefix and Typos need the embedded index's dictionary and are not
-// applied: words match whole.
+// Search matches the query's words against titles (weighing double),
+// descriptions and labels, with the query's filter. With statistics
+// (ScoreWith) it reads and ranks them as the embedded index would over the
+// same items: analysed, the vocabulary's stop words dropped and synonyms
+// added, and with Prefix and Typos the last word completed and unknown
+// words corrected from the statistics' dictionary. Without, words match
+// whole (text.ReadQuery) and Weaviate's BM25 ranks. Blank text browses the
+// filtered items in id order.
 func (t *Text) Search(ctx context.Context, q text.Query) (text.Result, error) {
 	if err := q.Validate(); err != nil {
 		return text.Result{}, err
@@ -294,7 +294,29 @@ func (t *Text) ItemChanged(old, it *content.Item) error {
 
 // Highlighter returns the highlighter of q's words as Search reads them.
 func (t *Text) Highlighter(_ context.Context, q text.Query) (*text.Highlighter, error) {
+	if t.x.stats != nil {
+		return t.x.stats.Highlighter(q)
+	}
 	return text.ReadQuery(q)
+}
+
+// Interpret returns q's text one term per word, words corrected and
+// completed as Search reads them (text.Index.Interpret); without
+// statistics, the text as it is.
+func (t *Text) Interpret(_ context.Context, q text.Query) (string, error) {
+	if t.x.stats != nil {
+		return t.x.stats.Interpret(q)
+	}
+	return q.Text, nil
+}
+
+// Complete returns up to k of the items' words beginning with prefix, the
+// commonest first (text.Index.Complete); none without statistics.
+func (t *Text) Complete(_ context.Context, prefix string, k int) ([]string, error) {
+	if t.x.stats == nil {
+		return nil, nil
+	}
+	return t.x.stats.Complete(prefix, k)
 }
 
 // Upsert is refused: the engine writes objects whole through the vector

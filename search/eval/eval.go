@@ -63,6 +63,8 @@ type SearchReport struct {
 	Weaviate       []search.EvalResult
 	WeaviateRecall float64
 	Publish        time.Duration
+	// WeaviateVariants are Variants asked of the snapshot in Weaviate.
+	WeaviateVariants []SearchVariant
 }
 
 // SearchVariant is the benchmark's cases changed one way and asked with
@@ -151,11 +153,21 @@ func Search(ctx context.Context, ds *tower.Dataset, spl *towereval.Split, opts S
 			return nil, err
 		}
 	}
+	if rep.Variants, err = searchVariants(ctx, snap.Engine, cases, opts.Seed); err != nil {
+		return nil, err
+	}
+	return rep, nil
+}
+
+// searchVariants asks e the cases changed each way (the same changes for
+// the same seed), as a search box asks them.
+func searchVariants(ctx context.Context, e *search.Engine, cases []search.EvalCase, seed uint64) ([]SearchVariant, error) {
 	typed := search.EvalModes()
 	for i := range typed {
 		typed[i].Request.Prefix, typed[i].Request.Typos = true, search.DefaultTypos
 	}
-	vrng := rand.New(rand.NewPCG(opts.Seed, 4))
+	vrng := rand.New(rand.NewPCG(seed, 4))
+	var out []SearchVariant
 	for _, v := range []struct {
 		name   string
 		change func(string, *rand.Rand) (string, bool)
@@ -174,12 +186,13 @@ func Search(ctx context.Context, ds *tower.Dataset, spl *towereval.Split, opts S
 			}
 			changed[i] = c
 		}
-		if sv.Modes, err = search.Evaluate(ctx, snap.Engine, changed, typed); err != nil {
+		var err error
+		if sv.Modes, err = search.Evaluate(ctx, e, changed, typed); err != nil {
 			return nil, fmt.Errorf("personalised search, %s: %w", v.name, err)
 		}
-		rep.Variants = append(rep.Variants, sv)
+		out = append(out, sv)
 	}
-	return rep, nil
+	return out, nil
 }
 
 // searchWeaviate builds the snapshot again with its index in Weaviate and
@@ -207,6 +220,9 @@ func searchWeaviate(ctx context.Context, rep *SearchReport, model *tower.Model, 
 	defer opts.Weaviate.Drop(context.WithoutCancel(ctx), snap.Manifest.Collection)
 	if rep.Weaviate, err = search.Evaluate(ctx, snap.Engine, cases, search.EvalModes()); err != nil {
 		return fmt.Errorf("personalised search in weaviate: %w", err)
+	}
+	if rep.WeaviateVariants, err = searchVariants(ctx, snap.Engine, cases, opts.Seed); err != nil {
+		return fmt.Errorf("in weaviate: %w", err)
 	}
 	col, err := opts.Weaviate.Collection(ctx, snap.Manifest.Collection)
 	if err != nil {
@@ -247,11 +263,12 @@ func searchWeaviate(ctx context.Context, rep *SearchReport, model *tower.Model, 
 // --json` promises: {"protocol", "task": "search", "k": [10], "queries",
 // "models": [{"name", "mrr@10", "recall@10", "cases"}], "variants":
 // [{"name", "changed", "modes": [as models]}]}, and with a Weaviate
-// cluster "weaviate": {"models", "vector_recall@10", "publish_seconds"}.
+// cluster "weaviate": {"models", "variants", "vector_recall@10",
+// "publish_seconds"}.
 func (r *SearchReport) WriteJSON(path string) error {
 	m := map[string]any{"protocol": r.Protocol, "task": "search", "k": []int{10}, "queries": r.Queries, "models": r.Modes, "variants": r.Variants}
 	if len(r.Weaviate) > 0 {
-		m["weaviate"] = map[string]any{"models": r.Weaviate, "vector_recall@10": r.WeaviateRecall, "publish_seconds": r.Publish.Seconds()}
+		m["weaviate"] = map[string]any{"models": r.Weaviate, "variants": r.WeaviateVariants, "vector_recall@10": r.WeaviateRecall, "publish_seconds": r.Publish.Seconds()}
 	}
 	return durable.WriteJSON(path, m)
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/duetrec/duet/index/weaviate"
 	"github.com/duetrec/duet/internal/durable"
+	"github.com/duetrec/duet/search"
 	searcheval "github.com/duetrec/duet/search/eval"
 
 	"github.com/spf13/cobra"
@@ -233,20 +234,28 @@ func evalSearch(ctx context.Context, out io.Writer, ds *tower.Dataset, spl *eval
 			fmt.Fprintf(out, "%-16s %8.4f %9.4f %9.3f\n", r.Name, r.MRR, r.Recall, r.MRR/max(rep.Modes[i].MRR, 1e-12))
 		}
 	}
-	fmt.Fprintf(out, "\nas a search box asks (prefix on, typos tolerated), MRR@10 / Recall@10:\n%-16s", "mode")
-	for _, v := range rep.Variants {
-		fmt.Fprintf(out, " %21s", fmt.Sprintf("%s (%d)", v.Name, v.Changed))
-	}
-	fmt.Fprintln(out)
-	for i, r := range rep.Modes {
-		fmt.Fprintf(out, "%-16s", r.Name)
-		for _, v := range rep.Variants {
-			fmt.Fprintf(out, " %21s", fmt.Sprintf("%.4f / %.4f", v.Modes[i].MRR, v.Modes[i].Recall))
-		}
-		fmt.Fprintln(out)
+	printVariants(out, "as a search box asks (prefix on, typos tolerated), MRR@10 / Recall@10:", rep.Modes, rep.Variants)
+	if len(rep.WeaviateVariants) > 0 {
+		printVariants(out, "the same, its index in Weaviate, MRR@10 / Recall@10:", rep.Modes, rep.WeaviateVariants)
 	}
 	if jsonOut == "" {
 		return nil
 	}
 	return rep.WriteJSON(jsonOut)
+}
+
+// printVariants prints a table of each mode's figures in each variant.
+func printVariants(out io.Writer, title string, modes []search.EvalResult, variants []searcheval.SearchVariant) {
+	fmt.Fprintf(out, "\n%s\n%-16s", title, "mode")
+	for _, v := range variants {
+		fmt.Fprintf(out, " %21s", fmt.Sprintf("%s (%d)", v.Name, v.Changed))
+	}
+	fmt.Fprintln(out)
+	for i, r := range modes {
+		fmt.Fprintf(out, "%-16s", r.Name)
+		for _, v := range variants {
+			fmt.Fprintf(out, " %21s", fmt.Sprintf("%.4f / %.4f", v.Modes[i].MRR, v.Modes[i].Recall))
+		}
+		fmt.Fprintln(out)
+	}
 }
