@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/blevesearch/bleve/v2/analysis"
 	bindex "github.com/blevesearch/bleve_index_api"
@@ -430,8 +431,8 @@ func (d statsDict) prefixed(field, prefix string) (bindex.FieldDict, error) {
 }
 
 func (d statsDict) near(field, term string, edits int) (bindex.FieldDict, error) {
-	want := []rune(term)
-	return d.list(field, func(t string) bool { return withinEdits(want, t, edits) }), nil
+	e := newEditBound([]rune(term), edits)
+	return d.list(field, e.within), nil
 }
 
 // list returns field's terms that keep passes, with their counts. It
@@ -449,34 +450,67 @@ func (d statsDict) list(field string, keep func(string) bool) *entries {
 	return &out
 }
 
-// withinEdits reports whether b is at most edits insertions, deletions
-// or substitutions of runes from a (Levenshtein's distance, as Bleve's
-// fuzzy dictionaries count it: no transpositions).
-func withinEdits(a []rune, b string, edits int) bool {
-	rb := []rune(b)
-	if d := len(a) - len(rb); d > edits || -d > edits {
+// editBound tells whether a term is within a number of edits of a word:
+// insertions, deletions or substitutions of runes (Levenshtein's
+// distance, as Bleve's fuzzy dictionaries count it: no transpositions).
+// It fills only the band of the table within that many cells of the
+// diagonal, in two rows it keeps, and turns a term away on its length
+// before decoding it: a field's every term is asked.
+type editBound struct {
+	word      []rune
+	edits     int
+	b         []rune
+	prev, cur []int
+}
+
+func newEditBound(word []rune, edits int) *editBound {
+	return &editBound{word: word, edits: edits, prev: make([]int, len(word)+edits+2), cur: make([]int, len(word)+edits+2)}
+}
+
+func (e *editBound) within(t string) bool {
+	n := utf8.RuneCountInString(t)
+	if d := len(e.word) - n; d > e.edits || -d > e.edits {
 		return false
 	}
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
+	e.b = e.b[:0]
+	for _, r := range t {
+		e.b = append(e.b, r)
+	}
+	a, b, k := e.word, e.b, e.edits
+	const far = 1 << 30
+	prev, cur := e.prev[:len(b)+1], e.cur[:len(b)+1]
 	for j := range prev {
 		prev[j] = j
 	}
 	for i := 1; i <= len(a); i++ {
+		lo, hi := max(1, i-k), min(len(b), i+k)
 		cur[0] = i
-		low := cur[0]
-		for j := 1; j <= len(rb); j++ {
+		if lo > 1 {
+			cur[lo-1] = far
+		}
+		low := far
+		if lo == 1 {
+			low = i
+		}
+		for j := lo; j <= hi; j++ {
 			sub := prev[j-1]
-			if a[i-1] != rb[j-1] {
+			if a[i-1] != b[j-1] {
 				sub++
 			}
-			cur[j] = min(sub, prev[j]+1, cur[j-1]+1)
-			low = min(low, cur[j])
+			c := min(sub, cur[j-1]+1)
+			if j <= i-1+k { // prev[j] lies in the previous row's band
+				c = min(c, prev[j]+1)
+			}
+			cur[j] = c
+			low = min(low, c)
 		}
-		if low > edits {
+		if hi < len(b) {
+			cur[hi+1] = far
+		}
+		if low > k {
 			return false
 		}
 		prev, cur = cur, prev
 	}
-	return prev[len(rb)] <= edits
+	return prev[len(b)] <= k
 }

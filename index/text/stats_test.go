@@ -325,3 +325,116 @@ func TestStats_Counts(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkStats_Scorer reads and scores a two-word query of whole words,
+// and one with the last word mistyped or cut (Typos, Prefix), from
+// statistics whose fields hold vocab distinct terms: the corrections and
+// completions scan a field's terms.
+func BenchmarkStats_Scorer(b *testing.B) {
+	for _, vocab := range []int{10_000, 200_000} {
+		rng := rand.New(rand.NewPCG(1, 1))
+		s := NewStats()
+		word := func() string {
+			const letters = "abcdefghijklmnopqrstuvwxyz"
+			w := make([]byte, 5+rng.IntN(6))
+			for i := range w {
+				w[i] = letters[rng.IntN(len(letters))]
+			}
+			return string(w)
+		}
+		var some []string
+		for range vocab / 4 {
+			f := Fields{Title: []string{word(), word()}, Labels: []string{word(), word()}}
+			f.Words = slices.Concat(f.Title, f.Labels)
+			s.Add(&f)
+			some = append(some, f.Title[0])
+		}
+		for _, tc := range []struct {
+			name string
+			q    func(i int) Query
+		}{
+			{"whole", func(i int) Query { return Query{Text: some[i%len(some)] + " " + some[(i+7)%len(some)], K: 10} }},
+			{"typo", func(i int) Query {
+				w := []byte(some[(i+7)%len(some)])
+				w[2] = '0'
+				return Query{Text: some[i%len(some)] + " " + string(w), K: 10, Typos: Typos{One: 5, Two: 9}}
+			}},
+			{"prefix", func(i int) Query {
+				return Query{Text: some[i%len(some)] + " " + some[(i+7)%len(some)][:3], K: 10, Prefix: true}
+			}},
+		} {
+			b.Run(fmt.Sprintf("vocab=%d/%s", len(s.terms[0])+len(s.terms[2]), tc.name), func(b *testing.B) {
+				for i := 0; b.Loop(); i++ {
+					if _, err := s.Scorer(tc.q(i)); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}
+
+// levenshtein is the whole table, for editBound to be held to.
+func levenshtein(a, b []rune) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			sub := prev[j-1]
+			if a[i-1] != b[j-1] {
+				sub++
+			}
+			cur[j] = min(sub, prev[j]+1, cur[j-1]+1)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
+}
+
+func TestEditBound(t *testing.T) {
+	for _, tc := range []struct {
+		a, b  string
+		edits int
+		want  bool
+	}{
+		{"galaxy", "galaxy", 0, true},
+		{"galaxy", "galaxxy", 1, true},
+		{"galaxy", "galxy", 1, true},
+		{"galaxy", "glaaxy", 1, false}, // a transposition is two edits
+		{"galaxy", "glaaxy", 2, true},
+		{"café", "cafe", 1, true}, // runes, not bytes
+		{"spacecraft", "spaceecrafft", 2, true},
+		{"spacecraft", "spaceecrafft", 1, false},
+		{"ab", "abcd", 1, false},
+		{"", "a", 1, true},
+	} {
+		if got := newEditBound([]rune(tc.a), tc.edits).within(tc.b); got != tc.want {
+			t.Errorf("%q within %d of %q: %v, want %v", tc.b, tc.edits, tc.a, got, tc.want)
+		}
+	}
+	rng := rand.New(rand.NewPCG(3, 3))
+	str := func() []rune {
+		r := make([]rune, rng.IntN(9))
+		for i := range r {
+			r[i] = rune("abcé"[rng.IntN(3)])
+			if rng.IntN(10) == 0 {
+				r[i] = 'é'
+			}
+		}
+		return r
+	}
+	for range 2000 {
+		a, k := str(), rng.IntN(4)
+		e := newEditBound(a, k) // asked of many terms, as a field's are
+		for range 10 {
+			b := str()
+			if got, want := e.within(string(b)), levenshtein(a, b) <= k; got != want {
+				t.Fatalf("%q within %d of %q: %v, distance %d", string(b), k, string(a), got, levenshtein(a, b))
+			}
+		}
+	}
+}
