@@ -55,15 +55,6 @@ func weaviateClient(t testing.TB) *weaviate.Client {
 	return c
 }
 
-// embeddedOnly skips a test of what the embedded text index alone does:
-// narrowing the vector list to the items holding a word the one being
-// typed begins needs its postings by word, which Weaviate does not show.
-func embeddedOnly(t *testing.T) {
-	if *indexFlag == "weaviate" {
-		t.Skip("the word being typed narrows the vector list through the embedded text index's postings")
-	}
-}
-
 // engineFixture is a server over a real engine: a small generated catalog
 // in the store, a model trained on it, and a snapshot of both.
 type engineFixture struct {
@@ -260,7 +251,6 @@ func TestSearch_AsYouType(t *testing.T) {
 // While the word is typed, the vector list is drawn from the items
 // holding a word it begins: here an editor's new item alone.
 func TestSearch_UnfinishedNarrowsVectors(t *testing.T) {
-	embeddedOnly(t)
 	f := newEngineFixture(t)
 	if rec := f.do("POST", "/v1/items", editorTok, `{"id":"zz-new","title":"Zephyrine Quasarium"}`); rec.Code != 201 {
 		t.Fatalf("add: %d %s", rec.Code, rec.Body)

@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/RoaringBitmap/roaring/v2"
+	"github.com/blevesearch/bleve/v2/analysis"
 	"github.com/blevesearch/bleve/v2/index/scorch"
 	bsearcher "github.com/blevesearch/bleve/v2/search/searcher"
 	bindex "github.com/blevesearch/bleve_index_api"
@@ -564,13 +565,10 @@ func (t *Index) Unfinished(ctx context.Context, q Query, limit int) (ids []strin
 	if !q.Prefix || limit < 1 {
 		return nil, false, nil
 	}
-	// The word as the words field cut and lowercased it ("l'amo", not
-	// "amo"; a final sigma as the index holds it), if the text ends in it.
-	toks := t.words.Analyze([]byte(q.Text))
-	if len(toks) == 0 || toks[len(toks)-1].End != len(q.Text) {
+	word, typing := typedWord(t.words, q.Text)
+	if !typing {
 		return nil, false, nil
 	}
-	word := string(toks[len(toks)-1].Term)
 	if err := ctx.Err(); err != nil {
 		return nil, false, err
 	}
@@ -626,6 +624,23 @@ func beginning(r bindex.IndexReader, word string, limit int) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	return beginningIn(d, word, limit)
+}
+
+// typedWord returns the last word of text as the words field cuts and
+// lowercases it ("l'amo", not "amo"; a final sigma as the index holds
+// it), if text ends in it.
+func typedWord(words analysis.Analyzer, text string) (string, bool) {
+	toks := words.Analyze([]byte(text))
+	if len(toks) == 0 || toks[len(toks)-1].End != len(text) {
+		return "", false
+	}
+	return string(toks[len(toks)-1].Term), true
+}
+
+// beginningIn is beginning over d, the words field's entries beginning
+// with word, which it closes.
+func beginningIn(d bindex.FieldDict, word string, limit int) ([]string, error) {
 	defer d.Close()
 	var terms []string
 	var held uint64

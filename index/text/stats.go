@@ -399,6 +399,29 @@ func (s *Stats) Complete(prefix string, k int) ([]string, error) {
 	return words, err
 }
 
+// Beginning returns the items' words that the last word of q's text
+// begins while it is being typed, as Index.Unfinished reads them: none
+// when q does not ask for prefixes, when the text does not end in a word,
+// when that word is itself one of the items' words, or when the words are
+// held by more than limit items (their counts summed). An index that can
+// list the items holding given words narrows by them as Unfinished does.
+func (s *Stats) Beginning(q Query, limit int) ([]string, error) {
+	if len(q.Text) > MaxQueryBytes || !utf8.ValidString(q.Text) {
+		return nil, fmt.Errorf("%w: text of %d bytes or not UTF-8", ErrInvalidQuery, len(q.Text))
+	}
+	if !q.Prefix || limit < 1 {
+		return nil, nil
+	}
+	word, typing := typedWord(wordsAnalyzer(), q.Text)
+	if !typing {
+		return nil, nil
+	}
+	d, _ := statsDict{s}.prefixed(fieldWords, word)
+	e := d.(*entries)
+	slices.SortFunc(*e, func(a, b bindex.DictEntry) int { return strings.Compare(a.Term, b.Term) })
+	return beginningIn(e, word, limit)
+}
+
 // statsDict is Stats seen as the dictionary of an index of their items.
 type statsDict struct{ s *Stats }
 

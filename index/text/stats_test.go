@@ -192,7 +192,7 @@ func TestStats_ReadsAsIndex(t *testing.T) {
 		fields[items[i].ID] = f
 	}
 	rng := rand.New(rand.NewPCG(12, 12))
-	changed := 0
+	changed, narrowed := 0, 0
 	for i, q := range statsQueries(items, 80, 13) {
 		q.K = 100
 		words := strings.Fields(q.Text)
@@ -238,6 +238,30 @@ func TestStats_ReadsAsIndex(t *testing.T) {
 		if got, want := fmt.Sprint(hg.Reading()), fmt.Sprint(hw.Reading()); got != want {
 			t.Fatalf("query %q: reading %s, the index's %s", q.Text, got, want)
 		}
+		// The items a word being typed may become: those holding a word
+		// Beginning gives, exactly the ones Unfinished lists.
+		ids, ok, err := tx.Unfinished(ctx, q, 200)
+		if err != nil {
+			t.Fatal(err)
+		}
+		begun, err := s.Beginning(q, 200)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var held []string
+		for id, f := range fields {
+			if slices.ContainsFunc(f.Words, func(w string) bool { return slices.Contains(begun, w) }) {
+				held = append(held, id)
+			}
+		}
+		slices.Sort(ids)
+		slices.Sort(held)
+		if ok != (len(held) > 0) || !slices.Equal(ids, held) {
+			t.Fatalf("query %q: Unfinished %d items (ok %v), the items holding %v: %d", q.Text, len(ids), ok, begun, len(held))
+		}
+		if ok {
+			narrowed++
+		}
 		prefix := string(r[:min(len(r), 2)])
 		wantWords, err := tx.Complete(ctx, prefix, 8)
 		if err != nil {
@@ -247,8 +271,8 @@ func TestStats_ReadsAsIndex(t *testing.T) {
 			t.Fatalf("complete %q: %v, %v; the index's %v", prefix, got, err, wantWords)
 		}
 	}
-	if changed < 60 {
-		t.Fatalf("only %d queries changed", changed)
+	if changed < 60 || narrowed < 10 {
+		t.Fatalf("only %d queries changed, %d narrowed", changed, narrowed)
 	}
 }
 

@@ -23,6 +23,8 @@ import (
 // The properties of an object. Titles, descriptions and labels (the
 // words of tags and categories) hold the terms Duet's analyser makes of
 // them, joined by spaces, tokenised by whitespace: matched, not filtered.
+// Words holds the item's words, lowercased and not stemmed, likewise:
+// filtered, not matched (the items a word being typed may become).
 // Ids, tags and categories are exact (field tokenization): filtered, not
 // matched. Attributes get a property per key and kind, named from the
 // key's bytes in hex (keys may hold any character; property names may
@@ -35,6 +37,7 @@ const (
 	propLabels     = "labels"
 	propTags       = "tags"
 	propCategories = "categories"
+	propWords      = "words"
 	numPrefix      = "n_"
 	strPrefix      = "s_"
 )
@@ -100,6 +103,7 @@ func (c *Client) Create(ctx context.Context, name string, items []content.Item, 
 		textProp(propTitle, false, false, true, "whitespace"),
 		textProp(propBody, false, false, true, "whitespace"),
 		textProp(propLabels, false, false, true, "whitespace"),
+		textProp(propWords, false, true, false, "whitespace"),
 		textProp(propTags, true, true, false, "field"),
 		textProp(propCategories, true, true, false, "field"),
 	}
@@ -281,7 +285,7 @@ func (col *Collection) wire(o Object) (wireObject, error) {
 	}
 	title, body, labels := strings.Join(f.Title, " "), strings.Join(f.Description, " "), strings.Join(f.Labels, " ")
 	props := map[string]any{
-		propID: it.ID, propTitle: title, propBody: body, propLabels: labels,
+		propID: it.ID, propTitle: title, propBody: body, propLabels: labels, propWords: strings.Join(f.Words, " "),
 		propTags: nonNil(it.Tags), propCategories: nonNil(it.Categories),
 	}
 	for k, v := range it.Attributes {

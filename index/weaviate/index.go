@@ -84,6 +84,9 @@ func (v *Vectors) Search(ctx context.Context, q []float32, k int, filter index.F
 	if vec.Normalize(u) == 0 {
 		return nil, index.ErrZeroVector
 	}
+	if l, ok := filter.(index.ListedFilter); ok && l.Len() <= index.DefaultExactCutoff {
+		return v.scan(ctx, u, k, l)
+	}
 	var cond *text.Filter
 	if c, ok := filter.(Conditional); ok {
 		f := c.Conditions()
@@ -110,6 +113,44 @@ func (v *Vectors) Search(ctx context.Context, q []float32, k int, filter index.F
 		}
 		limit = min(limit*4, maxLimit)
 	}
+}
+
+// scan scores the items a short listed filter passes directly, their
+// vectors from the cache or else fetched at once: a near-vector search
+// would have to step over the many items it rejects.
+func (v *Vectors) scan(ctx context.Context, u []float32, k int, l index.ListedFilter) ([]index.Result, error) {
+	vecs := map[string][]float32{}
+	var missing []string
+	for id := range l.Listed() {
+		if w, ok := v.x.cache.get(id); ok {
+			vecs[id] = w
+		} else {
+			missing = append(missing, id)
+		}
+	}
+	if len(missing) > 0 {
+		got, err := v.x.col.Vectors(ctx, missing)
+		if err != nil {
+			return nil, err
+		}
+		for id, w := range got {
+			v.x.cache.put(id, w)
+			vecs[id] = w
+		}
+	}
+	out := make([]index.Result, 0, len(vecs))
+	for id, w := range vecs {
+		if len(w) == len(u) {
+			out = append(out, index.Result{ID: id, Score: vec.Dot(u, w)})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Score != out[j].Score {
+			return out[i].Score > out[j].Score
+		}
+		return out[i].ID < out[j].ID
+	})
+	return out[:min(k, len(out))], nil
 }
 
 // Vector returns an item's stored vector, from the cache or else from
@@ -280,6 +321,32 @@ func (t *Text) ranked(ctx context.Context, q text.Query) ([]Hit, error) {
 		}
 	}
 	return out, nil
+}
+
+// Unfinished returns the items holding a word that the last word of q's
+// text begins while it is typed, as text.Index.Unfinished does, read from
+// the statistics' words (text.Stats.Beginning) and listed by Weaviate,
+// their vectors kept for the search they narrow. ok is false where the
+// embedded index's would be, and without statistics or in a collection
+// published without the items' words.
+func (t *Text) Unfinished(ctx context.Context, q text.Query, limit int) ([]string, bool, error) {
+	if t.x.stats == nil || !t.x.col.hasProp(propWords) {
+		return nil, false, nil
+	}
+	words, err := t.x.stats.Beginning(q, limit)
+	if err != nil || len(words) == 0 {
+		return nil, false, err
+	}
+	hits, err := t.x.col.Holding(ctx, words, limit)
+	if err != nil {
+		return nil, false, err
+	}
+	ids := make([]string, len(hits))
+	for i, h := range hits {
+		t.x.cache.put(h.ID, h.Vector)
+		ids[i] = h.ID
+	}
+	return ids, len(ids) > 0, nil
 }
 
 // ItemChanged counts item it in place of old (either nil: an item added

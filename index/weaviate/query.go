@@ -250,6 +250,24 @@ func (col *Collection) bm25(ctx context.Context, terms []string, k int, f *text.
 	return rows, nil
 }
 
+// Holding returns up to k objects holding any of words (lowercased,
+// unstemmed: text.Fields.Words), with their vectors.
+func (col *Collection) Holding(ctx context.Context, words []string, k int) ([]Hit, error) {
+	if len(words) == 0 || k <= 0 || !col.hasProp(propWords) {
+		return nil, nil
+	}
+	args := fmt.Sprintf(`limit:%d, where:{path:[%q],operator:ContainsAny,valueText:%s}`, k, propWords, quoteAll(words))
+	rows, err := col.get(ctx, args, "vector")
+	if err != nil {
+		return nil, fmt.Errorf("items holding words in %s: %w", col.name, err)
+	}
+	hits := make([]Hit, len(rows))
+	for i, r := range rows {
+		hits[i] = Hit{ID: r.ID, Vector: r.Additional.Vector}
+	}
+	return hits, nil
+}
+
 // Browse returns up to k objects passing f after skipping offset, in id
 // order, with score 0.
 func (col *Collection) Browse(ctx context.Context, k, offset int, f *text.Filter) ([]Hit, error) {

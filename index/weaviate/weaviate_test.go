@@ -9,6 +9,7 @@ import (
 	"os"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -204,6 +205,9 @@ func TestCollection_VectorSearch(t *testing.T) {
 			func(it *content.Item) bool { return it.Attributes["year"].Num < 1995 }},
 		{"an attribute no item has", condFilter{cond: text.Filter{Attributes: map[string]content.Value{"nope": content.Number(1)}}, allow: func(string) bool { return true }},
 			func(*content.Item) bool { return false }},
+		// Scored one by one, from vectors fetched at once: exactly.
+		{"a short list", index.NewAllowSet("it-003", "it-028", "it-053", "it-078", "it-103", "it-128", "it-153", "it-178", "it-203", "it-228", "it-253", "it-278", "missing"),
+			func(it *content.Item) bool { n, _ := strconv.Atoi(it.ID[3:]); return n%25 == 3 }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			hits, recall := 0, 0
@@ -221,6 +225,9 @@ func TestCollection_VectorSearch(t *testing.T) {
 				}
 				if len(got) != len(want) {
 					t.Fatalf("query %d: %d hits, want %d", q, len(got), len(want))
+				}
+				if _, listed := tc.filter.(index.ListedFilter); listed && !slices.Equal(ids(got), want) {
+					t.Fatalf("query %d: hits %v, want exactly %v", q, ids(got), want)
 				}
 				hits += len(want)
 				for _, id := range ids(got) {
