@@ -162,13 +162,8 @@ func (s *Stats) Replace(old, it *content.Item) error {
 	return nil
 }
 
-// Encodings of Stats begin with statsMagic; those that statsMagicV1
-// begins, written before the words were counted, are still read (they
-// complete no words).
-const (
-	statsMagic   = "DUETTS2\n"
-	statsMagicV1 = "DUETTS1\n"
-)
+// statsMagic begins the encoding of Stats.
+const statsMagic = "DUETTS2\n"
 
 // sections returns the maps WriteTo writes, in order, with their names.
 func (s *Stats) sections() ([]map[string]uint32, []string) {
@@ -220,7 +215,7 @@ func ReadStats(r io.Reader) (*Stats, error) {
 		return nil, fmt.Errorf("%w: %s", ErrBadStats, fmt.Sprintf(format, args...))
 	}
 	head := make([]byte, len(statsMagic))
-	if _, err := io.ReadFull(br, head); err != nil || string(head) != statsMagic && string(head) != statsMagicV1 {
+	if _, err := io.ReadFull(br, head); err != nil || string(head) != statsMagic {
 		return bad("not text statistics")
 	}
 	s := NewStats()
@@ -230,9 +225,6 @@ func ReadStats(r io.Reader) (*Stats, error) {
 	}
 	s.items = int64(items)
 	lists, names := s.sections()
-	if string(head) == statsMagicV1 {
-		lists = lists[:len(s.terms)]
-	}
 	for i, m := range lists {
 		n, err := binary.ReadUvarint(br)
 		if err != nil || n > items*maxTermBytes {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -298,6 +299,9 @@ func TestStats_WriteRead(t *testing.T) {
 				t.Fatalf("field %d, term %q: %d, want %d", f, term, got.terms[f][term], n)
 			}
 		}
+	}
+	if len(s.words) == 0 || !maps.Equal(got.words, s.words) {
+		t.Fatalf("%d words read back, %d written", len(got.words), len(s.words))
 	}
 
 	enc := buf.Bytes()
