@@ -10,6 +10,7 @@ import (
 	"maps"
 	"math"
 	"slices"
+	"sort"
 	"strings"
 	"sync"
 	"unicode/utf8"
@@ -86,6 +87,11 @@ type Stats struct {
 	items int64
 	terms [len(matchFields)]map[string]uint32 // items holding the term
 	words map[string]uint32                   // items holding the word
+	// sorted holds the words in order, for the prefix lookups every
+	// search while a word is typed makes, and added those added since,
+	// until they are many enough to sort again; a word whose count fell
+	// to 0 stays in either until then (its count says it is gone).
+	sorted, added []string
 }
 
 // NewStats returns the statistics of no items.
@@ -118,24 +124,37 @@ func (s *Stats) count(f *Fields, d int) {
 	for i, terms := range fields {
 		countIn(s.terms[i], terms, d)
 	}
-	countIn(s.words, f.Words, d)
+	if s.added = append(s.added, countIn(s.words, f.Words, d)...); len(s.added) > max(1024, len(s.sorted)/8) {
+		s.sortWords()
+	}
+}
+
+// sortWords sorts the words afresh.
+func (s *Stats) sortWords() {
+	s.sorted, s.added = slices.Sorted(maps.Keys(s.words)), nil
 }
 
 // countIn adds d to the count of each distinct term of terms in m,
-// dropping those that reach 0.
-func countIn(m map[string]uint32, terms []string, d int) {
+// dropping those that reach 0, and returns the terms m did not hold.
+func countIn(m map[string]uint32, terms []string, d int) (added []string) {
 	seen := make(map[string]bool, len(terms))
 	for _, t := range terms {
 		if seen[t] {
 			continue // an item counts once per term
 		}
 		seen[t] = true
-		if n := int64(m[t]) + int64(d); n <= 0 {
+		n, had := m[t]
+		switch next := int64(n) + int64(d); {
+		case next <= 0:
 			delete(m, t)
-		} else {
-			m[t] = uint32(n)
+		default:
+			m[t] = uint32(next)
+			if !had {
+				added = append(added, t)
+			}
 		}
 	}
+	return added
 }
 
 // Replace counts item it in place of old: either may be nil (an item
@@ -252,6 +271,7 @@ func ReadStats(r io.Reader) (*Stats, error) {
 	if _, err := br.ReadByte(); !errors.Is(err, io.EOF) {
 		return bad("trailing bytes")
 	}
+	s.sortWords()
 	return s, nil
 }
 
@@ -442,7 +462,29 @@ func (d statsDict) field(name string) map[string]uint32 {
 }
 
 func (d statsDict) prefixed(field, prefix string) (bindex.FieldDict, error) {
-	return d.list(field, func(t string) bool { return strings.HasPrefix(t, prefix) }), nil
+	if field != fieldWords {
+		return d.list(field, func(t string) bool { return strings.HasPrefix(t, prefix) }), nil
+	}
+	s := d.s
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var out entries
+	seen := map[string]bool{}
+	take := func(w string) {
+		if n := s.words[w]; n > 0 && !seen[w] {
+			seen[w] = true
+			out = append(out, bindex.DictEntry{Term: w, Count: uint64(n)})
+		}
+	}
+	for i := sort.SearchStrings(s.sorted, prefix); i < len(s.sorted) && strings.HasPrefix(s.sorted[i], prefix); i++ {
+		take(s.sorted[i])
+	}
+	for _, w := range s.added {
+		if strings.HasPrefix(w, prefix) {
+			take(w)
+		}
+	}
+	return &out, nil
 }
 
 func (d statsDict) near(field, term string, edits int) (bindex.FieldDict, error) {

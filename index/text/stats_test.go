@@ -466,3 +466,47 @@ func TestEditBound(t *testing.T) {
 		}
 	}
 }
+
+// The words a prefix begins are found whether they were sorted or added
+// since, once each, and not once gone: across several sorts, removals
+// and words removed and added again.
+func TestStats_WordsByPrefix(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 5))
+	s := NewStats()
+	var counted []Fields
+	for i := range 3000 {
+		f := Fields{Words: []string{fmt.Sprintf("w%d", rng.IntN(4000)), fmt.Sprintf("v%d", i)}}
+		s.Add(&f)
+		counted = append(counted, f)
+		if i%3 == 0 {
+			j := rng.IntN(len(counted))
+			s.Remove(&counted[j])
+			counted = slices.Delete(counted, j, j+1)
+		}
+		if i%500 != 499 {
+			continue
+		}
+		for _, p := range []string{"w1", "w23", "v2", "v29", "x"} {
+			want := map[string]uint64{}
+			for w, n := range s.words {
+				if strings.HasPrefix(w, p) {
+					want[w] = uint64(n)
+				}
+			}
+			d, _ := statsDict{s}.prefixed(fieldWords, p)
+			got := map[string]uint64{}
+			for _, e := range *d.(*entries) {
+				if _, dup := got[e.Term]; dup {
+					t.Fatalf("after %d: %q listed twice", i, e.Term)
+				}
+				got[e.Term] = e.Count
+			}
+			if !maps.Equal(got, want) {
+				t.Fatalf("after %d items, prefix %q: %d words, want %d", i+1, p, len(got), len(want))
+			}
+		}
+	}
+	if len(s.sorted) == 0 {
+		t.Fatal("the words were never sorted: the test misses the sorted part")
+	}
+}
