@@ -379,7 +379,6 @@ func LastWord(s string) (head, word string) {
 	return s[:start], s[start:]
 }
 
-// inAnyField reports whether term is in any of the matched fields.
 // dictionary is what queryTerms reads of the terms items hold: an index
 // reader's (readerDict), or Stats'.
 type dictionary interface {
@@ -559,15 +558,9 @@ func completable(prefix string, k int) (string, bool, error) {
 // word) is narrowed to these items: every completion is in them, where
 // the keyword side searches the commonest few.
 func (t *Index) Unfinished(ctx context.Context, q Query, limit int) (ids []string, ok bool, err error) {
-	if len(q.Text) > MaxQueryBytes || !utf8.ValidString(q.Text) {
-		return nil, false, fmt.Errorf("%w: text of %d bytes or not UTF-8", ErrInvalidQuery, len(q.Text))
-	}
-	if !q.Prefix || limit < 1 {
-		return nil, false, nil
-	}
-	word, typing := typedWord(t.words, q.Text)
-	if !typing {
-		return nil, false, nil
+	word, typing, err := typedWord(t.words, &q, limit)
+	if !typing || err != nil {
+		return nil, false, err
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, false, err
@@ -627,15 +620,22 @@ func beginning(r bindex.IndexReader, word string, limit int) ([]string, error) {
 	return beginningIn(d, word, limit)
 }
 
-// typedWord returns the last word of text as the words field cuts and
+// typedWord returns the last word of q's text as the words field cuts and
 // lowercases it ("l'amo", not "amo"; a final sigma as the index holds
-// it), if text ends in it.
-func typedWord(words analysis.Analyzer, text string) (string, bool) {
-	toks := words.Analyze([]byte(text))
-	if len(toks) == 0 || toks[len(toks)-1].End != len(text) {
-		return "", false
+// it), when the text ends in it and q asks for prefixes within a limit
+// of at least 1. Text too long or not UTF-8 is an error.
+func typedWord(words analysis.Analyzer, q *Query, limit int) (string, bool, error) {
+	if len(q.Text) > MaxQueryBytes || !utf8.ValidString(q.Text) {
+		return "", false, fmt.Errorf("%w: text of %d bytes or not UTF-8", ErrInvalidQuery, len(q.Text))
 	}
-	return string(toks[len(toks)-1].Term), true
+	if !q.Prefix || limit < 1 {
+		return "", false, nil
+	}
+	toks := words.Analyze([]byte(q.Text))
+	if len(toks) == 0 || toks[len(toks)-1].End != len(q.Text) {
+		return "", false, nil
+	}
+	return string(toks[len(toks)-1].Term), true, nil
 }
 
 // beginningIn is beginning over d, the words field's entries beginning

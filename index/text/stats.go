@@ -418,15 +418,9 @@ func (s *Stats) Complete(prefix string, k int) ([]string, error) {
 // held by more than limit items (their counts summed). An index that can
 // list the items holding given words narrows by them as Unfinished does.
 func (s *Stats) Beginning(q Query, limit int) ([]string, error) {
-	if len(q.Text) > MaxQueryBytes || !utf8.ValidString(q.Text) {
-		return nil, fmt.Errorf("%w: text of %d bytes or not UTF-8", ErrInvalidQuery, len(q.Text))
-	}
-	if !q.Prefix || limit < 1 {
-		return nil, nil
-	}
-	word, typing := typedWord(wordsAnalyzer(), q.Text)
-	if !typing {
-		return nil, nil
+	word, typing, err := typedWord(wordsAnalyzer(), &q, limit)
+	if !typing || err != nil {
+		return nil, err
 	}
 	d, _ := statsDict{s}.prefixed(fieldWords, word)
 	e := d.(*entries)
