@@ -26,6 +26,30 @@ func QuantizeInt16(dst []int16, x []float32) float32 {
 	return float32(quantize(dst, x, 32767))
 }
 
+// QuantizeInt8Pair writes two rows of codes for x: coarse, as
+// QuantizeInt8 writes them, and fine, the codes of what the coarse ones
+// leave, x[i] − cs·coarse[i], on their own scale. It returns both scales.
+// cs·coarse[i] + fs·fine[i] is within max|x[i]|/64516 of x[i]: the
+// precision of 16-bit codes, in two rows that DotRowsInt8 reads, so that
+// an index can re-score its candidates without the float32 vectors.
+func QuantizeInt8Pair(coarse, fine []int8, x []float32) (cs, fs float32) {
+	cs = QuantizeInt8(coarse, x)
+	fine = fine[:len(x)]
+	var m float64
+	for i, v := range x {
+		m = max(m, math.Abs(float64(v)-float64(cs)*float64(coarse[i])))
+	}
+	if m == 0 {
+		clear(fine)
+		return cs, 0
+	}
+	for i, v := range x {
+		r := float64(v) - float64(cs)*float64(coarse[i])
+		fine[i] = int8(min(127, max(-127, math.Round(r*127/m))))
+	}
+	return cs, float32(m / 127)
+}
+
 func quantize[T int8 | int16](dst []T, x []float32, top float64) float64 {
 	dst = dst[:len(x)]
 	var m float64

@@ -3,6 +3,8 @@
 package vec
 
 func init() {
-	dotRowsInt8Kernels["asm-avx512"] = dotRowsInt8
-	int8Fast = hasAVX512BW
+	if hasAVX512BW {
+		dotRowsInt8Kernels["asm-avx512"] = dotRowsInt8
+	}
+	int8Fast = hasAVX512BW || int8AVX2
 }

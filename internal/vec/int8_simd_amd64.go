@@ -4,9 +4,13 @@ package vec
 
 import "simd/archsimd"
 
-func fastInt8(n int) bool { return hasAVX512 && n == 64 }
+func fastInt8(n int) bool { return (hasAVX512 || int8AVX2) && n == 64 }
 
 func dotRowsInt8(q []int16, qs float32, codes []int8, scales []float32, rows []int32, out []float32) {
+	if !hasAVX512 {
+		dotRowsInt8AVX2(q, qs, codes, scales, rows, out)
+		return
+	}
 	DotRowsInt8SIMD(q, qs, codes, scales, rows, out)
 }
 

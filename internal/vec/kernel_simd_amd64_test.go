@@ -63,5 +63,5 @@ func init() {
 	expSubKernels["archsimd"] = ExpSubSIMD
 	maxKernels["archsimd"] = MaxSIMD
 	dotRowsInt8Kernels["archsimd"] = DotRowsInt8SIMD
-	int8Fast = hasAVX512
+	int8Fast = hasAVX512 || int8AVX2
 }
