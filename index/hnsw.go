@@ -39,12 +39,16 @@ type HNSWOptions struct {
 	DropPruned bool
 	// FloatWalk makes searches walk the graph on the float32 vectors.
 	// By default, where the build has a fast kernel for it
-	// (vec.FastInt8), they walk it on int8 copies of them
+	// (vec.FastInt8), they walk it on int8 codes of them
 	// (vec.QuantizeInt8, a quarter of the bytes, which on a large index
 	// keeps far more of the walk in cache) and re-score the ef nodes found
-	// on the float32 vectors before taking the best k. The copies cost
-	// dim+4 bytes a vector and are made as vectors are added or loaded;
-	// the graph is always built on the float32 vectors.
+	// on those codes and a second row of int8 codes of what the first
+	// leave (vec.QuantizeInt8Pair: within a few millionths of the float32
+	// inner product) before taking the best k. The codes cost 2·dim+8
+	// bytes a vector and are made as vectors are added or loaded; the
+	// graph is always built on the float32 vectors, which searches then
+	// never read, so that a loaded index leaves them in its file
+	// (hnsw_map.go).
 	FloatWalk bool
 }
 
@@ -77,8 +81,8 @@ const maxLevel = 30
 // search using Hierarchical Navigable Small World graphs", 2016), with the
 // heuristic neighbour selection of the paper's algorithm 4.
 //
-// Storage is flat: the vectors in one []float32 (and, for the walk of
-// searches, their int8 codes in one []int8 with a scale each), layer-0 neighbour
+// Storage is flat: the vectors in one []float32 (and, for searches, two
+// rows of int8 codes a vector in two []int8 with a scale each), layer-0 neighbour
 // lists in one []int32 of fixed-size slots, upper-layer lists in one small
 // []int32 per node that has them. Neighbour lists are guarded by striped
 // locks, so searches run concurrently with each other and with Add, Upsert
@@ -110,6 +114,8 @@ type HNSW struct {
 	vecs   []float32
 	codes  []int8    // int8 copy of vecs for the walk; nil unless coarse
 	scales []float32 // scale of each node's codes
+	fine   []int8    // int8 codes of what codes leave of vecs, for re-scoring
+	fines  []float32 // scale of each node's fine codes
 	levels []uint8
 	links0 []int32   // node i's layer-0 slot at i*(1+m0): count, neighbours
 	upper  [][]int32 // node i's layers 1..levels[i], each a 1+M slot; nil at level 0
@@ -322,7 +328,9 @@ func (h *HNSW) appendNode(id string, u []float32, replace bool) (int32, int, err
 	h.vecs = append(growHuge(h.vecs, h.dim), u...)
 	if h.coarse {
 		h.codes = growHuge(h.codes, h.dim)[:len(h.codes)+h.dim]
-		h.scales = append(h.scales, vec.QuantizeInt8(h.codes[len(h.codes)-h.dim:], u))
+		h.fine = growHuge(h.fine, h.dim)[:len(h.fine)+h.dim]
+		cs, fs := vec.QuantizeInt8Pair(h.codes[len(h.codes)-h.dim:], h.fine[len(h.fine)-h.dim:], u)
+		h.scales, h.fines = append(h.scales, cs), append(h.fines, fs)
 	}
 	h.levels = append(h.levels, uint8(level))
 	h.dead = append(h.dead, false)
@@ -395,18 +403,25 @@ func (h *HNSW) UpsertAll(ctx context.Context, ids []string, vecs []float32, work
 // maxLinkBatch bounds the nodes UpsertAll links side by side.
 const maxLinkBatch = 64
 
-// encodeAll derives the codes of every vector, for a graph that was
-// loaded rather than added to.
+// encodeAll derives both rows of codes of every vector, for a graph that
+// was loaded rather than added to.
 func (h *HNSW) encodeAll() {
 	if !h.coarse {
 		return
 	}
-	h.codes = makeHuge[int8](len(h.vecs))
-	h.scales = make([]float32, len(h.vecs)/h.dim)
-	for i := range h.scales {
-		o := i * h.dim
-		h.scales[i] = vec.QuantizeInt8(h.codes[o:o+h.dim], h.vecs[o:o+h.dim])
+	h.codes, h.scales, h.fine, h.fines = encodePairs(h.vecs, h.dim)
+}
+
+// encodePairs returns both rows of codes of the vectors in vecs, and their
+// scales (vec.QuantizeInt8Pair).
+func encodePairs(vecs []float32, dim int) (codes []int8, scales []float32, fine []int8, fines []float32) {
+	codes, fine = makeHuge[int8](len(vecs)), makeHuge[int8](len(vecs))
+	scales, fines = make([]float32, len(vecs)/dim), make([]float32, len(vecs)/dim)
+	for i := range scales {
+		o := i * dim
+		scales[i], fines[i] = vec.QuantizeInt8Pair(codes[o:o+dim], fine[o:o+dim], vecs[o:o+dim])
 	}
+	return codes, scales, fine, fines
 }
 
 func (h *HNSW) randomLevel() int {
@@ -625,6 +640,21 @@ func (h *HNSW) score(s *searcher, q []float32, coarse bool) {
 	}
 }
 
+// rescore sets s.dots to the final scores of the nodes in s.nbuf against
+// q: on both rows of codes if h.coarse (s.q16 set), so that searches
+// never read the float32 vectors, else on the vectors.
+func (h *HNSW) rescore(s *searcher, q []float32) {
+	h.score(s, q, h.coarse)
+	if !h.coarse {
+		return
+	}
+	s.fineDots = slices.Grow(s.fineDots[:0], len(s.nbuf))[:len(s.nbuf)]
+	vec.DotRowsInt8(s.q16, s.qs, h.fine, h.fines, s.nbuf, s.fineDots)
+	for j, d := range s.fineDots {
+		s.dots[j] += d
+	}
+}
+
 // greedy walks level l from cur to the node nearest q it can reach,
 // scoring on the codes if coarse.
 func (h *HNSW) greedy(s *searcher, q []float32, cur topk.Scored, l int, coarse bool) topk.Scored {
@@ -791,6 +821,10 @@ func (h *HNSW) SearchEf(ctx context.Context, q []float32, k, ef int, filter Filt
 	defer h.mu.RUnlock()
 	s := h.getSearcher()
 	defer h.pool.Put(s)
+	if h.coarse {
+		s.q16 = slices.Grow(s.q16[:0], h.dim)[:h.dim]
+		s.qs = vec.QuantizeInt16(s.q16, u)
+	}
 
 	all := acceptAll(filter)
 	listed, _ := filter.(ListedFilter)
@@ -819,10 +853,6 @@ func (h *HNSW) SearchEf(ctx context.Context, q []float32, k, ef int, filter Filt
 		return nil, nil
 	}
 	coarse := h.coarse
-	if coarse {
-		s.q16 = slices.Grow(s.q16[:0], h.dim)[:h.dim]
-		s.qs = vec.QuantizeInt16(s.q16, u)
-	}
 	s.nbuf = append(s.nbuf[:0], ep)
 	h.score(s, u, coarse)
 	cur := topk.Scored{ID: ep, Score: s.dots[0]}
@@ -848,13 +878,13 @@ func (h *HNSW) SearchEf(ctx context.Context, q []float32, k, ef int, filter Filt
 		topk.SortBest(s.res)
 		return results(h.ids, s.res[:min(k, len(s.res))]), nil
 	}
-	// Re-score the walk's ef nodes on the float32 vectors: the codes
+	// Re-score the walk's ef nodes on both rows of codes: the first
 	// only had to find them.
 	s.nbuf = s.nbuf[:0]
 	for _, r := range s.res {
 		s.nbuf = append(s.nbuf, r.ID)
 	}
-	h.score(s, u, false)
+	h.rescore(s, u)
 	var t topk.Heap
 	t.Use(k, s.tmp)
 	for j, i := range s.nbuf {
@@ -909,11 +939,20 @@ func (h *HNSW) estimatePassing(f Filter) int {
 	return int(float64(passed) / float64(tried) * float64(live))
 }
 
-// scan scores the items f allows directly: those listed, when it can list
+// scan scores the items f allows directly, as searches re-score
+// (rescore), a batch of nodes at a time: those listed, when it can list
 // them, or every live node, asking the filter first.
 func (h *HNSW) scan(ctx context.Context, s *searcher, u []float32, k int, f Filter, listed ListedFilter) ([]Result, error) {
 	var t topk.Heap
 	t.Use(k, s.tmp)
+	s.nbuf = s.nbuf[:0]
+	flush := func() {
+		h.rescore(s, u)
+		for j, i := range s.nbuf {
+			t.Push(i, s.dots[j])
+		}
+		s.nbuf = s.nbuf[:0]
+	}
 	if listed != nil {
 		h.stats.scans.Add(1)
 		n := 0
@@ -924,27 +963,34 @@ func (h *HNSW) scan(ctx context.Context, s *searcher, u []float32, k int, f Filt
 				}
 			}
 			if i, ok := h.node(id, hint); ok {
-				t.Push(i, vec.Dot(u, h.vec(i)))
+				if s.nbuf = append(s.nbuf, i); len(s.nbuf) == scanBatch {
+					flush()
+				}
 			}
 		}
-		s.tmp = t.Sorted()
-		return results(h.ids, s.tmp), nil
-	}
-	h.stats.fullScans.Add(1)
-	for i := range h.ids {
-		if i%ctxEvery == 0 && i > 0 {
-			if err := ctx.Err(); err != nil {
-				return nil, err
+	} else {
+		h.stats.fullScans.Add(1)
+		for i := range h.ids {
+			if i%ctxEvery == 0 && i > 0 {
+				if err := ctx.Err(); err != nil {
+					return nil, err
+				}
+			}
+			if h.dead[i] || !f.Allow(h.ids[i]) {
+				continue
+			}
+			if s.nbuf = append(s.nbuf, int32(i)); len(s.nbuf) == scanBatch {
+				flush()
 			}
 		}
-		if h.dead[i] || !f.Allow(h.ids[i]) {
-			continue
-		}
-		t.Push(int32(i), vec.Dot(u, h.vec(int32(i))))
 	}
+	flush()
 	s.tmp = t.Sorted()
 	return results(h.ids, s.tmp), nil
 }
+
+// scanBatch is how many nodes a scan scores at a time.
+const scanBatch = 256
 
 // node returns the live node of id: at hint if it holds id there (no map
 // look-up, which at a million ids costs a few cache misses), else from the
@@ -1009,7 +1055,7 @@ type searcher struct {
 	qs              float32 // their scale
 	cand, res, tmp  []topk.Scored
 	nbuf, sel, sel2 []int32
-	dots            []float32
+	dots, fineDots  []float32
 	pruned          []int32
 }
 

@@ -13,7 +13,12 @@ import (
 // page cache. The mappings are private: the index's own writes (live
 // edits) stay in its memory and never reach the file. Each is followed by
 // zeroed memory the array can grow into, so the first adds after a load
-// do not copy the array to the heap.
+// do not copy the array to the heap. Where searches run on the codes, the
+// vectors' pages are let go of once the load has checked them
+// (releaseMapped): the index's resident memory is its codes and lists, and
+// the vectors are read back from the file by what asks for one (Vector,
+// Similarity, Save, Rebuild, and an add that outgrows the room, which
+// copies the array to the heap).
 const pageAlign = 4096
 
 // section returns the next n bytes of the input, little-endian elements

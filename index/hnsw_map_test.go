@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -135,12 +136,12 @@ func TestHNSW_MappedLoadRefusesDamage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Vectors share the file's bytes; the layer-0 slots follow the codes
-	// and the scales, each section page-aligned.
+	// Vectors share the file's bytes; the layer-0 slots follow the two
+	// rows of codes and their scales, each section page-aligned.
 	vectors := cap(good) - cap(s.Vectors)
 	align := func(o int) int { return (o + pageAlign - 1) / pageAlign * pageAlign }
 	n := d.len()
-	links := align(align(align(vectors+4*n*64)+n*64) + 4*n)
+	links := align(align(align(align(align(vectors+4*n*64)+n*64)+4*n)+n*64) + 4*n)
 	reseal := func(b []byte) []byte {
 		binary.LittleEndian.PutUint32(b[len(b)-4:], crc32.Checksum(b[:len(b)-4], castagnoli))
 		return b
@@ -178,5 +179,102 @@ func TestHNSW_MappedLoadRefusesDamage(t *testing.T) {
 				t.Fatalf("err %v, want ErrCorrupt mentioning %q", err, c.want)
 			}
 		})
+	}
+}
+
+// TestHNSW_SearchesLeaveVectorsAlone checks that a loaded index whose
+// searches run on the codes never reads its float32 vectors, which a load
+// leaves in the file: with every vector overwritten by NaN, unfiltered
+// searches, filtered walks and both kinds of scan answer as before.
+func TestHNSW_SearchesLeaveVectorsAlone(t *testing.T) {
+	ctx := context.Background()
+	const dim = 64
+	d := clusteredData(sized(3000, 1200), dim, 20, 41)
+	// A low cutoff and a narrow walk, so that half the items are walked
+	// at either size.
+	h, _ := buildHNSW(t, d, HNSWOptions{Seed: 11, M: 8, ExactCutoff: 100, EfSearch: 10})
+	path, _ := saveFile(t, h)
+	mapped := loadFile(t, path)
+	defer mapped.Close()
+	if !mapped.coarse {
+		t.Skip("searches walk the float32 vectors in this build on this CPU")
+	}
+	few := NewAllowSet(d.ids[:50]...)
+	half := FilterFunc(func(id string) bool { return id[len(id)-1]%2 == 0 })
+	rare := FilterFunc(func(id string) bool { return id[len(id)-1] == '7' && id[len(id)-2] == '7' })
+	filters := map[string]Filter{"none": nil, "listed, scanned": few, "half, walked": half, "rare, every node asked": rare}
+	q := clusteredQueries(50, dim, 20, 41)
+	answers := func() map[string][][]Result {
+		out := map[string][][]Result{}
+		for name, f := range filters {
+			for i := range q.len() {
+				res, err := mapped.Search(ctx, q.row(i), 10, f)
+				if err != nil || len(res) == 0 {
+					t.Fatalf("%s, query %d: %v %v", name, i, res, err)
+				}
+				out[name] = append(out[name], res)
+			}
+		}
+		return out
+	}
+	before := answers()
+	nan := float32(math.NaN())
+	for i := range mapped.vecs {
+		mapped.vecs[i] = nan
+	}
+	after := answers()
+	for name := range filters {
+		for i := range before[name] {
+			if !slices.Equal(before[name][i], after[name][i]) {
+				t.Fatalf("%s, query %d: the answer read the vectors:\n before %v\n after  %v", name, i, before[name][i], after[name][i])
+			}
+		}
+	}
+	st := mapped.FilterStats()
+	if st.Walks == 0 || st.Scans == 0 || st.FullScans == 0 {
+		t.Fatalf("not every way was taken: %+v", st)
+	}
+}
+
+// TestHNSW_LoadsVersion2 loads a file of the previous format, which had
+// no fine codes: they are made from the vectors, and the index answers as
+// the one saved in the current format.
+func TestHNSW_LoadsVersion2(t *testing.T) {
+	ctx := context.Background()
+	const dim = 64
+	d := clusteredData(600, dim, 6, 43)
+	h, _ := buildHNSW(t, d, HNSWOptions{Seed: 12, M: 8})
+	path, b := saveFile(t, h)
+	// Cut the fine codes and their scales out: the two sections after the
+	// scales, page-aligned, as version 2 lacked them.
+	s, err := SplitHNSW(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	align := func(o int) int { return (o + pageAlign - 1) / pageAlign * pageAlign }
+	n := d.len()
+	vectors := cap(b) - cap(s.Vectors)
+	fine := align(align(align(vectors+4*n*dim)+n*dim) + 4*n)
+	links := align(align(fine+n*dim) + 4*n)
+	old := slices.Concat(b[:fine], b[links:])
+	binary.LittleEndian.PutUint32(old[len(hnswMagic):], 2)
+	binary.LittleEndian.PutUint32(old[len(old)-4:], crc32.Checksum(old[:len(old)-4], castagnoli))
+	oldPath := filepath.Join(t.TempDir(), "vectors.idx")
+	if err := os.WriteFile(oldPath, old, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	current, previous := loadFile(t, path), loadFile(t, oldPath)
+	defer current.Close()
+	defer previous.Close()
+	q := clusteredQueries(50, dim, 6, 43)
+	for i := range q.len() {
+		a, _ := current.Search(ctx, q.row(i), 10, nil)
+		b, _ := previous.Search(ctx, q.row(i), 10, nil)
+		if len(a) == 0 || !slices.Equal(a, b) {
+			t.Fatalf("query %d:\n version 3 %v\n version 2 %v", i, a, b)
+		}
+	}
+	if _, err := SplitHNSW(old); err != nil {
+		t.Fatalf("split version 2: %v", err)
 	}
 }

@@ -5,17 +5,17 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"slices"
 	"unsafe"
-
-	"github.com/duetrec/duet/internal/vec"
 )
 
 const (
 	hnswMagic = "DUETHNSW"
-	// hnswVersion is the format Save writes; LoadHNSW reads it and
-	// version 1, which had no codes and kept the lists without their
-	// unused capacity, unaligned.
-	hnswVersion = 2
+	// hnswVersion is the format Save writes; LoadHNSW reads it, version
+	// 2, which had no fine codes (they are made at load), and version 1,
+	// which had no codes and kept the lists without their unused
+	// capacity, unaligned.
+	hnswVersion = 3
 )
 
 // Bits of the header's flags byte. FloatWalk was added without a version
@@ -30,8 +30,9 @@ const (
 // options, the entry point, each node's id, level and tombstone; then,
 // each starting at a multiple of 4096 bytes so that a load can map it (see
 // hnsw_map.go), the vectors as little-endian float32, their int8 codes,
-// the codes' scales, and the layer-0 neighbour slots (a count and 2·M
-// int32 positions a node); the upper layers' slots; and a CRC-32C.
+// the codes' scales, the fine codes and their scales
+// (vec.QuantizeInt8Pair), and the layer-0 neighbour slots (a count and
+// 2·M int32 positions a node); the upper layers' slots; and a CRC-32C.
 // Searches continue while it runs; writes wait.
 func (h *HNSW) Save(ctx context.Context, w io.Writer) error {
 	h.wmu.Lock()
@@ -87,22 +88,23 @@ func (h *HNSW) save(ctx context.Context, w io.Writer) error {
 	}
 	e.pad(pageAlign)
 	e.f32s(h.vecs)
-	codes, scales := h.codes, h.scales
+	codes, scales, fine, fines := h.codes, h.scales, h.fine, h.fines
 	if !h.coarse {
 		// A machine without the fast kernel writes the codes for one
 		// that has it.
-		codes, scales = make([]int8, len(h.vecs)), make([]float32, n)
-		for i := range scales {
-			o := i * h.dim
-			scales[i] = vec.QuantizeInt8(codes[o:o+h.dim], h.vecs[o:o+h.dim])
+		codes, scales, fine, fines = encodePairs(h.vecs, h.dim)
+	}
+	for _, c := range []struct {
+		codes  []int8
+		scales []float32
+	}{{codes, scales}, {fine, fines}} {
+		e.pad(pageAlign)
+		if len(c.codes) > 0 {
+			e.write(unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(c.codes))), len(c.codes)))
 		}
+		e.pad(pageAlign)
+		e.f32s(c.scales)
 	}
-	e.pad(pageAlign)
-	if len(codes) > 0 {
-		e.write(unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(codes))), len(codes)))
-	}
-	e.pad(pageAlign)
-	e.f32s(scales)
 	e.pad(pageAlign)
 	e.i32s(h.links0)
 	e.pad(pageAlign)
@@ -200,7 +202,7 @@ func loadHNSW(ctx context.Context, r io.Reader) (*HNSW, error) {
 		h.pos[id] = int32(i)
 	}
 	if version >= 2 {
-		return h, h.loadSections(ctx, d, ep, top)
+		return h, h.loadSections(ctx, d, ep, top, version)
 	}
 	// Vectors, like lists, are allocated as their bytes arrive, in
 	// chunks, so that a lying header cannot make a large allocation.
@@ -295,7 +297,7 @@ const hnswHeaderLen = len(hnswMagic) + 4 + 5*4 + 8 + 1 + 4 + 4 + 1
 type HNSWSections struct {
 	IDs     []byte // per node: a u32 length, the id, a level and a tombstone byte
 	Vectors []byte // nodes × dim little-endian float32
-	Codes   []byte // nodes × dim int8 codes and a float32 scale each (version 2)
+	Codes   []byte // nodes × dim int8 codes and a float32 scale each (version 2), then the fine ones (version 3)
 	Lists   []byte // layer-0 slots and upper-layer slots (version 1: per node and level, a count byte and int32 positions)
 }
 
@@ -334,9 +336,13 @@ func SplitHNSW(b []byte) (HNSWSections, error) {
 		s.Vectors, s.Lists = b[off:end], b[end:len(b)-4]
 		return s, nil
 	}
-	// Version 2: page-aligned sections.
-	var sections [5][]byte
-	for i, size := range []int{4 * n * dim, n * dim, 4 * n, 4 * n * (1 + 2*m), 4 * upper} {
+	// Versions 2 and 3: page-aligned sections.
+	sizes := []int{4 * n * dim, n * dim, 4 * n, 4 * n * (1 + 2*m), 4 * upper}
+	if version >= 3 {
+		sizes = slices.Insert(sizes, 3, n*dim, 4*n)
+	}
+	sections := make([][]byte, len(sizes))
+	for i, size := range sizes {
 		off = (off + pageAlign - 1) / pageAlign * pageAlign
 		if size < 0 || off+size > len(b)-4 || off+size < off {
 			return s, fmt.Errorf("%w: truncated section %d", ErrCorrupt, i)
@@ -344,17 +350,22 @@ func SplitHNSW(b []byte) (HNSWSections, error) {
 		sections[i] = b[off : off+size]
 		off += size
 	}
+	last := len(sections) - 2
 	s.Vectors = sections[0]
-	s.Codes = append(append([]byte{}, sections[1]...), sections[2]...)
-	s.Lists = append(append([]byte{}, sections[3]...), sections[4]...)
+	s.Codes = slices.Concat(sections[1:last]...)
+	s.Lists = slices.Concat(sections[last:]...)
 	return s, nil
 }
 
-// loadSections reads the sections of a version-2 file after the ids into
-// h (n nodes, entry point ep at level top), mapping what it can, and
+// loadSections reads the sections of a version-2 or 3 file after the ids
+// into h (n nodes, entry point ep at level top), mapping what it can, and
 // checks them: the checksum, every link, and that the vectors are unit
-// vectors. The mapped arrays get room for a quarter more nodes.
-func (h *HNSW) loadSections(ctx context.Context, d *decoder, ep int32, top int) (err error) {
+// vectors. The mapped arrays get room for a quarter more nodes. Where
+// searches walk and re-score on the codes, mapped vectors are then let go
+// of (releaseMapped): they stay in the file until something asks for one;
+// so are a version-2 file's codes, which are made again with the fine
+// ones.
+func (h *HNSW) loadSections(ctx context.Context, d *decoder, ep int32, top int, version uint32) (err error) {
 	defer func() {
 		if err != nil {
 			h.Close()
@@ -362,14 +373,31 @@ func (h *HNSW) loadSections(ctx context.Context, d *decoder, ep int32, top int) 
 	}()
 	n, dim, m := len(h.ids), h.dim, h.opts.M
 	room := max(n/4, 1024)
+	// release holds the mapped sections searches will not read.
+	var release [][]byte
+	section := func(n, size, room int, unread bool) []byte {
+		maps := len(h.maps)
+		b := d.section(n, size, room, &h.maps)
+		if unread && len(h.maps) > maps {
+			release = append(release, b)
+		}
+		return b
+	}
 	d.pad(pageAlign)
-	vecs := d.section(4*n*dim, 4, 4*room*dim, &h.maps)
+	vecs := section(4*n*dim, 4, 4*room*dim, h.coarse)
 	d.pad(pageAlign)
-	codes := d.section(n*dim, 1, room*dim, &h.maps)
+	codes := section(n*dim, 1, room*dim, h.coarse && version < 3)
 	d.pad(pageAlign)
-	scales := d.section(4*n, 4, 4*room, &h.maps)
+	scales := section(4*n, 4, 4*room, h.coarse && version < 3)
+	var fine, fines []byte
+	if version >= 3 {
+		d.pad(pageAlign)
+		fine = section(n*dim, 1, room*dim, false)
+		d.pad(pageAlign)
+		fines = section(4*n, 4, 4*room, false)
+	}
 	d.pad(pageAlign)
-	links0 := d.section(4*n*(1+h.m0), 4, 4*room*(1+h.m0), &h.maps)
+	links0 := section(4*n*(1+h.m0), 4, 4*room*(1+h.m0), false)
 	d.pad(pageAlign)
 	upper := 0
 	for _, l := range h.levels {
@@ -385,6 +413,7 @@ func (h *HNSW) loadSections(ctx context.Context, d *decoder, ep int32, top int) 
 	h.vecs, h.links0 = as[float32](vecs), as[int32](links0)
 	if h.coarse {
 		h.codes, h.scales = as[int8](codes), as[float32](scales)
+		h.fine, h.fines = as[int8](fine), as[float32](fines)
 	}
 	h.upper = make([][]int32, n)
 	for i, l := range h.levels {
@@ -415,6 +444,12 @@ func (h *HNSW) loadSections(ctx context.Context, d *decoder, ep int32, top int) 
 			}
 		}
 	}
+	if h.coarse && version < 3 {
+		h.encodeAll()
+	}
+	for _, b := range release {
+		releaseMapped(b)
+	}
 	if n > 0 {
 		h.storeTop(ep, top)
 	}
@@ -440,7 +475,7 @@ func (h *HNSW) Close() error {
 	}
 	// What pointed into the mappings is dropped: a use after Close fails
 	// on empty arrays rather than on unmapped memory.
-	h.maps, h.vecs, h.codes, h.scales, h.links0, h.upper = nil, nil, nil, nil, nil, nil
+	h.maps, h.vecs, h.codes, h.scales, h.fine, h.fines, h.links0, h.upper = nil, nil, nil, nil, nil, nil, nil, nil
 	h.pos = map[string]int32{}
 	h.top.Store(emptyTop)
 	return err

@@ -47,8 +47,8 @@ func TestSplitHNSW(t *testing.T) {
 				upper += int(l) * (1 + m)
 			}
 			n := len(tc.ids)
-			if len(s.Codes) != (tc.dim+4)*n || len(s.Lists) != 4*n*(1+2*m)+4*upper {
-				t.Errorf("codes %d bytes, want %d; lists %d, want %d", len(s.Codes), (tc.dim+4)*n, len(s.Lists), 4*n*(1+2*m)+4*upper)
+			if len(s.Codes) != 2*(tc.dim+4)*n || len(s.Lists) != 4*n*(1+2*m)+4*upper {
+				t.Errorf("codes %d bytes, want %d; lists %d, want %d", len(s.Codes), 2*(tc.dim+4)*n, len(s.Lists), 4*n*(1+2*m)+4*upper)
 			}
 			if _, err := SplitHNSW(buf.Bytes()[:buf.Len()-4*upper-5]); err == nil && n > 0 {
 				t.Error("a truncated file splits")
