@@ -29,3 +29,27 @@ func TestCPU(t *testing.T) {
 		t.Fatalf("CPU time did not grow over a busy loop (%d): %v then %v", x, before, after)
 	}
 }
+
+func TestResidentAndPeak(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("read from /proc")
+	}
+	if !procstat.ResetPeak() {
+		t.Skip("this kernel cannot reset the peak")
+	}
+	before, ok := procstat.Resident()
+	if !ok || before <= 0 {
+		t.Fatalf("Resident = %d, %t", before, ok)
+	}
+	// 64 MiB touched page by page raise both.
+	b := make([]byte, 64<<20)
+	for i := 0; i < len(b); i += 4096 {
+		b[i] = 1
+	}
+	now, _ := procstat.Resident()
+	peak, ok := procstat.Peak()
+	if !ok || now < before+48<<20 || peak < now {
+		t.Fatalf("resident %d → %d after touching 64 MiB, peak %d (%t)", before, now, peak, ok)
+	}
+	runtime.KeepAlive(b)
+}

@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -11,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -21,6 +21,7 @@ import (
 	"github.com/duetrec/duet/index"
 	"github.com/duetrec/duet/internal/durable"
 	"github.com/duetrec/duet/internal/parallel"
+	"github.com/duetrec/duet/internal/procstat"
 	"github.com/duetrec/duet/internal/vec"
 )
 
@@ -72,11 +73,19 @@ type ANNRow struct {
 	Index string
 	Ef    int // 0 for the exact scan
 	// Recall is the mean recall@K against the exact scan.
-	Recall         float64
-	QPS            float64 // queries per second on one goroutine
-	BuildS         float64 // seconds to build the index, or to load it from the cache
+	Recall float64
+	QPS    float64 // queries per second on one goroutine
+	BuildS float64 // seconds to build the index, or to load it from the cache
+	// BytesPerVector is what the build or load added to the Go heap (for
+	// hnswlib, the size of its arrays).
 	BytesPerVector float64
-	SpeedupVsExact float64
+	// ResidentPerVector is what the index added to the process's resident
+	// memory, taken after its searches: mapped file pages it touched
+	// count, pages it left in the file do not. PeakPerVector is the most
+	// the build or load added at any moment. Both are 0 where the system
+	// does not tell.
+	ResidentPerVector, PeakPerVector float64
+	SpeedupVsExact                   float64
 }
 
 // ANNReport is what RunANN measured.
@@ -171,10 +180,12 @@ func RunANN(ctx context.Context, o ANNOptions) (_ *ANNReport, err error) {
 			add("exact", 0, 1, exact.qps, exact.buildS, exact.bpv)
 			continue
 		}
+		meter := startResident()
 		idx, buildS, bpv, err := buildANN(ctx, name, d, o)
 		if err != nil {
 			return nil, fmt.Errorf("build %s: %w", name, err)
 		}
+		peak := meter.peak()
 		efs := o.Ef
 		if name == "coder" {
 			// coder/hnsw has one width for building and searching, fixed
@@ -197,6 +208,14 @@ func RunANN(ctx context.Context, o ANNOptions) (_ *ANNReport, err error) {
 		if err := stop(); err != nil {
 			return nil, err
 		}
+		resident := meter.resident()
+		perVector(rep.Rows, name, resident, peak, d.n)
+		if o.Log != nil {
+			fmt.Fprintf(o.Log, "memory of %s resident_bytes_per_vector=%.0f peak_bytes_per_vector=%.0f\n", name, float64(resident)/float64(d.n), float64(peak)/float64(d.n))
+		}
+		if c, ok := idx.(io.Closer); ok {
+			c.Close()
+		}
 		idx = nil
 		runtime.GC()
 	}
@@ -208,6 +227,7 @@ func RunANN(ctx context.Context, o ANNOptions) (_ *ANNReport, err error) {
 		for _, r := range res.rows {
 			add("hnswlib", r.ef, recallOf(r.labels, truth), r.qps, res.buildS, res.bpv)
 		}
+		perVector(rep.Rows, "hnswlib", int64(res.resident*float64(d.n)), int64(res.peak*float64(d.n)), d.n)
 	}
 	return rep, nil
 }
@@ -339,13 +359,13 @@ func (r *ANNReport) WriteText(w io.Writer) error {
 	var b bytes.Buffer
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
 	key := r.recallKey()
-	fmt.Fprintf(tw, "index\tef\t%s\tqps\tspeed-up\tbuild s\tbytes/vector\t\n", key)
+	fmt.Fprintf(tw, "index\tef\t%s\tqps\tspeed-up\tbuild s\tbytes/vector\tresident\tpeak\t\n", key)
 	for _, row := range r.Rows {
 		ef := "-"
 		if row.Ef > 0 {
 			ef = strconv.Itoa(row.Ef)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%.4f\t%.0f\t%.1f×\t%.2f\t%.0f\t\n", row.Index, ef, row.Recall, row.QPS, row.SpeedupVsExact, row.BuildS, row.BytesPerVector)
+		fmt.Fprintf(tw, "%s\t%s\t%.4f\t%.0f\t%.1f×\t%.2f\t%.0f\t%s\t%s\t\n", row.Index, ef, row.Recall, row.QPS, row.SpeedupVsExact, row.BuildS, row.BytesPerVector, orDash(row.ResidentPerVector), orDash(row.PeakPerVector))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -383,6 +403,7 @@ func (r *ANNReport) WriteJSON(path string) error {
 		rows[i] = map[string]any{
 			"index": row.Index, "ef": row.Ef, key: row.Recall, "qps": row.QPS, "build_s": row.BuildS,
 			"bytes_per_vector": row.BytesPerVector, "speedup_vs_exact": row.SpeedupVsExact,
+			"resident_bytes_per_vector": row.ResidentPerVector, "peak_bytes_per_vector": row.PeakPerVector,
 		}
 	}
 	summary := map[string]any{}
@@ -395,6 +416,63 @@ func (r *ANNReport) WriteJSON(path string) error {
 		summary["hnsw_vs_hnswlib"] = map[string]any{"hnsw_qps": round(v.hnsw, 1), "hnswlib_qps": round(v.hnswlib, 1), "ratio": round(v.hnsw/v.hnswlib, 3)}
 	}
 	return Report{Name: "ann", Params: r.params, Recall95: summary, Results: rows}.WriteJSON(path)
+}
+
+// residentMeter measures what an index adds to the process's resident
+// memory from the moment it starts.
+type residentMeter struct {
+	base int64
+	ok   bool
+}
+
+// startResident starts a meter now. Garbage is collected and returned to
+// the system first, here and when the meter is read, so that the figures
+// count live memory.
+func startResident() residentMeter {
+	runtime.GC()
+	debug.FreeOSMemory()
+	base, ok := procstat.Resident()
+	return residentMeter{base: base, ok: ok && procstat.ResetPeak()}
+}
+
+// peak returns the most resident memory above the start since it.
+func (m residentMeter) peak() int64 {
+	p, ok := procstat.Peak()
+	if !m.ok || !ok {
+		return 0
+	}
+	return max(0, p-m.base)
+}
+
+// resident returns the resident memory above the start now, garbage
+// collected.
+func (m residentMeter) resident() int64 {
+	runtime.GC()
+	debug.FreeOSMemory()
+	r, ok := procstat.Resident()
+	if !m.ok || !ok {
+		return 0
+	}
+	return max(0, r-m.base)
+}
+
+// perVector sets the resident and peak bytes per vector of the named
+// index's rows.
+func perVector(rows []ANNRow, name string, resident, peak int64, n int) {
+	for i := range rows {
+		if rows[i].Index == name {
+			rows[i].ResidentPerVector = math.Round(float64(resident) / float64(n))
+			rows[i].PeakPerVector = math.Round(float64(peak) / float64(n))
+		}
+	}
+}
+
+// orDash formats bytes, or "-" for a figure not measured.
+func orDash(b float64) string {
+	if b == 0 {
+		return "-"
+	}
+	return strconv.FormatFloat(b, 'f', 0, 64)
 }
 
 type exactResult struct {
@@ -463,18 +541,19 @@ func cachePath(o ANNOptions, lib string) string {
 }
 
 // loadCachedHNSW loads the graph at path; ok is false when there is none.
+// loadCachedHNSW loads a cached graph as a snapshot's is loaded: mapped
+// from its file where the system allows.
 func loadCachedHNSW(ctx context.Context, path string) (h *index.HNSW, ok bool, err error) {
-	f, err := os.Open(path)
-	if errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 		return nil, false, nil
 	}
-	if err != nil {
-		return nil, false, err
-	}
-	defer f.Close()
-	h, err = index.LoadHNSW(ctx, bufio.NewReaderSize(f, 1<<20))
+	v, err := index.LoadFile(ctx, index.KindHNSW, path)
 	if err != nil {
 		return nil, false, fmt.Errorf("cached graph %s: %w", path, err)
+	}
+	h, ok = v.(*index.HNSW)
+	if !ok {
+		return nil, false, fmt.Errorf("cached graph %s: not an HNSW graph", path)
 	}
 	return h, true, nil
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -65,6 +66,9 @@ func TestRunANN_Generated(t *testing.T) {
 			if _, ok := r[k]; !ok {
 				t.Fatalf("result lacks %q: %v", k, r)
 			}
+		}
+		if r["index"] == "hnsw" && runtime.GOOS == "linux" && (r["resident_bytes_per_vector"].(float64) <= 0 || r["peak_bytes_per_vector"].(float64) <= 0) {
+			t.Errorf("hnsw's resident memory not measured: %v", r)
 		}
 		if r["index"] == "exact" && r["recall@10"] != 1.0 {
 			t.Fatalf("exact recall %v", r["recall@10"])
@@ -222,6 +226,9 @@ func TestRunANN_HNSWLib(t *testing.T) {
 		if r["ef"] == 256.0 && r["recall@10"].(float64) < 0.9 {
 			t.Errorf("hnswlib recall %v at ef 256", r["recall@10"])
 		}
+		if runtime.GOOS == "linux" && (r["resident_bytes_per_vector"].(float64) <= 0 || r["peak_bytes_per_vector"].(float64) <= 0) {
+			t.Errorf("hnswlib's resident memory not measured: %v", r)
+		}
 	}
 	if n != 3 {
 		t.Fatalf("%d hnswlib rows, want 3: %s", n, b)
@@ -232,7 +239,7 @@ func TestRunANN_HNSWLib(t *testing.T) {
 }
 
 func TestParseHNSWLibOutput(t *testing.T) {
-	good := "build_s 1.5\nbytes_per_vector 200\nef 16 qps 1000.0\n1 2\n3 4\nef 32 qps 500\n1 2\n4 3\n"
+	good := "build_s 1.5\nbytes_per_vector 200\npeak_bytes_per_vector 900\nef 16 qps 1000.0\n1 2\n3 4\nef 32 qps 500\n1 2\n4 3\nresident_bytes_per_vector 420\n"
 	buildS, bpv, widths, err := bench.ParseHNSWLibOutput(strings.NewReader(good), 2)
 	if err != nil {
 		t.Fatal(err)

@@ -53,7 +53,10 @@ func hnswlibHeaderInstalled() bool {
 // hnswlibResult is what the driver reports.
 type hnswlibResult struct {
 	buildS, bpv float64
-	rows        []hnswlibRow
+	// resident and peak are bytes per vector, as ANNRow's; 0 where the
+	// driver could not tell.
+	resident, peak float64
+	rows           []hnswlibRow
 }
 
 type hnswlibRow struct {
@@ -117,8 +120,9 @@ func runHNSWLib(ctx context.Context, driver string, d *ANNData, o ANNOptions, ca
 }
 
 // parseHNSWLibOutput reads the driver's report: "build_s S",
-// "bytes_per_vector B", then per width "ef E qps Q" and one line of labels
-// per query.
+// "bytes_per_vector B", "peak_bytes_per_vector P", then per width "ef E
+// qps Q" and one line of labels per query, and last
+// "resident_bytes_per_vector R".
 func parseHNSWLibOutput(r io.Reader, nq int) (*hnswlibResult, error) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
@@ -133,6 +137,10 @@ func parseHNSWLibOutput(r io.Reader, nq int) (*hnswlibResult, error) {
 			res.buildS, err = strconv.ParseFloat(f[1], 64)
 		case len(f) == 2 && f[0] == "bytes_per_vector":
 			res.bpv, err = strconv.ParseFloat(f[1], 64)
+		case len(f) == 2 && f[0] == "peak_bytes_per_vector":
+			res.peak, err = strconv.ParseFloat(f[1], 64)
+		case len(f) == 2 && f[0] == "resident_bytes_per_vector":
+			res.resident, err = strconv.ParseFloat(f[1], 64)
 		case len(f) == 4 && f[0] == "ef" && f[2] == "qps":
 			var row hnswlibRow
 			if row.ef, err = strconv.Atoi(f[1]); err != nil {

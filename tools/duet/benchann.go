@@ -23,7 +23,12 @@ func newBenchANNCmd() *cobra.Command {
 		Short: "Measure recall, speed and size of the vector indexes",
 		Long: `Build each index over the base vectors, search it with every query and
 report recall@k against an exact scan, queries per second (one goroutine),
-build time and memory per vector, at each search width --ef.
+build time and memory per vector, at each search width --ef. Memory is
+given three ways: what the build or load added to the Go heap (for
+hnswlib, the size of its arrays); "resident", what the index added to the
+process's resident memory, taken after its searches (pages of a mapped
+file that the searches touched count, those they left in the file do
+not); and "peak", the most the build or load added at any moment.
 
 Vectors come from .fvecs files (the format of the ANN benchmarks: per
 vector a little-endian int32 dimension, then that many float32s) or are

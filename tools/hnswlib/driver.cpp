@@ -17,10 +17,17 @@
 //
 //	build_s SECONDS
 //	bytes_per_vector BYTES
+//	peak_bytes_per_vector BYTES
 //	ef EF qps QPS
 //	LABEL LABEL ... (K labels, nearest first, one line per query)
 //	ef EF qps QPS
 //	...
+//	resident_bytes_per_vector BYTES
+//
+// bytes_per_vector is the size of the index's arrays; the other two are
+// what the index added to the process's resident memory at its highest
+// during the build or load, and after the searches (0 where /proc does not
+// tell).
 #include <hnswlib/hnswlib.h>
 
 #include <algorithm>
@@ -29,6 +36,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <sstream>
 #include <stdexcept>
@@ -81,6 +89,35 @@ std::vector<size_t> parseList(const char *s) {
     return out;
 }
 
+// statusBytes returns a kB line of /proc/self/status in bytes, or 0.
+long long statusBytes(const char *key) {
+    FILE *f = std::fopen("/proc/self/status", "r");
+    if (f == nullptr) {
+        return 0;
+    }
+    char line[256];
+    long long kb = 0;
+    size_t n = std::strlen(key);
+    while (std::fgets(line, sizeof line, f) != nullptr) {
+        if (std::strncmp(line, key, n) == 0) {
+            kb = std::atoll(line + n);
+            break;
+        }
+    }
+    std::fclose(f);
+    return kb * 1024;
+}
+
+// resetPeak starts VmHWM over from the resident memory now.
+bool resetPeak() {
+    FILE *f = std::fopen("/proc/self/clear_refs", "w");
+    if (f == nullptr) {
+        return false;
+    }
+    bool ok = std::fputs("5", f) >= 0;
+    return std::fclose(f) == 0 && ok;
+}
+
 double since(std::chrono::steady_clock::time_point t) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
 }
@@ -105,6 +142,10 @@ int main(int argc, char **argv) {
         size_t threads = std::max<size_t>(1, std::stoul(argv[7]));
         size_t repeat = argc >= 9 ? std::max<size_t>(1, std::stoul(argv[8])) : 1;
         const char *saved = argc == 10 ? argv[9] : nullptr;
+
+        long long rss0 = statusBytes("VmRSS:");
+        bool peakOK = rss0 > 0 && resetPeak();
+        auto perVector = [&](long long bytes) { return bytes > rss0 ? double(bytes - rss0) / double(n) : 0.0; };
 
         hnswlib::InnerProductSpace space(dim);
         auto start = std::chrono::steady_clock::now();
@@ -147,6 +188,7 @@ int main(int argc, char **argv) {
             bytes += size_t(index.element_levels_[i]) * index.size_links_per_element_;
         }
         std::printf("bytes_per_vector %.0f\n", double(bytes) / double(n));
+        std::printf("peak_bytes_per_vector %.0f\n", peakOK ? perVector(statusBytes("VmHWM:")) : 0.0);
 
         std::vector<hnswlib::labeltype> labels(nq * k);
         for (size_t ef : efs) {
@@ -174,6 +216,7 @@ int main(int argc, char **argv) {
                 std::printf("\n");
             }
         }
+        std::printf("resident_bytes_per_vector %.0f\n", rss0 > 0 ? perVector(statusBytes("VmRSS:")) : 0.0);
     } catch (const std::exception &e) {
         std::fprintf(stderr, "hnswlib-driver: %s\n", e.what());
         return 1;
