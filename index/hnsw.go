@@ -264,7 +264,10 @@ func (h *HNSW) Has(id string) bool {
 
 // Similarity returns the inner product of id's stored unit vector with v,
 // without copying the stored vector; false when id is not in the index or
-// v has the wrong dimension.
+// v has the wrong dimension. Where searches run on the codes, so does
+// Similarity, as they re-score: a ranker asking it about hits a search
+// missed gets scores of the same precision, and a loaded index's vectors
+// stay in its file.
 func (h *HNSW) Similarity(id string, v []float32) (float32, bool) {
 	if len(v) != h.dim {
 		return 0, false
@@ -275,7 +278,15 @@ func (h *HNSW) Similarity(id string, v []float32) (float32, bool) {
 	if !ok {
 		return 0, false
 	}
-	return vec.Dot(h.vec(i), v), true
+	if !h.coarse {
+		return vec.Dot(h.vec(i), v), true
+	}
+	s := h.getSearcher()
+	defer h.pool.Put(s)
+	s.code(v)
+	s.nbuf = append(s.nbuf[:0], i)
+	h.rescore(s, v)
+	return s.dots[0], true
 }
 
 func (h *HNSW) kill(i int32) {
@@ -822,8 +833,7 @@ func (h *HNSW) SearchEf(ctx context.Context, q []float32, k, ef int, filter Filt
 	s := h.getSearcher()
 	defer h.pool.Put(s)
 	if h.coarse {
-		s.q16 = slices.Grow(s.q16[:0], h.dim)[:h.dim]
-		s.qs = vec.QuantizeInt16(s.q16, u)
+		s.code(u)
 	}
 
 	all := acceptAll(filter)
@@ -1060,6 +1070,12 @@ type searcher struct {
 }
 
 func (h *HNSW) getSearcher() *searcher { return h.pool.Get().(*searcher) }
+
+// code sets the query's codes for scoring on the index's codes.
+func (s *searcher) code(q []float32) {
+	s.q16 = slices.Grow(s.q16[:0], len(q))[:len(q)]
+	s.qs = vec.QuantizeInt16(s.q16, q)
+}
 
 // begin starts a new visited set over n nodes: bumping the generation
 // clears it without touching the array.

@@ -17,8 +17,8 @@ import (
 // vectors' pages are let go of once the load has checked them
 // (releaseMapped): the index's resident memory is its codes and lists, and
 // the vectors are read back from the file by what asks for one (Vector,
-// Similarity, Save, Rebuild, and an add that outgrows the room, which
-// copies the array to the heap).
+// Save, Rebuild, and an add that outgrows the room, which copies the
+// array to the heap).
 const pageAlign = 4096
 
 // section returns the next n bytes of the input, little-endian elements

@@ -13,6 +13,8 @@ import (
 	"runtime"
 	"slices"
 	"testing"
+
+	"github.com/duetrec/duet/internal/vec"
 )
 
 // saveFile saves h into a file in a test directory and returns its path
@@ -185,7 +187,8 @@ func TestHNSW_MappedLoadRefusesDamage(t *testing.T) {
 // TestHNSW_SearchesLeaveVectorsAlone checks that a loaded index whose
 // searches run on the codes never reads its float32 vectors, which a load
 // leaves in the file: with every vector overwritten by NaN, unfiltered
-// searches, filtered walks and both kinds of scan answer as before.
+// searches, filtered walks, both kinds of scan and Similarity answer as
+// before.
 func TestHNSW_SearchesLeaveVectorsAlone(t *testing.T) {
 	ctx := context.Background()
 	const dim = 64
@@ -217,12 +220,31 @@ func TestHNSW_SearchesLeaveVectorsAlone(t *testing.T) {
 		}
 		return out
 	}
-	before := answers()
+	similarities := func() []float32 {
+		var out []float32
+		for i := range 20 {
+			sim, ok := mapped.Similarity(d.ids[i*7], q.row(i))
+			if !ok {
+				t.Fatalf("Similarity(%s) not found", d.ids[i*7])
+			}
+			out = append(out, sim)
+		}
+		return out
+	}
+	before, simBefore := answers(), similarities()
+	for i, sim := range simBefore {
+		if want := vec.Dot(d.row(i*7), q.row(i)); math.Abs(float64(sim-want)) > 2e-5 {
+			t.Fatalf("Similarity %v, float32 inner product %v", sim, want)
+		}
+	}
 	nan := float32(math.NaN())
 	for i := range mapped.vecs {
 		mapped.vecs[i] = nan
 	}
 	after := answers()
+	if simAfter := similarities(); !slices.Equal(simBefore, simAfter) {
+		t.Fatalf("Similarity read the vectors: %v, then %v", simBefore, simAfter)
+	}
 	for name := range filters {
 		for i := range before[name] {
 			if !slices.Equal(before[name][i], after[name][i]) {
