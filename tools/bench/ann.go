@@ -421,8 +421,8 @@ func (r *ANNReport) WriteJSON(path string) error {
 // residentMeter measures what an index adds to the process's resident
 // memory from the moment it starts.
 type residentMeter struct {
-	base int64
-	ok   bool
+	base          int64
+	resOK, peakOK bool
 }
 
 // startResident starts a meter now. Garbage is collected and returned to
@@ -432,13 +432,13 @@ func startResident() residentMeter {
 	runtime.GC()
 	debug.FreeOSMemory()
 	base, ok := procstat.Resident()
-	return residentMeter{base: base, ok: ok && procstat.ResetPeak()}
+	return residentMeter{base: base, resOK: ok, peakOK: ok && procstat.ResetPeak()}
 }
 
 // peak returns the most resident memory above the start since it.
 func (m residentMeter) peak() int64 {
 	p, ok := procstat.Peak()
-	if !m.ok || !ok {
+	if !m.peakOK || !ok {
 		return 0
 	}
 	return max(0, p-m.base)
@@ -450,7 +450,7 @@ func (m residentMeter) resident() int64 {
 	runtime.GC()
 	debug.FreeOSMemory()
 	r, ok := procstat.Resident()
-	if !m.ok || !ok {
+	if !m.resOK || !ok {
 		return 0
 	}
 	return max(0, r-m.base)
