@@ -2,6 +2,8 @@ package index
 
 import (
 	"encoding/binary"
+	"errors"
+	"fmt"
 	"unsafe"
 )
 
@@ -13,12 +15,12 @@ import (
 // page cache. The mappings are private: the index's own writes (live
 // edits) stay in its memory and never reach the file. Each is followed by
 // zeroed memory the array can grow into, so the first adds after a load
-// do not copy the array to the heap. Where searches run on the codes, the
-// vectors' pages are let go of once the load has checked them
-// (releaseMapped): the index's resident memory is its codes and lists, and
-// the vectors are read back from the file by what asks for one (Vector,
-// Save, Rebuild, and an add that outgrows the room, which copies the
-// array to the heap).
+// do not copy the array to the heap. The vectors are checked through
+// reads of the file, not through their mapping (coldSection): where
+// searches run on the codes, the index's resident memory is its codes and
+// lists, and the vectors are read from the file by what asks for one
+// (Vector, Save, Rebuild, and an add that outgrows the room, which copies
+// the array to the heap).
 const pageAlign = 4096
 
 // section returns the next n bytes of the input, little-endian elements
@@ -31,7 +33,7 @@ func (d *decoder) section(n, size, room int, maps *[][]byte) []byte {
 	if d.err != nil || n == 0 {
 		return nil
 	}
-	if d.f != nil && littleEndian && (d.base+d.off)%pageAlign == 0 && d.fits(n) {
+	if d.mappable(n) {
 		if mem, b, err := mapSection(d.f, d.base+d.off, n, room); err == nil {
 			*maps = append(*maps, mem)
 			d.crc.Write(b)
@@ -62,6 +64,45 @@ func (d *decoder) section(n, size, room int, maps *[][]byte) []byte {
 			binary.NativeEndian.PutUint32(b[i:], binary.LittleEndian.Uint32(b[i:]))
 		}
 	}
+	return b
+}
+
+// mappable reports whether the next n bytes of the input can be mapped.
+func (d *decoder) mappable(n int) bool {
+	return d.f != nil && littleEndian && (d.base+d.off)%pageAlign == 0 && d.fits(n)
+}
+
+// coldSection is section for an array the index keeps but may never
+// read: where it is mapped, its bytes are checksummed, and handed to check
+// in chunks of a multiple of grain bytes, through reads of the file
+// instead of through the mapping, so that the load leaves its pages out of
+// the process's resident memory; read into the heap, it is handed to check
+// whole.
+func (d *decoder) coldSection(n, size, room, grain int, maps *[][]byte, check func([]byte)) []byte {
+	var mem, b []byte
+	err := errors.ErrUnsupported
+	if d.err == nil && n > 0 && d.mappable(n) {
+		mem, b, err = mapSection(d.f, d.base+d.off, n, room)
+	}
+	if err != nil {
+		if b = d.section(n, size, room, maps); b != nil {
+			check(b)
+		}
+		return b
+	}
+	*maps = append(*maps, mem)
+	buf := make([]byte, max(grain, (1<<20)/grain*grain))
+	for at := 0; at < n; {
+		c := buf[:min(len(buf), n-at)]
+		if k, err := d.f.ReadAt(c, d.base+d.off+int64(at)); k < len(c) {
+			d.err = fmt.Errorf("read at byte %d: %w", d.off+int64(at), err)
+			return nil
+		}
+		d.crc.Write(c)
+		check(c)
+		at += len(c)
+	}
+	d.skip(int64(n))
 	return b
 }
 

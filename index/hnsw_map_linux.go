@@ -28,14 +28,3 @@ func mapSection(f *os.File, off int64, n, room int) (mem, b []byte, err error) {
 
 // unmap releases what mapSection mapped.
 func unmap(mem []byte) error { return unix.Munmap(mem) }
-
-// releaseMapped lets go of the pages of a mapped section that lie wholly
-// within its file part: they leave the process's resident memory (the
-// page cache may keep them) and are read from the file again if touched.
-// Only sections nothing has written to may be released: a private
-// mapping's written pages would be lost.
-func releaseMapped(b []byte) {
-	if n := len(b) / pageAlign * pageAlign; n > 0 {
-		unix.Madvise(b[:n:n], unix.MADV_DONTNEED)
-	}
-}

@@ -13,5 +13,3 @@ func mapSection(*os.File, int64, int, int) (mem, b []byte, err error) {
 }
 
 func unmap([]byte) error { return nil }
-
-func releaseMapped([]byte) {}

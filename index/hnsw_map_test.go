@@ -12,7 +12,10 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/duetrec/duet/internal/vec"
 )
@@ -299,4 +302,61 @@ func TestHNSW_LoadsVersion2(t *testing.T) {
 	if _, err := SplitHNSW(old); err != nil {
 		t.Fatalf("split version 2: %v", err)
 	}
+}
+
+// TestHNSW_LoadLeavesVectorsInFile checks, from the kernel's own count of
+// each mapping's resident pages, that a load whose searches run on the
+// codes checks the vectors without making them resident, and that
+// searches leave them so, while the codes they read are resident.
+func TestHNSW_LoadLeavesVectorsInFile(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("reads /proc/self/smaps")
+	}
+	ctx := context.Background()
+	const dim = 64
+	d := clusteredData(sized(3000, 1200), dim, 20, 47)
+	h, _ := buildHNSW(t, d, HNSWOptions{Seed: 13, M: 8})
+	path, _ := saveFile(t, h)
+	mapped := loadFile(t, path)
+	defer mapped.Close()
+	if !mapped.coarse || len(mapped.maps) == 0 {
+		t.Skip("searches walk the float32 vectors, or nothing was mapped")
+	}
+	q := clusteredQueries(50, dim, 20, 47)
+	for i := range q.len() {
+		if _, err := mapped.Search(ctx, q.row(i), 10, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	vecs, codes := residentKB(t, unsafe.Pointer(&mapped.vecs[0])), residentKB(t, unsafe.Pointer(&mapped.codes[0]))
+	if vecs != 0 || codes == 0 {
+		t.Fatalf("resident: vectors %d kB (want 0), codes %d kB (want some)", vecs, codes)
+	}
+}
+
+// residentKB returns the Rss of the mapping of this process that starts at
+// p, from /proc/self/smaps.
+func residentKB(t *testing.T, p unsafe.Pointer) int {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/smaps")
+	if err != nil {
+		t.Fatal(err)
+	}
+	head := fmt.Sprintf("%x-", uintptr(p))
+	in := false
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) > 0 && strings.Contains(f[0], "-") && !strings.HasSuffix(f[0], ":") {
+			in = strings.HasPrefix(line, head)
+			continue
+		}
+		if v, ok := strings.CutPrefix(line, "Rss:"); ok && in {
+			kb, err := strconv.Atoi(strings.Fields(v)[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			return kb
+		}
+	}
+	t.Fatalf("no mapping starts at %p", p)
+	return 0
 }

@@ -360,11 +360,10 @@ func SplitHNSW(b []byte) (HNSWSections, error) {
 // loadSections reads the sections of a version-2 or 3 file after the ids
 // into h (n nodes, entry point ep at level top), mapping what it can, and
 // checks them: the checksum, every link, and that the vectors are unit
-// vectors. The mapped arrays get room for a quarter more nodes. Where
-// searches walk and re-score on the codes, mapped vectors are then let go
-// of (releaseMapped): they stay in the file until something asks for one;
-// so are a version-2 file's codes, which are made again with the fine
-// ones.
+// vectors. The mapped arrays get room for a quarter more nodes. The
+// vectors, and a version-2 file's codes (made again with the fine ones),
+// are checked through reads of the file (coldSection): where searches run
+// on the codes, they stay in the file until something asks for one.
 func (h *HNSW) loadSections(ctx context.Context, d *decoder, ep int32, top int, version uint32) (err error) {
 	defer func() {
 		if err != nil {
@@ -373,31 +372,41 @@ func (h *HNSW) loadSections(ctx context.Context, d *decoder, ep int32, top int, 
 	}()
 	n, dim, m := len(h.ids), h.dim, h.opts.M
 	room := max(n/4, 1024)
-	// release holds the mapped sections searches will not read.
-	var release [][]byte
-	section := func(n, size, room int, unread bool) []byte {
-		maps := len(h.maps)
-		b := d.section(n, size, room, &h.maps)
-		if unread && len(h.maps) > maps {
-			release = append(release, b)
+	// The vectors are checked as they are read; the first that is not a
+	// unit vector is the error once the checksum holds.
+	bad, seen := -1, 0
+	checkUnit := func(b []byte) {
+		v := as[float32](b)
+		for o := 0; o+dim <= len(v); o += dim {
+			if bad < 0 && !unit(v[o:o+dim]) {
+				bad = seen
+			}
+			seen++
 		}
-		return b
 	}
 	d.pad(pageAlign)
-	vecs := section(4*n*dim, 4, 4*room*dim, h.coarse)
+	vecs := d.coldSection(4*n*dim, 4, 4*room*dim, 4*dim, &h.maps, checkUnit)
 	d.pad(pageAlign)
-	codes := section(n*dim, 1, room*dim, h.coarse && version < 3)
-	d.pad(pageAlign)
-	scales := section(4*n, 4, 4*room, h.coarse && version < 3)
+	var codes, scales []byte
+	if version < 3 && h.coarse {
+		unread := func([]byte) {}
+		codes = d.coldSection(n*dim, 1, room*dim, 1, &h.maps, unread)
+		d.pad(pageAlign)
+		scales = d.coldSection(4*n, 4, 4*room, 4, &h.maps, unread)
+	} else {
+		codes = d.section(n*dim, 1, room*dim, &h.maps)
+		d.pad(pageAlign)
+		scales = d.section(4*n, 4, 4*room, &h.maps)
+	}
 	var fine, fines []byte
 	if version >= 3 {
 		d.pad(pageAlign)
-		fine = section(n*dim, 1, room*dim, false)
+		fine = d.section(n*dim, 1, room*dim, &h.maps)
 		d.pad(pageAlign)
-		fines = section(4*n, 4, 4*room, false)
+		fines = d.section(4*n, 4, 4*room, &h.maps)
 	}
 	d.pad(pageAlign)
-	links0 := section(4*n*(1+h.m0), 4, 4*room*(1+h.m0), false)
+	links0 := d.section(4*n*(1+h.m0), 4, 4*room*(1+h.m0), &h.maps)
 	d.pad(pageAlign)
 	upper := 0
 	for _, l := range h.levels {
@@ -406,6 +415,9 @@ func (h *HNSW) loadSections(ctx context.Context, d *decoder, ep int32, top int, 
 	ups := d.i32s(nil, upper)
 	if err := d.finish(); err != nil {
 		return err
+	}
+	if bad >= 0 {
+		return fmt.Errorf("%w: vector %d not a finite unit vector", ErrCorrupt, bad)
 	}
 	if n > 0 && int(h.levels[ep]) != top {
 		return fmt.Errorf("%w: entry point %d has level %d, header says %d", ErrCorrupt, ep, h.levels[ep], top)
@@ -428,9 +440,6 @@ func (h *HNSW) loadSections(ctx context.Context, d *decoder, ep int32, top int, 
 				return err
 			}
 		}
-		if !unit(h.vec(int32(i))) {
-			return fmt.Errorf("%w: vector %d not a finite unit vector", ErrCorrupt, i)
-		}
 		for l := 0; l <= int(h.levels[i]); l++ {
 			sl := h.slot(int32(i), l)
 			if c := int(sl[0]); c < 0 || c > len(sl)-1 {
@@ -446,9 +455,6 @@ func (h *HNSW) loadSections(ctx context.Context, d *decoder, ep int32, top int, 
 	}
 	if h.coarse && version < 3 {
 		h.encodeAll()
-	}
-	for _, b := range release {
-		releaseMapped(b)
 	}
 	if n > 0 {
 		h.storeTop(ep, top)
