@@ -363,7 +363,8 @@ func SplitHNSW(b []byte) (HNSWSections, error) {
 // vectors. The mapped arrays get room for a quarter more nodes. The
 // vectors, and a version-2 file's codes (made again with the fine ones),
 // are checked through reads of the file (coldSection): where searches run
-// on the codes, they stay in the file until something asks for one.
+// on the codes, they stay in the file until something asks for one (the
+// first being, for a version-2 file, the making of those codes).
 func (h *HNSW) loadSections(ctx context.Context, d *decoder, ep int32, top int, version uint32) (err error) {
 	defer func() {
 		if err != nil {
