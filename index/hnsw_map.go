@@ -72,20 +72,20 @@ func (d *decoder) mappable(n int) bool {
 	return d.f != nil && littleEndian && (d.base+d.off)%pageAlign == 0 && d.fits(n)
 }
 
-// coldSection is section for an array the index keeps but may never
-// read: where it is mapped, its bytes are checksummed, and handed to check
+// coldSection is section for an array of 32-bit elements the index keeps
+// but may never read (the vectors): where it is mapped, its bytes are checksummed, and handed to check
 // in chunks of a multiple of grain bytes, through reads of the file
 // instead of through the mapping, so that the load leaves its pages out of
 // the process's resident memory; read into the heap, it is handed to check
 // whole.
-func (d *decoder) coldSection(n, size, room, grain int, maps *[][]byte, check func([]byte)) []byte {
+func (d *decoder) coldSection(n, room, grain int, maps *[][]byte, check func([]byte)) []byte {
 	var mem, b []byte
 	err := errors.ErrUnsupported
 	if d.err == nil && n > 0 && d.mappable(n) {
 		mem, b, err = mapSection(d.f, d.base+d.off, n, room)
 	}
 	if err != nil {
-		if b = d.section(n, size, room, maps); b != nil {
+		if b = d.section(n, 4, room, maps); b != nil {
 			check(b)
 		}
 		return b

@@ -361,10 +361,10 @@ func SplitHNSW(b []byte) (HNSWSections, error) {
 // into h (n nodes, entry point ep at level top), mapping what it can, and
 // checks them: the checksum, every link, and that the vectors are unit
 // vectors. The mapped arrays get room for a quarter more nodes. The
-// vectors, and a version-2 file's codes (made again with the fine ones),
-// are checked through reads of the file (coldSection): where searches run
-// on the codes, they stay in the file until something asks for one (the
-// first being, for a version-2 file, the making of those codes).
+// vectors are checked through reads of the file (coldSection): where
+// searches run on the codes, they stay in the file until something asks
+// for one (the first being, for a version-2 file, the making of both rows
+// of codes from them).
 func (h *HNSW) loadSections(ctx context.Context, d *decoder, ep int32, top int, version uint32) (err error) {
 	defer func() {
 		if err != nil {
@@ -386,19 +386,11 @@ func (h *HNSW) loadSections(ctx context.Context, d *decoder, ep int32, top int, 
 		}
 	}
 	d.pad(pageAlign)
-	vecs := d.coldSection(4*n*dim, 4, 4*room*dim, 4*dim, &h.maps, checkUnit)
+	vecs := d.coldSection(4*n*dim, 4*room*dim, 4*dim, &h.maps, checkUnit)
 	d.pad(pageAlign)
-	var codes, scales []byte
-	if version < 3 && h.coarse {
-		unread := func([]byte) {}
-		codes = d.coldSection(n*dim, 1, room*dim, 1, &h.maps, unread)
-		d.pad(pageAlign)
-		scales = d.coldSection(4*n, 4, 4*room, 4, &h.maps, unread)
-	} else {
-		codes = d.section(n*dim, 1, room*dim, &h.maps)
-		d.pad(pageAlign)
-		scales = d.section(4*n, 4, 4*room, &h.maps)
-	}
+	codes := d.section(n*dim, 1, room*dim, &h.maps)
+	d.pad(pageAlign)
+	scales := d.section(4*n, 4, 4*room, &h.maps)
 	var fine, fines []byte
 	if version >= 3 {
 		d.pad(pageAlign)
