@@ -45,10 +45,10 @@ type HNSWOptions struct {
 	// on those codes and a second row of int8 codes of what the first
 	// leave (vec.QuantizeInt8Pair: within a few millionths of the float32
 	// inner product) before taking the best k. The codes cost 2·dim+8
-	// bytes a vector and are made as vectors are added or loaded; the
-	// graph is always built on the float32 vectors, which searches then
-	// never read, so that a loaded index leaves them in its file
-	// (hnsw_map.go).
+	// bytes a vector and are made as vectors are added or loaded. Adds
+	// walk the same way and choose their links on the re-scored
+	// candidates and the float32 vectors; searches never read those,
+	// so that a loaded index leaves them in its file (hnsw_map.go).
 	FloatWalk bool
 }
 
@@ -514,12 +514,24 @@ func (h *HNSW) link(s *searcher, q int32, level int) {
 		h.epMu.Unlock()
 	}
 
-	cur := topk.Scored{ID: ep, Score: vec.Dot(qv, h.vec(ep))}
+	coarse := h.coarse
+	if coarse {
+		s.code(qv)
+	}
+	s.nbuf = append(s.nbuf[:0], ep)
+	h.score(s, qv, coarse)
+	cur := topk.Scored{ID: ep, Score: s.dots[0]}
 	for l := top; l > level; l-- {
-		cur = h.greedy(s, qv, cur, l, false)
+		cur = h.greedy(s, qv, cur, l, coarse)
 	}
 	for l := min(level, top); l >= 0; l-- {
-		h.searchLayer(s, qv, cur, h.opts.EfConstruction, l, false, nil)
+		h.searchLayer(s, qv, cur, h.opts.EfConstruction, l, coarse, nil)
+		if coarse {
+			// The walk on the coarse codes found the candidates; the
+			// links are chosen on scores within a few millionths of the
+			// float32 ones, as a walk on the vectors would have.
+			h.rescoreResults(s, qv)
+		}
 		topk.SortBest(s.res)
 		// Another add may already have linked to q on this level.
 		cands := dropIdx(s.res, q)
@@ -527,6 +539,12 @@ func (h *HNSW) link(s *searcher, q int32, level int) {
 			continue
 		}
 		cur = cands[0]
+		if coarse {
+			// The next level's walk compares coarse scores.
+			s.nbuf = append(s.nbuf[:0], cur.ID)
+			h.score(s, qv, true)
+			cur.Score = s.dots[0]
+		}
 		s.sel = h.selectNeighbours(s, cands, h.opts.M, s.sel)
 		capacity := h.opts.M
 		if l == 0 {
@@ -663,6 +681,18 @@ func (h *HNSW) rescore(s *searcher, q []float32) {
 	vec.DotRowsInt8(s.q16, s.qs, h.fine, h.fines, s.nbuf, s.fineDots)
 	for j, d := range s.fineDots {
 		s.dots[j] += d
+	}
+}
+
+// rescoreResults replaces the scores in s.res by rescore's.
+func (h *HNSW) rescoreResults(s *searcher, q []float32) {
+	s.nbuf = s.nbuf[:0]
+	for _, r := range s.res {
+		s.nbuf = append(s.nbuf, r.ID)
+	}
+	h.rescore(s, q)
+	for j := range s.res {
+		s.res[j].Score = s.dots[j]
 	}
 }
 
@@ -890,15 +920,11 @@ func (h *HNSW) SearchEf(ctx context.Context, q []float32, k, ef int, filter Filt
 	}
 	// Re-score the walk's ef nodes on both rows of codes: the first
 	// only had to find them.
-	s.nbuf = s.nbuf[:0]
-	for _, r := range s.res {
-		s.nbuf = append(s.nbuf, r.ID)
-	}
-	h.rescore(s, u)
+	h.rescoreResults(s, u)
 	var t topk.Heap
 	t.Use(k, s.tmp)
-	for j, i := range s.nbuf {
-		t.Push(i, s.dots[j])
+	for _, r := range s.res {
+		t.Push(r.ID, r.Score)
 	}
 	s.tmp = t.Sorted()
 	return results(h.ids, s.tmp), nil

@@ -63,8 +63,9 @@ func recallCases(seed uint64) []recallCase {
 
 func TestHNSW_Recall(t *testing.T) {
 	for _, c := range recallCases(1) {
-		// The default walk on int8 codes and the walk on the vectors
-		// must both reach the recall.
+		// The default walk on int8 codes (the build's and the
+		// searches') and the walk on the vectors must both reach the
+		// recall.
 		for _, fw := range []bool{false, true} {
 			t.Run(fmt.Sprintf("%s/floatwalk=%t", c.name, fw), func(t *testing.T) {
 				h, e := buildHNSW(t, c.data, HNSWOptions{Seed: 1, FloatWalk: fw})
