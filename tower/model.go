@@ -1,12 +1,14 @@
 package tower
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"runtime"
 	"sync"
 
 	"github.com/duetrec/duet/content"
+	"github.com/duetrec/duet/internal/parallel"
 	"github.com/duetrec/duet/internal/race"
 	"github.com/duetrec/duet/internal/vec"
 )
@@ -475,6 +477,25 @@ func (m *Model) ItemVector(it content.Item, dst []float32) []float32 {
 		return m.join(dst, func(mm *Model, dst []float32) { mm.itemVector(it.ID, &f, dst) })
 	}
 	return m.itemVector(it.ID, &f, dst)
+}
+
+// ItemVectors computes ItemVector of every item on every core, into dst
+// when it has room: row i, dst[i*Dim():(i+1)*Dim()], is items[i]'s. A
+// rebuild embeds its catalogue once with it, for validation and the index.
+func (m *Model) ItemVectors(ctx context.Context, items []content.Item, dst []float32) ([]float32, error) {
+	d := m.Dim()
+	dst = grow(dst, len(items)*d)
+	err := parallel.Range(ctx, len(items), 0, 256, func(_, lo, hi int) error {
+		for i := lo; i < hi; i++ {
+			v := dst[i*d : (i+1)*d : (i+1)*d]
+			copy(v, m.ItemVector(items[i], v))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return dst, nil
 }
 
 // itemVector is ItemVector of an item with features f.

@@ -228,9 +228,14 @@ func searchWeaviate(ctx context.Context, rep *SearchReport, model *tower.Model, 
 	if err != nil {
 		return err
 	}
+	flat, err := model.ItemVectors(ctx, ds.Items, nil)
+	if err != nil {
+		return err
+	}
+	d := model.Dim()
 	vecs := make([][]float32, len(ds.Items))
-	for i := range ds.Items {
-		vecs[i] = model.ItemVector(ds.Items[i], nil)
+	for i := range vecs {
+		vecs[i] = flat[i*d : (i+1)*d]
 	}
 	const k, maxQueries = 10, 1000
 	step := max(1, len(vecs)/maxQueries)

@@ -35,6 +35,11 @@ type BuildOptions struct {
 	Lists        *Lists
 	Sources      map[string]float64
 	SourceFusion search.Fusion
+	// Vectors, when set, are the model's vectors of the items
+	// (tower.Model.ItemVectors), which Build otherwise computes: a
+	// rebuild that validated the model on them need not embed the
+	// catalogue again.
+	Vectors []float32
 	// Progress, when set, follows the vector and text indexing.
 	Progress content.Progress
 	// Timings, when set, is told the time each stage took. The vector
@@ -67,6 +72,9 @@ func (r *Root) Build(ctx context.Context, seq uint64, model *tower.Model, items 
 	meta := map[string]string{"ann": string(opts.ANN)}
 	for k, v := range opts.Meta {
 		meta[k] = v
+	}
+	if opts.Vectors != nil && len(opts.Vectors) != len(items)*model.Dim() {
+		return "", fmt.Errorf("build snapshot: %d vector floats for %d items of %d dimensions", len(opts.Vectors), len(items), model.Dim())
 	}
 	m := Manifest{Seq: seq, Items: len(items), Dim: model.Dim(), Meta: meta, Sources: opts.Sources, SourceFusion: string(opts.SourceFusion), CreatedAt: time.Now().UTC()}
 	if opts.Weaviate != nil {
@@ -166,7 +174,14 @@ func publish(ctx context.Context, name string, model *tower.Model, items []conte
 				return fmt.Errorf("item %q: %w", it.ID, err)
 			}
 			stats.Add(&f)
-			objs[i] = weaviate.Object{Item: it, Vector: model.ItemVector(*it, nil), Text: &f}
+			var v []float32
+			if opts.Vectors != nil {
+				d := model.Dim()
+				v = opts.Vectors[(lo+i)*d : (lo+i+1)*d : (lo+i+1)*d]
+			} else {
+				v = model.ItemVector(*it, nil)
+			}
+			objs[i] = weaviate.Object{Item: it, Vector: v, Text: &f}
 		}
 		if err := col.Put(ctx, objs); err != nil {
 			return err
@@ -209,24 +224,23 @@ func buildVectors(ctx context.Context, model *tower.Model, items []content.Item,
 	if err != nil {
 		return nil, err
 	}
-	// Every core embeds a block of items, then links them into the graph
-	// (index.HNSW.UpsertAll); other indexes take them in the items' order.
+	// Every core embeds a block of items (unless opts.Vectors has them),
+	// then links them into the graph (index.HNSW.UpsertAll); other indexes
+	// take them in the items' order.
 	d := model.Dim()
-	block := make([]float32, min(len(items), embedBlock)*d)
+	var block []float32
+	if opts.Vectors == nil {
+		block = make([]float32, min(len(items), embedBlock)*d)
+	}
 	ids := make([]string, 0, min(len(items), embedBlock))
 	bulk, _ := vecs.(interface {
 		UpsertAll(ctx context.Context, ids []string, vecs []float32, workers int) error
 	})
 	for lo := 0; lo < len(items); lo += embedBlock {
 		hi := min(lo+embedBlock, len(items))
-		err := parallel.Range(ctx, hi-lo, 0, buildChunk, func(_, a, b int) error {
-			for i := a; i < b; i++ {
-				v := block[i*d : (i+1)*d : (i+1)*d]
-				copy(v, model.ItemVector(items[lo+i], v))
-			}
-			return nil
-		})
-		if err != nil {
+		if opts.Vectors != nil {
+			block = opts.Vectors[lo*d : hi*d]
+		} else if _, err := model.ItemVectors(ctx, items[lo:hi], block); err != nil {
 			return nil, err
 		}
 		if bulk != nil {
@@ -249,11 +263,8 @@ func buildVectors(ctx context.Context, model *tower.Model, items []content.Item,
 	return vecs, nil
 }
 
-// A build embeds embedBlock items at a time, buildChunk to a worker.
-const (
-	embedBlock = 8192
-	buildChunk = 256
-)
+// A build embeds embedBlock items at a time.
+const embedBlock = 8192
 
 func buildText(ctx context.Context, dir string, items []content.Item, added func(int)) error {
 	t, err := text.Open(ctx, dir, nil)

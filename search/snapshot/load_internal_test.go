@@ -44,44 +44,71 @@ func TestLoad_PartsDisagree(t *testing.T) {
 }
 
 // TestBuild_EveryItemItsVector: the items are embedded and indexed on
-// every core; each must still end up with its own vector.
+// every core, or taken from BuildOptions.Vectors; each must still end up
+// with its own vector.
 func TestBuild_EveryItemItsVector(t *testing.T) {
 	ctx := context.Background()
 	model, items := tinyModel(t)
 	// Items the model was not trained on are embedded by their content:
-	// enough of them that several workers take chunks of buildChunk.
-	for i := range 3 * buildChunk {
+	// enough of them that several workers take chunks of 256
+	// (tower.Model.ItemVectors).
+	for i := range 3 * 256 {
 		id := fmt.Sprintf("new-%d", i)
 		items = append(items, content.Item{ID: id, Title: "title " + id, Tags: []string{fmt.Sprint("t", i%7)}, Categories: []string{fmt.Sprint("c", i%3)}})
 	}
+	d := model.Dim()
+	// Given vectors that are not the model's (each item gets the next
+	// one's) show that the build uses them rather than embedding.
+	given := make([]float32, 0, len(items)*d)
+	for i := range items {
+		given = append(given, model.ItemVector(items[(i+1)%len(items)], nil)...)
+	}
 	for _, ann := range []index.Kind{index.KindHNSW, index.KindExact} {
-		t.Run(string(ann), func(t *testing.T) {
-			dir, err := NewRoot(t.TempDir()).Build(ctx, 1, model, items, nil, BuildOptions{ANN: ann})
-			if err != nil {
-				t.Fatal(err)
-			}
-			snap, err := Load(ctx, dir, filepath.Join(t.TempDir(), "work"), search.StaticHistory{}, search.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer snap.Close()
-			if snap.vectors.Len() != len(items) {
-				t.Fatalf("%d vectors for %d items", snap.vectors.Len(), len(items))
-			}
-			for _, it := range items {
-				want := model.ItemVector(it, nil)
-				got, ok := snap.vectors.(search.VectorIndex).Vector(it.ID)
-				if !ok || len(got) != len(want) {
-					t.Fatalf("%s: no vector (%v) or %d components", it.ID, ok, len(got))
+		for _, tc := range []struct {
+			name string
+			vecs []float32
+			want func(i int) []float32
+		}{
+			{"embedded", nil, func(i int) []float32 { return model.ItemVector(items[i], nil) }},
+			{"given", given, func(i int) []float32 { return given[i*d : (i+1)*d] }},
+		} {
+			t.Run(string(ann)+"/"+tc.name, func(t *testing.T) {
+				dir, err := NewRoot(t.TempDir()).Build(ctx, 1, model, items, nil, BuildOptions{ANN: ann, Vectors: tc.vecs})
+				if err != nil {
+					t.Fatal(err)
 				}
-				for c := range want {
-					if d := got[c] - want[c]; d > 1e-5 || d < -1e-5 {
-						t.Fatalf("%s: component %d is %v, the model says %v", it.ID, c, got[c], want[c])
+				snap, err := Load(ctx, dir, filepath.Join(t.TempDir(), "work"), search.StaticHistory{}, search.Options{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer snap.Close()
+				if snap.vectors.Len() != len(items) {
+					t.Fatalf("%d vectors for %d items", snap.vectors.Len(), len(items))
+				}
+				for i, it := range items {
+					want := tc.want(i)
+					got, ok := snap.vectors.(search.VectorIndex).Vector(it.ID)
+					if !ok || len(got) != len(want) {
+						t.Fatalf("%s: no vector (%v) or %d components", it.ID, ok, len(got))
+					}
+					for c := range want {
+						if d := got[c] - want[c]; d > 1e-5 || d < -1e-5 {
+							t.Fatalf("%s: component %d is %v, want %v", it.ID, c, got[c], want[c])
+						}
 					}
 				}
-			}
-		})
+			})
+		}
 	}
+	t.Run("wrong length", func(t *testing.T) {
+		root := NewRoot(t.TempDir())
+		if _, err := root.Build(ctx, 1, model, items, nil, BuildOptions{Vectors: given[:len(given)-1]}); err == nil {
+			t.Fatal("a build with one float short succeeded")
+		}
+		if dirs, _ := root.List(); len(dirs) != 0 {
+			t.Fatalf("a refused build left %v", dirs)
+		}
+	})
 }
 
 func TestCheckSources(t *testing.T) {

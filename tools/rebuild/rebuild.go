@@ -267,8 +267,16 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	}
 	timed("model", time.Since(t))
 
+	// The catalogue embedded once, for validation and the index.
 	t = time.Now()
-	v, err := validate(ctx, root, model, ds)
+	vecs, err := model.ItemVectors(ctx, ds.Items, nil)
+	if err != nil {
+		return nil, fmt.Errorf("rebuild: embed the items: %w", err)
+	}
+	timed("embed", time.Since(t))
+
+	t = time.Now()
+	v, err := validate(ctx, root, model, ds, vecs)
 	if err != nil {
 		return nil, err
 	}
@@ -309,7 +317,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 
 	meta["neighbours"] = lists.Method
 
-	bo := snapshot.BuildOptions{ANN: opts.ANN, HNSW: opts.HNSW, Meta: meta, Progress: opts.Progress, Timings: timed,
+	bo := snapshot.BuildOptions{ANN: opts.ANN, HNSW: opts.HNSW, Meta: meta, Vectors: vecs, Progress: opts.Progress, Timings: timed,
 		Lists: lists, Sources: rep.Served.Sources, SourceFusion: rep.Served.Fusion, Weaviate: remote, Collection: opts.Collection}
 	dir, err := root.Build(ctx, stats.Seq, model, ds.Items, ds.Popularity(ds.History), bo)
 	if err != nil {
@@ -337,11 +345,12 @@ func choose(ctx context.Context, ds *tower.Dataset, opts Options) (*searcheval.C
 	return ch, nil
 }
 
-// validate scores the new model, and the model in service when there is
-// one, on each user's last item, for at most 2000 users.
-func validate(ctx context.Context, root *snapshot.Root, model *tower.Model, ds *tower.Dataset) (*Validation, error) {
+// validate scores the new model, whose vectors of ds.Items are vecs, and
+// the model in service when there is one, on each user's last item, for
+// at most 2000 users.
+func validate(ctx context.Context, root *snapshot.Root, model *tower.Model, ds *tower.Dataset, vecs []float32) (*Validation, error) {
 	_, pairs := tower.HoldOutLast(ds)
-	score, err := eval.ScoreHoldout(ctx, model, ds, pairs, eval.HoldoutOptions{})
+	score, err := eval.ScoreHoldout(ctx, model, ds, pairs, eval.HoldoutOptions{Items: vecs})
 	if err != nil {
 		return nil, err
 	}

@@ -77,10 +77,10 @@ func TestRun_Full(t *testing.T) {
 		stages = append(stages, s.Name)
 	}
 	// The vectors and text are built side by side: either may end first.
-	if len(stages) > 6 && stages[5] > stages[6] {
-		stages[5], stages[6] = stages[6], stages[5]
+	if len(stages) > 7 && stages[6] > stages[7] {
+		stages[6], stages[7] = stages[7], stages[6]
 	}
-	if got := strings.Join(stages, ","); got != "read,model,validate,neighbours,save model,text (beside vectors),vectors,save neighbours,save sequence,save cf,catalog" {
+	if got := strings.Join(stages, ","); got != "read,model,embed,validate,neighbours,save model,text (beside vectors),vectors,save neighbours,save sequence,save cf,catalog" {
 		t.Fatalf("stages %s", got)
 	}
 	m, err := snapshot.Verify(ctx, rep.Snapshot)

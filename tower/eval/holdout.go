@@ -2,8 +2,10 @@ package eval
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 
 	"github.com/duetrec/duet/content"
 	"github.com/duetrec/duet/internal/parallel"
@@ -24,6 +26,9 @@ type HoldoutOptions struct {
 	K        int    // cut-off; default 10
 	MaxUsers int    // pairs scored at most, drawn when there are more; default 2000, negative: all
 	Seed     uint64 // seed of the draw; default 1
+	// Items, when set, are the model's vectors of ds.Items
+	// (tower.Model.ItemVectors), which ScoreHoldout otherwise computes.
+	Items []float32
 }
 
 // ScoreHoldout ranks every item of ds for the pairs (at most
@@ -49,18 +54,31 @@ func ScoreHoldout(ctx context.Context, m *tower.Model, ds *tower.Dataset, pairs 
 		rand.New(rand.NewPCG(seed, 7)).Shuffle(len(pairs), func(i, j int) { pairs[i], pairs[j] = pairs[j], pairs[i] })
 		pairs = pairs[:maxUsers]
 	}
-	// Every item embedded once, on every core, one column each, so that
-	// a block of users is scored against all of them in one product: at a
-	// million items, embedding one after another and a dot product an
-	// item made this most of a rebuild's validation.
+	// Every item embedded once, on every core (tower.Model.ItemVectors),
+	// and laid out in chunks of holdoutChunk items, one column each, so
+	// that a block of users is scored against a chunk in one product
+	// while the chunk stays in cache. Scoring every item in one product
+	// streamed all of them from memory once per user: at a million items
+	// that was most of a rebuild's validation.
 	d, n := m.Dim(), len(ds.Items)
+	items := opts.Items
+	if items == nil {
+		var err error
+		if items, err = m.ItemVectors(ctx, ds.Items, nil); err != nil {
+			return HoldoutScore{}, err
+		}
+	} else if len(items) != n*d {
+		return HoldoutScore{}, fmt.Errorf("holdout: %d item floats for %d items of %d dimensions", len(items), n, d)
+	}
+	chunk := holdoutChunk
 	itemsT := make([]float32, d*n)
-	err := parallel.Range(ctx, n, 0, 256, func(_, lo, hi int) error {
-		v := make([]float32, d)
-		for i := lo; i < hi; i++ {
-			v = m.ItemVector(ds.Items[i], v)
-			for c, x := range v {
-				itemsT[c*n+i] = x
+	err := parallel.For(ctx, (n+chunk-1)/chunk, 0, func(_, c int) error {
+		lo := c * chunk
+		w := min(chunk, n-lo)
+		t := itemsT[lo*d : (lo+w)*d]
+		for i := range w {
+			for k, x := range items[(lo+i)*d : (lo+i+1)*d] {
+				t[k*w+i] = x
 			}
 		}
 		return nil
@@ -68,51 +86,99 @@ func ScoreHoldout(ctx context.Context, m *tower.Model, ds *tower.Dataset, pairs 
 	if err != nil {
 		return HoldoutScore{}, err
 	}
+	// A candidate's score from the product is within rounding of its
+	// score by vec.Dot, which the target's is: candidates within tol of
+	// the target are decided on vec.Dot's scores, so ties and near-ties
+	// rank as one dot product at a time would rank them.
+	var maxNorm float32
+	for i := range n {
+		maxNorm = max(maxNorm, vec.Norm(items[i*d:(i+1)*d]))
+	}
 	gains := make([]float64, len(pairs))
 	hits := make([]float64, len(pairs))
 	blocks := (len(pairs) + holdoutBlock - 1) / holdoutBlock
 	workers := parallel.Workers(0, blocks)
 	type scratch struct {
-		scores, us []float32
-		hist       []content.Item
+		tile, us, active []float32
+		target, tol      []float32
+		better           []int
+		rows             []int
+		hist             []content.Item
+		seen             [][]int32
 	}
 	bufs := make([]*scratch, workers)
 	err = parallel.For(ctx, blocks, workers, func(w, blk int) error {
 		b := bufs[w]
 		if b == nil {
-			b = &scratch{scores: make([]float32, holdoutBlock*n), us: make([]float32, holdoutBlock*d)}
+			b = &scratch{
+				tile: make([]float32, holdoutBlock*min(chunk, n)), us: make([]float32, holdoutBlock*d), active: make([]float32, holdoutBlock*d),
+				target: make([]float32, holdoutBlock), tol: make([]float32, holdoutBlock), better: make([]int, holdoutBlock), seen: make([][]int32, holdoutBlock),
+			}
 			bufs[w] = b
 		}
 		lo, hi := blk*holdoutBlock, min((blk+1)*holdoutBlock, len(pairs))
-		rows := hi - lo
-		for r := range rows {
+		b.rows = b.rows[:0]
+		for r := range hi - lo {
+			pr := &pairs[lo+r]
 			b.hist = b.hist[:0]
-			for _, it := range pairs[lo+r].History {
+			for _, it := range pr.History {
 				b.hist = append(b.hist, ds.Items[it])
 			}
 			u := b.us[r*d : (r+1)*d]
 			copy(u, m.UserVectorItems(b.hist, u))
+			b.target[r] = vec.Dot(u, items[int(pr.Item)*d:int(pr.Item+1)*d])
+			// A sum of d products in float32 is within about d·2⁻²⁴ of
+			// |u|·|v| of its exact value, in any order: four times that.
+			b.tol[r] = float32(d) * 2.4e-7 * vec.Norm(u) * maxNorm
+			b.better[r] = 0
+			b.seen[r] = append(b.seen[r][:0], pr.History...)
+			slices.Sort(b.seen[r])
+			b.rows = append(b.rows, r)
 		}
-		scores := b.scores[:rows*n]
-		clear(scores)
-		vec.MatMulAdd(scores, b.us[:rows*d], itemsT, rows, d, n)
-		for r := range rows {
-			p := lo + r
-			pr := pairs[p]
-			s := scores[r*n : (r+1)*n]
-			for _, it := range pr.History {
-				s[it] = float32(math.Inf(-1))
+		// Items in chunks, in order; a user leaves the block once k
+		// items beat its held-out one, which is most users after a
+		// small part of the catalogue.
+		for c0 := 0; c0 < n && len(b.rows) > 0; c0 += chunk {
+			w := min(chunk, n-c0)
+			rows := len(b.rows)
+			for a, r := range b.rows {
+				copy(b.active[a*d:(a+1)*d], b.us[r*d:(r+1)*d])
 			}
-			target := s[pr.Item]
-			rank := 1
-			for i, x := range s {
-				if x > target || (x == target && int32(i) < pr.Item) {
-					rank++
+			t := b.tile[:rows*w]
+			clear(t)
+			vec.MatMulAdd(t, b.active[:rows*d], itemsT[c0*d:(c0+w)*d], rows, d, w)
+			kept := b.rows[:0]
+			for a, r := range b.rows {
+				pr := &pairs[lo+r]
+				u, target, floor := b.us[r*d:(r+1)*d], b.target[r], b.target[r]-b.tol[r]
+				for j, x := range t[a*w : (a+1)*w] {
+					if x < floor {
+						continue
+					}
+					i := int32(c0 + j)
+					if i == pr.Item {
+						continue
+					}
+					if _, seen := slices.BinarySearch(b.seen[r], i); seen {
+						continue
+					}
+					if x <= target+b.tol[r] {
+						x = vec.Dot(u, items[int(i)*d:int(i+1)*d])
+					}
+					if x > target || (x == target && i < pr.Item) {
+						b.better[r]++
+					}
+				}
+				if b.better[r] < k {
+					kept = append(kept, r)
 				}
 			}
-			if rank <= k {
-				gains[p] = 1 / math.Log2(float64(rank)+1)
-				hits[p] = 1
+			b.rows = kept
+		}
+		for r := range hi - lo {
+			if rank := b.better[r] + 1; rank <= k {
+				gains[lo+r] = 1 / math.Log2(float64(rank)+1)
+				hits[lo+r] = 1
 			}
 		}
 		return nil
@@ -133,5 +199,9 @@ func ScoreHoldout(ctx context.Context, m *tower.Model, ds *tower.Dataset, pairs 
 	return s, nil
 }
 
-// holdoutBlock is how many users ScoreHoldout scores in one product.
+// holdoutBlock is how many users ScoreHoldout scores in one product, and
+// holdoutChunk against how many items: 256 KB of 64-dimensional vectors,
+// which a core's cache holds while the block's users are scored.
 const holdoutBlock = 16
+
+var holdoutChunk = 1024 // a variable for tests

@@ -152,9 +152,8 @@ func (t *TwoTower) FitModel(ctx context.Context, ds *tower.Dataset, train [][]in
 	}
 	t.bestEpoch = best
 	t.model, t.dim, t.users = m, m.Dim(), ds.Users
-	t.items = make([]float32, len(ds.Items)*t.dim)
-	for i := range ds.Items {
-		m.ItemVector(ds.Items[i], t.items[i*t.dim:(i+1)*t.dim])
+	if t.items, err = m.ItemVectors(ctx, ds.Items, t.items); err != nil {
+		return nil, err
 	}
 	return m, nil
 }
