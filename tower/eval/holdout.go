@@ -70,7 +70,7 @@ func ScoreHoldout(ctx context.Context, m *tower.Model, ds *tower.Dataset, pairs 
 	} else if len(items) != n*d {
 		return HoldoutScore{}, fmt.Errorf("holdout: %d item floats for %d items of %d dimensions", len(items), n, d)
 	}
-	chunk := holdoutChunk
+	chunk := max(1, holdoutChunk*64/max(d, 64)) // the same bytes at any width
 	itemsT := make([]float32, d*n)
 	err := parallel.For(ctx, (n+chunk-1)/chunk, 0, func(_, c int) error {
 		lo := c * chunk
@@ -200,8 +200,9 @@ func ScoreHoldout(ctx context.Context, m *tower.Model, ds *tower.Dataset, pairs 
 }
 
 // holdoutBlock is how many users ScoreHoldout scores in one product, and
-// holdoutChunk against how many items: 256 KB of 64-dimensional vectors,
-// which a core's cache holds while the block's users are scored.
+// holdoutChunk against how many 64-dimensional items (fewer when wider):
+// 256 KB of vectors, which a core's cache holds while the block's users
+// are scored.
 const holdoutBlock = 16
 
 var holdoutChunk = 1024 // a variable for tests
