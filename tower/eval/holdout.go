@@ -138,11 +138,15 @@ func ScoreHoldout(ctx context.Context, m *tower.Model, ds *tower.Dataset, pairs 
 		// Items in chunks, in order; a user leaves the block once k
 		// items beat its held-out one, which is most users after a
 		// small part of the catalogue.
+		packed := 0 // how many rows b.active holds: b.rows only shrinks
 		for c0 := 0; c0 < n && len(b.rows) > 0; c0 += chunk {
 			w := min(chunk, n-c0)
 			rows := len(b.rows)
-			for a, r := range b.rows {
-				copy(b.active[a*d:(a+1)*d], b.us[r*d:(r+1)*d])
+			if rows != packed {
+				for a, r := range b.rows {
+					copy(b.active[a*d:(a+1)*d], b.us[r*d:(r+1)*d])
+				}
+				packed = rows
 			}
 			t := b.tile[:rows*w]
 			clear(t)

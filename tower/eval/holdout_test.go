@@ -65,8 +65,9 @@ func TestScoreHoldout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer eval.SetHoldoutChunk(1024)() // the chunk as it was, whatever fails
 	for _, chunk := range []int{1024, 64, 7} {
-		restore := eval.SetHoldoutChunk(chunk)
+		eval.SetHoldoutChunk(chunk)
 		for _, k := range []int{1, 10, 50} {
 			want := holdoutOneByOne(trained, ds, pairs, k)
 			for _, items := range [][]float32{nil, given} {
@@ -79,7 +80,6 @@ func TestScoreHoldout(t *testing.T) {
 				}
 			}
 		}
-		restore()
 	}
 	// Exact ties: every item twice, the held-out item the second copy,
 	// so that the first, with the same vector and a lower index, ranks
@@ -91,7 +91,7 @@ func TestScoreHoldout(t *testing.T) {
 		tied[i].Item += int32(len(ds.Items))
 	}
 	for _, chunk := range []int{1024, 64} {
-		restore := eval.SetHoldoutChunk(chunk)
+		eval.SetHoldoutChunk(chunk)
 		for _, k := range []int{1, 10, 50} {
 			got, err := eval.ScoreHoldout(ctx, trained, &twice, tied, eval.HoldoutOptions{MaxUsers: -1, K: k})
 			if err != nil {
@@ -103,7 +103,6 @@ func TestScoreHoldout(t *testing.T) {
 				t.Fatalf("ties, chunk %d, k %d: %+v, one user at a time %+v", chunk, k, got, want)
 			}
 		}
-		restore()
 	}
 	if _, err := eval.ScoreHoldout(ctx, trained, ds, pairs, eval.HoldoutOptions{Items: given[1:]}); err == nil {
 		t.Fatal("vectors one float short were taken")
