@@ -2,8 +2,10 @@ package eval_test
 
 import (
 	"context"
+	"maps"
 	"math"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/duetrec/duet/content"
@@ -73,22 +75,30 @@ func TestChooseSources(t *testing.T) {
 	}
 }
 
-// checkChosen checks that the choice is the best at the last items among
-// the choices within eval.RandomSlack of the best at the random fifth.
+// checkChosen checks the choice against the rule's invariants, followed
+// from the first choice tried: a choice within eval.RandomSlack of the
+// best at the random fifth gives way only to another within it that does
+// better at the last items; one outside it, only to one that does better
+// at the random fifth.
 func checkChosen(t *testing.T, ch *eval.Choosing) {
 	t.Helper()
 	bestRandom := 0.0
 	for _, tr := range ch.Tried {
 		bestRandom = max(bestRandom, tr.Random)
 	}
-	bestLast := -1.0
-	for _, tr := range ch.Tried {
-		if tr.Random >= (1-eval.RandomSlack)*bestRandom {
-			bestLast = max(bestLast, tr.Last)
-		}
+	i := slices.IndexFunc(ch.Tried, func(tr eval.ShapeScores) bool {
+		return maps.Equal(tr.Sources, ch.Sources) && tr.Fusion == ch.Fusion
+	})
+	if i < 0 || ch.Tried[i].Last != ch.NDCG[eval.ShapeLast] || ch.Tried[i].Random != ch.NDCG[eval.ShapeRandom] {
+		t.Fatalf("chose %+v scoring %v: not among the choices tried with those scores", ch.Choice, ch.NDCG)
 	}
-	if ch.NDCG[eval.ShapeLast] != bestLast || ch.NDCG[eval.ShapeRandom] < (1-eval.RandomSlack)*bestRandom {
-		t.Fatalf("chose %+v scoring %v; the best last within the slack is %v, the best random %v", ch.Choice, ch.NDCG, bestLast, bestRandom)
+	floor := (1 - eval.RandomSlack) * bestRandom
+	first, got := ch.Tried[0], ch.Tried[i]
+	switch {
+	case first.Random >= floor && (got.Random < floor || got.Last < first.Last):
+		t.Fatalf("chose %+v (%v), worse than the first choice %+v within the slack", got.Choice, ch.NDCG, first)
+	case got.Random < floor && got.Random < first.Random:
+		t.Fatalf("chose %+v (%v) outside the slack, below the first choice %+v at the random fifth", got.Choice, ch.NDCG, first)
 	}
 }
 

@@ -50,8 +50,8 @@ func fetch(ctx context.Context, e *search.Engine, cases []Holdout) ([]fetched, e
 const tuneK = 10
 
 // scoreChoice returns the mean NDCG@10 of the cases' held-out items in
-// the recommendations under the choice.
-func scoreChoice(ctx context.Context, cases []fetched, c Choice) (float64, error) {
+// the recommendations under the choice, and each case's.
+func scoreChoice(ctx context.Context, cases []fetched, c Choice) (float64, []float64, error) {
 	gains := make([]float64, len(cases))
 	err := parallel.For(ctx, len(cases), 0, func(_, i int) error {
 		res, err := cases[i].cands.Fuse(c.Sources, c.Fusion)
@@ -62,13 +62,13 @@ func scoreChoice(ctx context.Context, cases []fetched, c Choice) (float64, error
 		return nil
 	})
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	var sum float64
 	for _, g := range gains {
 		sum += g
 	}
-	return sum / float64(max(len(cases), 1)), nil
+	return sum / float64(max(len(cases), 1)), gains, nil
 }
 
 // ndcg is the NDCG@k of hits against the relevant items, binary gains,
