@@ -367,13 +367,14 @@ func (h *HNSW) UpsertAll(ctx context.Context, ids []string, vecs []float32, work
 	if len(vecs) != len(ids)*h.dim {
 		return fmt.Errorf("upsert all: %d ids and %d floats, want %d a vector: %w", len(ids), len(vecs), h.dim, ErrDimension)
 	}
-	units := make([]float32, len(vecs))
+	// Every vector is checked before any is added; each is normalised
+	// again as it is added, rather than held in a normalised copy of all
+	// of them.
+	unit := make([]float32, h.dim)
 	for i := range ids {
-		u, err := normalized(vecs[i*h.dim:(i+1)*h.dim], h.dim)
-		if err != nil {
+		if err := normalizeInto(unit, vecs[i*h.dim:(i+1)*h.dim], h.dim); err != nil {
 			return fmt.Errorf("upsert %q: %w", ids[i], err)
 		}
-		copy(units[i*h.dim:], u)
 	}
 	h.wmu.RLock()
 	defer h.wmu.RUnlock()
@@ -387,7 +388,8 @@ func (h *HNSW) UpsertAll(ctx context.Context, ids []string, vecs []float32, work
 		n := min(len(ids)-lo, max(1, len(h.ids)/64), maxLinkBatch)
 		qs, levels = qs[:0], levels[:0]
 		for i := lo; i < lo+n; i++ {
-			q, level, err := h.appendNode(ids[i], units[i*h.dim:(i+1)*h.dim], true)
+			normalizeInto(unit, vecs[i*h.dim:(i+1)*h.dim], h.dim) // checked above
+			q, level, err := h.appendNode(ids[i], unit, true)
 			if err != nil {
 				h.mu.Unlock()
 				return fmt.Errorf("upsert %q: %w", ids[i], err)
@@ -409,6 +411,35 @@ func (h *HNSW) UpsertAll(ctx context.Context, ids []string, vecs []float32, work
 		lo += n
 	}
 	return nil
+}
+
+// Grow makes room for n more nodes, so that the next n adds do not grow
+// the graph's arrays again: a build that knows its size grows them once,
+// where growing them a quarter at a time held the old arrays beside the
+// new ones and left them to the collector.
+func (h *HNSW) Grow(n int) {
+	if n <= 0 {
+		return
+	}
+	h.wmu.RLock()
+	defer h.wmu.RUnlock()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.vecs = growHuge(h.vecs, n*h.dim)
+	if h.coarse {
+		h.codes = growHuge(h.codes, n*h.dim)
+		h.fine = growHuge(h.fine, n*h.dim)
+		h.scales = slices.Grow(h.scales, n)
+		h.fines = slices.Grow(h.fines, n)
+	}
+	h.links0 = growHuge(h.links0, n*(1+h.m0))
+	h.ids = slices.Grow(h.ids, n)
+	h.levels = slices.Grow(h.levels, n)
+	h.dead = slices.Grow(h.dead, n)
+	h.upper = slices.Grow(h.upper, n)
+	if len(h.pos) == 0 {
+		h.pos = make(map[string]int32, n)
+	}
 }
 
 // maxLinkBatch bounds the nodes UpsertAll links side by side.

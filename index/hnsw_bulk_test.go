@@ -3,7 +3,10 @@ package index
 import (
 	"context"
 	"errors"
+	"math"
+	"slices"
 	"testing"
+	"unsafe"
 )
 
 // TestHNSW_UpsertAll: a graph filled by batches linked side by side finds
@@ -67,12 +70,65 @@ func TestHNSW_UpsertAll(t *testing.T) {
 			t.Fatalf("the replaced vector is not found under its id: %+v %v", res, err)
 		}
 	})
+	t.Run("bad vector", func(t *testing.T) {
+		// One bad vector among good ones: nothing is added.
+		d := randomData(200, 8, 16)
+		for _, bad := range []float32{0, float32(math.NaN())} {
+			vecs := slices.Clone(d.vecs)
+			for k := range d.dim {
+				vecs[150*d.dim+k] = bad
+			}
+			h, _ := NewHNSW(d.dim, HNSWOptions{})
+			if err := h.UpsertAll(ctx, d.ids, vecs, 2); err == nil || h.Len() != 0 {
+				t.Fatalf("component %v: err %v, %d items", bad, err, h.Len())
+			}
+		}
+	})
 	t.Run("wrong size", func(t *testing.T) {
 		h, _ := NewHNSW(8, HNSWOptions{})
 		if err := h.UpsertAll(ctx, []string{"a", "b"}, make([]float32, 15), 2); !errors.Is(err, ErrDimension) || h.Len() != 0 {
 			t.Fatalf("err %v, %d items", err, h.Len())
 		}
 	})
+}
+
+// TestHNSW_Grow: a graph grown for its size first fills without moving
+// its arrays, and answers exactly as one that grew as it went.
+func TestHNSW_Grow(t *testing.T) {
+	ctx := context.Background()
+	d := randomData(2000, 16, 17)
+	build := func(grow bool) *HNSW {
+		h, err := NewHNSW(d.dim, HNSWOptions{Seed: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if grow {
+			h.Grow(d.len())
+		}
+		vecs, links := unsafe.SliceData(h.vecs), unsafe.SliceData(h.links0)
+		for lo := 0; lo < d.len(); lo += 300 {
+			hi := min(lo+300, d.len())
+			// One worker: the same schedule, so the same graph.
+			if err := h.UpsertAll(ctx, d.ids[lo:hi], d.vecs[lo*d.dim:hi*d.dim], 1); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if moved := unsafe.SliceData(h.vecs) != vecs || unsafe.SliceData(h.links0) != links; grow && moved {
+			t.Fatal("the arrays moved after Grow")
+		}
+		return h
+	}
+	grown, grew := build(true), build(false)
+	for i := range 50 {
+		a, err := grown.Search(ctx, d.row(i), 10, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := grew.Search(ctx, d.row(i), 10, nil)
+		if !slices.Equal(a, b) {
+			t.Fatalf("query %d: %v after Grow, %v without", i, a, b)
+		}
+	}
 }
 
 // BenchmarkHNSWFill fills a graph of 20,000 clustered vectors: one Add at

@@ -125,42 +125,51 @@ func acceptAll(f Filter) bool {
 	return false
 }
 
-// normalized validates v against dim and returns a unit-length copy. The
-// norm is summed in float64 so that very small or very large components
-// neither underflow to a false zero vector nor overflow to infinity.
+// normalized validates v against dim and returns a unit-length copy.
 func normalized(v []float32, dim int) ([]float32, error) {
+	out := make([]float32, dim)
+	if err := normalizeInto(out, v, dim); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// normalizeInto validates v against dim and writes it at unit length to
+// dst, which has dim elements. The norm is summed in float64 so that very
+// small or very large components neither underflow to a false zero vector
+// nor overflow to infinity.
+func normalizeInto(dst, v []float32, dim int) error {
 	if len(v) != dim {
-		return nil, fmt.Errorf("%w: got %d, want %d", ErrDimension, len(v), dim)
+		return fmt.Errorf("%w: got %d, want %d", ErrDimension, len(v), dim)
 	}
 	var ss float64
 	for _, x := range v {
 		f := float64(x)
 		if math.IsNaN(f) || math.IsInf(f, 0) {
-			return nil, ErrInvalidVector
+			return ErrInvalidVector
 		}
 		ss += f * f
 	}
 	n := math.Sqrt(ss)
 	if n == 0 || math.IsInf(n, 0) {
 		if n == 0 {
-			return nil, ErrZeroVector
+			return ErrZeroVector
 		}
-		return nil, ErrInvalidVector
+		return ErrInvalidVector
 	}
-	out := make([]float32, dim)
 	for i, x := range v {
-		out[i] = float32(float64(x) / n)
+		dst[i] = float32(float64(x) / n)
 	}
 	// A vector whose components all underflow after scaling has no usable
 	// direction either.
 	var check float64
-	for _, x := range out {
+	for _, x := range dst[:dim] {
 		check += float64(x) * float64(x)
 	}
 	if check < 0.5 {
-		return nil, ErrZeroVector
+		return ErrZeroVector
 	}
-	return out, nil
+	return nil
 }
 
 func checkDim(dim int) error {

@@ -234,8 +234,12 @@ func buildVectors(ctx context.Context, model *tower.Model, items []content.Item,
 	}
 	ids := make([]string, 0, min(len(items), embedBlock))
 	bulk, _ := vecs.(interface {
+		Grow(n int)
 		UpsertAll(ctx context.Context, ids []string, vecs []float32, workers int) error
 	})
+	if bulk != nil {
+		bulk.Grow(len(items))
+	}
 	for lo := 0; lo < len(items); lo += embedBlock {
 		hi := min(lo+embedBlock, len(items))
 		if opts.Vectors != nil {

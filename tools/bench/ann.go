@@ -605,6 +605,7 @@ func buildANN(ctx context.Context, name string, d *ANNData, o ANNOptions) (idx i
 	if h, ok := idx.(*index.HNSW); ok {
 		// The bulk path a snapshot build takes: Adds from several
 		// goroutines would wait on each other's links.
+		h.Grow(d.n)
 		for lo := 0; lo < d.n && err == nil; lo += annBuildChunk {
 			hi := min(lo+annBuildChunk, d.n)
 			if err = h.UpsertAll(ctx, d.ids[lo:hi], d.base[lo*d.dim:hi*d.dim], workers); err == nil && o.Progress != nil {

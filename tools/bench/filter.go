@@ -185,6 +185,7 @@ func (o *FilterOptions) graph(ctx context.Context, d *ANNData) (*index.HNSW, err
 		o.Progress.Start("build hnsw", int64(d.n))
 		defer o.Progress.Done()
 	}
+	h.Grow(d.n)
 	const chunk = 1 << 16
 	for lo := 0; lo < d.n; lo += chunk {
 		hi := min(d.n, lo+chunk)
