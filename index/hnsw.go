@@ -416,15 +416,17 @@ func (h *HNSW) UpsertAll(ctx context.Context, ids []string, vecs []float32, work
 // Grow makes room for n more nodes, so that the next n adds do not grow
 // the graph's arrays again: a build that knows its size grows them once,
 // where growing them a quarter at a time held the old arrays beside the
-// new ones and left them to the collector.
+// new ones and left them to the collector. On a graph loaded from a
+// file, arrays without the room are copied from the mapping into memory,
+// as the first add past their room would copy them.
 func (h *HNSW) Grow(n int) {
-	if n <= 0 {
-		return
-	}
 	h.wmu.RLock()
 	defer h.wmu.RUnlock()
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if n = min(n, maxItems-len(h.ids)); n <= 0 {
+		return
+	}
 	h.vecs = growHuge(h.vecs, n*h.dim)
 	if h.coarse {
 		h.codes = growHuge(h.codes, n*h.dim)
