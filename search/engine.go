@@ -83,8 +83,9 @@ type ItemWriter interface {
 // Neighbours (the collaborative sources of recommendations), CF (the
 // collaborative model that scores SourceCF's whole history exactly,
 // where Neighbours keep each item's strongest weights; without it SourceCF
-// sums Neighbours) and Sequence (the sequence source's lists: what users
-// went on to) may be nil.
+// sums Neighbours), Sequence (the sequence source's lists: what users
+// went on to) and Nearby (the nearby source's lists: what users met close
+// to each item) may be nil.
 type Parts struct {
 	Vectors    VectorIndex
 	Text       TextIndex
@@ -94,6 +95,7 @@ type Parts struct {
 	Neighbours NeighbourIndex
 	CF         NeighbourIndex
 	Sequence   NeighbourIndex
+	Nearby     NeighbourIndex
 }
 
 // Options tunes an Engine. Zero fields take the defaults in their comments.
@@ -131,6 +133,7 @@ type Engine struct {
 	nbrs    NeighbourIndex
 	cf      NeighbourIndex // SourceCF's: Parts.CF, else Parts.Neighbours
 	seq     NeighbourIndex
+	near    NeighbourIndex
 	opts    Options
 }
 
@@ -158,7 +161,7 @@ func New(p Parts, opts Options) *Engine {
 	if cf == nil {
 		cf = p.Neighbours
 	}
-	return &Engine{vectors: p.Vectors, text: p.Text, enc: p.Encoder, hist: p.History, cat: p.Catalog, nbrs: p.Neighbours, cf: cf, seq: p.Sequence, opts: opts}
+	return &Engine{vectors: p.Vectors, text: p.Text, enc: p.Encoder, hist: p.History, cat: p.Catalog, nbrs: p.Neighbours, cf: cf, seq: p.Sequence, near: p.Nearby, opts: opts}
 }
 
 // Catalog returns the engine's catalog.

@@ -12,8 +12,9 @@ import (
 )
 
 // newRecommender is newEngine's world with collaborative lists: bread →
-// bebop (1), comet (0.5); rocket → soup (1); and sequence lists: bread was
-// followed by orbit, rocket by comet.
+// bebop (1), comet (0.5); rocket → soup (1); sequence lists: bread was
+// followed by orbit, rocket by comet; and nearby lists: bebop was met close
+// to rocket, comet to bread.
 func newRecommender(t *testing.T, opts search.Options) *search.Engine {
 	t.Helper()
 	return newRecommenderWith(t, opts, nil)
@@ -32,6 +33,11 @@ func newRecommenderWith(t *testing.T, opts search.Options, change func(*search.P
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Met close to rocket: bebop; to bread: comet.
+	near, err := index.NewNeighbours(ids, []int64{0, 1, 1, 1, 2, 2, 2}, []int32{5, 2}, []float32{0.5, 0.4})
+	if err != nil {
+		t.Fatal(err)
+	}
 	// The same parts, with the lists; the catalogue is newEngine's.
 	ex, _ := index.NewExact(3)
 	enc := &fakeEncoder{vecs: map[string][]float32{}}
@@ -45,7 +51,7 @@ func newRecommenderWith(t *testing.T, opts search.Options, change func(*search.P
 		fan = append(fan, content.Event{UserID: "fan", ItemID: "bread"})
 	}
 	hist := fakeHistory{"chef": {{UserID: "chef", ItemID: "bread", Kind: "view"}}, "fan": fan}
-	p := search.Parts{Vectors: ex, Text: text, Encoder: recentEncoder{enc}, History: hist, Catalog: e.Catalog(), Neighbours: nbrs, Sequence: seq}
+	p := search.Parts{Vectors: ex, Text: text, Encoder: recentEncoder{enc}, History: hist, Catalog: e.Catalog(), Neighbours: nbrs, Sequence: seq, Nearby: near}
 	if change != nil {
 		change(&p)
 	}
@@ -87,6 +93,10 @@ func TestEngine_Recommend(t *testing.T) {
 		// comet.
 		{"the sequence list", search.Request{History: []string{"rocket", "bread"}, K: 2, Sources: []string{"sequence"}}, "orbit,comet",
 			map[string][]string{"orbit": {"sequence"}, "comet": {"sequence"}}},
+		// Summed over the whole history: rocket's bebop (0.5) above
+		// bread's comet (0.4), though bread is the latest.
+		{"the nearby list", search.Request{History: []string{"rocket", "bread"}, K: 2, Sources: []string{"nearby"}}, "bebop,comet",
+			map[string][]string{"bebop": {"nearby"}, "comet": {"nearby"}}},
 		{"seen items kept on request", search.Request{UserID: "chef", K: 1, Sources: []string{"tower"}}, "bread", nil},
 		{"no history: popular", search.Request{UserID: "nobody", K: 2}, "rocket,orbit",
 			map[string][]string{"rocket": {"popular"}}},

@@ -298,6 +298,7 @@ type Lists struct {
 	Neighbours *index.Neighbours // the collaborative lists (cf.Fit)
 	Method     string            // how Neighbours were made: cf.MethodEASE or cf.MethodCooccurrence
 	Sequence   *index.Neighbours // what followed each item (cf.FitSequence)
+	Nearby     *index.Neighbours // what was met close to each item (cf.FitNearby)
 	// Factored, when cf.Fit kept it, scores the collaborative source
 	// exactly (search.Parts.CF); nil otherwise.
 	Factored *index.Factored
@@ -316,13 +317,20 @@ func FitLists(ctx context.Context, ids []string, train [][]int32, cfg cf.Config)
 	if err != nil {
 		return nil, fmt.Errorf("sequence lists: %w", err)
 	}
+	near, err := cf.FitNearby(ctx, len(ids), train, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("nearby lists: %w", err)
+	}
 	nl := f.Lists
-	l := &Lists{Method: f.Method, Bytes: nl.Bytes() + sl.Bytes()}
+	l := &Lists{Method: f.Method, Bytes: nl.Bytes() + sl.Bytes() + near.Bytes()}
 	if l.Neighbours, err = index.NewNeighbours(ids, nl.Offsets, nl.Items, nl.Weights); err != nil {
 		return nil, fmt.Errorf("neighbours: %w", err)
 	}
 	if l.Sequence, err = index.NewNeighbours(ids, sl.Offsets, sl.Items, sl.Weights); err != nil {
 		return nil, fmt.Errorf("sequence lists: %w", err)
+	}
+	if l.Nearby, err = index.NewNeighbours(ids, near.Offsets, near.Items, near.Weights); err != nil {
+		return nil, fmt.Errorf("nearby lists: %w", err)
 	}
 	if f.Exact != nil {
 		if l.Factored, err = index.NewFactored(ids, f.Exact); err != nil {

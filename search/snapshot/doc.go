@@ -17,6 +17,7 @@
 //	popularity.csv.zst  interaction counts, for the popular fallback
 //	neighbours.idx      the item-to-item lists, when built
 //	sequence.idx        what followed each item, when built
+//	nearby.idx          what was met close to each item, when built
 //	cf.idx              the collaborative model's exact factor, when kept
 //
 // A snapshot is written under a temporary name, every file fsync'd and

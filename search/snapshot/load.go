@@ -236,6 +236,9 @@ func load(ctx context.Context, dir, work string, hist search.History, opts searc
 	if lists.Sequence != nil {
 		parts.Sequence = lists.Sequence
 	}
+	if lists.Nearby != nil {
+		parts.Nearby = lists.Nearby
+	}
 	if lists.Factored != nil {
 		parts.CF = lists.Factored
 	}
@@ -268,6 +271,7 @@ func readLists(ctx context.Context, dir string, m Manifest, l *Lists) error {
 	}{
 		{fileNeighbours, func(r io.Reader) (err error) { l.Neighbours, err = index.LoadNeighbours(ctx, r); return err }},
 		{fileSequence, func(r io.Reader) (err error) { l.Sequence, err = index.LoadNeighbours(ctx, r); return err }},
+		{fileNearby, func(r io.Reader) (err error) { l.Nearby, err = index.LoadNeighbours(ctx, r); return err }},
 		{fileFactored, func(r io.Reader) (err error) { l.Factored, err = index.LoadFactored(ctx, r); return err }},
 	} {
 		if _, ok := m.Files[f.file]; !ok {
@@ -277,8 +281,12 @@ func readLists(ctx context.Context, dir string, m Manifest, l *Lists) error {
 			return err
 		}
 	}
-	if l.Neighbours != nil && l.Sequence != nil {
-		l.Sequence.ShareItems(l.Neighbours)
+	if l.Neighbours != nil {
+		for _, o := range []*index.Neighbours{l.Sequence, l.Nearby} {
+			if o != nil {
+				o.ShareItems(l.Neighbours)
+			}
+		}
 	}
 	return nil
 }
@@ -286,7 +294,7 @@ func readLists(ctx context.Context, dir string, m Manifest, l *Lists) error {
 // close releases the memory the lists map from their files.
 func (l *Lists) close() error {
 	var err error
-	for _, n := range []*index.Neighbours{l.Neighbours, l.Sequence} {
+	for _, n := range []*index.Neighbours{l.Neighbours, l.Sequence, l.Nearby} {
 		if n == nil {
 			continue
 		}

@@ -36,6 +36,7 @@ const (
 	filePopularity = "popularity.csv.zst" // item,count: the popularity fallback
 	fileNeighbours = "neighbours.idx"     // the item-to-item lists, when built
 	fileSequence   = "sequence.idx"       // the sequence lists (what followed each item), when built
+	fileNearby     = "nearby.idx"         // the nearby lists (what was met close to each item), when built
 	fileFactored   = "cf.idx"             // the collaborative model's exact factor, when kept
 	fileTextStats  = "textstats.bin"      // the term statistics of the items' text, when Weaviate holds the index
 )
@@ -59,6 +60,9 @@ func (l *Lists) files() []listFile {
 	}
 	if l.Sequence != nil {
 		out = append(out, listFile{fileSequence, l.Sequence})
+	}
+	if l.Nearby != nil {
+		out = append(out, listFile{fileNearby, l.Nearby})
 	}
 	if l.Factored != nil {
 		out = append(out, listFile{fileFactored, l.Factored})

@@ -188,9 +188,18 @@ func TestSnapshot_Neighbours(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// And in the nearby lists at the one two after it.
+	after := make([]int32, len(ids))
+	for i := range ids {
+		after[i] = int32((i + 2) % len(ids))
+	}
+	near, err := index.NewNeighbours(ids, offsets, after, weights)
+	if err != nil {
+		t.Fatal(err)
+	}
 	r := snapshot.NewRoot(t.TempDir())
 	sources := map[string]float64{search.SourceCF: 1, search.SourceTower: 0.5}
-	dir, err := r.Build(ctx, 1, model, ds.Items, nil, snapshot.BuildOptions{ANN: index.KindExact, Lists: &snapshot.Lists{Neighbours: nbrs, Sequence: seq}, Sources: sources, SourceFusion: search.FusionRRF})
+	dir, err := r.Build(ctx, 1, model, ds.Items, nil, snapshot.BuildOptions{ANN: index.KindExact, Lists: &snapshot.Lists{Neighbours: nbrs, Sequence: seq, Nearby: near}, Sources: sources, SourceFusion: search.FusionRRF})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,6 +214,10 @@ func TestSnapshot_Neighbours(t *testing.T) {
 		res, err = snap.Recommend(ctx, search.Request{History: []string{ids[3]}, Sources: []string{search.SourceSequence}, K: 1, Explain: true})
 		if err != nil || len(res.Hits) != 1 || res.Hits[0].ID != ids[2] || res.Hits[0].Explain.Sources[0].Source != search.SourceSequence {
 			t.Fatalf("the sequence lists' follower of %s: %+v %v", ids[3], res, err)
+		}
+		res, err = snap.Recommend(ctx, search.Request{History: []string{ids[3]}, Sources: []string{search.SourceNearby}, K: 1, Explain: true})
+		if err != nil || len(res.Hits) != 1 || res.Hits[0].ID != ids[5] || res.Hits[0].Explain.Sources[0].Source != search.SourceNearby {
+			t.Fatalf("the nearby lists' neighbour of %s: %+v %v", ids[3], res, err)
 		}
 	})
 
@@ -236,6 +249,14 @@ func TestFitLists(t *testing.T) {
 	got, err = l.Neighbours.Recommend(ctx, []string{"b"}, 3, nil)
 	if err != nil || len(got) == 0 || got[0].ID == "d" {
 		t.Fatalf("what goes with b: %+v %v", got, err)
+	}
+	// a met b and c within three places, twice each; d met nothing.
+	got, err = l.Nearby.Recommend(ctx, []string{"a"}, 3, nil)
+	if err != nil || len(got) != 2 || got[0].ID == "d" || got[1].ID == "d" || got[0].Score != got[1].Score {
+		t.Fatalf("what was met close to a: %+v %v", got, err)
+	}
+	if got, err = l.Nearby.Recommend(ctx, []string{"d"}, 3, nil); err != nil || len(got) != 0 {
+		t.Fatalf("what was met close to d: %+v %v", got, err)
 	}
 	if _, err := snapshot.FitLists(ctx, ids, [][]int32{{0, 9}}, cf.Config{}); err == nil {
 		t.Fatal("an item out of range was accepted")

@@ -311,8 +311,8 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	if lists.Factored != nil {
 		exact = fmt.Sprintf("; exact scores from the factor of %d users", lists.Factored.Users())
 	}
-	rep.Neighbours = fmt.Sprintf("%s, %d per item on average; sequence lists, %d per item on average%s; %.1f MB",
-		lists.Method, lists.Neighbours.Entries()/max(1, len(ids)), lists.Sequence.Entries()/max(1, len(ids)), exact, float64(lists.Bytes)/1e6)
+	rep.Neighbours = fmt.Sprintf("%s, %d per item on average; sequence lists, %d per item on average; nearby lists, %d per item on average%s; %.1f MB",
+		lists.Method, lists.Neighbours.Entries()/max(1, len(ids)), lists.Sequence.Entries()/max(1, len(ids)), lists.Nearby.Entries()/max(1, len(ids)), exact, float64(lists.Bytes)/1e6)
 	timed("neighbours", time.Since(t))
 
 	meta["neighbours"] = lists.Method

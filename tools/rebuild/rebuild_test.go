@@ -80,7 +80,7 @@ func TestRun_Full(t *testing.T) {
 	if len(stages) > 7 && stages[6] > stages[7] {
 		stages[6], stages[7] = stages[7], stages[6]
 	}
-	if got := strings.Join(stages, ","); got != "read,model,embed,validate,neighbours,save model,text (beside vectors),vectors,save neighbours,save sequence,save cf,catalog" {
+	if got := strings.Join(stages, ","); got != "read,model,embed,validate,neighbours,save model,text (beside vectors),vectors,save neighbours,save sequence,save nearby,save cf,catalog" {
 		t.Fatalf("stages %s", got)
 	}
 	m, err := snapshot.Verify(ctx, rep.Snapshot)

@@ -154,12 +154,45 @@ func Sequence(ctx context.Context, n int, train [][]int32, window, top int) (*Li
 	if window < 1 {
 		return nil, fmt.Errorf("sequence: window %d is not positive", window)
 	}
+	l, err := windowed(ctx, n, train, window, top, false)
+	if err != nil {
+		return nil, fmt.Errorf("sequence: %w", err)
+	}
+	return l, nil
+}
+
+// Nearby returns, for each of n items, the items met within window places
+// of it, before or after, in the histories of train (train[u] is user u's
+// distinct items, oldest first), by cosine: the pairs met that close /
+// √(users of i · users of j); each item keeps its top best. Co-occurrence
+// over whole histories counts a pair met years apart as one met in the
+// same evening; on MovieLens the pairs met close together are the better
+// evidence of what goes with what: summed over a whole history these
+// lists find a random fifth of held-out items better than co-occurrence
+// over whole histories (NDCG@10 0.34 against 0.27), and beside EASE they
+// add 3–5% to it (docs/EVALUATION.md).
+func Nearby(ctx context.Context, n int, train [][]int32, window, top int) (*Lists, error) {
+	if window < 1 {
+		return nil, fmt.Errorf("nearby: window %d is not positive", window)
+	}
+	l, err := windowed(ctx, n, train, window, top, true)
+	if err != nil {
+		return nil, fmt.Errorf("nearby: %w", err)
+	}
+	return l, nil
+}
+
+// windowed makes Sequence's lists (what followed each item, an item k
+// places after it adding 1/k) or, nearby, Nearby's (what was met within
+// window places either side, each pair counting 1, over the square root
+// of both items' users).
+func windowed(ctx context.Context, n int, train [][]int32, window, top int, nearby bool) (*Lists, error) {
 	type at struct{ user, pos int32 }
 	occ := make([][]at, n) // where each item occurs
 	for u, h := range train {
 		for t, it := range h {
 			if it < 0 || int(it) >= n {
-				return nil, fmt.Errorf("sequence: user %d: item %d out of range [0, %d)", u, it, n)
+				return nil, fmt.Errorf("user %d: item %d out of range [0, %d)", u, it, n)
 			}
 			occ[it] = append(occ[it], at{int32(u), int32(t)})
 		}
@@ -174,24 +207,40 @@ func Sequence(ctx context.Context, n int, train [][]int32, window, top int) (*Li
 			sc.co = make([]float32, n)
 		}
 		touched := sc.touched[:0]
+		add := func(j int32, v float32) {
+			if sc.co[j] == 0 {
+				touched = append(touched, j)
+			}
+			sc.co[j] += v
+		}
 		for _, o := range occ[i] {
-			h := train[o.user]
-			for k := 1; k <= window && int(o.pos)+k < len(h); k++ {
-				j := h[int(o.pos)+k]
-				if sc.co[j] == 0 {
-					touched = append(touched, j)
+			h, t := train[o.user], int(o.pos)
+			for k := 1; k <= window; k++ {
+				if t+k < len(h) {
+					if nearby {
+						add(h[t+k], 1)
+					} else {
+						add(h[t+k], 1/float32(k))
+					}
 				}
-				sc.co[j] += 1 / float32(k)
+				if nearby && t-k >= 0 {
+					add(h[t-k], 1)
+				}
 			}
 		}
 		sc.touched = touched
 		var nb []int32
 		var wt []float32
 		for _, j := range touched {
-			if int(j) != i {
-				nb = append(nb, j)
-				wt = append(wt, sc.co[j])
+			if int(j) == i {
+				continue
 			}
+			v := sc.co[j]
+			if nearby {
+				v /= float32(math.Sqrt(float64(len(occ[i])) * float64(len(occ[j]))))
+			}
+			nb = append(nb, j)
+			wt = append(wt, v)
 		}
 		sc.clear()
 		nbr[i], ws[i] = best(&sc.heap, nb, wt, top)
@@ -739,6 +788,10 @@ type Config struct {
 	// Window is how many places after an item the sequence lists look
 	// (FitSequence); default 3, the best of 1, 3 and 5 on MovieLens.
 	Window int
+	// NearbyWindow is how many places either side of an item the nearby
+	// lists look (FitNearby); default 3 (2 and 5 score alike on
+	// MovieLens, 10 and 20 worse).
+	NearbyWindow int
 	// MaxExactUsers is the most users for which Fit keeps EASE's exact
 	// factor (Fitted.Exact); default DefaultMaxExactUsers, negative never.
 	MaxExactUsers int
@@ -758,6 +811,17 @@ func FitSequence(ctx context.Context, n int, train [][]int32, cfg Config) (*List
 		cfg.Window = 3
 	}
 	return Sequence(ctx, n, train, cfg.Window, 100)
+}
+
+// FitNearby makes the nearby lists of n items (see Nearby) from the
+// training histories, oldest first, with the configured window, each
+// item keeping its 200 best: 50 cost MovieLens 2% of the fused lists'
+// NDCG@10, 200 nothing against keeping all.
+func FitNearby(ctx context.Context, n int, train [][]int32, cfg Config) (*Lists, error) {
+	if cfg.NearbyWindow == 0 {
+		cfg.NearbyWindow = 3
+	}
+	return Nearby(ctx, n, train, cfg.NearbyWindow, 200)
 }
 
 // Fitted is what Fit makes.

@@ -2,7 +2,6 @@ package cf_test
 
 import (
 	"context"
-	"maps"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -295,47 +294,82 @@ func TestFit_Exact(t *testing.T) {
 	}
 }
 
-func TestSequence(t *testing.T) {
-	// Histories oldest first: 0 → 1 → 2, 0 → 2, 3 → 0.
+func TestSequenceAndNearby(t *testing.T) {
+	// Histories oldest first: 0 → 1 → 2, 0 → 2, 3 → 0. Users: item 0
+	// three, 1 one, 2 two, 3 one.
 	train := [][]int32{{0, 1, 2}, {0, 2}, {3, 0}}
+	c := func(pairs, ui, uj float64) float32 { return float32(pairs / math.Sqrt(ui*uj)) }
+	type lists func(ctx context.Context, n int, train [][]int32, window, top int) (*cf.Lists, error)
 	tests := []struct {
 		name   string
+		fit    lists
 		window int
 		top    int
-		want   map[int32]map[int32]float32 // item → follower → weight
+		want   map[int32]map[int32]float32 // item → neighbour → weight
 	}{
-		{"next only", 1, 0, map[int32]map[int32]float32{0: {1: 1, 2: 1}, 1: {2: 1}, 3: {0: 1}}},
-		{"two places", 2, 0, map[int32]map[int32]float32{0: {1: 1, 2: 1.5}, 1: {2: 1}, 3: {0: 1}}},
-		{"the heaviest only", 2, 1, map[int32]map[int32]float32{0: {2: 1.5}, 1: {2: 1}, 3: {0: 1}}},
+		{"sequence: next only", cf.Sequence, 1, 0, map[int32]map[int32]float32{0: {1: 1, 2: 1}, 1: {2: 1}, 3: {0: 1}}},
+		{"sequence: two places", cf.Sequence, 2, 0, map[int32]map[int32]float32{0: {1: 1, 2: 1.5}, 1: {2: 1}, 3: {0: 1}}},
+		{"sequence: the heaviest only", cf.Sequence, 2, 1, map[int32]map[int32]float32{0: {2: 1.5}, 1: {2: 1}, 3: {0: 1}}},
+		{"nearby: either side, one place", cf.Nearby, 1, 0, map[int32]map[int32]float32{
+			0: {1: c(1, 3, 1), 2: c(1, 3, 2), 3: c(1, 3, 1)},
+			1: {0: c(1, 1, 3), 2: c(1, 1, 2)},
+			2: {0: c(1, 2, 3), 1: c(1, 2, 1)},
+			3: {0: c(1, 1, 3)},
+		}},
+		{"nearby: two places, 0 and 2 met twice", cf.Nearby, 2, 0, map[int32]map[int32]float32{
+			0: {1: c(1, 3, 1), 2: c(2, 3, 2), 3: c(1, 3, 1)},
+			1: {0: c(1, 1, 3), 2: c(1, 1, 2)},
+			2: {0: c(2, 2, 3), 1: c(1, 2, 1)},
+			3: {0: c(1, 1, 3)},
+		}},
+		{"nearby: the best only", cf.Nearby, 2, 1, map[int32]map[int32]float32{
+			0: {2: c(2, 3, 2)}, 1: {2: c(1, 1, 2)}, 2: {0: c(2, 2, 3)}, 3: {0: c(1, 1, 3)},
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			l, err := cf.Sequence(context.Background(), 4, train, tt.window, tt.top)
+			l, err := tt.fit(context.Background(), 4, train, tt.window, tt.top)
 			if err != nil {
 				t.Fatal(err)
 			}
-			for i := range 4 {
-				items, ws := l.Row(i)
-				got := map[int32]float32{}
-				for k, j := range items {
-					got[j] = ws[k]
-					if k > 0 && ws[k] > ws[k-1] {
-						t.Errorf("item %d: not heaviest first: %v", i, ws)
-					}
-				}
-				if want := tt.want[int32(i)]; !maps.Equal(got, want) {
-					t.Errorf("item %d: followers %v, want %v", i, got, want)
-				}
-			}
+			checkRows(t, l, tt.want)
 		})
 	}
-	for _, bad := range []struct {
-		name   string
-		train  [][]int32
-		window int
-	}{{"zero window", train, 0}, {"item out of range", [][]int32{{0, 4}}, 1}} {
-		if _, err := cf.Sequence(context.Background(), 4, bad.train, bad.window, 0); err == nil {
-			t.Errorf("%s: accepted", bad.name)
+	for _, fit := range []lists{cf.Sequence, cf.Nearby} {
+		for _, bad := range []struct {
+			name   string
+			train  [][]int32
+			window int
+		}{{"zero window", train, 0}, {"item out of range", [][]int32{{0, 4}}, 1}} {
+			if _, err := fit(context.Background(), 4, bad.train, bad.window, 0); err == nil {
+				t.Errorf("%s: accepted", bad.name)
+			}
+		}
+	}
+}
+
+// checkRows checks that each item's row of l holds the neighbours and
+// weights of want (item → neighbour → weight), best first.
+func checkRows(t *testing.T, l *cf.Lists, want map[int32]map[int32]float32) {
+	t.Helper()
+	for i := range l.Len() {
+		items, ws := l.Row(i)
+		got := map[int32]float32{}
+		for k, j := range items {
+			got[j] = ws[k]
+			if k > 0 && ws[k] > ws[k-1] {
+				t.Errorf("item %d: not best first: %v", i, ws)
+			}
+		}
+		w := want[int32(i)]
+		same := len(got) == len(w)
+		for j, v := range w {
+			if g, ok := got[j]; !ok || math.Abs(float64(g-v)) > 1e-6 {
+				same = false
+			}
+		}
+		if !same {
+			t.Errorf("item %d: neighbours %v, want %v", i, got, w)
 		}
 	}
 }
