@@ -77,7 +77,8 @@ type RecentEncoder interface {
 // validation, and is where the choice starts: on MovieLens, with relative
 // fusion, as good as the best choice at held-out items drawn at random
 // and a little better at each user's next item; the nearby list at 0.5
-// added 2–5% to the collaborative list's random fifth (docs/EVALUATION.md).
+// added 2.5–3.6% to the collaborative list's random fifth
+// (docs/EVALUATION.md).
 var DefaultSources = map[string]float64{SourceTower: 0.5, SourceRecent: 0.2, SourceCF: 1, SourceNearby: 0.5, SourceSession: 0.2, SourceContent: 0.2}
 
 // SourceRank is where one source ranked a hit.
