@@ -213,19 +213,23 @@ func (e *Engine) Candidates(ctx context.Context, req Request) (*Candidates, erro
 			if len(history) == 0 {
 				continue
 			}
-			from, hw, lists := history, []float32(nil), e.cf
-			if name == SourceNearby {
+			lists := e.cf
+			switch name {
+			case SourceNearby:
 				lists = e.near
-			} else if name != SourceCF {
+			case SourceSession:
 				lists = e.nbrs
+			case SourceSequence:
+				lists = e.seq
+			}
+			from, hw := history, []float32(nil)
+			if name == SourceSession || name == SourceSequence {
+				// The latest items, the latest weighing most.
 				from = history[max(0, len(history)-e.opts.RecentLen):]
 				hw = make([]float32, len(from))
 				for i := range from {
 					hw[i] = float32(math.Exp(-float64(len(from)-1-i) / SessionDecay))
 				}
-			}
-			if name == SourceSequence {
-				lists = e.seq
 			}
 			hits, err := lists.RecommendWeighted(ctx, from, hw, req.Window, filter)
 			if err != nil {
