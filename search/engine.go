@@ -84,8 +84,8 @@ type ItemWriter interface {
 // collaborative model that scores SourceCF's whole history exactly,
 // where Neighbours keep each item's strongest weights; without it SourceCF
 // sums Neighbours), Sequence (the sequence source's lists: what users
-// went on to) and Nearby (the nearby source's lists: what users met close
-// to each item) may be nil.
+// went on to) and Nearby (the nearby and session sources' lists: what
+// users met close to each item) may be nil.
 type Parts struct {
 	Vectors    VectorIndex
 	Text       TextIndex
@@ -130,8 +130,8 @@ type Engine struct {
 	enc     Encoder
 	hist    History
 	cat     *Catalog
-	nbrs    NeighbourIndex
 	cf      NeighbourIndex // SourceCF's: Parts.CF, else Parts.Neighbours
+	sess    NeighbourIndex // SourceSession's: Parts.Nearby, else Parts.Neighbours
 	seq     NeighbourIndex
 	near    NeighbourIndex
 	opts    Options
@@ -157,11 +157,15 @@ func New(p Parts, opts Options) *Engine {
 	if opts.SourceFusion == "" {
 		opts.SourceFusion = FusionRelative
 	}
-	cf := p.CF
+	cf, sess := p.CF, p.Nearby
 	if cf == nil {
 		cf = p.Neighbours
 	}
-	return &Engine{vectors: p.Vectors, text: p.Text, enc: p.Encoder, hist: p.History, cat: p.Catalog, nbrs: p.Neighbours, cf: cf, seq: p.Sequence, near: p.Nearby, opts: opts}
+	if sess == nil {
+		// A snapshot from before the nearby lists.
+		sess = p.Neighbours
+	}
+	return &Engine{vectors: p.Vectors, text: p.Text, enc: p.Encoder, hist: p.History, cat: p.Catalog, cf: cf, sess: sess, seq: p.Sequence, near: p.Nearby, opts: opts}
 }
 
 // Catalog returns the engine's catalog.

@@ -29,10 +29,13 @@ const (
 	// intent beside the tower's long-term taste. It needs an Encoder that
 	// is also a RecentEncoder.
 	SourceRecent = "recent"
-	// SourceSession is the collaborative list of the user's latest items
+	// SourceSession is the nearby lists' list for the user's latest items
 	// alone (Options.RecentLen), each weighed by exp(−age/SessionDecay)
-	// with age 0 for the latest: what goes with what the user is doing
-	// now, where SourceCF is what goes with everything they did.
+	// with age 0 for the latest: what was met close to what the user is
+	// doing now, where SourceNearby is what was met close to everything
+	// they did. Without Parts.Nearby (a snapshot from before them) it
+	// reads Parts.Neighbours, the collaborative lists, which find the next
+	// item less well (docs/EVALUATION.md).
 	SourceSession = "session"
 	// SourceSequence is the sequence lists' list for the user's latest
 	// items, weighed as SourceSession's: the items other users went on to
@@ -218,7 +221,7 @@ func (e *Engine) Candidates(ctx context.Context, req Request) (*Candidates, erro
 			case SourceNearby:
 				lists = e.near
 			case SourceSession:
-				lists = e.nbrs
+				lists = e.sess
 			case SourceSequence:
 				lists = e.seq
 			}
@@ -346,7 +349,7 @@ func (e *Engine) sourceWeights(req *Request) (map[string]float64, error) {
 	if e.cf == nil {
 		w[SourceCF] = 0
 	}
-	if e.nbrs == nil {
+	if e.sess == nil {
 		w[SourceSession] = 0
 	}
 	if e.seq == nil {

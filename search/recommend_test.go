@@ -75,20 +75,22 @@ func TestEngine_Recommend(t *testing.T) {
 		// collaborative one, both at 1; the tie goes to the id.
 		{"both, fused", search.Request{UserID: "chef", K: 2, ExcludeSeen: true, Weights: map[string]float64{"tower": 1, "cf": 1}}, "bebop,soup",
 			map[string][]string{"bebop": {"tower", "cf"}, "soup": {"tower"}}},
-		// The defaults: bread's neighbours lead cf and session.
-		{"every source", search.Request{UserID: "chef", K: 2, ExcludeSeen: true}, "bebop,soup",
-			map[string][]string{"bebop": {"tower", "recent", "cf", "session"}, "soup": {"tower", "recent"}}},
+		// The defaults: bread's neighbours lead cf, what was met close
+		// to it nearby and session.
+		{"every source", search.Request{UserID: "chef", K: 2, ExcludeSeen: true}, "bebop,comet",
+			map[string][]string{"bebop": {"tower", "recent", "cf"}, "comet": {"tower", "recent", "cf", "nearby", "session"}}},
 		{"a history given", search.Request{UserID: "nobody", History: []string{"rocket"}, K: 1, Sources: []string{"cf"}}, "soup", nil},
 		// rocket → soup and bread → bebop weigh 1 each: the collaborative
-		// list ties them (to the earlier item of the lists), the session
-		// list weighs bread, the latest, above rocket.
+		// list ties them (to the earlier item of the lists).
 		{"the whole history alike", search.Request{History: []string{"rocket", "bread"}, K: 2, Sources: []string{"cf"}}, "soup,bebop",
 			map[string][]string{"soup": {"cf"}}},
 		// rocket's words (Rocket launch space nasa) name soup's title.
 		{"the content list", search.Request{History: []string{"rocket"}, K: 2, Sources: []string{"content"}, ExcludeSeen: true}, "soup",
 			map[string][]string{"soup": {"content"}}},
-		{"the latest items first", search.Request{History: []string{"rocket", "bread"}, K: 2, Sources: []string{"session"}}, "bebop,soup",
-			map[string][]string{"bebop": {"session"}, "soup": {"session"}}},
+		// The nearby lists, bread, the latest, weighing above rocket:
+		// bread's comet (0.4) above rocket's bebop (0.5·e^(−1/3)).
+		{"the latest items first", search.Request{History: []string{"rocket", "bread"}, K: 2, Sources: []string{"session"}}, "comet,bebop",
+			map[string][]string{"comet": {"session"}, "bebop": {"session"}}},
 		// bread, the latest, was followed by orbit; rocket, before it, by
 		// comet.
 		{"the sequence list", search.Request{History: []string{"rocket", "bread"}, K: 2, Sources: []string{"sequence"}}, "orbit,comet",
@@ -198,8 +200,9 @@ func TestEngine_RecommendWithoutLists(t *testing.T) {
 
 func TestEngine_RecommendCFPart(t *testing.T) {
 	// With Parts.CF the collaborative source asks it (bread → orbit),
-	// the session source still the lists (bread → bebop, comet); without
-	// the lists the session source is not asked.
+	// the session source still the nearby lists (bread → comet), or
+	// without them the collaborative lists (bread → bebop, comet); without
+	// either the session source is not asked.
 	ctx := context.Background()
 	items := []string{"rocket", "orbit", "comet", "bread", "soup", "bebop"}
 	exact, err := index.NewNeighbours(items, []int64{0, 0, 0, 0, 1, 1, 1}, []int32{1}, []float32{1})
@@ -213,11 +216,12 @@ func TestEngine_RecommendCFPart(t *testing.T) {
 		want    string
 	}{
 		{"cf from the part", func(p *search.Parts) { p.CF = exact }, []string{"cf"}, "orbit"},
-		{"session from the lists", func(p *search.Parts) { p.CF = exact }, []string{"session"}, "bebop,comet"},
+		{"session from the nearby lists", func(p *search.Parts) { p.CF = exact }, []string{"session"}, "comet"},
+		{"session from the lists without the nearby ones", func(p *search.Parts) { p.CF, p.Nearby = exact, nil }, []string{"session"}, "bebop,comet"},
 		{"cf from the lists without the part", nil, []string{"cf"}, "bebop,comet"},
 		{"cf without the lists", func(p *search.Parts) { p.CF, p.Neighbours = exact, nil }, []string{"cf"}, "orbit"},
 		// Nothing to ask: the popular floor.
-		{"session without the lists", func(p *search.Parts) { p.CF, p.Neighbours = exact, nil }, []string{"session"}, "rocket,orbit"},
+		{"session without the lists", func(p *search.Parts) { p.CF, p.Neighbours, p.Nearby = exact, nil, nil }, []string{"session"}, "rocket,orbit"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
