@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -106,6 +107,22 @@ func OpenFile(ctx context.Context, path string) (*Store, error) {
 		return nil, err
 	}
 	return newStore(e, filepath.Dir(path)), nil
+}
+
+// OpenReading opens the store a command only reads: in PostgreSQL as
+// OpenStore does, else the bbolt store in dir read-only, which any number
+// of reading processes may hold at once (a writer, such as duet serve,
+// still keeps them out: ErrLocked). Writes through it fail. A dir holding
+// no store is an error matching fs.ErrNotExist; nothing is created.
+func OpenReading(ctx context.Context, dir, url string) (*Store, error) {
+	if url != "" {
+		return OpenURL(ctx, url, dir)
+	}
+	path := filepath.Join(dir, storeFile)
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("open store %s: no store there (duet import makes one): %w", dir, fs.ErrNotExist)
+	}
+	return OpenFile(ctx, path)
 }
 
 // OpenStore opens the store a command names: the one in PostgreSQL when

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sync"
@@ -295,6 +296,53 @@ func TestOpen_Errors(t *testing.T) {
 	}
 	if _, err := content.Open(ctx, garbage); err == nil {
 		t.Fatal("opened a garbage file")
+	}
+}
+
+// Commands that only read share a bbolt store; a writer keeps them out
+// and they keep it out; writes through them fail; a directory without a
+// store is refused and left as it was.
+func TestOpenReading(t *testing.T) {
+	boltOnly(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	w := openStore(t, dir)
+	if _, err := w.PutItem(ctx, content.Item{ID: "a", Title: "A"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := content.OpenReading(ctx, dir, ""); !errors.Is(err, content.ErrLocked) {
+		t.Fatalf("read beside a writer: %v, want ErrLocked", err)
+	}
+	w.Close()
+
+	r1, err := content.OpenReading(ctx, dir, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r1.Close()
+	r2, err := content.OpenReading(ctx, dir, "")
+	if err != nil {
+		t.Fatalf("second reader: %v", err)
+	}
+	defer r2.Close()
+	for _, r := range []*content.Store{r1, r2} {
+		if it, err := r.Item(ctx, "a"); err != nil || it.Title != "A" {
+			t.Fatalf("read item a: %+v, %v", it, err)
+		}
+	}
+	if _, err := r1.PutItem(ctx, content.Item{ID: "b"}); err == nil {
+		t.Fatal("wrote through a reading store")
+	}
+	if _, err := content.Open(ctx, dir); !errors.Is(err, content.ErrLocked) {
+		t.Fatalf("write beside readers: %v, want ErrLocked", err)
+	}
+
+	missing := filepath.Join(t.TempDir(), "none")
+	if _, err := content.OpenReading(ctx, missing, ""); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("no store: %v, want fs.ErrNotExist", err)
+	}
+	if _, err := os.Stat(missing); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("reading a missing store made %s: %v", missing, err)
 	}
 }
 

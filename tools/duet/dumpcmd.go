@@ -29,7 +29,7 @@ same bytes. duet restore reads it back.`,
 				return usagef("--out is required")
 			}
 			ctx := cmd.Context()
-			st, err := store.open(ctx)
+			st, err := store.openReading(ctx)
 			if err != nil {
 				return err
 			}

@@ -42,6 +42,7 @@ func TestExitStatus(t *testing.T) {
 		{"import missing file", []string{"import", "--data", dir, "--movielens", filepath.Join(dir, "nope")}, 1, "no such file"},
 		{"train objective", []string{"train", "--data", dir, "--out", filepath.Join(dir, "m"), "--objective", "all"}, 2, "--objective must be next or set"},
 		{"rebuild objective", []string{"rebuild", "--data", dir, "--objective", "all"}, 2, "--objective must be next or set"},
+		{"train without a store", []string{"train", "--data", filepath.Join(dir, "empty"), "--out", filepath.Join(dir, "m")}, 1, "no store there"},
 		{"eval val without a split", []string{"eval", "--data", dir, "--val", "last"}, 2, "--val applies to a predefined split"},
 		{"eval val shape", []string{"eval", "--items", "i", "--train", "a", "--test", "b", "--val", "first"}, 2, "--val must be last, random or auto"},
 	}
@@ -122,5 +123,27 @@ func TestTrainSummary(t *testing.T) {
 	}
 	if fi, err := os.Stat(model); err != nil || fi.Size() == 0 {
 		t.Errorf("model file: %v", err)
+	}
+}
+
+// Commands that only read the store run beside each other: train reads a
+// store another process holds open for reading.
+func TestTrain_BesideAnotherReader(t *testing.T) {
+	src := filepath.Join(t.TempDir(), "src")
+	if code, out, errs := runCLI(t, "gen", "--out", src, "--items", "200", "--users", "50", "--seed", "3"); code != 0 {
+		t.Fatalf("gen: %d %s %s", code, out, errs)
+	}
+	data := filepath.Join(t.TempDir(), "data")
+	if code, out, errs := runCLI(t, "import", "--data", data, "--items", filepath.Join(src, "items.jsonl"), "--events", filepath.Join(src, "events.csv")); code != 0 {
+		t.Fatalf("import: %d %s %s", code, out, errs)
+	}
+	other, err := content.OpenReading(context.Background(), data, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	model := filepath.Join(t.TempDir(), "model.duet")
+	if code, out, errs := runCLI(t, "train", "--data", data, "--out", model, "--dim", "8", "--epochs", "1", "--workers", "1"); code != 0 {
+		t.Fatalf("train beside a reader: %d %s %s", code, out, errs)
 	}
 }

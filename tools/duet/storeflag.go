@@ -43,6 +43,12 @@ func (s *storeFlags) open(ctx context.Context) (*content.Store, error) {
 	return content.OpenStore(ctx, s.data, s.url)
 }
 
+// openReading opens the store for a command that only reads it, so that
+// several such commands (evaluations compared side by side) run at once.
+func (s *storeFlags) openReading(ctx context.Context) (*content.Store, error) {
+	return content.OpenReading(ctx, s.data, s.url)
+}
+
 // where names the store for messages, without a password.
 func (s *storeFlags) where() string {
 	if s.url != "" {

@@ -45,7 +45,7 @@ func (d *dataFlags) load(ctx context.Context) (*tower.Dataset, error) {
 	if d.items != "" {
 		return tower.ReadDataset(ctx, d.items, d.events)
 	}
-	st, err := d.store.open(ctx)
+	st, err := d.store.openReading(ctx)
 	if err != nil {
 		return nil, err
 	}
