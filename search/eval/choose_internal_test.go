@@ -197,10 +197,14 @@ func TestSplitFold(t *testing.T) {
 			t.Fatalf("fold %d: %d last cases, checked %d", f, len(last), li)
 		}
 	}
-	for u := range picked[0] {
-		for _, id := range picked[0][u] {
-			if slices.Contains(picked[1][u], id) {
-				t.Fatalf("user %d: %s held out in both folds", u, id)
+	for f := range chooseFolds {
+		for g := range f {
+			for u := range picked[f] {
+				for _, id := range picked[f][u] {
+					if slices.Contains(picked[g][u], id) {
+						t.Fatalf("user %d: %s held out in folds %d and %d", u, id, g, f)
+					}
+				}
 			}
 		}
 	}

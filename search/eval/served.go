@@ -83,6 +83,9 @@ func (s *Served) Params() map[string]any {
 	if s.Config.Encoder == "" {
 		p["encoder"] = tower.EncoderRecency
 	}
+	if s.Choosing != nil {
+		p["splits"] = s.Choosing.Folds
+	}
 	return p
 }
 

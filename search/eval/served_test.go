@@ -47,6 +47,9 @@ func TestChooseSources(t *testing.T) {
 	if ch.Users == 0 || len(ch.Tried) != len(grid) {
 		t.Fatalf("%d users, %d tried", ch.Users, len(ch.Tried))
 	}
+	if ch.Folds != 2 {
+		t.Fatalf("scored on %d splits, want 2", ch.Folds)
+	}
 	checkChosen(t, ch)
 	for _, shape := range []string{eval.ShapeLast, eval.ShapeRandom} {
 		if v := ch.NDCG[shape]; !(v >= 0 && v <= 1) || ch.Popular[shape] < 0 {

@@ -139,8 +139,8 @@ func servedLine(rep *rebuild.Report) string {
 	line := fmt.Sprintf("served: %s, %s fusion; neighbours %s", strings.Join(ws, ", "), rep.Served.Fusion, rep.Neighbours)
 	switch t := rep.Tuning; {
 	case t != nil:
-		line += fmt.Sprintf("; chosen on %d users: validation NDCG@10 %.4f on their last items (popular %.4f), %.4f on a random fifth (popular %.4f)",
-			t.Users, t.NDCG[searcheval.ShapeLast], t.Popular[searcheval.ShapeLast], t.NDCG[searcheval.ShapeRandom], t.Popular[searcheval.ShapeRandom])
+		line += fmt.Sprintf("; chosen on %d users, %d splits: validation NDCG@10 %.4f on their last items (popular %.4f), %.4f on a random fifth (popular %.4f)",
+			t.Users, t.Folds, t.NDCG[searcheval.ShapeLast], t.Popular[searcheval.ShapeLast], t.NDCG[searcheval.ShapeRandom], t.Popular[searcheval.ShapeRandom])
 	case rep.TuneError != nil:
 		line += fmt.Sprintf("; the defaults, as choosing failed: %v", rep.TuneError)
 	default:

@@ -240,6 +240,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 				meta["served_val_ndcg@10_"+shape] = fmt.Sprintf("%.4f", rep.Tuning.NDCG[shape])
 				meta["popular_val_ndcg@10_"+shape] = fmt.Sprintf("%.4f", rep.Tuning.Popular[shape])
 			}
+			meta["served_val_splits"] = strconv.Itoa(rep.Tuning.Folds)
 			if e := rep.Tuning.Epochs; e > 0 && (train.Epochs == 0 || e < train.Epochs) {
 				train.Epochs = e
 			}

@@ -311,7 +311,7 @@ func TestRun_Tune(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(m.Sources) == 0 || m.SourceFusion == "" || m.Meta["served_val_ndcg@10_last"] == "" || m.Meta["neighbours"] != "ease" {
+	if len(m.Sources) == 0 || m.SourceFusion == "" || m.Meta["served_val_ndcg@10_last"] == "" || m.Meta["served_val_splits"] != "2" || m.Meta["neighbours"] != "ease" {
 		t.Fatalf("manifest: sources %v, fusion %q, meta %v", m.Sources, m.SourceFusion, m.Meta)
 	}
 	for name, w := range rep.Served.Sources {
