@@ -62,8 +62,8 @@ import (
 // words, not of their stems ("animat" begins "animation", whose stem is
 // "anim"). Indexes written before it complete prefixes from the stems.
 const (
-	fieldTitle       = "title"       // en analyzer, stored, term vectors: matched, shown, highlighted
-	fieldDescription = "description" // en analyzer, stored, term vectors: matched, highlighted
+	fieldTitle       = "title"       // en analyzer: matched
+	fieldDescription = "description" // en analyzer: matched
 	fieldTags        = "tags"        // keyword, doc values: filters and facets
 	fieldCategories  = "categories"  // keyword, doc values: filters and facets
 	fieldLabels      = "labels"      // en analyzer over tags and categories: matched by free text
@@ -89,6 +89,13 @@ type Options struct {
 	// are read from the index once rather than by every query (default
 	// 64 MiB; negative: none).
 	PostingsCache int
+	// Bulk marks an index filled in bulk before it serves, as a snapshot
+	// build fills one: while this Index is open, Bleve merges its
+	// segments fifty at a time in tiers fifty times apart (its defaults:
+	// ten and ten), so that each item is merged fewer times on the way.
+	// Compact still leaves one segment; an index opened later merges as
+	// live indexes do.
+	Bulk bool
 }
 
 // maxTextGroup bounds how many queued live edits one batch takes.
@@ -102,8 +109,8 @@ const maxTextGroup = 256
 // tags and categories are indexed as exact keywords for filters and facets
 // and once more as English text so that free text finds them; attributes
 // are indexed per key, strings as keywords and numbers as numeric fields.
-// Only the title and description are stored, for highlighting: the store,
-// not this index, holds items.
+// Nothing is stored and no positions are kept: the store, not this index,
+// holds items, and Highlighter marks a query's words in an item's own text.
 //
 // Live edits (Upsert, Delete) go through one writer goroutine that applies
 // whatever edits are queued as one batch (group commit): while one batch is
@@ -160,7 +167,7 @@ func Open(ctx context.Context, dir string, opts *Options) (*Index, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open text index %s: %w", dir, err)
 	}
-	idx, err := openOrCreate(dir, m)
+	idx, err := openOrCreate(dir, m, textKVConfig(o.Bulk))
 	if err != nil {
 		return nil, fmt.Errorf("open text index %s: %w", dir, err)
 	}
@@ -190,13 +197,13 @@ func wordsAnalyzer() analysis.Analyzer {
 
 // openOrCreate opens the Bleve index in dir or creates it there, and checks
 // (or records) the document layout.
-func openOrCreate(dir string, m *mapping.IndexMappingImpl) (bleve.Index, error) {
+func openOrCreate(dir string, m *mapping.IndexMappingImpl, cfg map[string]any) (bleve.Index, error) {
 	_, statErr := os.Stat(filepath.Join(dir, "index_meta.json"))
 	if errors.Is(statErr, os.ErrNotExist) {
 		if err := os.MkdirAll(filepath.Dir(filepath.Clean(dir)), 0o755); err != nil {
 			return nil, err
 		}
-		idx, err := bleve.NewUsing(dir, m, scorch.Name, scorch.Name, textKVConfig())
+		idx, err := bleve.NewUsing(dir, m, scorch.Name, scorch.Name, cfg)
 		if err != nil {
 			return nil, err
 		}
@@ -206,7 +213,7 @@ func openOrCreate(dir string, m *mapping.IndexMappingImpl) (bleve.Index, error) 
 		}
 		return idx, nil
 	}
-	idx, err := bleve.OpenUsing(dir, textKVConfig())
+	idx, err := bleve.OpenUsing(dir, cfg)
 	if err != nil {
 		if errors.Is(err, berrors.ErrTimeout) {
 			return nil, ErrLocked
@@ -226,9 +233,14 @@ func openOrCreate(dir string, m *mapping.IndexMappingImpl) (bleve.Index, error) 
 }
 
 // textKVConfig is the scorch configuration: wait a little, not forever,
-// for another process's lock on the index.
-func textKVConfig() map[string]any {
+// for another process's lock on the index; with bulk, the wider merge
+// plan of Options.Bulk. A 200,000-item bulk load took 0.85–0.95 × the
+// CPU with it (docs/BENCHMARKS.md).
+func textKVConfig(bulk bool) map[string]any {
 	cfg := map[string]any{"bolt_timeout": "500ms"}
+	if bulk {
+		cfg["scorchMergePlanOptions"] = map[string]any{"MaxSegmentsPerTier": 50, "SegmentsPerMergeTask": 50, "TierGrowth": 50.0}
+	}
 	for k, v := range textTestConfig {
 		cfg[k] = v
 	}

@@ -2,6 +2,7 @@ package text
 
 import (
 	"context"
+	"math"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -98,4 +99,51 @@ func scorchOf(t *testing.T, tx *Index) *scorch.Scorch {
 		t.Fatalf("index type %T", adv)
 	}
 	return s
+}
+
+// TestOpen_Bulk: an index filled in bulk merges by a wider plan, which
+// Bleve accepts, and after Compact it is one segment answering as an
+// index filled the default way does.
+func TestOpen_Bulk(t *testing.T) {
+	ctx := context.Background()
+	items := GenCatalog(t, 300, 2)
+	var queries []string
+	for _, it := range items[:20] {
+		queries = append(queries, strings.Fields(it.Title)[0])
+	}
+	answers := make([][]Result, 2)
+	for i, bulk := range []bool{false, true} {
+		tx, err := Open(ctx, filepath.Join(t.TempDir(), "text"), &Options{BatchSize: 10, Bulk: bulk})
+		if err != nil {
+			t.Fatalf("bulk %v: %v", bulk, err)
+		}
+		if err := tx.IndexBatch(ctx, items); err != nil {
+			t.Fatal(err)
+		}
+		if err := tx.Compact(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := segmentCount(scorchOf(t, tx)); err != nil || n != 1 {
+			t.Fatalf("bulk %v: %d segments after Compact (%v), want 1", bulk, n, err)
+		}
+		for _, q := range queries {
+			res, err := tx.Search(ctx, Query{Text: q, K: 10})
+			if err != nil {
+				t.Fatal(err)
+			}
+			answers[i] = append(answers[i], res)
+		}
+		tx.Close()
+	}
+	for j, q := range queries {
+		a, b := answers[0][j].Hits, answers[1][j].Hits
+		if len(a) == 0 || len(a) != len(b) {
+			t.Fatalf("%q: %d hits by default, %d in bulk", q, len(a), len(b))
+		}
+		for k := range a {
+			if a[k].ID != b[k].ID || math.Abs(a[k].Score-b[k].Score) > 1e-9*math.Abs(a[k].Score) {
+				t.Fatalf("%q, hit %d: %+v by default, %+v in bulk", q, k, a[k], b[k])
+			}
+		}
+	}
 }

@@ -271,7 +271,7 @@ func buildVectors(ctx context.Context, model *tower.Model, items []content.Item,
 const embedBlock = 8192
 
 func buildText(ctx context.Context, dir string, items []content.Item, added func(int)) error {
-	t, err := text.Open(ctx, dir, nil)
+	t, err := text.Open(ctx, dir, &text.Options{Bulk: true})
 	if err != nil {
 		return err
 	}
